@@ -1,0 +1,24 @@
+"""Run a benchmark script under the real MicroPython interpreter and collect its figures."""
+
+import json
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RUNNER = REPO / "tests" / "mpy_runner.mjs"
+PREFIX = "@@bench "
+
+
+def run_script(path, timeout_s=600):
+    proc = subprocess.run(
+        ["node", str(RUNNER), "run", str(path)], capture_output=True, text=True, timeout=timeout_s
+    )
+    figures = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith(PREFIX):
+            figures.update(json.loads(line[len(PREFIX) :]))
+        elif line.startswith("@@mpy-result ") and '"ok": false' in line:
+            raise RuntimeError("MicroPython benchmark failed: " + line)
+    if proc.returncode != 0:
+        raise RuntimeError("MicroPython benchmark %s failed:\n%s" % (path, proc.stderr[-3000:]))
+    return figures

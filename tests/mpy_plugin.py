@@ -1,0 +1,100 @@
+"""pytest plugin: a test file whose first line is `# micropython-test` also runs under
+the real MicroPython interpreter (tests/mpy_runner.mjs), each test function as its own
+item suffixed `[micropython]`, with MicroPython's own traceback on failure."""
+
+import ast
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+MARKER = "# micropython-test"
+RESULT_PREFIX = "@@mpy-result "
+RUNNER = Path(__file__).with_name("mpy_runner.mjs")
+FILE_TIMEOUT_S = 600
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix != ".py" or not file_path.name.startswith("test_"):
+        return None
+    with file_path.open(encoding="utf-8") as f:
+        if f.readline().rstrip("\n") != MARKER:
+            return None
+    return MicroPythonFile.from_parent(
+        parent, path=file_path, name=file_path.name + "::micropython"
+    )
+
+
+class MicroPythonFailure(Exception):
+    pass
+
+
+class MicroPythonFile(pytest.File):
+    def collect(self):
+        tree = ast.parse(self.path.read_text(encoding="utf-8"))
+        names = [
+            n.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        ]
+        for name in names:
+            yield MicroPythonItem.from_parent(self, name=name + "[micropython]", test_name=name)
+
+    def results(self):
+        # One interpreter run per file, shared by its items.
+        if not hasattr(self, "_results"):
+            self._results = run_file(self.path)
+        return self._results
+
+
+def run_file(path):
+    try:
+        proc = subprocess.run(
+            ["node", str(RUNNER), "test", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=FILE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as e:
+        return {"<run>": {"ok": False, "tb": "MicroPython run timed out after %ss" % e.timeout}}
+    results = {}
+    other = []
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            r = json.loads(line[len(RESULT_PREFIX) :])
+            results[r["name"]] = r
+        else:
+            other.append(line)
+    if proc.returncode != 0 or "<import>" in results:
+        tb = results.get("<import>", {}).get("tb", "")
+        results["<run>"] = {
+            "ok": False,
+            "tb": "runner exit %d\n%s\n%s\n%s"
+            % (proc.returncode, tb, proc.stderr[-4000:], "\n".join(other)[-4000:]),
+        }
+    results["<output>"] = "\n".join(other)
+    return results
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, test_name, **kwargs):
+        super().__init__(**kwargs)
+        self.test_name = test_name
+
+    def runtest(self):
+        results = self.parent.results()
+        r = results.get(self.test_name)
+        if r is None:
+            run = results.get("<run>", {"tb": "no result reported"})
+            raise MicroPythonFailure(run["tb"])
+        if not r["ok"]:
+            raise MicroPythonFailure(r["tb"])
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MicroPythonFailure):
+            return "under MicroPython:\n" + str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, "micropython: %s" % self.test_name
