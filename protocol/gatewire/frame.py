@@ -1,0 +1,236 @@
+# Framing for the serial link: one frame on the wire is
+#     0x00 || COBS(payload || crc32(payload), 4 bytes little-endian) || 0x00
+# Why this shape:
+# - COBS leaves no zero inside a frame, so a zero always means "frame boundary" and the
+#   decoder resynchronises at the next zero whatever came before. Cost: 7 bytes a frame
+#   (2 delimiters, 1 code byte, 4 CRC) plus 1 per further 254 bytes: a 2,500-byte batch
+#   takes at most 1.007 wire bytes per payload byte, a lone 40-byte message 1.175.
+# - The CRC-32 (IEEE, binascii.crc32, in MicroPython too) rejects damaged frames; COBS
+#   alone would hand corrupted bytes to the CBOR layer as a "valid" payload.
+# - The LEADING zero is deliberate: garbage between two frames becomes a frame of its
+#   own (and fails its CRC) instead of being glued onto the front of the next frame, so
+#   garbage costs only itself and a flipped delimiter costs only the frame it belongs to.
+#   Two frames back to back leave an empty frame between them, which is ignored.
+# - Limits are explicit (MAX_PAYLOAD) and the decoder's buffer is preallocated: a stream
+#   with no zero in it cannot grow memory on the board (ARCHITECTURE principle 6).
+# The decoder decodes COBS as bytes arrive (a small state machine), so its one buffer
+# holds the decoded frame (max_payload + 4 bytes) rather than the longer encoded form.
+
+import binascii
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+MAX_PAYLOAD = const(4096)
+CRC_BYTES = const(4)
+_BLOCK_FULL = const(0xFF)  # COBS code of a block of 254 data bytes with no zero after it
+# CRC-32 over a payload followed by its own CRC (little-endian) always gives this residue,
+# and no other 4-byte tail does. Checking it is one crc32 call, and the value is below
+# 2**30, a small int in MicroPython: a good frame's check allocates nothing.
+_CRC_RESIDUE = const(0x2144DF1C)
+_DELIMITER = b"\x00"
+
+
+def max_wire_len(payload_len):
+    # Bytes between the two delimiters for the worst-case payload of this length: one
+    # code byte per started block of 254, plus the data, plus the CRC.
+    n = payload_len + CRC_BYTES
+    return n + n // 254 + 1
+
+
+def _bytes_like(data, what):
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    if isinstance(data, memoryview):
+        # memoryview has no find(); the copy is the price of passing one.
+        return bytes(data)
+    raise TypeError("%s must be bytes, bytearray or memoryview, not %s" % (what, type(data)))
+
+
+def encode(payload):
+    payload = _bytes_like(payload, "payload")
+    n = len(payload)
+    if n == 0:
+        raise ValueError("frame payload is empty; a frame must carry a message")
+    if n > MAX_PAYLOAD:
+        raise ValueError("frame payload is %d bytes, over the %d-byte limit" % (n, MAX_PAYLOAD))
+    crc = binascii.crc32(payload) & 0xFFFFFFFF
+    out = bytearray(max_wire_len(n) + 2)  # out[0] stays 0: the leading delimiter
+    src = memoryview(payload)
+    code_at = 1  # where the current block's code byte goes, written when the block closes
+    w = 2
+    pos = 0
+    while pos < n:
+        z = payload.find(_DELIMITER, pos)
+        stop = n if z < 0 else z
+        while pos < stop:
+            k = min(stop - pos, _BLOCK_FULL - (w - code_at))
+            out[w : w + k] = src[pos : pos + k]
+            w += k
+            pos += k
+            if w - code_at == _BLOCK_FULL:
+                out[code_at] = _BLOCK_FULL
+                code_at = w
+                w += 1
+        if z < 0:
+            break
+        out[code_at] = w - code_at
+        code_at = w
+        w += 1
+        pos = z + 1
+    # The CRC continues the last block; four bytes do not justify a concatenated copy.
+    for shift in (0, 8, 16, 24):
+        b = (crc >> shift) & 0xFF
+        if b == 0:
+            out[code_at] = w - code_at
+            code_at = w
+            w += 1
+        else:
+            out[w] = b
+            w += 1
+            if w - code_at == _BLOCK_FULL:
+                out[code_at] = _BLOCK_FULL
+                code_at = w
+                w += 1
+    out[code_at] = w - code_at
+    w += 1  # the trailing delimiter, already 0
+    if w == len(out):
+        return bytes(out)
+    return bytes(memoryview(out)[:w])
+
+
+class Decoder(object):
+    # Counters (cumulative since construction or reset()):
+    #   frames_ok         frames delivered by feed()
+    #   frames_bad_crc    decoded cleanly but the CRC did not match
+    #   frames_bad_cobs   the last COBS block ran past the delimiter (truncated or garbage)
+    #   frames_too_short  decoded to fewer than 5 bytes: no room for a payload and its CRC
+    #   frames_oversize   decodes to more than max_payload + 4 bytes (always so when
+    #                     longer than max_wire_len on the wire); skipped to the next zero
+    #   bytes_discarded   wire bytes (delimiters excluded) of every frame counted above
+    #                     as bad, too short or oversize
+    # Empty frames (two zeros in a row) are normal between frames and counted nowhere.
+
+    def __init__(self, max_payload=MAX_PAYLOAD):
+        if isinstance(max_payload, bool) or not isinstance(max_payload, int):
+            raise TypeError("max_payload must be an int, not %s" % type(max_payload))
+        if max_payload < 1 or max_payload > MAX_PAYLOAD:
+            raise ValueError(
+                "max_payload is %d; it must be 1 to %d bytes" % (max_payload, MAX_PAYLOAD)
+            )
+        self.max_payload = max_payload
+        self.max_wire_len = max_wire_len(max_payload)
+        self._frame = bytearray(max_payload + CRC_BYTES)
+        # Writes go through the memoryview: a slice assignment of the wrong length then
+        # raises instead of resizing the buffer.
+        self._frame_mv = memoryview(self._frame)
+        self.reset()
+
+    def reset(self):
+        # Back to the just-constructed state: partial frame forgotten, counters zeroed.
+        self.frames_ok = 0
+        self.frames_bad_crc = 0
+        self.frames_bad_cobs = 0
+        self.frames_too_short = 0
+        self.frames_oversize = 0
+        self.bytes_discarded = 0
+        self._clear()
+
+    def _clear(self):
+        self._wire_len = 0  # wire bytes of the current frame so far
+        self._fill = 0  # decoded bytes in _frame
+        self._block_left = 0  # data bytes still due in the current COBS block
+        self._zero_due = False  # the previous block ended with an implied zero
+        self._skipping = False  # oversize: drop everything up to the next zero
+
+    def feed(self, chunk):
+        chunk = _bytes_like(chunk, "chunk")
+        payloads = []
+        n = len(chunk)
+        src = memoryview(chunk)
+        pos = 0
+        while pos < n:
+            z = chunk.find(_DELIMITER, pos)
+            stop = n if z < 0 else z
+            if stop > pos:
+                self._take(chunk, src, pos, stop)
+            if z < 0:
+                break
+            self._finish(payloads)
+            pos = z + 1
+        return payloads
+
+    def _take(self, chunk, src, pos, stop):
+        # chunk[pos:stop] holds no zero: it continues the current frame.
+        if self._skipping:
+            self.bytes_discarded += stop - pos
+            return
+        self._wire_len += stop - pos
+        # An early out only: on the wire a frame is at most decoded + decoded // 254 + 1
+        # bytes, so a run this long would overflow _frame before its end anyway.
+        if self._wire_len > self.max_wire_len:
+            self._oversize()
+            return
+        frame_mv = self._frame_mv
+        cap = len(frame_mv)
+        fill = self._fill
+        left = self._block_left
+        zero_due = self._zero_due
+        while pos < stop:
+            if left == 0:
+                code = chunk[pos]
+                pos += 1
+                if zero_due:
+                    if fill == cap:
+                        self._oversize()
+                        return
+                    frame_mv[fill] = 0
+                    fill += 1
+                left = code - 1
+                zero_due = code != _BLOCK_FULL
+            else:
+                k = min(left, stop - pos)
+                if fill + k > cap:
+                    self._oversize()
+                    return
+                frame_mv[fill : fill + k] = src[pos : pos + k]
+                fill += k
+                pos += k
+                left -= k
+        self._fill = fill
+        self._block_left = left
+        self._zero_due = zero_due
+
+    def _oversize(self):
+        self.frames_oversize += 1
+        self.bytes_discarded += self._wire_len
+        self._clear()
+        self._skipping = True
+
+    def _finish(self, payloads):
+        # A delimiter arrived: judge the frame before it.
+        if self._skipping:
+            self._skipping = False
+            return
+        wire_len = self._wire_len
+        if wire_len == 0:
+            return
+        fill = self._fill
+        if self._block_left != 0:
+            self.frames_bad_cobs += 1
+        elif fill <= CRC_BYTES:
+            self.frames_too_short += 1
+        else:
+            if binascii.crc32(self._frame_mv[:fill]) == _CRC_RESIDUE:
+                payloads.append(bytes(self._frame_mv[: fill - CRC_BYTES]))
+                self.frames_ok += 1
+                self._clear()
+                return
+            self.frames_bad_crc += 1
+        self.bytes_discarded += wire_len
+        self._clear()
