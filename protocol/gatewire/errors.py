@@ -29,7 +29,7 @@ CODE_NAMES = {
 class ProtocolError(ValueError):
     # code: one of the E_* numbers; field: the offending field name, or None
     def __init__(self, code, text, field=None):
-        ValueError.__init__(self, text)
+        super().__init__(text)
         self.code = code
         self.text = text
         self.field = field

@@ -1,0 +1,211 @@
+# Command authentication: HMAC-SHA256 over the canonical CBOR of the envelope, with a
+# monotonic counter against replay. Key provisioning and counter persistence: docs/keys.md.
+# Built on hashlib.sha256 alone because board builds ship no hmac module.
+import hashlib
+
+from gatewire import cbor
+from gatewire.errors import (
+    E_AUTH_BAD,
+    E_AUTH_MISSING,
+    E_AUTH_REPLAY,
+    E_BAD_ENVELOPE,
+    AuthError,
+    ProtocolError,
+)
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+KEY_LEN = const(32)
+# 128 bits: RFC 2104 §5 recommends keeping no less than half the hash output (RFC 4231
+# test case 5 is this very truncation); forging still takes ~2**128 tries, and every
+# signed frame on the serial link is 16 bytes shorter than with the full tag.
+TAG_LEN = const(16)
+# CBOR uint range: a larger counter could not be encoded as the uint the wire spec promises.
+COUNTER_MAX = 0xFFFFFFFFFFFFFFFF
+
+_BLOCK_LEN = const(64)  # SHA-256 block size, the HMAC pad length
+_KEY_COUNTER = const(3)
+_KEY_TAG = const(4)
+
+
+def _check_buffer(value, what):
+    # MicroPython's hashlib accepts str too; a str key or message is a caller bug, not data.
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError("%s must be bytes, got %s" % (what, type(value).__name__))
+
+
+def _pads(key):
+    if len(key) > _BLOCK_LEN:
+        key = hashlib.sha256(key).digest()
+    inner_pad = bytearray(_BLOCK_LEN)
+    outer_pad = bytearray(_BLOCK_LEN)
+    key_len = len(key)
+    for i in range(_BLOCK_LEN):
+        k = key[i] if i < key_len else 0
+        inner_pad[i] = k ^ 0x36
+        outer_pad[i] = k ^ 0x5C
+    return inner_pad, outer_pad
+
+
+def _hmac_with_pads(inner_pad, outer_pad, msg):
+    inner = hashlib.sha256(inner_pad)
+    inner.update(msg)
+    outer = hashlib.sha256(outer_pad)
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def hmac_sha256(key, msg):
+    _check_buffer(key, "HMAC key")
+    _check_buffer(msg, "HMAC message")
+    inner_pad, outer_pad = _pads(key)
+    return _hmac_with_pads(inner_pad, outer_pad, msg)
+
+
+def _is_counter(value):
+    # type() rather than isinstance(): CPython's True is an int and must not pass as counter 1.
+    return type(value) is int and 1 <= value <= COUNTER_MAX
+
+
+def _check_key(key):
+    if not isinstance(key, (bytes, bytearray)) or len(key) != KEY_LEN:
+        if isinstance(key, (bytes, bytearray)):
+            got = "%d bytes" % len(key)
+        else:
+            got = type(key).__name__
+        raise ValueError("gateway key must be %d bytes, got %s" % (KEY_LEN, got))
+
+
+def _unsigned_copy(envelope):
+    if not isinstance(envelope, dict):
+        raise ProtocolError(
+            E_BAD_ENVELOPE, "envelope must be a map, got %s" % type(envelope).__name__
+        )
+    # A copy, so the caller's envelope keeps its tag.
+    unsigned = {}
+    for k in envelope:
+        if k != _KEY_TAG:
+            unsigned[k] = envelope[k]
+    return unsigned
+
+
+def mac_input(envelope):
+    return cbor.dumps(_unsigned_copy(envelope))
+
+
+def _tag(inner_pad, outer_pad, envelope, counter):
+    unsigned = _unsigned_copy(envelope)
+    unsigned[_KEY_COUNTER] = counter
+    return _hmac_with_pads(inner_pad, outer_pad, cbor.dumps(unsigned))[:TAG_LEN]
+
+
+def _sign_with_pads(inner_pad, outer_pad, envelope, counter):
+    if not _is_counter(counter):
+        raise ValueError("auth counter must be an int in 1..%d, got %r" % (COUNTER_MAX, counter))
+    # Tag computed before either key is set: an unencodable envelope is left untouched.
+    tag = _tag(inner_pad, outer_pad, envelope, counter)
+    envelope[_KEY_COUNTER] = counter
+    envelope[_KEY_TAG] = tag
+    return envelope
+
+
+def sign(envelope, key, counter):
+    _check_key(key)
+    inner_pad, outer_pad = _pads(key)
+    return _sign_with_pads(inner_pad, outer_pad, envelope, counter)
+
+
+def _tags_equal(a, b):
+    # Constant time over TAG_LEN bytes, so response timing does not reveal a tag's prefix.
+    diff = 0
+    for i in range(TAG_LEN):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+def initial_counter(persisted, now_ms):
+    # Host start-up: above everything it ever sent even if the counter file is stale or
+    # lost (wall clock) and even if the clock went back (persisted + 1). docs/keys.md.
+    if type(persisted) is not int or persisted < 0:
+        raise ValueError("persisted counter must be an int >= 0, got %r" % (persisted,))
+    if type(now_ms) is not int or now_ms < 0:
+        raise ValueError("now_ms must be an int >= 0, got %r" % (now_ms,))
+    counter = max(persisted + 1, now_ms)
+    if counter > COUNTER_MAX:
+        raise ValueError("initial counter %d exceeds %d" % (counter, COUNTER_MAX))
+    return counter
+
+
+class Verifier:
+    # Gateway side. last_counter is the whole replay state: the firmware persists it.
+    def __init__(self, key, last_counter=0):
+        _check_key(key)
+        if type(last_counter) is not int or not 0 <= last_counter <= COUNTER_MAX:
+            raise ValueError(
+                "last_counter must be an int in 0..%d, got %r" % (COUNTER_MAX, last_counter)
+            )
+        self._inner_pad, self._outer_pad = _pads(key)
+        self.last_counter = last_counter
+
+    def verify(self, envelope):
+        if not isinstance(envelope, dict):
+            raise ProtocolError(
+                E_BAD_ENVELOPE, "envelope must be a map, got %s" % type(envelope).__name__
+            )
+        if _KEY_COUNTER not in envelope:
+            raise AuthError(E_AUTH_MISSING, "no auth counter (key 3)", "counter")
+        if _KEY_TAG not in envelope:
+            raise AuthError(E_AUTH_MISSING, "no auth tag (key 4)", "tag")
+        counter = envelope[_KEY_COUNTER]
+        tag = envelope[_KEY_TAG]
+        if not _is_counter(counter):
+            raise AuthError(
+                E_AUTH_MISSING,
+                "auth counter must be a uint in 1..%d, got %r" % (COUNTER_MAX, counter),
+                "counter",
+            )
+        if not isinstance(tag, bytes):
+            raise AuthError(
+                E_AUTH_MISSING, "auth tag must be bytes, got %s" % type(tag).__name__, "tag"
+            )
+        if len(tag) != TAG_LEN:
+            raise AuthError(
+                E_AUTH_BAD, "auth tag is %d bytes, expected %d" % (len(tag), TAG_LEN), "tag"
+            )
+        expected = _tag(self._inner_pad, self._outer_pad, envelope, counter)
+        if not _tags_equal(expected, tag):
+            raise AuthError(E_AUTH_BAD, "auth tag does not verify under this key", "tag")
+        # Checked after the tag so that "replay" always names an authentic, already-seen command.
+        if counter <= self.last_counter:
+            raise AuthError(
+                E_AUTH_REPLAY,
+                "auth counter %d is not above last accepted %d" % (counter, self.last_counter),
+                "counter",
+            )
+        self.last_counter = counter
+        return counter
+
+
+class Signer:
+    # Host side. counter is the last one used: persist it after each sign (docs/keys.md).
+    def __init__(self, key, counter=0):
+        _check_key(key)
+        if type(counter) is not int or not 0 <= counter <= COUNTER_MAX:
+            raise ValueError("counter must be an int in 0..%d, got %r" % (COUNTER_MAX, counter))
+        self._inner_pad, self._outer_pad = _pads(key)
+        self.counter = counter
+
+    def sign(self, envelope):
+        if self.counter >= COUNTER_MAX:
+            raise ValueError("auth counter exhausted at %d: rotate the key" % COUNTER_MAX)
+        next_counter = self.counter + 1
+        _sign_with_pads(self._inner_pad, self._outer_pad, envelope, next_counter)
+        # Advanced only once the envelope is signed, so a failed sign burns no counter.
+        self.counter = next_counter
+        return envelope
