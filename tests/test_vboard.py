@@ -1,0 +1,547 @@
+"""The virtual board's machinery (host_tools/shaftgate/vboard, firmware/hal/virtual.py),
+driven with a small fake firmware instead of gateway.boot: it echoes link bytes, mirrors
+peripherals onto outputs and answers a few "!" commands, so each test can tell exactly
+which layer failed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import serial
+
+from shaftgate.vboard import (
+    INNER,
+    OUTER,
+    SAFE_OUTPUTS,
+    BoardCrashed,
+    BoardError,
+    BoardTimeout,
+    VirtualBoard,
+)
+from shaftgate.vboard.side import RemoteBoard
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    not (REPO / "node_modules/@micropython/micropython-webassembly-pyscript").exists(),
+    reason="the MicroPython runtime is not installed (./dev setup)",
+)
+
+# Runs under MicroPython in the board process. Commands are whole lines starting with "!".
+ECHO_FIRMWARE = r"""
+import gc
+import time
+
+
+def _flash_check(flash):
+    assert flash.read("nothing") is None
+    assert flash.size("nothing") is None
+    assert flash.read_at("nothing", 0, 4) is None
+    every = bytes(range(256))
+    flash.write("blob", every)
+    assert flash.read("blob") == every
+    assert flash.size("blob") == 256
+    assert flash.read_at("blob", 250, 10) == every[250:]
+    assert flash.read_at("blob", 256, 4) == b""
+    assert flash.read_at("blob", 300, 4) == b""
+    flash.write("blob", b"new")
+    assert flash.read("blob") == b"new"
+    flash.write("empty", b"")
+    assert flash.read("empty") == b""
+    flash.append("log", b"ab")
+    flash.append("log", bytearray(b"cd"))
+    flash.append("log", memoryview(b"xefx")[1:3])
+    assert flash.read("log") == b"abcdef"
+    flash.truncate("log", 4)
+    assert flash.read("log") == b"abcd"
+    flash.truncate("log", 4)
+    for bad_size in (5, -1):
+        try:
+            flash.truncate("log", bad_size)
+            raise AssertionError("truncate to %d accepted" % bad_size)
+        except ValueError:
+            pass
+    try:
+        flash.truncate("nothing", 0)
+        raise AssertionError("truncate of a missing file accepted")
+    except ValueError:
+        pass
+    for bad in ("", "a/b", ".", "..", "x.tmp", 7):
+        try:
+            flash.write(bad, b"x")
+            raise AssertionError("bad name %r accepted" % (bad,))
+        except ValueError:
+            pass
+    try:
+        flash.write("text", "a str")
+        raise AssertionError("str data accepted")
+    except TypeError:
+        pass
+    assert flash.names() == ["blob", "boots.log", "empty", "log"], flash.names()
+    flash.remove("blob")
+    flash.remove("blob")
+    flash.remove("empty")
+    flash.remove("log")
+    assert flash.names() == ["boots.log"]
+
+
+def _alloc_check(board):
+    tag = [0, 0, 0, 0]
+    gas = [0, 0, 0]
+    beats = [0] * 8
+    buf = bytearray(64)
+
+    def once():
+        board.ticks_ms()
+        board.rtc_s()
+        board.read_tag(tag)
+        board.beam_count()
+        board.video_beats(beats)
+        board.read_gas(gas)
+        board.set_lamp(3)
+        board.set_lamp(0)
+        board.set_sounder(True)
+        board.set_sounder(False)
+        board.set_work_relay(1)
+        board.set_work_relay(0)
+        board.set_hot_relay(False)
+        board.set_entry_refused(False)
+        board.link_read(buf)
+
+    once()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(200):
+        once()
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used
+
+
+class Echo:
+    def __init__(self, board):
+        self.board = board
+        self.buf = bytearray(256)
+        self.line = bytearray()
+        self.tag = [0, 0, 0, 0]
+        self.gas = [0, 0, 0]
+        self.beats = [0] * 8
+        self.feed = False
+        board.flash.append("boots.log", b"boot\n")
+
+    def step(self):
+        b = self.board
+        if self.feed:
+            b.feed_watchdog()
+        n = b.link_read(self.buf)
+        if n:
+            chunk = bytes(self.buf[:n])
+            if chunk[:1] == b"!" or self.line:
+                self.line.extend(chunk)
+                if self.line.endswith(b"\n"):
+                    cmd = bytes(self.line).strip()
+                    self.line = bytearray()
+                    self.command(cmd)
+            else:
+                b.link_write(memoryview(self.buf)[:n])
+        while b.read_tag(self.tag):
+            b.set_lamp(self.tag[0] + 1)
+            b.set_entry_refused(self.tag[3])
+            b.link_write(b"tag %d %d %d\n" % (self.tag[0], self.tag[1], self.tag[2]))
+        b.set_work_relay(b.beam_count() % 2)
+        b.video_beats(self.beats)
+        b.set_hot_relay(time.ticks_diff(b.ticks_ms(), self.beats[0]) < 2000)
+        if b.read_gas(self.gas):
+            b.set_sounder(self.gas[0] >= 10000 or self.gas[2] != 0)
+
+    def command(self, cmd):
+        b = self.board
+        if cmd == b"!crash":
+            raise ValueError("asked to crash")
+        if cmd == b"!hang":
+            while True:
+                pass
+        if cmd == b"!wdt":
+            self.feed = True
+        elif cmd == b"!starve":
+            self.feed = False
+        elif cmd == b"!time":
+            b.link_write(b"time %d %d\n" % (b.ticks_ms(), b.rtc_s()))
+        elif cmd.startswith(b"!settime "):
+            b.set_rtc_s(int(cmd[9:]))
+        elif cmd == b"!flash":
+            _flash_check(b.flash)
+            b.link_write(b"flash ok\n")
+        elif cmd == b"!alloc":
+            b.link_write(b"alloc %d\n" % _alloc_check(b))
+        else:
+            b.link_write(b"unknown " + cmd + b"\n")
+
+
+def start(board):
+    return Echo(board)
+"""
+
+
+@pytest.fixture
+def fw_dir(tmp_path):
+    d = tmp_path / "fw"
+    d.mkdir()
+    (d / "echo_boot.py").write_text(ECHO_FIRMWARE)
+    return d
+
+
+@pytest.fixture
+def make_board(tmp_path, fw_dir):
+    made = []
+
+    def make(name="b1", **kw):
+        kw.setdefault("entry", "echo_boot")
+        kw.setdefault("extra_dir", fw_dir)
+        board = VirtualBoard(name, tmp_path / "run", **kw)
+        made.append(board)
+        return board.start()
+
+    yield make
+    for board in made:
+        board.stop()
+
+
+@pytest.fixture
+def board(make_board):
+    return make_board()
+
+
+def open_port(board):
+    return serial.Serial(board.port, 115200, timeout=2)
+
+
+def ask(port, command):
+    port.reset_input_buffer()
+    port.write(command + b"\n")
+    line = port.readline()
+    assert line.endswith(b"\n"), "no answer to %r, got %r" % (command, line)
+    return line.strip()
+
+
+def board_children():
+    # Node processes of ours still alive (zombies count: nobody reaped them).
+    me = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat_fields = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path("/proc", entry, "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat_fields[1] == me and b"vboard.mjs" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_pty_opens_with_pyserial_and_echoes(board):
+    assert os.path.realpath(board.port) == board.pty_path
+    with open_port(board) as port:
+        for i in range(20):
+            data = b"frame %02d \x00\xff\x7e" % i
+            port.write(data)
+            assert port.read(len(data)) == data
+
+
+def test_side_channel_reaches_the_firmware_and_outputs_come_back(board):
+    assert board.outputs() == SAFE_OUTPUTS
+    with open_port(board) as port:
+        board.read_tag(OUTER, 4242, rssi=-71)
+        assert port.readline() == b"tag 0 4242 -71\n"
+        board.wait_outputs(lambda o: o["lamp"] == 1, 5)
+        board.read_tag("inner", 4242, battery_low=True)
+        board.wait_outputs(lambda o: o["lamp"] == 2 and o["entry_refused"], 5)
+        board.cross_out(7)
+        assert port.readline() == b"tag 1 4242 -60\n"
+        assert port.readline() == b"tag 1 7 -60\n"
+        assert port.readline() == b"tag 0 7 -60\n"
+    board.beam(3)
+    board.wait_outputs(lambda o: o["work_relay"], 5)
+    board.beam()
+    board.wait_outputs(lambda o: not o["work_relay"], 5)
+    board.gas(12000, 5)
+    board.wait_outputs(lambda o: o["sounder"], 5)
+    board.gas(300, 0, fault=4)
+    board.sync()
+    assert board.outputs()["sounder"]
+    board.gas(300, 0)
+    board.wait_outputs(lambda o: not o["sounder"], 5)
+    # Heartbeats come by themselves while the camera is on; off, they stop, and the
+    # fake firmware's 2 s video timeout runs out at once when the clock is advanced.
+    board.video(0, True)
+    board.wait_outputs(lambda o: o["hot_relay"], 5)
+    board.advance(60)
+    board.sync()
+    assert board.outputs()["hot_relay"]
+    board.video(0, False)
+    board.advance(5)
+    board.wait_outputs(lambda o: not o["hot_relay"], 5)
+    with pytest.raises(ValueError):
+        board.read_tag(2, 1)
+    with pytest.raises(ValueError):
+        board.video(8, True)
+    with pytest.raises(ValueError):
+        board.advance(-1)
+
+
+def test_clock_advances_and_rtc_resets_on_power_cut(board):
+    with open_port(board) as port:
+        _, ticks0, rtc0 = ask(port, b"!time").split()
+        assert int(rtc0) == 0
+        board.advance(3600)
+        _, ticks1, _ = ask(port, b"!time").split()
+        assert 3600_000 <= int(ticks1) - int(ticks0) < 3600_000 + 2000
+        port.write(b"!settime 1700000000\n")
+        board.sync()
+        board.advance(90)
+        _, _, rtc = ask(port, b"!time").split()
+        assert 1700000090 <= int(rtc) <= 1700000092
+        board.power_cut()
+        board.power_on()
+        _, ticks2, rtc2 = ask(port, b"!time").split()
+        assert int(rtc2) == 0
+        assert int(ticks2) < 3600_000
+
+
+def test_ticks_wrap_like_micropython_and_beats_follow(make_board):
+    # Started 1 s before the 2**30 ms wrap: heartbeats and the firmware's ticks_diff must
+    # carry on across it.
+    board = make_board(ticks_origin_ms=(1 << 30) - 1000)
+    board.video(0, True)
+    board.wait_outputs(lambda o: o["hot_relay"], 5)
+    with open_port(board) as port:
+        board.advance(2)
+        _, ticks, _ = ask(port, b"!time").split()
+        assert 1000 <= int(ticks) < 4000
+        board.sync()
+        assert board.outputs()["hot_relay"]
+        board.video(0, False)
+        board.advance(5)
+        board.wait_outputs(lambda o: not o["hot_relay"], 5)
+
+
+def test_power_cut_kills_at_once_and_power_on_restores_flash(board):
+    with open_port(board) as port:
+        board.video(0, True)
+        board.read_tag(INNER, 9)
+        board.wait_outputs(lambda o: o["hot_relay"] and o["lamp"] == 2, 5)
+        assert port.readline() == b"tag 1 9 -60\n"
+        pid = board.pid
+        board.power_cut()
+        # SIGKILL and reaped: the process is gone when power_cut returns.
+        assert not Path("/proc/%d" % pid).exists()
+        assert board.outputs() == SAFE_OUTPUTS and not board.powered
+        assert board.read_tag(OUTER, 9) is False  # the reader has no power either
+        assert (board.flash_dir / "boots.log").read_bytes() == b"boot\n"
+        board.power_on()
+        assert board.pid != pid
+        assert (board.flash_dir / "boots.log").read_bytes() == b"boot\nboot\n"
+        # The camera stayed on through the cut; the pty, and the host's open port, survive.
+        board.wait_outputs(lambda o: o["hot_relay"], 5)
+        port.write(b"after the cut")
+        assert port.read(13) == b"after the cut"
+    history = [o for _, o in board.output_history()]
+    assert SAFE_OUTPUTS in history[1:]
+
+
+def test_flash_bridge_semantics_under_micropython(board):
+    with open_port(board) as port:
+        assert ask(port, b"!flash") == b"flash ok", board.crashed
+    assert sorted(os.listdir(board.flash_dir)) == ["boots.log"]
+
+
+def test_board_calls_allocate_nothing_per_step(board):
+    board.read_tag(OUTER, 5)
+    board.gas(100, 1)
+    board.video(0, True)
+    with open_port(board) as port:
+        assert port.readline() == b"tag 0 5 -60\n"
+        assert ask(port, b"!alloc") == b"alloc 0"
+
+
+def test_provisioned_key_and_config_are_on_flash_before_boot(tmp_path, make_board):
+    key = bytes(range(32))
+    board = make_board(config={"gateway_id": "gw-7", "cameras": 2}, key=key)
+    assert (board.flash_dir / "gateway.key").read_bytes() == key
+    assert (board.flash_dir / "config.cbor").read_bytes() == (b"\xa2gcameras\x02jgateway_iddgw-7")
+    with pytest.raises(BoardError):
+        board.provision(key=key)  # not while powered
+    board.power_cut()
+    with pytest.raises(ValueError):
+        board.provision(key=b"short")
+
+
+def test_unplug_stops_bytes_both_ways_and_replug_resumes(board):
+    with open_port(board) as port:
+        board.unplug()
+        port.write(b"lost on the way in")
+        board.read_tag(OUTER, 11)  # the firmware answers "tag ..." into a dead cable
+        board.sync()
+        port.timeout = 0.3
+        assert port.read(100) == b""
+        assert board.host_bytes_dropped == 18
+        board.replug()
+        port.timeout = 2
+        port.write(b"back")
+        assert port.read(4) == b"back"
+
+
+def test_unplug_with_reenumeration_removes_the_device(board):
+    port = open_port(board)
+    first = board.pty_path
+    board.unplug(reenumerate=True)
+    assert not os.path.exists(board.port)
+    with pytest.raises(serial.SerialException):
+        port.read(1)
+        port.write(b"x")
+        port.read(1)
+    port.close()
+    board.replug()
+    assert board.pty_path is not None and os.path.realpath(board.port) == board.pty_path
+    assert first  # the old slave is gone; the symlink leads to the new one
+    with open_port(board) as port:
+        port.write(b"again")
+        assert port.read(5) == b"again"
+
+
+def test_garbage_arrives_on_the_line(board):
+    with open_port(board) as port:
+        board.inject_garbage(b"\x00\xfe\x13noise", toward="host")
+        assert port.read(8) == b"\x00\xfe\x13noise"
+        board.inject_garbage(b"\xaa\x55\x00junk", toward="board")
+        assert port.read(7) == b"\xaa\x55\x00junk"  # the echo firmware returns it
+    with pytest.raises(ValueError):
+        board.inject_garbage(b"x", toward="nowhere")
+
+
+def test_firmware_exception_surfaces_as_a_crash_with_traceback(board):
+    board.read_tag(OUTER, 3)
+    board.beam()
+    board.wait_outputs(lambda o: o["lamp"] == 1 and o["work_relay"], 5)
+    with open_port(board) as port:
+        port.write(b"!crash\n")
+        with pytest.raises(BoardCrashed) as info:
+            board.wait_outputs(lambda o: o["lamp"] == 3, 5)
+    assert "ValueError: asked to crash" in info.value.traceback
+    assert 'echo_boot.py", line' in info.value.traceback
+    assert "asked to crash" in board.crashed and not board.running
+    assert "asked to crash" in board.log_path.read_text()
+    # As firmware/main.py does on the way out: a dead loop leaves nothing energised.
+    assert board.outputs() == SAFE_OUTPUTS
+    with pytest.raises(BoardCrashed):
+        board.sync()
+    board.power_on()  # the reset button brings it back
+    assert board.running and board.crashed is None
+
+
+def test_wait_timeout_says_what_was_observed(board):
+    with pytest.raises(BoardTimeout) as info:
+        board.wait_outputs(lambda o: o["lamp"] == 3, 0.3)
+    assert info.value.observed["outputs"] == SAFE_OUTPUTS
+    assert info.value.log_path == board.log_path
+    assert str(board.log_path) in str(info.value)
+
+
+def test_watchdog_resets_a_hung_or_starving_firmware(make_board):
+    board = make_board(watchdog_ms=300)
+    with open_port(board) as port:
+        port.write(b"!wdt\n")
+        board.sync()
+        time.sleep(0.5)  # fed every step: no reset
+        assert board.watchdog_resets == 0
+        port.write(b"!hang\n")  # step() never returns: the supervisor's watchdog fires
+        deadline = time.monotonic() + 5
+        while board.watchdog_resets < 1 or not board.running:
+            assert time.monotonic() < deadline, board.status()
+            time.sleep(0.05)
+        port.write(b"!wdt\n")
+        board.sync()
+        port.write(b"!starve\n")  # steps go on, feeding stops: the board's own check fires
+        deadline = time.monotonic() + 5
+        while board.watchdog_resets < 2 or not board.running:
+            assert time.monotonic() < deadline, board.status()
+            time.sleep(0.05)
+    assert (board.flash_dir / "boots.log").read_bytes() == b"boot\n" * 3
+    assert board.crashed is None
+
+
+def test_a_broken_entry_module_fails_power_on_clearly(make_board, fw_dir):
+    (fw_dir / "broken_boot.py").write_text("import no_such_module\n")
+    with pytest.raises(BoardCrashed) as info:
+        make_board("b2", entry="broken_boot")
+    assert "no_such_module" in info.value.traceback
+
+
+def test_stop_leaves_no_process_or_thread(make_board):
+    threads_before = set(threading.enumerate())
+    boards = [make_board("leak%d" % i) for i in range(2)]
+    pids = [b.pid for b in boards]
+    boards[0].power_cut()
+    boards[0].power_on()
+    pids.append(boards[0].pid)
+    assert set(board_children()) == {p for p in pids[1:]}
+    for b in boards:
+        b.stop()
+        b.stop()  # idempotent
+    assert board_children() == []
+    assert not any(Path("/proc/%d" % p).exists() for p in pids)
+    leftover = [t for t in threading.enumerate() if t not in threads_before]
+    assert leftover == []
+    assert not os.path.exists(boards[1].port)
+
+
+def test_sim_command_runs_boards_with_side_channels(tmp_path, fw_dir):
+    cmd = [
+        sys.executable,
+        "-m",
+        "shaftgate.sim",
+        "2",
+        "--home",
+        str(tmp_path / "run"),
+        "--entry",
+        "echo_boot",
+        "--extra-dir",
+        str(fw_dir),
+        "--json",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        doc = json.loads(proc.stdout.readline())
+        shaft, face = doc["boards"]
+        assert (shaft["gateway_id"], face["gateway_id"]) == ("gw-shaft", "gw-face1")
+        key_file = Path(shaft["key"])
+        assert key_file == tmp_path / "run" / "keys" / "gw-shaft.key"
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        assert (Path(shaft["flash"]) / "gateway.key").read_bytes() == key_file.read_bytes()
+        with open(doc["gateways_toml"], "rb") as f:
+            sites = tomllib.load(f)["gateways"]
+        assert sites == {"gw-shaft": shaft["port"], "gw-face1": face["port"]}
+        with RemoteBoard(face["side"]) as remote, serial.Serial(face["port"], timeout=2) as port:
+            remote.cross_in(77)
+            remote.wait_outputs(lambda o: o["lamp"] == 2, 5)
+            assert port.readline() == b"tag 0 77 -60\n"
+            with pytest.raises(ValueError):
+                remote.read_tag(5, 1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not os.path.exists(shaft["side"])
+    assert not any(Path("/proc/%d" % b["pid"]).exists() for b in doc["boards"])
