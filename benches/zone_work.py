@@ -1,0 +1,66 @@
+# The workload of the zone benchmarks (upy_zone.py, upy_zone_heap.mjs, bench_zone.py):
+# a shaft with a roster of 2,000 people, 300 underground, and crossings in and out.
+# Runs unchanged under MicroPython and CPython.
+from array import array
+
+from gateway.zone import Zone
+
+NOW_S = 1749960000
+SETTLE_MS = 2000
+ROSTER = 2000
+IN_ZONE = 300
+POOL = 50  # tags that go in and out during measured crossings
+
+_last_event = array("i", [0, 0, 0, 0])
+events = [0]
+
+
+def emit(kind, tag, a, b):
+    # Stands in for the event log without allocating, so only the zone's bytes count.
+    _last_event[0] = kind
+    _last_event[1] = tag
+    _last_event[2] = a
+    _last_event[3] = b
+    events[0] += 1
+
+
+def make_zone(kind="shaft"):
+    if kind == "shaft":
+        return Zone("shaft", "shaft", emit, shaft_cap=1000, ledger_capacity=512)
+    return Zone(kind, "face", emit, ledger_capacity=512)
+
+
+def load_roster(z, n=ROSTER):
+    z.roster.begin(n)
+    chunk = []
+    for i in range(n):
+        chunk.append([i + 1, 100000 + i, 1 + i % 12, NOW_S + 86400 * 365, 0])
+        if len(chunk) == 100:
+            z.roster.add(chunk)
+            chunk = []
+    if chunk:
+        z.roster.add(chunk)
+    z.roster.commit()
+
+
+def crossing(z, tag, into, t, now_s):
+    # One person through the doorway: a read at each point, then the settle time.
+    a = 0 if into else 1
+    z.on_read(a, tag, -60, 0, t, now_s)
+    z.on_read(1 - a, tag, -60, 0, t + 200, now_s)
+    z.tick(t + 200 + SETTLE_MS, now_s)
+
+
+def fill(z, t, n=IN_ZONE):
+    for tag in range(1, n + 1):
+        crossing(z, tag, True, t, NOW_S)
+        t += 2500
+    return t
+
+
+def run_crossings(z, t, seconds, n):
+    # n crossings by POOL tags, each going in then out; seconds[k] is the wall clock.
+    for k in range(n):
+        crossing(z, IN_ZONE + 1 + (k // 2) % POOL, k % 2 == 0, t, seconds[k])
+        t += 2500
+    return t

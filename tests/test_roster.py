@@ -1,0 +1,198 @@
+# micropython-test
+# The roster (R-ID-1, R-ID-4): chunked loading that is all-or-nothing, validation that
+# names the bad entry, lookups by tag, and certificate expiry.
+from mpcheck import raises
+from zonekit import NOW_S, Recorder
+
+from gateway import events, roles
+from gateway.caps import EPOCH_S
+from gateway.roster import MAX_ID, Roster
+
+YEAR_S = 365 * 86400
+
+
+def entry(tag, person=None, role=roles.MINER, cert=NOW_S + YEAR_S, crew=roles.CREW_PRODUCTION):
+    return [tag, person if person is not None else 1000 + tag, role, cert, crew]
+
+
+def loaded(entries, chunk=3):
+    r = Roster()
+    r.begin(len(entries))
+    for i in range(0, len(entries), chunk):
+        r.add(entries[i : i + chunk])
+    r.commit()
+    return r
+
+
+def rel(now_s):
+    return now_s - EPOCH_S
+
+
+def test_load_in_chunks_and_find_every_tag():
+    tags = [50, 3, 999, 17, 2, 400, 8, 77]
+    r = loaded([entry(t) for t in tags])
+    assert r.n == len(tags)
+    for t in tags:
+        i = r.find(t)
+        assert i >= 0 and r.tag(i) == t and r.person(i) == 1000 + t
+    for t in (1, 4, 1000, MAX_ID):
+        assert r.find(t) == -1
+
+
+def test_entries_keep_their_fields_through_the_sort():
+    r = loaded([entry(9, 5, roles.WELDER, NOW_S + 10, roles.CREW_MAINTENANCE), entry(4, 6)])
+    i = r.find(9)
+    assert r.person(i) == 5
+    assert r.role(i) == roles.WELDER
+    assert r.crew(i) == roles.CREW_MAINTENANCE
+    assert r.cert_expiry_s(i) == NOW_S + 10
+    assert sorted(e[0] for e in r.entries()) == [4, 9]
+
+
+def test_half_loaded_roster_is_never_used():
+    r = loaded([entry(1), entry(2)])
+    r.begin(3)
+    r.add([entry(10), entry(11)])
+    assert r.loading
+    assert r.find(1) >= 0 and r.find(10) == -1  # old roster still answers
+    e = raises(ValueError, r.commit)
+    assert "2 of the 3" in str(e)
+    assert r.find(10) == -1 and r.loading  # still the old one; the load stays open
+    r.add([entry(12)])
+    r.commit()
+    assert r.find(1) == -1 and r.find(12) >= 0 and not r.loading
+
+
+def test_bad_entry_names_itself_and_adds_nothing_from_its_chunk():
+    r = Roster()
+    r.begin(4)
+    r.add([entry(1)])
+    e = raises(ValueError, r.add, [entry(2), entry(3, role=0)])
+    assert "entry 2" in str(e) and "tag 3" in str(e) and "role" in str(e)
+    r.add([entry(2), entry(3), entry(4)])
+    r.commit()
+    assert r.n == 4
+
+
+def test_ids_must_be_small_ints():
+    # Ids above 2**30-1 would be big ints on a 32-bit board: refused.
+    r = Roster()
+    r.begin(1)
+    e = raises(ValueError, r.add, [entry(MAX_ID + 1)])
+    assert "tag" in str(e)
+    e = raises(ValueError, r.add, [entry(5, person=MAX_ID + 1)])
+    assert "person" in str(e)
+    raises(ValueError, r.add, [entry(0)])
+    raises(ValueError, r.add, [entry(True)])
+    r.add([entry(MAX_ID, person=MAX_ID)])
+    r.commit()
+    assert r.find(MAX_ID) == 0
+
+
+def test_other_fields_are_checked():
+    r = Roster()
+    r.begin(1)
+    raises(ValueError, r.add, [entry(5, cert=-1)])
+    raises(ValueError, r.add, [entry(5, cert=1 << 32)])
+    raises(ValueError, r.add, [entry(5, crew=3)])
+    raises(ValueError, r.add, [entry(5, role=256)])
+    raises(ValueError, r.add, [[5, 6, 1, 0]])
+    raises(ValueError, r.add, "not a list")
+    raises(ValueError, r.add, [entry(5), entry(6)])  # more than announced
+    assert r.loading
+
+
+def test_r_id_1_duplicate_tag_refused_and_old_roster_kept():
+    r = loaded([entry(1)])
+    r.begin(2)
+    r.add([entry(7, 1), entry(7, 2)])
+    e = raises(ValueError, r.commit)
+    assert "tag 7" in str(e)
+    assert r.find(1) >= 0 and r.find(7) == -1 and not r.loading
+
+
+def test_r_id_1_one_person_with_two_tags_refused():
+    r = loaded([entry(1)])
+    r.begin(2)
+    r.add([entry(7, 55), entry(8, 55)])
+    e = raises(ValueError, r.commit)
+    assert "person 55" in str(e) and "R-ID-1" in str(e)
+    assert r.find(1) >= 0 and r.find(7) == -1
+
+
+def test_add_or_commit_without_begin_refused():
+    r = Roster()
+    raises(ValueError, r.add, [entry(1)])
+    raises(ValueError, r.commit)
+    raises(ValueError, r.begin, -1)
+    raises(ValueError, r.begin, 100000)
+
+
+def test_abort_drops_the_load():
+    r = loaded([entry(1)])
+    r.begin(1)
+    r.add([entry(2)])
+    r.abort()
+    raises(ValueError, r.commit)
+    assert r.find(1) >= 0
+
+
+def test_find_person():
+    r = loaded([entry(5, 77), entry(9, 78)])
+    assert r.tag(r.find_person(78)) == 9
+    assert r.find_person(79) == -1
+
+
+def test_r_id_4_certificate_valid_until_expiry():
+    r = loaded([entry(1, cert=NOW_S + 60)])
+    i = r.find(1)
+    assert r.cert_ok(i, rel(NOW_S))
+    assert r.cert_ok(i, rel(NOW_S + 59))
+    assert not r.cert_ok(i, rel(NOW_S + 60))  # the expiry second is already invalid
+
+
+def test_r_id_4_no_certificate_or_no_clock_is_never_valid():
+    r = loaded([entry(1, cert=0), entry(2, cert=NOW_S + YEAR_S), entry(3, cert=1000)])
+    assert not r.cert_ok(r.find(1), rel(NOW_S))
+    assert not r.cert_ok(r.find(3), rel(NOW_S))
+    assert not r.cert_ok(r.find(2), -1)
+    assert r.cert_ok(r.find(2), rel(NOW_S))
+
+
+def test_commit_emits_roster_loaded():
+    rec = Recorder()
+    r = Roster(rec)
+    r.begin(2)
+    r.add([entry(1), entry(2)])
+    r.commit()
+    assert rec.log == [(events.ROSTER_LOADED, 0, 2, 0)]
+
+
+def test_empty_roster_loads():
+    r = loaded([entry(1)])
+    r.begin(0)
+    r.commit()
+    assert r.n == 0 and r.find(1) == -1
+
+
+def test_two_thousand_people():
+    n = 2000
+    r = Roster()
+    r.begin(n)
+    # Tags arrive in a scrambled order; 7919 is prime, so k*7919 mod n visits all.
+    for start in range(0, n, 250):
+        r.add([entry(1 + (k * 7919) % n) for k in range(start, start + 250)])
+    r.commit()
+    assert r.n == n
+    for t in (1, 2, 999, 1000, 2000):
+        assert r.tag(r.find(t)) == t
+    assert r.find(2001) == -1
+
+
+def test_role_names():
+    assert roles.name(roles.RESCUE) == "rescue"
+    assert roles.code_of("team_leader") == roles.TEAM_LEADER
+    assert roles.name(200) == "role-200"
+    assert roles.code_of("role-200") == 200
+    raises(ValueError, roles.name, 0)
+    raises(ValueError, roles.code_of, "pilot")

@@ -1,0 +1,261 @@
+# Properties of the zone under CPython: hypothesis drives people through the doorway
+# (whole walks, crowds, turning back, missed inner reads), beam pulses, clock jumps,
+# zone flags, temporary caps and reboots (snapshot + replay of the crossings logged
+# since, as the app restores), against a small reference model of who is
+# really inside. After every step:
+#   the count equals the ledger (named rows + counted-unnamed) and the model's count,
+#   it is never negative and never above the number of people really inside,
+#   every entry over the cap produced a violation naming the tag (R-CAP-6, R-CAP-11),
+#   nobody over the cap is hidden: the count includes them,
+#   the level and the refusal output agree with the count and the cap.
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+from zonekit import DAY_S, NOW_S, SCHEDULE, Clock, crew_roster, load_roster, settle
+
+from gateway import events as ev
+from gateway import roles
+from gateway.caps import LEVEL_FULL, clock_known
+from gateway.zone import Zone
+
+KNOWN = list(range(1, 13))
+UNKNOWN = [100, 101, 102]
+PEOPLE = KNOWN + UNKNOWN
+
+
+class Log:
+    # Records each event with the zone's cap at the moment it was emitted.
+    def __init__(self):
+        self.zone = None
+        self.events = []
+
+    def __call__(self, kind, tag, a, b):
+        self.events.append((kind, tag, a, b, self.zone.cap if self.zone else -1))
+
+
+class ZoneMachine(RuleBasedStateMachine):
+    @initialize(
+        capacity=st.sampled_from([3, 64]),
+        caps=st.sampled_from([[3, 5], [25, 40], [1, 1]]),
+    )
+    def setup(self, capacity, caps):
+        self.capacity = capacity
+        self.caps = caps
+        self.log = Log()
+        self.clock = Clock()
+        self.zone = self._new_zone()
+        self._load(self.zone)
+        self.zone.tick(self.clock.ms, self.clock.s)
+        self.named = set()  # tags the ledger should hold
+        self.unnamed = 0  # counted while the ledger was full
+        self.inside = set()  # really inside, read or not
+        self.seen = 0  # events already checked
+        self.saved = None  # (snapshot, events logged when it was taken)
+
+    def _new_zone(self):
+        z = Zone(
+            "coal_face",
+            "face",
+            self.log,
+            caps=self.caps,
+            schedule=SCHEDULE,
+            utc_offset_min=480,
+            ledger_capacity=self.capacity,
+            untagged_window_ms=5000,
+            max_dwell_s=3600,
+        )
+        self.log.zone = z
+        return z
+
+    def _load(self, z):
+        entries = []
+        for t in KNOWN:
+            crew = (roles.CREW_PRODUCTION, roles.CREW_MAINTENANCE, roles.CREW_NONE)[t % 3]
+            cert = NOW_S - DAY_S if t == 12 else NOW_S + 365 * DAY_S
+            role = roles.RESCUE if t == 11 else roles.MINER
+            entries += crew_roster([t], crew=crew, role=role, cert_s=cert)
+        load_roster(z, entries)
+
+    def _reads(self, tags, points):
+        z, c = self.zone, self.clock
+        for p in points:
+            for t in tags:
+                z.on_read(p, t, -60, 0, c.ms, c.s)
+            c.step(300)
+            z.tick(c.ms, c.s)
+
+    def _counted_in(self, tag):
+        if tag in self.named:
+            return
+        if len(self.named) < self.capacity:
+            self.named.add(tag)
+        else:
+            self.unnamed += 1
+
+    def _counted_out(self, tag):
+        if tag in self.named:
+            self.named.remove(tag)
+        elif self.unnamed:
+            self.unnamed -= 1
+
+    # ---- people ----
+
+    @rule(tag=st.sampled_from(PEOPLE), repeats=st.integers(1, 4))
+    def walk_in(self, tag, repeats):
+        if tag in self.inside:
+            return
+        self._reads([tag], (0,) * repeats + (1,) * repeats)
+        settle(self.zone, self.clock)
+        self.inside.add(tag)
+        self._counted_in(tag)
+
+    @rule(tag=st.sampled_from(PEOPLE), repeats=st.integers(1, 4))
+    def walk_out(self, tag, repeats):
+        if tag not in self.inside:
+            return
+        self._reads([tag], (1,) * repeats + (0,) * repeats)
+        settle(self.zone, self.clock)
+        self.inside.remove(tag)
+        self._counted_out(tag)
+
+    @rule(tags=st.sets(st.sampled_from(PEOPLE), min_size=2, max_size=6))
+    def crowd_in(self, tags):
+        tags = sorted(t for t in tags if t not in self.inside)
+        self._reads(tags, (0, 0, 1, 1))
+        settle(self.zone, self.clock)
+        for t in tags:
+            self.inside.add(t)
+            self._counted_in(t)
+
+    @rule(tag=st.sampled_from(PEOPLE))
+    def turn_back(self, tag):
+        if tag in self.inside:
+            return
+        self._reads([tag], (0, 0, 1, 0, 0))
+        settle(self.zone, self.clock)
+
+    @rule(tag=st.sampled_from(PEOPLE))
+    def in_with_inner_read_missed(self, tag):
+        # Really inside, never seen crossing: uncounted, later a missed entry.
+        if tag in self.inside:
+            return
+        self._reads([tag], (0, 0))
+        settle(self.zone, self.clock)
+        self.inside.add(tag)
+
+    @rule(tag=st.sampled_from(PEOPLE), point=st.sampled_from([0, 1, 2, 7]))
+    def stray_reads(self, tag, point):
+        # One point only, or a point that is no registered one (R-DATA-4): nobody moves.
+        if point in (0, 1) and (tag in self.inside) != (point == 1):
+            return  # a read on the far side would be someone crossing
+        self._reads([tag], (point,) * 3)
+        settle(self.zone, self.clock)
+
+    # ---- the world around ----
+
+    @rule(n=st.integers(0, 3))
+    def beam(self, n):
+        self._beam = getattr(self, "_beam", 0) + n
+        self.zone.on_beam(self._beam, self.clock.ms)
+
+    @rule(
+        jump_s=st.sampled_from([-DAY_S, -3600, 60, 3600, 4 * 3600, 3 * DAY_S]),
+        unset=st.booleans(),
+    )
+    def wall_clock_jump(self, jump_s, unset):
+        if unset:
+            self.clock.s = 0
+        elif clock_known(self.clock.s):
+            self.clock.s = max(NOW_S - 30 * DAY_S, self.clock.s + jump_s)
+        else:
+            self.clock.s = NOW_S + jump_s
+        self.zone.tick(self.clock.ms, self.clock.s)
+
+    @rule(ms=st.integers(0, 2 * DAY_S * 1000))
+    def monotonic_jump(self, ms):
+        self.clock.ms += ms
+        self.zone.tick(self.clock.ms, self.clock.s)
+
+    @rule(flag=st.sampled_from(["sealed", "evacuating", "restricted"]), on=st.booleans())
+    def zone_flag(self, flag, on):
+        getattr(self.zone, "set_" + flag)(on)
+
+    @rule(cap=st.integers(0, 40), minutes=st.integers(1, 120))
+    def temporary_cap(self, cap, minutes):
+        try:
+            self.zone.set_override(cap, self.clock.s + minutes * 60, self.clock.s)
+        except ValueError:
+            assert not clock_known(self.clock.s) or cap > 40
+
+    @rule()
+    def clear_temporary_cap(self):
+        self.zone.clear_override()
+
+    @rule()
+    def save_state(self):
+        self.saved = (self.zone.snapshot(), len(self.log.events))
+
+    @rule()
+    def reboot(self):
+        # As the app does it: the last saved snapshot, then the crossings logged since.
+        snap, logged = self.saved or ([1, 0, -1, 0], 0)
+        replay = [e for e in self.log.events[logged:] if e[0] in (ev.ENTRY, ev.EXIT)]
+        self.zone = self._new_zone()
+        self._load(self.zone)
+        self.clock.ms = 7  # the ticks restart with the board
+        self.zone.restore(snap, self.clock.ms, self.clock.s)
+        for e in replay:
+            self.zone.replay(e[0], e[1], self.clock.s, self.clock.ms)
+        self.zone.tick(self.clock.ms, self.clock.s)
+        self.saved = (self.zone.snapshot(), len(self.log.events))
+
+    # ---- properties ----
+
+    @invariant()
+    def count_is_the_ledger_and_the_model(self):
+        z = self.zone
+        assert z.count == z.ledger.n + z.ledger.overflow
+        assert z.count >= 0
+        assert z.count == len(self.named) + self.unnamed
+        assert {t for t, _, _ in z.occupants()} == self.named
+
+    @invariant()
+    def never_more_than_really_inside(self):
+        assert self.zone.count <= len(self.inside)
+
+    @invariant()
+    def every_over_cap_entry_is_a_violation_naming_the_tag(self):
+        evs = self.log.events
+        for i in range(self.seen, len(evs)):
+            kind, tag, _, count_after, cap = evs[i]
+            if kind == ev.ENTRY:
+                # The violations of one entry follow it, before the next crossing.
+                rest = []
+                for e in evs[i + 1 :]:
+                    if e[0] in (ev.ENTRY, ev.EXIT, ev.MISSED_ENTRY):
+                        break
+                    rest.append(e)
+                over = [e for e in rest if e[0] == ev.OVER_CAP_ENTRY]
+                if count_after > cap:
+                    assert [e[1] for e in over] == [tag], (evs[i], rest)
+                else:
+                    assert over == []
+        self.seen = len(evs)
+
+    @invariant()
+    def outputs_agree_with_the_count(self):
+        z = self.zone
+        assert z.level == z.policy.level(z.count, z.cap)
+        if z.level >= LEVEL_FULL or z.sealed or z.evacuating or z.restricted:
+            assert z.entry_refused
+        if z.sealed:
+            assert z.cap == 0
+
+
+ZoneMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+test_zone_machine = ZoneMachine.TestCase

@@ -1,0 +1,127 @@
+# Helpers for the zone tests, under CPython and MicroPython alike: an event recorder, a
+# roster builder and a clock that walks tags through the doorway.
+from gateway import events
+from gateway.zone import Zone
+
+# 2025-06-15 12:00 local (UTC+8), in the production shift of SCHEDULE.
+NOW_S = 1749960000
+DAY_S = 86400
+SCHEDULE = [[0, 1], [480, 0], [960, 0]]  # 00:00 maintenance, 08:00 and 16:00 production
+OFFSET_MIN = 480
+
+_NAMES = {}
+for _k in dir(events):
+    _v = getattr(events, _k)
+    if _k.isupper() and isinstance(_v, int):
+        _NAMES[_v] = _k
+
+
+def kind_name(kind):
+    return _NAMES.get(kind, str(kind))
+
+
+class Recorder:
+    def __init__(self):
+        self.log = []
+
+    def __call__(self, kind, tag, a, b):
+        self.log.append((kind, tag, a, b))
+
+    def of(self, kind):
+        return [e for e in self.log if e[0] == kind]
+
+    def tags(self, kind):
+        return [e[1] for e in self.log if e[0] == kind]
+
+    def kinds(self):
+        return [e[0] for e in self.log]
+
+    def names(self):
+        return [kind_name(e[0]) for e in self.log]
+
+    def clear(self):
+        self.log = []
+
+
+class Clock:
+    # The wall clock follows the monotonic one, as on a board whose RTC was set.
+    def __init__(self, now_s=NOW_S, now_ms=1000):
+        self.s = now_s
+        self.ms = now_ms
+        self._part_ms = 0
+
+    def step(self, ms):
+        self.ms += ms
+        self._part_ms += ms
+        self.s += self._part_ms // 1000
+        self._part_ms %= 1000
+
+
+def person(tag):
+    return 1000 + tag
+
+
+def load_roster(zone, entries):
+    zone.roster.begin(len(entries))
+    zone.roster.add(entries)
+    zone.roster.commit()
+
+
+def crew_roster(tags, crew=1, role=1, cert_s=NOW_S + 365 * DAY_S):
+    return [[t, person(t), role, cert_s, crew] for t in tags]
+
+
+def make_zone(kind="coal_face", role="face", roster_tags=(), **kw):
+    rec = Recorder()
+    if "schedule" not in kw:
+        kw["schedule"] = SCHEDULE
+        kw["utc_offset_min"] = OFFSET_MIN
+    z = Zone(kind, role, rec, **kw)
+    if roster_tags:
+        load_roster(z, crew_roster(roster_tags))
+    clock = Clock()
+    z.tick(clock.ms, clock.s)
+    rec.clear()
+    return z, rec, clock
+
+
+def settle(zone, clock, ms=10000):
+    # Ticks the zone every 250 ms for `ms`: long enough for every track to end.
+    end = clock.ms + ms
+    while clock.ms < end:
+        clock.step(250)
+        zone.tick(clock.ms, clock.s)
+
+
+def reads(zone, clock, tag, points, step_ms=250):
+    for p in points:
+        zone.on_read(p, tag, -60, 0, clock.ms, clock.s)
+        clock.step(step_ms)
+        zone.tick(clock.ms, clock.s)
+
+
+def walk_in(zone, clock, tag):
+    reads(zone, clock, tag, (0, 0, 1, 1))
+    settle(zone, clock)
+
+
+def walk_out(zone, clock, tag):
+    reads(zone, clock, tag, (1, 1, 0, 0))
+    settle(zone, clock)
+
+
+def walk_in_group(zone, clock, tags):
+    # Several people through the doorway together, their reads interleaved.
+    for p in (0, 0, 1, 1):
+        for tag in tags:
+            zone.on_read(p, tag, -60, 0, clock.ms, clock.s)
+        clock.step(250)
+        zone.tick(clock.ms, clock.s)
+    settle(zone, clock)
+
+
+def idle(zone, clock, seconds):
+    # Time passing with nobody in the doorway: a tick a second.
+    for _ in range(seconds):
+        clock.step(1000)
+        zone.tick(clock.ms, clock.s)
