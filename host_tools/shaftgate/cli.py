@@ -1,0 +1,859 @@
+"""shaftgate: the dispatch command line. A thin shell over shaftgate.client: it parses
+arguments, picks the gateways, prints what the library returns (a table, or with --json
+the library's own data as one JSON document) and turns errors into one line on stderr
+and an exit code. Commands register themselves in COMMANDS through register(), so other
+modules (the simulator, the demo) add theirs the same way.
+"""
+
+import argparse
+import datetime
+import json
+import re
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from gatewire.errors import ProtocolError
+from shaftgate import render, roster_csv
+from shaftgate.client import (
+    DEFAULT_TIMEOUT_S,
+    BadReply,
+    EventLogError,
+    GatewayClient,
+    GatewayError,
+    JsonlEventStore,
+    KeyRequired,
+    WrongGateway,
+    jsonable,
+)
+from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
+from shaftgate.transport import LinkError, SerialTransport
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a gateway refused, its event log is not whole, or a local file failed
+EXIT_USAGE = 2  # bad arguments, input file or key: nothing was sent
+EXIT_LINK = 3  # no usable answer: port, timeout, another gateway on the port
+
+EPILOG = """\
+gateways:
+  --port PATH            the gateway on this serial port (its id comes from its hello)
+  --gateway ID=PATH      this gateway on this port; repeat for several
+  --gateway ID           a gateway named in $SHAFTGATE_HOME/gateways.toml:
+                           [gateways]
+                           shaft-1 = "/dev/ttyACM0"
+  --all                  every gateway in gateways.toml
+  With several gateways a command runs on each in turn; one failing does not stop
+  the others (an evacuation order reaches every zone that answers).
+
+files (under $SHAFTGATE_HOME, default ~/.config/shaftgate):
+  keys/ID.key, keys/ID.counter, events/ID.jsonl, rosters/ID.json   (docs/keys.md)
+
+exit status:
+  0 done   1 a gateway refused, its event log is not whole, or a local file failed
+  2 bad arguments, input or key: nothing was sent   3 no usable answer from a gateway
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+class Command(NamedTuple):
+    name: str  # "status", or "group sub" for a nested command ("permit issue")
+    help: str
+    run: Callable
+    # "read": run(client, args, session) -> data; "signed": the same, with the key loaded;
+    # "local": run(args) -> exit status, no gateway involved.
+    kind: str
+    add_arguments: Callable | None
+    render: Callable | None  # render(data, args) -> text
+    # prepare(args, session): checks input before any port is opened (e.g. a roster file)
+    prepare: Callable | None
+
+
+COMMANDS: dict[str, Command] = {}
+GROUP_HELP = {
+    "permit": "hot-work and key-work permits (R-HOT-1, R-VIDEO-2)",
+    "roster": "the roster of people and tags (R-ID-1, R-ID-4)",
+    "config": "gateway settings",
+    "key": "gateway keys (docs/keys.md)",
+}
+
+
+def register(name, help, kind="read", add_arguments=None, render=None, prepare=None):
+    if kind not in ("read", "signed", "local"):
+        raise ValueError("command kind must be read, signed or local, got %r" % kind)
+
+    def wrap(run):
+        COMMANDS[name] = Command(name, help, run, kind, add_arguments, render, prepare)
+        return run
+
+    return wrap
+
+
+# ---- input parsing ----
+
+_UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_when(text, now_s, option):
+    # "now", "+4h" / "90m" / "2d" from now, or an ISO time (host local time if no offset).
+    t = text.strip().lower()
+    if t == "now":
+        return now_s
+    m = re.fullmatch(r"\+?(\d+)\s*(s|m|min|h|d)", t)
+    if m:
+        return now_s + int(m.group(1)) * _UNITS_S[m.group(2)]
+    try:
+        when = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            "%s: %r is not a time; expected now, +4h, 90m, 2d, 2025-06-15T18:00 or "
+            "2025-06-15T18:00+08:00" % (option, text)
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # the host's local time zone
+    return int(when.timestamp())
+
+
+def _positive_int(text):
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError("%r is not a whole number above 0" % text)
+    return int(text)
+
+
+def _count(text):
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+    return int(text)
+
+
+def evac_reason_code(text):
+    names = {v: k for k, v in render.EVAC_REASON_NAMES.items()}
+    t = text.strip().lower().replace("_", "-")
+    if t in names:
+        return names[t]
+    if t.isascii() and t.isdigit() and int(t) <= 255:
+        return int(t)
+    raise argparse.ArgumentTypeError(
+        "%r is not an evacuation reason; expected one of %s, or a code 0..255"
+        % (text, ", ".join(sorted(names)))
+    )
+
+
+def config_value(text):
+    # JSON when it parses (480, true, [[0,0],[480,1]], "quoted"), else the text as is.
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, float | dict) or value is None:
+        raise UsageError("%r: settings are ints, true/false, text or lists" % text)
+    return value
+
+
+def _setting(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError("%r is not KEY=VALUE" % text)
+    return key.strip(), value.strip()
+
+
+# ---- sessions and gateways ----
+
+
+class Session:
+    def __init__(self, args):
+        self.args = args
+        self.out = sys.stdout
+        self.home = Path(args.home) if args.home else shaftgate_home()
+        self.keystore = Keystore(args.key_dir if args.key_dir else self.home / "keys")
+
+    def event_store(self, gateway_id):
+        return JsonlEventStore(self.home / "events" / ("%s.jsonl" % check_gateway_id(gateway_id)))
+
+    def roster_copy(self, gateway_id):
+        return self.home / "rosters" / ("%s.json" % check_gateway_id(gateway_id))
+
+    def load_key(self, client):
+        gid = client.gateway_id
+        client.use_key(self.keystore.load(gid), self.keystore.counter_store(gid))
+
+    def sites(self):
+        path = self.home / "gateways.toml"
+        try:
+            with open(path, "rb") as f:
+                doc = tomllib.load(f)
+        except FileNotFoundError:
+            return {}
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise UsageError("cannot read %s: %s" % (path, e)) from e
+        table = doc.get("gateways", {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise UsageError('%s: expected [gateways] with lines like id = "/dev/ttyACM0"' % path)
+        return table
+
+    def targets(self):
+        # -> [(gateway id or None, port path)]
+        args = self.args
+        out = []
+        if args.port:
+            out.append((None, args.port))
+        named = []
+        for spec in args.gateway or []:
+            gid, sep, port = spec.partition("=")
+            check_gateway_id(gid)
+            if sep:
+                out.append((gid, port))
+            else:
+                named.append(gid)
+        if named or args.all:
+            sites = self.sites()
+            if args.all:
+                if not sites:
+                    raise UsageError(
+                        "--all: no gateways listed in %s" % (self.home / "gateways.toml")
+                    )
+                named = list(sites) + [g for g in named if g not in sites]
+            for gid in named:
+                if gid not in sites:
+                    raise UsageError(
+                        "gateway %s is not in %s; give its port as --gateway %s=PATH"
+                        % (gid, self.home / "gateways.toml", gid)
+                    )
+                out.append((gid, sites[gid]))
+        if not out:
+            sites = self.sites()
+            if len(sites) == 1:
+                out = list(sites.items())
+            else:
+                raise UsageError("which gateway? give --port PATH, --gateway ID[=PATH] or --all")
+        return out
+
+
+def _exit_status(e):
+    if isinstance(e, GatewayError | EventLogError | OSError):
+        return EXIT_FAILED
+    if isinstance(e, LinkError | WrongGateway | BadReply):
+        return EXIT_LINK
+    return EXIT_USAGE
+
+
+# Errors a dispatcher can act on; anything else is a bug and keeps its traceback.
+CLI_ERRORS = (
+    GatewayError,
+    EventLogError,
+    LinkError,
+    WrongGateway,
+    BadReply,
+    UsageError,
+    KeystoreError,
+    KeyRequired,
+    roster_csv.RosterError,
+    ProtocolError,
+    OSError,  # the event record or a roster copy could not be written: disk, permissions
+)
+
+
+def _run_on(command, args, session, gateway_id, port):
+    key = None
+    if command.kind == "signed" and gateway_id is not None:
+        key = session.keystore.load(gateway_id)  # a key problem stops us before the port
+    transport = SerialTransport(port)
+    try:
+        client = GatewayClient(transport, gateway_id)
+        client.hello(args.timeout)
+        if command.kind == "signed":
+            if key is None:
+                session.load_key(client)
+            else:
+                client.use_key(key, session.keystore.counter_store(gateway_id))
+        return command.run(client, args, session)
+    finally:
+        transport.close()
+
+
+def _print_json(data, out):
+    out.write(json.dumps(jsonable(data), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+    out.flush()
+
+
+def _say_error(e, where=None):
+    text = str(e)
+    if where:
+        text = "%s: %s" % (where, text)
+    sys.stderr.write("shaftgate: error: %s\n" % text)
+    sys.stderr.flush()
+
+
+def _run_gateway_command(command, args, out):
+    session = Session(args)
+    session.out = out
+    if command.prepare is not None:
+        command.prepare(args, session)
+    targets = session.targets()
+    if getattr(args, "follow", False) and len(targets) != 1:
+        raise UsageError("--follow watches one gateway; name exactly one")
+    results = []
+    status = EXIT_OK
+    for gateway_id, port in targets:
+        try:
+            data = _run_on(command, args, session, gateway_id, port)
+            gid = data["gateway_id"] if data is not None else gateway_id
+            results.append({"gateway_id": gid, "port": port, "result": data})
+        except CLI_ERRORS as e:
+            if len(targets) == 1:
+                raise
+            _say_error(e, gateway_id or port)
+            status = max(status, _exit_status(e))
+            results.append(
+                {
+                    "gateway_id": gateway_id,
+                    "port": port,
+                    "error": {"type": type(e).__name__, "message": str(e)},
+                }
+            )
+    if len(targets) == 1:
+        data = results[0]["result"]
+        if data is not None:  # None: the command printed as it went (--follow)
+            if args.json:
+                _print_json(data, out)
+            else:
+                out.write(command.render(data, args) + "\n")
+        return status
+    if args.json:
+        _print_json({"gateways": results}, out)
+    else:
+        blocks = [command.render(r["result"], args) for r in results if "result" in r]
+        out.write("\n\n".join(blocks) + ("\n" if blocks else ""))
+    return status
+
+
+# ---- the parser ----
+
+
+def _global_options(parser, suppress):
+    # Also on every subcommand (with SUPPRESS), so `shaftgate status --port X` works too.
+    d = argparse.SUPPRESS if suppress else None
+    g = parser.add_argument_group("gateways and files")
+    g.add_argument("--port", metavar="PATH", default=d, help="serial port of the gateway")
+    g.add_argument(
+        "--gateway",
+        metavar="ID[=PATH]",
+        action="append",
+        default=d,
+        help="gateway by id (port from gateways.toml) or ID=PATH; repeatable",
+    )
+    g.add_argument(
+        "--all",
+        action="store_true",
+        default=d if suppress else False,
+        help="every gateway in gateways.toml",
+    )
+    g.add_argument(
+        "--home",
+        metavar="DIR",
+        default=d,
+        help="shaftgate home (default $SHAFTGATE_HOME or ~/.config/shaftgate)",
+    )
+    g.add_argument("--key-dir", metavar="DIR", default=d, help="key directory (default HOME/keys)")
+    g.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=d if suppress else DEFAULT_TIMEOUT_S,
+        help="wait this long for each reply (default %.0f)" % DEFAULT_TIMEOUT_S,
+    )
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="shaftgate",
+        description="Dispatch tools for shaftgate gateways at mine zone entrances.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups = {}
+    for name, command in COMMANDS.items():
+        words = name.split()
+        if len(words) == 1:
+            into = sub
+        else:
+            if words[0] not in groups:
+                gp = sub.add_parser(words[0], help=GROUP_HELP.get(words[0], ""))
+                groups[words[0]] = gp.add_subparsers(
+                    dest=words[0] + "_command", metavar="SUBCOMMAND", required=True
+                )
+            into = groups[words[0]]
+        parents = [] if command.kind == "local" else [common]
+        p = into.add_parser(words[-1], help=command.help, description=command.help, parents=parents)
+        p.set_defaults(command_name=name)
+        if command.kind != "local":
+            p.add_argument("--json", action="store_true", help="print one JSON document")
+        if command.add_arguments is not None:
+            command.add_arguments(p)
+    return parser
+
+
+def main(argv=None, out=None):
+    out = out if out is not None else sys.stdout
+    args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command_name]
+    try:
+        if command.kind == "local":
+            return command.run(args)
+        return _run_gateway_command(command, args, out)
+    except CLI_ERRORS as e:
+        _say_error(e)
+        return _exit_status(e)
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---- commands ----
+
+
+def _done(client, text, **extra):
+    data = {"gateway_id": client.gateway_id, "done": text}
+    data.update(extra)
+    return data
+
+
+def _render_done(data, args):
+    return render.render_done(data)
+
+
+@register(
+    "status",
+    "the gateway's state: people, cap, interlocks, gas, video",
+    render=lambda d, a: render.render_status(d),
+)
+def _status(client, args, session):
+    return {
+        "gateway_id": client.gateway_id,
+        "gateway": client.identity,
+        "status": client.status(args.timeout),
+    }
+
+
+def _occupants_render(data, args):
+    return render.render_occupants(data, data.get("now_s") or int(time.time()))
+
+
+@register(
+    "occupants",
+    "who is in the zone now, with names from the last roster loaded here",
+    render=_occupants_render,
+)
+def _occupants(client, args, session):
+    names = roster_csv.load_names(session.roster_copy(client.gateway_id))
+    data = client.occupants(names, args.timeout)
+    data["now_s"] = client.identity["now_s"]
+    return data
+
+
+def _events_args(p):
+    p.add_argument("--follow", action="store_true", help="keep watching; new events as they come")
+    p.add_argument(
+        "--last",
+        type=_count,
+        default=20,
+        metavar="N",
+        help="show the last N events held (default 20)",
+    )
+    p.add_argument(
+        "--no-ack",
+        action="store_true",
+        help="do not acknowledge (the gateway keeps the events for the record-keeping host)",
+    )
+    p.add_argument(
+        "--accept-gap",
+        action="store_true",
+        help="carry on past missing events, recording the gap (only after checking why)",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="--follow: check at least this often",
+    )
+
+
+@register(
+    "events",
+    "fetch new events into this host's record (acknowledged if a key is present) and show the latest",
+    add_arguments=_events_args,
+    render=lambda d, a: render.render_events(d),
+)
+def _events(client, args, session):
+    gid = client.gateway_id
+    store = session.event_store(gid)
+    ack = not args.no_ack
+    note = None
+    if ack:
+        if session.keystore.has_key(gid):
+            session.load_key(client)
+        else:
+            ack = False
+            note = "not acknowledged: no key for %s on this host" % gid
+    result = client.catch_up(store, ack=ack, accept_gap=args.accept_gap, timeout_s=args.timeout)
+    data = {
+        "gateway_id": gid,
+        "catch_up": result.to_json(),
+        "recent": store.tail(args.last),
+        "ack_note": note,
+    }
+    if not args.follow:
+        return data
+    out = session.out
+    if args.json:
+        # JSON Lines: the catch-up document, then one event a line.
+        out.write(json.dumps(jsonable(data), ensure_ascii=False, sort_keys=True) + "\n")
+    else:
+        out.write(render.render_events(data) + "\n")
+    out.flush()
+    while True:
+        client.wait_for_events(args.wait)
+        result = client.catch_up(store, ack=ack, accept_gap=args.accept_gap, timeout_s=args.timeout)
+        # A gap (only with --accept-gap) comes before the events that follow it.
+        for first, last in result.gaps:
+            if args.json:
+                out.write(json.dumps({"gap": [first, last]}) + "\n")
+            else:
+                out.write("GAP: events %d..%d are not held on this host\n" % (first, last))
+        for e in result.events:
+            if args.json:
+                out.write(json.dumps(jsonable(e), ensure_ascii=False, sort_keys=True) + "\n")
+            else:
+                out.write(render.event_line(e) + "\n")
+        out.flush()
+
+
+def _by_arg(p):
+    p.add_argument(
+        "--by",
+        type=_positive_int,
+        default=None,
+        metavar="PERSON_ID",
+        help="a team leader whose order this is (R-EVAC-1); default: the dispatcher",
+    )
+
+
+def _evacuate_args(p):
+    _by_arg(p)
+    p.add_argument("--drill", action="store_true", help="an evacuation drill (R-EVAC-3)")
+    p.add_argument(
+        "--reason",
+        required=True,
+        type=evac_reason_code,
+        help="why: %s, or a code" % ", ".join(sorted(render.EVAC_REASON_NAMES.values())),
+    )
+
+
+@register(
+    "evacuate",
+    "order everyone out of the zone (R-EVAC-1/2), or start a drill",
+    "signed",
+    _evacuate_args,
+    _render_done,
+)
+def _evacuate(client, args, session):
+    client.evacuate(args.reason, args.drill, args.by, args.timeout)
+    reason = render.EVAC_REASON_NAMES.get(args.reason, "code %d" % args.reason)
+    what = "evacuation DRILL started" if args.drill else "EVACUATION ordered"
+    who = " by person %d" % args.by if args.by else ""
+    return _done(
+        client, "%s%s, reason %s" % (what, who, reason), reason=reason, drill=args.drill, by=args.by
+    )
+
+
+@register("all-clear", "end the evacuation or drill in force", "signed", _by_arg, _render_done)
+def _all_clear(client, args, session):
+    client.all_clear(args.by, args.timeout)
+    who = " by person %d" % args.by if args.by else ""
+    return _done(client, "all clear given" + who, by=args.by)
+
+
+def _permit_issue_args(p):
+    p.add_argument("--permit-id", type=_positive_int, required=True)
+    p.add_argument("--job-id", type=_positive_int, required=True)
+    p.add_argument(
+        "--measure-ref", required=True, help="the safety technical measure's reference (R-HOT-1)"
+    )
+    p.add_argument(
+        "--start", default="now", metavar="WHEN", help="start of the window (default now)"
+    )
+    p.add_argument("--end", required=True, metavar="WHEN", help="end of the window, e.g. +4h")
+    p.add_argument(
+        "--workers", required=True, metavar="ID,ID,...", help="person ids allowed to do the work"
+    )
+    p.add_argument(
+        "--fire-watcher",
+        type=_count,
+        default=0,
+        metavar="PERSON",
+        help="hot work needs one (R-HOT-2)",
+    )
+    p.add_argument("--hot-work", action="store_true", help="welding, cutting (R-HOT-1)")
+    p.add_argument(
+        "--key-maintenance",
+        action="store_true",
+        help="key-part maintenance under video (R-VIDEO-2)",
+    )
+    p.add_argument(
+        "--key-measurement",
+        action="store_true",
+        help="key data measurement under video (R-VIDEO-2)",
+    )
+
+
+def _id_list(text, option):
+    try:
+        ids = [int(w) for w in text.replace(" ", "").split(",") if w]
+    except ValueError:
+        raise UsageError(
+            "%s: %r is not a list of person ids like 501,502" % (option, text)
+        ) from None
+    if not ids:
+        raise UsageError("%s: no person ids given" % option)
+    return ids
+
+
+@register(
+    "permit issue",
+    "issue a permit to the gateway's permit book",
+    "signed",
+    _permit_issue_args,
+    _render_done,
+)
+def _permit_issue(client, args, session):
+    now_s = int(time.time())
+    flags = (
+        (1 if args.hot_work else 0)
+        | (2 if args.key_maintenance else 0)
+        | (4 if args.key_measurement else 0)
+    )
+    if not flags:
+        raise UsageError(
+            "say what the permit is for: --hot-work, --key-maintenance or --key-measurement"
+        )
+    start_s = parse_when(args.start, now_s, "--start")
+    end_s = parse_when(args.end, now_s, "--end")
+    client.permit_issue(
+        args.timeout,
+        permit_id=args.permit_id,
+        job_id=args.job_id,
+        measure_ref=args.measure_ref,
+        start_s=start_s,
+        end_s=end_s,
+        workers=_id_list(args.workers, "--workers"),
+        fire_watcher=args.fire_watcher,
+        flags=flags,
+    )
+    return _done(
+        client,
+        "permit %d issued for job %d, %s until %s"
+        % (args.permit_id, args.job_id, render.local_time(start_s), render.local_time(end_s)),
+        permit_id=args.permit_id,
+        start_s=start_s,
+        end_s=end_s,
+    )
+
+
+@register(
+    "permit revoke",
+    "revoke a permit",
+    "signed",
+    lambda p: p.add_argument("permit_id", type=_positive_int, metavar="PERMIT_ID"),
+    _render_done,
+)
+def _permit_revoke(client, args, session):
+    client.permit_revoke(args.permit_id, args.timeout)
+    return _done(client, "permit %d revoked" % args.permit_id, permit_id=args.permit_id)
+
+
+@register(
+    "permit list", "the permits in the gateway's book", render=lambda d, a: render.render_permits(d)
+)
+def _permit_list(client, args, session):
+    return client.permit_list(args.timeout)
+
+
+def _roster_args(p):
+    p.add_argument("file", metavar="FILE.csv", help="columns: " + ", ".join(roster_csv.COLUMNS))
+    p.add_argument(
+        "--utc-offset-min",
+        type=int,
+        default=None,
+        metavar="MINUTES",
+        help="the mine's UTC offset for certificate dates (default: the gateway's setting)",
+    )
+
+
+def _roster_prepare(args, session):
+    args.roster_entries = roster_csv.read_roster(args.file)
+
+
+@register(
+    "roster load",
+    "load the roster from a CSV file; every line is checked before anything is sent",
+    "signed",
+    _roster_args,
+    _render_done,
+    _roster_prepare,
+)
+def _roster_load(client, args, session):
+    entries = args.roster_entries
+    offset = args.utc_offset_min
+    if offset is None:
+        offset = client.config_get(["utc_offset_min"], args.timeout)["utc_offset_min"]
+    parts = roster_csv.chunks(roster_csv.wire_entries(entries, offset))
+    result = client.roster_load(parts, timeout_s=args.timeout)
+    roster_csv.save_names(session.roster_copy(client.gateway_id), client.gateway_id, entries)
+    return _done(
+        client,
+        "roster of %d people loaded in %d part%s (load %d)"
+        % (
+            result["entries"],
+            result["parts"],
+            "" if result["parts"] == 1 else "s",
+            result["load_id"],
+        ),
+        **{k: v for k, v in result.items() if k != "gateway_id"},
+    )
+
+
+def _reason_arg(p):
+    p.add_argument("--reason", default=None, help="recorded with the command")
+
+
+@register(
+    "seal",
+    "seal the zone: cap zero, every entry alarms (R-SEAL-1)",
+    "signed",
+    _reason_arg,
+    _render_done,
+)
+def _seal(client, args, session):
+    client.seal(args.reason, args.timeout)
+    return _done(client, "zone sealed", reason=args.reason)
+
+
+@register("unseal", "lift the seal", "signed", _reason_arg, _render_done)
+def _unseal(client, args, session):
+    client.unseal(args.reason, args.timeout)
+    return _done(client, "seal lifted", reason=args.reason)
+
+
+def _cap_override_args(p):
+    p.add_argument("cap", type=_count, metavar="N", help="the temporary cap")
+    p.add_argument("--until", required=True, metavar="WHEN", help="e.g. +4h or 2025-06-15T18:00")
+    p.add_argument("--reason", required=True, help="the approved rectification or job (R-CAP-9)")
+
+
+@register(
+    "cap-override",
+    "a temporary, time-limited cap (R-CAP-9)",
+    "signed",
+    _cap_override_args,
+    _render_done,
+)
+def _cap_override(client, args, session):
+    expiry_s = parse_when(args.until, int(time.time()), "--until")
+    client.cap_override(args.cap, expiry_s, args.reason, args.timeout)
+    return _done(
+        client,
+        "temporary cap %d until %s" % (args.cap, render.local_time(expiry_s)),
+        cap=args.cap,
+        expiry_s=expiry_s,
+    )
+
+
+def _time_set_args(p):
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--now", action="store_true", help="this host's clock")
+    g.add_argument("--time", metavar="WHEN", help="an ISO time, e.g. 2025-06-15T12:00:00+08:00")
+
+
+@register("time-set", "set the gateway's wall clock", "signed", _time_set_args, _render_done)
+def _time_set(client, args, session):
+    now_s = int(time.time())
+    time_s = now_s if args.now else parse_when(args.time, now_s, "--time")
+    client.time_set(time_s, args.timeout)
+    return _done(client, "clock set to %s" % render.local_time(time_s), time_s=time_s)
+
+
+@register(
+    "config get",
+    "show gateway settings",
+    add_arguments=lambda p: p.add_argument("keys", nargs="*", metavar="KEY"),
+    render=lambda d, a: render.render_config(d),
+)
+def _config_get(client, args, session):
+    return {"gateway_id": client.gateway_id, "settings": client.config_get(args.keys, args.timeout)}
+
+
+@register(
+    "config set",
+    "change settings; all apply together or none does",
+    "signed",
+    lambda p: p.add_argument("settings", nargs="+", type=_setting, metavar="KEY=VALUE"),
+    _render_done,
+)
+def _config_set(client, args, session):
+    changes = {k: config_value(v) for k, v in args.settings}
+    client.config_set(changes, args.timeout)
+    return _done(
+        client,
+        "settings changed: " + ", ".join("%s=%s" % (k, json.dumps(v)) for k, v in changes.items()),
+        changes=changes,
+    )
+
+
+def _key_new_args(p):
+    p.add_argument("gateway_id", metavar="GATEWAY_ID")
+    # SUPPRESS: given before the command word, the main parser's value stands.
+    s = argparse.SUPPRESS
+    p.add_argument("--home", metavar="DIR", default=s, help="shaftgate home")
+    p.add_argument("--key-dir", metavar="DIR", default=s, help="key directory (default HOME/keys)")
+
+
+@register(
+    "key new",
+    "generate a new key for a gateway (32 random bytes, mode 0600)",
+    "local",
+    _key_new_args,
+)
+def _key_new(args):
+    home = Path(args.home) if args.home else shaftgate_home()
+    keystore = Keystore(args.key_dir if args.key_dir else home / "keys")
+    path = keystore.create(args.gateway_id)
+    print("new key for gateway %s: %s" % (args.gateway_id, path))
+    print("provision the board with it, then reset the board (docs/keys.md):")
+    print("  mpremote connect PORT fs cp %s :/gateway.key" % path)
+    return EXIT_OK
+
+
+def _selfcheck(args):
+    # Imported here: the self-check pulls in threads and ptys no other command needs.
+    from shaftgate import selfcheck
+
+    return EXIT_OK if selfcheck.run(print) else EXIT_FAILED
+
+
+register("selfcheck", "check the host's protocol stack over a pty pair, no board needed", "local")(
+    _selfcheck
+)
+register("demo", "a demonstration (for now: the protocol self-check)", "local")(_selfcheck)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+# The shaftgate CLI against a fake gateway behind a real pty (pyserial on the host side):
+# every --json prints one JSON document, errors print one line to stderr and exit
+# non-zero, and bad input or keys send nothing.
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_gateway import KEY, OTHER_KEY, FakeGateway
+
+from gateway import events, reasons
+from shaftgate import cli, render
+from shaftgate.client import EVENT_KIND_NAMES
+from shaftgate.keystore import Keystore, KeystoreError
+from shaftgate.selfcheck import PtyPeer
+
+SHAFTGATE = Path(sys.executable).with_name("shaftgate")
+ROSTER = (
+    "tag_id,person_id,name,role,cert_expiry,crew\n"
+    "1001,501,Zhang Wei,miner,2026-03-31,production\n"
+    "1002,502,李娜,welder,2026-03-31,maintenance\n"
+)
+
+
+class Site:
+    def __init__(self, home, tmp_path):
+        self.home = home
+        self.tmp_path = tmp_path
+        self.peers = []
+        self.gateways = {}
+
+    def add(self, gateway_id, key=KEY):
+        gw = FakeGateway(gateway_id, flash_root=str(self.tmp_path / ("flash-" + gateway_id)))
+        peer = PtyPeer(gw.handle_on_pty)
+        gw.attach(peer.send)
+        gw.port = peer.path
+        self.peers.append(peer)
+        self.gateways[gateway_id] = gw
+        path = self.home / "keys" / ("%s.key" % gateway_id)
+        path.write_bytes(key)
+        path.chmod(0o600)
+        return gw
+
+    def close(self):
+        for gw in self.gateways.values():
+            gw.attach(None)
+        for peer in self.peers:
+            peer.stop()
+            assert not peer.handler_errors
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "keys").mkdir(parents=True, mode=0o700)
+    monkeypatch.setenv("SHAFTGATE_HOME", str(home))
+    s = Site(home, tmp_path)
+    s.add("face-1")
+    yield s
+    s.close()
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = cli.main([str(a) for a in argv], out=out)
+    return code, out.getvalue()
+
+
+def run_json(*argv):
+    code, text = run(*argv, "--json")
+    assert code == 0, text
+    return json.loads(text)
+
+
+def port(site, gateway_id="face-1"):
+    return site.gateways[gateway_id].port
+
+
+# ---- reads ----
+
+
+def test_status_json(site):
+    doc = run_json("--port", port(site), "status")
+    assert doc["gateway_id"] == "face-1"
+    assert doc["gateway"]["zone_id"] == "F1"
+    assert doc["status"]["cap"] == 25 and doc["status"]["work_allowed"] is True
+
+
+def test_status_table_and_options_after_the_command(site):
+    site.gateways["face-1"].evacuating = True
+    code, text = run("status", "--port", port(site))
+    assert code == 0
+    assert "face-1  zone F1" in text
+    assert "WORK STOPPED - EVACUATION" in text
+    assert "CH4 2500 ppm (0.25 %)" in text
+
+
+def test_roster_load_then_occupants_with_names(site, tmp_path):
+    gw = site.gateways["face-1"]
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(ROSTER, encoding="utf-8")
+    doc = run_json("--gateway", "face-1=%s" % port(site), "roster", "load", csv_path)
+    assert doc["entries"] == 2 and doc["parts"] == 1
+    assert [e[:3] for e in gw.roster] == [[1001, 501, 1], [1002, 502, 5]]
+    gw.cross_in(1002, 502)
+    gw.cross_in(1999, 0)
+    doc = run_json("--port", port(site), "occupants")
+    assert doc["total"] == 2
+    assert [(o["tag_id"], o["name"]) for o in doc["occupants"]] == [(1002, "李娜"), (1999, None)]
+    code, text = run("--port", port(site), "occupants")
+    assert code == 0 and "李娜" in text and "welder" in text and "unknown" in text
+
+
+def test_roster_with_typos_sends_nothing(site, tmp_path, capsys):
+    gw = site.gateways["face-1"]
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(ROSTER + "1003,503,Wang,minr,2026-02-30,production\n", encoding="utf-8")
+    code, out = run("--port", port(site), "roster", "load", csv_path)
+    assert code == cli.EXIT_USAGE and out == ""
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "shaftgate: error: roster %s not loaded, nothing was sent: 2 problems" % csv_path
+    )
+    assert "line 4, column role" in err and "line 4, column cert_expiry" in err
+    assert gw.requests == []  # not even a hello: the file is checked before the port opens
+
+
+def test_events_json_then_nothing_new(site):
+    gw = site.gateways["face-1"]
+    gw.push_events = False
+    for i in range(60):
+        gw.now_s += 1
+        gw.emit(events.ENTRY, 1000 + i, 500 + i, i + 1)
+    doc = run_json("--port", port(site), "events", "--last", 5)
+    c = doc["catch_up"]
+    assert c["new_events"] == 60 and c["acked_to"] == 60 and c["unacked"] == 0
+    assert [e["seq"] for e in doc["recent"]] == [56, 57, 58, 59, 60]
+    assert doc["recent"][0]["kind_name"] == "ENTRY"
+    assert len(doc["recent"][0]["digest"]) == 32  # hex of 16 bytes
+    doc = run_json("--port", port(site), "events", "--last", 2)
+    assert doc["catch_up"]["new_events"] == 0
+    assert [e["seq"] for e in doc["recent"]] == [59, 60]
+    code, text = run("--port", port(site), "events", "--last", 2)
+    assert code == 0 and "0 new events" in text and "person 559, 60 in zone" in text
+
+
+def test_events_without_a_key_are_not_acknowledged(site):
+    gw = site.gateways["face-1"]
+    (site.home / "keys" / "face-1.key").unlink()
+    gw.emit(events.CAP_WARNING, 0, 20, 25)
+    doc = run_json("--port", port(site), "events")
+    assert doc["catch_up"]["new_events"] == 1 and doc["catch_up"]["acked_to"] is None
+    assert "no key for face-1" in doc["ack_note"]
+    assert gw.log.acked == 0
+
+
+def _readline(proc, timeout_s=10.0):
+    # A line of the child's stdout, or a failure naming what it said: never a hung test.
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    if not ready:
+        proc.kill()
+        raise AssertionError(
+            "no output within %.0f s; stderr: %s" % (timeout_s, proc.stderr.read())
+        )
+    return proc.stdout.readline()
+
+
+def test_events_follow_streams_json_lines(site):
+    gw = site.gateways["face-1"]
+    gw.emit(events.CAP_OK, 0, 3, 25)
+    proc = subprocess.Popen(
+        [str(SHAFTGATE), "--port", port(site), "events", "--follow", "--json", "--wait", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    try:
+        first = json.loads(_readline(proc))
+        assert first["catch_up"]["new_events"] == 1
+        gw.emit(events.EVAC_START, 0, 1, 2)
+        line = json.loads(_readline(proc))
+        assert (line["seq"], line["kind_name"]) == (2, "EVAC_START")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    assert gw.log.acked == 2
+
+
+def test_permits_issue_list_revoke(site):
+    gw = site.gateways["face-1"]
+    doc = run_json(
+        "--port", port(site), "permit", "issue", "--permit-id", 41, "--job-id", 7,
+        "--measure-ref", "STM-2025-118", "--end", "+4h", "--workers", "501,502",
+        "--fire-watcher", 503, "--hot-work",
+    )  # fmt: skip
+    assert doc["permit_id"] == 41 and doc["end_s"] - doc["start_s"] == 4 * 3600
+    assert gw.permits[41]["workers"] == [501, 502] and gw.permits[41]["flags"] == 1
+    doc = run_json("--port", port(site), "permit", "list")
+    assert doc["total"] == 1 and doc["permits"][0]["measure_ref"] == "STM-2025-118"
+    code, text = run("--port", port(site), "permit", "list")
+    assert code == 0
+    assert "hot-work" in text and "STM-2025-118" in text
+    assert run_json("--port", port(site), "permit", "revoke", 41)["permit_id"] == 41
+    assert gw.permits == {}
+
+
+def test_evacuate_drill_and_all_clear(site):
+    gw = site.gateways["face-1"]
+    doc = run_json("--port", port(site), "evacuate", "--drill", "--reason", "flood-warning")
+    assert doc["drill"] is True and doc["reason"] == "flood-warning"
+    assert gw.evacuating and gw.drill
+    code, text = run("--port", port(site), "all-clear")
+    assert code == 0 and text == "face-1: all clear given\n"
+    assert not gw.evacuating
+    # R-EVAC-1: a team leader's order relayed by dispatch names the leader.
+    doc = run_json("--port", port(site), "evacuate", "--reason", "accident-signs", "--by", 501)
+    assert doc["done"] == "EVACUATION ordered by person 501, reason accident-signs"
+    kinds = [(r[2], r[3], r[4]) for r in gw.log.since(0, 50)]
+    assert (events.EVAC_START, 501, reasons.CAUSE_TEAM_LEADER) in kinds
+
+
+def test_seal_cap_override_time_set_config(site):
+    gw = site.gateways["face-1"]
+    assert run("--port", port(site), "seal", "--reason", "old workings")[0] == 0
+    assert gw.sealed
+    assert run("--port", port(site), "unseal")[0] == 0
+    assert not gw.sealed
+    before = int(time.time())
+    doc = run_json(
+        "--port", port(site), "cap-override", 8, "--until", "+2h", "--reason", "roof bolting"
+    )
+    assert gw.override[0] == 8 and gw.override[2] == "roof bolting"
+    assert abs(doc["expiry_s"] - (before + 7200)) <= 2
+    doc = run_json("--port", port(site), "time-set", "--now")
+    assert abs(gw.now_s - before) <= 2 and doc["time_s"] == gw.now_s
+    run_json("--port", port(site), "time-set", "--time", "2025-06-15T12:00:00+08:00")
+    assert gw.now_s == 1749960000
+    doc = run_json("--port", port(site), "config", "get", "warn_pct")
+    assert doc["settings"] == {"warn_pct": 80}
+    doc = run_json("--port", port(site), "config", "set", "warn_pct=85", "zone_id=F2")
+    assert gw.config["warn_pct"] == 85 and gw.config["zone_id"] == "F2"
+    assert doc["changes"] == {"warn_pct": 85, "zone_id": "F2"}
+
+
+# ---- errors ----
+
+
+def test_wrong_key_is_one_line_and_exit_1(site, capsys):
+    site.add("face-2", key=OTHER_KEY)  # the host holds OTHER_KEY, the gateway KEY
+    code, out = run("--gateway", "face-2=%s" % port(site, "face-2"), "seal")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("shaftgate: error: gateway face-2 refused seal: ")
+    assert "(auth-bad, field tag)" in err
+
+
+def test_key_readable_by_others_is_refused_and_nothing_sent(site, capsys):
+    gw = site.gateways["face-1"]
+    (site.home / "keys" / "face-1.key").chmod(0o644)
+    code, _ = run("--gateway", "face-1=%s" % gw.port, "evacuate", "--reason", "fire")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert "mode 0644: readable or writable by group or others" in err
+    assert "chmod 600" in err
+    assert gw.requests == [] and not gw.evacuating
+
+
+def test_keystore_checks(tmp_path):
+    store = Keystore(tmp_path / "keys")
+    path = store.create("face-7")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
+    assert len(store.load("face-7")) == 32
+    with pytest.raises(KeystoreError, match="already exists"):
+        store.create("face-7")
+    path.chmod(0o640)
+    with pytest.raises(KeystoreError, match="mode 0640"):
+        store.load("face-7")
+    path.chmod(0o600)
+    path.write_bytes(b"x" * 31)
+    with pytest.raises(KeystoreError, match="holds 31 bytes"):
+        store.load("face-7")
+    with pytest.raises(KeystoreError, match="no key for gateway face-8"):
+        store.load("face-8")
+    with pytest.raises(KeystoreError, match="is not 1-32 characters"):
+        store.key_path("../etc/passwd")
+    (tmp_path / "keys").chmod(0o777)
+    with pytest.raises(KeystoreError, match="writable by group or others"):
+        store.load("face-7")
+    (tmp_path / "keys").chmod(0o700)
+    counter = store.counter_store("face-7")
+    assert counter.load() == 0
+    counter.save(1_750_000_000_123)
+    assert counter.load() == 1_750_000_000_123
+    counter.path.write_text("12x")
+    with pytest.raises(KeystoreError, match="not a decimal counter"):
+        counter.load()
+
+
+def test_key_new(tmp_path, capsys):
+    key_dir = tmp_path / "k"
+    assert cli.main(["--key-dir", str(key_dir), "key", "new", "shaft-1"]) == 0
+    out = capsys.readouterr().out
+    assert str(key_dir / "shaft-1.key") in out and "mpremote" in out
+    assert (key_dir / "shaft-1.key").stat().st_mode & 0o777 == 0o600
+    assert cli.main(["key", "new", "shaft-1", "--key-dir", str(key_dir)]) == cli.EXIT_USAGE
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_timeout_exit_3(site, capsys):
+    site.gateways["face-1"].silent = True
+    code, _ = run("--port", port(site), "--timeout", "0.2", "status")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_LINK
+    assert "no reply from the gateway on %s to hello" % port(site) in err
+    assert err.count("\n") == 1
+
+
+def test_no_gateway_named(site, capsys):
+    assert run("status")[0] == cli.EXIT_USAGE
+    assert "which gateway?" in capsys.readouterr().err
+
+
+def test_missing_port(site, capsys):
+    code, _ = run("--port", str(site.tmp_path / "no-such-tty"), "status")
+    assert code == cli.EXIT_LINK
+    assert "cannot open" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2(site, capsys):
+    with pytest.raises(SystemExit) as e:
+        run("--port", port(site), "evacuate", "--reason", "because")
+    assert e.value.code == 2
+    assert "not an evacuation reason" in capsys.readouterr().err
+    code, _ = run("--port", port(site), "cap-override", 5, "--until", "tomorrow", "--reason", "x")
+    assert code == cli.EXIT_USAGE
+    assert "--until: 'tomorrow' is not a time" in capsys.readouterr().err
+
+
+def test_several_gateways_one_down(site, capsys):
+    site.add("face-2")
+    site.gateways["face-2"].silent = True
+    (site.home / "gateways.toml").write_text(
+        '[gateways]\n"face-1" = "%s"\n"face-2" = "%s"\n' % (port(site), port(site, "face-2"))
+    )
+    code, text = run("--all", "--timeout", "0.2", "evacuate", "--reason", "fire", "--json")
+    assert code == cli.EXIT_LINK
+    doc = json.loads(text)
+    by_id = {g["gateway_id"]: g for g in doc["gateways"]}
+    assert by_id["face-1"]["result"]["done"].startswith("EVACUATION ordered")
+    assert "no reply" in by_id["face-2"]["error"]["message"]
+    assert site.gateways["face-1"].evacuating
+    assert "face-2: no reply from gateway face-2" in capsys.readouterr().err
+    doc = run_json("--gateway", "face-1", "status")
+    assert doc["gateway_id"] == "face-1"
+
+
+def test_help_and_selfcheck_entry_point():
+    out = subprocess.run([str(SHAFTGATE), "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    for word in ("status", "occupants", "events", "evacuate", "permit", "roster", "selfcheck"):
+        assert word in out.stdout
+    out = subprocess.run([str(SHAFTGATE), "selfcheck"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "self-check passed" in out.stdout and "\u2717" not in out.stdout
+
+
+def test_commands_register_from_a_table():
+    name = "test-echo"
+
+    @cli.register(name, "echo for this test", "local")
+    def _echo(args):
+        return 7
+
+    try:
+        assert cli.main([name]) == 7
+    finally:
+        del cli.COMMANDS[name]
+
+
+def test_every_event_kind_renders():
+    for kind, name in EVENT_KIND_NAMES.items():
+        e = {"seq": 1, "time_s": 1_750_000_000, "kind": kind, "tag": 7, "a": 3, "b": 2}
+        line = render.event_line(e)
+        assert name in line and "#1" in line
+    odd = {"seq": 2, "time_s": 0, "kind": events.ENTRY_REFUSED, "tag": 7, "a": 0, "b": 99}
+    assert "unknown person refused: reason 99" in render.event_line(odd)
+    assert "KIND_4000" in render.event_line(dict(odd, kind=4000))
