@@ -1,0 +1,285 @@
+# The zone's interlocks in one place: video (R-VIDEO-1/2), gas (R-GAS-1/2), hot work
+# (R-HOT-1/2) and evacuation (R-EVAC-1..3) combined into the two relay decisions, the
+# lamp and sounder demands, the entry-refused flag and the reasons, for app.py to copy to
+# the board's outputs after tick().
+#
+# Fail safe: a relay is on only while every condition is positively known to hold. Inputs
+# and commands (on_video, on_gas, revoke_permit, evacuate) may drop a relay at once but
+# never raise one; only tick(), which sees the clock, the count and presence together,
+# raises them. After boot both relays stay off until a fresh heartbeat from every camera
+# has been live for the hold-off and a fresh, healthy gas sample has arrived.
+from gateway import events
+from gateway.evacuation import Evacuation
+from gateway.gas import Gas
+from gateway.hotwork import HotWork
+from gateway.permits import HOT, PermitBook
+from gateway.reasons import (
+    ALARM_EVACUATION,
+    ALARM_FIRE_WATCH,
+    ALARM_GAS_FAULT,
+    ALARM_GAS_HIGH,
+    ALARM_VIDEO,
+    WHY_EVACUATION,
+    WHY_GAS_HIGH,
+    WHY_PERMIT_CHANGED,
+)
+from gateway.video import Video
+from gatewire.errors import E_BAD_FIELD, ProtocolError
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+# lamp_demand, in the HAL's colours: what the interlocks ask for; the app shows its own
+# (green, or the caps' amber and red) when this is LAMP_NONE, and the worse of the two.
+LAMP_NONE = const(0)
+LAMP_AMBER = const(2)
+LAMP_RED = const(3)
+
+SNAPSHOT_VERSION = const(1)
+
+# Config keys (gateway/config.py) that become constructor arguments of the same name.
+CONFIG_KEYS = (
+    "cameras",
+    "video_timeout_ms",
+    "video_holdoff_ms",
+    "ch4_stop_ppm",
+    "ch4_evac_ppm",
+    "co_evac_ppm",
+    "ch4_hot_max_ppm",
+    "gas_silent_ms",
+    "gas_stuck_s",
+    "fire_watch_s",
+)
+
+
+def _bad(field, text):
+    return ProtocolError(E_BAD_FIELD, "%s: %s" % (field, text), field)
+
+
+def from_config(cfg, is_present, emit):
+    kwargs = {}
+    for key in CONFIG_KEYS:
+        if key in cfg:
+            kwargs[key] = cfg[key]
+    return Interlocks(cfg["zone_id"], is_present, emit, **kwargs)
+
+
+class Interlocks:
+    # is_present(person_id) -> bool: the zone's ledger, asked about permit people only.
+    # emit(kind, tag, a, b): the event log.
+    def __init__(
+        self,
+        zone_id,
+        is_present,
+        emit,
+        cameras=1,
+        video_timeout_ms=10000,
+        video_holdoff_ms=5000,
+        ch4_stop_ppm=10000,
+        ch4_evac_ppm=15000,
+        co_evac_ppm=24,
+        ch4_hot_max_ppm=5000,
+        gas_silent_ms=5000,
+        gas_stuck_s=1800,
+        fire_watch_s=3600,
+        permit_capacity=8,
+        max_permit_s=43200,
+        ch4_max_ppm=1000000,
+        co_max_ppm=10000,
+    ):
+        self.video = Video(cameras, video_timeout_ms, video_holdoff_ms, emit)
+        self.gas = Gas(
+            emit,
+            ch4_stop_ppm,
+            ch4_evac_ppm,
+            co_evac_ppm,
+            ch4_hot_max_ppm,
+            gas_silent_ms,
+            gas_stuck_s,
+            ch4_max_ppm,
+            co_max_ppm,
+        )
+        self.permits = PermitBook(zone_id, emit, permit_capacity, max_permit_s)
+        self.hotwork = HotWork(self.permits, is_present, emit, fire_watch_s)
+        self.evacuation = Evacuation(emit)
+        self._emit = emit
+        self._now_s = 0  # wall clock at the last tick (0: not set)
+        self._hot_permit = 0  # the permit the hot-work relay is on under
+        self._hot_job = 0
+        # Outputs, valid after each call; de-energised (False) is the safe state.
+        self.work_relay = False
+        self.hot_relay = False
+        self.sounder = False
+        self.lamp_demand = LAMP_NONE
+        self.entry_refused = False  # evacuation: refuse all but rescue roles (zone side)
+        self.work_reasons = 0  # WHY_* bits: why the work relay is off (0: it is on)
+        self.hot_reasons = 0  # WHY_* bits: why the hot-work relay is off (0: it is on)
+        self.alarms = 0  # ALARM_* bits
+        self._decide(0, False)
+
+    # ---- inputs ----
+
+    def on_video(self, beats, n, now_ms):
+        # beats: the HAL's list, beats[i] = ticks_ms of camera i's last heartbeat.
+        self.video.on_beats(beats, n, now_ms)
+        self._decide(now_ms, False)
+
+    def on_gas(self, ch4_ppm, co_ppm, sensor_flags, now_ms):
+        # A new sample from board.read_gas(); fault flags 0 = healthy.
+        self.gas.on_sample(ch4_ppm, co_ppm, sensor_flags, now_ms)
+        if self.gas.evac_demand:
+            self.evacuation.gas(now_ms)
+        self._decide(now_ms, False)
+
+    def tick(self, now_ms, now_s, count):
+        # Once per app step, after the inputs: now_s = board.rtc_s() (0: not set);
+        # count = people in the zone now.
+        if type(now_s) is not int or now_s < 0:
+            now_s = 0
+        self._now_s = now_s
+        self.video.tick(now_ms)
+        self.gas.tick(now_ms)
+        if self.gas.evac_demand:
+            self.evacuation.gas(now_ms)
+        self.hotwork.tick(now_ms, now_s)
+        self.evacuation.tick(now_ms, count)
+        self._decide(now_ms, True)
+        self.hotwork.key_work(now_s, self.video.ok)
+
+    # ---- commands (authenticated by the app; return reasons.OK or a REFUSE_* code,
+    # raise ProtocolError(E_BAD_FIELD) naming a malformed field) ----
+
+    def issue_permit(
+        self,
+        permit_id,
+        zone_id,
+        job_id,
+        measure_ref,
+        start_s,
+        end_s,
+        watcher,
+        workers,
+        flags,
+        now_s,
+    ):
+        return self.hotwork.issue(
+            permit_id, zone_id, job_id, measure_ref, start_s, end_s, watcher, workers, flags, now_s
+        )
+
+    def revoke_permit(self, permit_id, now_ms):
+        result = self.hotwork.revoke(permit_id, now_ms)
+        self._decide(now_ms, False)
+        return result
+
+    def evacuate(self, cause, by, reason, drill, now_ms):
+        # R-EVAC-1: cause reasons.CAUSE_DISPATCHER or CAUSE_TEAM_LEADER (the app has
+        # checked that `by` holds a team leader's role for the latter).
+        result = self.evacuation.order(cause, by, reason, drill, now_ms)
+        self._decide(now_ms, False)
+        return result
+
+    def all_clear(self, by, now_ms):
+        result = self.evacuation.all_clear(by, self.gas.work_reasons() == 0, now_ms)
+        self._decide(now_ms, False)
+        return result
+
+    # ---- queries ----
+
+    def permit_valid(self, permit_id):
+        # R-VIDEO-2: a key-work or hot-work ticket counts only while video is up.
+        return self.hotwork.permit_valid(permit_id, self._now_s, self.video.ok)
+
+    # ---- the decision ----
+
+    def _decide(self, now_ms, may_raise):
+        evac = self.evacuation.active
+        work = self.video.reasons() | self.gas.work_reasons()
+        if evac:
+            work |= WHY_EVACUATION
+        hot = work | self.gas.hot_reasons() | self.hotwork.reasons(self._now_s)
+        slot = self.hotwork.slot
+        if self.hot_relay and slot >= 0 and self.permits.ids[slot] != self._hot_permit:
+            hot |= WHY_PERMIT_CHANGED  # R-HOT-1: off between two tickets, however short
+        self.work_reasons = work
+        self.hot_reasons = hot
+        # Drops first, hot-work before work; raises after, work before hot-work.
+        if hot and self.hot_relay:
+            self.hot_relay = False
+            self._emit(events.HOT_OFF, self._hot_permit, hot, self._hot_job)
+        if work and self.work_relay:
+            self.work_relay = False
+            self._emit(events.WORK_OFF, 0, work, 0)
+        if may_raise and not work and not self.work_relay:
+            self.work_relay = True
+            self._emit(events.WORK_ON, 0, 0, 0)
+        if may_raise and not hot and not self.hot_relay:
+            self.hot_relay = True
+            self._hot_permit = self.permits.ids[slot]
+            self._hot_job = self.permits.jobs[slot]
+            self._emit(events.HOT_ON, self._hot_permit, self._hot_job, self.permits.watchers[slot])
+        alarms = 0
+        if evac:
+            alarms |= ALARM_EVACUATION
+        if work & WHY_GAS_HIGH:
+            alarms |= ALARM_GAS_HIGH
+        if self.video.alarm:
+            alarms |= ALARM_VIDEO
+        if self.gas.fault:
+            alarms |= ALARM_GAS_FAULT
+        if self.hotwork.alarm:
+            alarms |= ALARM_FIRE_WATCH
+        self.alarms = alarms
+        self.sounder = alarms != 0
+        if alarms & (ALARM_EVACUATION | ALARM_GAS_HIGH):
+            self.lamp_demand = LAMP_RED
+        elif alarms:
+            self.lamp_demand = LAMP_AMBER
+        else:
+            self.lamp_demand = LAMP_NONE
+        self.entry_refused = evac
+
+    # ---- persistence: plain lists and ints, for the app to store (CBOR) on change ----
+
+    def snapshot(self):
+        return [
+            SNAPSHOT_VERSION,
+            self.permits.entries(),
+            self.hotwork.watches(),
+            self.evacuation.snapshot(),
+            self.gas.snapshot(),
+        ]
+
+    def restore(self, data, now_ms):
+        # At boot, before the first tick. Checks everything first: a bad snapshot raises
+        # ProtocolError(E_BAD_FIELD) and changes nothing.
+        if not isinstance(data, list) or len(data) != 5 or data[0] != SNAPSHOT_VERSION:
+            raise _bad(
+                "snapshot", "expected [%d, permits, watches, evacuation, gas]" % SNAPSHOT_VERSION
+            )
+        self.permits.check_entries(data[1])
+        hot = 0
+        for e in data[1]:
+            if e[6] & HOT:
+                hot += 1
+        self.hotwork.check_watches(data[2], hot)
+        self.evacuation.check(data[3])
+        gas = data[4]
+        if not isinstance(gas, list) or len(gas) != 2:
+            raise _bad("gas", "expected [CH4, CO] exceedances")
+        for item in gas:
+            if not isinstance(item, list) or len(item) != 4:
+                raise _bad("gas", "each exceedance is [over, peak ppm, s, ms]")
+            for i in range(4):
+                v = item[i]
+                if type(v) is not int or v < 0 or v > 0x3FFFFFFF or (i == 3 and v > 999):
+                    raise _bad("gas", "exceedance fields are small non-negative integers")
+        self.permits.restore(data[1])
+        self.hotwork.restore_watches(data[2], now_ms)
+        self.evacuation.restore(data[3], now_ms)
+        self.gas.restore(gas, now_ms)
+        self._decide(now_ms, False)
