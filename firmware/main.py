@@ -14,9 +14,10 @@ try:
         sleep_ms(2)
 finally:
     # Whatever ended the loop (a bug, an interrupt at the REPL), the pins would otherwise
-    # stay latched as last driven: leave them as a dead board would, de-energised = stop.
+    # stay latched as last driven: leave them as a dead board would, de-energised = stop
+    # (the entry pin drives "entry permitted", so refused is its de-energised state).
     board.set_work_relay(False)
     board.set_hot_relay(False)
-    board.set_entry_refused(False)
+    board.set_entry_refused(True)
     board.set_sounder(False)
     board.set_lamp(0)

@@ -337,10 +337,12 @@ _TYPES = (
         True,
         # R-EVAC-1/2; reason: gateway/reasons.py EVAC_REASON_*. Any 0..255 passes here:
         # refusing an evacuation for a reason code it does not know would fail unsafe.
-        _map(((0, "reason", _REQ, _U8), (1, "drill", _REQ, _BOOL))),
+        # by: a team leader's person id when one gives the order (R-EVAC-1; the gateway
+        # checks the role in its roster); absent: the dispatcher.
+        _map(((0, "reason", _REQ, _U8), (1, "drill", _REQ, _BOOL), (2, "by", _OPT, _ID))),
         _EMPTY,
     ),
-    (ALL_CLEAR, "all-clear", True, _EMPTY, _EMPTY),
+    (ALL_CLEAR, "all-clear", True, _map(((0, "by", _OPT, _ID),)), _EMPTY),
     (
         CAP_OVERRIDE,
         "cap-override",

@@ -272,8 +272,10 @@ const io = {
     const now = nowMs();
     const n = ioAddr === 0 ? 0 : Math.min(limit, cfg.cameras);
     for (let i = 0; i < n; i++) {
+      // A dead camera's value must not move: the firmware counts a changed value as a
+      // beat. One never seen reports a fixed value an hour before power-on.
       let beat = cameraBeat(i, now);
-      if (beat === null || now - beat > HOUR_MS) beat = now - HOUR_MS;
+      if (beat === null) beat = cfg.ticks_origin_ms - HOUR_MS;
       M.setValue(ioAddr + 4 * (IO_BEATS + i), beat & MASK, "i32");
     }
     return n;

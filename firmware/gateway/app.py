@@ -1,0 +1,652 @@
+# The gateway application: reads the board's inputs, runs the zone (people, caps) and
+# the interlocks (video, gas, hot work, evacuation), drives the outputs, logs every
+# event on flash and serves the host over gatewire. One step() is one pass; it never
+# blocks. The rules live in zone.py and interlocks.py; this file wires them and owns
+# what crosses the link and what survives a power cut.
+import gc
+import sys
+
+from gateway import config as configuration
+from gateway import events as ev
+from gateway import interlocks as il_mod
+from gateway import reasons, roles, store
+from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
+from gateway.eventlog import EventLog, LogFull, genesis_digest
+from gateway.zone import Zone
+from gatewire import auth, cbor, frame, messages
+from gatewire.errors import (
+    E_AUTH_BAD,
+    E_BAD_FIELD,
+    E_FULL,
+    E_INTERNAL,
+    E_REFUSED,
+    E_UNKNOWN_TYPE,
+    AuthError,
+    ProtocolError,
+)
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+FIRMWARE_VERSION = "0.1.0"
+_MAX_READS_PER_STEP = const(16)
+_PUSH_PER_STEP = const(4)
+_PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
+_RX_BUF = const(256)
+
+# Events after which the state snapshot must be rewritten, because replaying the log's
+# crossings alone would not bring that state back after a power cut.
+_STATEFUL = (
+    ev.EVAC_START,
+    ev.DRILL_START,
+    ev.EVAC_JOIN,
+    ev.EVAC_END,
+    ev.ZONE_CLEAR,
+    ev.PERMIT_ISSUED,
+    ev.PERMIT_REVOKED,
+    ev.PERMIT_ENDED,
+    ev.FIRE_WATCH_START,
+    ev.FIRE_WATCH_LEFT,
+    ev.FIRE_WATCH_BACK,
+    ev.FIRE_WATCH_END,
+    ev.CAP_OVERRIDE_SET,
+    ev.CAP_OVERRIDE_ENDED,
+    ev.GAS_OVER,
+    ev.GAS_OVER_END,
+    ev.SEALED,
+    ev.UNSEALED,
+)
+# Crossings the ledger is rebuilt from at boot (snapshot + these, in log order).
+_REPLAYED = (ev.ENTRY, ev.EXIT)
+
+# System state bits (status, SYSTEM_ALARM events): each one keeps work off or entry refused.
+SYS_NOT_PROVISIONED = const(0x01)  # no gateway key: no command can be authenticated
+SYS_CONFIG_BAD = const(0x02)  # stored configuration unusable: defaults, work off
+SYS_LOG_TAMPERED = const(0x04)  # the event log does not verify (R-DATA-2)
+SYS_LOG_FULL = const(0x08)  # no room to log: entries refused rather than events dropped
+SYS_STATE_LOST = const(0x10)  # the snapshot was unreadable: the ledger may be incomplete
+SYS_ROSTER_BAD = const(0x20)  # the stored roster was unreadable: every tag is unknown
+SYS_RESTORING = const(0x40)  # boot not finished: everything safe
+
+# What keeps the relays off regardless of the interlocks (fail safe).
+_WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING
+_ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING
+
+
+class Gateway:
+    def __init__(self, board):
+        self.board = board
+        self._safe_outputs()
+        self.board_name = getattr(board, "name", None) or sys.platform
+        self.system = SYS_RESTORING
+        self.flash = board.flash
+        self._tag = [0, 0, 0, 0]
+        self._gas = [0, 0, 0]
+        self._beats = [0] * 8
+        self._rx = bytearray(_RX_BUF)
+        self._decoder = frame.Decoder()
+        self._now_s = 0
+        self._now_ms = board.ticks_ms()
+        self._boot_ms = self._now_ms
+        self._dirty = False  # the snapshot needs rewriting
+        self._host = False  # a host said hello on this boot: push events to it
+        self._pushed = 0  # highest seq pushed as a notification
+        self.lost_events = 0  # events that found the log full, reserve included
+        self._roster_load = None  # [load_id, parts, received]
+        self.ch4_ppm = -1
+        self.co_ppm = -1
+        self._boot()
+
+    # ---- boot: restore everything, outputs safe until done ----
+
+    def _boot(self):
+        fl = self.flash
+        self.boot_count = store.next_boot_count(fl)
+        try:
+            self.key = store.read_key(fl)
+        except store.StoreError:
+            self.key = None
+        if self.key is None:
+            self.system |= SYS_NOT_PROVISIONED
+        cfg = configuration.defaults()
+        try:
+            stored = store.read_cbor(fl, store.CONFIG_FILE)
+            if stored is not None:
+                cfg = configuration.apply(cfg, stored)
+            else:
+                self.system |= SYS_CONFIG_BAD
+        except (store.StoreError, ProtocolError):
+            self.system |= SYS_CONFIG_BAD
+        self.cfg = cfg
+        try:
+            counter = store.read_counter(fl)
+        except store.StoreError:
+            # A damaged counter must not reopen old commands to replay: refuse all until
+            # the host's counter passes the time-based floor it starts from.
+            counter = 1 << 62
+        self.verifier = auth.Verifier(self.key, counter) if self.key else None
+        self.log = EventLog(fl, cfg["log_capacity"], genesis=genesis_digest(cfg["gateway_id"]))
+        self._pushed = self.log.last_seq
+        self._install(cfg)
+        self._restore()
+        self.system &= ~SYS_RESTORING
+        self.emit(ev.BOOT, self.boot_count & 0xFFFF, self.system, self.log.last_seq & 0x7FFFFFFF)
+        if self.log.torn_on_boot:
+            self.emit(ev.LOG_TORN_DISCARDED, 0, self.log.torn_on_boot, 0)
+        if self.log.tampered:
+            self.system |= SYS_LOG_TAMPERED
+            self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
+        if self.system & ~SYS_RESTORING:
+            self.emit(ev.SYSTEM_ALARM, 0, self.system, 0)
+        self._save_state()
+
+    def _build(self, cfg):
+        # Returns (zone, interlocks) for cfg; ValueError / ProtocolError if they refuse it.
+        schedule = []
+        for s in cfg["shifts"]:
+            schedule.append((s[0], s[1]))
+        caps = None
+        limit = cfg["cap_limit"]
+        legal = LEGAL_CAPS.get(cfg["zone_kind"])
+        if limit and legal is not None:
+            # A tighter cap lowers each shift's legal cap, never raises one (R-CAP-1..5).
+            caps = [min(limit, legal[0]), min(limit, legal[1])]
+        zone = Zone(
+            cfg["zone_kind"],
+            cfg["role"],
+            self.emit,
+            caps=caps,
+            shaft_cap=cfg["mine_cap"] if cfg["role"] == "shaft" else None,
+            warn_pct=cfg["warn_pct"],
+            schedule=schedule,
+            utc_offset_min=cfg["utc_offset_min"],
+            ledger_capacity=cfg["ledger_capacity"],
+            window_ms=cfg["doorway_window_ms"],
+            tag_still_s=cfg["tag_still_s"],
+            max_dwell_s=cfg["max_dwell_s"],
+            untagged_window_ms=cfg["untagged_window_ms"],
+        )
+        zone.set_restricted(cfg["restricted"])
+        zone.set_access(cfg["admit_roles"], cfg["admit_people"])
+        return zone, il_mod.from_config(cfg, zone.is_present, self.emit)
+
+    def _install(self, cfg):
+        try:
+            self.zone, self.il = self._build(cfg)
+        except (ValueError, ProtocolError):
+            # Fail safe: the stored config is refused; run on defaults with work off.
+            self.system |= SYS_CONFIG_BAD
+            cfg = configuration.defaults()
+            self.zone, self.il = self._build(cfg)
+        self.cfg = cfg
+        self.sealed = False
+
+    def _restore(self):
+        fl = self.flash
+        now_ms = self._now_ms
+        try:
+            first = True
+            for chunk in store.roster_chunks(fl):
+                if first:
+                    self.zone.roster.begin(self._roster_size())
+                    first = False
+                self.zone.roster.add(chunk)
+            if not first:
+                self.zone.roster.commit()
+        except (store.StoreError, ValueError):
+            self.zone.roster.abort()
+            self.system |= SYS_ROSTER_BAD
+        covered = 0
+        try:
+            snap = store.read_cbor(fl, store.STATE_FILE)
+            if snap is not None:
+                if not isinstance(snap, list) or len(snap) != 4:
+                    raise store.StoreError(
+                        store.STATE_FILE, "expected [seq, zone, interlocks, sealed]"
+                    )
+                covered = snap[0]
+                self.zone.restore(snap[1], now_ms, self._now_s)
+                self.il.restore(snap[2], now_ms)
+                self.sealed = snap[3] is True
+                self.zone.set_sealed(self.sealed)
+            elif self.log.anchor_seq > 0:
+                raise store.StoreError(store.STATE_FILE, "missing while acked events are gone")
+        except (store.StoreError, ProtocolError, ValueError, TypeError, IndexError):
+            self.system |= SYS_STATE_LOST
+            covered = self.log.anchor_seq
+        self._replay(covered)
+
+    def _roster_size(self):
+        n = 0
+        for chunk in store.roster_chunks(self.flash):
+            n += len(chunk)
+        return n
+
+    def _replay(self, covered):
+        # Crossings logged after the snapshot bring the ledger up to the last event.
+        seq = covered
+        while True:
+            recs = self.log.since(seq, 32)
+            if not recs:
+                return
+            for r in recs:
+                seq = r[0]
+                if r[2] in _REPLAYED:
+                    self.zone.replay(r[2], r[3], r[1], self._now_ms)
+
+    # ---- events ----
+
+    def emit(self, kind, tag, a, b):
+        # Every rule reports here; an event is on flash before anything is told of it.
+        reserved = kind in (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT)
+        try:
+            self.log.append(self._now_s, kind, tag, a, b, reserved)
+        except LogFull:
+            self.lost_events += 1
+            if not self.system & SYS_LOG_FULL:
+                self.system |= SYS_LOG_FULL
+                try:
+                    self.log.append(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
+                except LogFull:
+                    self.lost_events += 1
+            return
+        if kind in _STATEFUL:
+            self._dirty = True
+
+    def _save_state(self):
+        snap = [self.log.last_seq, self.zone.snapshot(), self.il.snapshot(), self.sealed]
+        store.write_cbor(self.flash, store.STATE_FILE, snap)
+        self._dirty = False
+
+    # ---- the loop ----
+
+    def step(self):
+        b = self.board
+        now_ms = b.ticks_ms()
+        now_s = b.rtc_s()
+        self._now_ms = now_ms
+        self._now_s = now_s
+        zone = self.zone
+        il = self.il
+        t = self._tag
+        n = 0
+        while n < _MAX_READS_PER_STEP and b.read_tag(t):
+            zone.on_read(t[0], t[1], t[2], t[3], now_ms, now_s)
+            n += 1
+        zone.on_beam(b.beam_count(), now_ms)
+        cams = b.video_beats(self._beats)
+        il.on_video(self._beats, cams, now_ms)
+        g = self._gas
+        if b.read_gas(g):
+            self.ch4_ppm = g[0]
+            self.co_ppm = g[1]
+            il.on_gas(g[0], g[1], g[2], now_ms)
+        il.tick(now_ms, now_s, zone.count)
+        zone.set_evacuating(il.entry_refused)
+        zone.tick(now_ms, now_s)
+        self._drive()
+        self._serve_link()
+        if self._dirty:
+            self._save_state()
+        self._push_events()
+        b.feed_watchdog()
+
+    def _drive(self):
+        b = self.board
+        sys_ = self.system
+        blocked = sys_ & _WORK_BLOCKERS or self.sealed
+        work = self.il.work_relay and not blocked
+        hot = self.il.hot_relay and not blocked
+        b.set_work_relay(work)
+        b.set_hot_relay(hot)
+        lamp = self.zone.lamp
+        if self.il.lamp_demand > lamp:
+            lamp = self.il.lamp_demand
+        if sys_ & (SYS_LOG_FULL | SYS_CONFIG_BAD):
+            lamp = 3
+        elif sys_ and lamp < 2:
+            lamp = 2
+        b.set_lamp(lamp)
+        b.set_sounder(self.il.sounder or bool(sys_ & SYS_LOG_FULL))
+        b.set_entry_refused(self.zone.entry_refused or bool(sys_ & _ENTRY_BLOCKERS))
+
+    def _safe_outputs(self):
+        b = self.board
+        b.set_work_relay(False)
+        b.set_hot_relay(False)
+        b.set_entry_refused(True)
+        b.set_sounder(False)
+        b.set_lamp(3)
+
+    # ---- the link ----
+
+    def _serve_link(self):
+        b = self.board
+        n = b.link_read(self._rx)
+        if n <= 0:
+            return
+        for payload in self._decoder.feed(self._rx[:n]):
+            self._handle(payload)
+
+    def _send(self, envelope):
+        self.board.link_write(frame.encode(cbor.dumps(envelope)))
+
+    def _push_events(self):
+        log = self.log
+        if not self._host or self._pushed >= log.last_seq:
+            return
+        if self._pushed - log.acked >= _PUSH_WINDOW:
+            return
+        for r in log.since(self._pushed, _PUSH_PER_STEP):
+            self._send(messages.event(r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
+            self._pushed = r[0]
+
+    def _handle(self, payload):
+        rid = 0
+        code = 0
+        try:
+            obj = cbor.loads(payload)
+            code, rid = messages.parse_envelope(obj)
+            if messages.message_class(code) != "request" or messages.name_of(code) is None:
+                raise ProtocolError(
+                    E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type"
+                )
+            if messages.is_mutating(code):
+                self._authenticate(obj, code)
+            code, rid, body = messages.parse(obj, "request")
+            reply = self._dispatch(code, rid, body)
+            if messages.is_mutating(code):
+                self.emit(ev.COMMAND, code, 0, rid & 0x7FFFFFFF)
+            self._send(reply)
+        except ProtocolError as e:
+            if messages.is_mutating(code):
+                self.emit(ev.COMMAND_REFUSED, code, e.code, rid & 0x7FFFFFFF)
+            self._send(messages.error_reply(rid, e.code, e.text, e.field))
+        except Exception as e:
+            # A fault in one command must not take the gateway down with it: the command
+            # is answered as failed and the fault is evidence (its type in the event).
+            gc.collect()
+            self.emit(ev.INTERNAL_ERROR, code, rid & 0x7FFFFFFF, 0)
+            self._send(
+                messages.error_reply(rid, E_INTERNAL, "internal error: %s" % type(e).__name__, None)
+            )
+
+    def _authenticate(self, obj, code):
+        if self.verifier is None:
+            self.emit(ev.AUTH_REJECTED, code, E_AUTH_BAD, 0)
+            raise AuthError(E_AUTH_BAD, "gateway has no key: provision it first", "tag")
+        try:
+            counter = self.verifier.verify(obj)
+        except AuthError as e:
+            self.emit(ev.AUTH_REJECTED, code, e.code, 0)
+            if e.code == 5:  # E_AUTH_REPLAY: tell the host where to resume
+                e.text = "%s (last accepted counter %d)" % (e.text, self.verifier.last_counter)
+            raise
+        try:
+            store.write_cbor(self.flash, store.COUNTER_FILE, counter)
+        except OSError:
+            # Not persisted: acting now would let a replay through after a power cut.
+            raise ProtocolError(E_INTERNAL, "could not persist the command counter", None)
+
+    # ---- commands ----
+
+    def _dispatch(self, code, rid, body):
+        name = messages.name_of(code)
+        fn = getattr(self, "_cmd_" + name.replace("-", "_"))
+        out = fn(body)
+        if out is None:
+            out = {}
+        return messages.reply(name, rid, **out)
+
+    def _refused(self, result, what):
+        if result == reasons.OK:
+            return
+        if result == reasons.REFUSE_BOOK_FULL:
+            raise ProtocolError(
+                E_FULL, "%s refused: %s" % (what, reasons.refusal_name(result)), None
+            )
+        raise ProtocolError(
+            E_REFUSED, "%s refused: %s" % (what, reasons.refusal_name(result)), None
+        )
+
+    def _cmd_hello(self, body):
+        version = messages.agree_version(body["min_version"], body["max_version"])
+        self._host = True
+        cfg = self.cfg
+        return {
+            "version": version,
+            "gateway_id": cfg["gateway_id"],
+            "role": cfg["role"],
+            "zone_id": cfg["zone_id"],
+            "zone_kind": cfg["zone_kind"],
+            "firmware": FIRMWARE_VERSION,
+            "boot_count": self.boot_count,
+            "last_seq": self.log.last_seq,
+            "now_s": self._now_s,
+            "board": self.board_name,
+        }
+
+    def _cmd_status(self, body):
+        zone = self.zone
+        il = self.il
+        shift = zone.shift
+        out = {
+            "now_s": self._now_s,
+            "uptime_s": ((self._now_ms - self._boot_ms) & 0x3FFFFFFF) // 1000,
+            "occupants": zone.count,
+            "cap": zone.cap,
+            "shift": 0 if shift == SHIFT_UNKNOWN else shift + 1,
+            "lamp": self.board_lamp(),
+            "work_allowed": il.work_relay and not (self.system & _WORK_BLOCKERS or self.sealed),
+            "hot_work_allowed": il.hot_relay and not (self.system & _WORK_BLOCKERS or self.sealed),
+            "sealed": self.sealed,
+            "evacuating": il.evacuation.active,
+            "drill": il.evacuation.drill,
+            "video_ok": il.video.ok,
+            "gas_ok": il.gas.work_reasons() == 0,
+            "override_active": zone.policy.override_cap >= 0,
+            "last_seq": self.log.last_seq,
+            "unacked": self.log.unacked(),
+            "permits_active": il.permits.active_count(self._now_s),
+        }
+        if self.ch4_ppm >= 0:
+            out["ch4_ppm"] = self.ch4_ppm
+            out["co_ppm"] = self.co_ppm
+        return out
+
+    def board_lamp(self):
+        lamp = self.zone.lamp
+        return self.il.lamp_demand if self.il.lamp_demand > lamp else lamp
+
+    def _cmd_occupants(self, body):
+        start = body.get("start", 0)
+        most = body.get("max_count", messages.OCCUPANTS_MAX)
+        rows = []
+        i = 0
+        for tag, person, since_s in self.zone.occupants():
+            if i >= start and len(rows) < most:
+                rows.append([tag, person, since_s])
+            i += 1
+        return {"total": self.zone.count, "start": start, "occupants": rows}
+
+    def _cmd_events_since(self, body):
+        frm = body["from_seq"]
+        last = self.log.last_seq
+        if frm > last + 1:
+            raise ProtocolError(
+                E_BAD_FIELD, "from_seq %d is past the last event %d" % (frm, last), "from_seq"
+            )
+        out = []
+        for r in self.log.since(frm - 1 if frm > 0 else 0, body["max_count"]):
+            out.append(messages.event(r[0], r[1], r[2], r[3], r[4], r[5], r[6])[2])
+        return {"events": out, "last_seq": last}
+
+    def _cmd_ack(self, body):
+        seq = body["up_to_seq"]
+        if seq > self.log.last_seq:
+            raise ProtocolError(
+                E_BAD_FIELD,
+                "up_to_seq %d is past the last event %d" % (seq, self.log.last_seq),
+                "up_to_seq",
+            )
+        # The snapshot must cover every event whose segment the ack may remove.
+        self._save_state()
+        self.log.ack(seq)
+        if self.system & SYS_LOG_FULL and not self.log.nearly_full():
+            self.system &= ~SYS_LOG_FULL
+        return {"unacked": self.log.unacked()}
+
+    def _cmd_config_get(self, body):
+        keys = body.get("keys")
+        out = {}
+        for k in self.cfg:
+            if keys is None or k in keys:
+                out[k] = self.cfg[k]
+        return {"settings": out}
+
+    def _cmd_config_set(self, body):
+        changes = body["changes"]
+        if "gateway_id" in changes and changes["gateway_id"] != self.cfg["gateway_id"]:
+            # The event chain starts from the gateway id: it is fixed at provisioning.
+            raise ProtocolError(E_REFUSED, "gateway_id is set at provisioning only", "gateway_id")
+        new = configuration.apply(self.cfg, changes)
+        try:
+            self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
+        except (ValueError, ProtocolError) as e:
+            raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
+        for k in configuration.loosened(self.cfg, new):
+            # Loosening a gas limit is allowed only signed, as this is; it is evidence too.
+            self.emit(
+                ev.GAS_LIMIT_LOOSENED, configuration.GAS_LIMITS.index(k) + 1, new[k], self.cfg[k]
+            )
+        store.write_cbor(self.flash, store.CONFIG_FILE, new)
+        self._save_state()
+        # Rebuild from flash exactly as a boot would: one path for both.
+        self.emit(ev.CONFIG_CHANGED, 0, len(body["changes"]), 0)
+        self.system &= ~SYS_CONFIG_BAD
+        self._install(new)
+        self._restore()
+        return None
+
+    def _cmd_roster_load(self, body):
+        roster = self.zone.roster
+        part = body["part"]
+        if part == 0:
+            self._roster_load = [body["load_id"], body["parts"], 0, body["total"]]
+            roster.abort()
+            try:
+                roster.begin(body["total"])
+            except ValueError as e:
+                self._roster_load = None
+                raise ProtocolError(E_BAD_FIELD, str(e), "total")
+        load = self._roster_load
+        if (
+            load is None
+            or load[0] != body["load_id"]
+            or load[2] != part
+            or load[1] != body["parts"]
+        ):
+            raise ProtocolError(
+                E_REFUSED, "roster part %d out of sequence: start again with part 0" % part, "part"
+            )
+        try:
+            roster.add(body["entries"])
+        except ValueError as e:
+            roster.abort()
+            self._roster_load = None
+            raise ProtocolError(E_BAD_FIELD, str(e), "entries")
+        store.roster_part_append(self.flash, body["entries"], part == 0)
+        load[2] = part + 1
+        if load[2] < load[1]:
+            return {"received": load[2], "complete": False}
+        self._roster_load = None
+        try:
+            roster.commit()
+        except ValueError as e:
+            raise ProtocolError(E_REFUSED, str(e), "entries")
+        store.roster_part_commit(self.flash)
+        self.system &= ~SYS_ROSTER_BAD
+        return {"received": load[2], "complete": True, "entries": roster.n}
+
+    def _cmd_permit_issue(self, body):
+        result = self.il.issue_permit(
+            body["permit_id"],
+            self.cfg["zone_id"],
+            body["job_id"],
+            body["measure_ref"],
+            body["start_s"],
+            body["end_s"],
+            body["fire_watcher"],
+            body["workers"],
+            body["flags"],
+            self._now_s,
+        )
+        self._refused(result, "permit")
+        self._dirty = True
+        return None
+
+    def _cmd_permit_revoke(self, body):
+        self._refused(self.il.revoke_permit(body["permit_id"], self._now_ms), "revoke")
+        self._dirty = True
+        return None
+
+    def _cmd_permit_list(self, body):
+        start = body.get("start", 0)
+        permits = self.il.permits.listing()
+        page = permits[start : start + messages.PERMITS_MAX]
+        return {"total": len(permits), "permits": page}
+
+    def _cmd_evacuate(self, body):
+        by = body.get("by", 0)
+        cause = reasons.CAUSE_DISPATCHER
+        if by:
+            i = self.zone.roster.find_person(by)
+            if i < 0 or self.zone.roster.role(i) != roles.TEAM_LEADER:
+                raise ProtocolError(
+                    E_REFUSED, "person %d is not a team leader in this roster (R-EVAC-1)" % by, "by"
+                )
+            cause = reasons.CAUSE_TEAM_LEADER
+        reason = body["reason"]
+        if reason > reasons.EVAC_REASON_MAX:
+            reason = reasons.EVAC_REASON_OTHER  # an unknown reason still evacuates
+        self._refused(self.il.evacuate(cause, by, reason, body["drill"], self._now_ms), "evacuate")
+        self._dirty = True
+        return None
+
+    def _cmd_all_clear(self, body):
+        self._refused(self.il.all_clear(body.get("by", 0), self._now_ms), "all-clear")
+        self._dirty = True
+        return None
+
+    def _cmd_cap_override(self, body):
+        try:
+            self.zone.set_override(body["cap"], body["expiry_s"], self._now_s)
+        except ValueError as e:
+            raise ProtocolError(E_REFUSED, str(e), "cap")
+        self._dirty = True
+        return None
+
+    def _cmd_seal(self, body):
+        self.sealed = True
+        self.zone.set_sealed(True)
+        self.emit(ev.SEALED, 0, self.zone.count, 0)
+        return None
+
+    def _cmd_unseal(self, body):
+        self.sealed = False
+        self.zone.set_sealed(False)
+        self.emit(ev.UNSEALED, 0, self.zone.count, 0)
+        return None
+
+    def _cmd_time_set(self, body):
+        old = self.board.rtc_s()
+        new = body["time_s"]
+        self.board.set_rtc_s(new)
+        self._now_s = new
+        self.emit(ev.TIME_SET, 0, new - old if -0x7FFFFFFF < new - old < 0x7FFFFFFF else 0, 0)
+        return None
