@@ -1,0 +1,531 @@
+# The gateway's event log (R-DATA-2, R-GAS-2): every event is a fixed-size record on
+# flash, hash-chained to the one before, kept until the host acknowledges it, so that a
+# deleted, changed or reordered event is detectable and a power cut loses nothing acked.
+#
+# On the Flash (hal/flashfs.py interface), little-endian:
+#   <prefix><8 hex digits>  a segment of up to segment_records records, named by the seq
+#                           of its first record; only the newest segment is appended to.
+#   <prefix>meta            32 bytes, replaced atomically: magic "SGE1", acked seq u32,
+#                           anchor seq u32, anchor digest (16 B: the last record removed),
+#                           crc32 of the 28 bytes before.
+# A record, RECORD_SIZE bytes:
+#   0 seq u32 | 4 time_s u32 | 8 kind u16 | 10 spare u16 = 0 | 12 tag u32 | 16 a i32 |
+#   20 b i32 | 24 digest 16 B | 40 crc32 u32 of bytes 0-39
+#   digest = sha256(previous digest || bytes 0-23)[:16]. Seq 1 chains from the genesis
+#   digest (GENESIS, or genesis_digest(gateway id) to bind a log to its gateway), later
+#   records from the anchor once older segments are gone.
+#
+# Durability: append() returns only after Flash.append() returned, and the app sends an
+# event to the host only after that, so anything the host acks is on flash. ack() writes
+# the meta before removing segments; a cut in between leaves segments the meta already
+# covers, and boot removes them. A cut mid-append leaves at most one torn record at the
+# tail of the newest segment: boot drops it and counts it in torn_on_boot. Anything else
+# that does not verify marks the log tampered (never repaired); logging goes on, chained
+# to the last record as stored, so the host sees exactly where the damage is.
+import binascii
+import hashlib
+import struct
+
+from gatewire.errors import E_BAD_FIELD, E_FULL, ProtocolError
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+RECORD_SIZE = const(44)
+DIGEST_SIZE = const(16)
+META_SIZE = const(32)
+GENESIS = bytes(DIGEST_SIZE)
+
+# Why boot or a read found the log tampered (tamper_code), for the app's alarm event.
+TAMPER_META = const(1)  # meta file damaged, or the log began from another genesis
+TAMPER_LAYOUT = const(2)  # a partial record inside an older segment, or a segment shrank
+TAMPER_CRC = const(3)  # a stored record (not a torn tail) fails its crc
+TAMPER_SEQ = const(4)  # a seq missing, repeated or out of place (deletion, reordering)
+TAMPER_CHAIN = const(5)  # a digest does not chain from the record before (modification)
+
+_FIELDS = "<IIHHIii"
+_FIELDS_SIZE = const(24)
+_CRC_AT = const(40)
+_META = "<4sII16s"
+_META_CRC_AT = const(28)
+_MAGIC = b"SGE1"
+_U32_MAX = 0xFFFFFFFF
+_I32_MIN = -0x80000000
+_I32_MAX = 0x7FFFFFFF
+_HEX = "0123456789abcdef"
+
+
+class LogFull(ProtocolError):
+    def __init__(self, text):
+        super().__init__(E_FULL, text, None)
+
+
+class ChainBroken(ValueError):
+    # index: position in the records given; seq: the seq found (or missing) there
+    def __init__(self, index, seq, text):
+        super().__init__(text)
+        self.index = index
+        self.seq = seq
+
+
+def chain_digest(prev_digest, seq, time_s, kind, tag, a, b):
+    h = hashlib.sha256(prev_digest)
+    h.update(struct.pack(_FIELDS, seq, time_s, kind, 0, tag, a, b))
+    return h.digest()[:DIGEST_SIZE]
+
+
+def genesis_digest(gateway_id):
+    # A log that starts from its gateway's own genesis cannot pass for another gateway's.
+    if isinstance(gateway_id, str):
+        gateway_id = gateway_id.encode()
+    h = hashlib.sha256(b"shaftgate event log genesis:")
+    h.update(gateway_id)
+    return h.digest()[:DIGEST_SIZE]
+
+
+def verify_chain(records, prev_digest, prev_seq=None):
+    # records: (seq, time_s, kind, tag, a, b, digest) tuples, oldest first, as since()
+    # returns them. Returns the last digest, so a host can verify batch after batch.
+    digest = prev_digest
+    expect = None if prev_seq is None else prev_seq + 1
+    for i, r in enumerate(records):
+        seq = r[0]
+        if expect is not None and seq != expect:
+            raise ChainBroken(i, seq, "seq %d where seq %d was expected" % (seq, expect))
+        if chain_digest(digest, seq, r[1], r[2], r[3], r[4], r[5]) != bytes(r[6]):
+            raise ChainBroken(i, seq, "digest of seq %d does not chain" % seq)
+        digest = r[6]
+        expect = seq + 1
+    return digest
+
+
+def unpack_record(data, offset=0):
+    # -> (seq, time_s, kind, tag, a, b, digest), crc_ok
+    f = struct.unpack_from(_FIELDS, data, offset)
+    digest = bytes(data[offset + _FIELDS_SIZE : offset + _CRC_AT])
+    return (f[0], f[1], f[2], f[4], f[5], f[6], digest), _crc_ok(data, offset)
+
+
+def flash_bytes_max(capacity, segment_records):
+    # Unacked records are capped at capacity and at most one segment holds acked ones
+    # (the newest, or the one being acked through); + meta and its temp copy.
+    return (capacity + segment_records - 1) * RECORD_SIZE + 2 * META_SIZE
+
+
+def _crc_ok(data, offset):
+    mv = memoryview(data)
+    stored = struct.unpack_from("<I", data, offset + _CRC_AT)[0]
+    return binascii.crc32(mv[offset : offset + _CRC_AT]) == stored
+
+
+def _field_error(name, lo, hi):
+    return ProtocolError(
+        E_BAD_FIELD, "event %s must be an integer in %d..%d" % (name, lo, hi), name
+    )
+
+
+class EventLog:
+    # capacity: most unacknowledged events held; the last `reserve` of them only for
+    # append(..., reserved=True), so the "log full" alarm and other safety-critical
+    # events still fit once ordinary events are refused. warn_free: nearly_full() is
+    # true once free() is down to this, for an early warning before the log fills.
+    def __init__(
+        self,
+        flash,
+        capacity=4096,
+        reserve=8,
+        warn_free=None,
+        segment_records=128,
+        prefix="ev",
+        genesis=GENESIS,
+    ):
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError("event log capacity must be an integer >= 1")
+        if not isinstance(reserve, int) or reserve < 0 or reserve >= capacity:
+            raise ValueError("event log reserve must be an integer in 0..capacity-1")
+        if warn_free is None:
+            warn_free = (capacity - reserve) // 8
+        if not isinstance(warn_free, int) or warn_free < 0:
+            raise ValueError("event log warn_free must be an integer >= 0")
+        if not isinstance(segment_records, int) or segment_records < 1:
+            raise ValueError("event log segment_records must be an integer >= 1")
+        if not isinstance(prefix, str) or not prefix or "/" in prefix:
+            raise ValueError("event log prefix must be a non-empty name without '/'")
+        if len(genesis) != DIGEST_SIZE:
+            raise ValueError("event log genesis digest must be %d bytes" % DIGEST_SIZE)
+        self.capacity = capacity
+        self.reserve = reserve
+        self.warn_free = warn_free
+        self._flash = flash
+        self._k = segment_records
+        self._prefix = prefix
+        self._meta_name = prefix + "meta"
+        # Preallocated so that append() packs in place (ARCHITECTURE.md §6).
+        self._rec = bytearray(RECORD_SIZE)
+        mv = memoryview(self._rec)
+        self._fields_mv = mv[:_FIELDS_SIZE]
+        self._crc_mv = mv[:_CRC_AT]
+        self._meta = bytearray(META_SIZE)
+        self._digest = bytearray(DIGEST_SIZE)  # of the newest record, or the anchor
+        self._old = []  # (first seq, last seq, last digest) of each segment but the newest
+        self._seg_name = None  # the newest segment, appended to
+        self._seg_first = 0
+        self._seg_count = 0
+        self._torn_name = None  # segment whose tail a failed append may have dirtied
+        self.last_seq = 0  # highest seq ever given out
+        self.acked = 0
+        self.anchor_seq = 0
+        self._anchor = bytes(genesis)
+        self.torn_on_boot = 0
+        self.removed_on_boot = 0  # segments an interrupted ack left behind
+        self.tampered = False
+        self.tamper_code = 0
+        self.tamper_seq = 0
+        self.tamper_reason = None
+        self._boot()
+
+    # ---- the hot path ----
+
+    def append(self, time_s, kind, tag, a, b, reserved=False):
+        if not isinstance(time_s, int) or time_s < 0 or time_s > _U32_MAX:
+            raise _field_error("time_s", 0, _U32_MAX)
+        if not isinstance(kind, int) or kind < 1 or kind > 0xFFFF:
+            raise _field_error("kind", 1, 0xFFFF)
+        if not isinstance(tag, int) or tag < 0 or tag > _U32_MAX:
+            raise _field_error("tag", 0, _U32_MAX)
+        if not isinstance(a, int) or a < _I32_MIN or a > _I32_MAX:
+            raise _field_error("a", _I32_MIN, _I32_MAX)
+        if not isinstance(b, int) or b < _I32_MIN or b > _I32_MAX:
+            raise _field_error("b", _I32_MIN, _I32_MAX)
+        limit = self.capacity if reserved else self.capacity - self.reserve
+        if self.last_seq - self.acked >= limit:
+            raise LogFull(
+                "event log full: %d events await acknowledgement" % (self.last_seq - self.acked)
+            )
+        if self.last_seq >= _U32_MAX:
+            raise LogFull("event log sequence numbers exhausted")
+        if self._torn_name is not None:
+            self._clean_torn_tail()
+        seq = self.last_seq + 1
+        new_seg = (
+            self._seg_name is None
+            or self._seg_count >= self._k
+            or self._seg_first + self._seg_count != seq
+        )
+        name = self._segment_name(seq) if new_seg else self._seg_name
+
+        rec = self._rec
+        struct.pack_into(_FIELDS, rec, 0, seq, time_s, kind, 0, tag, a, b)
+        h = hashlib.sha256(self._digest)
+        h.update(self._fields_mv)
+        digest = h.digest()
+        struct.pack_into("16s", rec, _FIELDS_SIZE, digest)
+        struct.pack_into("<I", rec, _CRC_AT, binascii.crc32(self._crc_mv))
+        try:
+            self._flash.append(name, rec)
+        except OSError:
+            # Part of the record may be on flash; cut it off before the next append.
+            self._torn_name = name
+            raise
+
+        if new_seg:
+            if self._seg_name is not None:
+                self._old.append(
+                    (self._seg_first, self._seg_first + self._seg_count - 1, bytes(self._digest))
+                )
+            self._seg_name = name
+            self._seg_first = seq
+            self._seg_count = 0
+        self._seg_count += 1
+        struct.pack_into("16s", self._digest, 0, digest)
+        self.last_seq = seq
+        return seq
+
+    # ---- the host's side ----
+
+    def ack(self, seq):
+        # The host has everything <= seq. Returns the number of segments removed.
+        if not isinstance(seq, int) or seq < 0:
+            raise ProtocolError(E_BAD_FIELD, "ack seq must be an integer >= 0", "seq")
+        if seq > self.last_seq:
+            raise ProtocolError(
+                E_BAD_FIELD,
+                "ack of seq %d beyond the last event %d" % (seq, self.last_seq),
+                "seq",
+            )
+        if seq <= self.acked:
+            return 0
+        n_old = 0
+        anchor_seq = self.anchor_seq
+        anchor = self._anchor
+        for _first, last, digest in self._old:
+            if last > seq:
+                break
+            n_old += 1
+            anchor_seq = last
+            anchor = digest
+        # The newest segment goes only once full: appends would otherwise reopen it.
+        drop_newest = (
+            n_old == len(self._old)
+            and self._seg_name is not None
+            and self._seg_count >= self._k
+            and self._seg_first + self._seg_count - 1 <= seq
+        )
+        if drop_newest:
+            anchor_seq = self._seg_first + self._seg_count - 1
+            anchor = bytes(self._digest)
+        self._write_meta(seq, anchor_seq, anchor)
+        self.acked = seq
+        self.anchor_seq = anchor_seq
+        self._anchor = anchor
+        removed = 0
+        while n_old:
+            self._flash.remove(self._segment_name(self._old[0][0]))
+            self._old.pop(0)
+            n_old -= 1
+            removed += 1
+        if drop_newest:
+            self._flash.remove(self._seg_name)
+            self._seg_name = None
+            self._seg_count = 0
+            removed += 1
+        return removed
+
+    def since(self, seq, max_n, out=None):
+        # Records with seq > the one given, oldest first, at most max_n, as
+        # (seq, time_s, kind, tag, a, b, digest) tuples; into `out` if given.
+        if not isinstance(seq, int) or seq < 0 or seq > self.last_seq:
+            raise ProtocolError(
+                E_BAD_FIELD, "since seq must be an integer in 0..%d" % self.last_seq, "seq"
+            )
+        if not isinstance(max_n, int) or max_n < 0:
+            raise ProtocolError(E_BAD_FIELD, "since max_n must be an integer >= 0", "max_n")
+        if out is None:
+            out = []
+        else:
+            del out[:]
+        want = seq + 1
+        spans = [(first, last) for first, last, _ in self._old]
+        if self._seg_name is not None:
+            spans.append((self._seg_first, self._seg_first + self._seg_count - 1))
+        for first, last in spans:
+            if len(out) >= max_n:
+                break
+            if last < want:
+                continue
+            j0 = (want if want > first else first) - first
+            n = last - first + 1 - j0
+            if n > max_n - len(out):
+                n = max_n - len(out)
+            name = self._segment_name(first)
+            data = self._flash.read_at(name, j0 * RECORD_SIZE, n * RECORD_SIZE)
+            got = 0 if data is None else len(data) // RECORD_SIZE
+            if got < n:
+                self._tamper(TAMPER_LAYOUT, first + j0 + got, "segment %s shrank" % name)
+                n = got
+            for k in range(n):
+                expect = first + j0 + k
+                record, crc_ok = unpack_record(data, k * RECORD_SIZE)
+                if not crc_ok:
+                    self._tamper(TAMPER_CRC, expect, "record %d fails its crc" % expect)
+                elif record[0] != expect:
+                    self._tamper(TAMPER_SEQ, expect, "record %d holds seq %d" % (expect, record[0]))
+                out.append(record)
+        return out
+
+    # ---- room ----
+
+    def unacked(self):
+        return self.last_seq - self.acked
+
+    def free(self):
+        # Room for ordinary events; the reserve is on top of this.
+        n = self.capacity - self.reserve - (self.last_seq - self.acked)
+        return n if n > 0 else 0
+
+    def nearly_full(self):
+        return self.free() <= self.warn_free
+
+    def last_digest(self):
+        return bytes(self._digest)
+
+    def anchor_digest(self):
+        return self._anchor
+
+    # ---- internals ----
+
+    def _segment_name(self, first):
+        return "%s%08x" % (self._prefix, first)
+
+    def _tamper(self, code, seq, reason):
+        # Keep the first finding: later ones are usually its consequences.
+        if not self.tampered:
+            self.tampered = True
+            self.tamper_code = code
+            self.tamper_seq = seq
+            self.tamper_reason = reason
+
+    def _write_meta(self, acked, anchor_seq, anchor):
+        m = self._meta
+        struct.pack_into(_META, m, 0, _MAGIC, acked, anchor_seq, anchor)
+        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(memoryview(m)[:_META_CRC_AT]))
+        self._flash.write(self._meta_name, m)
+
+    def _clean_torn_tail(self):
+        name = self._torn_name
+        keep = self._seg_count * RECORD_SIZE if name == self._seg_name else 0
+        size = self._flash.size(name)
+        if size is not None and size > keep:
+            if keep:
+                self._flash.truncate(name, keep)
+            else:
+                self._flash.remove(name)
+        self._torn_name = None
+
+    def _segment_firsts(self):
+        plen = len(self._prefix)
+        firsts = []
+        for name in self._flash.names():
+            if len(name) != plen + 8 or not name.startswith(self._prefix):
+                continue
+            digits = name[plen:]
+            ok = True
+            for c in digits:
+                if c not in _HEX:
+                    ok = False
+            if ok:
+                firsts.append(int(digits, 16))
+        firsts.sort()
+        return firsts
+
+    def _read_meta(self):
+        raw = self._flash.read(self._meta_name)
+        if raw is None:
+            return None
+        if (
+            len(raw) != META_SIZE
+            or not binascii.crc32(memoryview(raw)[:_META_CRC_AT])
+            == struct.unpack_from("<I", raw, _META_CRC_AT)[0]
+        ):
+            return False
+        magic, acked, anchor_seq, anchor = struct.unpack_from(_META, raw, 0)
+        if magic != _MAGIC or acked < anchor_seq:
+            return False
+        return acked, anchor_seq, anchor
+
+    def _boot(self):
+        flash = self._flash
+        meta = self._read_meta()
+        anchor_known = True
+        if meta is False:
+            self._tamper(TAMPER_META, 0, "event log meta file is damaged")
+            anchor_known = False
+        elif meta is not None:
+            genesis = self._anchor
+            self.acked, self.anchor_seq, self._anchor = meta
+            if self.anchor_seq == 0 and self._anchor != genesis:
+                self._tamper(TAMPER_META, 0, "event log was started from another genesis")
+
+        # Finish what a cut ack left: segments the meta already covers. Empty segments
+        # hold nothing (a cut between creating a file and writing to it).
+        firsts = []
+        for first in self._segment_firsts():
+            name = self._segment_name(first)
+            size = flash.size(name)
+            whole = size // RECORD_SIZE
+            if size == 0 or (
+                anchor_known and size % RECORD_SIZE == 0 and first + whole - 1 <= self.anchor_seq
+            ):
+                flash.remove(name)
+                if size:
+                    self.removed_on_boot += 1
+            else:
+                firsts.append(first)
+
+        if anchor_known:
+            prev_seq = self.anchor_seq
+            prev = self._anchor
+        else:
+            # Nothing to check the first record against; the rest still chain.
+            prev_seq = firsts[0] - 1 if firsts else 0
+            prev = None
+            self.acked = prev_seq
+            self.anchor_seq = prev_seq
+            self._anchor = bytes(DIGEST_SIZE)
+        spans = []
+        for i, first in enumerate(firsts):
+            name = self._segment_name(first)
+            data = flash.read(name)
+            whole = len(data) // RECORD_SIZE
+            if first != prev_seq + 1:
+                self._tamper(
+                    TAMPER_SEQ,
+                    prev_seq + 1,
+                    "segment %s follows seq %d" % (name, prev_seq),
+                )
+            if i == len(firsts) - 1:
+                whole = self._drop_torn_tail(name, first, data, whole)
+            elif len(data) % RECORD_SIZE:
+                self._tamper(
+                    TAMPER_LAYOUT, first + whole, "segment %s ends in a partial record" % name
+                )
+            for j in range(whole):
+                off = j * RECORD_SIZE
+                seq = first + j
+                if not _crc_ok(data, off):
+                    self._tamper(TAMPER_CRC, seq, "record %d fails its crc" % seq)
+                stored_seq = struct.unpack_from("<I", data, off)[0]
+                if stored_seq != seq:
+                    self._tamper(TAMPER_SEQ, seq, "record %d holds seq %d" % (seq, stored_seq))
+                digest = bytes(data[off + _FIELDS_SIZE : off + _CRC_AT])
+                if prev is not None:
+                    h = hashlib.sha256(prev)
+                    h.update(memoryview(data)[off : off + _FIELDS_SIZE])
+                    if h.digest()[:DIGEST_SIZE] != digest:
+                        self._tamper(TAMPER_CHAIN, seq, "record %d does not chain" % seq)
+                prev = digest
+            if whole:
+                spans.append((first, first + whole - 1, prev))
+                prev_seq = first + whole - 1
+
+        if spans:
+            first, last, digest = spans.pop()
+            self._old = spans
+            self._seg_name = self._segment_name(first)
+            self._seg_first = first
+            self._seg_count = last - first + 1
+            struct.pack_into("16s", self._digest, 0, digest)
+        else:
+            struct.pack_into("16s", self._digest, 0, self._anchor)
+        self.last_seq = prev_seq
+        if self.acked > self.last_seq:
+            # Acknowledged events vanished. Never hand their seqs out again: the next
+            # append starts a new segment after the gap.
+            self._tamper(
+                TAMPER_SEQ,
+                self.last_seq + 1,
+                "acknowledged events %d..%d are missing" % (self.last_seq + 1, self.acked),
+            )
+            self.last_seq = self.acked
+
+    def _drop_torn_tail(self, name, first, data, whole):
+        # A cut append leaves a short tail, or a full-length one whose bytes never landed
+        # (zeros, erased flash): only the newest record can be torn.
+        if len(data) % RECORD_SIZE == 0:
+            if not whole or _crc_ok(data, (whole - 1) * RECORD_SIZE):
+                return whole
+            whole -= 1
+        seq = first + whole
+        if seq <= self.acked:
+            self._tamper(TAMPER_CRC, seq, "acknowledged record %d is damaged" % seq)
+        if whole:
+            self._flash.truncate(name, whole * RECORD_SIZE)
+        else:
+            self._flash.remove(name)
+        self.torn_on_boot = 1
+        return whole

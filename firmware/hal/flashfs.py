@@ -1,0 +1,206 @@
+# FileFlash: the Flash interface of docs/firmware-design.md over an ordinary directory, for
+# boards (littlefs) and CPython tests alike. Names are flat (no "/"); a missing file reads
+# as None. What survives a power cut, by file system:
+#   littlefs (rp2 and esp32 default): copy-on-write; a file's new contents and size become
+#     visible together at flush/close (lfs_file_sync), and rename and remove are single
+#     atomic metadata commits. An append is all or nothing, a rename never leaves neither.
+#   POSIX (CPython, MicroPython unix): an append cut short may leave a partial tail or a
+#     size extended over zeros; data is durable only after fsync (MicroPython's flush()
+#     is fsync there; CPython needs os.fsync), and a rename only after fsync of the folder.
+#   FAT: rename over an existing file is remove-then-rename, so a cut between the two can
+#     lose the file. Not power-safe: do not keep the event log on FAT.
+# write() goes through a temp file and a rename, so a reader sees the old or the new
+# contents, never a mix; append() can tear on POSIX, which the event log detects on boot.
+# Every call but append() first closes the file append() keeps open, so no file is ever
+# open twice.
+import os
+
+TEMP_SUFFIX = ".tmp"
+_HAS_FSYNC = hasattr(os, "fsync")  # CPython; MicroPython's flush() already syncs
+_O_RDONLY = getattr(os, "O_RDONLY", None) if _HAS_FSYNC else None  # to fsync a folder
+_NO_NAME = object()  # no name is this object, so the path cache starts empty
+
+
+class FileFlash:
+    def __init__(self, root):
+        if not isinstance(root, str) or not root:
+            raise ValueError("flash root must be a non-empty folder path")
+        self.root = root
+        self._last_name = _NO_NAME
+        self._last_path = ""
+        self._append_file = None
+        self._append_name = None
+        try:
+            os.mkdir(root)
+        except OSError:
+            if not self._is_dir(root):
+                raise
+        # A temp file left by a cut write never reached its rename: the target still
+        # holds its previous contents, so the temp file is garbage.
+        for entry in os.listdir(root):
+            if entry.endswith(TEMP_SUFFIX):
+                os.remove(root + "/" + entry)
+        self._sync_dir()
+
+    def read(self, name):
+        self.close()
+        path = self._path(name)
+        try:
+            f = open(path, "rb")
+        except OSError:
+            if self._exists(name):
+                raise
+            return None
+        with f:
+            return f.read()
+
+    def write(self, name, data):
+        self.close()
+        path = self._path(name)
+        temp = path + TEMP_SUFFIX
+        with open(temp, "wb") as f:
+            self._write_all(f, data)
+            self._sync(f)
+        os.rename(temp, path)
+        self._sync_dir()
+
+    def append(self, name, data):
+        # The file stays open between appends to the same name (any other call closes
+        # it): on littlefs each open allocates a file object with its cache (1 KB on
+        # rp2), too much per event. Every append is still synced before returning.
+        path = self._path(name)
+        created = False
+        f = self._append_file
+        if f is None or self._append_name != name:
+            self.close()
+            created = _HAS_FSYNC and not self._exists(name)
+            f = open(path, "ab")
+            self._append_file = f
+            self._append_name = name
+        try:
+            self._write_all(f, data)
+            self._sync(f)
+        except Exception:
+            self.close()  # the handle's state is unknown after a failed write
+            raise
+        if created:
+            self._sync_dir()
+
+    def close(self):
+        f = self._append_file
+        if f is not None:
+            self._append_file = None
+            self._append_name = None
+            f.close()
+
+    def __del__(self):
+        # A FileFlash dropped by its owner (tests, a reboot) closes its append file.
+        self.close()
+
+    def size(self, name):
+        self.close()
+        path = self._path(name)
+        try:
+            return os.stat(path)[6]
+        except OSError:
+            if self._exists(name):
+                raise
+            return None
+
+    def read_at(self, name, offset, n):
+        self.close()
+        path = self._path(name)
+        if offset < 0 or n < 0:
+            raise ValueError("read_at offset and n must be >= 0")
+        try:
+            f = open(path, "rb")
+        except OSError:
+            if self._exists(name):
+                raise
+            return None
+        with f:
+            f.seek(offset)
+            return f.read(n)
+
+    def truncate(self, name, size):
+        self.close()
+        # MicroPython's files have no truncate(): rewrite the kept prefix atomically,
+        # which also means a cut mid-truncate leaves the file as it was.
+        data = self.read(name)
+        if data is None:
+            raise ValueError("cannot truncate %s: no such file" % name)
+        if size < 0 or size > len(data):
+            raise ValueError("cannot truncate %s of %d bytes to %d" % (name, len(data), size))
+        if size < len(data):
+            self.write(name, data[:size])
+
+    def remove(self, name):
+        self.close()
+        # Idempotent, so that recovery after a cut can simply repeat a removal.
+        path = self._path(name)
+        try:
+            os.remove(path)
+        except OSError:
+            if self._exists(name):
+                raise
+            return
+        self._sync_dir()
+
+    def names(self):
+        self.close()
+        out = []
+        for entry in os.listdir(self.root):
+            if not entry.endswith(TEMP_SUFFIX):
+                out.append(entry)
+        out.sort()
+        return out
+
+    def _path(self, name):
+        # One-entry cache: the event log appends to the same segment name again and
+        # again, and a board should not build a path string per event.
+        if name is self._last_name:
+            return self._last_path
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or name in (".", "..")
+            or name.endswith(TEMP_SUFFIX)
+        ):
+            raise ValueError("bad flash file name %r" % (name,))
+        self._last_path = self.root + "/" + name
+        self._last_name = name
+        return self._last_path
+
+    def _exists(self, name):
+        # errno values differ between ports (Emscripten reports ENOENT as 44), so ask the
+        # directory instead of decoding the error.
+        return name in os.listdir(self.root)
+
+    @staticmethod
+    def _is_dir(path):
+        try:
+            return (os.stat(path)[0] & 0x4000) != 0
+        except OSError:
+            return False
+
+    @staticmethod
+    def _write_all(f, data):
+        n = f.write(data)
+        if n is not None and n != len(data):
+            raise OSError("short write: %d of %d bytes" % (n, len(data)))
+
+    @staticmethod
+    def _sync(f):
+        f.flush()
+        if _HAS_FSYNC:
+            os.fsync(f.fileno())
+
+    def _sync_dir(self):
+        # A rename or a new file is durable on POSIX only once its folder is synced.
+        if _O_RDONLY is not None:
+            fd = os.open(self.root, _O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
