@@ -29,8 +29,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 FIRMWARE_VERSION = "0.1.0"
@@ -61,6 +61,8 @@ _STATEFUL = (
     ev.SEALED,
     ev.UNSEALED,
 )
+# Events that may use the log's reserve: the alarms that say the log itself is in trouble.
+_RESERVED = (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT, ev.LOG_TORN_DISCARDED, ev.LOG_TAMPERED)
 # Crossings the ledger is rebuilt from at boot (snapshot + these, in log order).
 _REPLAYED = (ev.ENTRY, ev.EXIT)
 
@@ -76,6 +78,11 @@ SYS_RESTORING = const(0x40)  # boot not finished: everything safe
 # What keeps the relays off regardless of the interlocks (fail safe).
 _WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING
 _ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING
+
+
+def _i31(v):
+    # A request id as an event field (int32): ids are uint32, the low 31 bits identify it.
+    return (v or 0) & 0x7FFFFFFF
 
 
 class Gateway:
@@ -243,7 +250,7 @@ class Gateway:
 
     def emit(self, kind, tag, a, b):
         # Every rule reports here; an event is on flash before anything is told of it.
-        reserved = kind in (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT)
+        reserved = kind in _RESERVED
         try:
             self.log.append(self._now_s, kind, tag, a, b, reserved)
         except LogFull:
@@ -361,17 +368,17 @@ class Gateway:
             code, rid, body = messages.parse(obj, "request")
             reply = self._dispatch(code, rid, body)
             if messages.is_mutating(code):
-                self.emit(ev.COMMAND, code, 0, rid & 0x7FFFFFFF)
+                self.emit(ev.COMMAND, code, 0, _i31(rid))
             self._send(reply)
         except ProtocolError as e:
             if messages.is_mutating(code):
-                self.emit(ev.COMMAND_REFUSED, code, e.code, rid & 0x7FFFFFFF)
+                self.emit(ev.COMMAND_REFUSED, code, e.code, _i31(rid))
             self._send(messages.error_reply(rid, e.code, e.text, e.field))
         except Exception as e:
             # A fault in one command must not take the gateway down with it: the command
             # is answered as failed and the fault is evidence (its type in the event).
             gc.collect()
-            self.emit(ev.INTERNAL_ERROR, code, rid & 0x7FFFFFFF, 0)
+            self.emit(ev.INTERNAL_ERROR, code, _i31(rid), 0)
             self._send(
                 messages.error_reply(rid, E_INTERNAL, "internal error: %s" % type(e).__name__, None)
             )
@@ -397,6 +404,8 @@ class Gateway:
 
     def _dispatch(self, code, rid, body):
         name = messages.name_of(code)
+        if name is None:
+            raise ProtocolError(E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type")
         fn = getattr(self, "_cmd_" + name.replace("-", "_"))
         out = fn(body)
         if out is None:
@@ -483,7 +492,18 @@ class Gateway:
             )
         out = []
         for r in self.log.since(frm - 1 if frm > 0 else 0, body["max_count"]):
-            out.append(messages.event(r[0], r[1], r[2], r[3], r[4], r[5], r[6])[2])
+            # By field name: reply() maps names to the wire's integer keys itself.
+            out.append(
+                {
+                    "seq": r[0],
+                    "time_s": r[1],
+                    "kind": r[2],
+                    "tag": r[3],
+                    "a": r[4],
+                    "b": r[5],
+                    "digest": r[6],
+                }
+            )
         return {"events": out, "last_seq": last}
 
     def _cmd_ack(self, body):

@@ -5,8 +5,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 # Shift types, as the config's schedule writes them ([start minute, 0 or 1]).

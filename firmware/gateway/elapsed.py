@@ -9,8 +9,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 _MASK = const(0x3FFFFFFF)

@@ -32,8 +32,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 FAULT_FLAGGED = const(1)

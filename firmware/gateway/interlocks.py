@@ -30,8 +30,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 # lamp_demand, in the HAL's colours: what the interlocks ask for; the app shows its own

@@ -11,8 +11,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 TICKS_MASK = const(0x3FFFFFFF)

@@ -7,8 +7,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 # Why a relay is off. The work relay uses the first four; the hot-work relay all of them.
@@ -61,3 +61,26 @@ EVAC_REASON_POWER_OR_VENTILATION = const(5)  # main fan or power lost
 EVAC_REASON_DRILL = const(6)  # R-EVAC-3
 EVAC_REASON_OTHER = const(7)
 EVAC_REASON_MAX = const(7)
+
+
+# Words for the refusal codes above, for error replies (index = code).
+REFUSAL_NAMES = (
+    "ok",
+    "the permit names another zone",
+    "the wall clock is not set",
+    "the permit's window is already over",
+    "a permit with this id exists",
+    "another hot-work permit's window overlaps (R-HOT-1)",
+    "the permit book is full",
+    "no room left for this permit's fire watch (R-HOT-2)",
+    "no permit with this id",
+    "no evacuation is in force",
+    "gas is not known safe (R-GAS-1)",
+    "no drill during a real evacuation (R-EVAC-3)",
+)
+
+
+def refusal_name(code):
+    if 0 <= code < len(REFUSAL_NAMES):
+        return REFUSAL_NAMES[code]
+    return "refusal %d" % code

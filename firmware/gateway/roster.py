@@ -13,8 +13,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 MAX_ID = const(0x3FFFFFFF)  # tag and person ids stay small ints on a 32-bit board

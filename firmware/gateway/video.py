@@ -15,8 +15,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 MAX_CAMERAS = const(8)

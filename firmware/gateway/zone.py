@@ -78,8 +78,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 # Why an approach is refused (ENTRY_REFUSED b), first failing check wins, in this order.

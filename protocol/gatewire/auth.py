@@ -17,8 +17,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 KEY_LEN = const(32)

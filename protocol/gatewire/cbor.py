@@ -35,8 +35,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 MAX_DEPTH = const(16)  # nested arrays/maps; a top-level array or map is depth 1
@@ -182,6 +182,7 @@ def _encode_float(buf, x):
     if x == -_INF:
         buf.extend(b"\xf9\xfc\x00")
         return
+    single = b""
     try:
         single = struct.pack(">f", x)
         fits = struct.unpack(">f", single)[0] == x
@@ -387,6 +388,7 @@ def _decode(buf, at, end, depth):
         if major == 2:
             at[0] = j
             return raw if type(raw) is bytes else bytes(raw)
+        text = ""
         try:
             text = str(raw, "utf-8")
             valid = True

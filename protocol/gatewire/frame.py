@@ -22,8 +22,8 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(x):
-        return x
+    def const(__x):
+        return __x
 
 
 MAX_PAYLOAD = const(4096)
