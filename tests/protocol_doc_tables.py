@@ -126,7 +126,10 @@ FIELD_NOTES = {
     + _evac_reasons()
     + "; unknown codes are accepted (refusing an evacuation would fail unsafe)",
     ("evacuate request", "drill"): "true: an evacuation drill (R-EVAC-3), timed per zone",
-    ("evacuate request", "by"): "a team leader's person id when one orders it (R-EVAC-1; the gateway checks the role in its roster); absent: the dispatcher",
+    (
+        "evacuate request",
+        "by",
+    ): "a team leader's person id when one orders it (R-EVAC-1; the gateway checks the role in its roster); absent: the dispatcher",
     ("all-clear request", "by"): "person id of who gives the all-clear; absent: the dispatcher",
     ("cap-override request", "cap"): "temporary cap (R-CAP-9); 0 closes the zone",
     ("cap-override request", "expiry_s"): "unix s when the override ends",
