@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cbor2
 from mpy import run_script
-from wire_sample import crossing_event
+from wire_sample import crossing_event, events_batch
 
 from gatewire import cbor, frame
 
@@ -57,16 +57,14 @@ def run():
     ]
 
     one = cbor.dumps(ev)
-    batch = cbor.dumps([crossing_event(i) for i in range(50)])
+    batch = cbor.dumps(events_batch(50))
     size = []
     for label, payload, as_json in (
         ("one event", one, json.dumps(jev, separators=(",", ":")).encode()),
         (
             "batch of 50",
             batch,
-            json.dumps(
-                [jsonable(crossing_event(i)) for i in range(50)], separators=(",", ":")
-            ).encode(),
+            json.dumps(jsonable(events_batch(50)), separators=(",", ":")).encode(),
         ),
     ):
         wire = frame.encode(payload)
