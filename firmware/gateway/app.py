@@ -56,7 +56,9 @@ _STATEFUL = (
     ev.FIRE_WATCH_END,
     ev.CAP_OVERRIDE_SET,
     ev.CAP_OVERRIDE_ENDED,
+    ev.HOT_ON,  # R-HOT-2: the permit's window has begun, so its fire watch is owed
     ev.GAS_OVER,
+    ev.GAS_PEAK,  # R-GAS-2: the peak so far, for the exceedance's end record
     ev.GAS_OVER_END,
     ev.SEALED,
     ev.UNSEALED,
@@ -97,7 +99,8 @@ class Gateway:
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
         self._decoder = frame.Decoder()
-        self._now_s = 0
+        # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
+        self._now_s = board.rtc_s()
         self._now_ms = board.ticks_ms()
         self._boot_ms = self._now_ms
         self._dirty = False  # the snapshot needs rewriting
@@ -255,15 +258,23 @@ class Gateway:
             self.log.append(self._now_s, kind, tag, a, b, reserved)
         except LogFull:
             self.lost_events += 1
-            if not self.system & SYS_LOG_FULL:
-                self.system |= SYS_LOG_FULL
-                try:
-                    self.log.append(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
-                except LogFull:
-                    self.lost_events += 1
+            self._log_full()
             return
         if kind in _STATEFUL:
             self._dirty = True
+        if not self.system & SYS_LOG_FULL and self.log.nearly_full():
+            # Entries are refused while the log still has room for what they cause, not
+            # once an event has already been dropped.
+            self._log_full()
+
+    def _log_full(self):
+        if self.system & SYS_LOG_FULL:
+            return
+        self.system |= SYS_LOG_FULL
+        try:
+            self.log.append(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
+        except LogFull:
+            self.lost_events += 1
 
     def _save_state(self):
         snap = [self.log.last_seq, self.zone.snapshot(), self.il.snapshot(), self.sealed]
@@ -296,10 +307,18 @@ class Gateway:
         il.tick(now_ms, now_s, zone.count)
         zone.set_evacuating(il.entry_refused)
         zone.tick(now_ms, now_s)
+        if self._dirty:
+            # On flash before the outputs act on it: a relay raised for a permit whose
+            # window has begun must leave the fire watch owed even if the power goes now.
+            self._save_state()
         self._drive()
         self._serve_link()
         if self._dirty:
             self._save_state()
+        if self.log.tampered and not self.system & SYS_LOG_TAMPERED:
+            # Damage found while reading the log after boot is alarmed at once (R-DATA-2).
+            self.system |= SYS_LOG_TAMPERED
+            self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
         self._push_events()
         b.feed_watchdog()
 

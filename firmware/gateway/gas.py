@@ -39,7 +39,7 @@ except ImportError:
 FAULT_FLAGGED = const(1)
 FAULT_RANGE = const(2)
 FAULT_STUCK = const(4)
-FAULT_SILENT = const(8)
+FAULT_SILENT = const(8)  # R-DATA-1: a silent or stuck sensor is a data anomaly, alarmed at once
 
 CH4 = const(1)  # GAS_OVER / GAS_PEAK / GAS_OVER_END tag
 CO = const(2)

@@ -535,6 +535,8 @@ class Zone:
         self._refresh()
 
     def _entry(self, tag):
+        # R-CAP-8: people are counted by tag, once, whatever their shift, so a staggered
+        # handover never counts anyone twice.
         rs = self.roster
         ld = self.ledger
         emit = self._emit
