@@ -15,7 +15,7 @@ import pytest
 
 from gateway import events as ev
 from gateway.caps import LEGAL_CAPS
-from shaftgate import demo, dispatch_view, roster_csv
+from shaftgate import client, demo, dispatch_view, roster_csv
 from shaftgate.cli import build_parser
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
@@ -380,7 +380,7 @@ def test_events_read_with_names_from_the_roster_copy():
     assert dispatch_view.event_text(lost) == "camera 0: no heartbeat for 10 s"
     assert dispatch_view.event_text(dict(lost, a=-1)) == "camera 0: heartbeat lost"
     ack = {"kind": ev.COMMAND, "tag": 5, "a": 0, "b": 1, "time_s": 0}
-    assert dispatch_view.is_own_ack(ack)
+    assert client.is_own_ack(ack)
     assert dispatch_view.event_text(dict(ack, tag=13), people) == "all-clear accepted"
 
 

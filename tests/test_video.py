@@ -196,3 +196,21 @@ def test_bad_configuration_raises_naming_the_argument():
     assert e.field == "video_holdoff_ms"
     e = raises(ProtocolError, Video, True, 10000, 5000, log)
     assert e.field == "cameras"
+
+
+def test_a_beat_stamped_just_after_the_clock_read_is_fresh_but_a_future_one_is_not():
+    # R-VIDEO-1: a heartbeat IRQ may stamp a beat a moment after the step read ticks_ms
+    # (seen on the virtual board as false VIDEO_LOST events); a beat far in the future is
+    # no heartbeat the gateway can trust.
+    v, log = _video()
+    beats = [0] * 8
+    t = _live(v, beats, 1000, 10000)
+    assert v.ok
+    beats[0] = t + 1005
+    v.on_beats(beats, 1, t + 1000)  # stamped 5 ms after the read: fresh
+    v.tick(t + 1000)
+    assert v.ok and not log.of(events.VIDEO_LOST)
+    beats[0] = t + 60000
+    v.on_beats(beats, 1, t + 2000)  # 58 s ahead of the clock: not a live camera
+    v.tick(t + 2000)
+    assert not v.ok and log.of(events.VIDEO_LOST)

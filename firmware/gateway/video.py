@@ -32,6 +32,9 @@ def _check_int(name, value, lo, hi):
         raise ProtocolError(E_BAD_FIELD, "%s must be an integer %d..%d" % (name, lo, hi), name)
 
 
+_SKEW_MS = const(1000)  # how far a heartbeat may be stamped after the step's clock read
+
+
 class Video:
     def __init__(self, cameras, timeout_ms, holdoff_ms, emit):
         _check_int("cameras", cameras, 0, MAX_CAMERAS)
@@ -101,7 +104,12 @@ class Video:
             state = self._state[i]
             if state == _LIVE:
                 age = ticks_diff(now_ms, self._beat[i])
-                if age < 0 or age > timeout or ticks_diff(now_ms, self._changed_ms[i]) > timeout:
+                # A beat stamped (by an IRQ) just after this step read the clock is fresh.
+                if (
+                    age < -_SKEW_MS
+                    or age > timeout
+                    or ticks_diff(now_ms, self._changed_ms[i]) > timeout
+                ):
                     self._stale(i, now_ms)
                     all_held = False
                     continue

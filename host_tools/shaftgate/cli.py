@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gatewire.errors import ProtocolError
-from shaftgate import render, roster_csv
+from shaftgate import demo, deploy, render, roster_csv, sim
 from shaftgate.client import (
     DEFAULT_TIMEOUT_S,
     BadReply,
@@ -27,6 +27,7 @@ from shaftgate.client import (
     JsonlEventStore,
     KeyRequired,
     WrongGateway,
+    is_own_ack,
     jsonable,
 )
 from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
@@ -522,7 +523,13 @@ def _events(client, args, session):
     out.flush()
     while True:
         client.wait_for_events(args.wait)
-        result = client.catch_up(store, ack=ack, accept_gap=args.accept_gap, timeout_s=args.timeout)
+        result = client.catch_up(
+            store, ack=False, accept_gap=args.accept_gap, timeout_s=args.timeout
+        )
+        # Every ack is itself logged (a COMMAND event): acking only our own acks' events
+        # would wake us again at once, for ever.
+        if ack and any(not is_own_ack(e) for e in result.events):
+            client.ack(result.events[-1]["seq"], args.timeout)
         # A gap (only with --accept-gap) comes before the events that follow it.
         for first, last in result.gaps:
             if args.json:
@@ -852,7 +859,25 @@ def _selfcheck(args):
 register("selfcheck", "check the host's protocol stack over a pty pair, no board needed", "local")(
     _selfcheck
 )
-register("demo", "a demonstration (for now: the protocol self-check)", "local")(_selfcheck)
+register(
+    "demo",
+    "the simulated mine: virtual gateways, a scripted shift and the live dispatch view",
+    "local",
+    add_arguments=demo.add_arguments,
+)(demo.run)
+register(
+    "sim",
+    "run N virtual gateway boards until Ctrl-C; prints their serial ports",
+    "local",
+    add_arguments=sim.add_arguments,
+)(sim.run)
+
+register(
+    "deploy",
+    "compile the firmware, copy it to a Pico or ESP32 with mpremote, provision key and config",
+    "local",
+    add_arguments=deploy.add_arguments,
+)(deploy.run)
 
 
 if __name__ == "__main__":

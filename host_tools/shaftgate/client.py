@@ -67,6 +67,12 @@ def jsonable(obj):
 # ---- errors ----
 
 
+def is_own_ack(e):
+    """The COMMAND event a gateway logs for a host's acknowledgement: bookkeeping that
+    must not itself be acknowledged (each ack would log another, for ever)."""
+    return e["kind"] == event_kinds.COMMAND and e["tag"] == messages.ACK
+
+
 class GatewayError(ProtocolError):
     """The gateway refused a request: code and code_name from gatewire.errors."""
 

@@ -33,6 +33,7 @@ from shaftgate.client import (
     JsonlEventStore,
     WrongGateway,
     event_kind_name,
+    is_own_ack,
 )
 from shaftgate.transport import LinkError, SerialTransport
 
@@ -201,11 +202,6 @@ class GatewayLink:
             if self.client is not None:
                 self.client.close()
                 self.client = None
-
-
-def is_own_ack(e):
-    # The COMMAND event a gateway logs for this host's acknowledgement: bookkeeping.
-    return e["kind"] == ev.COMMAND and e["tag"] == messages.ACK
 
 
 class Dispatch:

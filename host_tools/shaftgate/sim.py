@@ -139,8 +139,11 @@ class Sim:
 
 def add_arguments(parser):
     parser.add_argument("n", type=int, help="how many boards (1..%d)" % MAX_BOARDS)
+    # SUPPRESS: a --home given before the subcommand is not overridden by this default.
     parser.add_argument(
-        "--home", default="run", help="the run's shaftgate home: keys, gateways.toml, boards"
+        "--home",
+        default=argparse.SUPPRESS,
+        help="the run's shaftgate home: keys, gateways.toml, boards (default ./run)",
     )
     parser.add_argument("--fresh", action="store_true", help="erase the boards' flash first")
     parser.add_argument("--json", action="store_true", help="print the boards as one JSON document")
@@ -155,7 +158,9 @@ def run(args):
     }
     try:
         try:
-            sim = Sim(args.n, args.home, args.fresh, args.entry, args.extra_dir)
+            sim = Sim(
+                args.n, getattr(args, "home", None) or "run", args.fresh, args.entry, args.extra_dir
+            )
         except (SimError, BoardError, KeystoreError, OSError) as e:
             print("shaftgate sim: %s" % e, file=sys.stderr)
             return 1
