@@ -24,7 +24,7 @@ _INTS = {
     "fire_watch_s": (3600, 0, 86400),  # R-HOT-2: one hour after the work ends
     "max_dwell_s": (36000, 600, 172800),  # overstay
     "tag_still_s": (600, 30, 86400),  # R-ID-2 tag-person separation
-    "doorway_window_ms": (8000, 500, 60000),
+    "doorway_window_ms": (8000, 2001, 60000),  # above the doorway's 2 s settle time
     "ledger_capacity": (512, 8, 4096),
     "log_capacity": (4096, 64, 65536),
     "untagged_window_ms": (10000, 1000, 120000),  # R-ID-2 beam vs tag entries
