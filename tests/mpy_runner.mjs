@@ -54,11 +54,13 @@ def _tb(e):
     return s.getvalue()
 def _report(d):
     print(${JSON.stringify(MARK)} + json.dumps(d))
+_failed = False
 try:
     _mod = __import__(${JSON.stringify(modName)})
 except BaseException as e:
     _report({"name": "<import>", "ok": False, "tb": _tb(e)})
     _mod = None
+    _failed = True
 if _mod is not None and ${mode === "test" ? "True" : "False"}:
     for _name in sorted(dir(_mod)):
         if not _name.startswith("test_"):
@@ -76,6 +78,8 @@ if _mod is not None and ${mode === "test" ? "True" : "False"}:
 `;
 try {
   mp.runPython(harness);
+  // A script (run mode) or test module that fails to import is a failed run.
+  if (mp.globals.get("_failed")) failed = true;
 } catch (e) {
   // The port prints a huge minified line for its own errors: keep only the message.
   process.stderr.write("micropython runner error: " + String(e).slice(0, 2000) + "\n");

@@ -35,3 +35,15 @@ def test_import_error_fails_the_file(tmp_path):
     results = mpy_plugin.run_file(f)
     assert results["<run>"]["ok"] is False
     assert "no_such_module" in results["<run>"]["tb"]
+
+
+def test_a_failing_script_in_run_mode_exits_non_zero(tmp_path):
+    import subprocess
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise ValueError('broken bench')\n")
+    good = tmp_path / "good.py"
+    good.write_text("print('fine')\n")
+    run = ["node", str(mpy_plugin.RUNNER), "run"]
+    assert subprocess.run([*run, str(bad)], capture_output=True).returncode == 1
+    assert subprocess.run([*run, str(good)], capture_output=True).returncode == 0

@@ -100,7 +100,7 @@ class ReaderLine:
         line = self._line
         end = self._line_len
         # "$TAG," + id + "," + rssi + "," + batt + "*" + 2 hex digits
-        if end < 15:
+        if end < 13:  # "$TAG,1,0,1*4E", the shortest valid line
             return False
         for i in range(5):
             if line[i] != _PREFIX[i]:

@@ -845,7 +845,7 @@ def _key_new(args):
     path = keystore.create(args.gateway_id)
     print("new key for gateway %s: %s" % (args.gateway_id, path))
     print("provision the board with it, then reset the board (docs/keys.md):")
-    print("  mpremote connect PORT fs cp %s :/gateway.key" % path)
+    print("  mpremote connect PORT fs cp %s :/data/gateway.key" % path)
     return EXIT_OK
 
 

@@ -37,13 +37,14 @@ OUTER = 0
 INNER = 1
 MAX_CAMERAS = 8
 OUTPUT_NAMES = ("lamp", "sounder", "work_relay", "hot_relay", "entry_refused")
-# De-energised: what a board without power (or not yet driving them) presents.
+# De-energised: what a board without power (or not yet driving them) presents. The entry
+# output is wired as "entry permitted", so a dead board reads as entry refused.
 SAFE_OUTPUTS = {
     "lamp": 0,
     "sounder": False,
     "work_relay": False,
     "hot_relay": False,
-    "entry_refused": False,
+    "entry_refused": True,
 }
 
 _REPO = Path(__file__).resolve().parents[3]

@@ -104,7 +104,7 @@ let rxPending = 0;
 let rxQueued = 0;
 let rxTaken = 0;
 let rxDropped = 0;
-const outputs = { lamp: 0, sounder: 0, work_relay: 0, hot_relay: 0, entry_refused: 0 };
+const outputs = { lamp: 0, sounder: 0, work_relay: 0, hot_relay: 0, entry_refused: 1 }; // de-energised
 const OUTPUT_NAMES = ["lamp", "sounder", "work_relay", "hot_relay", "entry_refused"];
 let outputsDirty = true;
 let rtcBaseS = 0; // an RTC without a battery: 0 (never set) after every power-on
@@ -449,7 +449,7 @@ def _vb_stopped(e):
     if _vb_board is not None:
         _vb_board.set_work_relay(False)
         _vb_board.set_hot_relay(False)
-        _vb_board.set_entry_refused(False)
+        _vb_board.set_entry_refused(True)
         _vb_board.set_sounder(False)
         _vb_board.set_lamp(0)
     return text
