@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TYPECHECK = REPO / "typecheck"
+TYPECHECK = REPO / "tests" / "typecheck"
 STUBS = REPO / ".typecheck"
 FIXTURES = Path(__file__).with_name("typecheck_fixtures")
 TARGETS = ("rp2", "esp32", "virtual", "host")
@@ -98,7 +98,7 @@ def planted_pico_copy(root):
     # feed_watchdog, checked with the real rp2 config: both must turn it red.
     for tree in ("firmware", "protocol"):
         shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(TYPECHECK, root / "typecheck")
+    shutil.copytree(TYPECHECK, root / "tests" / "typecheck")
     (root / ".typecheck").symlink_to(STUBS)
     pico = root / "firmware" / "hal" / "pico.py"
     src = pico.read_text()
@@ -108,7 +108,7 @@ def planted_pico_copy(root):
     src = src.replace(feed, "")
     src = src.replace(sounder, sounder + "        machine.Pin.toggle_all()\n")
     pico.write_text(src)
-    return root / "typecheck" / "pyrightconfig.rp2.json"
+    return root / "tests" / "typecheck" / "pyrightconfig.rp2.json"
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_wrong_machine_call_in_the_pico_hal_is_reported(runs):
 def test_method_missing_from_the_pico_hal_is_reported(runs):
     run = runs["planted"]
     assert find(
-        run, "typecheck/conformance_rp2.py", "reportReturnType", '"feed_watchdog" is not present'
+        run, "tests/typecheck/conformance_rp2.py", "reportReturnType", '"feed_watchdog" is not present'
     ), run.describe()
 
 
@@ -210,7 +210,7 @@ def test_every_board_module_has_a_conformance_proof():
     proofs = " ".join(p.read_text() for p in TYPECHECK.glob("conformance_*.py"))
     for name in modules:
         assert re.search(r"\b%s\.Board\b" % name, proofs), (
-            "hal/%s.py defines Board but no typecheck/conformance_*.py proves it" % name
+            "hal/%s.py defines Board but no tests/typecheck/conformance_*.py proves it" % name
         )
 
 

@@ -1,5 +1,5 @@
 # ESP32-DevKitC (ESP32-WROOM-32) gateway board. Wiring, levels and the reader and gas
-# protocols: docs/hardware.md. Never runs in CI: typecheck/pyrightconfig.esp32.json checks
+# protocols: docs/hardware.md. Never runs in CI: tests/typecheck/pyrightconfig.esp32.json checks
 # every machine call here against MicroPython's esp32 stubs.
 # Pins avoid the strapping pins (0, 2, 5, 12, 15), the flash pins (6-11), UART0 (1, 3)
 # and GPIO 14 (it toggles during boot); interrupt inputs avoid GPIO 36/39 (errata 3.11).

@@ -1,5 +1,5 @@
 # Raspberry Pi Pico (RP2040) gateway board. Wiring, levels and the reader and gas
-# protocols: docs/hardware.md. Never runs in CI: typecheck/pyrightconfig.rp2.json checks
+# protocols: docs/hardware.md. Never runs in CI: tests/typecheck/pyrightconfig.rp2.json checks
 # every machine call here against MicroPython's rp2 stubs.
 #
 # | GPIO        | dir | signal                                         |

@@ -1,4 +1,4 @@
-# The same proof as typecheck/conformance_rp2.py, for the fixture board module.
+# The same proof as tests/typecheck/conformance_rp2.py, for the fixture board module.
 import hal_missing_method
 
 from hal.interface import Board
