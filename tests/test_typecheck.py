@@ -191,7 +191,10 @@ def test_wrong_machine_call_in_the_pico_hal_is_reported(runs):
 def test_method_missing_from_the_pico_hal_is_reported(runs):
     run = runs["planted"]
     assert find(
-        run, "tests/typecheck/conformance_rp2.py", "reportReturnType", '"feed_watchdog" is not present'
+        run,
+        "tests/typecheck/conformance_rp2.py",
+        "reportReturnType",
+        '"feed_watchdog" is not present',
     ), run.describe()
 
 
