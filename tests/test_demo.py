@@ -17,6 +17,7 @@ from gateway import events as ev
 from gateway.caps import LEGAL_CAPS
 from shaftgate import client, demo, dispatch_view, roster_csv
 from shaftgate.cli import build_parser
+from shaftgate.transport import LinkError
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 ROW = re.compile(r"^(gw-\S+)\s+(\S+)\s+(.+?)\s+(\d+)/(\d+)\s")
@@ -392,3 +393,35 @@ def test_lines_are_cut_to_the_terminal_width_in_columns():
     assert dispatch_view.join(line, 11) == "王伟伟伟  a"
     colored = dispatch_view.join(line, None, color=True)
     assert "\x1b[" in colored and colored.endswith("abc\x1b[0m")
+
+
+def test_a_link_with_no_client_is_shown_as_not_answering(tmp_path):
+    # R-DATA-1: before open() or after close() the poller must say the gateway does not
+    # answer, not die on the missing client and leave a stale row on screen.
+    link = dispatch_view.GatewayLink("gw-face9", "/dev/null", None, tmp_path / "ev.jsonl")
+    with pytest.raises(LinkError, match="gw-face9 is not connected"):
+        link.command(lambda c: c.all_clear())
+    watch = dispatch_view.Dispatch([link], poll_s=0.05)
+    watch.start()
+    try:
+        assert watch.wait_first_poll(5.0)
+        row = watch.state()["rows"][0]
+    finally:
+        watch.stop()
+    assert row["error"] == "gateway gw-face9 is not connected" and row["status"] is None
+    table = [dispatch_view.join(line, None) for line in dispatch_view.table_lines([row])]
+    assert re.search(r"^gw-face9\s+\?\s+\?\s+NO ANSWER for .*not connected$", table[1])
+    alerts = [dispatch_view.join(line, None) for line in dispatch_view.alert_lines({"rows": [row]})]
+    assert re.search(r"gw-face9 \(\): NO ANSWER for .*not connected$", alerts[0])
+
+
+def test_mine_time_and_the_view_need_a_demo_that_has_begun(tmp_path):
+    clock = demo.MineClock(1750000000, 60.0)
+    with pytest.raises(demo.DemoError, match="mine clock was read before it began"):
+        clock.now_s()
+    clock.begin()
+    assert clock.now_s() == 1750000000 and clock.due_ms() >= 0
+    unset = demo.Demo(tmp_path / "home", 1, 60.0, sys.stdout, True)
+    with pytest.raises(demo.DemoError, match="not set up"):
+        unset.play(1.0, True)
+    assert not (tmp_path / "home").exists()

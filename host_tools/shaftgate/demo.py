@@ -309,7 +309,11 @@ class MineClock:
         self.origin = time.monotonic()
 
     def real_s(self):
-        return time.monotonic() - self.origin
+        origin = self.origin
+        if origin is None:
+            # Mine time starts at begin(), as setup() sets the boards' clocks: none before.
+            raise DemoError("the mine clock was read before it began")
+        return time.monotonic() - origin
 
     def elapsed_s(self):
         return self.real_s() + self.advanced_ms / 1000
@@ -634,13 +638,22 @@ class Demo:
         self.world.start()
         self.say("ready: the shift starts at %s mine time, x%g" % (_hhmm(0), self.speed))
 
+    def _running(self):
+        # -> (dispatch, world), which only a setup() that succeeded leaves behind.
+        dispatch, world = self.dispatch, self.world
+        if dispatch is None or world is None:
+            raise DemoError("the demo was not set up; nothing to show")
+        return dispatch, world
+
     def state(self):
+        dispatch, world = self._running()
         note = self.notes[-1] if self.notes else None
-        return self.dispatch.state(self.world.headline, note)
+        return dispatch.state(world.headline, note)
 
     def play(self, duration_s, once):
         # Shows the view until the duration is up, the story has played and dispatch holds
         # every event (--once), a board crashes, or Ctrl-C. -> True if nothing went wrong.
+        dispatch, world = self._running()
         finished_at = None
         frame = 0
         mark = 0
@@ -650,12 +663,12 @@ class Demo:
         with contextlib.suppress(KeyboardInterrupt), screen or contextlib.nullcontext():
             while True:
                 now = time.monotonic()
-                if self._should_stop(now, duration_s):
+                if self._should_stop(world, now, duration_s):
                     break
-                if once and finished_at is None and self.world.done.is_set():
+                if once and finished_at is None and world.done.is_set():
                     finished_at = now
                 if finished_at is not None:
-                    if self.dispatch.all_polled_since(finished_at):
+                    if dispatch.all_polled_since(finished_at):
                         self.ended_by = "the story has played once"
                         break
                     if now - finished_at > CATCH_UP_TIMEOUT_S:
@@ -666,40 +679,38 @@ class Demo:
                         cols, rows = screen.size()
                         screen.draw(
                             frame_lines(
-                                self.dispatch, self.state(), cols, rows, self.speed, screen.unicode
+                                dispatch, self.state(), cols, rows, self.speed, screen.unicode
                             )
                         )
                         next_frame = now + LIVE_REDRAW_S
                     else:
                         frame += 1
-                        fresh, mark = self.dispatch.events_after(mark)
-                        self._print(
-                            plain_frame(self.dispatch, self.state(), fresh, frame, self.speed)
-                        )
+                        fresh, mark = dispatch.events_after(mark)
+                        self._print(plain_frame(dispatch, self.state(), fresh, frame, self.speed))
                         next_frame = now + PLAIN_FRAME_S
                 time.sleep(0.05)
         self.ended_by = self.ended_by or "Ctrl-C"
         self.stop_world()
         # The last word in plain text, on the normal screen, whichever view ran.
         if self.plain:
-            fresh, mark = self.dispatch.events_after(mark)
+            fresh, mark = dispatch.events_after(mark)
             caption = "events since the last frame"
         else:
-            fresh = self.dispatch.latest_events(LAST_WORDS_EVENTS)
+            fresh = dispatch.latest_events(LAST_WORDS_EVENTS)
             caption = "latest events"
         self._print(
-            plain_frame(self.dispatch, self.state(), fresh, frame + 1, self.speed, True, caption)
+            plain_frame(dispatch, self.state(), fresh, frame + 1, self.speed, True, caption)
         )
         return not self.failures
 
-    def _should_stop(self, now, duration_s):
+    def _should_stop(self, world, now, duration_s):
         crashed = [b for b in self.boards if b.crashed is not None]
         for b in crashed:
             self.failures.append("board %s crashed (log %s)" % (b.name, b.log_path))
         if crashed:
             self.ended_by = "a board crashed"
             return True
-        if self.world.broken is not None:
+        if world.broken is not None:
             self.ended_by = "the simulation failed"
             return True
         if duration_s is not None and now - self.started >= duration_s:

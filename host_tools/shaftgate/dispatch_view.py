@@ -173,26 +173,33 @@ class GatewayLink:
         self.client = client
         self.identity = client.identity
 
+    def _connected(self):
+        # Under self.lock. Before open() or after close() (which may come between a poll's
+        # two turns) there is no client: a lost link, which the poller shows (R-DATA-1).
+        client = self.client
+        if client is None:
+            raise LinkError("gateway %s is not connected" % self.gateway_id)
+        return client
+
     def command(self, fn):
         # fn(client) between two polls: a signed command as the dispatcher sends it.
         with self.lock:
-            if self.client is None:
-                raise LinkError("gateway %s is not connected" % self.gateway_id)
-            return fn(self.client)
+            return fn(self._connected())
 
     def poll(self, wait_s):
         # -> the new events worth showing, after they are stored on this host.
         with self.lock:
-            self.client.wait_for_events(wait_s)
+            self._connected().wait_for_events(wait_s)
         with self.lock:
+            client = self._connected()
             began = time.monotonic()
-            status = self.client.status(self.timeout_s)
-            result = self.client.catch_up(self.store, ack=False, timeout_s=self.timeout_s)
+            status = client.status(self.timeout_s)
+            result = client.catch_up(self.store, ack=False, timeout_s=self.timeout_s)
             news = [e for e in result.events if not is_own_ack(e)]
             if news:
                 # Stored and fsynced by catch_up: now the gateway may let them go. Our
                 # ack is itself an event; acking only real news keeps that from looping.
-                self.client.ack(result.events[-1]["seq"], self.timeout_s)
+                client.ack(result.events[-1]["seq"], self.timeout_s)
         self.status = status
         self.polled_from = began
         return news
@@ -441,11 +448,19 @@ def _bar(count, cap, unicode):
     return _cell(full * filled + empty * (BAR_CELLS - filled))
 
 
+def _kind_words(identity, unknown):
+    # identity is None until the gateway's first hello (link not yet open): kind unknown.
+    zone_kind = (identity or {}).get("zone_kind")
+    if zone_kind is None:
+        return unknown
+    return KIND_WORDS.get(zone_kind, zone_kind)
+
+
 def _row_cells(row, unicode, short=False):
     ident = row["identity"] or {}
     gid = row["gateway_id"]
     zone = ident.get("zone_id", "?")
-    kind = KIND_WORDS.get(ident.get("zone_kind"), ident.get("zone_kind", "?"))
+    kind = _kind_words(row["identity"], "?")
     s = row["status"]
     head = [gid, zone, kind]
     if row["error"] is not None or s is None:
@@ -546,8 +561,7 @@ def alert_lines(state):
     # terminal may cut the table, never this.
     out = []
     for r in state["rows"]:
-        ident = r["identity"] or {}
-        kind = KIND_WORDS.get(ident.get("zone_kind"), ident.get("zone_kind", ""))
+        kind = _kind_words(r["identity"], "")
         s = r["status"]
         what = []
         if r["error"] is not None:
