@@ -38,6 +38,7 @@ _MAX_READS_PER_STEP = const(16)
 _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
 _RX_BUF = const(256)
+_PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
 
 # Events after which the state snapshot must be rewritten, because replaying the log's
 # crossings alone would not bring that state back after a power cut.
@@ -258,6 +259,9 @@ class Gateway:
             self.log.append(self._now_s, kind, tag, a, b, reserved)
         except LogFull:
             self.lost_events += 1
+            # What the event did (a crossing, say) cannot be replayed from the log after
+            # a power cut, so the snapshot must hold it: the count is never lost.
+            self._dirty = True
             self._log_full()
             return
         if kind in _STATEFUL:
@@ -482,8 +486,11 @@ class Gateway:
             "unacked": self.log.unacked(),
             "permits_active": il.permits.active_count(self._now_s),
         }
-        if self.ch4_ppm >= 0:
+        # The last raw readings, each only if a sensor could give it: a faulty one may
+        # report anything, and status must still answer.
+        if type(self.ch4_ppm) is int and 0 <= self.ch4_ppm <= _PPM_MAX:
             out["ch4_ppm"] = self.ch4_ppm
+        if type(self.co_ppm) is int and 0 <= self.co_ppm <= _PPM_MAX:
             out["co_ppm"] = self.co_ppm
         return out
 
@@ -536,6 +543,8 @@ class Gateway:
         # The snapshot must cover every event whose segment the ack may remove.
         self._save_state()
         self.log.ack(seq)
+        if self._pushed < seq:
+            self._pushed = seq  # the host has these already: push on from here
         if self.system & SYS_LOG_FULL and not self.log.nearly_full():
             self.system &= ~SYS_LOG_FULL
         return {"unacked": self.log.unacked()}
