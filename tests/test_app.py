@@ -828,6 +828,37 @@ def test_an_evacuation_holds_across_a_power_cut_until_all_clear():
     assert r.code == E_REFUSED  # nothing to clear
 
 
+def test_a_lost_snapshot_keeps_work_off_and_entry_refused_until_all_clear():
+    # Fail safe: the damaged state file may have held an evacuation or a seal. Work stays
+    # off and entry refused until a signed all-clear confirms the zone; then it resumes.
+    rig = staffed()
+    rig.cross(1)
+    rig.call("evacuate", reason=reasons.EVAC_REASON_ACCIDENT_SIGNS, drill=False)
+    rig.call("seal")
+    rig.board.flash.write(store.STATE_FILE, b"\xff\x00 damaged")
+    rig.power_cut()
+    rig.ready()
+    rig.step(500, 10)
+    assert rig.gw.system & app.SYS_STATE_LOST
+    assert not rig.board.work and rig.board.refused
+    before = rig.last_seq()
+    rig.call("all-clear")
+    rig.step(100, 2)
+    assert of_kind(rig.events_after(before), ev.STATE_CONFIRMED)
+    assert not rig.gw.system & app.SYS_STATE_LOST
+    assert rig.board.work
+
+
+def test_an_intact_snapshot_needs_no_confirmation():
+    rig = staffed()
+    rig.cross(1)
+    rig.power_cut()
+    rig.ready()
+    rig.step(500, 10)
+    assert not rig.gw.system & app.SYS_STATE_LOST
+    assert rig.board.work and not rig.board.refused
+
+
 def test_r_evac_3_a_drill_is_marked_and_timed():
     rig = staffed()
     rig.cross(1)

@@ -79,8 +79,10 @@ SYS_ROSTER_BAD = const(0x20)  # the stored roster was unreadable: every tag is u
 SYS_RESTORING = const(0x40)  # boot not finished: everything safe
 
 # What keeps the relays off regardless of the interlocks (fail safe).
-_WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING
-_ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING
+# A lost snapshot may have held an evacuation, a seal or permits: until a signed all-clear
+# says dispatch has confirmed the zone's state, work stays off and entry refused.
+_WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING | SYS_STATE_LOST
+_ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING | SYS_STATE_LOST
 
 
 def _i31(v):
@@ -667,7 +669,14 @@ class Gateway:
         return None
 
     def _cmd_all_clear(self, body):
+        if self.system & SYS_STATE_LOST and not self.il.evacuation.active:
+            # Dispatch confirms the zone's state after a lost snapshot (see _WORK_BLOCKERS).
+            self.system &= ~SYS_STATE_LOST
+            self.emit(ev.STATE_CONFIRMED, 0, body.get("by", 0), 0)
+            self._dirty = True
+            return None
         self._refused(self.il.all_clear(body.get("by", 0), self._now_ms), "all-clear")
+        self.system &= ~SYS_STATE_LOST
         self._dirty = True
         return None
 

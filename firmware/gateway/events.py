@@ -92,7 +92,8 @@ CONFIG_CHANGED = const(108)  # tag=0, a=settings changed, b=0
 GAS_LIMIT_LOOSENED = const(109)  # tag=config.GAS_LIMITS index+1, a=new ppm, b=old ppm
 SEALED = const(110)  # R-SEAL-1 tag=0, a=people in the zone when sealed, b=0
 UNSEALED = const(111)  # tag=0, a=people in the zone, b=0
-INTERNAL_ERROR = const(113)  # a command failed inside the gateway: tag=message type, a=request id
 TIME_SET = const(112)  # wall clock set by the host: tag=0, a=seconds moved (0: too far), b=0
+INTERNAL_ERROR = const(113)  # a command failed inside the gateway: tag=message type, a=request id
+STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person (0: dispatch), b=0
 
 # The host renders names from the module's globals (CPython: const() returns the int).
