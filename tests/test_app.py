@@ -377,6 +377,15 @@ def test_a_damaged_counter_file_refuses_commands_as_replays():
     r = rig.request("unseal")
     assert r.code == E_AUTH_REPLAY
     assert rig.call("status")["sealed"]
+    assert rig.gw.system & app.SYS_COUNTER_BAD  # and it is an alarm, not a silent lock-out
+
+
+def test_an_intact_counter_file_raises_no_counter_alarm():
+    rig = Rig()
+    rig.call("seal")
+    rig.power_cut()
+    assert not rig.gw.system & app.SYS_COUNTER_BAD
+    rig.call("unseal")
 
 
 def test_a_command_is_answered_only_after_its_event_is_on_flash():
@@ -964,7 +973,10 @@ def test_a_roster_loads_in_parts_and_survives_a_power_cut():
         )
     assert [(b["received"], b["complete"]) for b in bodies] == [(1, False), (2, False), (3, True)]
     assert bodies[2]["entries"] == 250
+    loaded = rig.last_seq()
     rig.power_cut()
+    # Restoring the stored roster at boot is not a new roster: no ROSTER_LOADED for it.
+    assert not of_kind(rig.events_after(loaded), ev.ROSTER_LOADED)
     rig.ready()
     before = rig.last_seq()
     rig.cross(250)

@@ -77,6 +77,7 @@ SYS_LOG_FULL = const(0x08)  # no room to log: entries refused rather than events
 SYS_STATE_LOST = const(0x10)  # the snapshot was unreadable: the ledger may be incomplete
 SYS_ROSTER_BAD = const(0x20)  # the stored roster was unreadable: every tag is unknown
 SYS_RESTORING = const(0x40)  # boot not finished: everything safe
+SYS_COUNTER_BAD = const(0x80)  # the command counter file was damaged: commands refused
 
 # What keeps the relays off regardless of the interlocks (fail safe).
 # A lost snapshot may have held an evacuation, a seal or permits: until a signed all-clear
@@ -139,9 +140,10 @@ class Gateway:
         try:
             counter = store.read_counter(fl)
         except store.StoreError:
-            # A damaged counter must not reopen old commands to replay: refuse all until
-            # the host's counter passes the time-based floor it starts from.
+            # A damaged counter must not reopen old commands to replay: every command is
+            # refused (and the alarm raised) until the gateway is provisioned again.
             counter = 1 << 62
+            self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
         self.log = EventLog(fl, cfg["log_capacity"], genesis=genesis_digest(cfg["gateway_id"]))
         self._pushed = self.log.last_seq
@@ -210,7 +212,7 @@ class Gateway:
                     first = False
                 self.zone.roster.add(chunk)
             if not first:
-                self.zone.roster.commit()
+                self.zone.roster.commit(log=False)
         except (store.StoreError, ValueError):
             self.zone.roster.abort()
             self.system |= SYS_ROSTER_BAD

@@ -140,7 +140,8 @@ class Roster:
             n += 1
         self._new_n = n
 
-    def commit(self):
+    def commit(self, log=True):
+        # log=False: a roster restored from flash at boot, not a new one (no ROSTER_LOADED).
         # Swaps the loaded roster in. Raises ValueError if fewer entries arrived than
         # announced (the load stays open for more) or if a tag or a person appears twice
         # (R-ID-1: one person, one tag; the load is dropped). The old roster stays in use
@@ -172,7 +173,7 @@ class Roster:
         self._tag, self._person, self._cert, self._role, self._crew = new
         self.n = len(tags)
         self._new = None
-        if self._emit is not None:
+        if log and self._emit is not None:
             self._emit(ROSTER_LOADED, 0, self.n, 0)
 
     def abort(self):
