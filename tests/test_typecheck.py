@@ -94,20 +94,25 @@ def run_basedpyright(name, config):
 
 
 def planted_pico_copy(root):
-    # A copy of the board trees whose Pico HAL has a wrong machine call and lacks
-    # feed_watchdog, checked with the real rp2 config: both must turn it red.
+    # A copy of the board trees whose Pico HAL has a wrong machine call (in hal/pico.py's
+    # own pulse-input setup) and lacks feed_watchdog (in hal/mcu.py's McuBoard, which the
+    # Pico's Board inherits it from), checked with the real rp2 config: both must turn it red.
     for tree in ("firmware", "protocol"):
         shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(TYPECHECK, root / "tests" / "typecheck")
     (root / ".typecheck").symlink_to(STUBS)
-    pico = root / "firmware" / "hal" / "pico.py"
-    src = pico.read_text()
+    hal = root / "firmware" / "hal"
+    pico_src = (hal / "pico.py").read_text()
+    mcu_src = (hal / "mcu.py").read_text()
+    base = "class Board(McuBoard):\n"
+    pulse = "    def _pulse_input(self, gpio, handler):\n"
     feed = "    def feed_watchdog(self) -> None:\n        self._wdt.feed()\n"
-    sounder = "    def set_sounder(self, on: bool) -> None:\n"
-    assert feed in src and sounder in src, "hal/pico.py changed shape: update this test"
-    src = src.replace(feed, "")
-    src = src.replace(sounder, sounder + "        machine.Pin.toggle_all()\n")
-    pico.write_text(src)
+    assert base in pico_src and pulse in pico_src, "hal/pico.py changed shape: update this test"
+    assert feed in mcu_src, "hal/mcu.py changed shape: update this test"
+    (hal / "pico.py").write_text(
+        pico_src.replace(pulse, pulse + "        machine.Pin.toggle_all()\n")
+    )
+    (hal / "mcu.py").write_text(mcu_src.replace(feed, ""))
     return root / "tests" / "typecheck" / "pyrightconfig.rp2.json"
 
 

@@ -37,7 +37,7 @@ from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftg
 REPO = Path(__file__).resolve().parents[2]
 BOARDS = ("pico", "esp32")
 HAL_BOARD_MODULES = ("pico", "esp32", "virtual")  # one per board; the others stay home
-FLASH_DIR = "/data"  # hal.pico / hal.esp32 FLASH_ROOT: the gateway's files live there
+FLASH_DIR = "/data"  # hal.mcu FLASH_ROOT (both boards): the gateway's files live there
 FIRMWARE_DIRS = ("gateway", "hal", "gatewire")
 KEY_FILE = "gateway.key"
 CONFIG_FILE = "config.cbor"

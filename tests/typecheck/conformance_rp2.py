@@ -1,6 +1,7 @@
 # For the type checker only (pyrightconfig.rp2.json), never deployed or run: each function
 # fails to check unless the board module's class has every method of the interface with
-# compatible types, so a method missing from hal/pico.py turns the test command red.
+# compatible types, so a method missing from hal/pico.py (or from the McuBoard it
+# inherits in hal/mcu.py) turns the test command red.
 from hal import pico
 from hal.flashfs import FileFlash
 from hal.interface import Board, Flash
