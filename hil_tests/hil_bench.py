@@ -31,6 +31,7 @@ SETTLE_S = 2.2  # doorway settle_ms (2000) and a little: crossings complete
 DOORWAY_WINDOW_MS = 8000  # config doorway_window_ms default: a batch's tracks then go
 BATCH_MAX = 24  # people in the doorway at once (its capacity is 32 tracks)
 VIDEO_HOLDOFF_S = 5  # config video_holdoff_ms default
+GAS_HOLDOFF_S = 5  # config gas_holdoff_ms default: gas safe this long before work resumes
 # A step of virtual time the firmware sees in one tick: below video_timeout_ms (10 s) less
 # a heartbeat period, so a live camera never looks stale (gas is sampled before it is
 # judged, so gas_silent_ms does not bound it).

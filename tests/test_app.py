@@ -895,7 +895,7 @@ def test_r_gas_1_methane_evacuates_and_all_clear_waits_for_safe_gas():
     r = rig.request("all-clear")
     assert r.code == E_REFUSED and "gas" in r.text
     rig.gas = (3000, 0, 0)
-    rig.step(500, 2)
+    rig.step(500, 11)  # safe for the 5 s gas hold-off
     rig.call("all-clear")
     assert not rig.call("status")["evacuating"]
 
@@ -1093,6 +1093,8 @@ def test_r_hot_1_the_hot_work_relay_needs_every_condition():
     rig.step(500)
     assert not b.hot and b.work
     rig.gas = (2000, 0, 0)
+    rig.step(500, 10)
+    assert not b.hot  # the gas hold-off: 5 s at or below 0.5 % first
     rig.step(500)
     assert b.hot
     rig.cross(WATCHER, into=False)
@@ -1103,7 +1105,7 @@ def test_r_hot_1_the_hot_work_relay_needs_every_condition():
     rig.step(500)
     assert not b.hot and not b.work
     rig.gas = (2000, 0, 0)
-    rig.step(500, 2)
+    rig.step(500, 11)  # healthy for the 5 s gas hold-off
     assert b.hot
     # R-HOT-2: revoked, the relay drops and the fire watch begins; leaving early alarms.
     before = rig.last_seq()
@@ -1149,6 +1151,8 @@ def test_r_gas_1_work_needs_safe_gas_from_a_healthy_sensor():
     rig.step(500)
     assert not b.work
     rig.gas = (2000, 0, 0)
+    rig.step(500, 10)
+    assert not b.work and not rig.call("status")["gas_ok"]  # the 5 s gas hold-off
     rig.step(500)
     assert b.work
     rig.gas = None  # the sensor goes silent
@@ -1157,7 +1161,7 @@ def test_r_gas_1_work_needs_safe_gas_from_a_healthy_sensor():
     rig.step(1000, 2)
     assert not b.work
     rig.gas = (2000, 0, 0)
-    rig.step(500)
+    rig.step(500, 11)  # healthy for the 5 s gas hold-off
     assert b.work
     rig.gas = (-5, 0, 0)  # out of range: a fault, not a reading
     rig.step(500)

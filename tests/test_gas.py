@@ -29,13 +29,15 @@ def test_boot_gas_is_unknown_until_a_healthy_sample():
     assert not g.known and g.work_reasons() == WHY_GAS_UNKNOWN
     assert g.hot_reasons() & WHY_GAS_UNKNOWN and not g.fault  # no alarm before silent_ms
     g.on_sample(2000, 0, 0, 1500)
-    assert g.known and g.work_reasons() == 0 and g.hot_reasons() == 0
+    assert g.known and g.work_reasons() == WHY_GAS_UNKNOWN  # known, but in its hold-off
+    g.on_sample(2001, 0, 0, 6500)
+    assert g.work_reasons() == 0 and g.hot_reasons() == 0
     assert not log.items
 
 
 def test_methane_at_the_stop_level_stops_work():
     # R-GAS-1: CH4 >= 1.0 % (10 000 ppm) -> the work relay drops; 9 999 ppm does not.
-    g, _log = _gas()
+    g, _log = _gas(holdoff_ms=0)  # the levels alone; the hold-off has tests of its own
     g.on_sample(9999, 0, 0, 1000)
     assert g.work_reasons() == 0 and not g.evac_demand
     g.on_sample(10000, 0, 0, 2000)
@@ -59,7 +61,7 @@ def test_methane_at_one_and_a_half_percent_or_co_at_24_demands_evacuation():
 
 def test_hot_work_needs_methane_at_most_half_a_percent_and_co_below_its_limit():
     # R-HOT-2 gas conditions: <= 0.5 % CH4, CO < 24 ppm, healthy sensor.
-    g, _log = _gas()
+    g, _log = _gas(holdoff_ms=0)  # the levels alone; the hold-off has tests of its own
     g.on_sample(5000, 23, 0, 1000)
     assert g.hot_reasons() == 0
     g.on_sample(5001, 23, 0, 2000)
@@ -154,6 +156,131 @@ def test_a_stuck_sensor_stays_stuck_past_a_ticks_wrap():
         assert g.fault == FAULT_STUCK
 
 
+def test_a_flapping_sensor_holds_work_off_until_healthy_for_the_holdoff():
+    # R-GAS-1 hold-off firing: faulty and healthy samples in turn never give work back,
+    # and after the last fault work waits for holdoff_ms of healthy samples.
+    g, log = _gas(holdoff_ms=5000)
+    g.on_sample(2000, 0, 0, 1000)
+    g.on_sample(2001, 0, 0, 6000)
+    assert g.work_reasons() == 0
+    for i in range(20):
+        t = 7000 + i * 1000
+        g.on_sample(2000 + (i & 1), 0, 0 if i & 1 else 0x04, t)
+        g.tick(t)
+        assert g.work_reasons() == WHY_GAS_UNKNOWN, i
+        assert g.hot_reasons() == WHY_GAS_UNKNOWN, i
+        assert g.known == bool(i & 1) and bool(g.fault) != g.known, i  # alarms follow
+    assert len(log.of(events.GAS_FAULT)) == 10  # the sensor's faults stay on record
+    # The last sample (i = 19, t = 26 000) was healthy: 5 000 ms on from there.
+    for t in (27000, 28000, 29000, 30000, 30999):
+        g.on_sample(2000 + (t // 1000 & 1), 0, 0, t)
+        g.tick(t)
+        assert g.work_reasons() == WHY_GAS_UNKNOWN and g.known, t
+    g.tick(31000)
+    assert g.work_reasons() == 0 and g.hot_reasons() == 0
+
+
+def test_methane_hovering_at_the_stop_level_holds_work_off():
+    # R-GAS-1 hold-off firing: 1.0 % then just under, over and over: the stop holds.
+    g, log = _gas(holdoff_ms=5000)
+    g.on_sample(3000, 0, 0, 1000)
+    g.on_sample(3001, 0, 0, 6000)
+    assert g.work_reasons() == 0
+    for i in range(20):
+        t = 7000 + i * 1000
+        g.on_sample(10000 - (i & 1), 0, 0, t)
+        assert g.work_reasons() == WHY_GAS_HIGH and g.high == (not i & 1), i
+    g.on_sample(10000, 0, 0, 27000)
+    assert len(log.of(events.GAS_OVER)) == 11  # each exceedance is still on record (R-GAS-2)
+    g.on_sample(4000, 0, 0, 30000)
+    g.tick(34999)
+    assert g.work_reasons() == WHY_GAS_HIGH and not g.high
+    g.on_sample(4001, 0, 0, 35000)
+    assert g.work_reasons() == 0
+
+
+def test_a_co_alarm_holds_work_off_for_the_holdoff():
+    g, _log = _gas(holdoff_ms=5000)
+    g.on_sample(3000, 0, 0, 1000)
+    g.on_sample(3001, 0, 0, 6000)
+    g.on_sample(3001, 24, 0, 7000)
+    assert g.work_reasons() == WHY_GAS_HIGH
+    g.on_sample(3000, 23, 0, 8000)
+    g.tick(12999)
+    assert g.work_reasons() == WHY_GAS_HIGH
+    g.tick(13000)
+    assert g.work_reasons() == 0
+
+
+def test_methane_hovering_at_the_hot_work_limit_holds_hot_work_off():
+    # R-HOT-2: the same hold-off for the hot-work limit; work is not touched by it.
+    g, _log = _gas(holdoff_ms=5000)
+    g.on_sample(3000, 0, 0, 1000)
+    g.on_sample(3001, 0, 0, 6000)
+    assert g.hot_reasons() == 0
+    for i in range(10):
+        g.on_sample(5001 - (i & 1), 0, 0, 7000 + i * 1000)
+        assert g.hot_reasons() == WHY_GAS_HOT and g.work_reasons() == 0, i
+    # The last sample (t = 16 000) was 5 000 ppm, at the limit: allowed from 21 000.
+    g.tick(20999)
+    assert g.hot_reasons() == WHY_GAS_HOT
+    g.tick(21000)
+    assert g.hot_reasons() == 0
+
+
+def test_a_fault_during_the_holdoff_starts_it_again():
+    g, _log = _gas(holdoff_ms=5000)
+    g.on_sample(3000, 0, 0, 1000)
+    g.on_sample(3001, 0, 0, 5000)
+    g.on_sample(3000, 0, 0x01, 5500)
+    g.on_sample(3001, 0, 0, 6000)
+    g.tick(10999)
+    assert g.work_reasons() == WHY_GAS_UNKNOWN  # 6 000 + 5 000 not yet reached
+    g.tick(11000)
+    assert g.work_reasons() == 0
+
+
+def test_a_silent_spell_starts_the_holdoff_again():
+    g, _log = _gas(holdoff_ms=5000, silent_ms=5000)
+    g.on_sample(3000, 0, 0, 1000)
+    g.on_sample(3001, 0, 0, 6000)
+    assert g.work_reasons() == 0
+    g.tick(11001)
+    assert g.fault == FAULT_SILENT and g.work_reasons() == WHY_GAS_UNKNOWN
+    g.on_sample(3000, 0, 0, 12000)
+    g.tick(16999)
+    assert g.known and g.work_reasons() == WHY_GAS_UNKNOWN
+    g.tick(17000)
+    assert g.work_reasons() == 0
+
+
+def test_healthy_gas_is_safe_after_the_holdoff_and_stays_so():
+    # Not firing: a healthy, calm sensor gives work after the hold-off, then never drops.
+    g, log = _gas(holdoff_ms=5000)
+    for i in range(200):
+        t = 1000 + i * 500
+        g.on_sample(2000 + (i & 1), 3, 0, t)
+        g.tick(t)
+        assert g.work_reasons() == (WHY_GAS_UNKNOWN if t < 6000 else 0), t
+        assert g.hot_reasons() == g.work_reasons()
+    assert not log.items
+
+
+def test_no_holdoff_means_immediate_recovery():
+    # gas_holdoff_ms = 0: as before the hold-off existed.
+    g, _log = _gas(holdoff_ms=0)
+    g.on_sample(2000, 0, 0, 1000)
+    assert g.work_reasons() == 0
+    g.on_sample(2000, 0, 0x01, 2000)
+    assert g.work_reasons() == WHY_GAS_UNKNOWN
+    g.on_sample(2001, 0, 0, 3000)
+    assert g.work_reasons() == 0
+    g.on_sample(10000, 0, 0, 4000)
+    assert g.work_reasons() == WHY_GAS_HIGH and g.hot_reasons() == WHY_GAS_HIGH | WHY_GAS_HOT
+    g.on_sample(4000, 0, 0, 5000)
+    assert g.work_reasons() == 0 and g.hot_reasons() == 0
+
+
 def test_every_methane_exceedance_is_recorded_start_peaks_and_end():
     # R-GAS-2: the start with the reading, each higher peak (by 0.1 % steps), the end with
     # peak and duration (rounded up, never down).
@@ -223,6 +350,9 @@ def test_thresholds_are_checked_and_the_error_names_the_argument():
         ({"ch4_hot_max_ppm": True}, "ch4_hot_max_ppm"),
         ({"silent_ms": 0}, "gas_silent_ms"),
         ({"stuck_s": 0}, "gas_stuck_s"),
+        ({"holdoff_ms": -1}, "gas_holdoff_ms"),
+        ({"holdoff_ms": True}, "gas_holdoff_ms"),
+        ({"holdoff_ms": 0x20000000}, "gas_holdoff_ms"),
         ({"ch4_stop_ppm": 12000, "ch4_evac_ppm": 11000}, "ch4_evac_ppm"),
         ({"ch4_hot_max_ppm": 10001}, "ch4_hot_max_ppm"),
         ({"ch4_max_ppm": 14000}, "ch4_max_ppm"),

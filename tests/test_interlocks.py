@@ -56,7 +56,8 @@ def test_after_boot_everything_is_off_until_inputs_are_known():
     assert not il.work_relay and not il.hot_relay
     assert il.work_reasons == WHY_VIDEO | WHY_GAS_UNKNOWN
     r.step()
-    assert not il.work_relay and il.work_reasons == WHY_VIDEO  # gas known, video not yet
+    assert not il.work_relay and il.gas.known  # gas known, both hold-offs running
+    assert il.work_reasons == WHY_VIDEO | WHY_GAS_UNKNOWN
     r.run(5)
     assert not il.work_relay  # the first beat change came at the 2nd step: 5 s from then
     r.step()
@@ -119,8 +120,11 @@ def test_methane_at_the_stop_level_drops_the_work_relay():
     assert r.log.of(events.GAS_OVER) == [(events.GAS_OVER, 1, 10000, 10000)]
     r.ch4_ppm = 4000
     r.step()
-    assert r.il.work_relay and r.il.alarms == 0
+    assert not r.il.work_relay and r.il.work_reasons == WHY_GAS_HIGH  # the gas hold-off
+    assert r.il.alarms == 0 and r.il.lamp_demand == LAMP_NONE  # the alarm ends at once
     assert r.log.of(events.GAS_OVER_END)[0][2] == 10000
+    r.run(5)
+    assert r.il.work_relay
 
 
 def test_methane_at_one_and_a_half_percent_evacuates_the_zone():
@@ -141,6 +145,8 @@ def test_methane_at_one_and_a_half_percent_evacuates_the_zone():
     assert il.all_clear(0, r.now_ms) == REFUSE_GAS_NOT_SAFE
     r.ch4_ppm = 3000
     r.step()
+    assert il.all_clear(0, r.now_ms) == REFUSE_GAS_NOT_SAFE  # safe for the hold-off first
+    r.run(5)
     assert il.evacuation.active and not il.work_relay  # gas safe, but no all-clear yet
     assert il.all_clear(0, r.now_ms) == OK
     r.step()
@@ -166,7 +172,9 @@ def test_a_gas_sensor_fault_stops_work_and_alarms_but_does_not_evacuate():
     assert not r.il.evacuation.active and not r.il.entry_refused
     r.gas_flags = 0
     r.step()
-    assert r.il.work_relay and r.il.alarms == 0
+    assert not r.il.work_relay and r.il.alarms == 0  # the fault alarm ends, the hold-off runs
+    r.run(5)
+    assert r.il.work_relay
 
 
 def test_a_silent_gas_sensor_stops_work():
@@ -176,6 +184,95 @@ def test_a_silent_gas_sensor_stops_work():
     assert r.il.work_relay  # exactly silent_ms: not yet
     r.step(1)
     assert not r.il.work_relay and r.il.alarms == ALARM_GAS_FAULT
+
+
+def test_a_flapping_gas_sensor_does_not_chatter_the_relays():
+    # R-GAS-1 hold-off firing: faulty and healthy by turns, both relays stay off with one
+    # WORK_OFF and one HOT_OFF on record, and come back only after 5 s of healthy gas.
+    r = _hot_rig()
+    for i in range(20):
+        r.gas_flags = 0 if i & 1 else 4
+        r.step()
+        assert not r.il.work_relay and not r.il.hot_relay, i
+        assert r.il.work_reasons == WHY_GAS_UNKNOWN, i
+        assert bool(r.il.alarms & ALARM_GAS_FAULT) == (not i & 1), i  # the alarm tells
+    assert r.log.kinds().count(events.HOT_OFF) == 1
+    assert r.log.kinds().count(events.WORK_OFF) == 1
+    assert not r.log.of(events.WORK_ON) and not r.log.of(events.HOT_ON)
+    r.gas_flags = 0
+    r.run(4)  # the last of the 20 steps was healthy: 4 s of the 5 s hold-off
+    assert not r.il.work_relay and not r.il.hot_relay
+    assert r.il.work_reasons == WHY_GAS_UNKNOWN and r.il.alarms == 0
+    r.step()
+    assert r.il.work_relay and r.il.hot_relay
+    assert len(r.log.of(events.WORK_ON)) == 1 and len(r.log.of(events.HOT_ON)) == 1
+
+
+def test_methane_hovering_at_the_stop_level_does_not_chatter_the_work_relay():
+    # R-GAS-1 hold-off firing: 1.0 % and 0.9999 % by turns keep work stopped.
+    r = Rig().ready()
+    r.jitter = False
+    r.log.clear()
+    for i in range(20):
+        r.ch4_ppm = 9999 if i & 1 else 10000
+        r.step()
+        assert not r.il.work_relay and r.il.work_reasons == WHY_GAS_HIGH, i
+        assert bool(r.il.alarms & ALARM_GAS_HIGH) == (not i & 1), i
+    assert r.log.kinds().count(events.WORK_OFF) == 1 and not r.log.of(events.WORK_ON)
+    assert len(r.log.of(events.GAS_OVER)) == 10  # R-GAS-2: every exceedance on record
+    r.ch4_ppm = 4000
+    r.run(4)
+    assert not r.il.work_relay
+    r.step()
+    assert r.il.work_relay and len(r.log.of(events.WORK_ON)) == 1
+
+
+def test_methane_hovering_at_the_hot_work_limit_does_not_chatter_the_hot_relay():
+    # R-HOT-2: 0.5 % and just over by turns keep hot work stopped; work goes on.
+    r = _hot_rig()
+    r.jitter = False
+    for i in range(10):
+        r.ch4_ppm = 5000 if i & 1 else 5001
+        r.step()
+        assert not r.il.hot_relay and r.il.hot_reasons == WHY_GAS_HOT, i
+        assert r.il.work_relay, i
+    assert r.log.kinds() == [events.HOT_OFF]
+    r.ch4_ppm = 3000
+    r.run(4)
+    assert not r.il.hot_relay
+    r.step()
+    assert r.il.hot_relay and r.log.kinds() == [events.HOT_OFF, events.HOT_ON]
+
+
+def test_steady_healthy_gas_gives_work_after_the_gas_holdoff():
+    # Not firing: without a video hold-off, healthy gas from the first step gives work
+    # 5 s after that sample, and it stays on.
+    r = Rig(video_holdoff_ms=0)
+    for _ in range(5):
+        r.step()
+        assert not r.il.work_relay and r.il.work_reasons & WHY_GAS_UNKNOWN
+    assert r.il.work_reasons == WHY_GAS_UNKNOWN and r.il.alarms == 0  # video is back
+    r.step()
+    assert r.il.work_relay
+    r.run(60)
+    assert r.il.work_relay and r.log.kinds() == [events.VIDEO_OK, events.WORK_ON]
+
+
+def test_no_gas_holdoff_means_work_returns_at_once():
+    # Not firing: gas_holdoff_ms = 0 behaves as before the hold-off existed.
+    r = Rig(gas_holdoff_ms=0).ready()
+    r.gas_flags = 1
+    r.step()
+    assert not r.il.work_relay
+    r.gas_flags = 0
+    r.step()
+    assert r.il.work_relay
+    r.ch4_ppm = 10000
+    r.step()
+    assert not r.il.work_relay
+    r.ch4_ppm = 4000
+    r.step()
+    assert r.il.work_relay
 
 
 def test_the_hot_work_relay_needs_every_condition():
@@ -371,6 +468,9 @@ def test_built_from_the_gateway_config():
     il = from_config(cfg, lambda p: False, log)
     assert il.video.cameras == 2 and il.gas.ch4_stop_ppm == 10000
     assert il.gas.stuck_ms == 1800000 and il.hotwork.fire_watch_s == 3600
+    assert il.gas.holdoff_ms == 5000
+    cfg["gas_holdoff_ms"] = 0
+    assert from_config(cfg, lambda p: False, log).gas.holdoff_ms == 0
     assert il.permits.zone_id == ZONE
     assert raises(ProtocolError, Interlocks, ZONE, None, log, ch4_evac_ppm=9000).field == (
         "ch4_evac_ppm"

@@ -8,9 +8,10 @@ snapshot/restore, against a reference model kept here in plain Python. After eve
 
 - the hot-work relay is never on unless every condition holds: a hot permit for this zone
   inside its window on a set clock, its fire-watcher and one of its workers present, video
-  live and held off, gas known with CH4 <= 0.5 % and CO below its limit, no evacuation;
-- the work relay is never on without live video and gas known below the stop level, and
-  never during an evacuation;
+  live and held off, gas known with CH4 <= 0.5 % and CO below its limit (both for the
+  gas hold-off), no evacuation;
+- the work relay is never on without live video and gas known below the stop level for
+  the gas hold-off, and never during an evacuation;
 - a failing condition drops the relay in the same step (the relay equals the model's
   decision, so it is also never off without a reason: a relay that never came on would
   fail here);
@@ -51,6 +52,7 @@ from gatewire import cbor
 CAMS = 2
 TIMEOUT_MS = 10000
 HOLDOFF_MS = 5000
+GAS_HOLDOFF_MS = 4000
 SILENT_MS = 5000
 STUCK_MS = 3000
 FIRE_WATCH_S = 60
@@ -92,6 +94,7 @@ class InterlockMachine(RuleBasedStateMachine):
             video_holdoff_ms=HOLDOFF_MS,
             gas_silent_ms=SILENT_MS,
             gas_stuck_s=STUCK_MS // 1000,
+            gas_holdoff_ms=GAS_HOLDOFF_MS,
             fire_watch_s=FIRE_WATCH_S,
             permit_capacity=CAPACITY,
         )
@@ -124,6 +127,8 @@ class InterlockMachine(RuleBasedStateMachine):
         self.m_changes = [[] for _ in range(CAMS)]  # when each camera's value changed
         self.m_sample = None  # (ch4, co, flags, t)
         self.m_run = None  # ((ch4, co), since): identical in-range readings
+        self.m_work_since = None  # gas known and below the stop levels since, no break
+        self.m_hot_since = None  # gas known and CH4 at most the hot-work limit since
         self.m_hot_on = None  # the permit the hot relay is on under
         self.last_tick_ms = None
 
@@ -151,11 +156,35 @@ class InterlockMachine(RuleBasedStateMachine):
         s = self.m_sample
         return s is not None and self.now_ms - s[3] <= SILENT_MS and self._healthy(s)
 
+    def _held(self, since):
+        # R-GAS-1 recovery hold-off: the condition has held without a break long enough.
+        return since is not None and self.now_ms - since >= GAS_HOLDOFF_MS
+
     def _gas_work_ok(self):
-        return self._gas_known() and self.m_sample[0] < CH4_STOP and self.m_sample[1] < CO_LIMIT
+        s = self.m_sample
+        if not (self._gas_known() and s[0] < CH4_STOP and s[1] < CO_LIMIT):
+            return False
+        return self._held(self.m_work_since)
 
     def _gas_hot_ok(self):
-        return self._gas_known() and self.m_sample[0] <= CH4_HOT and self.m_sample[1] < CO_LIMIT
+        s = self.m_sample
+        return self._gas_work_ok() and s[0] <= CH4_HOT and self._held(self.m_hot_since)
+
+    def _model_gas_streaks(self):
+        # Broken by an unhealthy or high sample, or by silence a tick saw (as the firmware:
+        # a sample at the end of a long step, with no tick between, keeps a streak going).
+        if not self._gas_known():
+            self.m_work_since = self.m_hot_since = None
+            return
+        ch4, co = self.m_sample[0], self.m_sample[1]
+        if ch4 >= CH4_STOP or co >= CO_LIMIT:
+            self.m_work_since = None
+        elif self.m_work_since is None:
+            self.m_work_since = self.now_ms
+        if ch4 > CH4_HOT:
+            self.m_hot_since = None
+        elif self.m_hot_since is None:
+            self.m_hot_since = self.now_ms
 
     def _gas_evac_demand(self):
         s = self.m_sample
@@ -197,6 +226,7 @@ class InterlockMachine(RuleBasedStateMachine):
         if in_range and (self.m_run is None or self.m_run[0] != (ch4, co)):
             self.m_run = ((ch4, co), self.now_ms)
         self.m_sample = (ch4, co, flags, self.now_ms)
+        self._model_gas_streaks()
         if self._healthy(self.m_sample):
             for gas, value, limit in ((1, ch4, CH4_STOP), (2, co, CO_LIMIT)):
                 peak = self.m_open[gas]
@@ -217,6 +247,7 @@ class InterlockMachine(RuleBasedStateMachine):
     def _model_tick(self):
         dt = 0 if self.last_tick_ms is None else self.now_ms - self.last_tick_ms
         self.last_tick_ms = self.now_ms
+        self._model_gas_streaks()
         self._model_gas_evac()
         for w in self.m_watches:
             w[2] += dt

@@ -21,6 +21,7 @@ _INTS = {
     "ch4_hot_max_ppm": (5000, 500, 10000),  # 0.5 % for welding
     "gas_silent_ms": (5000, 500, 60000),
     "gas_stuck_s": (1800, 60, 86400),
+    "gas_holdoff_ms": (5000, 0, 600000),  # R-GAS-1: gas safe this long before work resumes
     "fire_watch_s": (3600, 0, 86400),  # R-HOT-2: one hour after the work ends
     "max_dwell_s": (36000, 600, 172800),  # overstay
     "tag_still_s": (600, 30, 86400),  # R-ID-2 tag-person separation

@@ -9,6 +9,7 @@
 # during a drill ends the drill and starts a real evacuation, timed from that order; a
 # drill is refused during a real evacuation; gas during a drill makes it real.
 from gateway import events
+from gateway.checks import bad_field, check_int
 from gateway.elapsed import Stopwatch
 from gateway.reasons import (
     CAUSE_DISPATCHER,
@@ -21,23 +22,12 @@ from gateway.reasons import (
     REFUSE_GAS_NOT_SAFE,
     REFUSE_NOT_EVACUATING,
 )
-from gatewire.errors import E_BAD_FIELD, ProtocolError
 
 _ID_MAX = 0x3FFFFFFF
 
 # A snapshot: [active, drill, causes (bits 1 << CAUSE_*), by, reason, cleared, s, ms]
 SNAPSHOT_LEN = 8
 _CAUSE_BITS = (1 << CAUSE_DISPATCHER) | (1 << CAUSE_TEAM_LEADER) | (1 << CAUSE_GAS)
-
-
-def _bad(field, text):
-    return ProtocolError(E_BAD_FIELD, "%s: %s" % (field, text), field)
-
-
-def _int(field, value, lo, hi):
-    if type(value) is not int or value < lo or value > hi:
-        raise _bad(field, "expected an integer %d..%d" % (lo, hi))
-    return value
 
 
 class Evacuation:
@@ -58,11 +48,11 @@ class Evacuation:
         # R-EVAC-1: cause CAUSE_DISPATCHER or CAUSE_TEAM_LEADER; by: the person ordering
         # (0 for the dispatcher at the host); reason: EVAC_REASON_*; drill: True/False.
         if cause != CAUSE_DISPATCHER and cause != CAUSE_TEAM_LEADER:
-            raise _bad("cause", "expected CAUSE_DISPATCHER or CAUSE_TEAM_LEADER")
-        _int("by", by, 0, _ID_MAX)
-        _int("reason", reason, 0, EVAC_REASON_MAX)
+            raise bad_field("cause", "expected CAUSE_DISPATCHER or CAUSE_TEAM_LEADER")
+        check_int("by", by, 0, _ID_MAX)
+        check_int("reason", reason, 0, EVAC_REASON_MAX)
         if drill is not True and drill is not False:
-            raise _bad("drill", "expected true or false")
+            raise bad_field("drill", "expected true or false")
         if not self.active:
             self._start(cause, by, reason, drill, now_ms)
         elif drill:
@@ -83,7 +73,7 @@ class Evacuation:
             self._join(CAUSE_GAS, 0, EVAC_REASON_GAS)
 
     def all_clear(self, by, gas_safe, now_ms):
-        _int("by", by, 0, _ID_MAX)
+        check_int("by", by, 0, _ID_MAX)
         if not self.active:
             return REFUSE_NOT_EVACUATING
         if self.gas_caused() and not gas_safe:
@@ -128,19 +118,19 @@ class Evacuation:
 
     def check(self, item):
         if not isinstance(item, list) or len(item) != SNAPSHOT_LEN:
-            raise _bad("evacuation", "expected a list of %d fields" % SNAPSHOT_LEN)
-        _int("active", item[0], 0, 1)
-        _int("drill", item[1], 0, 1)
-        _int("causes", item[2], 0, _CAUSE_BITS)
+            raise bad_field("evacuation", "expected a list of %d fields" % SNAPSHOT_LEN)
+        check_int("active", item[0], 0, 1)
+        check_int("drill", item[1], 0, 1)
+        check_int("causes", item[2], 0, _CAUSE_BITS)
         if item[2] & ~_CAUSE_BITS or (item[0] and not item[2]):
-            raise _bad("causes", "unknown cause bits")
+            raise bad_field("causes", "unknown cause bits")
         if item[1] and item[2] & (1 << CAUSE_GAS):
-            raise _bad("drill", "gas makes any drill a real evacuation")
-        _int("by", item[3], 0, _ID_MAX)
-        _int("reason", item[4], 0, EVAC_REASON_MAX)
-        _int("cleared", item[5], 0, 1)
-        _int("evac_s", item[6], 0, 0x3FFFFFFF)
-        _int("evac_ms", item[7], 0, 999)
+            raise bad_field("drill", "gas makes any drill a real evacuation")
+        check_int("by", item[3], 0, _ID_MAX)
+        check_int("reason", item[4], 0, EVAC_REASON_MAX)
+        check_int("cleared", item[5], 0, 1)
+        check_int("evac_s", item[6], 0, 0x3FFFFFFF)
+        check_int("evac_ms", item[7], 0, 999)
 
     def restore(self, item, now_ms):
         self.active = bool(item[0])

@@ -23,6 +23,14 @@
 #                  shift and long enough not to stop production on a calm spell.
 #   FAULT_SILENT   no sample for longer than silent_ms (default 5 000 ms), or none within
 #                  silent_ms of boot
+#
+# Recovery hold-off: stopping is immediate, but after gas was unknown (boot, fault,
+# silence) or high, work comes back only once gas has been known and below the stop
+# levels without a break for holdoff_ms (default 5 000 ms), and hot work only once CH4 has
+# also stayed at or below the hot-work limit that long. Until then the reason that last
+# held (WHY_GAS_UNKNOWN, WHY_GAS_HIGH, WHY_GAS_HOT) stays, so a flapping sensor or
+# methane hovering at a limit holds the relays off instead of switching machinery power
+# on and off with every sample. Alarms follow the gas itself, without the hold-off.
 from gateway import events
 from gateway.elapsed import Stopwatch, ticks_diff
 from gateway.reasons import WHY_GAS_HIGH, WHY_GAS_HOT, WHY_GAS_UNKNOWN
@@ -121,6 +129,7 @@ class Gas:
         stuck_s=1800,
         ch4_max_ppm=1000000,
         co_max_ppm=10000,
+        holdoff_ms=5000,
     ):
         _positive("ch4_stop_ppm", ch4_stop_ppm)
         _positive("ch4_evac_ppm", ch4_evac_ppm)
@@ -130,6 +139,12 @@ class Gas:
         _positive("gas_stuck_s", stuck_s, 500000)  # x1000 stays inside ticks_diff's span
         _positive("ch4_max_ppm", ch4_max_ppm)
         _positive("co_max_ppm", co_max_ppm)
+        if type(holdoff_ms) is not int or holdoff_ms < 0 or holdoff_ms > 0x1FFFFFFF:
+            raise ProtocolError(
+                E_BAD_FIELD,
+                "gas_holdoff_ms must be an integer 0..%d" % 0x1FFFFFFF,
+                "gas_holdoff_ms",
+            )
         if ch4_evac_ppm < ch4_stop_ppm:
             raise ProtocolError(
                 E_BAD_FIELD, "ch4_evac_ppm must not be below ch4_stop_ppm", "ch4_evac_ppm"
@@ -150,6 +165,7 @@ class Gas:
         self.stuck_ms = stuck_s * 1000
         self.ch4_max_ppm = ch4_max_ppm
         self.co_max_ppm = co_max_ppm
+        self.holdoff_ms = holdoff_ms
         self._emit = emit
         self.ch4_ppm = _NONE  # last healthy reading (or -1)
         self.co_ppm = _NONE
@@ -157,6 +173,13 @@ class Gas:
         self.fault = 0  # FAULT_* bits now
         self.known = False  # a fresh, healthy sample: the readings above can be trusted
         self.evac_demand = False  # R-GAS-1: known, and CH4 or CO at its evacuation level
+        self.high = False  # known, and CH4 at the stop level or CO at its limit (no hold-off)
+        self._work_why = WHY_GAS_UNKNOWN  # what holds work off, the hold-off included
+        self._hot_why = 0  # WHY_GAS_HOT while it holds hot work off, the hold-off included
+        self._clear = False  # known and below the stop levels since _clear_ms, no break
+        self._clear_ms = 0
+        self._hot_clear = False  # known and CH4 at most the hot-work limit since _hot_clear_ms
+        self._hot_clear_ms = 0
         self._booted = False
         self._boot_ms = 0
         self._have_sample = False
@@ -170,18 +193,11 @@ class Gas:
         self.co = _Exceedance(CO, co_evac_ppm, emit)
 
     def work_reasons(self):
-        if not self.known:
-            return WHY_GAS_UNKNOWN
-        if self.ch4_ppm >= self.ch4_stop_ppm or self.co_ppm >= self.co_evac_ppm:
-            return WHY_GAS_HIGH
-        return 0
+        return self._work_why
 
     def hot_reasons(self):
         # R-HOT-2: methane at most 0.5 % and CO below its limit, with a healthy sensor.
-        why = self.work_reasons()
-        if self.known and self.ch4_ppm > self.ch4_hot_max_ppm:
-            why |= WHY_GAS_HOT
-        return why
+        return self._work_why | self._hot_why
 
     def on_sample(self, ch4_ppm, co_ppm, sensor_flags, now_ms):
         self._boot(now_ms)
@@ -210,15 +226,16 @@ class Gas:
                 fault |= FAULT_STUCK
         self.sensor_flags = sensor_flags if type(sensor_flags) is int else -1
         self._set_fault(fault, now_ms)
-        if fault:
-            return
-        self.ch4_ppm = ch4_ppm
-        self.co_ppm = co_ppm
-        self.evac_demand = ch4_ppm >= self.ch4_evac_ppm or co_ppm >= self.co_evac_ppm
-        # Exceedances are judged on healthy readings only: one stays open through a fault
-        # and ends only when a healthy reading shows the gas back below its limit.
-        self.ch4.sample(ch4_ppm, now_ms)
-        self.co.sample(co_ppm, now_ms)
+        if not fault:
+            self.ch4_ppm = ch4_ppm
+            self.co_ppm = co_ppm
+            self.high = ch4_ppm >= self.ch4_stop_ppm or co_ppm >= self.co_evac_ppm
+            self.evac_demand = ch4_ppm >= self.ch4_evac_ppm or co_ppm >= self.co_evac_ppm
+            # Exceedances are judged on healthy readings only: one stays open through a
+            # fault and ends only when a healthy reading shows the gas back below its limit.
+            self.ch4.sample(ch4_ppm, now_ms)
+            self.co.sample(co_ppm, now_ms)
+        self._judge(now_ms)
 
     def tick(self, now_ms):
         self._boot(now_ms)
@@ -229,6 +246,34 @@ class Gas:
             self._set_fault(self.fault | FAULT_SILENT, now_ms)
         else:
             self._fault_clock.advance(now_ms)
+        self._judge(now_ms)
+
+    def _judge(self, now_ms):
+        # The reasons, hold-off included (see the top of this file); drops take effect at
+        # once, and a hold-off ends only at a sample or tick that sees it has run.
+        if not self.known:
+            self._work_why = WHY_GAS_UNKNOWN
+            self._clear = False
+            self._hot_clear = False
+            return
+        if self.high:
+            self._work_why = WHY_GAS_HIGH
+            self._clear = False
+        elif self._work_why:
+            if not self._clear:
+                self._clear = True
+                self._clear_ms = now_ms
+            if ticks_diff(now_ms, self._clear_ms) >= self.holdoff_ms:
+                self._work_why = 0
+        if self.ch4_ppm > self.ch4_hot_max_ppm:
+            self._hot_why = WHY_GAS_HOT
+            self._hot_clear = False
+        elif self._hot_why:
+            if not self._hot_clear:
+                self._hot_clear = True
+                self._hot_clear_ms = now_ms
+            if ticks_diff(now_ms, self._hot_clear_ms) >= self.holdoff_ms:
+                self._hot_why = 0
 
     def _set_fault(self, fault, now_ms):
         before = self.fault
@@ -236,6 +281,7 @@ class Gas:
         self._fault_clock.advance(now_ms)
         if fault:
             self.known = False
+            self.high = False
             self.evac_demand = False
             if fault & ~before:
                 if not before:

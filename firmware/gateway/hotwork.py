@@ -7,6 +7,7 @@
 # what has elapsed: after a power cut the watch resumes where it was, so power-off time
 # never counts towards it (a watch is never shorter than fire_watch_s of watching).
 from gateway import events
+from gateway.checks import bad_field, check_int
 from gateway.elapsed import Stopwatch
 from gateway.permits import HOT, ID_MAX, KEY_WORK
 from gateway.reasons import (
@@ -18,25 +19,14 @@ from gateway.reasons import (
     WHY_WATCHER_ABSENT,
     WHY_WORKER_ABSENT,
 )
-from gatewire.errors import E_BAD_FIELD, ProtocolError
 
 # A fire watch in a snapshot: [permit id, watcher, elapsed s, elapsed ms, times left, away]
 WATCH_LEN = 6
 
 
-def _bad(field, text):
-    return ProtocolError(E_BAD_FIELD, "%s: %s" % (field, text), field)
-
-
-def _int(field, value, lo, hi):
-    if type(value) is not int or value < lo or value > hi:
-        raise _bad(field, "expected an integer %d..%d" % (lo, hi))
-    return value
-
-
 class HotWork:
     def __init__(self, book, is_present, emit, fire_watch_s=3600):
-        _int("fire_watch_s", fire_watch_s, 0, 86400)
+        check_int("fire_watch_s", fire_watch_s, 0, 86400)
         self.book = book
         self.fire_watch_s = fire_watch_s
         self._is_present = is_present
@@ -54,35 +44,13 @@ class HotWork:
 
     # ---- commands ----
 
-    def issue(
-        self,
-        permit_id,
-        zone_id,
-        job_id,
-        measure_ref,
-        start_s,
-        end_s,
-        watcher,
-        workers,
-        flags,
-        now_s,
-    ):
-        return self.book.issue(
-            permit_id,
-            zone_id,
-            job_id,
-            measure_ref,
-            start_s,
-            end_s,
-            watcher,
-            workers,
-            flags,
-            now_s,
-            self.watching,
-        )
+    def issue(self, *permit):
+        # permit: PermitBook.issue's fields, permit_id to now_s, in its order. The book
+        # also counts the fire watches running now, to keep a watch slot free (R-HOT-2).
+        return self.book.issue(*permit, watches_busy=self.watching)
 
     def revoke(self, permit_id, now_ms):
-        _int("permit_id", permit_id, 1, ID_MAX)
+        check_int("permit_id", permit_id, 1, ID_MAX)
         slot = self.book.find(permit_id)
         if slot < 0:
             return REFUSE_UNKNOWN_PERMIT
@@ -220,16 +188,18 @@ class HotWork:
 
     def check_watches(self, items, hot_permits):
         if not isinstance(items, list) or len(items) + hot_permits > len(self._w_used):
-            raise _bad("watches", "expected a list of at most %d fire watches" % len(self._w_used))
+            raise bad_field(
+                "watches", "expected a list of at most %d fire watches" % len(self._w_used)
+            )
         for item in items:
             if not isinstance(item, list) or len(item) != WATCH_LEN:
-                raise _bad("watches", "each fire watch is a list of %d fields" % WATCH_LEN)
-            _int("permit_id", item[0], 1, ID_MAX)
-            _int("watcher", item[1], 1, ID_MAX)
-            _int("watch_s", item[2], 0, 0x3FFFFFFF)
-            _int("watch_ms", item[3], 0, 999)
-            _int("left", item[4], 0, 0x3FFFFFFF)
-            _int("away", item[5], 0, 1)
+                raise bad_field("watches", "each fire watch is a list of %d fields" % WATCH_LEN)
+            check_int("permit_id", item[0], 1, ID_MAX)
+            check_int("watcher", item[1], 1, ID_MAX)
+            check_int("watch_s", item[2], 0, 0x3FFFFFFF)
+            check_int("watch_ms", item[3], 0, 999)
+            check_int("left", item[4], 0, 0x3FFFFFFF)
+            check_int("away", item[5], 0, 1)
 
     def restore_watches(self, items, now_ms):
         for w in range(len(self._w_used)):

@@ -7,8 +7,10 @@
 # and commands (on_video, on_gas, revoke_permit, evacuate) may drop a relay at once but
 # never raise one; only tick(), which sees the clock, the count and presence together,
 # raises them. After boot both relays stay off until a fresh heartbeat from every camera
-# has been live for the hold-off and a fresh, healthy gas sample has arrived.
+# has been live for the video hold-off and gas has been known and safe for the gas
+# hold-off (gas.py).
 from gateway import events
+from gateway.checks import bad_field
 from gateway.evacuation import Evacuation
 from gateway.gas import Gas
 from gateway.hotwork import HotWork
@@ -20,11 +22,9 @@ from gateway.reasons import (
     ALARM_GAS_HIGH,
     ALARM_VIDEO,
     WHY_EVACUATION,
-    WHY_GAS_HIGH,
     WHY_PERMIT_CHANGED,
 )
 from gateway.video import Video
-from gatewire.errors import E_BAD_FIELD, ProtocolError
 
 try:
     from micropython import const
@@ -53,12 +53,9 @@ CONFIG_KEYS = (
     "ch4_hot_max_ppm",
     "gas_silent_ms",
     "gas_stuck_s",
+    "gas_holdoff_ms",
     "fire_watch_s",
 )
-
-
-def _bad(field, text):
-    return ProtocolError(E_BAD_FIELD, "%s: %s" % (field, text), field)
 
 
 def from_config(cfg, is_present, emit):
@@ -86,6 +83,7 @@ class Interlocks:
         ch4_hot_max_ppm=5000,
         gas_silent_ms=5000,
         gas_stuck_s=1800,
+        gas_holdoff_ms=5000,
         fire_watch_s=3600,
         permit_capacity=8,
         max_permit_s=43200,
@@ -103,6 +101,7 @@ class Interlocks:
             gas_stuck_s,
             ch4_max_ppm,
             co_max_ppm,
+            gas_holdoff_ms,
         )
         self.permits = PermitBook(zone_id, emit, permit_capacity, max_permit_s)
         self.hotwork = HotWork(self.permits, is_present, emit, fire_watch_s)
@@ -154,22 +153,9 @@ class Interlocks:
     # ---- commands (authenticated by the app; return reasons.OK or a REFUSE_* code,
     # raise ProtocolError(E_BAD_FIELD) naming a malformed field) ----
 
-    def issue_permit(
-        self,
-        permit_id,
-        zone_id,
-        job_id,
-        measure_ref,
-        start_s,
-        end_s,
-        watcher,
-        workers,
-        flags,
-        now_s,
-    ):
-        return self.hotwork.issue(
-            permit_id, zone_id, job_id, measure_ref, start_s, end_s, watcher, workers, flags, now_s
-        )
+    def issue_permit(self, *permit):
+        # permit: PermitBook.issue's fields, permit_id to now_s, in its order.
+        return self.hotwork.issue(*permit)
 
     def revoke_permit(self, permit_id, now_ms):
         result = self.hotwork.revoke(permit_id, now_ms)
@@ -225,7 +211,7 @@ class Interlocks:
         alarms = 0
         if evac:
             alarms |= ALARM_EVACUATION
-        if work & WHY_GAS_HIGH:
+        if self.gas.high:  # the gas now, not the hold-off: the sounder tells the truth
             alarms |= ALARM_GAS_HIGH
         if self.video.alarm:
             alarms |= ALARM_VIDEO
@@ -258,7 +244,7 @@ class Interlocks:
         # At boot, before the first tick. Checks everything first: a bad snapshot raises
         # ProtocolError(E_BAD_FIELD) and changes nothing.
         if not isinstance(data, list) or len(data) != 5 or data[0] != SNAPSHOT_VERSION:
-            raise _bad(
+            raise bad_field(
                 "snapshot", "expected [%d, permits, watches, evacuation, gas]" % SNAPSHOT_VERSION
             )
         self.permits.check_entries(data[1])
@@ -270,14 +256,14 @@ class Interlocks:
         self.evacuation.check(data[3])
         gas = data[4]
         if not isinstance(gas, list) or len(gas) != 2:
-            raise _bad("gas", "expected [CH4, CO] exceedances")
+            raise bad_field("gas", "expected [CH4, CO] exceedances")
         for item in gas:
             if not isinstance(item, list) or len(item) != 4:
-                raise _bad("gas", "each exceedance is [over, peak ppm, s, ms]")
+                raise bad_field("gas", "each exceedance is [over, peak ppm, s, ms]")
             for i in range(4):
                 v = item[i]
                 if type(v) is not int or v < 0 or v > 0x3FFFFFFF or (i == 3 and v > 999):
-                    raise _bad("gas", "exceedance fields are small non-negative integers")
+                    raise bad_field("gas", "exceedance fields are small non-negative integers")
         self.permits.restore(data[1])
         self.hotwork.restore_watches(data[2], now_ms)
         self.evacuation.restore(data[3], now_ms)

@@ -10,6 +10,7 @@
 # one hot-work permit may be in the book for any instant: a second one whose window
 # overlaps is refused, so the relay can never be on under two tickets.
 from gateway import events
+from gateway.checks import bad_field, check_int
 from gateway.reasons import (
     OK,
     REFUSE_BOOK_FULL,
@@ -20,7 +21,6 @@ from gateway.reasons import (
     REFUSE_WATCH_FULL,
     REFUSE_WRONG_ZONE,
 )
-from gatewire.errors import E_BAD_FIELD, ProtocolError
 
 try:
     from micropython import const
@@ -47,23 +47,13 @@ TIME_MAX = 0xFFFFFFFF  # wall-clock seconds as the event log stores them (u32)
 ENTRY_LEN = const(9)
 
 
-def _bad(field, text):
-    return ProtocolError(E_BAD_FIELD, "%s: %s" % (field, text), field)
-
-
-def _int(field, value, lo, hi):
-    if type(value) is not int or value < lo or value > hi:
-        raise _bad(field, "expected an integer %d..%d" % (lo, hi))
-    return value
-
-
 class PermitBook:
     def __init__(self, zone_id, emit, capacity=8, max_window_s=43200):
         if not isinstance(zone_id, str) or not zone_id:
-            raise _bad("zone_id", "expected a non-empty text")
-        _int("permit_capacity", capacity, 1, MAX_CAPACITY)
+            raise bad_field("zone_id", "expected a non-empty text")
+        check_int("permit_capacity", capacity, 1, MAX_CAPACITY)
         # One ticket covers one job in one shift; 12 h is the longest shift pattern.
-        _int("max_permit_s", max_window_s, 60, 86400)
+        check_int("max_permit_s", max_window_s, 60, 86400)
         self.zone_id = zone_id
         self.capacity = capacity
         self.max_window_s = max_window_s
@@ -83,30 +73,30 @@ class PermitBook:
 
     def validate(self, permit_id, job_id, measure_ref, start_s, end_s, watcher, workers, flags):
         # Raises ProtocolError(E_BAD_FIELD) naming the first bad field; changes nothing.
-        _int("permit_id", permit_id, 1, ID_MAX)
-        _int("job_id", job_id, 1, ID_MAX)
+        check_int("permit_id", permit_id, 1, ID_MAX)
+        check_int("job_id", job_id, 1, ID_MAX)
         if not isinstance(measure_ref, str) or not 1 <= len(measure_ref) <= MEASURE_REF_MAX:
-            raise _bad("measure_ref", "expected a text of 1..%d characters" % MEASURE_REF_MAX)
-        _int("start_s", start_s, 1, TIME_MAX)
-        _int("end_s", end_s, 1, TIME_MAX)
+            raise bad_field("measure_ref", "expected a text of 1..%d characters" % MEASURE_REF_MAX)
+        check_int("start_s", start_s, 1, TIME_MAX)
+        check_int("end_s", end_s, 1, TIME_MAX)
         if end_s <= start_s:
-            raise _bad("end_s", "the window must end after it starts")
+            raise bad_field("end_s", "the window must end after it starts")
         if end_s - start_s > self.max_window_s:
-            raise _bad("end_s", "the window is longer than %d s" % self.max_window_s)
-        _int("flags", flags, 1, _ALL_FLAGS)
+            raise bad_field("end_s", "the window is longer than %d s" % self.max_window_s)
+        check_int("flags", flags, 1, _ALL_FLAGS)
         if not isinstance(workers, (list, tuple)) or not 1 <= len(workers) <= MAX_WORKERS:
-            raise _bad("workers", "expected 1..%d person ids" % MAX_WORKERS)
+            raise bad_field("workers", "expected 1..%d person ids" % MAX_WORKERS)
         for i in range(len(workers)):
-            _int("workers", workers[i], 1, ID_MAX)
+            check_int("workers", workers[i], 1, ID_MAX)
             for j in range(i):
                 if workers[j] == workers[i]:
-                    raise _bad("workers", "person %d named twice" % workers[i])
+                    raise bad_field("workers", "person %d named twice" % workers[i])
         if flags & HOT:
-            _int("watcher", watcher, 1, ID_MAX)  # R-HOT-2: a dedicated person on site
+            check_int("watcher", watcher, 1, ID_MAX)  # R-HOT-2: a dedicated person on site
         else:
-            _int("watcher", watcher, 0, ID_MAX)
+            check_int("watcher", watcher, 0, ID_MAX)
         if watcher and watcher in workers:
-            raise _bad("watcher", "the fire-watcher must not be one of the workers")
+            raise bad_field("watcher", "the fire-watcher must not be one of the workers")
 
     def issue(
         self,
@@ -124,7 +114,7 @@ class PermitBook:
     ):
         # Returns OK or a REFUSE_* code; raises ProtocolError for a malformed field.
         if not isinstance(zone_id, str):
-            raise _bad("zone_id", "expected a text")
+            raise bad_field("zone_id", "expected a text")
         self.validate(permit_id, job_id, measure_ref, start_s, end_s, watcher, workers, flags)
         if zone_id != self.zone_id:
             return REFUSE_WRONG_ZONE
@@ -256,19 +246,21 @@ class PermitBook:
     def check_entries(self, items):
         # Raises ProtocolError unless items is a list restore() can take whole.
         if not isinstance(items, list) or len(items) > self.capacity:
-            raise _bad("permits", "expected a list of at most %d permits" % self.capacity)
+            raise bad_field("permits", "expected a list of at most %d permits" % self.capacity)
         for k in range(len(items)):
             e = items[k]
             if not isinstance(e, list) or len(e) != ENTRY_LEN:
-                raise _bad("permits", "each permit is a list of %d fields" % ENTRY_LEN)
+                raise bad_field("permits", "each permit is a list of %d fields" % ENTRY_LEN)
             self.validate(e[0], e[1], e[2], e[3], e[4], e[5], e[8], e[6])
-            _int("began", e[7], 0, 1)
+            check_int("began", e[7], 0, 1)
             for j in range(k):
                 other = items[j]
                 if other[0] == e[0]:
-                    raise _bad("permit_id", "permit %d stored twice" % e[0])
+                    raise bad_field("permit_id", "permit %d stored twice" % e[0])
                 if e[6] & HOT and other[6] & HOT and e[3] < other[4] and other[3] < e[4]:
-                    raise _bad("start_s", "hot-work permits %d and %d overlap" % (other[0], e[0]))
+                    raise bad_field(
+                        "start_s", "hot-work permits %d and %d overlap" % (other[0], e[0])
+                    )
 
     def restore(self, items):
         self.check_entries(items)

@@ -13,10 +13,10 @@ except ImportError:
 
 # Why a relay is off. The work relay uses the first four; the hot-work relay all of them.
 WHY_VIDEO = const(0x001)  # R-VIDEO-1: a camera heartbeat is stale, or the hold-off is running
-WHY_GAS_UNKNOWN = const(0x002)  # R-GAS-1: no fresh, healthy gas sample (fault, silent, boot)
-WHY_GAS_HIGH = const(0x004)  # R-GAS-1: CH4 at or above the stop level, or CO at its limit
+WHY_GAS_UNKNOWN = const(0x002)  # R-GAS-1: gas not known (fault, silent, boot), then the hold-off
+WHY_GAS_HIGH = const(0x004)  # R-GAS-1: CH4 at the stop level or CO at its limit, then the hold-off
 WHY_EVACUATION = const(0x008)  # R-EVAC-1..3: an evacuation or a drill is in force
-WHY_GAS_HOT = const(0x010)  # R-HOT-2: CH4 above the hot-work limit (0.5 %)
+WHY_GAS_HOT = const(0x010)  # R-HOT-2: CH4 above the hot-work limit (0.5 %), then the hold-off
 WHY_NO_PERMIT = const(0x020)  # R-HOT-1: no hot-work permit for this zone inside its window
 WHY_CLOCK_UNSET = const(0x040)  # wall clock not set: no permit window can be trusted
 WHY_WATCHER_ABSENT = const(0x080)  # R-HOT-2: the permit's fire-watcher is not in the zone
