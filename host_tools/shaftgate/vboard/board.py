@@ -242,18 +242,13 @@ class VirtualBoard:
             proc = self._proc
             deadline = time.monotonic() + timeout_s
             while not self._ready:
-                if self.crashed is not None:
-                    raise BoardCrashed(self.name, self.crashed, self.log_path)
-                if self._proc is not proc:
-                    raise BoardError("board %s lost power while booting" % self.name)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BoardTimeout(
-                        "board %s did not boot within %.1f s" % (self.name, timeout_s),
-                        self._log_tail(),
-                        self.log_path,
-                    )
-                self._cv.wait(left)
+                self._wait_turn(
+                    deadline,
+                    proc,
+                    "while booting",
+                    "board %s did not boot within %.1f s" % (self.name, timeout_s),
+                    self._log_tail,
+                )
         return self
 
     def power_cut(self):
@@ -455,17 +450,13 @@ class VirtualBoard:
                 raise BoardError("board %s is not running" % self.name)
             deadline = time.monotonic() + timeout_s
             while sync_id not in self._synced:
-                self._raise_if_crashed()
-                if self._proc is not proc:
-                    raise BoardError("board %s lost power during sync" % self.name)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BoardTimeout(
-                        "board %s: no sync within %.1f s" % (self.name, timeout_s),
-                        self._observed(),
-                        self.log_path,
-                    )
-                self._cv.wait(left)
+                self._wait_turn(
+                    deadline,
+                    proc,
+                    "during sync",
+                    "board %s: no sync within %.1f s" % (self.name, timeout_s),
+                    self._observed,
+                )
             self._synced.discard(sync_id)
 
     # ---- observation ----
@@ -495,15 +486,13 @@ class VirtualBoard:
                         seen = seq
                         if predicate(dict(snapshot)):
                             return dict(snapshot)
-                self._raise_if_crashed()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BoardTimeout(
-                        "board %s: outputs did not match within %.1f s" % (self.name, timeout_s),
-                        self._observed(),
-                        self.log_path,
-                    )
-                self._cv.wait(left)
+                self._wait_turn(
+                    deadline,
+                    None,
+                    "",
+                    "board %s: outputs did not match within %.1f s" % (self.name, timeout_s),
+                    self._observed,
+                )
 
     def status(self):
         """The board's last report: steps, ticks_ms, rtc_s, mem_alloc, watchdog_armed, ...
@@ -549,6 +538,17 @@ class VirtualBoard:
             "steps": self._status.get("steps"),
             "last_alive_s_ago": age,
         }
+
+    def _wait_turn(self, deadline, proc, during, timeout_text, observed):
+        # One turn of a wait, under self._cv: fail loudly on a crash, on a power loss (when
+        # proc is given) or at the deadline; else sleep until the supervisor's next news.
+        self._raise_if_crashed()
+        if proc is not None and self._proc is not proc:
+            raise BoardError("board %s lost power %s" % (self.name, during))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BoardTimeout(timeout_text, observed(), self.log_path)
+        self._cv.wait(left)
 
     def _raise_if_crashed(self):
         if self.crashed is not None:
