@@ -29,6 +29,8 @@ class FakeGateway:
             genesis=eventlog.genesis_digest(gateway_id),
         )
         self.push_events = push_events
+        self.log_acks = False  # True: log each ack as a COMMAND event, as the firmware does
+        self.acks_received = 0
         self.now_s = NOW_S
         self.occupants = []  # [tag, person, since_s]
         self.permits = {}
@@ -156,6 +158,10 @@ class FakeGateway:
 
     def _on_ack(self, body):
         self.log.ack(body["up_to_seq"])
+        self.acks_received += 1
+        if self.log_acks:
+            # As the firmware does: every accepted command, an ack too, is itself an event.
+            self.emit(events.COMMAND, messages.ACK, 0, 0)
         return dict(unacked=self.log.unacked())
 
     def _on_config_get(self, body):

@@ -191,6 +191,34 @@ def test_events_follow_streams_json_lines(site):
     assert gw.log.acked == 2
 
 
+def test_events_follow_does_not_acknowledge_its_own_acknowledgements(site):
+    # The firmware logs every ack as a COMMAND event; acking those would wake --follow
+    # again at once, for ever (seen: 152 ack events in 4 s against a virtual board).
+    gw = site.gateways["face-1"]
+    gw.log_acks = True
+    gw.emit(events.CAP_OK, 0, 3, 25)
+    proc = subprocess.Popen(
+        [str(SHAFTGATE), "--port", port(site), "events", "--follow", "--json", "--wait", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    try:
+        json.loads(_readline(proc))
+        time.sleep(2.0)  # ten --wait periods with nothing new from the zone
+        gw.emit(events.EVAC_START, 0, 1, 2)
+        deadline = time.monotonic() + 10
+        while True:
+            line = json.loads(_readline(proc))
+            if line.get("kind_name") == "EVAC_START" or time.monotonic() > deadline:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+    # The catch-up's ack and the one for EVAC_START, not one per wake-up.
+    assert gw.acks_received <= 3, "follow acked its own acks: %d acks" % gw.acks_received
+
+
 def test_permits_issue_list_revoke(site):
     gw = site.gateways["face-1"]
     doc = run_json(
