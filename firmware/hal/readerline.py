@@ -58,6 +58,7 @@ class ReaderLine:
         self._rx_pos = 0
         self._line = bytearray(LINE_MAX)
         self._line_len = 0
+        self._value = 0  # the last number _number() read
         self._overlong = False
         self.bad_lines = 0
         self.tag_lines = 0
@@ -96,6 +97,22 @@ class ReaderLine:
                 self._overlong = True
         return False
 
+    def _number(self, line, i, star, max_digits):
+        # Decimal digits from i up to a comma: the value goes to self._value (no tuple, so
+        # nothing is allocated per read); returns the comma's index, or -1.
+        value = 0
+        digits = 0
+        while i < star and _ZERO <= line[i] <= _NINE:
+            value = value * 10 + line[i] - _ZERO
+            digits += 1
+            i += 1
+            if digits > max_digits:
+                return -1
+        if digits == 0 or line[i] != _COMMA:
+            return -1
+        self._value = value
+        return i
+
     def _parse(self, out):
         line = self._line
         end = self._line_len
@@ -118,32 +135,19 @@ class ReaderLine:
         if x != (hi << 4) | lo:
             return False
 
-        i = 5
-        tag = 0
-        digits = 0
-        while i < star and _ZERO <= line[i] <= _NINE:
-            tag = tag * 10 + line[i] - _ZERO
-            digits += 1
-            i += 1
-            if digits > 9:
-                return False
-        if digits == 0 or tag == 0 or line[i] != _COMMA:
+        i = self._number(line, 5, star, 9)
+        tag = self._value
+        if i < 0 or tag == 0:
             return False
         i += 1
 
         negative = line[i] == _MINUS
         if negative:
             i += 1
-        rssi = 0
-        digits = 0
-        while i < star and _ZERO <= line[i] <= _NINE:
-            rssi = rssi * 10 + line[i] - _ZERO
-            digits += 1
-            i += 1
-            if digits > 3:
-                return False
-        if digits == 0 or line[i] != _COMMA:
+        i = self._number(line, i, star, 3)
+        if i < 0:
             return False
+        rssi = self._value
         if negative:
             rssi = -rssi
         if rssi > 0 or rssi < RSSI_MIN_DBM:
