@@ -313,7 +313,9 @@ class Gateway:
             self.co_ppm = g[1]
             il.on_gas(g[0], g[1], g[2], now_ms)
         il.tick(now_ms, now_s, zone.count)
-        zone.set_evacuating(il.entry_refused)
+        if zone.evacuating != il.entry_refused:
+            # Only on a change: set_evacuating re-judges the zone's whole state.
+            zone.set_evacuating(il.entry_refused)
         zone.tick(now_ms, now_s)
         if self._dirty:
             # On flash before the outputs act on it: a relay raised for a permit whose
