@@ -180,12 +180,14 @@ class Rig:
 
     def cross(self, tag, into=True):
         # One person through the doorway: read at the point they come from, then at the
-        # other, then past the settle time with no read at the first.
+        # other (twice on the way out: one outer read is never an exit), then past the
+        # settle time with no read at the first.
         first = 0 if into else 1
         self.board.reads.append((first, tag, -60, 0))
         self.step(200)
-        self.board.reads.append((1 - first, tag, -60, 0))
-        self.step(200)
+        for _ in range(1 if into else 2):
+            self.board.reads.append((1 - first, tag, -60, 0))
+            self.step(200)
         self.step(500, 5)
 
     # ---- the link ----

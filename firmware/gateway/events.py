@@ -45,8 +45,12 @@ TURNED_BACK = const(27)  # reached the other read point and went back: tag, a=po
 OVERSTAY = const(28)  # tag, a=person id, b=minutes in zone (underground for a shaft)
 READ_POINT_UNKNOWN = const(29)  # R-DATA-4: tag (0 if invalid), a=read point id, b=rssi dBm
 TAG_INVALID = const(30)  # tag id outside 1..2**30-1: tag=0, a=read point, b=rssi dBm
-DOORWAY_FULL = const(31)  # too many tags in the doorway, this one untracked: tag, a=limit
+DOORWAY_FULL = const(31)  # no longer logged (the doorway counts in when full: 34); tag, a=limit
 ROSTER_LOADED = const(32)  # tag=0, a=people in the new roster, b=0
+# The doorway's own (doorway.py says when each fires; DECIDED_* and DOUBT_* live there).
+DOUBTFUL_CROSSING = const(33)  # decided on thin evidence: tag, a=doorway.DECIDED_*, b=DOUBT_* bits
+DOORWAY_OVERFLOW = const(34)  # more tags than tracks, counting in only: tag, a=tracks, b=in use
+DOORWAY_OVERFLOW_END = const(35)  # tracks free again: tag=0, a=untracked reads, b=counted in
 
 
 # ---- Interlocks: video, gas, hot work, evacuation, seals (50-99) ----

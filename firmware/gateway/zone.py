@@ -62,7 +62,6 @@ from gateway.events import (
     UNAUTHORISED_ENTRY,
     UNCERTIFIED_ENTRY,
     UNKNOWN_TAG_ENTRY,
-    UNTAGGED_ENTRY,
 )
 from gateway.ledger import (
     FLAG_OVER_CAP,
@@ -159,7 +158,7 @@ class Zone:
         utc_offset_min=0,
         roster=None,
         ledger_capacity=512,
-        doorway_capacity=32,
+        doorway_capacity=128,
         settle_ms=2000,
         window_ms=8000,
         tag_still_s=600,
@@ -183,10 +182,16 @@ class Zone:
         self.roster = roster if roster is not None else Roster(emit)
         self.ledger = Ledger(ledger_capacity)
         self.doorway = Doorway(
-            doorway_capacity, settle_ms, window_ms, tag_still_s * 1000, emit, self._cross
+            doorway_capacity,
+            settle_ms,
+            window_ms,
+            tag_still_s * 1000,
+            untagged_window_ms,
+            emit,
+            self._cross,
+            self._is_in,
         )
         self._max_dwell_ms = max_dwell_s * 1000
-        self._untagged_window_ms = untagged_window_ms
         self.evacuating = False
         self.sealed = False
         self.restricted = False
@@ -203,8 +208,6 @@ class Zone:
         self.parallel_crews = False
         self.entry_refused = True  # until the first refresh: outputs start safe
         self._beam_last = -1  # -1: no beam counter reported yet
-        self._excess = 0  # beam bodies minus tag entries, not yet explained
-        self._excess_ms = 0
         self._scan_ms = 0
         self._bad_point = array("i", [0] * _BAD_RING)
         self._bad_tag = array("I", [0] * _BAD_RING)
@@ -248,7 +251,9 @@ class Zone:
         if not _is_int(tag) or tag <= 0 or tag > MAX_ID:
             self._bad_read(TAG_INVALID, 0, point, rssi, now_ms)
             return
-        slot = self.doorway.read(point, tag, battery_low, now_ms)
+        if not _is_int(rssi) or rssi < -128 or rssi > 0:
+            rssi = -128  # unknown strength: the weakest
+        slot = self.doorway.read(point, tag, rssi, battery_low, now_ms)
         if slot >= 0 and point == OUTER:
             self._judge(slot)
         self._refresh()
@@ -262,19 +267,13 @@ class Zone:
         if last < 0 or total_count < last:
             return  # first report or the counter restarted: a new baseline
         if total_count > last:
-            self._add_excess(total_count - last, now_ms)
+            # R-ID-2: the doorway pairs each body with a tag entry, or alarms.
+            self.doorway.beam(total_count - last, _i32(total_count), now_ms)
 
     def tick(self, now_ms, now_s):
         self._now_ms = now_ms
         self._clock(now_s)
         self.doorway.tick(now_ms)
-        # R-ID-2: more bodies than tag entries for longer than the window = untagged entry.
-        if self._excess and ticks_age(now_ms, self._excess_ms) >= self._untagged_window_ms:
-            if self._excess > 0:
-                self._emit(UNTAGGED_ENTRY, 0, _i32(self._excess), _i32(self._beam_last))
-            # Surplus tags (a beam miss) are forgiven too, so they cannot hide a later
-            # untagged body.
-            self._excess = 0
         if self._max_dwell_ms and ticks_age(now_ms, self._scan_ms) >= _SCAN_MS:
             self._scan_ms = now_ms & TICKS_MASK
             self._check_overstay(now_ms)
@@ -379,7 +378,6 @@ class Zone:
             if r < 0:
                 ld.overflow += 1
         self._beam_last = -1
-        self._excess = 0
         self._now_ms = now_ms
         self._now_s = None
         self._clock(now_s)
@@ -527,6 +525,9 @@ class Zone:
                 hi = mid
         return lo < len(people) and people[lo] == person
 
+    def _is_in(self, tag):
+        return self.ledger.find(tag) >= 0
+
     def _cross(self, tag, into_zone):
         if into_zone:
             self._entry(tag)
@@ -549,8 +550,6 @@ class Zone:
             person = rs.person(ri)
             role = rs.role(ri)
             crew = rs.crew(ri)
-        if self._beam_last >= 0:
-            self._add_excess(-1, now_ms)
         r = ld.find(tag)
         new = r < 0
         if new:
@@ -607,13 +606,6 @@ class Zone:
         else:
             # Leaving without having been seen coming in: never a negative count.
             self._emit(MISSED_ENTRY, tag, person, ld.count)
-
-    def _add_excess(self, d, now_ms):
-        old = self._excess
-        ex = old + d
-        self._excess = ex
-        if ex and (old == 0 or (old > 0) != (ex > 0)):
-            self._excess_ms = now_ms & TICKS_MASK
 
     def _check_overstay(self, now_ms):
         ld = self.ledger

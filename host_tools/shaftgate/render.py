@@ -4,7 +4,7 @@ first. Everything here formats data the library returned; nothing is decided her
 import datetime
 import unicodedata
 
-from gateway import caps, gas, reasons, roles, zone
+from gateway import caps, doorway, gas, reasons, roles, zone
 from gateway import events as ev
 from shaftgate.client import event_kind_name
 
@@ -31,6 +31,12 @@ def prefixed_names(module, prefix, skip=()):
 WHY_NAMES = prefixed_names(reasons, "WHY_")
 CAUSE_NAMES = prefixed_names(reasons, "CAUSE_")
 EVAC_REASON_NAMES = prefixed_names(reasons, "EVAC_REASON_", skip=("EVAC_REASON_MAX",))
+DOUBT_NAMES = prefixed_names(doorway, "DOUBT_")
+# What the doorway decided on thin evidence (DOUBTFUL_CROSSING a), for the dispatcher.
+DECIDED_WORDS = {
+    doorway.DECIDED_IN: "counted IN on thin evidence / 证据不足, 按已进入计",
+    doorway.DECIDED_KEPT_IN: "exit NOT accepted, still counted in / 出井证据不足, 仍计在内",
+}
 
 
 def local_time(time_s):
@@ -136,6 +142,14 @@ _DESCRIBE = {
     ev.UNTAGGED_ENTRY: lambda e: "%d bodies without a tag (beam total %d)" % (e["a"], e["b"]),
     ev.OVERSTAY: lambda e: "person %d, %s in zone" % (e["a"], duration(e["b"] * 60)),
     ev.ROSTER_LOADED: lambda e: "%d people" % e["a"],
+    ev.DOUBTFUL_CROSSING: lambda e: _doubtful(e),
+    ev.DOORWAY_OVERFLOW: lambda e: (
+        "doorway full (%d tracks): counting people in only / 门口标签过多, 只计进入" % e["a"]
+    ),
+    ev.DOORWAY_OVERFLOW_END: lambda e: (
+        "doorway tracks free again: %d untracked reads, %d counted in unconfirmed"
+        % (e["a"], e["b"])
+    ),
     ev.WORK_OFF: lambda e: "why: " + why_bits(e["a"]),
     ev.HOT_ON: lambda e: "permit %d, job %d, fire-watcher %d" % (e["tag"], e["a"], e["b"]),
     ev.HOT_OFF: lambda e: "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"])),
@@ -164,6 +178,16 @@ _DESCRIBE = {
         "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"]))
     ),
 }
+
+
+def doubt_bits(bits):
+    names = [name for bit, name in sorted(DOUBT_NAMES.items()) if bits & bit]
+    return ", ".join(names) if names else "none"
+
+
+def _doubtful(e):
+    decided = DECIDED_WORDS.get(e["a"], "decision %d" % e["a"])
+    return "%s; check: %s" % (decided, doubt_bits(e["b"]))
 
 
 def _evac(e):
