@@ -289,17 +289,21 @@ class Doorway:
                     elif ended and self._run_pt[i] == OUTER and self._n_in[i]:
                         # Inner, then one outer read: a stray or a thin exit. Kept in.
                         self._doubt(i, DECIDED_KEPT_IN, DOUBT_ONE_OUTER)
-                elif (
-                    e & _E_IN_AFTER_OUT
-                    and self._origin[i] == OUTER
-                    and self._n_out[i] >= EXIT_READS
-                    and self._run_pt[i] == INNER
-                    and ticks_age(m, self._t_out[i]) >= settle
-                ):
-                    # Came in from outside while counted inside: left unseen before
-                    # (the zone logs MISSED_EXIT); still one person inside.
-                    self._cross(i, True, 0, m)
-                    e = self._ev[i]
+                elif e & _E_IN_AFTER_OUT and self._origin[i] == OUTER and self._run_pt[i] == INNER:
+                    if ticks_age(m, self._t_out[i]) < settle:
+                        pending += 1  # its body is its own
+                    elif self._n_out[i] >= EXIT_READS:
+                        # Came in from outside while counted inside: left unseen before
+                        # (the zone logs MISSED_EXIT); still one person inside.
+                        self._cross(i, True, 0, m)
+                        e = self._ev[i]
+                    else:
+                        # Counted in already (on thin evidence) and now seen coming in:
+                        # nothing to count, but the beam body was theirs.
+                        self._beam_entry(m)
+                        kept = self._flags[i] & _KEPT_ON_CROSSING
+                        self._begin(i, INNER, _E_INSIDE | _E_INNER, kept, m)
+                        e = self._ev[i]
                 elif ended and e == _E_INSIDE | _E_OUTER and self._n_out[i] >= EXIT_READS:
                     self._doubt(i, DECIDED_KEPT_IN, DOUBT_OUTER_ONLY)
             elif e & _E_IN_AFTER_OUT:
