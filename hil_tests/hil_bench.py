@@ -29,7 +29,7 @@ WORLD_T0 = 1781474400
 CERT_VALID_S = 365 * 86400
 SETTLE_S = 2.2  # doorway settle_ms (2000) and a little: crossings complete
 DOORWAY_WINDOW_MS = 8000  # config doorway_window_ms default: a batch's tracks then go
-BATCH_MAX = 24  # people in the doorway at once (its capacity is 32 tracks)
+BATCH_MAX = 24  # people in the doorway at once (it holds 128 tracks)
 VIDEO_HOLDOFF_S = 5  # config video_holdoff_ms default
 GAS_HOLDOFF_S = 5  # config gas_holdoff_ms default: gas safe this long before work resumes
 # A step of virtual time the firmware sees in one tick: below video_timeout_ms (10 s) less
@@ -380,8 +380,10 @@ class Gate:
             batch = tags[i : i + BATCH_MAX]
             for tag in batch:
                 self.io.read_tag(first, tag)
-            for tag in batch:
-                self.io.read_tag(second, tag)
+            # Twice at the outer point on the way out: one outer read is never an exit.
+            for _ in range(1 if into else 2):
+                for tag in batch:
+                    self.io.read_tag(second, tag)
             self.io.sync()
             self.bench.advance(SETTLE_S)
             if into:

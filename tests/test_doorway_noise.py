@@ -1,7 +1,8 @@
-# The doorway under noise (issue 10): hypothesis builds crowds from the noise model in
-# tests/doorway_noise.py (1-4 reads per point, stray single reads at either point at any
-# time, reader misses, real turn-backs, the beam counting every body that goes in) and
-# plays them through a shaft zone. At every checkpoint (everyone quiet for a while):
+# The doorway under noise (issue 10; R-CAP-11, R-ID-2): hypothesis builds crowds from the
+# noise model in tests/doorway_noise.py (1-4 reads per point, stray single reads at either
+# point at any time, reader misses, real turn-backs, the beam counting every body that
+# goes in) and plays them through a shaft zone. At every checkpoint (everyone quiet for a
+# while):
 #   - nobody who physically entered is missing from the count;
 #   - nobody is counted out who did not leave (the same: inside => counted);
 #   - anyone counted who is not inside has a DOUBTFUL_CROSSING event (a false "in" only

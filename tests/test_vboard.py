@@ -270,6 +270,7 @@ def test_side_channel_reaches_the_firmware_and_outputs_come_back(board):
         assert port.readline() == b"tag 1 4242 -60\n"
         assert port.readline() == b"tag 1 7 -60\n"
         assert port.readline() == b"tag 0 7 -60\n"
+        assert port.readline() == b"tag 0 7 -60\n"
     board.beam(3)
     board.wait_outputs(lambda o: o["work_relay"], 5)
     board.beam()

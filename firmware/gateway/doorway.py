@@ -2,7 +2,8 @@
 # pulses. The model, its timing constants and why are in docs/firmware-design.md
 # ("The doorway"); in short:
 #
-# In doubt, the person is in. A false "in" costs a search; a false "out" can cost a life.
+# In doubt, the person is in (R-CAP-11: the count is the truth). A false "in" costs a
+# search; a false "out" can cost a life.
 # Each tag in range has a track: what this passage has shown so far (read at which points,
 # in which order, how many reads in the last run at one point, the strongest inner read,
 # when). Tracks live in fixed preallocated arrays; nothing here allocates per read.
@@ -326,8 +327,10 @@ class Doorway:
                     and self._run_pt[i] == OUTER
                     and self._run_n[i] >= EXIT_READS
                 ):
-                    if ticks_age(m, self._t_in[i]) >= settle:
-                        # Out by someone not counted in: the zone logs MISSED_ENTRY.
+                    if self._n_in[i] >= 2 and ticks_age(m, self._t_in[i]) >= settle:
+                        # Out by someone not counted in: the zone logs MISSED_ENTRY. (One
+                        # inner read first may be a stray before an approach: that waits
+                        # for the window's end.)
                         self._cross(i, False, 0, m)
                         e = self._ev[i]
                 elif (
@@ -455,7 +458,9 @@ class Doorway:
             # Reached the inner point and went on being read outside, and no beam body
             # wants it: turned back.
             self._emit(TURNED_BACK, tag, OUTER, 0)
-        elif out_tail < EXIT_READS:
+        elif out_tail >= EXIT_READS:
+            self._on_cross(tag, False)  # out by someone not counted in: MISSED_ENTRY
+        else:
             if n_in >= 2:
                 # Read inside again and again, and the beam saw no body: in doubt, in.
                 doubt = DOUBT_NO_OUTER | DOUBT_NO_BEAM

@@ -392,7 +392,13 @@ class VirtualBoard:
         return self.read_tag(OUTER, tag, rssi) and self.read_tag(INNER, tag, rssi)
 
     def cross_out(self, tag, rssi=-60):
-        return self.read_tag(INNER, tag, rssi) and self.read_tag(OUTER, tag, rssi)
+        """A person walking out: read at the inner point, then twice at the outer one (the
+        doorway takes one outer read for a stray, never for an exit)."""
+        return (
+            self.read_tag(INNER, tag, rssi)
+            and self.read_tag(OUTER, tag, rssi)
+            and self.read_tag(OUTER, tag, rssi)
+        )
 
     def beam(self, n=1):
         """n bodies through the beam / turnstile (its count restarts at 0 on power-on)."""

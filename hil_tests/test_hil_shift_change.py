@@ -1,0 +1,145 @@
+"""Shift change at the shaft (issue 10): three full cages of 60 come down a few minutes
+apart, each unloading through the shaft gateway's doorway in 15-20 s (1-4 reads per
+point, reads of the crowd interleaved, the beam counting every body that goes in), with
+stray reads around each person's crossing and of those already underground, and reader
+misses (someone read only at the inner point). Later the cages take everyone up again.
+The count after each cage is exact, and after the last cage up it is zero.
+
+The noise is tests/doorway_noise.py's. Going up, people are read 2-4 times at the outer
+point: one outer read is never an exit (the person would stay counted, with a
+DOUBTFUL_CROSSING event, as tests/test_doorway_noise.py shows)."""
+
+import random
+
+import doorway_noise as noise
+
+from gateway import events as ev
+
+from .hil_bench import face_config, morning_crew
+
+CAGE = 60
+CAGES = 3
+BETWEEN_CAGES_S = 180  # a few minutes apart
+STEP_S = 0.25  # the board sees the crowd's reads in steps this long
+QUIET_S = 30  # after a cage: every crossing settles, every beam body is paired
+MISSES_PER_CAGE = 2
+STRAY_PCT = 15  # stray reads, per crossing
+SEED = 10
+
+
+def _cage(w, rng, tags, t0_ms, into, strays_of):
+    # One cage's people through the doorway, starting within 15-20 s of t0_ms.
+    unload_ms = rng.randint(15000, 20000) - 4000  # the last one's passage takes ~4 s
+    missed = set(rng.sample(tags, MISSES_PER_CAGE)) if into else set()
+    for tag in tags:
+        kind = noise.MISS_OUTER if tag in missed else noise.CROSS
+        first = rng.randint(1, 4)
+        second = rng.randint(1, 4) if into else rng.randint(2, 4)
+        w.passage(tag, t0_ms + rng.randint(0, unload_ms), kind, first, second)
+    end = w.end_ms
+    for _ in range(len(tags) * STRAY_PCT // 100):
+        tag = rng.choice(tags + strays_of)
+        w.stray(tag, rng.choice((noise.OUTER, noise.INNER)), rng.randint(t0_ms - 8000, end + 8000))
+    return end, missed
+
+
+def _play(gate, bench, timeline, i, until_ms, now_ms):
+    # Sends the timeline's reads and beam bodies to the board in STEP_S steps up to
+    # until_ms; returns (next index, model time reached).
+    io = gate.io
+    while now_ms < until_ms:
+        step_end = now_ms + int(STEP_S * 1000)
+        bodies = 0
+        while i < len(timeline) and timeline[i][0] < step_end:
+            _, _, what, point, tag, rssi = timeline[i]
+            if what == "beam":
+                bodies += 1
+            else:
+                io.read_tag(point, tag, rssi)
+            i += 1
+        if bodies:
+            io.beam(bodies)
+        if i >= len(timeline) or timeline[i][0] > step_end + 5000:
+            # Nobody in the doorway for a while: let time pass in bigger steps.
+            target = until_ms if i >= len(timeline) else min(until_ms, timeline[i][0])
+            bench.advance((target - now_ms) / 1000.0)
+            now_ms = target
+        else:
+            bench.advance(STEP_S)
+            now_ms = step_end
+    return i, now_ms
+
+
+def test_shift_change_three_cages_down_and_up(board, report):
+    board.require("tags", "beam")
+    crew = morning_crew(CAGE * CAGES)
+    shaft = board.gate(face_config("gw-shaft", "shaft", mine_cap=200), crew)
+    rng = random.Random(SEED)
+    tags = [p.tag for p in crew]
+    cages = [tags[k * CAGE : (k + 1) * CAGE] for k in range(CAGES)]
+    w = noise.World()
+    checks = []  # (model ms, people underground then, what)
+    t = 1000
+    for k, group in enumerate(cages):
+        below = [x for c in cages[:k] for x in c]
+        end, missed = _cage(w, rng, group, t, True, below)
+        checks.append((end + QUIET_S * 1000, set(w.inside), "cage %d down" % (k + 1), missed))
+        t = end + BETWEEN_CAGES_S * 1000
+    for k, group in enumerate(cages):
+        end, _ = _cage(w, rng, group, t, False, [x for x in tags if x in w.inside])
+        checks.append((end + QUIET_S * 1000, set(w.inside), "cage %d up" % (k + 1), set()))
+        t = end + BETWEEN_CAGES_S * 1000
+    timeline = w.sorted_timeline()
+    strays = sum(1 for e in timeline if e[5] == -80)
+    report.note(
+        "%d cages of %d, %d reads, %d beam bodies, %d stray reads, %d reader misses"
+        % (
+            CAGES,
+            CAGE,
+            sum(1 for e in timeline if e[2] == "read"),
+            sum(1 for e in timeline if e[2] == "beam"),
+            strays,
+            MISSES_PER_CAGE * CAGES,
+        )
+    )
+    i = 0
+    now = 0
+    for at_ms, inside, what, missed in checks:
+        i, now = _play(shaft, board, timeline, i, at_ms, now)
+        shaft.inside = set(inside)
+        report.drive(
+            shaft.name,
+            "%s: %d underground by the world%s"
+            % (
+                what,
+                len(inside),
+                (", outer reads missed for %s" % sorted(missed)) if missed else "",
+            ),
+        )
+        shaft.expect_status(why=what)
+        shaft.expect_occupants()
+    shaft.catch_up()
+    report.expect(
+        shaft.name, "zero underground after the last cage up", shaft.status()["occupants"] == 0
+    )
+    kinds = shaft.kinds()
+    report.observe(shaft.name, "events: %s" % dict(sorted(kinds.items())))
+    report.expect(
+        shaft.name,
+        "no UNTAGGED_ENTRY (every body carried a tag) and no DOORWAY_OVERFLOW",
+        not shaft.events(ev.UNTAGGED_ENTRY) and not shaft.events(ev.DOORWAY_OVERFLOW),
+    )
+    report.expect(
+        shaft.name,
+        "%d entries and %d exits logged for %d people down and up"
+        % (len(shaft.events(ev.ENTRY)), len(shaft.events(ev.EXIT)), len(tags)),
+        {e["tag"] for e in shaft.events(ev.ENTRY)} == set(tags)
+        and {e["tag"] for e in shaft.events(ev.EXIT)} == set(tags),
+    )
+    doubtful = {e["tag"] for e in shaft.events(ev.DOUBTFUL_CROSSING)}
+    all_missed = set().union(*(c[3] for c in checks))
+    report.expect(
+        shaft.name,
+        "each reader miss is a doubtful crossing the dispatcher sees (%s)" % sorted(all_missed),
+        all_missed <= doubtful,
+    )
