@@ -50,7 +50,7 @@ def run():
             "Zone heap under MicroPython (budget 64 KB for 2,000 people, 300 in)",
             ["what", "bytes"],
             [
-                ("zone, empty (ledger of 512, doorway of 32)", heap["upy_heap_zone_empty_bytes"]),
+                ("zone, empty (ledger of 512, doorway of 128)", heap["upy_heap_zone_empty_bytes"]),
                 ("roster of 2,000 people", heap["upy_heap_roster_2000_bytes"]),
                 ("all of it, 300 in the zone", total),
                 ("share of the 64 KB budget (%)", 100.0 * total / budget),

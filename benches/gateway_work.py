@@ -190,6 +190,12 @@ class Shaft:
         b.tag = tag
         b.ms += 200
         gw.step()
+        if not into:
+            # Twice at the outer point on the way out: one outer read is never an exit.
+            b.point = 0
+            b.tag = tag
+            b.ms += 100
+            gw.step()
         b.ms += 2200
         gw.step()
 

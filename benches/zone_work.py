@@ -44,11 +44,14 @@ def load_roster(z, n=ROSTER):
 
 
 def crossing(z, tag, into, t, now_s):
-    # One person through the doorway: a read at each point, then the settle time.
+    # One person through the doorway: a read at each point (two at the outer one on the
+    # way out: one outer read is never an exit), then the settle time.
     a = 0 if into else 1
     z.on_read(a, tag, -60, 0, t, now_s)
     z.on_read(1 - a, tag, -60, 0, t + 200, now_s)
-    z.tick(t + 200 + SETTLE_MS, now_s)
+    if not into:
+        z.on_read(0, tag, -60, 0, t + 300, now_s)
+    z.tick(t + 300 + SETTLE_MS, now_s)
 
 
 def fill(z, t, n=IN_ZONE):

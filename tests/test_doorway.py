@@ -459,3 +459,31 @@ def test_crossing_across_the_ticks_wrap():
     r.advance(WINDOW_MS + 1000)
     assert r.crossed == [(7, True)]
     assert r.d.n == 0
+
+
+def test_150_people_in_8_seconds_are_all_counted_and_all_leave_after():
+    # Issue 10 item 1: the count used to stop at 32. Beyond the 128 tracks the doorway
+    # counts people in on their inner read (and says so) rather than dropping them.
+    r = Rig(capacity=128)
+    tags = list(range(1, 151))
+    for k, tag in enumerate(tags):
+        r.d.read(OUTER, tag, -60, 0, r.t)
+        r.d.read(OUTER, tag, -60, 0, r.t)
+        if k >= 3:
+            for back in tags[k - 3 : k - 1]:
+                r.d.read(INNER, back, -60, 0, r.t)
+        r.beam()
+        r.advance(50)
+    for tag in tags[-3:]:
+        r.d.read(INNER, tag, -60, 0, r.t)
+    r.advance(WINDOW_MS + PAIR_MS)
+    assert sorted(r.inside) == tags
+    assert len(r.rec.of(events.DOORWAY_OVERFLOW)) == 1
+    assert len(r.rec.of(events.DOORWAY_OVERFLOW_END)) == 1
+    assert r.rec.of(events.UNTAGGED_ENTRY) == []
+    # Out in three groups (tracks free between them): nobody is counted out untracked.
+    for first in range(0, 150, 50):
+        for tag in tags[first : first + 50]:
+            r.read(tag, (INNER, OUTER, OUTER), step_ms=20)
+        r.advance(WINDOW_MS + 1000)
+    assert r.inside == set()

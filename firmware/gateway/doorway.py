@@ -69,6 +69,7 @@ _E_IN_AFTER_OUT = const(4)  # an inner read after an outer one
 _E_OUT_AFTER_IN = const(8)  # an outer read after an inner one
 _E_INSIDE = const(16)  # counted in the zone (cached from is_in; changed only here)
 _E_HELD = const(32)  # window over, kept for a beam pulse that may pair with it
+_E_BODY = const(64)  # counted inside and took a beam body this passage
 
 # DOUBTFUL_CROSSING a: what was decided.
 DECIDED_IN = const(1)  # counted in
@@ -311,9 +312,9 @@ class Doorway:
                 tail = self._run_n[i] if self._run_pt[i] == OUTER else 0
                 if tail <= 1 and ticks_age(m, self._t_out[i]) >= settle:
                     doubt = 0
-                    if tail:
-                        # One outer read after the inner ones: a stray, never a
-                        # cancelled entry. Doubtful unless a beam body backs it.
+                    if e & _E_OUT_AFTER_IN:
+                        # Read outside after inside (one stray outer read at the end, or
+                        # back and forth): never a cancelled entry, but said.
                         doubt = DOUBT_OUTER_AFTER
                         if not self._pulses.n:
                             doubt |= DOUBT_NO_BEAM
@@ -378,9 +379,10 @@ class Doorway:
         pu = self._pulses
         while pu.n > self._pending:
             i = self._best_candidate()
-            if i < 0:
+            if i >= 0:
+                self._pair_with(i, m)
+            elif not self._insider_body(m):
                 break
-            self._pair_with(i, m)
         while pu.n and ticks_age(m, pu.oldest()) >= self.pair_ms:
             self._expire_pulse(m)
 
@@ -389,6 +391,8 @@ class Doorway:
         i = self._best_candidate()
         if i >= 0:
             self._pair_with(i, m)
+            return
+        if self._insider_body(m):
             return
         self._pulses.pop()
         self._emit(UNTAGGED_ENTRY, 0, 1, self.beam_total)
@@ -400,6 +404,24 @@ class Doorway:
         self._cross(i, True, doubt, m)
         if held:
             self._drop(i)
+
+    def _insider_body(self, m):
+        # Someone counted inside (kept in after a thin exit, say) read only at the inner
+        # point just as a body went in: coming back with the outer reads missed. The body
+        # is theirs; nothing to count. True if one took the oldest body.
+        t = self._pulses.oldest()
+        settle = self.settle_ms
+        for i in range(self.n):
+            e = self._ev[i]
+            if (
+                e & (_E_INSIDE | _E_INNER | _E_OUTER | _E_BODY) == _E_INSIDE | _E_INNER
+                and self._n_in[i]
+                and (ticks_age(t, self._t_in[i]) <= settle or ticks_age(self._t_in[i], t) <= settle)
+            ):
+                self._beam_entry(m)
+                self._ev[i] = e | _E_BODY  # the passage goes on: it may still leave
+                return True
+        return False
 
     def _best_candidate(self):
         # Read inside only beats read inside then outside; then more inner reads, then
