@@ -145,7 +145,13 @@ class Gateway:
             counter = 1 << 62
             self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
-        self.log = EventLog(fl, cfg["log_capacity"], genesis=genesis_digest(cfg["gateway_id"]))
+        self.log = EventLog(
+            fl,
+            cfg["log_capacity"],
+            genesis=genesis_digest(cfg["gateway_id"]),
+            damaged_kind=ev.LOG_RECORD_DAMAGED,
+        )
+        self._log_against_state()
         self._pushed = self.log.last_seq
         self._install(cfg)
         self._restore()
@@ -234,7 +240,20 @@ class Gateway:
         except (store.StoreError, ProtocolError, ValueError, TypeError, IndexError):
             self.system |= SYS_STATE_LOST
             covered = self.log.anchor_seq
+        if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
+            covered = self.log.last_seq  # see _log_against_state: nothing to replay
         self._replay(covered)
+
+    def _log_against_state(self):
+        # Before anything is logged on this boot: a snapshot that covers events the log
+        # no longer holds means they were deleted (R-DATA-2). Their seqs are never given
+        # out again; the log reports the tampering and boot logs LOG_TAMPERED.
+        try:
+            snap = store.read_cbor(self.flash, store.STATE_FILE)
+        except (store.StoreError, ProtocolError, ValueError):
+            return  # _restore judges a damaged snapshot
+        if isinstance(snap, list) and snap and type(snap[0]) is int:
+            self.log.lost_through(snap[0])
 
     def _roster_size(self):
         n = 0
@@ -243,16 +262,19 @@ class Gateway:
         return n
 
     def _replay(self, covered):
-        # Crossings logged after the snapshot bring the ledger up to the last event.
+        # Crossings logged after the snapshot bring the ledger up to the last event. It
+        # walks by position, never by the seq a record holds: a damaged log may repeat
+        # or reorder seqs, and boot must still end (the log reports the damage).
         seq = covered
-        while True:
+        last = self.log.last_seq
+        while seq < last:
             recs = self.log.since(seq, 32)
             if not recs:
                 return
             for r in recs:
-                seq = r[0]
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
+            seq += len(recs)
 
     # ---- events ----
 

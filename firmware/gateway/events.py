@@ -96,4 +96,10 @@ TIME_SET = const(112)  # wall clock set by the host: tag=0, a=seconds moved (0: 
 INTERNAL_ERROR = const(113)  # a command failed inside the gateway: tag=message type, a=request id
 STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person (0: dispatch), b=0
 
+# ---- Event log integrity and rejected commands (eventlog, 120-124) ----
+# A record on flash that fails its crc or holds another seq, served in its place so that
+# events-since stays well-formed (R-DATA-2): tag=stored kind, a=stored seq, b=0; its
+# digest is the stored one, so the host's chain check breaks exactly there.
+LOG_RECORD_DAMAGED = const(120)
+
 # The host renders names from the module's globals (CPython: const() returns the int).
