@@ -209,7 +209,9 @@ class EventLog:
 
     # ---- the hot path ----
 
-    def append(self, time_s, kind, tag, a, b, reserved=False):
+    def append(self, time_s, kind, tag, a, b, reserved=False, keep=-1):
+        # keep: places that must stay free after this one (default: the whole reserve
+        # for an ordinary event, none for a reserved one), for tiers inside the reserve.
         if not isinstance(time_s, int) or time_s < 0 or time_s > _U32_MAX:
             raise _field_error("time_s", 0, _U32_MAX)
         if not isinstance(kind, int) or kind < 1 or kind > 0xFFFF:
@@ -220,7 +222,9 @@ class EventLog:
             raise _field_error("a", _I32_MIN, _I32_MAX)
         if not isinstance(b, int) or b < _I32_MIN or b > _I32_MAX:
             raise _field_error("b", _I32_MIN, _I32_MAX)
-        limit = self.capacity if reserved else self.capacity - self.reserve
+        if keep < 0:
+            keep = 0 if reserved else self.reserve
+        limit = self.capacity - keep
         if self.last_seq - self.acked >= limit:
             raise LogFull(
                 "event log full: %d events await acknowledgement" % (self.last_seq - self.acked)
