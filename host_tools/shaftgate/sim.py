@@ -88,7 +88,7 @@ def lock_home(home):
     """Hold home/sim.lock for this process: two sims on one home would run two firmwares
     on each board's flash, repeating event seqs (issue 13). The lock goes with the process."""
     home.mkdir(parents=True, exist_ok=True)
-    f = open(home / "sim.lock", "a+")
+    f = open(home / "sim.lock", "a+")  # noqa: SIM115 -- held open: the lock lives as long as it
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
