@@ -47,6 +47,8 @@ class FakeGateway:
         self.ignore_from_seq = False  # events-since answers from the oldest unacked
         self.requests = []  # names of requests that reached a handler
         self.accepted = []  # names of mutating requests that passed auth
+        self.bodies = {}  # request name -> the body of the last one that reached a handler
+        self.refusals = {}  # request name -> (code, text, field): answer it so, as a gateway
         self._out = None
         self._lock = threading.RLock()
 
@@ -80,6 +82,9 @@ class FakeGateway:
             if messages.is_mutating(code):
                 self.verifier.verify(obj)
                 self.accepted.append(name)
+            self.bodies[name] = body
+            if name in self.refusals:
+                raise ProtocolError(*self.refusals[name])
             handler = getattr(self, "_on_" + name.replace("-", "_"))
             return messages.reply(name, req_id, **(handler(body) or {}))
         except ProtocolError as e:

@@ -134,9 +134,16 @@ FIELD_NOTES = {
     ("cap-override request", "cap"): "temporary cap (R-CAP-9); 0 closes the zone",
     ("cap-override request", "expiry_s"): "unix s when the override ends",
     ("cap-override request", "reason"): "why, for the record",
+    ("cap-override request", "below_count"): (
+        "true: set it even below the people inside (they are then over the cap, R-CAP-11); "
+        "absent or false: such a cap is refused"
+    ),
     ("seal request", "reason"): "why, for the record",
     ("unseal request", "reason"): "why, for the record",
     ("time-set request", "time_s"): "unix s, UTC; values before 2020-01-01 are refused",
+    ("time-set request", "backwards"): (
+        "true: the clock may move back more than 2 s; absent or false: such a step is refused"
+    ),
     ("error", "code"): "an error code (section 7)",
     ("error", "text"): "what was wrong, for people; never parsed",
     ("error", "field"): "the offending field: a name, dotted path or `[index]` "

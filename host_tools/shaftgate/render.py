@@ -39,6 +39,15 @@ def local_time(time_s):
     return datetime.datetime.fromtimestamp(time_s).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def zoned_time(time_s):
+    # A time a dispatcher acts on, with its UTC offset, so nobody has to guess the zone.
+    if not time_s:
+        return "never"
+    when = datetime.datetime.fromtimestamp(time_s).astimezone()
+    z = when.strftime("%z")  # +0800
+    return "%s UTC%s:%s" % (when.strftime("%Y-%m-%d %H:%M:%S"), z[:3], z[3:])
+
+
 def duration(seconds):
     seconds = int(seconds)
     if seconds < 0:

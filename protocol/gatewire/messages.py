@@ -347,12 +347,14 @@ _TYPES = (
         CAP_OVERRIDE,
         "cap-override",
         True,
-        # R-CAP-9: a temporary cap set by dispatch, until expiry_s.
+        # R-CAP-9: a temporary cap set by dispatch, until expiry_s. below_count true: set
+        # it even below the people inside (R-CAP-11: the zone is over its cap at once).
         _map(
             (
                 (0, "cap", _REQ, _U16),
                 (1, "expiry_s", _REQ, _TIME),
                 (2, "reason", _REQ, _REASON),
+                (3, "below_count", _OPT, _BOOL),
             )
         ),
         _EMPTY,
@@ -363,7 +365,8 @@ _TYPES = (
         TIME_SET,
         "time-set",
         True,
-        _map(((0, "time_s", _REQ, (T_INT, TIME_SET_MIN, TIME_MAX)),)),
+        # backwards true: the clock may go back more than the gateway's 2 s tolerance.
+        _map(((0, "time_s", _REQ, (T_INT, TIME_SET_MIN, TIME_MAX)), (1, "backwards", _OPT, _BOOL))),
         _EMPTY,
     ),
     # The body of OK is the reply schema of the request it answers (reply_spec()).
