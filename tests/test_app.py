@@ -1184,6 +1184,7 @@ def test_permits_are_issued_listed_and_revoked_by_command():
 
 
 def test_r_hot_2_3_a_permit_names_people_in_the_roster():
+    # R-HOT-2 (the fire-watcher) and R-HOT-3 (registered workers): both on the roster.
     rig = staffed()
     now = rig.board.rtc
     before = rig.last_seq()

@@ -543,3 +543,21 @@ def test_a_refused_order_is_one_clear_line_naming_the_person(site, capsys):
     assert code == cli.EXIT_FAILED and out == "" and err.count("\n") == 1
     assert "person 999999 is not in this gateway's roster" in err and "field by" in err
     assert gw.evacuating
+
+
+def test_the_order_events_are_told_in_words_with_both_times():
+    old, new = 1_750_000_000, 1_750_000_000 - 1500
+    e = {"kind": events.TIME_SET, "tag": old, "a": -1500, "b": 1, "time_s": new, "seq": 9}
+    text = render.describe_event(e)
+    assert "MOVED BACK 25 min" in text and text.count(" UTC") == 2, text
+    e.update(tag=new, a=60, b=0, time_s=new + 60)
+    assert "moved +60 s" in render.describe_event(e)
+    e.update(tag=0, a=new, b=0, time_s=new)
+    assert "it was unset" in render.describe_event(e)
+    e = {"kind": events.TIME_BACK_REFUSED, "tag": new, "a": -1500, "b": 0, "time_s": old}
+    assert "refused to move the clock back 25 min" in render.describe_event(e)
+    e = {"kind": events.CAP_OVERRIDE_REFUSED, "tag": 0, "a": 2, "b": 3, "time_s": old}
+    assert render.describe_event(e) == "temporary cap 2 refused: 3 people inside (R-CAP-11)"
+    e = {"kind": events.EVAC_END, "tag": 1002, "a": 90, "b": 0, "time_s": old}
+    assert render.describe_event(e) == "all clear by person 1002 after 1 min"
+    assert EVENT_KIND_NAMES[115] == "TIME_BACK_REFUSED"
