@@ -134,11 +134,13 @@ STAGES = {
 }
 
 
-def _staged(name):
+def _staged(name, inside):
     rig = Rig(board_class=TornBoard)
     rig.call("hello", min_version=1, max_version=1)
     rig.load_roster(_roster())
     rig.ready()
+    for tag in inside:
+        rig.cross(tag)
     STAGES[name](rig)
     return rig
 
@@ -156,14 +158,16 @@ def _reboot(rig):
     rig.call("hello", min_version=1, max_version=1)
 
 
-def cut_during(name, op, part):
-    # Returns (whether an OK left before the cut, whether the command is in force after).
-    rig = _staged(name)
+def cut_during(name, op, part, fill=None, inside=()):
+    # Cut at the op-th flash operation after the command is sent, `part` bytes into it
+    # (fill: what an interrupted append leaves, as tornflash.arm), with `inside` crossed in
+    # first. Returns (whether an OK left before the cut, whether the command is in force).
+    rig = _staged(name, inside)
     fields = _fields(name, rig)
     env = rig.envelope(name, **fields)
     rid = env[messages.KEY_ID]
     flash = rig.board.flash
-    flash.arm(op, part)
+    flash.arm(op, part, fill)
     rig.send(env)
     try:
         for _ in range(20):
