@@ -169,6 +169,26 @@ def test_a_frozen_heartbeat_is_lost_timeout_ms_after_it_last_changed_not_later()
     assert log.of(events.VIDEO_LOST) == [(events.VIDEO_LOST, 0, 10001 - 800, 1)]
 
 
+def test_a_new_heartbeat_value_that_is_already_older_than_the_timeout_is_no_video():
+    # The value changed (so the change is fresh), but the beat it reports is 10.5 s old:
+    # the camera's last sign of life is past the timeout, and that alone drops video
+    # (the beat-age check; the change-age check cannot see this case).
+    v, log = _video()
+    beats = [0] * 8
+    t = _live(v, beats, 1000, 20000)
+    assert v.ok
+    beats[0] = t + 1000 - 10500
+    v.on_beats(beats, 1, t + 1000)
+    assert not v.ok and v.alarm
+    assert log.of(events.VIDEO_LOST)[-1] == (events.VIDEO_LOST, 0, 10500, 1)
+    # Not firing: a beat exactly timeout_ms old is still live.
+    v2, _ = _video()
+    t = _live(v2, beats, 1000, 20000)
+    beats[0] = t + 1000 - 10000
+    v2.on_beats(beats, 1, t + 1000)
+    assert v2.ok
+
+
 def test_a_beat_from_the_future_or_not_an_int_is_not_live():
     v, _log = _video()
     beats = [0] * 8
