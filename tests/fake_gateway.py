@@ -236,6 +236,12 @@ class FakeGateway:
         self.override = (body["cap"], body["expiry_s"], body["reason"])
         self.emit(events.CAP_OVERRIDE_SET, 0, body["cap"], body["expiry_s"] - self.now_s)
 
+    def _on_cap_override_clear(self, body):
+        if self.override is None:
+            raise ProtocolError(E_REFUSED, "no temporary cap is in force: nothing changed")
+        self.emit(events.CAP_OVERRIDE_ENDED, 0, self.override[0], 2)
+        self.override = None
+
     def _on_seal(self, body):
         self.sealed = True
 

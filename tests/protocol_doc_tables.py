@@ -134,6 +134,7 @@ FIELD_NOTES = {
     ("cap-override request", "cap"): "temporary cap (R-CAP-9); 0 closes the zone",
     ("cap-override request", "expiry_s"): "unix s when the override ends",
     ("cap-override request", "reason"): "why, for the record",
+    ("cap-override-clear request", "reason"): "why, for the record",
     ("cap-override request", "below_count"): (
         "true: set it even below the people inside (they are then over the cap, R-CAP-11); "
         "absent or false: such a cap is refused"
@@ -190,6 +191,7 @@ PURPOSE = {
     "evacuate": "order withdrawal of everyone, or start a drill (R-EVAC-1..3)",
     "all-clear": "end the evacuation or drill in force",
     "cap-override": "temporary cap until a time (R-CAP-9)",
+    "cap-override-clear": "end the temporary cap in force now (R-CAP-9)",
     "seal": "seal the zone: cap 0, any entry alarms (R-SEAL-1)",
     "unseal": "lift the seal",
     "time-set": "set the gateway's wall clock",

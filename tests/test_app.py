@@ -271,6 +271,7 @@ def _mutating_requests():
         ("evacuate", {"reason": 1, "drill": False}),
         ("all-clear", {}),
         ("cap-override", {"cap": 5, "expiry_s": NOW_S + 3600, "reason": "rectification"}),
+        ("cap-override-clear", {"reason": "rectification done"}),
         ("seal", {}),
         ("unseal", {}),
         ("time-set", {"time_s": NOW_S + 10}),
@@ -1552,6 +1553,27 @@ def test_r_cap_11_a_temporary_cap_below_the_count_needs_below_count_and_is_logge
     assert [(e[4], e[5]) for e in of_kind(evs, ev.CAP_OVER)] == [(3, 2)]
     assert not of_kind(evs, ev.CAP_OVERRIDE_REFUSED)
     assert rig.board.lamp == 3 and rig.board.refused
+
+
+def test_r_cap_9_a_temporary_cap_is_cleared_by_command_and_a_clear_of_none_says_so():
+    rig = staffed()
+    now = rig.board.rtc
+    before = rig.last_seq()
+    # Firing: nothing to clear is refused, logged only as a refused command.
+    r = rig.request("cap-override-clear")
+    assert r.code == E_REFUSED and "no temporary cap" in r.text and "nothing changed" in r.text
+    assert not of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    # Not firing: a temporary cap in force ends now, and the configured cap is back.
+    rig.call("cap-override", cap=5, expiry_s=now + 600, reason="roof bolting")
+    assert rig.call("status")["cap"] == 5
+    rig.call("cap-override-clear", reason="done early")
+    st = rig.call("status")
+    assert st["cap"] == 25 and not st["override_active"]
+    ended = of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    assert [(e[4], e[5]) for e in ended] == [(5, 2)]  # cap 5, b=2 cleared
+    rig.power_cut()
+    rig.ready()
+    assert rig.call("status")["cap"] == 25
 
 
 def test_r_cap_9_a_temporary_cap_lasts_more_than_nothing_and_at_most_seven_days():

@@ -561,3 +561,13 @@ def test_the_order_events_are_told_in_words_with_both_times():
     e = {"kind": events.EVAC_END, "tag": 1002, "a": 90, "b": 0, "time_s": old}
     assert render.describe_event(e) == "all clear by person 1002 after 1 min"
     assert EVENT_KIND_NAMES[115] == "TIME_BACK_REFUSED"
+
+
+def test_cap_override_clear_ends_the_temporary_cap_and_says_when_there_was_none(site, capsys):
+    gw = site.gateways["face-1"]
+    code, _ = run("--port", port(site), "cap-override-clear")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and "nothing changed" in err and err.count("\n") == 1
+    run_json("--port", port(site), "cap-override", 5, "--until", "+1h", "--reason", "x")
+    code, out = run("--port", port(site), "cap-override-clear", "--reason", "done early")
+    assert code == 0 and "temporary cap cleared" in out and gw.override is None

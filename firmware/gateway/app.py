@@ -766,6 +766,13 @@ class Gateway:
         self._dirty = True
         return None
 
+    def _cmd_cap_override_clear(self, body):
+        # R-CAP-9: rectification done early; the configured cap returns at once.
+        if not self.zone.clear_override():
+            self._refused(reasons.REFUSE_NO_OVERRIDE, "cap-override-clear")
+        self._dirty = True
+        return None
+
     def _cmd_seal(self, body):
         if self.sealed:
             self._refused(reasons.REFUSE_ALREADY_SEALED, "seal")

@@ -49,6 +49,7 @@ REFUSE_DRILL_IN_EVACUATION = const(11)  # R-EVAC-3: no drill during a real evacu
 # that did not happen ("seal lifted" of a zone that was not sealed).
 REFUSE_ALREADY_SEALED = const(12)
 REFUSE_NOT_SEALED = const(13)
+REFUSE_NO_OVERRIDE = const(14)  # R-CAP-9: no temporary cap to clear
 
 # Who ordered an evacuation (EVAC_START and friends, field a).
 CAUSE_DISPATCHER = const(1)  # R-EVAC-1
@@ -83,6 +84,7 @@ REFUSAL_NAMES = (
     "no drill during a real evacuation (R-EVAC-3)",
     "the zone is already sealed: nothing changed",
     "the zone is not sealed: nothing changed",
+    "no temporary cap is in force: nothing changed",
 )
 
 

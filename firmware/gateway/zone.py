@@ -338,9 +338,12 @@ class Zone:
         self._refresh()
 
     def clear_override(self):
-        if self.policy.override_cap >= 0:
-            self._emit(CAP_OVERRIDE_ENDED, 0, self.policy.clear_override(), 2)
-            self._refresh()
+        # Returns False when there was none: nothing changed, nothing logged.
+        if self.policy.override_cap < 0:
+            return False
+        self._emit(CAP_OVERRIDE_ENDED, 0, self.policy.clear_override(), 2)
+        self._refresh()
+        return True
 
     # ---- persistence ----
 

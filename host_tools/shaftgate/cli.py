@@ -871,6 +871,18 @@ def _cap_override(client, args, session):
     )
 
 
+@register(
+    "cap-override-clear",
+    "end the temporary cap in force now; the configured cap returns (R-CAP-9)",
+    "signed",
+    _reason_arg,
+    _render_done,
+)
+def _cap_override_clear(client, args, session):
+    client.cap_override_clear(args.reason, args.timeout)
+    return _done(client, "temporary cap cleared: the configured cap is back", reason=args.reason)
+
+
 def _time_set_args(p):
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--now", action="store_true", help="this host's clock")

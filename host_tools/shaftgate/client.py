@@ -637,6 +637,9 @@ class GatewayClient:
             below_count=True if below_count else None,
         )
 
+    def cap_override_clear(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
+        return self.request("cap-override-clear", timeout_s, reason=reason)
+
     def seal(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("seal", timeout_s, reason=reason)
 

@@ -171,6 +171,7 @@ CAP_OVERRIDE = const(14)
 SEAL = const(15)
 UNSEAL = const(16)
 TIME_SET = const(17)
+CAP_OVERRIDE_CLEAR = const(18)
 OK = const(64)
 ERROR = const(65)
 EVENT = const(96)
@@ -359,6 +360,8 @@ _TYPES = (
         ),
         _EMPTY,
     ),
+    # R-CAP-9: the temporary cap in force ends now (rectification done early).
+    (CAP_OVERRIDE_CLEAR, "cap-override-clear", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
     (SEAL, "seal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),  # R-SEAL-1
     (UNSEAL, "unseal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
     (
