@@ -542,6 +542,7 @@ def test_a_refused_order_is_one_clear_line_naming_the_person(site, capsys):
     err = capsys.readouterr().err
     assert code == cli.EXIT_FAILED and out == "" and err.count("\n") == 1
     assert "person 999999 is not in this gateway's roster" in err and "field by" in err
+    assert "all-clear refused" not in err, err  # the firmware's prefix is said once
     assert gw.evacuating
 
 

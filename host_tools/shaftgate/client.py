@@ -85,10 +85,15 @@ class GatewayError(ProtocolError):
 
     def __str__(self):
         field = ", field %s" % self.field if self.field else ""
+        text = self.text
+        # The firmware starts a refusal with "<request> refused: "; said once is enough.
+        echo = "%s refused: " % self.request
+        if text.startswith(echo):
+            text = text[len(echo) :]
         return "%s refused %s: %s (%s%s)" % (
             self.who,
             self.request,
-            self.text,
+            text,
             self.code_name,
             field,
         )
