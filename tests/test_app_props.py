@@ -247,9 +247,12 @@ class GatewayMachine(RuleBasedStateMachine):
         if r.ok:
             self.model.evacuating = True
 
-    @rule()
-    def all_clear(self):
-        if self.rig.request("all-clear").ok:
+    @rule(by=st.sampled_from([0, 0, LEADER, 1]))
+    def all_clear(self, by=0):
+        r = self.rig.request("all-clear", by=person_of(by) if by else None)
+        # R-EVAC-1: the same authority as the order: a miner may not give it.
+        assert not (r.ok and by == 1), r
+        if r.ok:
             self.model.evacuating = False
 
     @rule(on=st.booleans())
