@@ -173,6 +173,8 @@ def free_loopback_port():
 
 def port_is_free(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As mosquitto binds: a port in TIME_WAIT from our own last run is free to it.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((LOOPBACK, port))
         except OSError:
@@ -241,6 +243,7 @@ class EmbeddedMosquitto:
         if self._start_error is not None:
             self._thread.join()
             raise self._start_error
+        assert self.port is not None  # set by _spawn_first before _started
         return BrokerConfig(LOOPBACK, self.port)
 
     def stop(self):
@@ -267,7 +270,8 @@ class EmbeddedMosquitto:
         self._started.set()
         delay_s = RESTART_DELAY_S[0]
         while not self._stop.is_set():
-            rc = self._proc.poll()
+            proc = self._proc
+            rc = proc.poll() if proc is not None else -1
             if rc is None:
                 self._stop.wait(0.2)
                 continue
@@ -297,7 +301,7 @@ class EmbeddedMosquitto:
             if last is not None and port_is_free(last):
                 ports.append(last)
             ports += [free_loopback_port() for _ in range(3)]
-        err = None
+        err = BrokerError("no loopback port to try")
         for port in ports:
             try:
                 self._spawn(port)

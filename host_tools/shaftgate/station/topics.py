@@ -17,7 +17,9 @@ schemas/ are the contract; these builders check what they are given and raise Va
 naming the field, before anything reaches the outbox.
 """
 
+import json
 import time
+from pathlib import Path
 
 from gateway import events as event_kinds
 
@@ -25,6 +27,9 @@ ROOT = "shaftgate"
 LAMPS = ("off", "green", "amber", "red")
 ALARM_STATES = ("raised", "cleared")
 SEGMENT_MAX = 64
+SCHEMA_DIR = Path(__file__).with_name("schemas")
+# The third topic level names the payload's JSON Schema: schemas/<name>.schema.json
+SCHEMA_NAMES = ("event", "zone", "headcount", "alarm", "link", "presence")
 
 
 def _kind_names():
@@ -285,3 +290,15 @@ def presence_msg(mine_id, client_id, online):
         "state": "online" if online else "offline",
     }
     return topic(mine_id, "presence", segment(client_id, "client id")), payload, True
+
+
+def schema_name(topic_name):
+    """Which JSON Schema a message on this topic follows (None: not one of ours)."""
+    levels = topic_name.split("/")
+    if len(levels) >= 3 and levels[0] == ROOT and levels[2] in SCHEMA_NAMES:
+        return levels[2]
+    return None
+
+
+def load_schema(name):
+    return json.loads((SCHEMA_DIR / ("%s.schema.json" % name)).read_text(encoding="utf-8"))
