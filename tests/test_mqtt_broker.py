@@ -187,3 +187,38 @@ def test_port_taken_by_another_program(tmp_path):
             assert emb.start().port != port
         finally:
             emb.stop()
+
+
+def test_embedded_broker_keeps_more_than_1000_for_an_absent_consumer(tmp_path):
+    # Mosquitto's default would drop QoS 1 messages past 1000 for a consumer that is away.
+    emb = EmbeddedMosquitto(tmp_path / "mqtt")
+    cfg = emb.start()
+    try:
+        broker = emb_as_test_broker(cfg)
+        away = Subscriber(broker, "shaftgate/m1/event/#", client_id="platform-1")
+        away.close()
+        db = tmp_path / "s.sqlite"
+        conn = sqlite3.connect(db)
+        conn.executescript(outbox.SCHEMA_SQL)
+        for seq in range(1, 1501):
+            ev = {
+                "seq": seq,
+                "time_s": seq,
+                "kind": 1,
+                "tag": 1,
+                "a": 1,
+                "b": 1,
+                "digest": bytes(16),
+            }
+            outbox.enqueue(conn, *topics.event_msg("m1", "G1", "z", ev))
+        conn.commit()
+        pub = MqttPublisher(db, cfg, "m1", "serve-m1")
+        pub.start()
+        assert wait_until(lambda: outbox.pending(conn) == 0)
+        pub.stop()
+        back = Subscriber(broker, "shaftgate/m1/event/#", client_id="platform-1")
+        msgs = back.wait_for(lambda m: len(m) >= 1500, timeout_s=20)
+        back.close()
+        assert [p["seq"] for _, p, _ in msgs] == list(range(1, 1501))
+    finally:
+        emb.stop()

@@ -297,3 +297,31 @@ def test_client_certificate(mosquitto_factory, db, publishers, subscribers, tmp_
     assert wait_until(lambda: nocert.last_error is not None)
     assert not nocert.connected and outbox.pending(conn2) == 3
     conn2.close()
+
+
+def test_message_the_broker_refuses_stays_owed(mosquitto_factory, db, publishers, subscribers):
+    # A PUBACK with a failure reason (here an ACL that forgets the headcount topic) is not a
+    # delivery: the row stays and is sent again once the broker takes it.
+    path, conn = db
+    acl = "user serve\ntopic write shaftgate/m1/event/#\ntopic write shaftgate/m1/presence/#\n"
+    broker = mosquitto_factory(
+        users={"serve": "pw", "platform": "pp"}, acl=acl + "user platform\ntopic read #\n"
+    )
+    sub = subscribers(broker, "shaftgate/m1/#", username="platform", password="pp")
+    add_events(conn, "m1", 1, 3)
+    outbox.enqueue(conn, *topics.headcount_msg("m1", 3, {"face-1": 3}))
+    conn.commit()
+    cfg = broker.config(username="serve", password="pw")
+    pub = publishers(path, cfg, "m1", "serve-m1", backoff_s=(0.05, 0.2))
+    assert wait_until(
+        lambda: pub.last_error is not None and "refused outbox row 4" in pub.last_error
+    )
+    assert "Not authorized" in pub.last_error
+    assert wait_until(lambda: outbox.pending(conn) == 1)
+    assert [n for n, *_ in outbox.read_batch(conn, 0, 10)] == [4]
+    broker.acl = acl + "topic write shaftgate/m1/headcount\nuser platform\ntopic read #\n"
+    broker.restart()
+    assert wait_until(lambda: outbox.pending(conn) == 0)
+    msgs = sub.wait_for(lambda m: any("/headcount" in t for t, _, _ in m))
+    assert [p["underground"] for t, p, _ in msgs if "/headcount" in t] == [3]
+    assert_in_order_once(events_of(msgs), 1, 3)

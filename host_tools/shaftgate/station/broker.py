@@ -27,6 +27,7 @@ DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
 DEFAULT_KEEPALIVE_S = 30
 READY_TIMEOUT_S = 10.0
+MAX_QUEUED_MESSAGES = 1_000_000  # per consumer of the embedded broker
 RESTART_DELAY_S = (0.5, 30.0)  # first and longest wait before restarting a dead broker
 
 
@@ -364,6 +365,9 @@ class EmbeddedMosquitto:
             "persistence true",
             "persistence_location %s/" % self.state_dir,
             "autosave_interval 30",
+            # Mosquitto's default of 1000 silently drops QoS 1 messages to a consumer that
+            # falls that far behind (R-DATA-2); this bounds memory at ~300 bytes a message.
+            "max_queued_messages %d" % MAX_QUEUED_MESSAGES,
             # Run as whoever runs serve: as root, mosquitto would otherwise switch to the
             # 'mosquitto' user, which cannot write serve's state folder.
             "user %s" % pwd.getpwuid(os.getuid()).pw_name,
