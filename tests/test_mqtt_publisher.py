@@ -325,3 +325,18 @@ def test_message_the_broker_refuses_stays_owed(mosquitto_factory, db, publishers
     msgs = sub.wait_for(lambda m: any("/headcount" in t for t, _, _ in m))
     assert [p["underground"] for t, p, _ in msgs if "/headcount" in t] == [3]
     assert_in_order_once(events_of(msgs), 1, 3)
+
+
+def test_unreadable_outbox_is_reported_and_retried(mosquitto, tmp_path, publishers, subscribers):
+    path = tmp_path / "not-yet" / "station.sqlite"
+    sub = subscribers(mosquitto, "shaftgate/#")
+    pub = publishers(path, mosquitto.config(), "m1", "serve-m1", backoff_s=(0.05, 0.2))
+    assert wait_until(lambda: (pub.last_error or "").startswith("outbox database:"))
+    assert not pub.connected
+    path.parent.mkdir()
+    conn = open_db(path)
+    add_events(conn, "m1", 1, 5)
+    pub.wake()
+    msgs = sub.wait_for(lambda m: len(events_of(m)) >= 5)
+    assert [p["seq"] for p in events_of(msgs)] == [1, 2, 3, 4, 5]
+    conn.close()

@@ -103,17 +103,24 @@ class MqttPublisher:
     # ---- the thread ----
 
     def _run(self):
-        conn = sqlite3.connect(self.db_path, timeout=2.0)
-        # This connection only deletes published rows. A delete lost to a power cut (WAL,
-        # synchronous=NORMAL) means a row is sent once more with its id: no fsync per PUBACK.
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn = None
+        delay_s = self.backoff_s[0]
         try:
-            conn.executescript(outbox.SCHEMA_SQL)
-            conn.commit()
-            token = outbox.origin(conn)
-            delay_s = self.backoff_s[0]
             while not self._stop.is_set():
-                if self._connection(conn, token):
+                healthy = False
+                try:
+                    if conn is None:
+                        conn = self._open_outbox()
+                    healthy = self._connection(conn, outbox.origin(conn))
+                except sqlite3.Error as e:
+                    # The database busy or unreadable: nothing is lost (the rows stay), so
+                    # say it and try again, like a broker that is away.
+                    log.error("MQTT publisher: outbox database: %s", e)
+                    self.last_error = "outbox database: %s" % e
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                if healthy:
                     delay_s = self.backoff_s[0]
                 if self._stop.wait(delay_s):
                     break
@@ -125,7 +132,22 @@ class MqttPublisher:
             raise
         finally:
             self.connected = False
+            if conn is not None:
+                conn.close()
+
+    def _open_outbox(self):
+        conn = sqlite3.connect(self.db_path, timeout=2.0)
+        try:
+            # This connection only deletes published rows. A delete lost to a power cut
+            # (WAL, synchronous=NORMAL) means a row is sent once more with its id: no fsync
+            # per PUBACK.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(outbox.SCHEMA_SQL)
+            conn.commit()
+        except sqlite3.Error:
             conn.close()
+            raise
+        return conn
 
     def _client(self, s):
         client = paho.Client(
@@ -179,11 +201,11 @@ class MqttPublisher:
         """One connection, until it fails or stop(). True if the broker accepted it and
         refused nothing: only then does the next attempt come without growing delay."""
         s = self._session = _Session(self.window)
-        client = self._client(s)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         b = self.broker
         try:
+            client = self._client(s)  # reads the TLS files: they may have gone since start
             client.connect(b.host, b.port, b.keepalive, clean_start=False, properties=props)
         except (OSError, ValueError) as e:  # refused, unreachable, TLS (ssl.SSLError)
             self.last_error = "cannot connect to %s: %s" % (b.describe(), e)
