@@ -222,3 +222,41 @@ def test_embedded_broker_keeps_more_than_1000_for_an_absent_consumer(tmp_path):
         assert [p["seq"] for _, p, _ in msgs] == list(range(1, 1501))
     finally:
         emb.stop()
+
+
+def test_embedded_broker_only_serve_may_publish(tmp_path):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    emb = EmbeddedMosquitto(tmp_path / "mqtt")
+    cfg = emb.start()
+    try:
+        assert cfg.username == "shaftgate-serve" and len(cfg.password) >= 24
+        assert cfg.password not in (tmp_path / "mqtt" / "passwd").read_text()  # hashed
+        assert (tmp_path / "mqtt" / "passwd").stat().st_mode & 0o077 == 0
+        reader = Subscriber(emb_as_test_broker(cfg), "shaftgate/#")  # anonymous
+        acks = []
+        intruder = paho.Client(CallbackAPIVersion.VERSION2, "intruder", protocol=paho.MQTTv5)
+        intruder.on_publish = lambda c, u, mid, rc, p: acks.append(rc)
+        intruder.connect("127.0.0.1", cfg.port)
+        intruder.loop_start()
+        try:
+            intruder.publish("shaftgate/m1/headcount", '{"underground": 0}', qos=1, retain=True)
+            assert wait_until(lambda: acks)
+            assert acks[0].is_failure and "authorized" in str(acks[0])
+        finally:
+            intruder.disconnect()
+            intruder.loop_stop()
+        db = tmp_path / "s.sqlite"
+        conn = sqlite3.connect(db)
+        conn.executescript(outbox.SCHEMA_SQL)
+        outbox.enqueue(conn, *topics.headcount_msg("m1", 4, {"face-1": 4}))
+        conn.commit()
+        pub = MqttPublisher(db, cfg, "m1", "serve-m1")
+        pub.start()
+        msgs = reader.wait_for(lambda m: any("/headcount" in t for t, _, _ in m), timeout_s=10)
+        pub.stop()
+        reader.close()
+        assert [p["underground"] for t, p, _ in msgs if "/headcount" in t] == [4]
+    finally:
+        emb.stop()
