@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -147,11 +148,15 @@ def test_broker_down_outbox_grows_then_drains_in_order(mosquitto, db, publishers
         pub.wake()
     assert outbox.pending(conn) == owed + 1500
     assert not pub.connected
+    count, oldest_s = outbox.backlog(conn)
+    down_since = pub.status()["down_since"]
+    assert count == owed + 1500 and oldest_s <= down_since <= time.time()
     mosquitto.start()  # same port, same persistence: the subscriber's session survives
     assert wait_until(lambda: outbox.pending(conn) == 0, timeout_s=40)
     msgs = sub.wait_for(lambda m: len({p["id"] for p in events_of(m)}) >= 3000, timeout_s=40)
     assert_in_order_once(events_of(msgs), 1, 3000)
     assert pub.connections >= 2
+    assert pub.status()["down_since"] is None and outbox.backlog(conn) == (0, None)
 
 
 def test_killed_publisher_resumes_from_the_outbox(mosquitto, db, subscribers, tmp_path):

@@ -65,6 +65,7 @@ class MqttPublisher:
         self.last_error = None  # why the last connection ended or failed, for status
         self.published = 0  # rows the broker acknowledged since start()
         self.connections = 0  # connections the broker accepted since start()
+        self.down_since = time.time()  # time.time() the link went down; None while connected
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = None
@@ -98,6 +99,7 @@ class MqttPublisher:
             "published": self.published,
             "connections": self.connections,
             "last_error": self.last_error,
+            "down_since": self.down_since,
         }
 
     # ---- the thread ----
@@ -172,6 +174,7 @@ class MqttPublisher:
                 s.window = min(s.window, receive_max)
             s.connack = True
             self.connected = True
+            self.down_since = None
             self.connections += 1
             t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, True)
             s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
@@ -190,7 +193,7 @@ class MqttPublisher:
             s.acked.append(n)
 
         def on_disconnect(client, userdata, flags, reason_code, properties):
-            self.connected = False
+            self._went_down()
 
         client.on_connect = on_connect
         client.on_publish = on_publish
@@ -236,11 +239,16 @@ class MqttPublisher:
                 self._goodbye(client, s)
             return s.connack
         finally:
-            self.connected = False
+            self._went_down()
             self._settle(conn, s)
             # Sending DISCONNECT closes the socket; on a lost connection paho closed it.
             client.disconnect()
             client.loop(0.0)
+
+    def _went_down(self):
+        if self.connected or self.down_since is None:
+            self.down_since = time.time()
+        self.connected = False
 
     def _fill(self, conn, client, s, token):
         if self._wake.is_set():
