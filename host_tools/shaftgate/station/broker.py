@@ -235,6 +235,8 @@ class EmbeddedMosquitto:
         return p is not None and p.poll() is None
 
     def start(self):
+        if self._thread is not None:
+            raise RuntimeError("embedded mosquitto already started")
         if not os.access(MOSQUITTO, os.X_OK):
             raise BrokerError(
                 "%s not found: install Debian's mosquitto package (./dev setup does)" % MOSQUITTO
@@ -250,6 +252,7 @@ class EmbeddedMosquitto:
         self._started.wait()
         if self._start_error is not None:
             self._thread.join()
+            self._thread = None
             raise self._start_error
         assert self.port is not None  # set by _spawn_first before _started
         return BrokerConfig(LOOPBACK, self.port, username=EMBEDDED_USER, password=self._password)
