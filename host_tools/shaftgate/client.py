@@ -516,20 +516,11 @@ class GatewayClient:
         if cls != "reply":
             notes["message(s) of type %d, which a gateway does not send" % code] += 1
             return None
-        if got_id == 0 and code == messages.ERROR and req_id:
-            # docs/protocol.md 7: with one request outstanding, an error the gateway
-            # could not address (it could not read the id) answers that request.
-            try:
-                _, _, body = messages.parse(obj, expect="reply", answers=name)
-            except ProtocolError as e:
-                notes["undecodable error(s) (%s)" % e.text] += 1
-                return None
-            return GatewayError(
-                self.gateway_id, name, body["code"], body["text"], body.get("field"), self.who()
-            )
         if got_id != req_id:
             if got_id == 0 and code == messages.ERROR:
-                notes["error(s) for bytes that were not a request of ours"] += 1
+                # docs/protocol.md 7: it may answer our request (unreadable on arrival)
+                # or noise on the line; keep waiting, and say so if the wait times out.
+                notes["error(s) with id 0: a frame the gateway could not read"] += 1
             else:
                 notes["reply(ies) to other requests (stale)"] += 1
             return None
