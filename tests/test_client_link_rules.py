@@ -1,8 +1,7 @@
 # The host side of docs/protocol.md 2.1 and 7: an error the gateway could not address
 # (id 0) is never taken for a reply, only named if the wait times out; after a timeout
-# the client keeps
-# reading for LINK_SETTLE_MS before it sends again, so that a busy gateway never finds
-# two frames in its receive buffer.
+# the client keeps reading for LINK_SETTLE_MS before it sends again, so that a busy
+# gateway never finds two frames in its receive buffer.
 import time
 
 import pytest
