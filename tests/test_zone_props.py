@@ -97,18 +97,28 @@ class ZoneMachine(RuleBasedStateMachine):
 
     def _doubts(self):
         # New DOUBTFUL_CROSSING events: whom the doorway counted or kept in on thin evidence.
+        # EXIT events come as (tag, 0): the doorway's exits, whoever they were.
         out = []
         evs = self.log.events
         for i in range(self.doubts_seen, len(evs)):
             if evs[i][0] == ev.DOUBTFUL_CROSSING:
                 out.append((evs[i][1], evs[i][2]))
+            elif evs[i][0] == ev.EXIT:
+                out.append((evs[i][1], 0))
         self.doubts_seen = len(evs)
         return out
 
     def _settle(self):
         settle(self.zone, self.clock)
         for tag, decided in self._doubts():
-            assert decided in (DECIDED_IN, DECIDED_KEPT_IN)
+            assert decided in (0, DECIDED_IN, DECIDED_KEPT_IN)
+            if decided == 0:
+                # Out through the doorway: only someone really outside (kept in after a
+                # thin exit, then seen going out on a later passage).
+                assert tag not in self.inside, "counted out while inside: %d" % tag
+                self._counted_out(tag)
+                self.excused.discard(tag)
+                continue
             if decided == DECIDED_IN:
                 self._counted_in(tag)
             if tag not in self.inside:
@@ -144,13 +154,13 @@ class ZoneMachine(RuleBasedStateMachine):
     def walk_out(self, tag, repeats):
         if tag not in self.inside:
             return
+        if tag not in self.named:
+            repeats = max(repeats, 2)  # counted unnamed: the doorway cannot know them
         self._reads([tag], (1,) * repeats + (0,) * repeats)
         self.inside.remove(tag)
-        counted = tag in self.named or self.unnamed > 0
-        self._settle()
-        if repeats >= 2:
-            self._counted_out(tag)
-        elif counted:
+        counted = tag in self.named
+        self._settle()  # counts the EXIT out
+        if repeats == 1 and counted:
             # One outer read is never an exit: kept in, and the dispatcher is told.
             assert tag in self.excused, "a thin exit of %d kept in without an event" % tag
 

@@ -70,6 +70,7 @@ _E_OUT_AFTER_IN = const(8)  # an outer read after an inner one
 _E_INSIDE = const(16)  # counted in the zone (cached from is_in; changed only here)
 _E_HELD = const(32)  # window over, kept for a beam pulse that may pair with it
 _E_BODY = const(64)  # counted inside and took a beam body this passage
+_E_SAID = const(128)  # its kept-in DOUBTFUL_CROSSING is logged
 
 # DOUBTFUL_CROSSING a: what was decided.
 DECIDED_IN = const(1)  # counted in
@@ -288,9 +289,18 @@ class Doorway:
                     ):
                         self._cross(i, False, 0, m)
                         e = self._ev[i]
-                    elif ended and self._run_pt[i] == OUTER and self._n_in[i]:
-                        # Inner, then one outer read: a stray or a thin exit. Kept in.
+                    elif (
+                        self._run_pt[i] == OUTER
+                        and self._n_in[i]
+                        and not e & _E_SAID
+                        and ticks_age(m, self._t_out[i]) >= settle
+                        and ticks_age(m, self._t_in[i]) >= settle
+                    ):
+                        # Inner, then one outer read and quiet: a stray or a thin exit.
+                        # Kept in, and said now (a later stray inner read must not hide it).
                         self._doubt(i, DECIDED_KEPT_IN, DOUBT_ONE_OUTER)
+                        e |= _E_SAID
+                        self._ev[i] = e
                 elif e & _E_IN_AFTER_OUT and self._origin[i] == OUTER and self._run_pt[i] == INNER:
                     if ticks_age(m, self._t_out[i]) < settle:
                         pending += 1  # its body is its own
@@ -302,7 +312,8 @@ class Doorway:
                     else:
                         # Counted in already (on thin evidence) and now seen coming in:
                         # nothing to count, but the beam body was theirs.
-                        self._beam_entry(m)
+                        if not e & _E_BODY:
+                            self._beam_entry(m)
                         kept = self._flags[i] & _KEPT_ON_CROSSING
                         self._begin(i, INNER, _E_INSIDE | _E_INNER, kept, m)
                         e = self._ev[i]
@@ -414,7 +425,8 @@ class Doorway:
         for i in range(self.n):
             e = self._ev[i]
             if (
-                e & (_E_INSIDE | _E_INNER | _E_OUTER | _E_BODY) == _E_INSIDE | _E_INNER
+                e & (_E_INSIDE | _E_BODY) == _E_INSIDE
+                and self._run_pt[i] == INNER
                 and self._n_in[i]
                 and (ticks_age(t, self._t_in[i]) <= settle or ticks_age(self._t_in[i], t) <= settle)
             ):
