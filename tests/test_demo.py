@@ -15,9 +15,12 @@ import pytest
 
 from gateway import events as ev
 from gateway.caps import LEGAL_CAPS
-from shaftgate import client, demo, dispatch_view, roster_csv
+from shaftgate import roster_csv
 from shaftgate.cli import build_parser
-from shaftgate.transport import LinkError
+from shaftgate.link import client
+from shaftgate.link.transport import LinkError
+from shaftgate.sim import demo
+from shaftgate.sim import view as dispatch_view
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 ROW = re.compile(r"^(gw-\S+)\s+(\S+)\s+(.+?)\s+(\d+)/(\d+)\s")

@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from shaftgate.keystore import Keystore, KeystoreError
+from shaftgate.link.keystore import Keystore, KeystoreError
 from shaftgate.vboard import BoardError, VirtualBoard
 from shaftgate.vboard.board import CONFIG_FILE, DEFAULT_ENTRY
 from shaftgate.vboard.side import SideChannelServer

@@ -26,7 +26,7 @@ from gateway import events as ev
 from gatewire import messages
 from gatewire.errors import CODE_NAMES, ProtocolError
 from shaftgate import render, roster_csv
-from shaftgate.client import (
+from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     EventLogError,
     GatewayClient,
@@ -35,7 +35,7 @@ from shaftgate.client import (
     event_kind_name,
     is_own_ack,
 )
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.transport import LinkError, SerialTransport
 
 LAMP_WORDS = ("OFF", "GREEN", "AMBER", "RED")
 KIND_WORDS = {

@@ -42,8 +42,10 @@ from typing import NamedTuple
 
 from gateway import permits
 from shaftgate import roster_csv, sim
-from shaftgate.client import GatewayError
-from shaftgate.dispatch_view import (
+from shaftgate.link.client import GatewayError
+from shaftgate.link.keystore import Keystore, KeystoreError
+from shaftgate.link.transport import LinkError
+from shaftgate.sim.view import (
     Dispatch,
     GatewayLink,
     LiveScreen,
@@ -51,8 +53,6 @@ from shaftgate.dispatch_view import (
     frame_lines,
     plain_frame,
 )
-from shaftgate.keystore import Keystore, KeystoreError
-from shaftgate.transport import LinkError
 from shaftgate.vboard import OUTER, BoardError, VirtualBoard
 
 DEFAULT_HOME = "run/demo"

@@ -1,4 +1,4 @@
-"""shaftgate: the dispatch command line. A thin shell over shaftgate.client: it parses
+"""shaftgate: the dispatch command line. A thin shell over shaftgate.link.client: it parses
 arguments, picks the gateways, prints what the library returns (a table, or with --json
 the library's own data as one JSON document) and turns errors into one line on stderr
 and an exit code. Commands register themselves in COMMANDS through register(), so other
@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gatewire.errors import ProtocolError
-from shaftgate import demo, deploy, render, roster_csv, sim
-from shaftgate.client import (
+from shaftgate import render, roster_csv, sim
+from shaftgate.cli import deploy
+from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     BadReply,
     EventLogError,
@@ -30,8 +31,9 @@ from shaftgate.client import (
     is_own_ack,
     jsonable,
 )
-from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
+from shaftgate.link.transport import LinkError, SerialTransport
+from shaftgate.sim import demo
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a gateway refused, its event log is not whole, or a local file failed
@@ -851,7 +853,7 @@ def _key_new(args):
 
 def _selfcheck(args):
     # Imported here: the self-check pulls in threads and ptys no other command needs.
-    from shaftgate import selfcheck
+    from shaftgate.cli import selfcheck
 
     return EXIT_OK if selfcheck.run(print) else EXIT_FAILED
 
