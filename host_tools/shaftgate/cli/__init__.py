@@ -19,6 +19,7 @@ from typing import NamedTuple
 from gatewire.errors import ProtocolError
 from shaftgate import render, roster_csv, sim
 from shaftgate.cli import deploy
+from shaftgate.cli import station as station_cli
 from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     BadReply,
@@ -34,6 +35,7 @@ from shaftgate.link.client import (
 from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
 from shaftgate.link.transport import LinkError, SerialTransport
 from shaftgate.sim import demo
+from shaftgate.station.control import ControlError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a gateway refused, its event log is not whole, or a local file failed
@@ -83,6 +85,7 @@ GROUP_HELP = {
     "roster": "the roster of people and tags (R-ID-1, R-ID-4)",
     "config": "gateway settings",
     "key": "gateway keys (docs/keys.md)",
+    "alarm": "serve's alarms",
 }
 
 
@@ -295,6 +298,18 @@ def _say_error(e, where=None):
 def _run_gateway_command(command, args, out):
     session = Session(args)
     session.out = out
+    path = None if station_cli.wants_direct(args) else station_cli.serve_socket(args, session.home)
+    if path is not None:
+        try:
+            return station_cli.run_through(command, args, out, path, UsageError)
+        except FileNotFoundError:
+            pass  # no serve after all: the ports are free for a direct session
+        except ConnectionRefusedError:
+            sys.stderr.write(
+                "shaftgate: note: %s answers nobody (serve stopped?); using the ports\n" % path
+            )
+        except ControlError as e:
+            raise UsageError("serve: %s" % e) from e
     if command.prepare is not None:
         command.prepare(args, session)
     targets = session.targets()
@@ -363,6 +378,25 @@ def _global_options(parser, suppress):
         help="shaftgate home (default $SHAFTGATE_HOME or ~/.config/shaftgate)",
     )
     g.add_argument("--key-dir", metavar="DIR", default=d, help="key directory (default HOME/keys)")
+    g.add_argument(
+        "--serve",
+        metavar="SOCKET",
+        default=d,
+        help="serve's socket (default $SHAFTGATE_SERVE, else HOME/serve.sock if it exists)",
+    )
+    g.add_argument(
+        "--direct",
+        action="store_true",
+        default=d if suppress else False,
+        help="open the ports even if serve runs (commissioning)",
+    )
+    g.add_argument(
+        "--operator",
+        metavar="ID",
+        default=d,
+        help="who gives an order through serve (default $SHAFTGATE_OPERATOR or your login)",
+    )
+    g.add_argument("--why", metavar="TEXT", default=d, help="the reason recorded with an order")
     g.add_argument(
         "--timeout",
         metavar="SECONDS",
@@ -873,6 +907,31 @@ register(
     "local",
     add_arguments=sim.add_arguments,
 )(sim.run)
+
+register(
+    "serve",
+    "the surface station: owns the gateway links, records, alarms, publishes (docs/serve.md)",
+    "local",
+    add_arguments=station_cli.serve_args,
+)(station_cli.run_serve)
+register(
+    "alarms",
+    "the active alarms, from serve",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.alarms_args),
+)(station_cli.run_alarms)
+register(
+    "alarm ack",
+    "acknowledge a latched alarm after checking it (an order, stored with the reason)",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.alarm_ack_args),
+)(station_cli.run_alarm_ack)
+register(
+    "orders",
+    "the order audit: who ordered what, why, and which gateways answered",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.orders_args),
+)(station_cli.run_orders)
 
 register(
     "deploy",

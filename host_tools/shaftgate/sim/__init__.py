@@ -91,7 +91,7 @@ class Sim:
         self.boards = []
         self.servers = []
         keystore = Keystore(self.home / "keys")
-        layout = mine_layout(n)
+        layout = self.layout = mine_layout(n)
         try:
             for gateway_id, config in layout:
                 key = gateway_key(keystore, gateway_id)
