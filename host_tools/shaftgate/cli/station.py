@@ -20,6 +20,7 @@ from shaftgate.link.client import jsonable
 from shaftgate.station.control import ControlError, ServeClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LINK = 0, 1, 2, 3
+NO_ANSWER = ("NoAnswer", "NotConnected", "GatewayTimeout", "LinkError")
 
 
 def serve_socket(args, home):
@@ -89,7 +90,7 @@ def run_through(command, args, out, path, usage_error):
     for r in results:
         if "error" in r:
             kind = r["error"]["type"]
-            status = max(status, EXIT_FAILED if kind == "GatewayError" else EXIT_LINK)
+            status = max(status, EXIT_LINK if kind in NO_ANSWER else EXIT_FAILED)
     if args.json:
         out.write(json.dumps(jsonable(reply), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
         return status
@@ -114,18 +115,20 @@ def order_table(reply):
             what = "done 已执行"
         elif r["error"]["type"] == "GatewayError":
             what = "REFUSED 拒绝: %s" % r["error"]["message"]
+        elif r["error"]["type"] not in NO_ANSWER:
+            what = "FAILED 失败 (%s): %s" % (r["error"]["type"], r["error"]["message"])
         else:
             what = "NO ANSWER 无应答: %s" % r["error"]["message"]
         lines.append("%-*s  %-*s  %s" % (width, r["gateway_id"], zwidth, r.get("zone") or "", what))
-    silent = [r["gateway_id"] for r in results if "error" in r]
-    lines.append(
-        "answered %d of %d%s"
-        % (
-            len(results) - len(silent),
-            len(results),
-            "; NOT carried out at: %s" % ", ".join(silent) if silent else "",
-        )
-    )
+    failed = [r for r in results if "error" in r]
+    silent = [r["gateway_id"] for r in failed if r["error"]["type"] in NO_ANSWER]
+    refused = [r["gateway_id"] for r in failed if r["gateway_id"] not in silent]
+    summary = "done at %d of %d" % (len(results) - len(failed), len(results))
+    if refused:
+        summary += "; REFUSED or failed at: %s" % ", ".join(refused)
+    if silent:
+        summary += "; NO ANSWER, not carried out at: %s" % ", ".join(silent)
+    lines.append(summary)
     return "\n".join(lines)
 
 

@@ -247,7 +247,7 @@ class ControlServer:
 
                 def run(client, link=link, entries=entries):
                     data = command.run(client, args, session)
-                    st.store.save_roster(link.gateway_id, [e.to_json() for e in entries])
+                    st.store.save_roster(link.gateway.id, [e.to_json() for e in entries])
                     return data
 
             else:
