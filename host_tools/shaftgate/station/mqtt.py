@@ -1,0 +1,266 @@
+"""The publisher: one thread that empties the outbox into the broker, in order, QoS 1.
+
+A row leaves the outbox only after the broker's PUBACK for it (R-DATA-2: nothing owed is
+dropped). Each connection is a fresh paho client that starts again from the oldest row
+still owed: what was in flight when a connection died is sent again, with the same id, and
+that is the only way a consumer sees a message twice. The outbox, not paho's memory, is
+the one account of what is owed, so a serve killed with -9 resumes exactly where it was.
+
+At most `window` messages are in flight (and in memory); rows are read in batches of what
+the window has room for.
+"""
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from . import outbox, topics
+
+log = logging.getLogger(__name__)
+
+WINDOW = 20  # Mosquitto's default receive maximum; the broker's own figure wins if lower
+SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session through a week's outage
+CONNACK_TIMEOUT_S = 10.0
+IDLE_WAIT_S = 0.5  # nothing in flight: wait this long for wake() before servicing the link
+INFLIGHT_WAIT_S = 0.05
+POLL_S = 1.0  # look for rows nobody woke us for (written by another process, say)
+BACKOFF_S = (0.2, 5.0)  # first and longest wait between connection attempts
+STOP_PUBACK_WAIT_S = 2.0
+
+
+class _Session:
+    """What one connection knows; thrown away with it."""
+
+    def __init__(self, window):
+        self.window = window
+        self.connack = False
+        self.failed = False
+        self.inflight = {}  # mid -> outbox row, in the order sent
+        self.acked = []  # rows the broker has acknowledged, not yet deleted
+        self.last_n = 0  # the last row handed to the broker on this connection
+        self.maybe_more = True
+        self.next_poll = 0.0
+        self.presence_mid = None
+        self.presence_acked = False
+
+
+class MqttPublisher:
+    def __init__(self, db_path, broker, mine_id, client_id, window=WINDOW, backoff_s=BACKOFF_S):
+        if broker.embedded:
+            raise ValueError("start the embedded broker first and pass the config it returns")
+        self.db_path = str(db_path)
+        self.broker = broker
+        self.mine_id = topics.segment(mine_id, "mine id")
+        self.client_id = topics.segment(client_id, "client id")
+        self.window = window
+        self.backoff_s = backoff_s
+        self.connected = False
+        self.last_error = None  # why the last connection ended or failed, for status
+        self.published = 0  # rows the broker acknowledged since start()
+        self.connections = 0  # connections the broker accepted since start()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self._session = None
+
+    def start(self):
+        if self._thread is not None:
+            raise RuntimeError("publisher already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s=15.0):
+        """Say "offline" (retained), disconnect, end the thread. Rows still owed stay in
+        the outbox for the next start."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def wake(self):
+        """The caller committed new outbox rows."""
+        self._wake.set()
+
+    def status(self):
+        return {
+            "broker": self.broker.describe(),
+            "client_id": self.client_id,
+            "connected": self.connected,
+            "published": self.published,
+            "connections": self.connections,
+            "last_error": self.last_error,
+        }
+
+    # ---- the thread ----
+
+    def _run(self):
+        conn = sqlite3.connect(self.db_path, timeout=2.0)
+        try:
+            conn.executescript(outbox.SCHEMA_SQL)
+            conn.commit()
+            token = outbox.origin(conn)
+            delay_s = self.backoff_s[0]
+            while not self._stop.is_set():
+                if self._connection(conn, token):
+                    delay_s = self.backoff_s[0]
+                if self._stop.wait(delay_s):
+                    break
+                delay_s = min(delay_s * 2, self.backoff_s[1])
+        except Exception:
+            # Not expected; said loudly, since publishing has stopped (serve's status shows it).
+            log.exception("MQTT publisher stopped")
+            self.last_error = "publisher crashed (see the log)"
+            raise
+        finally:
+            self.connected = False
+            conn.close()
+
+    def _client(self, s):
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5
+        )
+        client.max_inflight_messages_set(self.window)
+        b = self.broker
+        if b.username is not None:
+            client.username_pw_set(b.username, b.password)
+        if b.tls is not None:
+            client.tls_set(ca_certs=b.tls.ca, certfile=b.tls.cert, keyfile=b.tls.key)
+        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
+        client.will_set(t, json.dumps(payload), qos=1, retain=retain)
+
+        def on_connect(client, userdata, flags, reason_code, properties):
+            if reason_code.is_failure:
+                s.failed = True
+                self.last_error = "%s refused the connection: %s" % (b.describe(), reason_code)
+                return
+            receive_max = getattr(properties, "ReceiveMaximum", None)
+            if receive_max:
+                s.window = min(s.window, receive_max)
+            s.connack = True
+            self.connected = True
+            self.connections += 1
+            t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, True)
+            s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
+
+        def on_publish(client, userdata, mid, reason_code, properties):
+            n = s.inflight.pop(mid, None)
+            if n is None:
+                if mid == s.presence_mid:
+                    s.presence_acked = True
+                return
+            if reason_code.is_failure:
+                # Kept in the outbox; sent again from here on the next connection.
+                s.failed = True
+                self.last_error = "broker refused outbox row %d: %s" % (n, reason_code)
+                return
+            s.acked.append(n)
+
+        def on_disconnect(client, userdata, flags, reason_code, properties):
+            self.connected = False
+
+        client.on_connect = on_connect
+        client.on_publish = on_publish
+        client.on_disconnect = on_disconnect
+        return client
+
+    def _connection(self, conn, token):
+        """One connection, until it fails or stop(). True if the broker accepted it."""
+        s = self._session = _Session(self.window)
+        client = self._client(s)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        b = self.broker
+        try:
+            client.connect(b.host, b.port, b.keepalive, clean_start=False, properties=props)
+        except (OSError, ValueError) as e:  # refused, unreachable, TLS (ssl.SSLError)
+            self.last_error = "cannot connect to %s: %s" % (b.describe(), e)
+            return False
+        deadline = time.monotonic() + CONNACK_TIMEOUT_S
+        try:
+            while not self._stop.is_set():
+                rc = client.loop(INFLIGHT_WAIT_S if (s.inflight or not s.connack) else 0.0)
+                self._settle(conn, s)
+                if rc != paho.MQTT_ERR_SUCCESS:
+                    if not s.failed:
+                        self.last_error = "connection to %s lost: %s" % (
+                            b.describe(),
+                            paho.error_string(rc),
+                        )
+                    return s.connack
+                if s.failed:
+                    return s.connack
+                if not s.connack:
+                    if time.monotonic() > deadline:
+                        self.last_error = "%s sent no CONNACK" % b.describe()
+                        return False
+                    continue
+                self._fill(conn, client, s, token)
+                if not s.inflight and not s.maybe_more:
+                    self._wake.wait(min(IDLE_WAIT_S, max(0.0, s.next_poll - time.monotonic())))
+            if s.connack:
+                self._goodbye(client, s)
+            return s.connack
+        finally:
+            self.connected = False
+            self._settle(conn, s)
+            # Sending DISCONNECT closes the socket; on a lost connection paho closed it.
+            client.disconnect()
+            client.loop(0.0)
+
+    def _fill(self, conn, client, s, token):
+        if self._wake.is_set():
+            self._wake.clear()  # before the read: a commit after it wakes us again
+            s.maybe_more = True
+        room = s.window - len(s.inflight)
+        if room <= 0 or (not s.maybe_more and time.monotonic() < s.next_poll):
+            return
+        rows = outbox.read_batch(conn, s.last_n, room)
+        s.maybe_more = len(rows) == room
+        s.next_poll = time.monotonic() + POLL_S
+        for n, topic, text, retain, auto_id in rows:
+            info = client.publish(
+                topic, outbox.wire_payload(token, n, text, auto_id), qos=1, retain=bool(retain)
+            )
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                s.failed = True
+                self.last_error = "could not send outbox row %d: %s" % (
+                    n,
+                    paho.error_string(info.rc),
+                )
+                return
+            s.inflight[info.mid] = n
+            s.last_n = n
+
+    def _settle(self, conn, s):
+        if not s.acked:
+            return
+        try:
+            outbox.delete(conn, s.acked)
+            conn.commit()
+        except sqlite3.OperationalError as e:
+            # Busy beyond the timeout: the rows stay owed and are tried again; at worst
+            # they are sent once more after a reconnect, with the same ids.
+            conn.rollback()
+            log.warning("could not delete %d published outbox rows yet: %s", len(s.acked), e)
+            return
+        self.published += len(s.acked)
+        s.acked.clear()
+
+    def _goodbye(self, client, s):
+        # A clean DISCONNECT suppresses the will, so "offline" is said here instead.
+        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
+        s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
+        s.presence_acked = False
+        deadline = time.monotonic() + STOP_PUBACK_WAIT_S
+        while not s.presence_acked and time.monotonic() < deadline:
+            if client.loop(INFLIGHT_WAIT_S) != paho.MQTT_ERR_SUCCESS:
+                return
