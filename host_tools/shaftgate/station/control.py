@@ -126,7 +126,12 @@ class ControlServer:
         op = request.get("op")
         st = self.station
         if op == "status":
-            return {"mine": _mine(st.site), "rows": st.rows(), "alarms": st.alarms_active()}
+            return {
+                "mine": _mine(st.site),
+                "rows": st.rows(),
+                "alarms": st.alarms_active(),
+                "mqtt": st.mqtt_status(),
+            }
         if op == "view":
             fresh, last = st.feed_after(int(request.get("after", 0)))
             return {

@@ -43,6 +43,7 @@ class Station:
         self.links = {g.id: GatewayLink(g, self) for g in site.gateways}
         self.publisher = None
         self.broker = None
+        self.broker_config = None
         self._stop = threading.Event()
         self._feed_lock = threading.Lock()
         self._feed = []  # (arrival, gateway id, event), for the view
@@ -67,13 +68,14 @@ class Station:
         from shaftgate.station.mqtt import MqttPublisher
 
         if broker is None:
-            if self.site.broker is None:
-                self.broker = broker_mod.EmbeddedMosquitto()
-                broker = self.broker.start()
-            else:
-                broker = broker_mod.BrokerConfig.from_table(
-                    self.site.broker, self.site.broker_where
-                )
+            broker = broker_mod.BrokerConfig.from_table(
+                self.site.broker, str(self.site.path), base_dir=self.site.path.parent
+            )
+        if broker.embedded:
+            # No broker named: serve's own Mosquitto on loopback, state beside the record.
+            self.broker = broker_mod.EmbeddedMosquitto(self.site.database.parent / "mosquitto")
+            broker = self.broker.start()
+        self.broker_config = broker
         self.publisher = MqttPublisher(
             self.site.database, broker, self.site.mine_id, "shaftgate-serve-%s" % self.site.mine_id
         )
@@ -84,7 +86,8 @@ class Station:
         for link in self.links.values():
             link.stop()
         for link in self.links.values():
-            link.join(5)
+            if link.is_alive():
+                link.join(5)
         if self._thread is not None:
             self._thread.join(5)
         if self.publisher is not None:
@@ -128,10 +131,7 @@ class Station:
             zone = self.site.gateway(gateway_id).zone
             for e in events:
                 self.outbox.enqueue(
-                    conn,
-                    *self.topics.event_msg(
-                        self.site.mine_id, gateway_id, zone, _event_json(gateway_id, e)
-                    ),
+                    conn, *self.topics.event_msg(self.site.mine_id, gateway_id, zone, e)
                 )
 
     def recorded(self, gateway_id, events):
@@ -173,8 +173,22 @@ class Station:
         self.polled[gateway_id] = time.monotonic()
 
     def _alarm_changed(self, conn, change):
-        if self.outbox is not None:
-            self.outbox.enqueue(conn, *self.topics.alarm_msg(self.site.mine_id, jsonable(change)))
+        if self.outbox is None:
+            return
+        alarm = {
+            "alarm_id": change["id"],
+            "kind": change["kind"],
+            "state": change["state"],
+            "time_s": change.get("cleared_s") or change["raised_s"],
+            "zone": change.get("zone"),
+            "gateway_id": change.get("gateway_id"),
+            "text": _texts(change["text"]),
+            "detail": jsonable(change.get("detail") or {}),
+        }
+        seq = alarm["detail"].get("seq")
+        if change.get("gateway_id") and change["key"].startswith("event:") and seq:
+            alarm["event"] = "%s:%d" % (change["gateway_id"], seq)
+        self.outbox.enqueue(conn, *self.topics.alarm_msg(self.site.mine_id, alarm))
 
     def _publish_states(self, conn, states):
         if self.outbox is None:
@@ -192,7 +206,10 @@ class Station:
                 continue
             zone = s.gateway.zone
             per_zone[zone] = s.status["occupants"]
-            state = _zone_state(s)
+            state = self.topics.state_from_status(gid, s.status)
+            # time_s and seq change with every poll; the message carries its own time.
+            state.pop("time_s", None)
+            state.pop("seq", None)
             if self._published_state.get(("zone", zone)) != state:
                 self._published_state[("zone", zone)] = state
                 self.outbox.enqueue(conn, *self.topics.zone_state_msg(mine, zone, state))
@@ -213,6 +230,13 @@ class Station:
 
     def rows(self):
         return [link.state.row() for link in self.links.values()]
+
+    def mqtt_status(self):
+        if self.publisher is None:
+            return {"publishing": False}
+        out = dict(self.publisher.status(), publishing=True)
+        out["broker"] = self.broker_config.describe() if self.broker_config else None
+        return out
 
     def alarms_active(self):
         with self.store.lock:
@@ -236,23 +260,12 @@ def _event_json(gateway_id, e):
     return out
 
 
-def _zone_state(link_state):
-    s = link_state.status
-    return {
-        "gateway_id": link_state.gateway_id,
-        "count": s["occupants"],
-        "cap": s["cap"],
-        "lamp": s["lamp"],
-        "work_allowed": s["work_allowed"],
-        "hot_work_allowed": s["hot_work_allowed"],
-        "gas_ok": s["gas_ok"],
-        "ch4_ppm": s.get("ch4_ppm"),
-        "co_ppm": s.get("co_ppm"),
-        "video_ok": s["video_ok"],
-        "evacuating": s["evacuating"],
-        "drill": s["drill"],
-        "sealed": s["sealed"],
-    }
+def _texts(text):
+    # Alarm texts are "English  中文": two spaces before the Chinese, when there is one.
+    cut = text.rfind("  ")
+    if cut > 0 and any(ord(ch) > 0x2E80 for ch in text[cut:]):
+        return {"en": text[:cut].strip(), "zh": text[cut:].strip()}
+    return {"en": text, "zh": "报警: " + text}
 
 
 # ---- the command ----
@@ -289,7 +302,9 @@ def run(args):
             station = Station(site, publish=not args.no_publish)
             server = ControlServer(station, site.socket)
             station.start()
-        except (StoreError, OSError, site_file.SiteError) as e:
+        except (StoreError, OSError, ValueError, RuntimeError, site_file.SiteError) as e:
+            # ValueError: broker.SiteError (a [broker] table it refuses); RuntimeError:
+            # broker.BrokerError (Mosquitto missing or not starting).
             print("shaftgate serve: could not start: %s" % e, file=sys.stderr)
             return 1
         server.start()
