@@ -67,7 +67,6 @@ LATCHED_KINDS = frozenset(
         ev.LOG_FULL,
         ev.AUTH_REJECTED,
         ev.INTERNAL_ERROR,
-        ev.GAS_PEAK,
     )
 )
 # Kinds by which a tag crosses into a zone (counted or not, it is there).

@@ -51,6 +51,7 @@ class LinkState:
         self.clock_offset_s = None
         self.acked_to = None
         self.reconnects = 0
+        self.polled_from = None  # monotonic time the last complete poll began
 
     def row(self):
         return {
@@ -67,6 +68,7 @@ class LinkState:
             "status": self.status,
             "status_at": self.status_at,
             "acked_to": self.acked_to,
+            "polled_from": self.polled_from,
         }
 
 
@@ -78,7 +80,7 @@ class GatewayLink(threading.Thread):
         self.state = LinkState(gateway)
         self.timeout_s = timeout_s
         self._orders = queue.Queue()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.client = None
 
     # ---- orders from other threads ----
@@ -99,13 +101,13 @@ class GatewayLink(threading.Thread):
         return future
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
 
     # ---- the thread ----
 
     def run(self):
         backoff = BACKOFF_MIN_S
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             answered = False
             try:
                 answered = self._session()
@@ -115,7 +117,7 @@ class GatewayLink(threading.Thread):
                 self._close()
             if answered:
                 backoff = BACKOFF_MIN_S
-            self._stop.wait(backoff)
+            self._halt.wait(backoff)
             backoff = min(BACKOFF_MAX_S, backoff * 2)
 
     def _close(self):
@@ -159,10 +161,11 @@ class GatewayLink(threading.Thread):
         self.state.connected = True
         record = self.station.event_record(gw.id)
         chain_retry_at = 0.0
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self._run_orders(client)
             client.wait_for_events(POLL_S)
             self._run_orders(client)
+            began = time.monotonic()
             asked = time.time()
             status = client.status(self.timeout_s)
             answered_at = time.time()
@@ -181,7 +184,8 @@ class GatewayLink(threading.Thread):
                 if gw.is_shaft:
                     # Everything the shaft logged up to its clock at `status` is stored.
                     self.station.shaft_synced(status["now_s"])
-            self.station.gateway_polled(gw.id)
+            # A full poll (status, then every event) begun at `began` is complete.
+            self.state.polled_from = began
         return True
 
     def _record(self, client, record):

@@ -51,7 +51,6 @@ class Station:
         self._published_state = {}
         self._saved_at = {}
         self._thread = None
-        self.polled = {}  # gateway id -> monotonic time of its last complete poll
 
     # ---- life ----
 
@@ -168,9 +167,6 @@ class Station:
 
     def chain_ok(self, gateway_id):
         pass  # a broken chain stays raised until an operator acknowledges it
-
-    def gateway_polled(self, gateway_id):
-        self.polled[gateway_id] = time.monotonic()
 
     def _alarm_changed(self, conn, change):
         if self.outbox is None:
