@@ -141,13 +141,13 @@ def test_counts_rise_as_the_crews_go_down_and_reach_their_faces(shift):
 def test_the_repair_point_fills_and_refuses_the_ninth(shift):
     events = [e for _, evs in shift["frames"] for e in evs]
     assert has_event(events, "gw-face4", "CAP_FULL", "8 in zone, cap 8")
-    assert has_event(events, "gw-face4", "ENTRY_REFUSED", "(fitter) refused: cap")
+    assert has_event(events, "gw-face4", "ENTRY_REFUSED", "(fitter) refused: at the cap")
     assert not has_event(events, "gw-face4", "OVER_CAP_ENTRY")
 
 
 def test_an_expired_certificate_is_turned_back_at_the_shaft(shift):
     events = [e for _, evs in shift["frames"] for e in evs]
-    assert has_event(events, "gw-shaft", "ENTRY_REFUSED", "refused: certificate")
+    assert has_event(events, "gw-shaft", "ENTRY_REFUSED", "refused: certificate expired or none")
     assert not has_event(events, "gw-shaft", "UNCERTIFIED_ENTRY")
 
 
@@ -173,7 +173,7 @@ def test_video_loss_and_hot_work_with_fire_watch(shift):
     assert has_event(events, "gw-face2", "VIDEO_LOST")
     assert has_event(events, "gw-face2", "VIDEO_OK")
     assert has_event(events, "gw-face1", "PERMIT_ISSUED", "permit 7001")
-    assert has_event(events, "gw-face1", "HOT_ON", "(safety_inspector)")
+    assert has_event(events, "gw-face1", "HOT_ON", "(safety inspector)")
     assert has_event(events, "gw-face1", "FIRE_WATCH_START", "1 h 00 min to watch")
 
 
@@ -381,14 +381,15 @@ def test_view_rows_and_alerts_say_what_is_wrong_first():
     )
 
 
-def test_events_read_with_names_from_the_roster_copy():
+def test_events_read_with_names_from_the_roster_copy(monkeypatch):
+    from shaftgate import i18n
+
+    monkeypatch.setitem(i18n._state, "lang", "en")
     people = {512: {"person_id": 512, "name": "Ma Tao", "role": "fitter", "tag_id": 1012}}
     refused = {"kind": ev.ENTRY_REFUSED, "tag": 1012, "a": 512, "b": 10, "time_s": 0}
-    assert dispatch_view.event_text(refused, people) == "Ma Tao (fitter) refused: cap"
+    assert dispatch_view.event_text(refused, people) == "Ma Tao (fitter) refused: at the cap"
     unknown = {"kind": ev.ENTRY_REFUSED, "tag": 77, "a": 0, "b": 4, "time_s": 0}
-    assert dispatch_view.event_text(unknown, people) == (
-        "tag 77: unknown person refused: unknown-tag"
-    )
+    assert dispatch_view.event_text(unknown, people) == "tag 77 refused: not in the roster"
     watch = {"kind": ev.FIRE_WATCH_START, "tag": 512, "a": 7001, "b": 3600, "time_s": 0}
     assert dispatch_view.event_text(watch, people).startswith("watcher Ma Tao (fitter)")
     lost = {"kind": ev.VIDEO_LOST, "tag": 0, "a": 10500, "b": 1, "time_s": 0}

@@ -1,12 +1,10 @@
 """Tables for a dispatcher at 3 a.m.: names instead of codes, local times, what is wrong
 first. Everything here formats data the library returned; nothing is decided here."""
 
-import datetime
 import unicodedata
 
-from gateway import caps, gas, reasons, roles, zone
-from gateway import events as ev
-from shaftgate.link.client import event_kind_name
+from gateway import caps, gas, reasons, roles
+from shaftgate import eventtext, i18n, minetime
 
 LAMPS = ("off", "green", "amber", "red")
 # status.shift on the wire: 0 unknown, then caps.SHIFT_* + 1.
@@ -33,23 +31,15 @@ CAUSE_NAMES = prefixed_names(reasons, "CAUSE_")
 EVAC_REASON_NAMES = prefixed_names(reasons, "EVAC_REASON_", skip=("EVAC_REASON_MAX",))
 
 
-def local_time(time_s):
+def local_time(time_s, with_zone=False):
+    # In the mine's time zone (minetime: the site file's), never the host's by accident.
     if not time_s:
-        return "never"
-    return datetime.datetime.fromtimestamp(time_s).strftime("%Y-%m-%d %H:%M:%S")
+        return i18n.t("never")
+    return minetime.fmt(time_s, with_zone)
 
 
 def duration(seconds):
-    seconds = int(seconds)
-    if seconds < 0:
-        return "-" + duration(-seconds)
-    if seconds < 60:
-        return "%d s" % seconds
-    if seconds < 3600:
-        return "%d min" % (seconds // 60)
-    if seconds < 86400:
-        return "%d h %02d min" % (seconds // 3600, seconds // 60 % 60)
-    return "%d d %d h" % (seconds // 86400, seconds // 3600 % 24)
+    return eventtext.duration(seconds)
 
 
 def why_bits(bits):
@@ -84,104 +74,8 @@ def table(headers, rows):
 # ---- events ----
 
 
-def _refusal(b):
-    return zone.REFUSE_NAMES[b] if 0 < b < len(zone.REFUSE_NAMES) else "reason %d" % b
-
-
-def _person(a):
-    return "person %d" % a if a else "unknown person"
-
-
-def _in_zone(e):
-    return "%s, %d in zone" % (_person(e["a"]), e["b"])
-
-
-def _gas(e):
-    tag = e["tag"]
-    name = GASES.get(tag & 0x7F) or "gas %d" % tag
-    return name + (" (across a reboot)" if tag & gas.SPANS_REBOOT else "")
-
-
-_DESCRIBE = {
-    ev.ENTRY: _in_zone,
-    ev.EXIT: _in_zone,
-    ev.ENTRY_REFUSED: lambda e: "%s refused: %s" % (_person(e["a"]), _refusal(e["b"])),
-    ev.OVER_CAP_ENTRY: _in_zone,
-    ev.SEALED_ENTRY: _in_zone,
-    ev.RESTRICTED_ENTRY: _in_zone,
-    ev.UNAUTHORISED_ENTRY: lambda e: "person %d, role %s" % (e["a"], role_name(e["b"])),
-    ev.UNKNOWN_TAG_ENTRY: lambda e: "not in the roster, %d in zone" % e["b"],
-    ev.UNCERTIFIED_ENTRY: lambda e: (
-        "person %d: %s" % (e["a"], "certificate expired or none" if e["b"] == 1 else "clock unset")
-    ),
-    ev.EVACUATION_ENTRY: _in_zone,
-    ev.CAP_OK: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_WARNING: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_FULL: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_OVER: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_CHANGED: lambda e: "cap %d -> %d" % (e["b"], e["a"]),
-    ev.SHIFT_CHANGED: lambda e: (
-        "%s shift, %d in zone" % (_CAPS_SHIFTS.get(e["a"], "shift %d" % e["a"]), e["b"])
-    ),
-    ev.CAP_OVERRIDE_SET: lambda e: "temporary cap %d for %s" % (e["a"], duration(e["b"])),
-    ev.CAP_OVERRIDE_ENDED: lambda e: (
-        "temporary cap %d %s" % (e["a"], "expired" if e["b"] == 1 else "cleared")
-    ),
-    ev.PARALLEL_CREWS: lambda e: (
-        "production crew %d and maintenance crew %d inside" % (e["a"], e["b"])
-    ),
-    ev.MISSED_ENTRY: _in_zone,
-    ev.MISSED_EXIT: lambda e: "person %d, recorded inside for %s" % (e["a"], duration(e["b"])),
-    ev.LEDGER_FULL: _in_zone,
-    ev.UNTAGGED_ENTRY: lambda e: "%d bodies without a tag (beam total %d)" % (e["a"], e["b"]),
-    ev.OVERSTAY: lambda e: "person %d, %s in zone" % (e["a"], duration(e["b"] * 60)),
-    ev.ROSTER_LOADED: lambda e: "%d people" % e["a"],
-    ev.WORK_OFF: lambda e: "why: " + why_bits(e["a"]),
-    ev.HOT_ON: lambda e: "permit %d, job %d, fire-watcher %d" % (e["tag"], e["a"], e["b"]),
-    ev.HOT_OFF: lambda e: "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"])),
-    ev.GAS_OVER: lambda e: "%s %d ppm, limit %d ppm" % (_gas(e), e["a"], e["b"]),
-    ev.GAS_PEAK: lambda e: "%s peak %d ppm after %s" % (_gas(e), e["a"], duration(e["b"])),
-    ev.GAS_OVER_END: lambda e: "%s peak %d ppm, lasted %s" % (_gas(e), e["a"], duration(e["b"])),
-    ev.EVAC_START: lambda e: _evac(e),
-    ev.DRILL_START: lambda e: "drill: " + _evac(e),
-    ev.EVAC_JOIN: lambda e: "further order: " + _evac(e),
-    ev.ZONE_CLEAR: lambda e: (
-        "%s cleared in %d.%03d s" % ("drill" if e["tag"] else "zone", e["a"], e["b"])
-    ),
-    ev.EVAC_END: lambda e: (
-        "all clear after %s%s" % (duration(e["a"]), " (drill)" if e["b"] else "")
-    ),
-    ev.PERMIT_ISSUED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
-    ev.PERMIT_REVOKED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
-    ev.PERMIT_ENDED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
-    ev.FIRE_WATCH_START: lambda e: (
-        "watcher %d, permit %d, %s to watch" % (e["tag"], e["a"], duration(e["b"]))
-    ),
-    ev.FIRE_WATCH_LEFT: lambda e: (
-        "watcher %d LEFT, permit %d, %s left" % (e["tag"], e["a"], duration(e["b"]))
-    ),
-    ev.KEY_WORK_HALTED: lambda e: (
-        "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"]))
-    ),
-}
-
-
-def _evac(e):
-    cause = CAUSE_NAMES.get(e["a"], "cause %d" % e["a"])
-    reason = EVAC_REASON_NAMES.get(e["b"], "reason %d" % e["b"])
-    who = " (person %d)" % e["tag"] if e["tag"] else ""
-    return "ordered by %s%s, reason %s" % (cause, who, reason)
-
-
-def describe_event(e):
-    describe = _DESCRIBE.get(e["kind"])
-    if describe is not None:
-        try:
-            return describe(e)
-        except (TypeError, ValueError, KeyError, IndexError):
-            pass  # fields outside what the catalogue says: show them raw below
-    tag = "tag %d, " % e["tag"] if e["tag"] and e["kind"] >= _PEOPLE_KINDS_END else ""
-    return "%sa %d, b %d" % (tag, e["a"], e["b"])
+def describe_event(e, people=None):
+    return eventtext.describe(e, people)
 
 
 # Kinds below this carry a locator tag in `tag`; above it, `tag` is a camera, gas, permit
@@ -189,30 +83,38 @@ def describe_event(e):
 _PEOPLE_KINDS_END = 50
 
 
-def event_rows(events):
-    return [
-        (
+def event_rows(events, people=None, with_gateway=False):
+    rows = []
+    for e in events:
+        row = [
             local_time(e["time_s"]),
             e["seq"],
-            e.get("kind_name") or event_kind_name(e["kind"]),
+            i18n.kind_name(e["kind"]),
             (e["tag"] or "") if e["kind"] < _PEOPLE_KINDS_END else "",
-            describe_event(e),
-        )
-        for e in events
-    ]
+            describe_event(e, people),
+        ]
+        if with_gateway:
+            row.insert(1, e.get("gateway_id") or "")
+        rows.append(tuple(row))
+    return rows
 
 
-def events_table(events):
-    return table(("time", "seq", "event", "tag", "what"), event_rows(events))
+def events_table(events, people=None, with_gateway=False):
+    t = i18n.t
+    head = [t("col_time", zone=minetime.label()), t("col_seq"), t("col_event"), t("col_tag")]
+    head.append(t("col_what"))
+    if with_gateway:
+        head.insert(1, t("col_gateway"))
+    return table(head, event_rows(events, people, with_gateway))
 
 
-def event_line(e):
-    row = event_rows([e])[0]
+def event_line(e, people=None):
+    row = event_rows([e], people)[0]
     return "%s  #%d  %s  %s" % (
         row[0],
         row[1],
         row[2],
-        (("tag %s  " % row[3]) if row[3] else "") + row[4],
+        ((i18n.t("tag", id=row[3]) + "  ") if row[3] else "") + row[4],
     )
 
 

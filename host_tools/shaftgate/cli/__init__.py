@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gatewire.errors import ProtocolError
-from shaftgate import render, roster_csv, sim
+from shaftgate import i18n, minetime, render, roster_csv, sim
 from shaftgate.cli import deploy
 from shaftgate.cli import station as station_cli
 from shaftgate.link.client import (
@@ -397,6 +397,7 @@ def _global_options(parser, suppress):
         help="who gives an order through serve (default $SHAFTGATE_OPERATOR or your login)",
     )
     g.add_argument("--why", metavar="TEXT", default=d, help="the reason recorded with an order")
+    add_lang(g, suppress)
     g.add_argument(
         "--timeout",
         metavar="SECONDS",
@@ -439,10 +440,47 @@ def build_parser():
     return parser
 
 
+def add_lang(p, suppress=True):
+    p.add_argument(
+        "--lang",
+        choices=i18n.LANGS,
+        default=argparse.SUPPRESS if suppress else None,
+        help="zh or en (default: from LC_ALL/LANG, zh_* gives zh) 界面语言",
+    )
+
+
+def setup_locale(args):
+    # The language and the mine's time zone, before anything is printed.
+    i18n.set_lang(getattr(args, "lang", None) or i18n.lang_from_env())
+    home = Path(args.home) if getattr(args, "home", None) else shaftgate_home()
+    minetime.set_zone(site_time_zone(home))
+
+
+def site_time_zone(home):
+    """The [mine] time_zone of the site file: $SHAFTGATE_SITE, else HOME/site.toml; None
+    (the host's zone, printed as such) when there is none."""
+    import os
+
+    path = os.environ.get("SHAFTGATE_SITE") or Path(home) / "site.toml"
+    try:
+        with open(path, "rb") as f:
+            name = tomllib.load(f).get("mine", {}).get("time_zone")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, TypeError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+    return name
+
+
 def main(argv=None, out=None):
     out = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command_name]
+    setup_locale(args)
     try:
         if command.kind == "local":
             return command.run(args)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from shaftgate import render
+from shaftgate import render, roster_csv
 from shaftgate.link.client import jsonable
 from shaftgate.station.control import ControlError, ServeClient
 
@@ -73,7 +73,7 @@ def run_through(command, args, out, path, usage_error):
             "targets": targets,
         }
         if name == "roster load":
-            request["args"]["roster_csv"] = Path(args.file).read_text(encoding="utf-8-sig")
+            request["args"]["roster_csv"] = roster_csv.read_text(args.file)
         if command.kind == "signed":
             request["operator"] = operator_of(args)
             reason = getattr(args, "why", None)
@@ -286,6 +286,9 @@ def local_args(extra):
         p.add_argument(
             "--operator", metavar="ID", default=s, help="you, as the site file names you"
         )
+        from shaftgate.cli import add_lang
+
+        add_lang(p)
         extra(p)
 
     return add

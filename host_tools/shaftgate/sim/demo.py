@@ -83,14 +83,9 @@ STORY_START_MIN = 5 * 60 + 45  # 05:45; the morning production shift starts at 0
 SHIFTS = [[0, 1], [360, 0], [1320, 1]]
 SEED = 1958  # the roster and the walk times are the same on every run
 
-SURNAMES = (  # noqa: SIM905 (a word list reads better as text)
-    "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin "
-    "He Guo Ma Luo Liang Song Zheng Xie Han Tang Feng Yu Dong Xiao Cao Deng"
-).split()
-GIVEN = (  # noqa: SIM905 (a word list reads better as text)
-    "Wei Fang Jun Lei Qiang Min Jie Tao Ming Chao Hao Peng Bin Gang Hui "
-    "Yong Jian Ping Xin Long Bo Kai Liang Feng Yu Dong Hua Cheng Jiang Zhen"
-).split()
+# The roster a Chinese mine keeps: names in Chinese characters (two columns a character).
+SURNAMES = tuple("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧曹邓")
+GIVEN = tuple("伟芳军磊强敏杰涛明超浩鹏斌刚辉勇建平鑫龙波凯亮峰宇东华成江振")
 
 # Who works at each face this morning: (role, crew, how many), sized against each kind's
 # cap: the coal face past its amber warning (80 %), the headings green, the repair point
@@ -219,7 +214,7 @@ def plan_people(day, faces):
     for role, crew, n in ROADWAY:
         plan += [(role, crew, 0, False, False)] * n
     plan += [(role, crew, 0, True, False) for role, crew in EXPIRED]
-    names = rng.sample([s + " " + g for s in SURNAMES for g in GIVEN], len(plan))
+    names = rng.sample([s + g for s in SURNAMES for g in GIVEN], len(plan))
     people = []
     for i, (role, crew, face, expired, extra) in enumerate(plan):
         if expired:

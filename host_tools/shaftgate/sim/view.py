@@ -15,7 +15,6 @@ plain_frame() gives text frames for logs, CI and pipes.
 import contextlib
 import datetime
 import itertools
-import re
 import shutil
 import sys
 import textwrap
@@ -23,9 +22,8 @@ import threading
 import time
 
 from gateway import events as ev
-from gatewire import messages
-from gatewire.errors import CODE_NAMES, ProtocolError
-from shaftgate import render, roster_csv
+from gatewire.errors import ProtocolError
+from shaftgate import eventtext, render, roster_csv
 from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     EventLogError,
@@ -346,77 +344,10 @@ def utc_label(utc_offset_min):
     return "UTC%s%d" % (sign, h) + (":%02d" % m if m else "")
 
 
-def _who(info):
-    return "%s (%s)" % (info["name"], info.get("role") or "?")
-
-
-_PERSON_REF = re.compile(r"\b(person|watcher|fire-watcher) (\d+)")
-
-_MORE = {
-    ev.BOOT: lambda e: "booted (boot %d), last event seq %d" % (e["tag"], e["b"]),
-    ev.TIME_SET: lambda e: (
-        # A clock that was never set (0) moves by about the whole epoch: say so instead.
-        "clock set (it was unset)" if abs(e["a"]) > 10**9 else "clock moved %+d s" % e["a"]
-    ),
-    ev.VIDEO_LOST: lambda e: (
-        "no camera configured"
-        if e["tag"] == 255
-        # a < 0: none seen (-1 by the catalogue), or a beat stamped after the step's clock
-        else "camera %d: heartbeat lost" % e["tag"]
-        if e["a"] < 0
-        else "camera %d: no heartbeat for %s" % (e["tag"], render.duration(e["a"] / 1000))
-    ),
-    ev.VIDEO_OK: lambda e: (
-        "all %d camera(s) live again after %s" % (e["b"], render.duration(e["a"]))
-    ),
-    ev.WORK_ON: lambda e: "work relay on: every condition holds",
-    ev.PARALLEL_CREWS_CLEARED: lambda e: "only one crew inside again",
-    ev.FIRE_WATCH_BACK: lambda e: (
-        "watcher %d back, permit %d, %s left" % (e["tag"], e["a"], render.duration(e["b"]))
-    ),
-    ev.FIRE_WATCH_END: lambda e: (
-        "watcher %d done, permit %d (left %d times)" % (e["tag"], e["a"], e["b"])
-    ),
-    ev.KEY_WORK_RESUMED: lambda e: "permit %d, job %d" % (e["tag"], e["b"]),
-    ev.GAS_FAULT: lambda e: "sensor faulty or silent (faults %d)" % e["tag"],
-    ev.GAS_FAULT_END: lambda e: "sensor healthy again after %s" % render.duration(e["a"]),
-    ev.COMMAND: lambda e: "%s accepted" % (messages.name_of(e["tag"]) or "type %d" % e["tag"]),
-    ev.COMMAND_REFUSED: lambda e: (
-        "%s refused: %s"
-        % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
-    ),
-    ev.AUTH_REJECTED: lambda e: (
-        "unauthenticated %s: %s"
-        % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
-    ),
-    ev.SEALED: lambda e: "zone sealed with %d inside" % e["a"],
-    ev.UNSEALED: lambda e: "seal lifted, %d inside" % e["a"],
-    ev.CONFIG_CHANGED: lambda e: "%d setting(s) changed" % e["a"],
-}
-
-
 def event_text(e, people_by_id=None):
-    # What happened, in words, with people named from the roster copy where known.
-    people_by_id = people_by_id or {}
-    more = _MORE.get(e["kind"])
-    if more is not None:
-        try:
-            text = more(e)
-        except (TypeError, ValueError, KeyError):
-            text = render.describe_event(e)
-    else:
-        text = render.describe_event(e)
-
-    def name(m):
-        info = people_by_id.get(int(m.group(2)))
-        if info is None:
-            return m.group(0)
-        return _who(info) if m.group(1) == "person" else "%s %s" % (m.group(1), _who(info))
-
-    text = _PERSON_REF.sub(name, text)
-    if e["kind"] == ev.UNKNOWN_TAG_ENTRY or (e["kind"] == ev.ENTRY_REFUSED and not e["a"]):
-        text = "tag %d: %s" % (e["tag"], text)
-    return text
+    # What happened, in words, with people named: the CLI's renderer (eventtext), so the
+    # demo and `shaftgate events` say the same thing.
+    return eventtext.describe(e, eventtext.People.by_person_id(people_by_id or {}))
 
 
 def event_style(kind):

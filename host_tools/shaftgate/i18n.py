@@ -1,0 +1,492 @@
+"""The operator's language: Chinese or English for every text a dispatcher reads.
+
+The firmware's catalogues (gateway/events.py, roles.py, zone.py, reasons.py, gatewire)
+stay the source of the codes; this module only names them, in both languages. Messages
+are looked up by key: `t("no_alarms")`, `t("in_zone", person=..., n=3)`. A message
+missing from one language is a test failure (tests/test_i18n.py), not a blank.
+
+The language: `--lang zh|en`, else the locale (LC_ALL, LC_MESSAGES, LANG: zh_* -> zh),
+else English.
+"""
+
+import os
+
+from gateway import events as ev
+from gateway import roles, zone
+from gatewire import messages
+
+LANGS = ("zh", "en")
+_state = {"lang": None}
+
+
+def lang_from_env(env=None):
+    env = os.environ if env is None else env
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def set_lang(lang):
+    if lang is not None and lang not in LANGS:
+        raise ValueError("language %r: expected zh or en" % (lang,))
+    _state["lang"] = lang
+
+
+def lang():
+    if _state["lang"] is None:
+        _state["lang"] = lang_from_env()
+    return _state["lang"]
+
+
+def pick(en, zh):
+    return zh if lang() == "zh" else en
+
+
+def t(key, **fields):
+    en, zh = MESSAGES[key]
+    return pick(en, zh).format(**fields)
+
+
+def name(table, code, unknown_key="code"):
+    # A code's name from one of the tables below, in the operator's language.
+    pair = table.get(code)
+    if pair is None:
+        return t(unknown_key, code=code)
+    return pick(*pair)
+
+
+# ---- names of the firmware's codes ----
+
+KINDS = {
+    ev.ENTRY: ("entry", "进入"),
+    ev.EXIT: ("exit", "离开"),
+    ev.ENTRY_REFUSED: ("entry refused", "拒绝进入"),
+    ev.OVER_CAP_ENTRY: ("entry over the cap", "超员进入"),
+    ev.SEALED_ENTRY: ("entry into a sealed zone", "进入封闭区域"),
+    ev.RESTRICTED_ENTRY: ("entry into a restricted zone", "进入限制区域"),
+    ev.UNAUTHORISED_ENTRY: ("entry without access", "无准入进入"),
+    ev.UNKNOWN_TAG_ENTRY: ("unknown tag entered", "未登记标签进入"),
+    ev.UNCERTIFIED_ENTRY: ("entry without certificate", "无有效证书进入"),
+    ev.EVACUATION_ENTRY: ("entry during evacuation", "撤人期间进入"),
+    ev.CAP_OK: ("headcount normal", "人数正常"),
+    ev.CAP_WARNING: ("headcount early warning", "人数预警"),
+    ev.CAP_FULL: ("headcount at the cap", "人数满员"),
+    ev.CAP_OVER: ("OVER THE CAP", "超员"),
+    ev.CAP_CHANGED: ("cap changed", "定员变更"),
+    ev.SHIFT_CHANGED: ("shift changed", "班次变更"),
+    ev.CAP_OVERRIDE_SET: ("temporary cap set", "临时定员"),
+    ev.CAP_OVERRIDE_ENDED: ("temporary cap ended", "临时定员结束"),
+    ev.PARALLEL_CREWS: ("two crews inside", "平行作业"),
+    ev.PARALLEL_CREWS_CLEARED: ("one crew again", "平行作业解除"),
+    ev.MISSED_ENTRY: ("exit without entry", "漏记进入"),
+    ev.MISSED_EXIT: ("entry without exit", "漏记离开"),
+    ev.LEDGER_FULL: ("ledger full", "名册已满"),
+    ev.UNTAGGED_ENTRY: ("untagged entry", "未带卡进入"),
+    ev.TAG_STATIONARY: ("tag left lying", "标签静止"),
+    ev.TAG_BATTERY_LOW: ("tag battery low", "标签电量低"),
+    ev.TURNED_BACK: ("turned back", "折返"),
+    ev.OVERSTAY: ("overstay", "超时"),
+    ev.READ_POINT_UNKNOWN: ("tag where no zone is", "未知读卡点"),
+    ev.TAG_INVALID: ("invalid tag", "无效标签"),
+    ev.DOORWAY_FULL: ("doorway crowded", "通道拥挤"),
+    ev.ROSTER_LOADED: ("roster loaded", "名册已加载"),
+    ev.VIDEO_LOST: ("video lost", "视频中断"),
+    ev.VIDEO_OK: ("video back", "视频恢复"),
+    ev.WORK_ON: ("work allowed", "允许作业"),
+    ev.WORK_OFF: ("work stopped", "停止作业"),
+    ev.HOT_ON: ("hot work on", "动火开始"),
+    ev.HOT_OFF: ("hot work off", "动火停止"),
+    ev.GAS_OVER: ("GAS OVER LIMIT", "气体超限"),
+    ev.GAS_PEAK: ("gas peak", "气体峰值"),
+    ev.GAS_OVER_END: ("gas back under limit", "气体超限结束"),
+    ev.GAS_FAULT: ("gas sensor fault", "气体传感器故障"),
+    ev.GAS_FAULT_END: ("gas sensor healthy", "气体传感器恢复"),
+    ev.EVAC_START: ("EVACUATION", "撤人"),
+    ev.DRILL_START: ("evacuation drill", "撤人演练"),
+    ev.EVAC_JOIN: ("further evacuation order", "追加撤人指令"),
+    ev.ZONE_CLEAR: ("zone clear", "区域已撤空"),
+    ev.EVAC_END: ("all clear", "解除撤人"),
+    ev.PERMIT_ISSUED: ("permit issued", "作业票签发"),
+    ev.PERMIT_REVOKED: ("permit revoked", "作业票撤销"),
+    ev.PERMIT_ENDED: ("permit ended", "作业票到期"),
+    ev.FIRE_WATCH_START: ("fire watch started", "监火开始"),
+    ev.FIRE_WATCH_LEFT: ("FIRE WATCHER LEFT", "监火人离开"),
+    ev.FIRE_WATCH_BACK: ("fire watcher back", "监火人返回"),
+    ev.FIRE_WATCH_END: ("fire watch over", "监火结束"),
+    ev.KEY_WORK_HALTED: ("key work halted", "关键作业暂停"),
+    ev.KEY_WORK_RESUMED: ("key work resumed", "关键作业恢复"),
+    ev.BOOT: ("gateway started", "网关启动"),
+    ev.SYSTEM_ALARM: ("system alarm", "系统报警"),
+    ev.LOG_TORN_DISCARDED: ("torn log tail dropped", "丢弃残缺记录"),
+    ev.LOG_TAMPERED: ("LOG TAMPERED", "记录被篡改"),
+    ev.LOG_FULL: ("log full", "记录已满"),
+    ev.COMMAND: ("command", "指令"),
+    ev.COMMAND_REFUSED: ("command refused", "指令被拒"),
+    ev.AUTH_REJECTED: ("unauthenticated command", "未认证指令"),
+    ev.CONFIG_CHANGED: ("settings changed", "参数变更"),
+    ev.GAS_LIMIT_LOOSENED: ("gas limit loosened", "气体限值放宽"),
+    ev.SEALED: ("zone sealed", "区域封闭"),
+    ev.UNSEALED: ("seal lifted", "解除封闭"),
+    ev.TIME_SET: ("clock set", "校时"),
+    ev.INTERNAL_ERROR: ("internal error", "内部错误"),
+    ev.STATE_CONFIRMED: ("state confirmed", "状态确认"),
+}
+
+ROLES = {
+    roles.MINER: ("miner", "采掘工"),
+    roles.TEAM_LEADER: ("team leader", "班组长"),
+    roles.MINE_LEADER: ("mine leader on duty", "带班矿领导"),
+    roles.ELECTRICIAN: ("electrician", "电工"),
+    roles.WELDER: ("welder", "电焊工"),
+    roles.GAS_INSPECTOR: ("gas inspector", "瓦斯检查工"),
+    roles.SAFETY_INSPECTOR: ("safety inspector", "安全检查工"),
+    roles.BLASTER: ("blaster", "爆破工"),
+    roles.FITTER: ("fitter", "机修工"),
+    roles.DRIVER: ("driver", "司机"),
+    roles.TECHNICIAN: ("technician", "技术员"),
+    roles.RESCUE: ("mine rescue", "救护队员"),
+    roles.VISITOR: ("visitor", "参观人员"),
+    roles.CONTRACTOR: ("contractor", "外包人员"),
+}
+# The roster's crew words (roster_csv.CREWS) and the firmware's crew codes.
+CREWS = {
+    "production": ("production", "生产班"),
+    "maintenance": ("maintenance", "检修班"),
+    "support": ("support", "辅助"),
+}
+CREW_CODES = {
+    roles.CREW_PRODUCTION: CREWS["production"],
+    roles.CREW_MAINTENANCE: CREWS["maintenance"],
+    roles.CREW_NONE: CREWS["support"],
+}
+ZONE_KINDS = {
+    "shaft": ("shaft", "井口"),
+    "coal_face": ("coal face", "采煤工作面"),
+    "fm_heading": ("fully mechanised heading", "综掘工作面"),
+    "db_heading": ("drill-and-blast heading", "炮掘工作面"),
+    "repair": ("repair site", "维修点"),
+    "roadway": ("roadway", "巷道"),
+}
+REFUSALS = {
+    zone.REFUSE_EVACUATION: ("evacuation in force", "正在撤人"),
+    zone.REFUSE_SEALED: ("zone sealed", "区域已封闭"),
+    zone.REFUSE_RESTRICTED: ("restricted zone", "限制区域"),
+    zone.REFUSE_UNKNOWN_TAG: ("not in the roster", "未登记"),
+    zone.REFUSE_CLOCK: ("clock unset", "时钟未校"),
+    zone.REFUSE_CERTIFICATE: ("certificate expired or none", "证书过期或无证"),
+    zone.REFUSE_NOT_ADMITTED: ("not admitted", "无准入"),
+    zone.REFUSE_PARALLEL_CREWS: ("the other crew is inside", "另一班组在内"),
+    zone.REFUSE_LEDGER_FULL: ("ledger full", "名册已满"),
+    zone.REFUSE_CAP: ("at the cap", "已满员"),
+}
+COMMANDS = {
+    messages.STATUS: ("status", "状态查询"),
+    messages.ACK: ("acknowledgement", "确认"),
+    messages.CONFIG_SET: ("settings change", "参数设置"),
+    messages.ROSTER_LOAD: ("roster load", "名册加载"),
+    messages.PERMIT_ISSUE: ("permit issue", "签发作业票"),
+    messages.PERMIT_REVOKE: ("permit revoke", "撤销作业票"),
+    messages.EVACUATE: ("evacuation order", "撤人指令"),
+    messages.ALL_CLEAR: ("all-clear", "解除撤人"),
+    messages.CAP_OVERRIDE: ("cap override", "临时定员"),
+    messages.SEAL: ("seal", "封闭"),
+    messages.UNSEAL: ("unseal", "解封"),
+    messages.TIME_SET: ("time-set", "校时"),
+}
+# serve's alarm classes (station/alarms.py kinds), as the dispatcher calls them.
+ALARM_CLASSES = {
+    "over_cap": ("over the cap", "超员"),
+    "overstay": ("overstay", "超时滞留"),
+    "fire_watch_left": ("fire watcher left", "监火人离岗"),
+    "gas": ("gas over limit", "气体超限"),
+    "gas_fault": ("gas sensor fault", "气体传感器故障"),
+    "video_lost": ("video lost", "视频中断"),
+    "link_lost": ("link lost", "通信中断"),
+    "chain": ("event chain broken", "记录链断裂"),
+    "headcount": ("shaft/face headcount mismatch", "井口与工作面人数不符"),
+    "outside_mine": ("tag at a face but out of the mine", "标签未经井口下井"),
+    "two_places": ("cloned tag (two places at once)", "标签克隆(同时两处)"),
+    "read_point_unknown": ("tag where no zone is", "标签出现在无区域处"),
+    "clock_drift": ("clock drift", "时钟偏差"),
+    "evacuation": ("evacuation", "撤人"),
+    "parallel_crews": ("two crews inside", "平行作业"),
+    "system": ("system alarm", "系统报警"),
+    "over_cap_entry": ("entry over the cap", "超员进入"),
+    "sealed_entry": ("entry into a sealed zone", "进入封闭区域"),
+    "restricted_entry": ("entry into a restricted zone", "进入限制区域"),
+    "unauthorised_entry": ("entry without access", "无准入进入"),
+    "unknown_tag_entry": ("unknown tag entered", "未登记标签进入"),
+    "uncertified_entry": ("entry without certificate", "无有效证书进入"),
+    "evacuation_entry": ("entry during evacuation", "撤人期间进入"),
+    "untagged_entry": ("untagged entry", "未带卡进入"),
+    "log_tampered": ("log tampered", "记录被篡改"),
+    "log_full": ("log full", "记录已满"),
+    "auth_rejected": ("unauthenticated command", "未认证指令"),
+    "internal_error": ("gateway internal error", "网关内部错误"),
+}
+GASES = {1: ("CH4", "甲烷"), 2: ("CO", "一氧化碳")}
+SHIFTS = {
+    0: ("unknown shift (strictest cap)", "班次未知(按最严定员)"),
+    1: ("production shift", "生产班"),
+    2: ("maintenance shift", "检修班"),
+}
+
+
+def kind_name(kind):
+    return name(KINDS, kind, "kind_code")
+
+
+def role_name(code):
+    if code is None:
+        return ""
+    if isinstance(code, str):
+        try:
+            code = roles.code_of(code)
+        except ValueError:
+            return code
+    return name(ROLES, code, "role_code")
+
+
+def crew_name(word):
+    if word is None:
+        return ""
+    if isinstance(word, int):
+        return name(CREW_CODES, word, "code")
+    return pick(*CREWS[word]) if word in CREWS else word
+
+
+def zone_kind_name(kind):
+    return pick(*ZONE_KINDS[kind]) if kind in ZONE_KINDS else str(kind)
+
+
+def alarm_class_name(kind):
+    return pick(*ALARM_CLASSES[kind]) if kind in ALARM_CLASSES else str(kind)
+
+
+def _reverse(table):
+    # Every spelling (English, Chinese, the code word) -> the key of the table.
+    out = {}
+    for key, (en, zh) in table.items():
+        out[en.lower()] = key
+        out[zh] = key
+    return out
+
+
+# What a roster CSV may write: the firmware's word (miner), or either language's name.
+ROLE_WORDS = _reverse(ROLES)
+CREW_WORDS = _reverse(CREWS)
+ZONE_KIND_WORDS = _reverse(ZONE_KINDS)
+
+
+# ---- messages ----
+
+MESSAGES = {
+    "code": ("code {code}", "代码 {code}"),
+    "kind_code": ("kind {code}", "类型 {code}"),
+    "role_code": ("role {code}", "岗位 {code}"),
+    "never": ("never", "从未"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "none": ("none", "无"),
+    "person": ("person {id}", "人员 {id}"),
+    "unknown_person": ("unknown person", "未知人员"),
+    "tag": ("tag {id}", "标签 {id}"),
+    # durations
+    "dur_s": ("{s} s", "{s} 秒"),
+    "dur_min": ("{m} min", "{m} 分"),
+    "dur_h": ("{h} h {m:02d} min", "{h} 小时 {m:02d} 分"),
+    "dur_d": ("{d} d {h} h", "{d} 天 {h} 小时"),
+    # events (the `what` column; fields named by the event catalogue)
+    "ev_in_zone": ("{person}, {n} in zone", "{person}，区内 {n} 人"),
+    "ev_refused": ("{person} refused: {why}", "{person} 被拒：{why}"),
+    "ev_unauthorised": ("{person}, role {role}", "{person}，岗位 {role}"),
+    "ev_unknown_tag": (
+        "tag {tag} not in the roster, {n} in zone",
+        "标签 {tag} 未登记，区内 {n} 人",
+    ),
+    "ev_uncert_expired": ("{person}: certificate expired or none", "{person}：证书过期或无证"),
+    "ev_uncert_clock": ("{person}: clock unset", "{person}：时钟未校"),
+    "ev_count_cap": ("{n} in zone, cap {cap}", "区内 {n} 人，定员 {cap}"),
+    "ev_cap_changed": ("cap {old} -> {new}", "定员 {old} -> {new}"),
+    "ev_shift": ("{shift}, {n} in zone", "{shift}，区内 {n} 人"),
+    "ev_override_set": ("temporary cap {cap} for {dur}", "临时定员 {cap}，持续 {dur}"),
+    "ev_override_expired": ("temporary cap {cap} expired", "临时定员 {cap} 已到期"),
+    "ev_override_cleared": ("temporary cap {cap} cleared", "临时定员 {cap} 已取消"),
+    "ev_parallel": (
+        "production crew {p} and maintenance crew {m} inside",
+        "生产班 {p} 人与检修班 {m} 人同时在内",
+    ),
+    "ev_parallel_cleared": ("only one crew inside again", "恢复单一班组作业"),
+    "ev_missed_exit": ("{person}, recorded inside for {dur}", "{person}，已记录在内 {dur}"),
+    "ev_untagged": ("{n} without a tag (beam count {total})", "{n} 人未带卡（光栅计数 {total}）"),
+    "ev_tag_point": (
+        "tag {tag} at read point {point}, {s} s",
+        "标签 {tag} 在读卡点 {point}，{s} 秒",
+    ),
+    "ev_tag_battery": ("tag {tag} at read point {point}", "标签 {tag}，读卡点 {point}"),
+    "ev_read_point": (
+        "tag {tag} at read point {point} that belongs to no zone ({rssi} dBm)",
+        "标签 {tag} 出现在不属于任何区域的读卡点 {point}（{rssi} dBm）",
+    ),
+    "ev_doorway_full": (
+        "tag {tag} untracked: more than {n} in the doorway",
+        "标签 {tag} 未跟踪：通道内超过 {n} 个",
+    ),
+    "ev_overstay": ("{person}, {dur} in zone", "{person}，在内 {dur}"),
+    "ev_roster": ("{n} people", "{n} 人"),
+    "ev_work_on": ("work relay on: every condition holds", "作业继电器吸合：条件全部满足"),
+    "ev_work_off": ("why: {why}", "原因：{why}"),
+    "ev_hot_on": (
+        "permit {permit}, job {job}, fire watcher {watcher}",
+        "作业票 {permit}，作业 {job}，监火人 {watcher}",
+    ),
+    "ev_hot_off": (
+        "permit {permit}, job {job}, why: {why}",
+        "作业票 {permit}，作业 {job}，原因：{why}",
+    ),
+    "ev_gas_over": ("{gas} {ppm} ppm, limit {limit} ppm", "{gas} {ppm} ppm，限值 {limit} ppm"),
+    "ev_gas_peak": ("{gas} peak {ppm} ppm after {dur}", "{gas} 峰值 {ppm} ppm（{dur} 后）"),
+    "ev_gas_end": ("{gas} peak {ppm} ppm, lasted {dur}", "{gas} 峰值 {ppm} ppm，持续 {dur}"),
+    "ev_gas_reboot": ("{gas} (across a reboot)", "{gas}（跨越重启）"),
+    "ev_gas_fault": ("sensor faulty or silent (faults {n})", "传感器故障或无数据（故障码 {n}）"),
+    "ev_gas_fault_end": ("sensor healthy again after {dur}", "传感器 {dur} 后恢复"),
+    "ev_evac": ("ordered by {cause}{who}, reason {reason}", "由{cause}{who}下令，原因：{reason}"),
+    "ev_evac_who": (" ({person})", "（{person}）"),
+    "ev_drill": ("drill: {text}", "演练：{text}"),
+    "ev_evac_join": ("further order: {text}", "追加指令：{text}"),
+    "ev_zone_clear": ("zone cleared in {s}.{ms:03d} s", "区域撤空用时 {s}.{ms:03d} 秒"),
+    "ev_drill_clear": (
+        "drill: zone cleared in {s}.{ms:03d} s",
+        "演练：区域撤空用时 {s}.{ms:03d} 秒",
+    ),
+    "ev_all_clear": ("all clear after {dur}", "撤人 {dur} 后解除"),
+    "ev_all_clear_drill": ("drill over after {dur}", "演练 {dur} 后结束"),
+    "ev_permit": ("permit {permit}, job {job}", "作业票 {permit}，作业 {job}"),
+    "ev_watch_start": (
+        "watcher {watcher}, permit {permit}, {dur} to watch",
+        "监火人 {watcher}，作业票 {permit}，监火 {dur}",
+    ),
+    "ev_watch_left": (
+        "watcher {watcher} LEFT, permit {permit}, {dur} left",
+        "监火人 {watcher} 离开，作业票 {permit}，剩余 {dur}",
+    ),
+    "ev_watch_back": (
+        "watcher {watcher} back, permit {permit}, {dur} left",
+        "监火人 {watcher} 返回，作业票 {permit}，剩余 {dur}",
+    ),
+    "ev_watch_end": (
+        "watcher {watcher} done, permit {permit} (left {n} times)",
+        "监火人 {watcher} 完成，作业票 {permit}（离开 {n} 次）",
+    ),
+    "ev_key_halted": (
+        "permit {permit}, job {job}, why: {why}",
+        "作业票 {permit}，作业 {job}，原因：{why}",
+    ),
+    "ev_video_none": ("no camera configured", "未配置摄像机"),
+    "ev_video_lost": ("camera {cam}: heartbeat lost", "摄像机 {cam}：心跳中断"),
+    "ev_video_late": ("camera {cam}: no heartbeat for {dur}", "摄像机 {cam}：{dur} 无心跳"),
+    "ev_video_ok": ("all {n} camera(s) live again after {dur}", "{n} 路摄像机 {dur} 后全部恢复"),
+    "ev_boot": (
+        "started (boot {n}), last event seq {seq}",
+        "启动（第 {n} 次），最后记录序号 {seq}",
+    ),
+    "ev_system": ("degraded: {bits}", "降级运行：{bits}"),
+    "ev_torn": ("{n} torn record(s) dropped at boot", "启动时丢弃 {n} 条残缺记录"),
+    "ev_tampered": ("log does not verify at seq {seq}", "记录在序号 {seq} 处校验失败"),
+    "ev_log_full": ("no room: {n} unacknowledged", "无空间：{n} 条未确认"),
+    "ev_command": ("{command} accepted", "{command}已执行"),
+    "ev_command_refused": ("{command} refused: {why}", "{command}被拒：{why}"),
+    "ev_auth_rejected": ("unauthenticated {command}: {why}", "未认证的{command}：{why}"),
+    "ev_config": ("{n} setting(s) changed", "{n} 项参数已变更"),
+    "ev_gas_loosened": ("gas limit {n}: {old} -> {new} ppm", "气体限值 {n}：{old} -> {new} ppm"),
+    "ev_sealed": ("zone sealed with {n} inside", "区域封闭，区内 {n} 人"),
+    "ev_unsealed": ("seal lifted, {n} inside", "解除封闭，区内 {n} 人"),
+    "ev_clock_unset": ("clock set (it was unset)", "已校时（此前未设置）"),
+    "ev_clock_moved": ("clock moved {s:+d} s", "时钟调整 {s:+d} 秒"),
+    "ev_internal": ("{command} failed inside the gateway", "{command}在网关内部失败"),
+    "ev_confirmed": ("state confirmed by {who}", "状态由{who}确认"),
+    "ev_dispatch": ("dispatch", "调度"),
+    "ev_raw": ("tag {tag}, a {a}, b {b}", "标签 {tag}，a {a}，b {b}"),
+    "cause_host": ("dispatch", "调度"),
+    # tables and headings
+    "col_time": ("time ({zone})", "时间（{zone}）"),
+    "col_gateway": ("gateway", "网关"),
+    "col_zone": ("zone", "区域"),
+    "col_seq": ("seq", "序号"),
+    "col_event": ("event", "事件"),
+    "col_what": ("what", "内容"),
+    "col_person": ("person", "人员"),
+    "col_tag": ("tag", "标签"),
+    "col_name": ("name", "姓名"),
+    "col_role": ("role", "岗位"),
+    "col_crew": ("crew", "班组"),
+    "col_since": ("in since", "进入时间"),
+    "col_for": ("for", "时长"),
+    "col_alarm": ("alarm", "报警"),
+    "col_class": ("class", "类别"),
+    "col_raised": ("raised", "发生时间"),
+    "col_state": ("state", "状态"),
+    "col_ack": ("acknowledged", "确认"),
+    "col_key": ("key", "编号"),
+    "col_from": ("from", "起"),
+    "col_to": ("to", "止"),
+    "col_dwell": ("dwell", "停留"),
+    "col_kind": ("kind", "类型"),
+    # alarms
+    "no_alarms": ("no open alarms", "无未处理报警"),
+    "no_alarms_match": ("no alarms match", "无符合条件的报警"),
+    "alarm_open": ("OPEN", "未处理"),
+    "alarm_acked": ("acknowledged", "已确认"),
+    "alarm_cleared": ("cleared", "已解除"),
+    "alarm_acked_by": ("{who} at {when}: {note}", "{who} 于 {when}：{note}"),
+    "alarm_cleared_by": ("cleared at {when} ({by})", "{when} 解除（{by}）"),
+    "alarm_ack_done": (
+        "alarm {key} acknowledged by {who} (order {order})",
+        "报警 {key} 已由 {who} 确认（指令 {order}）",
+    ),
+    "alarm_count": ("{n} alarm(s), {open} open", "共 {n} 条报警，{open} 条未处理"),
+    # errors
+    "err_prefix": ("shaftgate: error: {text}", "shaftgate: 错误：{text}"),
+    "err_no_serve": (
+        "serve is not running (no socket; give --serve PATH)",
+        "serve 未运行（找不到套接字；请用 --serve 指定）",
+    ),
+    "err_bad_time": (
+        "{option}: {text!r} is not a time; expected 2025-06-15T18:00, 2025-06-15 18:00, -2h, now",
+        "{option}：{text!r} 不是时间；应为 2025-06-15T18:00、2025-06-15 18:00、-2h 或 now",
+    ),
+    "err_bad_kind": (
+        "--kind: {text!r} is not an event kind; e.g. ENTRY, EXIT, GAS_OVER, 进入, 超员",
+        "--kind：{text!r} 不是事件类型；例如 ENTRY、EXIT、GAS_OVER、进入、超员",
+    ),
+    "err_bad_class": (
+        "--class: {text!r} is not an alarm class; expected one of {classes}",
+        "--class：{text!r} 不是报警类别；应为 {classes} 之一",
+    ),
+    "err_no_person": (
+        "no one in the roster is {text!r} (a name, person id or tag id)",
+        "名册中没有 {text!r}（姓名、人员编号或标签号）",
+    ),
+    "err_many_people": ("{text!r} matches several people: {names}", "{text!r} 对应多人：{names}"),
+    "err_range": ("--from {start} is not before --to {end}", "--from {start} 不早于 --to {end}"),
+    "err_csv_write": ("cannot write {path}: {error}", "无法写入 {path}：{error}"),
+    # history
+    "events_none": ("no events match", "无符合条件的事件"),
+    "events_count": ("{n} event(s)", "共 {n} 条事件"),
+    "csv_written": ("{n} row(s) written to {path}", "已写入 {n} 行到 {path}"),
+    "occ_head": ("who was where at {when}", "{when} 各区域人员"),
+    "occ_underground": ("underground (shaft {shaft}): {n}", "井下（井口 {shaft}）：{n} 人"),
+    "occ_zone": ("{zone} ({gateway}): {n}", "{zone}（{gateway}）：{n} 人"),
+    "occ_no_shaft": (
+        "no shaft gateway in the site: underground not known",
+        "站点无井口网关：井下人数未知",
+    ),
+    "trace_head": ("route of {who}, {start} to {end}", "{who} 的轨迹，{start} 至 {end}"),
+    "trace_none": ("no movements recorded in that time", "该时段无活动记录"),
+    "trace_working": ("working time (underground): {dur}", "下井工作时间：{dur}"),
+    "trace_dwell": ("dwell in {zone}: {dur}", "在 {zone} 停留：{dur}"),
+    "trace_still_inside": ("still inside", "仍在区内"),
+    "trace_before": ("(before the range)", "（时段前已在内）"),
+}
