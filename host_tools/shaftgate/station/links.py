@@ -192,7 +192,10 @@ class GatewayLink(threading.Thread):
         # Stored and committed by catch_up (record.append) before the ack goes out: the
         # gateway may drop only what the record already holds (R-DATA-2). Our own acks
         # are events too; acking only real news keeps that from looping.
-        result = client.catch_up(record, ack=False, timeout_s=self.timeout_s)
+        try:
+            result = client.catch_up(record, ack=False, timeout_s=self.timeout_s)
+        finally:
+            record.flush()  # what verified before a failure is stored; none of it acked
         if result.events:
             self.station.recorded(self.gateway.id, result.events)
         if any(not is_own_ack(e) for e in result.events):

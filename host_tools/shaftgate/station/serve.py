@@ -121,7 +121,7 @@ class Station:
     # ---- called by link threads ----
 
     def event_record(self, gateway_id):
-        return EventRecord(self.store, gateway_id, self._on_page)
+        return EventRecord(self.store, gateway_id, self._on_page, batch=True)
 
     def _on_page(self, conn, gateway_id, events):
         # Inside the transaction that stores the page: alarms and MQTT rows commit with it.
