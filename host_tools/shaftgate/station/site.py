@@ -27,7 +27,7 @@ KINDS = ("shaft", "coal_face", "fm_heading", "db_heading", "repair", "roadway")
 AUTHORITIES = {
     "evacuate": ("evacuate", "all-clear"),
     "orders": ("seal", "unseal", "permit issue", "permit revoke", "cap-override", "alarm ack"),
-    "admin": ("config set", "time-set", "roster load"),
+    "admin": ("config set", "time-set", "roster load", "accept gap"),
 }
 CLOCK_REFERENCES = ("host", "gateways")
 _MINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it becomes a topic level
