@@ -71,12 +71,15 @@ def make_tls(folder, name="ca", client=False):
 class TestMosquitto:
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    def __init__(self, folder, tls=None, users=None, require_certificate=False, port=None):
+    def __init__(
+        self, folder, tls=None, users=None, require_certificate=False, port=None, acl=None
+    ):
         self.folder = Path(folder) / ("mosquitto-%d" % id(self))
         self.folder.mkdir(parents=True)
         self.tls = tls
         self.users = users
         self.require_certificate = require_certificate
+        self.acl = acl  # text of a mosquitto acl_file; change it and restart() to apply
         self.port = port or free_loopback_port()
         self.proc = None
 
@@ -103,6 +106,9 @@ class TestMosquitto:
             lines += ["allow_anonymous false", "password_file %s" % pw]
         else:
             lines.append("allow_anonymous true")
+        if self.acl is not None:
+            (self.folder / "acl").write_text(self.acl)
+            lines.append("acl_file %s" % (self.folder / "acl"))
         if self.tls:
             lines += [
                 "cafile %s" % self.tls["ca"],

@@ -187,3 +187,76 @@ def test_port_taken_by_another_program(tmp_path):
             assert emb.start().port != port
         finally:
             emb.stop()
+
+
+def test_embedded_broker_keeps_more_than_1000_for_an_absent_consumer(tmp_path):
+    # Mosquitto's default would drop QoS 1 messages past 1000 for a consumer that is away.
+    emb = EmbeddedMosquitto(tmp_path / "mqtt")
+    cfg = emb.start()
+    try:
+        broker = emb_as_test_broker(cfg)
+        away = Subscriber(broker, "shaftgate/m1/event/#", client_id="platform-1")
+        away.close()
+        db = tmp_path / "s.sqlite"
+        conn = sqlite3.connect(db)
+        conn.executescript(outbox.SCHEMA_SQL)
+        for seq in range(1, 1501):
+            ev = {
+                "seq": seq,
+                "time_s": seq,
+                "kind": 1,
+                "tag": 1,
+                "a": 1,
+                "b": 1,
+                "digest": bytes(16),
+            }
+            outbox.enqueue(conn, *topics.event_msg("m1", "G1", "z", ev))
+        conn.commit()
+        pub = MqttPublisher(db, cfg, "m1", "serve-m1")
+        pub.start()
+        assert wait_until(lambda: outbox.pending(conn) == 0)
+        pub.stop()
+        back = Subscriber(broker, "shaftgate/m1/event/#", client_id="platform-1")
+        msgs = back.wait_for(lambda m: len(m) >= 1500, timeout_s=20)
+        back.close()
+        assert [p["seq"] for _, p, _ in msgs] == list(range(1, 1501))
+    finally:
+        emb.stop()
+
+
+def test_embedded_broker_only_serve_may_publish(tmp_path):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    emb = EmbeddedMosquitto(tmp_path / "mqtt")
+    cfg = emb.start()
+    try:
+        assert cfg.username == "shaftgate-serve" and len(cfg.password) >= 24
+        assert cfg.password not in (tmp_path / "mqtt" / "passwd").read_text()  # hashed
+        assert (tmp_path / "mqtt" / "passwd").stat().st_mode & 0o077 == 0
+        reader = Subscriber(emb_as_test_broker(cfg), "shaftgate/#")  # anonymous
+        acks = []
+        intruder = paho.Client(CallbackAPIVersion.VERSION2, "intruder", protocol=paho.MQTTv5)
+        intruder.on_publish = lambda c, u, mid, rc, p: acks.append(rc)
+        intruder.connect("127.0.0.1", cfg.port)
+        intruder.loop_start()
+        try:
+            intruder.publish("shaftgate/m1/headcount", '{"underground": 0}', qos=1, retain=True)
+            assert wait_until(lambda: acks)
+            assert acks[0].is_failure and "authorized" in str(acks[0])
+        finally:
+            intruder.disconnect()
+            intruder.loop_stop()
+        db = tmp_path / "s.sqlite"
+        conn = sqlite3.connect(db)
+        conn.executescript(outbox.SCHEMA_SQL)
+        outbox.enqueue(conn, *topics.headcount_msg("m1", 4, {"face-1": 4}))
+        conn.commit()
+        pub = MqttPublisher(db, cfg, "m1", "serve-m1")
+        pub.start()
+        msgs = reader.wait_for(lambda m: any("/headcount" in t for t, _, _ in m), timeout_s=10)
+        pub.stop()
+        reader.close()
+        assert [p["underground"] for t, p, _ in msgs if "/headcount" in t] == [4]
+    finally:
+        emb.stop()

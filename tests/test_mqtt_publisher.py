@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,9 @@ def test_broker_down_outbox_grows_then_drains_in_order(mosquitto, db, publishers
     pub.wake()
     assert wait_until(lambda: pub.published > 200)
     mosquitto.stop()  # mid-stream
-    assert wait_until(lambda: not pub.connected)
+    # A failed attempt to reconnect: the old connection is over, its PUBACKs all settled.
+    assert wait_until(lambda: "cannot connect" in (pub.last_error or ""))
+    assert not pub.connected
     owed = outbox.pending(conn)
     assert owed > 0, "the test wants the stop mid-stream"
     # Recording goes on while the broker is away: the outbox grows.
@@ -144,12 +147,16 @@ def test_broker_down_outbox_grows_then_drains_in_order(mosquitto, db, publishers
         add_events(conn, "m1", first, first + 99)
         pub.wake()
     assert outbox.pending(conn) == owed + 1500
-    assert not pub.connected and pub.last_error
+    assert not pub.connected
+    count, oldest_s = outbox.backlog(conn)
+    down_since = pub.status()["down_since"]
+    assert count == owed + 1500 and oldest_s <= down_since <= time.time()
     mosquitto.start()  # same port, same persistence: the subscriber's session survives
     assert wait_until(lambda: outbox.pending(conn) == 0, timeout_s=40)
     msgs = sub.wait_for(lambda m: len({p["id"] for p in events_of(m)}) >= 3000, timeout_s=40)
     assert_in_order_once(events_of(msgs), 1, 3000)
     assert pub.connections >= 2
+    assert pub.status()["down_since"] is None and outbox.backlog(conn) == (0, None)
 
 
 def test_killed_publisher_resumes_from_the_outbox(mosquitto, db, subscribers, tmp_path):
@@ -297,3 +304,46 @@ def test_client_certificate(mosquitto_factory, db, publishers, subscribers, tmp_
     assert wait_until(lambda: nocert.last_error is not None)
     assert not nocert.connected and outbox.pending(conn2) == 3
     conn2.close()
+
+
+def test_message_the_broker_refuses_stays_owed(mosquitto_factory, db, publishers, subscribers):
+    # A PUBACK with a failure reason (here an ACL that forgets the headcount topic) is not a
+    # delivery: the row stays and is sent again once the broker takes it.
+    path, conn = db
+    acl = "user serve\ntopic write shaftgate/m1/event/#\ntopic write shaftgate/m1/presence/#\n"
+    broker = mosquitto_factory(
+        users={"serve": "pw", "platform": "pp"}, acl=acl + "user platform\ntopic read #\n"
+    )
+    sub = subscribers(broker, "shaftgate/m1/#", username="platform", password="pp")
+    add_events(conn, "m1", 1, 3)
+    outbox.enqueue(conn, *topics.headcount_msg("m1", 3, {"face-1": 3}))
+    conn.commit()
+    cfg = broker.config(username="serve", password="pw")
+    pub = publishers(path, cfg, "m1", "serve-m1", backoff_s=(0.05, 0.2))
+    assert wait_until(
+        lambda: pub.last_error is not None and "refused outbox row 4" in pub.last_error
+    )
+    assert "Not authorized" in pub.last_error
+    assert wait_until(lambda: outbox.pending(conn) == 1)
+    assert [n for n, *_ in outbox.read_batch(conn, 0, 10)] == [4]
+    broker.acl = acl + "topic write shaftgate/m1/headcount\nuser platform\ntopic read #\n"
+    broker.restart()
+    assert wait_until(lambda: outbox.pending(conn) == 0)
+    msgs = sub.wait_for(lambda m: any("/headcount" in t for t, _, _ in m))
+    assert [p["underground"] for t, p, _ in msgs if "/headcount" in t] == [3]
+    assert_in_order_once(events_of(msgs), 1, 3)
+
+
+def test_unreadable_outbox_is_reported_and_retried(mosquitto, tmp_path, publishers, subscribers):
+    path = tmp_path / "not-yet" / "station.sqlite"
+    sub = subscribers(mosquitto, "shaftgate/#")
+    pub = publishers(path, mosquitto.config(), "m1", "serve-m1", backoff_s=(0.05, 0.2))
+    assert wait_until(lambda: (pub.last_error or "").startswith("outbox database:"))
+    assert not pub.connected
+    path.parent.mkdir()
+    conn = open_db(path)
+    add_events(conn, "m1", 1, 5)
+    pub.wake()
+    msgs = sub.wait_for(lambda m: len(events_of(m)) >= 5)
+    assert [p["seq"] for p in events_of(msgs)] == [1, 2, 3, 4, 5]
+    conn.close()

@@ -221,3 +221,33 @@ def test_kill_9_and_restart_loses_nothing_and_stores_nothing_twice(mine):
         (before,),
     )[0][0]
     assert crossings >= 6
+
+
+def test_events_another_host_acknowledged_are_still_in_the_record(mine):
+    # The lost seq 1088..2176: another host acknowledged events the record did not
+    # have yet. While serve runs it cannot (serve holds the port); with serve stopped it
+    # can, and serve still records them: the gateway keeps acknowledged events until it
+    # needs the room. (When it has reused the room, test_serve_gap.py: a chain alarm.)
+    board = mine.boards["gw-face2"]
+    direct = "gw-face2=%s" % board.port
+    p = mine.cli("events", "--gateway", direct)
+    assert p.returncode == 3, p.stdout + p.stderr
+    mine.stop_serve()
+    board.cross_in(1005)
+    p = mine.cli("events", "--gateway", direct)
+    assert p.returncode == 0, p.stderr
+    assert "acknowledged up to seq" in p.stdout
+    mine.start_serve("--no-publish")
+    mine.wait(mine.all_answering, 30, "answering")
+    mine.wait(
+        lambda: recorded_to(mine, "gw-face2") >= mine.rows()["gw-face2"]["status"]["last_seq"] - 1,
+        20,
+        "recorded",
+    )
+    seqs = [
+        s
+        for (s,) in db_rows(mine, "SELECT seq FROM events WHERE gateway_id='gw-face2' ORDER BY seq")
+    ]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert db_rows(mine, "SELECT 1 FROM events WHERE gateway_id='gw-face2' AND tag=1005")
+    assert "chain:gw-face2" not in alarm_keys(mine)

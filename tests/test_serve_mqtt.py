@@ -109,3 +109,29 @@ def test_serve_starts_its_own_mosquitto_when_the_site_names_no_broker(tmp_path):
         assert "127.0.0.1" in json.dumps(status["broker"])
     finally:
         mine.close()
+
+
+def test_a_feed_behind_for_longer_than_feed_late_s_is_an_alarm_until_it_catches_up(tmp_path):
+    broker = TestMosquitto(tmp_path).start()
+    mine = Mine(
+        tmp_path / "mine",
+        1,
+        extra_serve="feed_late_s = 2",
+        broker='host = "127.0.0.1"\nport = %d' % broker.port,
+    )
+    try:
+        mine.start_serve()
+        mine.wait(lambda: mine.call({"op": "status"})["mqtt"].get("connected"), 20, "connected")
+        time.sleep(3)
+        assert "feed_late" not in {a["key"] for a in mine.call({"op": "alarms"})["alarms"]}
+        broker.stop()
+
+        def keys():
+            return {a["key"] for a in mine.call({"op": "alarms"})["alarms"]}
+
+        mine.wait(lambda: "feed_late" in keys(), 20, "feed late alarm")
+        broker.start()
+        mine.wait(lambda: "feed_late" not in keys(), 30, "feed caught up")
+    finally:
+        mine.close()
+        broker.stop()

@@ -348,7 +348,7 @@ def _link_with_fake(tmp_path, on_page):
     client = GatewayClient(MemoryLink(fake), "gw-face1", KEY)
     client.hello()
     store = Store(tmp_path / "ack.db")
-    return fake, link, client, store, EventRecord(store, "gw-face1", on_page)
+    return fake, link, client, store, EventRecord(store, "gw-face1", on_page, batch=True)
 
 
 def test_no_ack_when_the_commit_fails(tmp_path):
@@ -378,3 +378,33 @@ def test_ack_follows_the_commit(tmp_path):
     assert fake.acks_received == 1
     assert store.count_events("gw-face1") == 3
     assert link.state.acked_to == 3
+
+
+def test_a_batched_record_stores_nothing_until_flushed(tmp_path):
+    store = Store(tmp_path / "s.db")
+    record = EventRecord(store, "gw-a", batch=True)
+    record.append([_event(1), _event(2)])
+    record.append([_event(3)])  # chains on what is held
+    assert record.position()[0] == 3
+    assert store.count_events() == 0
+    record.flush()
+    assert store.count_events() == 3
+
+
+def test_a_failed_flush_forgets_what_was_held(tmp_path):
+    store = Store(tmp_path / "s.db")
+    calls = []
+
+    def fail_once(conn, gid, events):
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    record = EventRecord(store, "gw-a", fail_once, batch=True)
+    record.append([_event(1), _event(2)])
+    with pytest.raises(sqlite3.OperationalError):
+        record.flush()
+    assert record.position() == (0, None)  # the next catch-up starts again from seq 1
+    record.append([_event(1), _event(2)])
+    record.flush()
+    assert store.count_events() == 2

@@ -965,6 +965,12 @@ register(
     add_arguments=station_cli.local_args(station_cli.alarm_ack_args),
 )(station_cli.run_alarm_ack)
 register(
+    "accept-gap",
+    "through serve: record missing events as a gap and go on (after checking why, R-DATA-2)",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.accept_gap_args),
+)(station_cli.run_accept_gap)
+register(
     "orders",
     "the order audit: who ordered what, why, and which gateways answered",
     "local",

@@ -242,6 +242,38 @@ def run_alarm_ack(args):
     return EXIT_OK
 
 
+def accept_gap_args(p):
+    p.add_argument("gateway_id", metavar="GATEWAY", help="the gateway whose record has a gap")
+    p.add_argument("--why", required=True, help="what was checked (recorded with the order)")
+
+
+def run_accept_gap(args):
+    try:
+        with _client(args) as c:
+            reply = c.call(
+                {
+                    "op": "accept-gap",
+                    "gateway": args.gateway_id,
+                    "operator": operator_of(args),
+                    "reason": args.why,
+                }
+            )
+    except (ControlError, OSError) as e:
+        print("shaftgate: error: %s" % e, file=sys.stderr)
+        return EXIT_FAILED
+    r = reply["results"][0]
+    if "error" in r:
+        print(order_table(reply))
+        return EXIT_LINK if r["error"]["type"] in NO_ANSWER else EXIT_FAILED
+    gaps = r["result"]["gaps"]
+    what = ", ".join("%d..%d" % tuple(g) for g in gaps) or "none found"
+    print(
+        "%s: recording goes on; events recorded as missing: %s (order %d)"
+        % (args.gateway_id, what, reply["order_id"])
+    )
+    return EXIT_OK
+
+
 def run_orders(args):
     try:
         with _client(args) as c:

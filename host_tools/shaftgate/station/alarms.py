@@ -263,8 +263,8 @@ class Alarms:
 
     def _headcount(self, conn, links):
         shaft = links.get(self.shaft.id) if self.shaft else None
-        if shaft is None or shaft.status is None:
-            return
+        if shaft is None or shaft.status is None or not shaft.answering:
+            return  # no count to judge by: link_lost says so
         faces = {
             gid: link.status["occupants"]
             for gid, link in links.items()

@@ -12,6 +12,7 @@ import ctypes
 import logging
 import os
 import pwd
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,11 +23,14 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
+EMBEDDED_USER = "shaftgate-serve"
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
 DEFAULT_KEEPALIVE_S = 30
 READY_TIMEOUT_S = 10.0
+MAX_QUEUED_MESSAGES = 1_000_000  # per consumer of the embedded broker
 RESTART_DELAY_S = (0.5, 30.0)  # first and longest wait before restarting a dead broker
 
 
@@ -213,6 +217,7 @@ class EmbeddedMosquitto:
         self._started = threading.Event()
         self._start_error = None
         self._lock = threading.Lock()
+        self._password = None
 
     @property
     def conf_path(self):
@@ -234,6 +239,7 @@ class EmbeddedMosquitto:
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._kill_leftover()
+        self._write_credentials()
         self._stop.clear()
         self._started.clear()
         self._start_error = None
@@ -244,7 +250,7 @@ class EmbeddedMosquitto:
             self._thread.join()
             raise self._start_error
         assert self.port is not None  # set by _spawn_first before _started
-        return BrokerConfig(LOOPBACK, self.port)
+        return BrokerConfig(LOOPBACK, self.port, username=EMBEDDED_USER, password=self._password)
 
     def stop(self):
         self._stop.set()
@@ -360,10 +366,17 @@ class EmbeddedMosquitto:
         lines = [
             "# written by shaftgate serve; edits are overwritten at each start",
             "listener %d %s" % (port, LOOPBACK),
+            # Anyone on this machine may read; only serve (a password made at each start)
+            # may publish, so no local program can put a false headcount on serve's topics.
             "allow_anonymous true",
+            "password_file %s" % (self.state_dir / "passwd"),
+            "acl_file %s" % (self.state_dir / "acl"),
             "persistence true",
             "persistence_location %s/" % self.state_dir,
             "autosave_interval 30",
+            # Mosquitto's default of 1000 silently drops QoS 1 messages to a consumer that
+            # falls that far behind (R-DATA-2); this bounds memory at ~300 bytes a message.
+            "max_queued_messages %d" % MAX_QUEUED_MESSAGES,
             # Run as whoever runs serve: as root, mosquitto would otherwise switch to the
             # 'mosquitto' user, which cannot write serve's state folder.
             "user %s" % pwd.getpwuid(os.getuid()).pw_name,
@@ -375,6 +388,30 @@ class EmbeddedMosquitto:
             "",
         ]
         self.conf_path.write_text("\n".join(lines))
+
+    def _write_credentials(self):
+        self._password = secrets.token_urlsafe(24)
+        passwd = self.state_dir / "passwd"
+        passwd.unlink(missing_ok=True)
+        # Plain text first, then hashed in place by mosquitto_passwd -U: the password never
+        # appears on a command line, where another local user could read it.
+        fd = os.open(passwd, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("%s:%s\n" % (EMBEDDED_USER, self._password))
+        try:
+            subprocess.run(
+                [MOSQUITTO_PASSWD, "-U", str(passwd)], check=True, capture_output=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            passwd.unlink(missing_ok=True)
+            raise BrokerError("could not hash the embedded broker's password: %s" % e) from e
+        (self.state_dir / "acl").write_text(
+            "# written by shaftgate serve at each start\n"
+            "# anonymous clients: read only\n"
+            "topic read #\n"
+            "user %s\n"
+            "topic readwrite #\n" % EMBEDDED_USER
+        )
 
     def _last_port(self):
         try:

@@ -16,6 +16,9 @@ Requests ({"op": ...}):
                                null); a signed one is an order: checked against the
                                operator's authority and stored with the reason and result
     alarm-ack {key, operator, reason}
+    accept-gap {gateway, operator, reason}
+                               record the events a gateway no longer holds as a gap and
+                               go on recording (after checking why: R-DATA-2)
 """
 
 import argparse
@@ -154,6 +157,8 @@ class ControlServer:
             return self._run(request, uid)
         if op == "alarm-ack":
             return self._alarm_ack(request, uid)
+        if op == "accept-gap":
+            return self._accept_gap(request, uid)
         raise ControlError("unknown request %r" % (op,))
 
     def _gateway(self, gid):
@@ -300,6 +305,26 @@ class ControlServer:
             st.alarms.clear(conn, key, "operator %s: %s" % (operator.id, reason))
         st.store.finish_order(order_id, [{"alarm": key, "result": "cleared"}])
         return {"order_id": order_id, "cleared": key}
+
+    def _accept_gap(self, request, uid):
+        operator, reason = self._operator(request, uid, "accept gap")
+        gid = self._gateway(request.get("gateway"))
+        st = self.station
+        link = st.links[gid]
+        order_id = st.store.begin_order(operator.id, reason, "accept gap", {}, [gid])
+        future = link.submit(link.accept_gap)
+        wait([future], timeout=ORDER_WAIT_S)
+        if not future.done():
+            result = _failed(gid, link, "no answer within the order's time")
+        elif future.exception() is not None:
+            e = future.exception()
+            result = _failed(gid, link, str(e), type(e).__name__)
+        else:
+            result = {"gateway_id": gid, "zone": link.gateway.zone, "result": future.result()}
+            with st.store.transaction() as conn:
+                st.alarms.clear(conn, "chain:%s" % gid, "operator %s: %s" % (operator.id, reason))
+        st.store.finish_order(order_id, [result])
+        return {"order_id": order_id, "command": "accept gap", "results": [result]}
 
 
 def _failed(gid, link, text, kind="NoAnswer"):

@@ -82,6 +82,7 @@ class GatewayLink(threading.Thread):
         self._orders = queue.Queue()
         self._halt = threading.Event()
         self.client = None
+        self.record = None
 
     # ---- orders from other threads ----
 
@@ -159,7 +160,7 @@ class GatewayLink(threading.Thread):
         self.state.settings = client.config_get(["utc_offset_min"], self.timeout_s)
         self.station.seed_occupants(gw.id, client.occupants(timeout_s=self.timeout_s)["occupants"])
         self.state.connected = True
-        record = self.station.event_record(gw.id)
+        record = self.record = self.station.event_record(gw.id)
         chain_retry_at = 0.0
         while not self._halt.is_set():
             self._run_orders(client)
@@ -188,17 +189,29 @@ class GatewayLink(threading.Thread):
             self.state.polled_from = began
         return True
 
-    def _record(self, client, record):
-        # Stored and committed by catch_up (record.append) before the ack goes out: the
-        # gateway may drop only what the record already holds (R-DATA-2). Our own acks
-        # are events too; acking only real news keeps that from looping.
-        result = client.catch_up(record, ack=False, timeout_s=self.timeout_s)
+    def accept_gap(self, client):
+        # An operator's order, on this thread: carry on past missing events, the gap
+        # recorded as such (after checking why they are missing: R-DATA-2).
+        result = self._record(client, self.record, accept_gap=True)
+        return {"gateway_id": self.gateway.id, "gaps": [list(g) for g in result.gaps]}
+
+    def _record(self, client, record, accept_gap=False):
+        # Stored and committed (record.flush) before the ack goes out: the gateway may
+        # drop only what the record already holds (R-DATA-2). Our own acks are events
+        # too; acking only real news keeps that from looping.
+        try:
+            result = client.catch_up(
+                record, ack=False, accept_gap=accept_gap, timeout_s=self.timeout_s
+            )
+        finally:
+            record.flush()  # what verified before a failure is stored; none of it acked
         if result.events:
             self.station.recorded(self.gateway.id, result.events)
         if any(not is_own_ack(e) for e in result.events):
             reply = client.ack(result.events[-1]["seq"], self.timeout_s)
             self.state.acked_to = result.events[-1]["seq"]
             self.station.acked(self.gateway.id, self.state.acked_to, reply["unacked"])
+        return result
 
     def _run_orders(self, client):
         while True:

@@ -65,6 +65,7 @@ class MqttPublisher:
         self.last_error = None  # why the last connection ended or failed, for status
         self.published = 0  # rows the broker acknowledged since start()
         self.connections = 0  # connections the broker accepted since start()
+        self.down_since = time.time()  # time.time() the link went down; None while connected
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = None
@@ -98,19 +99,30 @@ class MqttPublisher:
             "published": self.published,
             "connections": self.connections,
             "last_error": self.last_error,
+            "down_since": self.down_since,
         }
 
     # ---- the thread ----
 
     def _run(self):
-        conn = sqlite3.connect(self.db_path, timeout=2.0)
+        conn = None
+        delay_s = self.backoff_s[0]
         try:
-            conn.executescript(outbox.SCHEMA_SQL)
-            conn.commit()
-            token = outbox.origin(conn)
-            delay_s = self.backoff_s[0]
             while not self._stop.is_set():
-                if self._connection(conn, token):
+                healthy = False
+                try:
+                    if conn is None:
+                        conn = self._open_outbox()
+                    healthy = self._connection(conn, outbox.origin(conn))
+                except sqlite3.Error as e:
+                    # The database busy or unreadable: nothing is lost (the rows stay), so
+                    # say it and try again, like a broker that is away.
+                    log.error("MQTT publisher: outbox database: %s", e)
+                    self.last_error = "outbox database: %s" % e
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                if healthy:
                     delay_s = self.backoff_s[0]
                 if self._stop.wait(delay_s):
                     break
@@ -122,7 +134,22 @@ class MqttPublisher:
             raise
         finally:
             self.connected = False
+            if conn is not None:
+                conn.close()
+
+    def _open_outbox(self):
+        conn = sqlite3.connect(self.db_path, timeout=2.0)
+        try:
+            # This connection only deletes published rows. A delete lost to a power cut
+            # (WAL, synchronous=NORMAL) means a row is sent once more with its id: no fsync
+            # per PUBACK.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(outbox.SCHEMA_SQL)
+            conn.commit()
+        except sqlite3.Error:
             conn.close()
+            raise
+        return conn
 
     def _client(self, s):
         client = paho.Client(
@@ -147,6 +174,7 @@ class MqttPublisher:
                 s.window = min(s.window, receive_max)
             s.connack = True
             self.connected = True
+            self.down_since = None
             self.connections += 1
             t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, True)
             s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
@@ -165,7 +193,7 @@ class MqttPublisher:
             s.acked.append(n)
 
         def on_disconnect(client, userdata, flags, reason_code, properties):
-            self.connected = False
+            self._went_down()
 
         client.on_connect = on_connect
         client.on_publish = on_publish
@@ -173,13 +201,14 @@ class MqttPublisher:
         return client
 
     def _connection(self, conn, token):
-        """One connection, until it fails or stop(). True if the broker accepted it."""
+        """One connection, until it fails or stop(). True if the broker accepted it and
+        refused nothing: only then does the next attempt come without growing delay."""
         s = self._session = _Session(self.window)
-        client = self._client(s)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         b = self.broker
         try:
+            client = self._client(s)  # reads the TLS files: they may have gone since start
             client.connect(b.host, b.port, b.keepalive, clean_start=False, properties=props)
         except (OSError, ValueError) as e:  # refused, unreachable, TLS (ssl.SSLError)
             self.last_error = "cannot connect to %s: %s" % (b.describe(), e)
@@ -195,9 +224,9 @@ class MqttPublisher:
                             b.describe(),
                             paho.error_string(rc),
                         )
-                    return s.connack
+                    return s.connack and not s.failed
                 if s.failed:
-                    return s.connack
+                    return False
                 if not s.connack:
                     if time.monotonic() > deadline:
                         self.last_error = "%s sent no CONNACK" % b.describe()
@@ -210,11 +239,16 @@ class MqttPublisher:
                 self._goodbye(client, s)
             return s.connack
         finally:
-            self.connected = False
+            self._went_down()
             self._settle(conn, s)
             # Sending DISCONNECT closes the socket; on a lost connection paho closed it.
             client.disconnect()
             client.loop(0.0)
+
+    def _went_down(self):
+        if self.connected or self.down_since is None:
+            self.down_since = time.time()
+        self.connected = False
 
     def _fill(self, conn, client, s, token):
         if self._wake.is_set():

@@ -62,6 +62,13 @@ def pending(conn):
     return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
 
+def backlog(conn):
+    """(messages owed, time.time() the oldest was enqueued or None): what serve's status
+    shows and what a "feed behind" alarm is raised on (R-DATA-2 bans late uploading)."""
+    count, oldest = conn.execute("SELECT count(*), min(enqueued_s) FROM outbox").fetchone()
+    return count, oldest
+
+
 def read_batch(conn, after_n, limit):
     """Up to `limit` rows after row `after_n`, oldest first:
     [(n, topic, payload text, retain, auto_id)]; wire_payload() makes what is sent."""

@@ -104,6 +104,7 @@ class Station:
         with self.store.transaction() as conn:
             self.alarms.check(conn, states, time.monotonic())
             self._publish_states(conn, states)
+            self._check_feed(conn)
         self._wake()
         now = time.monotonic()
         for gid, s in states.items():
@@ -121,7 +122,7 @@ class Station:
     # ---- called by link threads ----
 
     def event_record(self, gateway_id):
-        return EventRecord(self.store, gateway_id, self._on_page)
+        return EventRecord(self.store, gateway_id, self._on_page, batch=True)
 
     def _on_page(self, conn, gateway_id, events):
         # Inside the transaction that stores the page: alarms and MQTT rows commit with it.
@@ -217,6 +218,34 @@ class Station:
             if self._published_state.get("headcount") != head:
                 self._published_state["headcount"] = head
                 self.outbox.enqueue(conn, *self.topics.headcount_msg(mine, underground, faces))
+
+    def _check_feed(self, conn):
+        # R-DATA-2 bans uploading late as much as not at all: what the platform is owed
+        # for longer than feed_late_s is an alarm, cleared once the outbox has drained.
+        if self.publisher is None:
+            return
+        count, oldest_s = self.outbox.backlog(conn)
+        down_since = self.publisher.status().get("down_since")
+        now = time.time()
+        late_s = max(now - oldest_s if oldest_s else 0.0, now - down_since if down_since else 0.0)
+        if late_s > self.site.feed_late_s and (count or down_since):
+            self.alarms.raise_(
+                conn,
+                "feed_late",
+                "feed_late",
+                None,
+                "the MQTT feed is %.0f s behind (%d messages owed; broker %s): the platform "
+                "does not see the mine in real time (R-DATA-2)  数据上传延迟 %.0f 秒"
+                % (
+                    late_s,
+                    count,
+                    self.publisher.status().get("last_error") or "unreachable",
+                    late_s,
+                ),
+                {"owed": count, "late_s": round(late_s, 1)},
+            )
+        elif "feed_late" in self.alarms.active and not count and not down_since:
+            self.alarms.clear(conn, "feed_late", "feed caught up")
 
     def _wake(self):
         if self.publisher is not None:

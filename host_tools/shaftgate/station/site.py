@@ -2,7 +2,7 @@
 
     [mine]       id, name, time_zone
     [serve]      database, socket, keys, link_lost_s, transit_allowance, clock_drift_s,
-                 clock_reference
+                 clock_reference, feed_late_s
     [broker]     optional: host, port, tls, username, password (station/broker.py);
                  absent: serve starts its own Mosquitto on loopback
     [[gateways]] id, port, zone, kind, key
@@ -27,7 +27,7 @@ KINDS = ("shaft", "coal_face", "fm_heading", "db_heading", "repair", "roadway")
 AUTHORITIES = {
     "evacuate": ("evacuate", "all-clear"),
     "orders": ("seal", "unseal", "permit issue", "permit revoke", "cap-override", "alarm ack"),
-    "admin": ("config set", "time-set", "roster load"),
+    "admin": ("config set", "time-set", "roster load", "accept gap"),
 }
 CLOCK_REFERENCES = ("host", "gateways")
 _MINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it becomes a topic level
@@ -72,6 +72,7 @@ class Site(NamedTuple):
     transit_allowance: int
     clock_drift_s: float
     clock_reference: str
+    feed_late_s: float
 
     def gateway(self, gateway_id):
         for g in self.gateways:
@@ -204,6 +205,7 @@ def parse(doc, path, text):
         "transit_allowance",
         "clock_drift_s",
         "clock_reference",
+        "feed_late_s",
     }
     r.unknown(serve, ("serve",), allowed)
     database = base / r.get(serve, ("serve", "database"), str, "station.db")
@@ -221,6 +223,10 @@ def parse(doc, path, text):
     reference = r.get(serve, ("serve", "clock_reference"), str, "host")
     if reference not in CLOCK_REFERENCES:
         r.fail(("serve", "clock_reference"), "%r: expected host or gateways" % reference)
+
+    feed_late_s = r.get(serve, ("serve", "feed_late_s"), float, 60.0)
+    if not 1 <= feed_late_s <= 86400:
+        r.fail(("serve", "feed_late_s"), "%g s: expected 1..86400" % feed_late_s)
 
     broker = r.table(doc, ("broker",), required=False)
     gateways = _gateways(r, doc, base, keys)
@@ -240,6 +246,7 @@ def parse(doc, path, text):
         transit_allowance=allowance,
         clock_drift_s=drift,
         clock_reference=reference,
+        feed_late_s=feed_late_s,
     )
 
 

@@ -298,16 +298,23 @@ class Store:
 
 class EventRecord:
     """One gateway's events in the station store, as GatewayClient.catch_up writes them.
-    append() commits the page, together with what it raises (alarms, outbox rows), in one
-    transaction: on_page(conn, gateway_id, events) runs inside it."""
+    Each page is checked and held; flush() commits everything held, together with what it
+    raises (alarms, outbox rows; on_page(conn, gateway_id, events) runs inside the same
+    transaction), in one transaction. The link acks only after flush() returned: one
+    fsync per catch-up instead of one per page, and still nothing acked before it is on
+    disk. batch=False commits each page as it comes (tools, tests)."""
 
-    def __init__(self, store, gateway_id, on_page=None):
+    def __init__(self, store, gateway_id, on_page=None, batch=False):
         self.store = store
         self.gateway_id = gateway_id
         self.on_page = on_page
+        self.batch = batch
         self._last = store.position(gateway_id)
+        self._events = []
+        self._gaps = []
 
     def position(self):
+        # Including what is held but not yet committed: the next page chains from it.
         return self._last
 
     def append(self, events):
@@ -320,6 +327,22 @@ class EventRecord:
                     "event seq %d is not after seq %d already stored" % (e["seq"], last_seq)
                 )
             last_seq = e["seq"]
+        self._events.extend(events)
+        last = events[-1]
+        self._last = (last["seq"], bytes(last["digest"]))
+        if not self.batch:
+            self.flush()
+
+    def note_gap(self, first_seq, last_seq):
+        self._gaps.append((first_seq, last_seq))
+        if not self.batch:
+            self.flush()
+
+    def flush(self):
+        events, gaps = self._events, self._gaps
+        if not events and not gaps:
+            return
+        self._events, self._gaps = [], []
         now = time.time()
         rows = [
             (
@@ -335,16 +358,17 @@ class EventRecord:
             )
             for e in events
         ]
-        with self.store.transaction() as c:
-            c.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", rows)
-            if self.on_page is not None:
-                self.on_page(c, self.gateway_id, events)
-        last = events[-1]
-        self._last = (last["seq"], bytes(last["digest"]))
-
-    def note_gap(self, first_seq, last_seq):
-        with self.store.transaction() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO gaps VALUES (?,?,?,?)",
-                (self.gateway_id, first_seq, last_seq, time.time()),
-            )
+        try:
+            with self.store.transaction() as c:
+                for first_seq, last_seq in gaps:
+                    c.execute(
+                        "INSERT OR REPLACE INTO gaps VALUES (?,?,?,?)",
+                        (self.gateway_id, first_seq, last_seq, now),
+                    )
+                c.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                if self.on_page is not None and events:
+                    self.on_page(c, self.gateway_id, events)
+        except BaseException:
+            # Nothing of it is stored: the next catch-up asks the gateway again from here.
+            self._last = self.store.position(self.gateway_id)
+            raise
