@@ -146,7 +146,7 @@ def test_events_json_then_nothing_new(site):
     assert doc["catch_up"]["new_events"] == 0
     assert [e["seq"] for e in doc["recent"]] == [59, 60]
     code, text = run("--port", port(site), "events", "--last", 2)
-    assert code == 0 and "0 new events" in text and "person 559, 60 in zone" in text
+    assert code == 0 and "0 new event(s)" in text and "person 559, 60 in zone" in text
 
 
 def test_events_without_a_key_are_not_acknowledged(site):

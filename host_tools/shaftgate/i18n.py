@@ -44,7 +44,7 @@ def pick(en, zh):
     return zh if lang() == "zh" else en
 
 
-def t(key, **fields):
+def t(key, /, **fields):
     en, zh = MESSAGES[key]
     return pick(en, zh).format(**fields)
 
@@ -210,6 +210,7 @@ ALARM_CLASSES = {
     "two_places": ("cloned tag (two places at once)", "标签克隆(同时两处)"),
     "read_point_unknown": ("tag where no zone is", "标签出现在无区域处"),
     "clock_drift": ("clock drift", "时钟偏差"),
+    "feed_late": ("MQTT feed late", "数据上传延迟"),
     "evacuation": ("evacuation", "撤人"),
     "parallel_crews": ("two crews inside", "平行作业"),
     "system": ("system alarm", "系统报警"),
@@ -426,7 +427,7 @@ MESSAGES = {
     "col_for": ("for", "时长"),
     "col_alarm": ("alarm", "报警"),
     "col_class": ("class", "类别"),
-    "col_raised": ("raised", "发生时间"),
+    "col_raised": ("raised ({zone})", "发生时间（{zone}）"),
     "col_state": ("state", "状态"),
     "col_ack": ("acknowledged", "确认"),
     "col_key": ("key", "编号"),
@@ -489,4 +490,107 @@ MESSAGES = {
     "trace_dwell": ("dwell in {zone}: {dur}", "在 {zone} 停留：{dur}"),
     "trace_still_inside": ("still inside", "仍在区内"),
     "trace_before": ("(before the range)", "（时段前已在内）"),
+    # events, status, occupants, permits, config
+    "events_new": ("{gateway}: {n} new event(s)", "{gateway}：{n} 条新事件"),
+    "events_acked": (
+        ", acknowledged up to seq {seq} ({n} still unacknowledged on the gateway)",
+        "，已确认至序号 {seq}（网关上仍有 {n} 条未确认）",
+    ),
+    "events_gap": (
+        "GAP: events {first}..{last} are not held on this host",
+        "缺失：本机未保存事件 {first}..{last}",
+    ),
+    "events_anchored": (
+        "hash chain verified from seq {seq} on (earlier events were never held here)",
+        "哈希链自序号 {seq} 起校验通过（更早的事件本机从未保存）",
+    ),
+    "events_none_held": ("no events held for this gateway yet", "本机尚未保存该网关的事件"),
+    "st_head": (
+        "{gateway}  zone {zone} ({kind}, {role} gateway)  firmware {firmware} on {board}, boot {boot}",
+        "{gateway}  区域 {zone}（{kind}，{role} 网关）  固件 {firmware}，{board}，第 {boot} 次启动",
+    ),
+    "st_drill": ("EVACUATION DRILL", "撤人演练"),
+    "st_evacuation": ("EVACUATION", "撤人"),
+    "st_sealed": ("SEALED", "已封闭"),
+    "st_gas_not_ok": ("GAS NOT OK", "气体异常"),
+    "st_no_video": ("NO VIDEO", "无视频"),
+    "st_over_cap": ("OVER CAP", "超员"),
+    "st_work_allowed": ("WORK ALLOWED", "允许作业"),
+    "st_work_stopped": ("WORK STOPPED", "停止作业"),
+    "st_no_reading": ("no reading", "无读数"),
+    "st_ok": ("ok", "正常"),
+    "st_not_ok": ("NOT OK", "异常"),
+    "st_lamp": ("lamp", "信号灯"),
+    "st_people": (
+        "  people     {n} / cap {cap}, {shift}{temp}",
+        "  人数       {n} / 定员 {cap}，{shift}{temp}",
+    ),
+    "st_temp_cap": (" (temporary cap in force)", "（临时定员生效）"),
+    "st_hot": (
+        "  hot work   {allowed}, {n} permit(s) active",
+        "  动火       {allowed}，{n} 张作业票有效",
+    ),
+    "st_allowed": ("allowed", "允许"),
+    "st_not_allowed": ("not allowed", "不允许"),
+    "st_video_gas": (
+        "  video      {video}    gas {gas}: {readings}",
+        "  视频       {video}    气体 {gas}：{readings}",
+    ),
+    "st_events": (
+        "  events     last seq {seq}, {n} unacknowledged",
+        "  事件       最后序号 {seq}，{n} 条未确认",
+    ),
+    "st_clock": (
+        "  clock      {when} (gateway), up {up}",
+        "  时钟       {when}（网关），已运行 {up}",
+    ),
+    "occ_now": ("{gateway}: {n} in zone", "{gateway}：区内 {n} 人"),
+    "col_since_zone": ("in since ({zone})", "进入时间（{zone}）"),
+    "permit_hot": ("hot-work", "动火"),
+    "permit_key_maint": ("key-maintenance", "关键部位检修"),
+    "permit_key_measure": ("key-measurement", "关键数据测量"),
+    "permits_head": ("{gateway}: {n} permit(s)", "{gateway}：{n} 张作业票"),
+    "col_permit": ("permit", "作业票"),
+    "col_job": ("job", "作业"),
+    "col_measure": ("measure", "安全措施"),
+    "col_until": ("until", "至"),
+    "col_workers": ("workers", "作业人员"),
+    "col_fire_watch": ("fire-watch", "监火人"),
+    "col_setting": ("setting", "参数"),
+    "col_value": ("value", "值"),
+    "times_in": ("times in {zone}", "时间为 {zone}"),
+    # alarms serve raises itself (station/alarms.py, serve.py)
+    "al_link_lost": (
+        "no answer from {where} for {dur} (R-DATA-1): {error}",
+        "{where} 通信中断 {dur}（R-DATA-1）：{error}",
+    ),
+    "al_chain": (
+        "{where}: event log incomplete or tampered (R-DATA-2): {error}",
+        "{where}：事件记录不完整或被篡改（R-DATA-2）：{error}",
+    ),
+    "al_headcount": (
+        "the faces hold {faces} people but the shaft counts {shaft} underground",
+        "工作面共 {faces} 人，井口记录井下 {shaft} 人",
+    ),
+    "al_outside_mine": (
+        "tag {tag} entered {where} but the shaft has it out of the mine (R-DATA-4)",
+        "标签 {tag} 进入 {where}，但井口记录其未下井（R-DATA-4）",
+    ),
+    "al_two_places": (
+        "tag {tag} inside two zones at once: {where} (cloned or swapped tag?)",
+        "标签 {tag} 同时在两个区域：{where}（标签被克隆或调换？）",
+    ),
+    "al_clock_drift": ("{where}: clock {s:+d} s off", "{where}：时钟偏差 {s:+d} 秒"),
+    "al_feed_late": (
+        "the MQTT feed is {dur} behind, {n} message(s) owed (R-DATA-2)",
+        "数据上传延迟 {dur}，积压 {n} 条（R-DATA-2）",
+    ),
+    "alarm_still_open": (
+        "it stays open until the condition ends",
+        "报警将在情况消除后自动解除",
+    ),
+    "err_state_flags": (
+        "give at most one of --open, --unacked, --acked, --cleared",
+        "--open、--unacked、--acked、--cleared 只能选一个",
+    ),
 }

@@ -18,6 +18,10 @@ def set_zone(name):
     _state["name"] = name
 
 
+def zone_name():
+    return _state["name"]
+
+
 def zone():
     if _state["tz"] is None:
         return datetime.datetime.now().astimezone().tzinfo

@@ -118,134 +118,135 @@ def event_line(e, people=None):
     )
 
 
-def render_events(data):
+def render_events(data, people=None):
+    t = i18n.t
     c = data["catch_up"]
     lines = []
-    head = "%s: %d new event%s" % (
-        c["gateway_id"],
-        c["new_events"],
-        "" if c["new_events"] == 1 else "s",
-    )
+    head = t("events_new", gateway=c["gateway_id"], n=c["new_events"])
     if c["acked_to"] is not None:
-        head += ", acknowledged up to seq %d (%d still unacknowledged on the gateway)" % (
-            c["acked_to"],
-            c["unacked"],
-        )
+        head += t("events_acked", seq=c["acked_to"], n=c["unacked"])
     elif data.get("ack_note"):
         head += "; " + data["ack_note"]
     lines.append(head)
     for first, last in c["gaps"]:
-        lines.append("GAP: events %d..%d are not held on this host" % (first, last))
+        lines.append(t("events_gap", first=first, last=last))
     if c["chain_anchored_at"]:
-        lines.append(
-            "hash chain verified from seq %d on (earlier events were never held here)"
-            % c["chain_anchored_at"]
-        )
+        lines.append(t("events_anchored", seq=c["chain_anchored_at"]))
     recent = data["recent"]
     if recent:
-        lines.append(events_table(recent))
+        lines.append(events_table(recent, people))
     else:
-        lines.append("no events held for this gateway yet")
+        lines.append(t("events_none_held"))
     return "\n".join(lines)
 
 
 # ---- status, occupants, permits, config ----
 
 
-def _yes(v, yes="yes", no="no"):
-    return yes if v else no
-
-
 def render_status(data):
+    t, pick = i18n.t, i18n.pick
     g = data["gateway"]
     s = data["status"]
     alerts = []
     if s["evacuating"]:
-        alerts.append("EVACUATION DRILL" if s["drill"] else "EVACUATION")
+        alerts.append(t("st_drill") if s["drill"] else t("st_evacuation"))
     if s["sealed"]:
-        alerts.append("SEALED")
+        alerts.append(t("st_sealed"))
     if not s["gas_ok"]:
-        alerts.append("GAS NOT OK")
+        alerts.append(t("st_gas_not_ok"))
     if not s["video_ok"]:
-        alerts.append("NO VIDEO")
+        alerts.append(t("st_no_video"))
     if s["occupants"] > s["cap"]:
-        alerts.append("OVER CAP")
-    work = "WORK ALLOWED" if s["work_allowed"] else "WORK STOPPED"
+        alerts.append(t("st_over_cap"))
+    work = t("st_work_allowed") if s["work_allowed"] else t("st_work_stopped")
     gases = []
     if "ch4_ppm" in s:
         gases.append("CH4 %d ppm (%.2f %%)" % (s["ch4_ppm"], s["ch4_ppm"] / 10000))
     else:
-        gases.append("CH4 no reading")
-    gases.append(("CO %d ppm" % s["co_ppm"]) if "co_ppm" in s else "CO no reading")
+        gases.append("CH4 " + t("st_no_reading"))
+    gases.append(("CO %d ppm" % s["co_ppm"]) if "co_ppm" in s else "CO " + t("st_no_reading"))
+    ok, bad = t("st_ok"), t("st_not_ok")
     lines = [
-        "%s  zone %s (%s, %s gateway)  firmware %s on %s, boot %d"
-        % (
-            g["gateway_id"],
-            g["zone_id"],
-            g["zone_kind"],
-            g["role"],
-            g["firmware"],
-            g["board"],
-            g["boot_count"],
+        t(
+            "st_head",
+            gateway=g["gateway_id"],
+            zone=g["zone_id"],
+            kind=i18n.zone_kind_name(g["zone_kind"]),
+            role=g["role"],
+            firmware=g["firmware"],
+            board=g["board"],
+            boot=g["boot_count"],
         ),
-        "  %s%s   lamp %s"
-        % (work, (" - " + ", ".join(alerts)) if alerts else "", LAMPS[s["lamp"]]),
-        "  people     %d / cap %d, %s shift%s"
+        "  %s%s   %s %s"
         % (
-            s["occupants"],
-            s["cap"],
-            SHIFTS.get(s["shift"], "shift %d" % s["shift"]),
-            " (temporary cap in force)" if s["override_active"] else "",
+            work,
+            (" - " + ", ".join(alerts)) if alerts else "",
+            t("st_lamp"),
+            pick(*LAMP_NAMES[s["lamp"]]) if 0 <= s["lamp"] < len(LAMP_NAMES) else s["lamp"],
         ),
-        "  hot work   %s, %d permit%s active"
-        % (
-            _yes(s["hot_work_allowed"], "allowed", "not allowed"),
-            s["permits_active"],
-            "" if s["permits_active"] == 1 else "s",
+        t(
+            "st_people",
+            n=s["occupants"],
+            cap=s["cap"],
+            shift=i18n.name(i18n.SHIFTS, s["shift"]),
+            temp=t("st_temp_cap") if s["override_active"] else "",
         ),
-        "  video      %s    gas %s: %s"
-        % (
-            _yes(s["video_ok"], "ok", "NOT OK"),
-            _yes(s["gas_ok"], "ok", "NOT OK"),
-            ", ".join(gases),
+        t(
+            "st_hot",
+            allowed=t("st_allowed") if s["hot_work_allowed"] else t("st_not_allowed"),
+            n=s["permits_active"],
         ),
-        "  events     last seq %d, %d unacknowledged" % (s["last_seq"], s["unacked"]),
-        "  clock      %s (gateway), up %s" % (local_time(s["now_s"]), duration(s["uptime_s"])),
+        t(
+            "st_video_gas",
+            video=ok if s["video_ok"] else bad,
+            gas=ok if s["gas_ok"] else bad,
+            readings=", ".join(gases),
+        ),
+        t("st_events", seq=s["last_seq"], n=s["unacked"]),
+        t("st_clock", when=local_time(s["now_s"], with_zone=True), up=duration(s["uptime_s"])),
     ]
     return "\n".join(lines)
 
 
+LAMP_NAMES = (("off", "灭"), ("green", "绿"), ("amber", "黄"), ("red", "红"))
+
+
 def render_occupants(data, now_s):
+    t = i18n.t
     rows = [
         (
             o["tag_id"],
-            o["person_id"] or "unknown",
+            o["person_id"] or t("unknown_person"),
             o["name"] or "",
-            o["role"] or "",
-            o["crew"] or "",
+            i18n.role_name(o["role"]) if o["role"] else "",
+            i18n.crew_name(o["crew"]) if o["crew"] else "",
             local_time(o["since_s"]),
             duration(now_s - o["since_s"]) if o["since_s"] else "",
         )
         for o in data["occupants"]
     ]
-    head = "%s: %d in zone" % (data["gateway_id"], data["total"])
+    head = t("occ_now", gateway=data["gateway_id"], n=data["total"])
     if not rows:
         return head
-    return head + "\n" + table(("tag", "person", "name", "role", "crew", "in since", "for"), rows)
+    cols = ("col_tag", "col_person", "col_name", "col_role", "col_crew")
+    headers = [t(c) for c in cols]
+    headers += [t("col_since_zone", zone=minetime.label()), t("col_for")]
+    return head + "\n" + table(headers, rows)
 
 
 def _permit_flags(flags):
     names = []
     if flags & 1:
-        names.append("hot-work")
+        names.append(i18n.t("permit_hot"))
     if flags & 2:
-        names.append("key-maintenance")
+        names.append(i18n.t("permit_key_maint"))
     if flags & 4:
-        names.append("key-measurement")
+        names.append(i18n.t("permit_key_measure"))
     return ",".join(names)
 
 
 def render_permits(data):
+    t = i18n.t
     rows = [
         (
             p["permit_id"],
@@ -259,25 +260,20 @@ def render_permits(data):
         )
         for p in data["permits"]
     ]
-    head = "%s: %d permit%s" % (
-        data["gateway_id"],
-        data["total"],
-        "" if data["total"] == 1 else "s",
-    )
+    head = t("permits_head", gateway=data["gateway_id"], n=data["total"])
     if not rows:
         return head
-    return (
-        head
-        + "\n"
-        + table(
-            ("permit", "job", "kind", "measure", "from", "until", "workers", "fire-watch"), rows
-        )
-    )
+    keys = ("col_permit", "col_job", "col_kind", "col_measure", "col_from", "col_until")
+    headers = [t(k) for k in keys] + [t("col_workers"), t("col_fire_watch")]
+    return head + "\n" + table(headers, rows) + "\n" + t("times_in", zone=minetime.label())
 
 
 def render_config(data):
     rows = [(k, v) for k, v in sorted(data["settings"].items())]
-    return "%s:\n%s" % (data["gateway_id"], table(("setting", "value"), rows))
+    return "%s:\n%s" % (
+        data["gateway_id"],
+        table((i18n.t("col_setting"), i18n.t("col_value")), rows),
+    )
 
 
 def render_done(data):

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from shaftgate import render, roster_csv
+from shaftgate import alarmtext, csvout, eventtext, i18n, minetime, render, roster_csv
 from shaftgate.link.client import jsonable
 from shaftgate.station.control import ControlError, ServeClient
 
@@ -194,37 +194,161 @@ def _client(args):
     home = Path(args.home) if getattr(args, "home", None) else shaftgate_home()
     path = serve_socket(args, home)
     if path is None:
-        raise ControlError("serve is not running (no socket; give --serve PATH)")
+        raise ControlError(i18n.t("err_no_serve"))
     return ServeClient(path)
 
 
+def adopt_mine(reply):
+    # The mine's time zone from serve when no site file told us (minetime.set_zone).
+    mine = reply.get("mine") or {}
+    if minetime.zone_name() is None and mine.get("time_zone"):
+        minetime.set_zone(mine["time_zone"])
+
+
+def people_from(serve):
+    reply = serve.call({"op": "roster"})
+    adopt_mine(reply)
+    return eventtext.People(reply["roster"])
+
+
+def when_arg(text, option, now_s=None):
+    value = minetime.parse(text, time.time() if now_s is None else now_s)
+    if value is None:
+        raise DeskError(i18n.t("err_bad_time", option=option, text=text))
+    return value
+
+
+class DeskError(Exception):
+    """Bad input to a desk command: nothing was asked of serve (exit 2)."""
+
+
+def say_error(text):
+    print(i18n.t("err_prefix", text=text), file=sys.stderr)
+
+
 def alarms_args(p):
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    p.add_argument(
+        "--history",
+        "--past",
+        action="store_true",
+        help="open and past alarms (default: the open ones only) 含历史报警",
+    )
+    p.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        metavar="CLASS",
+        help="only this class (repeatable): %s" % ", ".join(sorted(i18n.ALARM_CLASSES)),
+    )
+    p.add_argument("--zone", metavar="ZONE", help="only this zone or gateway")
+    p.add_argument("--since", metavar="WHEN", help="from this time: 2026-12-04 08:00, -8h")
+    p.add_argument("--until", metavar="WHEN", help="up to this time")
+    g = p.add_mutually_exclusive_group()
+    for flag, text in (
+        ("--open", "not cleared yet"),
+        ("--unacked", "open and nobody acknowledged them"),
+        ("--acked", "acknowledged"),
+        ("--cleared", "cleared"),
+    ):
+        g.add_argument(flag, action="store_true", help=text)
+    p.add_argument("--last", type=int, default=500, metavar="N", help="at most N (default 500)")
+    p.add_argument("--csv", metavar="FILE", help="also write them to FILE (opens in Excel)")
+
+
+def _class_of(text):
+    word = text.strip()
+    if word in i18n.ALARM_CLASSES:
+        return word
+    for key, (en, zh) in i18n.ALARM_CLASSES.items():
+        if word.lower() == en.lower() or word == zh:
+            return key
+    raise DeskError(
+        i18n.t("err_bad_class", text=text, classes=", ".join(sorted(i18n.ALARM_CLASSES)))
+    )
+
+
+def alarms_request(args):
+    state = next((s for s in ("open", "unacked", "acked", "cleared") if getattr(args, s)), None)
+    history = args.history or bool(
+        state or args.since or args.until or args.classes or args.zone or args.csv
+    )
+    if not 1 <= args.last <= 100000:
+        raise DeskError("--last: 1..100000")
+    request = {"op": "alarms", "history": history, "limit": args.last}
+    if history:
+        request["state"] = state
+        if args.classes:
+            request["kinds"] = [_class_of(c) for c in args.classes]
+        if args.zone:
+            request["zone"] = args.zone
+        if args.since:
+            request["since_s"] = when_arg(args.since, "--since")
+        if args.until:
+            request["until_s"] = when_arg(args.until, "--until")
+    return request
 
 
 def run_alarms(args):
     try:
+        request = alarms_request(args)
+    except DeskError as e:
+        say_error(e)
+        return EXIT_USAGE
+    try:
         with _client(args) as c:
-            alarms = c.call({"op": "alarms"})["alarms"]
+            people = people_from(c)
+            reply = c.call(request)
     except (ControlError, OSError) as e:
-        print("shaftgate: error: %s" % e, file=sys.stderr)
-        return EXIT_LINK
+        return _serve_failed(args, e)
+    alarms = reply["alarms"]
+    if not request["history"]:
+        alarms = sorted(alarms, key=lambda a: -a["raised_s"])
+    if args.csv:
+        try:
+            n = csvout.write(args.csv, alarmtext.headers(), alarmtext.rows(alarms, people))
+        except OSError as e:
+            say_error(i18n.t("err_csv_write", path=args.csv, error=e))
+            return EXIT_FAILED
+        print(i18n.t("csv_written", n=n, path=args.csv), file=sys.stderr)
     if args.json:
         print(json.dumps(alarms, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not alarms:
-        print("no active alarms 无报警")
-    for a in alarms:
-        print("%s  %-28s %s" % (render.local_time(int(a["raised_s"])), a["key"], a["text"]))
+        print(i18n.t("no_alarms_match" if request["history"] else "no_alarms"))
+        return EXIT_OK
+    print(alarmtext.alarms_table(alarms, people))
+    still = sum(1 for a in alarms if not a.get("cleared_s"))
+    print(i18n.t("alarm_count", n=len(alarms), open=still))
     return EXIT_OK
+
+
+def _serve_failed(args, e):
+    if getattr(args, "json", False):
+        print(
+            json.dumps({"error": {"type": type(e).__name__, "message": str(e)}}, ensure_ascii=False)
+        )
+    say_error(e)
+    return EXIT_LINK
 
 
 def alarm_ack_args(p):
     p.add_argument("key", metavar="KEY", help="the alarm's key, as `shaftgate alarms` lists it")
-    p.add_argument("--why", required=True, help="what was checked (recorded with the order)")
+    p.add_argument(
+        "--note",
+        "--why",
+        dest="note",
+        required=True,
+        help="what you checked or did (stored with your name and the time) 处理说明",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON document")
 
 
 def run_alarm_ack(args):
+    note = args.note.strip()
+    if not note or not note.isprintable():
+        say_error("--note: say in printable words what was checked or done")
+        return EXIT_USAGE
     try:
         with _client(args) as c:
             r = c.call(
@@ -232,13 +356,25 @@ def run_alarm_ack(args):
                     "op": "alarm-ack",
                     "key": args.key,
                     "operator": operator_of(args),
-                    "reason": args.why,
+                    "reason": note,
                 }
             )
     except (ControlError, OSError) as e:
-        print("shaftgate: error: %s" % e, file=sys.stderr)
+        if getattr(args, "json", False):
+            print(
+                json.dumps(
+                    {"error": {"type": type(e).__name__, "message": str(e)}}, ensure_ascii=False
+                )
+            )
+        say_error(e)
         return EXIT_FAILED
-    print("alarm %s cleared (order %d)" % (r["cleared"], r["order_id"]))
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False))
+        return EXIT_OK
+    who = r.get("operator_name") or r["acked_by"]
+    print(i18n.t("alarm_ack_done", key=r["key"], who=who, order=r["order_id"]))
+    if not r.get("cleared"):
+        print(i18n.t("alarm_still_open"))
     return EXIT_OK
 
 

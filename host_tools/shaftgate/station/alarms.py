@@ -86,6 +86,18 @@ ENTRY_KINDS = frozenset(
 EXIT_KINDS = frozenset((ev.EXIT, ev.MISSED_ENTRY))
 
 
+# Alarm kinds about a condition that ends by itself (cleared when it does); every other
+# kind is latched: it stays until an operator acknowledges it.
+CONDITION_KINDS = frozenset(
+    [family for family, _sub, _enders in _PAIRED.values()]
+    + ["link_lost", "headcount", "clock_drift", "feed_late"]
+)
+
+
+def is_latched(alarm):
+    return alarm["kind"] not in CONDITION_KINDS
+
+
 class Alarms:
     """The alarm state of one serve. raise_/clear take the open transaction's connection;
     every change goes to `changed(conn, change)` too (the MQTT outbox)."""
@@ -121,6 +133,11 @@ class Alarms:
             "raised_s": now_s,
             "text": text,
             "detail": detail or {},
+            "cleared_s": None,
+            "cleared_by": None,
+            "acked_s": None,
+            "acked_by": None,
+            "ack_note": None,
         }
         self.active[key] = alarm
         if self.changed is not None:
@@ -135,6 +152,21 @@ class Alarms:
         self.store.clear_alarm(conn, key, now_s, by)
         if self.changed is not None:
             self.changed(conn, dict(alarm, state="cleared", cleared_s=now_s, cleared_by=by))
+        return alarm
+
+    def acknowledge(self, conn, key, by, note, now_s=None):
+        """An operator has seen the alarm and says what they did (stored with who and
+        when; the bell stops). A latched alarm is then cleared: nothing else would. An
+        alarm about a condition (gas over, link lost, over the cap) stays open until the
+        condition ends: acknowledging a gas alarm does not make the gas safe."""
+        alarm = self.active.get(key)
+        if alarm is None:
+            return None
+        now_s = now_s if now_s is not None else time.time()
+        self.store.ack_alarm(conn, key, now_s, by, note)
+        alarm.update(acked_s=now_s, acked_by=by, ack_note=note)
+        if is_latched(alarm):
+            self.clear(conn, key, "%s: %s" % (by, note), now_s)
         return alarm
 
     def _zone(self, gateway_id):

@@ -10,12 +10,17 @@ Requests ({"op": ...}):
     status                     every gateway's last status, link state and the alarms
     view {after}               status plus the events recorded since arrival `after`
     events {gateway, last}     the last events held in the record
-    alarms / orders {last}     active alarms / the order audit
+    alarms {history, kinds, zone, since_s, until_s, state, limit}
+                               open alarms; with history, open and past ones, filtered
+    orders {last}              the order audit
+    roster                     every gateway's roster rows, by tag (names for the desk)
     run {command, args, targets, operator, reason}
                                a CLI command on the named gateways (all when targets is
                                null); a signed one is an order: checked against the
                                operator's authority and stored with the reason and result
     alarm-ack {key, operator, reason}
+                               acknowledged with who and the note; a latched alarm is
+                               then cleared, a condition's stays open until it ends
     accept-gap {gateway, operator, reason}
                                record the events a gateway no longer holds as a gap and
                                go on recording (after checking why: R-DATA-2)
@@ -150,7 +155,12 @@ class ControlServer:
             after = st.store.position(gid)[0] - last
             return {"gateway_id": gid, "events": st.store.events(gid, max(0, after), last)}
         if op == "alarms":
-            return {"alarms": st.alarms_active()}
+            if not request.get("history"):
+                return {"mine": _mine(st.site), "alarms": st.alarms_active()}
+            return {"mine": _mine(st.site), "alarms": self._alarm_history(request)}
+        if op == "roster":
+            # Names for the desk's tables: {tag_id: {person_id, name, role, crew}}.
+            return {"mine": _mine(st.site), "roster": st.store.roster_names()}
         if op == "orders":
             return {"orders": st.store.orders(int(request.get("last", 50)))}
         if op == "run":
@@ -160,6 +170,33 @@ class ControlServer:
         if op == "accept-gap":
             return self._accept_gap(request, uid)
         raise ControlError("unknown request %r" % (op,))
+
+    def _alarm_history(self, request):
+        def number(name):
+            v = request.get(name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                raise ControlError("%s: a time in Unix seconds, got %r" % (name, v))
+            return v
+
+        state = request.get("state")
+        if state not in (None, "open", "unacked", "acked", "cleared"):
+            raise ControlError("state: open, unacked, acked or cleared, got %r" % (state,))
+        kinds = request.get("kinds")
+        if kinds is not None and not (
+            isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)
+        ):
+            raise ControlError("kinds: a list of alarm kinds")
+        limit = request.get("limit", 500)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100000:
+            raise ControlError("limit: 1..100000")
+        return self.station.store.alarm_history(
+            kinds=kinds,
+            zone=request.get("zone"),
+            since_s=number("since_s"),
+            until_s=number("until_s"),
+            state=state,
+            limit=limit,
+        )
 
     def _gateway(self, gid):
         if gid not in self.station.links:
@@ -297,14 +334,23 @@ class ControlServer:
         with st.store.lock:
             alarm = st.alarms.active.get(key)
         if alarm is None:
-            raise ControlError("no active alarm %r (shaftgate alarms lists them)" % (key,))
+            raise ControlError("no open alarm %r (shaftgate alarms lists them)" % (key,))
         order_id = st.store.begin_order(
             operator.id, reason, "alarm ack", {"key": key}, [alarm["gateway_id"]]
         )
         with st.store.transaction() as conn:
-            st.alarms.clear(conn, key, "operator %s: %s" % (operator.id, reason))
-        st.store.finish_order(order_id, [{"alarm": key, "result": "cleared"}])
-        return {"order_id": order_id, "cleared": key}
+            acked = st.alarms.acknowledge(conn, key, operator.id, reason)
+        cleared = acked is not None and key not in st.alarms.active
+        st.store.finish_order(
+            order_id, [{"alarm": key, "result": "cleared" if cleared else "acknowledged"}]
+        )
+        return {
+            "order_id": order_id,
+            "key": key,
+            "acked_by": operator.id,
+            "operator_name": operator.name,
+            "cleared": key if cleared else None,
+        }
 
     def _accept_gap(self, request, uid):
         operator, reason = self._operator(request, uid, "accept gap")
