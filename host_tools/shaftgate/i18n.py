@@ -455,8 +455,8 @@ MESSAGES = {
         "serve 未运行（找不到套接字；请用 --serve 指定）",
     ),
     "err_bad_time": (
-        "{option}: {text!r} is not a time; expected 2025-06-15T18:00, 2025-06-15 18:00, -2h, now",
-        "{option}：{text!r} 不是时间；应为 2025-06-15T18:00、2025-06-15 18:00、-2h 或 now",
+        "{option}: {text!r} is not a time; expected 2025-06-15T18:00, 2025-06-15 18:00, 2h (ago), +30m, now",
+        "{option}：{text!r} 不是时间；应为 2025-06-15T18:00、2025-06-15 18:00、2h（之前）、+30m 或 now",
     ),
     "err_bad_kind": (
         "--kind: {text!r} is not an event kind; e.g. ENTRY, EXIT, GAS_OVER, 进入, 超员",
@@ -592,5 +592,9 @@ MESSAGES = {
     "err_state_flags": (
         "give at most one of --open, --unacked, --acked, --cleared",
         "--open、--unacked、--acked、--cleared 只能选一个",
+    ),
+    "occ_incomplete": (
+        "  {zone} ({gateway}): the record is incomplete before that time (a gap, or nothing recorded yet): people may be missing from this list",
+        "  {zone}（{gateway}）：该时刻前记录不完整（有缺失或尚无记录），名单可能不全",
     ),
 }

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from gatewire.errors import ProtocolError
 from shaftgate import i18n, minetime, render, roster_csv, sim
 from shaftgate.cli import deploy
+from shaftgate.cli import history as history_cli
 from shaftgate.cli import station as station_cli
 from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
@@ -522,12 +523,24 @@ def _occupants_render(data, args):
     return render.render_occupants(data, data.get("now_s") or int(time.time()))
 
 
+def _occupants_args(p):
+    p.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="who was where at that time, from serve's record (e.g. 2026-12-04 03:00) 历史时刻",
+    )
+    p.add_argument("--csv", metavar="FILE", help="--at: also write the rows to FILE (Excel)")
+
+
 @register(
     "occupants",
-    "who is in the zone now, with names from the last roster loaded here",
+    "who is in the zone now (or --at a past time, from serve's record), with names",
+    add_arguments=_occupants_args,
     render=_occupants_render,
 )
 def _occupants(client, args, session):
+    if getattr(args, "at", None):
+        raise UsageError("occupants --at reads serve's record: serve is not running here")
     names = roster_csv.load_names(session.roster_copy(client.gateway_id))
     data = client.occupants(names, args.timeout)
     data["now_s"] = client.identity["now_s"]
@@ -535,6 +548,7 @@ def _occupants(client, args, session):
 
 
 def _events_args(p):
+    history_cli.history_args(p, events=True)
     p.add_argument("--follow", action="store_true", help="keep watching; new events as they come")
     p.add_argument(
         "--last",
@@ -569,6 +583,11 @@ def _events_args(p):
     render=lambda d, a: render.render_events(d),
 )
 def _events(client, args, session):
+    if history_cli.wants_history(args):
+        raise UsageError(
+            "--since/--until/--zone/--kind/--person/--csv read serve's record: serve is not "
+            "running here (start it, or give --serve SOCKET)"
+        )
     gid = client.gateway_id
     store = session.event_store(gid)
     ack = not args.no_ack
@@ -970,6 +989,12 @@ register(
     "local",
     add_arguments=station_cli.local_args(station_cli.accept_gap_args),
 )(station_cli.run_accept_gap)
+register(
+    "trace",
+    "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",
+    "local",
+    add_arguments=station_cli.local_args(history_cli.trace_args),
+)(history_cli.run_trace)
 register(
     "orders",
     "the order audit: who ordered what, why, and which gateways answered",

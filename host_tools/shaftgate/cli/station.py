@@ -64,6 +64,15 @@ def run_through(command, args, out, path, usage_error):
     if targets is None and not args.all and command.kind == "signed":
         raise usage_error("an order through serve names its gateways: --gateway ID or --all")
     with ServeClient(path) as serve:
+        from shaftgate.cli import history
+
+        try:
+            if name == "events" and history.wants_history(args):
+                return history.events(serve, args, out)
+            if name == "occupants" and getattr(args, "at", None):
+                return history.occupants_at(serve, args, out)
+        except DeskError as e:
+            raise usage_error(str(e)) from e
         if name == "events":
             return _events(serve, args, out, targets)
         request = {
@@ -242,7 +251,7 @@ def alarms_args(p):
         help="only this class (repeatable): %s" % ", ".join(sorted(i18n.ALARM_CLASSES)),
     )
     p.add_argument("--zone", metavar="ZONE", help="only this zone or gateway")
-    p.add_argument("--since", metavar="WHEN", help="from this time: 2026-12-04 08:00, -8h")
+    p.add_argument("--since", metavar="WHEN", help="from this time: 2026-12-04 08:00, or 8h (ago)")
     p.add_argument("--until", metavar="WHEN", help="up to this time")
     g = p.add_mutually_exclusive_group()
     for flag, text in (
@@ -329,7 +338,9 @@ def _serve_failed(args, e):
             json.dumps({"error": {"type": type(e).__name__, "message": str(e)}}, ensure_ascii=False)
         )
     say_error(e)
-    return EXIT_LINK
+    # serve unreachable: exit 3; serve answered that the request was wrong: exit 1.
+    unreachable = isinstance(e, OSError) or str(e) == i18n.t("err_no_serve")
+    return EXIT_LINK if unreachable else EXIT_FAILED
 
 
 def alarm_ack_args(p):

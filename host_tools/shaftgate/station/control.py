@@ -14,6 +14,10 @@ Requests ({"op": ...}):
                                open alarms; with history, open and past ones, filtered
     orders {last}              the order audit
     roster                     every gateway's roster rows, by tag (names for the desk)
+    history-events {since_s, until_s, zone, kinds, person, limit}
+    occupants-at {time_s}      who was in each zone and underground then (replayed)
+    trace {person, since_s, until_s}
+                               one person's route (R-ID-3): station/history.py
     run {command, args, targets, operator, reason}
                                a CLI command on the named gateways (all when targets is
                                null); a signed one is an order: checked against the
@@ -39,6 +43,7 @@ from concurrent.futures import wait
 
 from shaftgate import roster_csv
 from shaftgate.link.client import jsonable
+from shaftgate.station import history
 
 MAX_REQUEST = 4 * 1024 * 1024  # a roster CSV of a big mine fits
 ORDER_WAIT_S = 20.0  # per order, beyond its own per-request timeouts
@@ -158,6 +163,8 @@ class ControlServer:
             if not request.get("history"):
                 return {"mine": _mine(st.site), "alarms": st.alarms_active()}
             return {"mine": _mine(st.site), "alarms": self._alarm_history(request)}
+        if op in ("history-events", "occupants-at", "trace"):
+            return dict(self._history(op, request), mine=_mine(st.site))
         if op == "roster":
             # Names for the desk's tables: {tag_id: {person_id, name, role, crew}}.
             return {"mine": _mine(st.site), "roster": st.store.roster_names()}
@@ -170,6 +177,69 @@ class ControlServer:
         if op == "accept-gap":
             return self._accept_gap(request, uid)
         raise ControlError("unknown request %r" % (op,))
+
+    def _history(self, op, request):
+        st = self.station
+
+        def when(name, required=False):
+            v = request.get(name)
+            if v is None and not required:
+                return None
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ControlError("%s: a time in Unix seconds, got %r" % (name, v))
+            return int(v)
+
+        if op == "occupants-at":
+            return history.occupants_at(st.store, st.site, when("time_s", True))
+        person = request.get("person")
+        people = None
+        if person is not None:
+            if not isinstance(person, str) or not person.strip():
+                raise ControlError("person: a name, person id or tag id")
+            people = history.find_person(st.store, person)
+            if not people:
+                raise ControlError(
+                    "no one in the roster is %r (a name, person id or tag id)" % person
+                )
+            if len({p["person_id"] for p in people}) > 1:
+                raise ControlError(
+                    "%r matches several people: %s"
+                    % (person, ", ".join("%s (%d)" % (p["name"], p["person_id"]) for p in people))
+                )
+        if op == "trace":
+            if people is None:
+                raise ControlError("trace: which person?")
+            since_s, until_s = when("since_s", True), when("until_s", True)
+            if since_s >= until_s:
+                raise ControlError("the range must end after it starts")
+            out = history.trace(st.store, st.site, [p["tag_id"] for p in people], since_s, until_s)
+            out["person"] = people[0]
+            return out
+        gateways = None
+        zone = request.get("zone")
+        if zone is not None:
+            gateways = [g.id for g in st.site.gateways if zone in (g.id, g.zone)]
+            if not gateways:
+                raise ControlError("zone %r: no gateway of the site has that id or zone" % (zone,))
+        kinds = request.get("kinds")
+        if kinds is not None and not (
+            isinstance(kinds, list) and all(type(k) is int for k in kinds)
+        ):
+            raise ControlError("kinds: a list of event kind codes")
+        limit = request.get("limit", 1000)
+        if type(limit) is not int or not 1 <= limit <= history.MAX_ROWS:
+            raise ControlError("limit: 1..%d" % history.MAX_ROWS)
+        rows = history.events(
+            st.store,
+            since_s=when("since_s"),
+            until_s=when("until_s"),
+            gateways=gateways,
+            kinds=kinds,
+            tags=[p["tag_id"] for p in people] if people else None,
+            persons=[p["person_id"] for p in people] if people else (),
+            limit=limit,
+        )
+        return {"events": rows, "person": people[0] if people else None}
 
     def _alarm_history(self, request):
         def number(name):

@@ -1,8 +1,11 @@
+# ruff: noqa: RUF001
 # `shaftgate alarms` and `alarm ack` through the CLI's entry point against serve and
 # virtual boards: open and past alarms, filters, acknowledgement with who, when and a
 # note, zh and en. Plus every alarm class serve raises, named and described in both.
 import csv
 import json
+import re
+import time
 
 import pytest
 from serve_rig import Mine
@@ -101,6 +104,58 @@ def test_alarms_listed_filtered_and_acknowledged_in_both_languages(mine, tmp_pat
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert rows[0][1] == "类别" and len(rows) == 3
     assert {r[1] for r in rows[1:]} == {"气体超限", "标签未经井口下井"}
+
+
+def test_history_events_occupants_at_and_trace_through_serve(mine, tmp_path):
+    shaft, face = mine.boards["gw-shaft"], mine.boards["gw-face1"]
+    shaft.cross_in(1001)
+    mine.wait(lambda: _moves(mine, "gw-shaft", 1001) >= 1, 15, "shaft entry recorded")
+    face.cross_in(1001)
+    mine.wait(lambda: _moves(mine, "gw-face1", 1001) >= 1, 15, "face entry recorded")
+    face.cross_out(1001)
+    mine.wait(lambda: _moves(mine, "gw-face1", 1001) >= 2, 15, "face exit recorded")
+
+    zh = mine.cli("events", "--person", "王伟", "--lang", "zh")
+    assert zh.returncode == 0, zh.stderr
+    assert re.search(r"王伟 \(班组长\)，区内 \d 人", zh.stdout) and "离开" in zh.stdout
+    assert "gw-shaft" in zh.stdout and "gw-face1" in zh.stdout and "共 3 条事件" in zh.stdout
+    out = tmp_path / "events.csv"
+    en = mine.cli("events", "--zone", "face1", "--kind", "entry", "--csv", str(out), "--lang", "en")
+    assert en.returncode == 0, en.stderr
+    assert re.search(r"王伟 \(team leader\), \d in zone", en.stdout) and "exit" not in en.stdout
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf") and "王伟" in out.read_text("utf-8-sig")
+    bad = mine.cli("events", "--since", "soon", "--lang", "en")
+    assert bad.returncode == 2 and "'soon' is not a time" in bad.stderr
+
+    # at the moment between the face entry and exit: in face1 and underground
+    doc = json.loads(mine.cli("events", "--person", "1001", "--json").stdout)
+    t_in = next(e["time_s"] for e in doc["events"] if e["gateway_id"] == "gw-face1")
+    at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t_in))
+    p = mine.cli("occupants", "--at", at, "--lang", "zh")
+    assert p.returncode == 0, p.stderr
+    assert "井下（井口 shaft）：1 人" in p.stdout  # 李娜 went in at the face only
+    assert re.search(r"face1（gw-face1）：\d 人", p.stdout)
+    assert "王伟" in p.stdout and "班组长" in p.stdout
+    # the route: shaft, then face1 and back; working time counts the shaft's stay
+    p = mine.cli("trace", "王伟", "--from", "1h", "--lang", "en")
+    assert p.returncode == 0, p.stderr
+    assert "route of 王伟" in p.stdout and "still inside" in p.stdout
+    assert "working time (underground)" in p.stdout and "dwell in face1" in p.stdout
+    p = mine.cli("trace", "nobody", "--lang", "en")
+    assert p.returncode == 1 and "no one in the roster is 'nobody'" in p.stderr
+
+
+def _moves(m, gid, tag):
+    import sqlite3
+
+    conn = sqlite3.connect(m.db, timeout=10)
+    try:
+        return conn.execute(
+            "SELECT COUNT(*) FROM events WHERE gateway_id=? AND tag=? AND kind IN (?,?)",
+            (gid, tag, ev.ENTRY, ev.EXIT),
+        ).fetchone()[0]
+    finally:
+        conn.close()
 
 
 def _raised_kinds():
