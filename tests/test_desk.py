@@ -4,11 +4,14 @@
 # note, zh and en. Plus every alarm class serve raises, named and described in both.
 import csv
 import json
+import os
 import re
+import shlex
+import subprocess
 import time
 
 import pytest
-from serve_rig import Mine
+from serve_rig import SHAFTGATE, Mine
 
 from gateway import events as ev
 from shaftgate import alarmtext, eventtext, i18n
@@ -143,6 +146,104 @@ def test_history_events_occupants_at_and_trace_through_serve(mine, tmp_path):
     assert "working time (underground)" in p.stdout and "dwell in face1" in p.stdout
     p = mine.cli("trace", "nobody", "--lang", "en")
     assert p.returncode == 1 and "no one in the roster is 'nobody'" in p.stderr
+
+
+class Tmux:
+    """A detached tmux server of our own (-L): the watch runs in a real terminal."""
+
+    def __init__(self, home, command, env):
+        self.sock = "desk-%d" % os.getpid()
+        self.raw = home / "watch-raw.log"
+        self.env = dict(os.environ, LANG="C.UTF-8", TERM="xterm-256color")
+        exports = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in env.items())
+        self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "w",
+            "-x",
+            "150",
+            "-y",
+            "45",
+            "env %s %s" % (exports, command),
+        )
+        self.tmux("pipe-pane", "-o", "-t", "w", "cat >> %s" % shlex.quote(str(self.raw)))
+
+    def tmux(self, *args):
+        return subprocess.run(
+            ["tmux", "-u", "-L", self.sock, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "w").stdout
+
+    def keys(self, *keys, literal=False):
+        self.tmux("send-keys", "-t", "w", *(["-l"] if literal else []), *keys)
+
+    def bells(self):
+        try:
+            return self.raw.read_bytes().count(b"\x07")
+        except OSError:
+            return 0
+
+    def close(self):
+        self.tmux("kill-server")
+
+
+def test_watch_live_in_a_terminal_acks_focuses_and_rings(mine, tmp_path):
+    face = mine.boards["gw-face1"]
+    face.gas(12500, 0)
+    gas_key = "event:gw-face1:gas:1"
+    mine.wait(lambda: gas_key in keys(mine), 20, "gas alarm")
+    env = {"SHAFTGATE_HOME": str(mine.home), "SHAFTGATE_OPERATOR": "wang"}
+    term = Tmux(tmp_path, "%s watch --lang zh" % SHAFTGATE, env)
+    try:
+        screen = mine.wait(lambda: "气体超限" in term.screen() and term.screen(), 20, "watch drawn")
+        assert "未解除报警：1 条" in screen and "face1 (gw-face1)" in screen
+        assert "shaft (gw-shaft)" in screen and "最新事件" in screen and "人数/定员" in screen
+        mine.wait(lambda: term.bells() >= 1, 10, "the bell for the unacknowledged alarm")
+        # a: alarm 1, operator (Enter: wang), a note
+        term.keys("a")
+        mine.wait(lambda: "确认报警序号" in term.screen(), 5, "ack prompt")
+        term.keys("1", "Enter")
+        mine.wait(lambda: "操作员 [wang]" in term.screen(), 5, "operator prompt")
+        term.keys("Enter")
+        term.keys("已通知瓦斯检查工复查", literal=True)
+        term.keys("Enter")
+        acked = mine.wait(
+            lambda: [a for a in mine.call({"op": "alarms"})["alarms"] if a.get("acked_s")],
+            10,
+            "acknowledged through serve",
+        )
+        assert (acked[0]["acked_by"], acked[0]["ack_note"]) == ("wang", "已通知瓦斯检查工复查")
+        mine.wait(lambda: "已确认" in term.screen(), 5, "shown acknowledged")
+        time.sleep(1.0)
+        rung = term.bells()
+        time.sleep(3.0)  # BELL_EVERY_S is 2: it would have rung again
+        assert term.bells() == rung
+        # z: focus on face1: the shaft's row is gone
+        term.keys("z")
+        term.keys("face1", literal=True)
+        term.keys("Enter")
+        screen = mine.wait(lambda: "仅显示 face1" in term.screen() and term.screen(), 5, "focus")
+        assert "shaft (gw-shaft)" not in screen and "face1 (gw-face1)" in screen
+        print(screen)  # what the dispatcher sees (pytest -s)
+        term.keys("q")
+        mine.wait(
+            lambda: (
+                "no server" in term.tmux("list-sessions").stderr
+                or term.tmux("list-sessions").returncode
+            ),
+            5,
+            "quit",
+        )
+    finally:
+        term.close()
+        face.gas(0, 0)
 
 
 def _moves(m, gid, tag):

@@ -942,6 +942,19 @@ def _key_new(args):
     return EXIT_OK
 
 
+def _watch_args(p):
+    from shaftgate.cli import watch
+
+    watch.watch_args(p)
+
+
+def _run_watch(args):
+    # Imported here: rich is needed by watch alone.
+    from shaftgate.cli import watch
+
+    return watch.run_watch(args)
+
+
 def _selfcheck(args):
     # Imported here: the self-check pulls in threads and ptys no other command needs.
     from shaftgate.cli import selfcheck
@@ -989,6 +1002,12 @@ register(
     "local",
     add_arguments=station_cli.local_args(station_cli.accept_gap_args),
 )(station_cli.run_accept_gap)
+register(
+    "watch",
+    "every gateway live from serve: alarms on top (a: acknowledge), zones, latest events",
+    "local",
+    add_arguments=station_cli.local_args(_watch_args),
+)(_run_watch)
 register(
     "trace",
     "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",
