@@ -87,6 +87,7 @@ GROUP_HELP = {
     "config": "gateway settings",
     "key": "gateway keys (docs/keys.md)",
     "alarm": "serve's alarms",
+    "report": "reports from serve's record (R-CAP-10)",
 }
 
 
@@ -955,6 +956,19 @@ def _run_watch(args):
     return watch.run_watch(args)
 
 
+def _report_args(p):
+    from shaftgate.cli import report
+
+    report.report_args(p)
+
+
+def _run_report(args):
+    # Imported here: matplotlib, Jinja2 and WeasyPrint are for the report alone.
+    from shaftgate.cli import report
+
+    return report.run_report(args)
+
+
 def _selfcheck(args):
     # Imported here: the self-check pulls in threads and ptys no other command needs.
     from shaftgate.cli import selfcheck
@@ -1008,6 +1022,12 @@ register(
     "local",
     add_arguments=station_cli.local_args(_watch_args),
 )(_run_watch)
+register(
+    "report shift",
+    "the shift report (R-CAP-10): zones against caps, violations, evacuations, gas, trend; HTML and PDF",
+    "local",
+    add_arguments=station_cli.local_args(_report_args),
+)(_run_report)
 register(
     "trace",
     "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",

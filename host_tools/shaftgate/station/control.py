@@ -18,6 +18,8 @@ Requests ({"op": ...}):
     occupants-at {time_s}      who was in each zone and underground then (replayed)
     trace {person, since_s, until_s}
                                one person's route (R-ID-3): station/history.py
+    shift-report {start_s, end_s, trend}
+                               the shift report's numbers (station/report.py)
     run {command, args, targets, operator, reason}
                                a CLI command on the named gateways (all when targets is
                                null); a signed one is an order: checked against the
@@ -43,7 +45,7 @@ from concurrent.futures import wait
 
 from shaftgate import roster_csv
 from shaftgate.link.client import jsonable
-from shaftgate.station import history
+from shaftgate.station import history, report
 
 MAX_REQUEST = 4 * 1024 * 1024  # a roster CSV of a big mine fits
 ORDER_WAIT_S = 20.0  # per order, beyond its own per-request timeouts
@@ -165,6 +167,8 @@ class ControlServer:
             return {"mine": _mine(st.site), "alarms": self._alarm_history(request)}
         if op in ("history-events", "occupants-at", "trace"):
             return dict(self._history(op, request), mine=_mine(st.site))
+        if op == "shift-report":
+            return dict(self._shift_report(request), mine=_mine(st.site))
         if op == "roster":
             # Names for the desk's tables: {tag_id: {person_id, name, role, crew}}.
             return {"mine": _mine(st.site), "roster": st.store.roster_names()}
@@ -240,6 +244,30 @@ class ControlServer:
             limit=limit,
         )
         return {"events": rows, "person": people[0] if people else None}
+
+    def _shift_report(self, request):
+        st = self.station
+
+        def when(v, name):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ControlError("%s: a time in Unix seconds, got %r" % (name, v))
+            return int(v)
+
+        start_s = when(request.get("start_s"), "start_s")
+        end_s = when(request.get("end_s"), "end_s")
+        if end_s <= start_s or end_s - start_s > 86400:
+            raise ControlError("a shift ends after it starts, within a day")
+        shifts = []
+        for item in request.get("trend") or []:
+            if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)):
+                raise ControlError("trend: [[label, start_s, end_s], ...]")
+            shifts.append((item[0], when(item[1], "trend"), when(item[2], "trend")))
+        if len(shifts) > 93:
+            raise ControlError("trend: at most 93 shifts")
+        return {
+            "report": report.shift_report(st.store, st.site, start_s, end_s),
+            "trend": report.trend(st.store, st.site, shifts) if shifts else None,
+        }
 
     def _alarm_history(self, request):
         def number(name):
