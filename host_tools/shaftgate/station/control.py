@@ -150,9 +150,9 @@ class ControlServer:
             after = st.store.position(gid)[0] - last
             return {"gateway_id": gid, "events": st.store.events(gid, max(0, after), last)}
         if op == "alarms":
-            return {"alarms": st.alarms_active()}
+            return {"alarms": st.alarms_active(), "mine": _mine(st.site)}
         if op == "orders":
-            return {"orders": st.store.orders(int(request.get("last", 50)))}
+            return {"orders": st.store.orders(int(request.get("last", 50))), "mine": _mine(st.site)}
         if op == "run":
             return self._run(request, uid)
         if op == "alarm-ack":
