@@ -212,6 +212,9 @@ class ControlServer:
         command = cli.COMMANDS.get(name)
         if command is None or command.kind == "local":
             raise ControlError("%r is not a gateway command" % (name,))
+        if name == "events":
+            # serve alone reads and acknowledges the logs: its record answers instead.
+            raise ControlError("events through serve: use the events request (serve's record)")
         targets = self._targets(request)
         args = argparse.Namespace(**(request.get("args") or {}))
         args.timeout = float(getattr(args, "timeout", 2.0))
