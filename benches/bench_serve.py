@@ -20,14 +20,18 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "host_tools")]
 
 from fake_gateway import KEY, FakeGateway  # noqa: E402
+from mqtt_broker import Subscriber, TestMosquitto  # noqa: E402
 
 from gateway import events as ev  # noqa: E402
 from gatewire import messages  # noqa: E402
 from shaftgate.cli.selfcheck import PtyPeer  # noqa: E402
+from shaftgate.sim import Sim  # noqa: E402
+from shaftgate.station import outbox  # noqa: E402
 from shaftgate.station import site as site_file  # noqa: E402
 from shaftgate.station.control import ControlServer, ServeClient  # noqa: E402
 from shaftgate.station.serve import Station  # noqa: E402
 from shaftgate.station.store import EventRecord, Store  # noqa: E402
+from shaftgate.vboard import OUTER  # noqa: E402
 
 LINKS = 10
 EVENTS_PER_LINK = 3000  # the fake's log holds 4096
@@ -36,6 +40,7 @@ STATUS_GATEWAYS = 50
 PEOPLE = 3000
 STATUS_RUNS = 30
 DB_EVENTS = 100_000
+LATENCY_READS = 60  # one every 0.3 s: the doorway tracks at most 32 tags per 8 s window
 PAGE = 16
 
 
@@ -84,7 +89,7 @@ def _stop(fakes):
         peer.stop()
 
 
-def bench_links(folder):
+def bench_links(folder, publish=False):
     fakes = _fakes(folder, LINKS)
     frame_bytes = 0
     for gw, _ in fakes:
@@ -95,15 +100,20 @@ def bench_links(folder):
 
     frame_bytes = len(frame.encode(cbor.dumps(messages.event(*record))))
     site = _site(folder, [(gw.gateway_id, peer.path) for gw, peer in fakes])
-    station = Station(site, publish=False)
+    broker = TestMosquitto(folder).start() if publish else None
+    station = Station(site, publish=publish)
     total = LINKS * EVENTS_PER_LINK
     t0 = time.perf_counter()
-    station.start()
+    station.start(broker.config() if broker else None)
     try:
         while True:
             done = station.store.count_events()
             acked = sum(gw.log.acked for gw, _ in fakes)
-            if done >= total and acked >= total:
+            owed = 0
+            if publish:
+                with station.store.lock:
+                    owed = outbox.backlog(station.store.conn)[0]
+            if done >= total and acked >= total and not owed:
                 break
             if time.perf_counter() - t0 > 300:
                 raise RuntimeError("serve stored %d of %d events in 300 s" % (done, total))
@@ -112,8 +122,19 @@ def bench_links(folder):
     finally:
         station.stop()
         _stop(fakes)
+        if broker is not None:
+            broker.stop()
     rate = total / elapsed
     wire = LINKS * BAUD_BYTES_S / frame_bytes
+    if publish:
+        return [
+            (
+                "events stored, acknowledged and published (QoS 1), %d links" % LINKS,
+                "events/s",
+                rate,
+            ),
+            ("ratio to the wire (goal >= 10)", "x", rate / wire),
+        ]
     return [
         ("events stored and acknowledged, %d links" % LINKS, "events/s", rate),
         (
@@ -181,6 +202,73 @@ def bench_status(folder):
     ]
 
 
+def bench_latency(folder):
+    # A tag read on a virtual board (the firmware under MicroPython, a pty) to its event on
+    # MQTT: an unknown tag at the outer reader is refused at once (no doorway settle time).
+    sim = Sim(1, folder / "sim", fresh=True)
+    broker = TestMosquitto(folder).start()
+    board = sim.boards[0]
+    site = _site_for_board(folder, board)
+    station = Station(site)
+    station.start(broker.config())
+    sub = Subscriber(broker, "shaftgate/bench/event/#")
+    took = []
+    try:
+        deadline = time.monotonic() + 60
+        while not all(row["answering"] for row in station.rows()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve does not hear the virtual board")
+            time.sleep(0.05)
+        for i in range(LATENCY_READS):
+            tag = 900000 + i
+            t0 = time.perf_counter()
+            board.read_tag(OUTER, tag)
+            got = sub.wait_for(lambda m, tag=tag: any(p.get("tag") == tag for _, p, _ in m), 10)
+            if not any(p.get("tag") == tag for _, p, _ in got):
+                raise RuntimeError("no event on MQTT for tag %d" % tag)
+            took.append((time.perf_counter() - t0) * 1000)
+            time.sleep(max(0.0, 0.3 - (time.perf_counter() - t0)))
+    finally:
+        sub.close()
+        station.stop()
+        broker.stop()
+        sim.stop()
+    took.sort()
+    return [
+        (
+            "tag read on a virtual board -> event on MQTT, p50 (%d reads)" % LATENCY_READS,
+            "ms",
+            took[len(took) // 2],
+        ),
+        ("  p99 (goal <= 1,000)", "ms", took[min(len(took) - 1, int(len(took) * 0.99))]),
+    ]
+
+
+def _site_for_board(folder, board):
+    keys = folder / "sim" / "keys"
+    path = folder / "site.toml"
+    path.write_text(
+        "\n".join(
+            [
+                "[mine]",
+                'id = "bench"',
+                'time_zone = "Asia/Shanghai"',
+                "[serve]",
+                'keys = "%s"' % keys,
+                'database = "latency.db"',
+                "clock_drift_s = 86400",
+                "[[gateways]]",
+                'id = "%s"' % board.name,
+                'port = "%s"' % board.port,
+                'zone = "shaft"',
+                'kind = "shaft"',
+            ]
+        )
+        + "\n"
+    )
+    return site_file.load(path)
+
+
 def bench_db_size(folder):
     store = Store(folder / "size.db")
     record = EventRecord(store, "gw-00")
@@ -217,8 +305,15 @@ def run():
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
         rows = []
-        for part in (bench_links, bench_status, bench_db_size):
-            sub = folder / part.__name__
+        parts = (
+            bench_links,
+            lambda f: bench_links(f, publish=True),
+            bench_latency,
+            bench_status,
+            bench_db_size,
+        )
+        for i, part in enumerate(parts):
+            sub = folder / ("part%d" % i)
             sub.mkdir()
             rows += [list(r) for r in part(sub)]
     finally:

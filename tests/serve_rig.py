@@ -15,10 +15,10 @@ from shaftgate.station.control import ServeClient, wait_for
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 
 
-def site_text(sim, extra_serve="", operators=None, broker=None):
+def site_text(sim, extra_serve="", operators=None, broker=None, mine_id="test-mine"):
     lines = [
         "[mine]",
-        'id = "test-mine"',
+        "id = %s" % json.dumps(mine_id),
         'name = "测试矿 Test mine"',
         'time_zone = "Asia/Shanghai"',
         "",

@@ -116,6 +116,9 @@ def test_events_are_stored_then_acknowledged_and_a_tag_outside_the_mine_alarms(m
     face1.cross_in(1002)  # never passed the shaft (R-DATA-4)
     mine.wait(lambda: "outside_mine:1002" in alarm_keys(mine), 15, "R-DATA-4 alarm")
     assert "outside_mine:1001" not in alarm_keys(mine)
+    p = mine.cli("alarms")
+    assert p.returncode == 0 and "outside_mine:1002" in p.stdout
+    assert " CST " in p.stdout  # the mine's time zone, whatever the host's
     # Everything the gateways logged is in the record, contiguous from seq 1, and the
     # gateways were told they may drop it only after that.
     for gid in ("gw-shaft", "gw-face1"):
@@ -143,6 +146,8 @@ def test_events_are_stored_then_acknowledged_and_a_tag_outside_the_mine_alarms(m
     assert "outside_mine:1002" not in alarm_keys(mine)
     order = mine.call({"op": "orders", "last": 1})["orders"][0]
     assert order["command"] == "alarm ack" and order["operator"] == "wang"
+    p = mine.cli("orders", "--last", "3")
+    assert "alarm ack" in p.stdout and "Li Na rode the cage" in p.stdout and " CST " in p.stdout
 
 
 def test_unplugged_board_is_link_lost_misses_the_order_and_comes_back(mine):

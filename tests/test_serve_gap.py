@@ -1,6 +1,7 @@
 # A gateway whose log no longer holds events the record never had (another host acked
 # them and the room was reused): serve raises the R-DATA-2 alarm, stores nothing past the
 # gap, and goes on only when an operator with the authority accepts the gap.
+import sqlite3
 import time
 
 import pytest
@@ -101,3 +102,23 @@ def test_missing_events_are_a_chain_alarm_until_an_operator_accepts_the_gap(stat
     order = st.store.orders(1)[0]
     assert (order["operator"], order["command"]) == ("wang", "accept gap")
     assert order["reason"] == "lamp-room laptop acked them"
+
+
+def test_a_link_survives_a_record_that_fails_and_nothing_is_acked_meanwhile(station):
+    gw, st, _ = station
+    real = st.alarms.on_events
+    failures = []
+
+    def fail_twice(conn, gid, events):
+        if len(failures) < 2:
+            failures.append(len(events))
+            raise sqlite3.OperationalError("database is locked")
+        return real(conn, gid, events)
+
+    st.alarms.on_events = fail_twice
+    gw.emit(ev.ENTRY, 21, 521, 1)
+    wait(lambda: len(failures) == 2)
+    assert gw.acks_received == 0 and st.store.count_events() == 0
+    wait(lambda: st.store.position("gw-face1")[0] >= 1)  # the same link, recording again
+    wait(lambda: gw.acks_received >= 1)
+    assert st.links["gw-face1"].is_alive()

@@ -135,3 +135,46 @@ def test_a_feed_behind_for_longer_than_feed_late_s_is_an_alarm_until_it_catches_
     finally:
         mine.close()
         broker.stop()
+
+
+def test_two_serves_each_with_its_own_boards_publish_into_one_broker(tmp_path):
+    # Past one machine: one serve per mine, one broker (cluster) for the group.
+    broker = TestMosquitto(tmp_path).start()
+    conf = 'host = "127.0.0.1"\nport = %d' % broker.port
+    north = Mine(tmp_path / "north", 1, broker=conf, mine_id="m7-north")
+    south = Mine(tmp_path / "south", 1, broker=conf, mine_id="m7-south")
+    sub = Subscriber(broker, "shaftgate/+/event/#", "shaftgate/+/presence/#")
+    try:
+        for m in (north, south):
+            m.start_serve()
+        for m in (north, south):
+            m.wait(m.all_answering, 30, "answering")
+            m.boards["gw-shaft"].read_tag(0, 424242)  # unknown tag: refused, an event at once
+        msgs = sub.wait_for(
+            lambda ms: (
+                {p["mine_id"] for t, p, _ in ms if "/event/" in t and p.get("tag") == 424242}
+                == {"m7-north", "m7-south"}
+            ),
+            30,
+        )
+        for mine_id, m in (("m7-north", north), ("m7-south", south)):
+            want = recorded_ids(m)
+
+            def got(ms, mine_id=mine_id):
+                return {
+                    p["id"]
+                    for t, p, _ in ms
+                    if "/event/" in t and t.startswith("shaftgate/%s/" % mine_id)
+                }
+
+            msgs = sub.wait_for(lambda ms, got=got, want=want: got(ms) >= want, 20)
+            assert got(msgs) >= want
+            mine_events = [p for t, p, _ in msgs if t.startswith("shaftgate/%s/event/" % mine_id)]
+            assert mine_events and all(p["mine_id"] == mine_id for p in mine_events)
+        online = {p["mine_id"] for t, p, _ in msgs if "/presence/" in t and p["state"] == "online"}
+        assert online == {"m7-north", "m7-south"}
+    finally:
+        sub.close()
+        north.close()
+        south.close()
+        broker.stop()

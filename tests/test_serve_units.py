@@ -408,3 +408,13 @@ def test_a_failed_flush_forgets_what_was_held(tmp_path):
     record.append([_event(1), _event(2)])
     record.flush()
     assert store.count_events() == 2
+
+
+def test_the_view_shows_serves_mine_wide_alarms():
+    from shaftgate.sim import view
+
+    state = {"rows": [], "now_s": 0, "utc_offset_min": 480, "headline": None, "note": None}
+    assert view.alert_lines(state) == []
+    state["mine_alarms"] = [{"kind": "outside_mine", "text": "tag 1002 entered face1 (R-DATA-4)"}]
+    lines = view.alert_lines(state)
+    assert len(lines) == 1 and "R-DATA-4" in "".join(str(c) for c in lines[0])

@@ -8,11 +8,13 @@ the authority for it, and a reason; serve stores both with the result. An order 
 gateways goes to all of them at once and ends with a table of who answered.
 """
 
+import datetime
 import getpass
 import json
 import os
 import sys
 import time
+import zoneinfo
 from pathlib import Path
 
 from shaftgate import alarmtext, csvout, eventtext, i18n, minetime, render, roster_csv
@@ -21,6 +23,12 @@ from shaftgate.station.control import ControlError, ServeClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LINK = 0, 1, 2, 3
 NO_ANSWER = ("NoAnswer", "NotConnected", "GatewayTimeout", "LinkError")
+
+
+def mine_time(time_s, time_zone):
+    # Operator-facing times are the mine's, wherever the CLI runs.
+    when = datetime.datetime.fromtimestamp(time_s, zoneinfo.ZoneInfo(time_zone))
+    return when.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def serve_socket(args, home):
@@ -424,7 +432,8 @@ def run_accept_gap(args):
 def run_orders(args):
     try:
         with _client(args) as c:
-            orders = c.call({"op": "orders", "last": args.last})["orders"]
+            reply = c.call({"op": "orders", "last": args.last})
+            orders = reply["orders"]
     except (ControlError, OSError) as e:
         print("shaftgate: error: %s" % e, file=sys.stderr)
         return EXIT_LINK
@@ -438,7 +447,7 @@ def run_orders(args):
             "%5d %s %-10s %-14s %s  answered %d/%d  why: %s"
             % (
                 o["id"],
-                render.local_time(int(o["received_s"])),
+                mine_time(o["received_s"], reply["mine"]["time_zone"]),
                 o["operator"],
                 o["command"],
                 ",".join(o["targets"]),

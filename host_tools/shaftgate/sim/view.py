@@ -531,7 +531,15 @@ def alert_lines(state):
                     _cell("%s (%s): %s" % (r["gateway_id"], kind, "; ".join(what)), style="alarm"),
                 ]
             )
+    # What only serve sees across the mine (station/alarms.py): shown as it words them.
+    for a in state.get("mine_alarms") or []:
+        out.append([_cell(" ALARM ", style="red"), _cell(a["text"], style="alarm")])
     return out
+
+
+MINE_ALARM_KINDS = frozenset(
+    ("headcount", "outside_mine", "two_places", "clock_drift", "chain", "feed_late")
+)
 
 
 def event_line(gateway_id, e, utc_offset_min, people_by_id, id_width=8):
@@ -753,6 +761,11 @@ class ServeDispatch(Dispatch):
         self._threads.append(t)
         t.start()
 
+    def state(self, headline=None, note=None):
+        out = super().state(headline, note)
+        out["mine_alarms"] = list(self.alarms)
+        return out
+
     def _follow(self):
         from shaftgate.station.control import ControlError, ServeClient
 
@@ -787,7 +800,7 @@ class ServeDispatch(Dispatch):
                 else:
                     row.error = r["error"] or "no answer"
                     row.error_since = now - r["silent_s"]
-            self.alarms = data["alarms"]
+            self.alarms = [a for a in data["alarms"] if a["kind"] in MINE_ALARM_KINDS]
             news = [(gid, e) for _, gid, e in data["events"] if not is_own_ack(e)]
             self._after = data["last"]
             if news:

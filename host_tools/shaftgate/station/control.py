@@ -173,7 +173,7 @@ class ControlServer:
             # Names for the desk's tables: {tag_id: {person_id, name, role, crew}}.
             return {"mine": _mine(st.site), "roster": st.store.roster_names()}
         if op == "orders":
-            return {"orders": st.store.orders(int(request.get("last", 50)))}
+            return {"orders": st.store.orders(int(request.get("last", 50))), "mine": _mine(st.site)}
         if op == "run":
             return self._run(request, uid)
         if op == "alarm-ack":
@@ -347,6 +347,9 @@ class ControlServer:
         command = cli.COMMANDS.get(name)
         if command is None or command.kind == "local":
             raise ControlError("%r is not a gateway command" % (name,))
+        if name == "events":
+            # serve alone reads and acknowledges the logs: its record answers instead.
+            raise ControlError("events through serve: use the events request (serve's record)")
         targets = self._targets(request)
         args = argparse.Namespace(**(request.get("args") or {}))
         args.timeout = float(getattr(args, "timeout", 2.0))

@@ -8,6 +8,7 @@ that grows to BACKOFF_MAX_S; it starts again at the shortest once the gateway an
 """
 
 import concurrent.futures
+import logging
 import queue
 import threading
 import time
@@ -27,6 +28,7 @@ POLL_S = 0.25  # status at least this often; pushed events wake the thread soone
 BACKOFF_MIN_S = 0.25
 BACKOFF_MAX_S = 8.0
 CHAIN_RETRY_S = 5.0  # a log that did not verify is fetched again this often
+log = logging.getLogger("shaftgate.serve")
 LINK_ERRORS = (LinkError, ProtocolError, WrongGateway, KeystoreError, OSError)
 
 
@@ -114,6 +116,12 @@ class GatewayLink(threading.Thread):
                 answered = self._session()
             except LINK_ERRORS as e:
                 self.state.error = str(e)
+            except Exception as e:
+                # The record failing (disk full, database locked) or a bug: this link must
+                # not die of it. Said in serve's log; the gateway keeps what was not acked,
+                # and silence beyond link_lost_s raises the alarm (R-DATA-1).
+                self.state.error = "serve could not record: %s: %s" % (type(e).__name__, e)
+                log.exception("link %s", self.gateway.id)
             finally:
                 self._close()
             if answered:

@@ -8,6 +8,7 @@ to MQTT through the outbox (station/outbox.py, station/mqtt.py).
 """
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ from shaftgate.station.alarms import Alarms
 from shaftgate.station.links import GatewayLink
 from shaftgate.station.store import EventRecord, Store, StoreError
 
+log = logging.getLogger("shaftgate.serve")
 TICK_S = 0.5  # alarms checked and state published this often
 STATE_EVERY_S = 5.0  # gateway state saved to the database at least this often
 KEEP_FEED = 5000  # recent events kept in memory for the view
@@ -97,7 +99,11 @@ class Station:
 
     def _supervise(self):
         while not self._stop.wait(TICK_S):
-            self.tick()
+            try:
+                self.tick()
+            except Exception:
+                # The alarms must keep being checked: said in the log, tried again.
+                log.exception("serve: alarm check failed")
 
     def tick(self):
         states = {gid: link.state for gid, link in self.links.items()}
@@ -311,6 +317,7 @@ def add_arguments(parser):
 def run(args):
     from shaftgate.station.control import ControlServer
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         site = site_file.load(args.site)
     except site_file.SiteError as e:
