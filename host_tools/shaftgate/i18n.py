@@ -678,4 +678,9 @@ MESSAGES = {
         "站点无井口网关：无下井人数",
     ),
     "rp_written": ("written: {path}", "已生成：{path}"),
+    # the big-screen page
+    "w_alarms_title": ("alarms", "报警"),
+    "w_chart": ("people in each zone, last 8 hours", "各区域人数（近 8 小时）"),
+    "w_stale": ("NOT UPDATING: serve does not answer", "未更新：serve 无应答"),
+    "w_full": ("at the cap", "已满员"),
 }

@@ -329,6 +329,7 @@ def run(args):
     }
     station = None
     server = None
+    page = None
     try:
         try:
             station = Station(site, publish=not args.no_publish)
@@ -340,6 +341,9 @@ def run(args):
             print("shaftgate serve: could not start: %s" % e, file=sys.stderr)
             return 1
         server.start()
+        page = _start_page(station, site)
+        if page is False:
+            return 1
         ready = {
             "mine": site.mine_id,
             "socket": str(site.socket),
@@ -347,6 +351,7 @@ def run(args):
             "gateways": [g.id for g in site.gateways],
             "pid": os.getpid(),
             "publishing": station.outbox is not None,
+            "page": page.url if page else None,
         }
         if args.json:
             print(json.dumps(ready), flush=True)
@@ -356,12 +361,41 @@ def run(args):
                 % (site.mine_id, len(site.gateways), site.database, site.socket),
                 flush=True,
             )
+        if page and not args.json:
+            print("serve: big-screen page %s" % page.url, flush=True)
         stop.wait()
         return 0
     finally:
+        if page:
+            page.stop()
         if server is not None:
             server.stop()
         if station is not None:
             station.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _start_page(station, site):
+    """The big-screen page (station/page.py), or None when off or its default port is
+    taken (serve goes on: the page is a view, the socket and the record are what count);
+    False when the site file names an address that cannot be bound (serve stops)."""
+    from shaftgate.station.page import PageServer
+
+    if site.page is None:
+        return None
+    try:
+        page = PageServer(station, *site.page)
+    except OSError as e:
+        where = "%s:%d" % site.page
+        if site.page_required:
+            print(
+                "shaftgate serve: could not serve the page on %s: %s" % (where, e), file=sys.stderr
+            )
+            return False
+        print(
+            "serve: no big-screen page: %s is taken (%s); set [serve] page" % (where, e), flush=True
+        )
+        return None
+    page.start()
+    return page

@@ -30,6 +30,7 @@ AUTHORITIES = {
     "admin": ("config set", "time-set", "roster load", "accept gap"),
 }
 CLOCK_REFERENCES = ("host", "gateways")
+DEFAULT_PAGE = ("127.0.0.1", 8470)  # the big-screen page: loopback unless configured
 _MINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it becomes a topic level
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
@@ -73,6 +74,8 @@ class Site(NamedTuple):
     clock_drift_s: float
     clock_reference: str
     feed_late_s: float
+    page: tuple | None = DEFAULT_PAGE  # (host, port) of the big-screen page, None: off
+    page_required: bool = False  # named in the site file: serve does not start without it
 
     def gateway(self, gateway_id):
         for g in self.gateways:
@@ -206,6 +209,7 @@ def parse(doc, path, text):
         "clock_drift_s",
         "clock_reference",
         "feed_late_s",
+        "page",
     }
     r.unknown(serve, ("serve",), allowed)
     database = base / r.get(serve, ("serve", "database"), str, "station.db")
@@ -228,6 +232,18 @@ def parse(doc, path, text):
     if not 1 <= feed_late_s <= 86400:
         r.fail(("serve", "feed_late_s"), "%g s: expected 1..86400" % feed_late_s)
 
+    # The big-screen page (station/page.py): loopback unless the site says otherwise.
+    page_text = r.get(serve, ("serve", "page"), str, None)
+    page = DEFAULT_PAGE
+    if page_text is not None:
+        page = _page_address(page_text)
+        if page is False:
+            r.fail(
+                ("serve", "page"),
+                "%r: expected HOST:PORT (e.g. 127.0.0.1:8470, 0.0.0.0:8470 for every "
+                'network) or "off"' % page_text,
+            )
+
     broker = r.table(doc, ("broker",), required=False)
     gateways = _gateways(r, doc, base, keys)
     operators = _operators(r, doc)
@@ -247,7 +263,19 @@ def parse(doc, path, text):
         clock_drift_s=drift,
         clock_reference=reference,
         feed_late_s=feed_late_s,
+        page=page,
+        page_required=page_text is not None,
     )
+
+
+def _page_address(text):
+    # "HOST:PORT" -> (host, port); "off" -> None; anything else -> False.
+    if text.strip().lower() == "off":
+        return None
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        return False
+    return host.strip("[]"), int(port)
 
 
 def _gateways(r, doc, base, keys):
