@@ -323,6 +323,17 @@ def test_big_screen_page_in_headless_chromium(mine, tmp_path):
     image.save(mine.home / "page-seen.png")  # to look at
 
 
+def test_roster_show_and_config_get_nosuch_through_serve(mine):
+    p = mine.cli("roster", "show", "--lang", "zh")
+    assert p.returncode == 0, p.stderr
+    assert "王伟" in p.stdout and "班组长" in p.stdout and "生产班" in p.stdout
+    assert "共 2 人，2 个网关" in p.stdout
+    p = mine.cli("config", "get", "nosuch", "--gateway", "gw-face1")
+    assert p.returncode == 1 and "no setting nosuch on gw-face1" in p.stdout + p.stderr
+    p = mine.cli("config", "get", "warn_pct", "--gateway", "gw-face1")
+    assert p.returncode == 0 and "warn_pct" in p.stdout
+
+
 def _moves(m, gid, tag):
     import sqlite3
 

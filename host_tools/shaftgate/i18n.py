@@ -683,4 +683,12 @@ MESSAGES = {
     "w_chart": ("people in each zone, last 8 hours", "各区域人数（近 8 小时）"),
     "w_stale": ("NOT UPDATING: serve does not answer", "未更新：serve 无应答"),
     "w_full": ("at the cap", "已满员"),
+    "events_own_acks": (" (and {n} acknowledgement record(s))", "（另有 {n} 条确认记录）"),
+    "events_unacked": (
+        ", {n} unacknowledged on the gateway (not acknowledged by this call)",
+        "，网关上 {n} 条未确认（本次未确认）",
+    ),
+    "events_none_shown": ("--last 0: none shown", "--last 0：不显示事件"),
+    "roster_empty": ("no roster loaded through serve yet", "尚未通过 serve 加载名册"),
+    "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
 }

@@ -5,6 +5,7 @@ import unicodedata
 
 from gateway import caps, gas, reasons, roles
 from shaftgate import eventtext, i18n, minetime
+from shaftgate.link.client import is_own_ack
 
 LAMPS = ("off", "green", "amber", "red")
 # status.shift on the wire: 0 unknown, then caps.SHIFT_* + 1.
@@ -59,8 +60,17 @@ def text_width(text):
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def printable(text):
+    # Whatever reached the record, it never drives the terminal: control characters
+    # (ANSI escapes, NUL) are shown as \x.. escapes, not sent raw.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in text)
+
+
 def table(headers, rows):
-    cells = [[str(c) for c in headers]] + [[("" if c is None else str(c)) for c in r] for r in rows]
+    cells = [[printable(str(c)) for c in headers]]
+    cells += [[("" if c is None else printable(str(c))) for c in r] for r in rows]
     widths = [max(text_width(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, r in enumerate(cells):
@@ -122,11 +132,19 @@ def render_events(data, people=None):
     t = i18n.t
     c = data["catch_up"]
     lines = []
-    head = t("events_new", gateway=c["gateway_id"], n=c["new_events"])
+    fetched = c.get("events")
+    # Each acknowledgement is itself logged (a COMMAND event): not news to the dispatcher.
+    new = c["new_events"] if fetched is None else sum(1 for e in fetched if not is_own_ack(e))
+    head = t("events_new", gateway=c["gateway_id"], n=new)
+    if fetched and len(fetched) > new:
+        head += t("events_own_acks", n=len(fetched) - new)
     if c["acked_to"] is not None:
         head += t("events_acked", seq=c["acked_to"], n=c["unacked"])
-    elif data.get("ack_note"):
-        head += "; " + data["ack_note"]
+    else:
+        if c.get("unacked"):
+            head += t("events_unacked", n=c["unacked"])
+        if data.get("ack_note"):
+            head += "; " + data["ack_note"]
     lines.append(head)
     for first, last in c["gaps"]:
         lines.append(t("events_gap", first=first, last=last))
@@ -135,6 +153,8 @@ def render_events(data, people=None):
     recent = data["recent"]
     if recent:
         lines.append(events_table(recent, people))
+    elif data.get("last") == 0:
+        lines.append(t("events_none_shown"))
     else:
         lines.append(t("events_none_held"))
     return "\n".join(lines)

@@ -220,6 +220,13 @@ def parse_roster(lines, source="<roster>"):
             name = cells["name"]
             if not name:
                 problems.append(RosterProblem(line, "name", "empty"))
+            elif not name.isprintable():
+                # ANSI escapes, NUL, line breaks: they would rewrite the dispatcher's screen
+                problems.append(
+                    RosterProblem(
+                        line, "name", "%r has control characters (escape codes, NUL)" % name
+                    )
+                )
             elif len(name) > NAME_MAX_CHARS:
                 problems.append(
                     RosterProblem(line, "name", "longer than %d characters" % NAME_MAX_CHARS)

@@ -8,6 +8,7 @@ modules (the simulator, the demo) add theirs the same way.
 import argparse
 import datetime
 import json
+import math
 import re
 import sys
 import time
@@ -133,6 +134,22 @@ def _positive_int(text):
     return int(text)
 
 
+def _timeout(text):
+    # nan never times out, inf and 1e10 overflow pyserial, 0 and below never wait.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text) from None
+    if not math.isfinite(value) or not TIMEOUT_MIN_S <= value <= TIMEOUT_MAX_S:
+        raise argparse.ArgumentTypeError(
+            "%r: a timeout is %g to %g seconds" % (text, TIMEOUT_MIN_S, TIMEOUT_MAX_S)
+        )
+    return value
+
+
+TIMEOUT_MIN_S, TIMEOUT_MAX_S = 0.05, 300.0
+
+
 def _count(text):
     if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError("%r is not a whole number" % text)
@@ -157,9 +174,13 @@ def config_value(text):
     try:
         value = json.loads(text)
     except ValueError:
-        return text
+        value = text
     if isinstance(value, float | dict) or value is None:
         raise UsageError("%r: settings are ints, true/false, text or lists" % text)
+    if type(value) is int and not -(2**31) <= value < 2**31:
+        raise UsageError("%r: out of range for any setting (a 32-bit whole number)" % text)
+    if isinstance(value, str) and not value.isprintable():
+        raise UsageError("%r: control characters (escape codes, NUL) are not allowed" % text)
     return value
 
 
@@ -297,6 +318,28 @@ def _say_error(e, where=None):
     sys.stderr.flush()
 
 
+def _say_interrupted(command, results, targets, at):
+    # Ctrl-C: say where the command was carried out, where it may have been, where not.
+    done = [r["gateway_id"] or r["port"] for r in results if "result" in r]
+    failed = [r["gateway_id"] or r["port"] for r in results if "error" in r]
+    now = targets[at][0] or targets[at][1]
+    never = [g or p for g, p in targets[at + 1 :]]
+    lines = ["shaftgate: interrupted during %s." % command.name]
+    lines.append("  carried out at: %s" % (", ".join(done) or "none"))
+    if failed:
+        lines.append("  failed at: %s" % ", ".join(failed))
+    if command.name == "roster load":
+        lines.append(
+            "  interrupted at %s: a gateway keeps its old roster until the last part is in, "
+            "so it has the old or the whole new one; `shaftgate status` / `occupants` shows "
+            "which (its ROSTER_LOADED event says the new one arrived)" % now
+        )
+    else:
+        lines.append("  interrupted at %s: it may or may not have been carried out; check" % now)
+    lines.append("  not sent to: %s" % (", ".join(never) or "none"))
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
 def _run_gateway_command(command, args, out):
     session = Session(args)
     session.out = out
@@ -304,6 +347,14 @@ def _run_gateway_command(command, args, out):
     if path is not None:
         try:
             return station_cli.run_through(command, args, out, path, UsageError)
+        except KeyboardInterrupt:
+            if command.kind == "signed":
+                sys.stderr.write(
+                    "shaftgate: interrupted: the %s order was handed to serve, which carries it "
+                    "out whatever this terminal does; `shaftgate orders` shows what each "
+                    "gateway answered\n" % command.name
+                )
+            raise
         except FileNotFoundError:
             pass  # no serve after all: the ports are free for a direct session
         except ConnectionRefusedError:
@@ -319,11 +370,12 @@ def _run_gateway_command(command, args, out):
         raise UsageError("--follow watches one gateway; name exactly one")
     results = []
     status = EXIT_OK
-    for gateway_id, port in targets:
+    for n, (gateway_id, port) in enumerate(targets):
         try:
             data = _run_on(command, args, session, gateway_id, port)
-            gid = data["gateway_id"] if data is not None else gateway_id
-            results.append({"gateway_id": gid, "port": port, "result": data})
+        except KeyboardInterrupt:
+            _say_interrupted(command, results, targets, n)
+            raise
         except CLI_ERRORS as e:
             if len(targets) == 1:
                 raise
@@ -336,6 +388,9 @@ def _run_gateway_command(command, args, out):
                     "error": {"type": type(e).__name__, "message": str(e)},
                 }
             )
+            continue
+        gid = data["gateway_id"] if data is not None else gateway_id
+        results.append({"gateway_id": gid, "port": port, "result": data})
     if len(targets) == 1:
         data = results[0]["result"]
         if data is not None:  # None: the command printed as it went (--follow)
@@ -403,10 +458,19 @@ def _global_options(parser, suppress):
     g.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=_timeout,
         default=d if suppress else DEFAULT_TIMEOUT_S,
         help="wait this long for each reply (default %.0f)" % DEFAULT_TIMEOUT_S,
     )
+
+
+def _version():
+    from importlib import metadata
+
+    try:
+        return metadata.version("shaftgate")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def build_parser():
@@ -417,6 +481,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version="shaftgate %s" % _version())
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -488,6 +553,9 @@ def main(argv=None, out=None):
             return command.run(args)
         return _run_gateway_command(command, args, out)
     except CLI_ERRORS as e:
+        if getattr(args, "json", False):
+            # --json promises one JSON document on stdout, failure included
+            _print_json({"error": {"type": type(e).__name__, "message": str(e)}}, out)
         _say_error(e)
         return _exit_status(e)
     except KeyboardInterrupt:
@@ -570,7 +638,7 @@ def _events_args(p):
     )
     p.add_argument(
         "--wait",
-        type=float,
+        type=_timeout,
         default=1.0,
         metavar="SECONDS",
         help="--follow: check at least this often",
@@ -603,8 +671,9 @@ def _events(client, args, session):
     data = {
         "gateway_id": gid,
         "catch_up": result.to_json(),
-        "recent": store.tail(args.last),
+        "recent": store.tail(args.last) if args.last else [],
         "ack_note": note,
+        "last": args.last,
     }
     if not args.follow:
         return data
@@ -899,7 +968,15 @@ def _time_set(client, args, session):
     render=lambda d, a: render.render_config(d),
 )
 def _config_get(client, args, session):
-    return {"gateway_id": client.gateway_id, "settings": client.config_get(args.keys, args.timeout)}
+    settings = client.config_get(args.keys, args.timeout)
+    missing = [k for k in args.keys if k not in settings]
+    if missing:
+        known = client.config_get(None, args.timeout)
+        raise UsageError(
+            "no setting %s on %s; its settings are: %s"
+            % (", ".join(missing), client.gateway_id, ", ".join(sorted(known)))
+        )
+    return {"gateway_id": client.gateway_id, "settings": settings}
 
 
 @register(
@@ -911,10 +988,15 @@ def _config_get(client, args, session):
 )
 def _config_set(client, args, session):
     changes = {k: config_value(v) for k, v in args.settings}
-    client.config_set(changes, args.timeout)
+    try:
+        client.config_set(changes, args.timeout)
+    except ProtocolError as e:
+        # the message schema's complaint, first line only: which field, what was wrong
+        raise UsageError("config set: %s" % str(e).strip().splitlines()[0]) from None
     return _done(
         client,
-        "settings changed: " + ", ".join("%s=%s" % (k, json.dumps(v)) for k, v in changes.items()),
+        "settings changed: "
+        + ", ".join("%s=%s" % (k, json.dumps(v, ensure_ascii=False)) for k, v in changes.items()),
         changes=changes,
     )
 
@@ -1028,6 +1110,12 @@ register(
     "local",
     add_arguments=station_cli.local_args(_report_args),
 )(_run_report)
+register(
+    "roster show",
+    "the roster serve loaded into each gateway, with names, roles and crews",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.roster_show_args),
+)(station_cli.run_roster_show)
 register(
     "trace",
     "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",

@@ -166,8 +166,9 @@ def _events(serve, args, out, targets):
                 "gaps": [],
                 "chain_anchored_at": None,
             },
-            "recent": data["events"],
+            "recent": data["events"] if args.last else [],
             "ack_note": "read from serve's record (serve alone acknowledges)",
+            "last": args.last,
         }
         if args.json:
             out.write(json.dumps(jsonable(doc), ensure_ascii=False, sort_keys=True) + "\n")
@@ -426,6 +427,50 @@ def run_accept_gap(args):
         "%s: recording goes on; events recorded as missing: %s (order %d)"
         % (args.gateway_id, what, reply["order_id"])
     )
+    return EXIT_OK
+
+
+def roster_show_args(p):
+    p.add_argument("--gateway", metavar="ID", help="one gateway's roster (default: every one)")
+    p.add_argument("--csv", metavar="FILE", help="also write it to FILE (opens in Excel)")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+
+
+def run_roster_show(args):
+    t = i18n.t
+    request = {"op": "roster", "rows": True}
+    if args.gateway:
+        request["gateway"] = args.gateway
+    try:
+        with _client(args) as c:
+            reply = c.call(request)
+    except (ControlError, OSError) as e:
+        return _serve_failed(args, e)
+    adopt_mine(reply)
+    rows = [
+        (
+            r["gateway_id"],
+            r["tag_id"],
+            r["person_id"],
+            r["name"] or "",
+            i18n.role_name(r["role"]),
+            i18n.crew_name(r["crew"]),
+        )
+        for r in reply["rows"]
+    ]
+    keys = ("col_gateway", "col_tag", "col_person", "col_name", "col_role", "col_crew")
+    headers = [t(k) for k in keys]
+    if args.csv:
+        n = csvout.write(args.csv, headers, rows)
+        print(t("csv_written", n=n, path=args.csv), file=sys.stderr)
+    if args.json:
+        print(json.dumps(reply["rows"], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        print(t("roster_empty"))
+        return EXIT_OK
+    print(render.table(headers, rows))
+    print(t("roster_count", n=len({r[2] for r in rows}), gateways=len({r[0] for r in rows})))
     return EXIT_OK
 
 

@@ -171,7 +171,21 @@ class ControlServer:
             return dict(self._shift_report(request), mine=_mine(st.site))
         if op == "roster":
             # Names for the desk's tables: {tag_id: {person_id, name, role, crew}}.
-            return {"mine": _mine(st.site), "roster": st.store.roster_names()}
+            out = {"mine": _mine(st.site), "roster": st.store.roster_names()}
+            if request.get("gateway") is not None or request.get("rows"):
+                # every row, gateway by gateway: `shaftgate roster show`
+                where = "" if request.get("gateway") is None else " WHERE gateway_id=?"
+                args = () if not where else (self._gateway(request["gateway"]),)
+                keys = ("gateway_id", "tag_id", "person_id", "name", "role", "crew")
+                out["rows"] = [
+                    dict(zip(keys, r, strict=True))
+                    for r in st.store.read(
+                        "SELECT %s FROM roster%s ORDER BY gateway_id, person_id"
+                        % (", ".join(keys), where),
+                        args,
+                    )
+                ]
+            return out
         if op == "orders":
             return {"orders": st.store.orders(int(request.get("last", 50))), "mine": _mine(st.site)}
         if op == "run":
