@@ -523,3 +523,18 @@ def test_ctrl_c_says_what_was_and_was_not_applied(capsys):
     err = capsys.readouterr().err
     assert "carried out at: gw-shaft" in err and "not sent to: gw-face2" in err
     assert "interrupted at gw-face1: a gateway keeps its old roster" in err
+
+
+def test_key_rotate_makes_a_new_key_and_commits_it_atomically(tmp_path, capsys):
+    keys = tmp_path / "keys"
+    assert cli.main(["key", "new", "gw-1", "--key-dir", str(keys)]) == 0
+    old = (keys / "gw-1.key").read_bytes()
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys), "--commit"]) == 2
+    assert "no rotation under way" in capsys.readouterr().err
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys)]) == 0
+    new = (keys / "gw-1.key.new").read_bytes()
+    assert len(new) == 32 and new != old and (keys / "gw-1.key").read_bytes() == old
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys)]) == 2  # one at a time
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys), "--commit"]) == 0
+    assert (keys / "gw-1.key").read_bytes() == new and not (keys / "gw-1.key.new").exists()
+    assert Keystore(keys).load("gw-1") == new
