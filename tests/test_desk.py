@@ -334,6 +334,29 @@ def test_roster_show_and_config_get_nosuch_through_serve(mine):
     assert p.returncode == 0 and "warn_pct" in p.stdout
 
 
+def test_permit_history_keeps_revoked_and_live_permits(mine):
+    issue = ["permit", "issue", "--gateway", "gw-face1", "--job-id", "1", "--measure-ref", "M-1"]
+    issue += ["--end", "+4h", "--workers", "501", "--key-maintenance", "--why", "检修"]
+    mine.cli(*issue, "--permit-id", "7001", check=True)
+    mine.cli("permit", "revoke", "7001", "--gateway", "gw-face1", "--why", "done", check=True)
+    mine.cli(*issue, "--permit-id", "7002", check=True)
+
+    def history():
+        p = mine.cli("permit", "history", "--json")
+        assert p.returncode == 0, p.stderr
+        return {x["permit_id"]: x for x in json.loads(p.stdout)}
+
+    got = mine.wait(lambda: len(history()) == 2 and history(), 15, "both permits recorded")
+    assert (got[7001]["state"], got[7001]["closed_by"], got[7001]["issued_by"]) == (
+        "revoked",
+        "wang",
+        "wang",
+    )
+    assert got[7002]["state"] == "active" and got[7002]["end_s"] > got[7002]["start_s"]
+    zh = mine.cli("permit", "history", "--lang", "zh")
+    assert "已撤销" in zh.stdout and "有效" in zh.stdout and "时间为 Asia/Shanghai" in zh.stdout
+
+
 def _moves(m, gid, tag):
     import sqlite3
 

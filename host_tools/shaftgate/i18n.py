@@ -691,4 +691,12 @@ MESSAGES = {
     "events_none_shown": ("--last 0: none shown", "--last 0：不显示事件"),
     "roster_empty": ("no roster loaded through serve yet", "尚未通过 serve 加载名册"),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
+    # permit history
+    "ph_active": ("in the book", "有效"),
+    "ph_revoked": ("REVOKED", "已撤销"),
+    "ph_ended": ("ended", "已到期"),
+    "ph_issued": ("issued", "签发时间"),
+    "ph_by": ("by", "操作员"),
+    "ph_closed": ("revoked/ended", "撤销/到期时间"),
+    "ph_none": ("no permits issued in that time", "该时段无作业票签发"),
 }

@@ -109,7 +109,7 @@ _UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def parse_when(text, now_s, option):
-    # "now", "+4h" / "90m" / "2d" from now, or an ISO time (host local time if no offset).
+    # "now", "+4h" / "90m" / "2d" from now, or an ISO time (the mine's zone if no offset).
     t = text.strip().lower()
     if t == "now":
         return now_s
@@ -124,7 +124,7 @@ def parse_when(text, now_s, option):
             "2025-06-15T18:00+08:00" % (option, text)
         ) from None
     if when.tzinfo is None:
-        when = when.astimezone()  # the host's local time zone
+        when = when.replace(tzinfo=minetime.zone())  # the mine's time zone (site file)
     return int(when.timestamp())
 
 
@@ -1189,6 +1189,12 @@ register(
     "local",
     add_arguments=station_cli.local_args(station_cli.roster_show_args),
 )(station_cli.run_roster_show)
+register(
+    "permit history",
+    "every permit issued, with what became of it (revoked, ended): from serve's record",
+    "local",
+    add_arguments=station_cli.local_args(history_cli.permit_history_args),
+)(history_cli.run_permit_history)
 register(
     "trace",
     "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",

@@ -226,4 +226,108 @@ def run_trace(args):
         return _serve_failed(args, e)
 
 
+def permit_history_args(p):
+    p.add_argument("--gateway", metavar="ID", help="one gateway's permits (default: all)")
+    p.add_argument("--since", default="30d", metavar="WHEN", help="default 30d (ago)")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    history_args(p)
+
+
+def permit_history(serve, args, out):
+    """Every permit issued since --since, with what became of it: still in the book,
+    revoked (when, by whom) or ended; from the gateways' events and serve's orders."""
+    from gateway import events as ev
+
+    t = i18n.t
+    request = {"op": "history-events", "since_s": when_arg(args.since, "--since"), "limit": 100000}
+    request["kinds"] = [ev.PERMIT_ISSUED, ev.PERMIT_REVOKED, ev.PERMIT_ENDED]
+    if args.gateway:
+        request["zone"] = args.gateway
+    rows = serve.call(request)["events"]
+    orders = serve.call({"op": "orders", "last": 100000})["orders"]
+    adopt_mine(serve.call({"op": "roster"}))
+
+    def order_for(command, gid, permit_id):
+        for o in orders:  # newest first
+            same = o["command"] == command and gid in o["targets"]
+            if same and o["args"].get("permit_id") == permit_id:
+                return o
+        return None
+
+    permits = {}
+    for e in rows:
+        key = (e["gateway_id"], e["tag"])
+        if e["kind"] == ev.PERMIT_ISSUED:
+            o = order_for("permit issue", e["gateway_id"], e["tag"])
+            window = {}
+            for r in (o or {}).get("results") or []:
+                if r.get("gateway_id") == e["gateway_id"] and "result" in r:
+                    window = r["result"]
+            permits[key] = {
+                "gateway_id": e["gateway_id"],
+                "permit_id": e["tag"],
+                "job_id": e["a"],
+                "issued_s": e["time_s"],
+                "issued_by": o["operator"] if o else None,
+                "start_s": window.get("start_s"),
+                "end_s": window.get("end_s"),
+                "state": "active",
+                "closed_s": None,
+                "closed_by": None,
+            }
+        elif key in permits:
+            p = permits[key]
+            p["closed_s"] = e["time_s"]
+            if e["kind"] == ev.PERMIT_REVOKED:
+                o = order_for("permit revoke", e["gateway_id"], e["tag"])
+                p["state"], p["closed_by"] = "revoked", (o["operator"] if o else None)
+            else:
+                p["state"] = "ended"
+    items = sorted(permits.values(), key=lambda p: p["issued_s"])
+    states = {"active": t("ph_active"), "revoked": t("ph_revoked"), "ended": t("ph_ended")}
+    table_rows = [
+        (
+            p["gateway_id"],
+            p["permit_id"],
+            p["job_id"],
+            render.local_time(p["issued_s"]),
+            p["issued_by"] or "",
+            render.local_time(p["start_s"]) if p["start_s"] else "",
+            render.local_time(p["end_s"]) if p["end_s"] else "",
+            states[p["state"]],
+            render.local_time(p["closed_s"]) if p["closed_s"] else "",
+            p["closed_by"] or "",
+        )
+        for p in items
+    ]
+    headers = [t("col_gateway"), t("col_permit"), t("col_job"), t("ph_issued"), t("ph_by")]
+    headers += [t("col_from"), t("col_until"), t("col_state"), t("ph_closed"), t("ph_by")]
+    if args.csv:
+        _write_csv(args.csv, headers, table_rows)
+    if args.json:
+        out.write(json.dumps(items, ensure_ascii=False, sort_keys=True) + "\n")
+        return EXIT_OK
+    if not items:
+        out.write(t("ph_none") + "\n")
+        return EXIT_OK
+    out.write(
+        render.table(headers, table_rows) + "\n" + t("times_in", zone=minetime.label()) + "\n"
+    )
+    return EXIT_OK
+
+
+def run_permit_history(args):
+    from shaftgate.cli.station import _client, _serve_failed
+    from shaftgate.station.control import ControlError
+
+    try:
+        with _client(args) as c:
+            return permit_history(c, args, sys.stdout)
+    except DeskError as e:
+        say_error(e)
+        return 2
+    except (ControlError, OSError) as e:
+        return _serve_failed(args, e)
+
+
 __all__ = ["EXIT_FAILED", "events", "occupants_at", "run_trace", "trace", "wants_history"]
