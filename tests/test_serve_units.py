@@ -332,9 +332,6 @@ class _Station:
     def recorded(self, gid, events):
         self.recorded_events.extend(events)
 
-    def acked(self, gid, seq, unacked):
-        pass
-
 
 def _link_with_fake(tmp_path, on_page):
     from fake_gateway import KEY, FakeGateway, MemoryLink
