@@ -72,7 +72,14 @@ class TestMosquitto:
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
     def __init__(
-        self, folder, tls=None, users=None, require_certificate=False, port=None, acl=None
+        self,
+        folder,
+        tls=None,
+        users=None,
+        require_certificate=False,
+        port=None,
+        acl=None,
+        extra_conf=(),
     ):
         self.folder = Path(folder) / ("mosquitto-%d" % id(self))
         self.folder.mkdir(parents=True)
@@ -80,6 +87,7 @@ class TestMosquitto:
         self.users = users
         self.require_certificate = require_certificate
         self.acl = acl  # text of a mosquitto acl_file; change it and restart() to apply
+        self.extra_conf = list(extra_conf)  # more mosquitto.conf lines
         self.port = port or free_loopback_port()
         self.proc = None
 
@@ -116,6 +124,7 @@ class TestMosquitto:
                 "keyfile %s" % self.tls["server_key"],
                 "require_certificate %s" % ("true" if self.require_certificate else "false"),
             ]
+        lines += self.extra_conf
         (self.folder / "mosquitto.conf").write_text("\n".join(lines) + "\n")
 
     def start(self, timeout_s=10.0):

@@ -3,12 +3,14 @@ real run, with the command that reproduces it:
 
     ./dev reliability fuzz           short form (what CI runs, as tests/test_fuzz.py)
     ./dev reliability fuzz --long    long form: 100,000 inputs per parser, 20,000 to the gateway
+    ./dev reliability attacks        orders without the key or from an old capture
 """
 
 import sys
 import time
 from pathlib import Path
 
+import attacks
 import fuzzing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,11 +71,41 @@ def fuzz(long_form):
     return 1 if any(t.crash_count or t.state_changes for t, _ in rows) else 0
 
 
+def attack():
+    rows = attacks.run_all()
+    lines = [
+        "Last run: %s UTC, `./dev reliability attacks`."
+        % time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "",
+        "| attack | attempts | accepted | refused with the right error | logged on the gateway | state moved |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    bad = False
+    for r in rows:
+        print("%-75s %s" % (r.attack, r.as_row()))
+        lines.append(
+            "| %s | %d | %d | %d | %d | %s |"
+            % (
+                r.attack,
+                r.attempts,
+                r.accepted,
+                r.refused_right,
+                r.logged,
+                "yes" if r.state_moved else "no",
+            )
+        )
+        bad = bad or r.accepted or r.logged != r.attempts or r.state_moved
+    write_section("attacks", "Attacks", "\n".join(lines))
+    return 1 if bad else 0
+
+
 def main(argv):
-    if not argv or argv[0] not in ("fuzz",):
-        print(__doc__)
-        return 2
-    return fuzz("--long" in argv)
+    if argv and argv[0] == "fuzz":
+        return fuzz("--long" in argv)
+    if argv and argv[0] == "attacks":
+        return attack()
+    print(__doc__)
+    return 2
 
 
 if __name__ == "__main__":

@@ -260,3 +260,22 @@ def test_embedded_broker_only_serve_may_publish(tmp_path):
         assert [p["underground"] for t, p, _ in msgs if "/headcount" in t] == [4]
     finally:
         emb.stop()
+
+
+def test_damaged_persistence_file_is_set_aside(tmp_path):
+    state = tmp_path / "mqtt"
+    state.mkdir()
+    (state / "mosquitto.db").write_bytes(b"\x00not a mosquitto database" * 100)
+    emb = EmbeddedMosquitto(state)
+    cfg = emb.start()
+    try:
+        assert accepts(cfg.port)
+        aside = list(state.glob("mosquitto.db.damaged-*"))
+        assert len(aside) == 1 and aside[0].read_bytes().startswith(b"\x00not a mosquitto")
+    finally:
+        emb.stop()
+    # the fresh file it saved on stop is good: the next start does not set anything aside
+    emb = EmbeddedMosquitto(state)
+    emb.start()
+    emb.stop()
+    assert len(list(state.glob("mosquitto.db.damaged-*"))) == 1

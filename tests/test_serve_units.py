@@ -332,9 +332,6 @@ class _Station:
     def recorded(self, gid, events):
         self.recorded_events.extend(events)
 
-    def acked(self, gid, seq, unacked):
-        pass
-
 
 def _link_with_fake(tmp_path, on_page):
     from fake_gateway import KEY, FakeGateway, MemoryLink
@@ -418,3 +415,12 @@ def test_the_view_shows_serves_mine_wide_alarms():
     state["mine_alarms"] = [{"kind": "outside_mine", "text": "tag 1002 entered face1 (R-DATA-4)"}]
     lines = view.alert_lines(state)
     assert len(lines) == 1 and "R-DATA-4" in "".join(str(c) for c in lines[0])
+
+
+def test_every_signed_command_belongs_to_an_authority():
+    # A new order the site file cannot grant would be refused through serve to everyone.
+    from shaftgate import cli
+
+    granted = {order for orders in site_file.AUTHORITIES.values() for order in orders}
+    signed = {name for name, c in cli.COMMANDS.items() if c.kind == "signed"}
+    assert signed <= granted, sorted(signed - granted)

@@ -5,6 +5,7 @@ page. The fields of each kind are the firmware's catalogue (gateway/events.py)."
 from gateway import events as ev
 from gateway import gas, reasons
 from gatewire.errors import CODE_NAMES
+from shaftgate import minetime
 from shaftgate.i18n import COMMANDS, GASES, REFUSALS, SHIFTS, name, pick, role_name, t
 
 WHY = {
@@ -186,7 +187,9 @@ _DESCRIBE = {
         "ev_drill_clear" if e["tag"] else "ev_zone_clear", s=e["a"], ms=e["b"]
     ),
     ev.EVAC_END: lambda e, p: t(
-        "ev_all_clear_drill" if e["b"] else "ev_all_clear", dur=duration(e["a"])
+        "ev_all_clear_drill" if e["b"] else "ev_all_clear",
+        who=p.person(e["tag"]) if e["tag"] else t("ev_dispatch"),
+        dur=duration(e["a"]),
     ),
     ev.PERMIT_ISSUED: lambda e, p: t("ev_permit", permit=e["tag"], job=e["a"]),
     ev.PERMIT_REVOKED: lambda e, p: t("ev_permit", permit=e["tag"], job=e["a"]),
@@ -223,15 +226,31 @@ _DESCRIBE = {
     ev.GAS_LIMIT_LOOSENED: lambda e, p: t("ev_gas_loosened", n=e["tag"], new=e["a"], old=e["b"]),
     ev.SEALED: lambda e, p: t("ev_sealed", n=e["a"]),
     ev.UNSEALED: lambda e, p: t("ev_unsealed", n=e["a"]),
-    # A clock that was never set moves by about the whole epoch: say so instead.
-    ev.TIME_SET: lambda e, p: (
-        t("ev_clock_unset") if abs(e["a"]) > 10**9 else t("ev_clock_moved", s=e["a"])
+    ev.TIME_SET: lambda e, p: _time_set(e),
+    ev.TIME_BACK_REFUSED: lambda e, p: t(
+        "ev_time_back_refused", dur=duration(-e["a"]), when=_when(e["tag"])
     ),
+    ev.CAP_OVERRIDE_REFUSED: lambda e, p: t("ev_override_refused", cap=e["a"], n=e["b"]),
     ev.INTERNAL_ERROR: lambda e, p: t("ev_internal", command=_command(e["tag"])),
     ev.STATE_CONFIRMED: lambda e, p: t(
         "ev_confirmed", who=p.person(e["a"]) if e["a"] else t("ev_dispatch")
     ),
 }
+
+
+def _when(time_s):
+    return minetime.fmt(time_s, with_zone=True) if time_s else t("never")
+
+
+def _time_set(e):
+    # Logged at the new time with the old one in tag (0: the clock was unset).
+    if not e["tag"]:
+        return t("ev_clock_unset", when=_when(e["time_s"]))
+    if e["b"]:
+        return t(
+            "ev_clock_back", dur=duration(-e["a"]), old=_when(e["tag"]), when=_when(e["time_s"])
+        )
+    return t("ev_clock_moved", when=_when(e["time_s"]), s=e["a"])
 
 
 _NOBODY = People()

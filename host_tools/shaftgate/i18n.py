@@ -132,6 +132,8 @@ KINDS = {
     ev.TIME_SET: ("clock set", "校时"),
     ev.INTERNAL_ERROR: ("internal error", "内部错误"),
     ev.STATE_CONFIRMED: ("state confirmed", "状态确认"),
+    ev.TIME_BACK_REFUSED: ("clock back refused", "拒绝回拨时钟"),
+    ev.CAP_OVERRIDE_REFUSED: ("temporary cap refused", "临时定员被拒"),
 }
 
 ROLES = {
@@ -194,6 +196,7 @@ COMMANDS = {
     messages.SEAL: ("seal", "封闭"),
     messages.UNSEAL: ("unseal", "解封"),
     messages.TIME_SET: ("time-set", "校时"),
+    messages.CAP_OVERRIDE_CLEAR: ("cap-override clear", "取消临时定员"),
 }
 # serve's alarm classes (station/alarms.py kinds), as the dispatcher calls them.
 ALARM_CLASSES = {
@@ -362,8 +365,8 @@ MESSAGES = {
         "drill: zone cleared in {s}.{ms:03d} s",
         "演练：区域撤空用时 {s}.{ms:03d} 秒",
     ),
-    "ev_all_clear": ("all clear after {dur}", "撤人 {dur} 后解除"),
-    "ev_all_clear_drill": ("drill over after {dur}", "演练 {dur} 后结束"),
+    "ev_all_clear": ("all clear by {who} after {dur}", "{who}解除撤人，历时 {dur}"),
+    "ev_all_clear_drill": ("drill over, by {who} after {dur}", "{who}结束演练，历时 {dur}"),
     "ev_permit": ("permit {permit}, job {job}", "作业票 {permit}，作业 {job}"),
     "ev_watch_start": (
         "watcher {watcher}, permit {permit}, {dur} to watch",
@@ -404,8 +407,20 @@ MESSAGES = {
     "ev_gas_loosened": ("gas limit {n}: {old} -> {new} ppm", "气体限值 {n}：{old} -> {new} ppm"),
     "ev_sealed": ("zone sealed with {n} inside", "区域封闭，区内 {n} 人"),
     "ev_unsealed": ("seal lifted, {n} inside", "解除封闭，区内 {n} 人"),
-    "ev_clock_unset": ("clock set (it was unset)", "已校时（此前未设置）"),
-    "ev_clock_moved": ("clock moved {s:+d} s", "时钟调整 {s:+d} 秒"),
+    "ev_clock_unset": ("clock set to {when} (it was unset)", "时钟设为 {when}（此前未设置）"),
+    "ev_clock_moved": ("clock set to {when} (moved {s:+d} s)", "时钟设为 {when}（调整 {s:+d} 秒）"),
+    "ev_clock_back": (
+        "clock MOVED BACK {dur} on explicit order, from {old} to {when}",
+        "按明确指令将时钟回拨 {dur}：{old} 改为 {when}",
+    ),
+    "ev_time_back_refused": (
+        "refused to move the clock back {dur} to {when}",
+        "拒绝将时钟回拨 {dur} 至 {when}",
+    ),
+    "ev_override_refused": (
+        "temporary cap {cap} refused: {n} people inside (R-CAP-11)",
+        "临时定员 {cap} 被拒：区内已有 {n} 人（R-CAP-11）",
+    ),
     "ev_internal": ("{command} failed inside the gateway", "{command}在网关内部失败"),
     "ev_confirmed": ("state confirmed by {who}", "状态由{who}确认"),
     "ev_dispatch": ("dispatch", "调度"),

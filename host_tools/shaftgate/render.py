@@ -39,6 +39,11 @@ def local_time(time_s, with_zone=False):
     return minetime.fmt(time_s, with_zone)
 
 
+def zoned_time(time_s):
+    # A time a dispatcher acts on, with its UTC offset, so nobody has to guess the zone.
+    return local_time(time_s, with_zone=True)
+
+
 def duration(seconds):
     return eventtext.duration(seconds)
 

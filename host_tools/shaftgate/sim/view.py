@@ -77,6 +77,8 @@ _ALARM_KINDS = frozenset(
 _WARN_KINDS = frozenset(
     (
         ev.ENTRY_REFUSED,
+        ev.TIME_BACK_REFUSED,
+        ev.CAP_OVERRIDE_REFUSED,
         ev.CAP_WARNING,
         ev.CAP_FULL,
         ev.MISSED_ENTRY,

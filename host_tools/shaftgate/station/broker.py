@@ -41,6 +41,8 @@ class SiteError(ValueError):
 class BrokerError(RuntimeError):
     """The embedded broker could not be started."""
 
+    bad_persistence = False  # mosquitto refused its persistence file
+
 
 class TlsConfig:
     def __init__(self, ca=None, cert=None, key=None):
@@ -233,6 +235,8 @@ class EmbeddedMosquitto:
         return p is not None and p.poll() is None
 
     def start(self):
+        if self._thread is not None:
+            raise RuntimeError("embedded mosquitto already started")
         if not os.access(MOSQUITTO, os.X_OK):
             raise BrokerError(
                 "%s not found: install Debian's mosquitto package (./dev setup does)" % MOSQUITTO
@@ -248,6 +252,7 @@ class EmbeddedMosquitto:
         self._started.wait()
         if self._start_error is not None:
             self._thread.join()
+            self._thread = None
             raise self._start_error
         assert self.port is not None  # set by _spawn_first before _started
         return BrokerConfig(LOOPBACK, self.port, username=EMBEDDED_USER, password=self._password)
@@ -319,7 +324,26 @@ class EmbeddedMosquitto:
         raise err
 
     def _spawn(self, port):
+        try:
+            self._spawn_once(port)
+        except BrokerError as e:
+            if not e.bad_persistence:
+                raise
+            # A damaged mosquitto.db would keep the broker down for good, and with it the
+            # whole feed. Set it aside (evidence) and start empty: serve's outbox still
+            # holds everything not yet acknowledged; what is lost is the broker's retained
+            # state and queues, which serve's next publications rebuild.
+            aside = self.state_dir / ("mosquitto.db.damaged-%d" % int(time.time()))
+            os.replace(self.state_dir / "mosquitto.db", aside)
+            log.error("embedded mosquitto could not read its persistence file; moved to %s", aside)
+            self._spawn_once(port)
+
+    def _spawn_once(self, port):
         self._write_conf(port)
+        try:
+            log_start = self.log_path.stat().st_size
+        except OSError:
+            log_start = 0
         with open(self.log_path, "ab") as logf:
             proc = subprocess.Popen(
                 [MOSQUITTO, "-c", str(self.conf_path)],
@@ -331,10 +355,14 @@ class EmbeddedMosquitto:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise BrokerError(
+                err = BrokerError(
                     "mosquitto exited with %s on port %d: %s"
                     % (proc.returncode, port, self._log_tail())
                 )
+                err.bad_persistence = (self.state_dir / "mosquitto.db").exists() and (
+                    "restore persistent database" in self._log_since(log_start)
+                )
+                raise err
             if accepts(port):
                 with self._lock:
                     self._proc = proc
@@ -437,6 +465,14 @@ class EmbeddedMosquitto:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and Path("/proc/%d" % pid).exists():
             time.sleep(0.05)
+
+    def _log_since(self, offset):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def _log_tail(self, n=5):
         try:

@@ -52,6 +52,7 @@ class LinkState:
         self.last_answer = time.monotonic()  # from serve's start: silent from then on
         self.clock_offset_s = None
         self.acked_to = None
+        self.unacked = None  # what the gateway still held unacknowledged after our last ack
         self.reconnects = 0
         self.polled_from = None  # monotonic time the last complete poll began
 
@@ -70,6 +71,7 @@ class LinkState:
             "status": self.status,
             "status_at": self.status_at,
             "acked_to": self.acked_to,
+            "unacked": self.unacked,
             "polled_from": self.polled_from,
         }
 
@@ -185,7 +187,6 @@ class GatewayLink(threading.Thread):
             if time.monotonic() >= chain_retry_at:
                 try:
                     self._record(client, record)
-                    self.station.chain_ok(gw.id)
                 except EventLogError as e:
                     self.station.chain_broken(gw.id, e)
                     chain_retry_at = time.monotonic() + CHAIN_RETRY_S
@@ -218,7 +219,7 @@ class GatewayLink(threading.Thread):
         if any(not is_own_ack(e) for e in result.events):
             reply = client.ack(result.events[-1]["seq"], self.timeout_s)
             self.state.acked_to = result.events[-1]["seq"]
-            self.station.acked(self.gateway.id, self.state.acked_to, reply["unacked"])
+            self.state.unacked = reply["unacked"]
         return result
 
     def _run_orders(self, client):

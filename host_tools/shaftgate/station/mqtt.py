@@ -25,7 +25,7 @@ from . import outbox, topics
 
 log = logging.getLogger(__name__)
 
-WINDOW = 20  # Mosquitto's default receive maximum; the broker's own figure wins if lower
+WINDOW = 20  # rows in flight: Mosquitto's default Receive Maximum; the broker's wins if lower
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session through a week's outage
 CONNACK_TIMEOUT_S = 10.0
 IDLE_WAIT_S = 0.5  # nothing in flight: wait this long for wake() before servicing the link
@@ -122,16 +122,16 @@ class MqttPublisher:
                     if conn is not None:
                         conn.close()
                     conn = None
+                except Exception as e:
+                    # A bug. The rows stay owed, so retrying (with the growing delay) is
+                    # safe, and better than a publisher that silently stopped.
+                    log.exception("MQTT publisher failed; retrying")
+                    self.last_error = "publisher error: %r" % (e,)
                 if healthy:
                     delay_s = self.backoff_s[0]
                 if self._stop.wait(delay_s):
                     break
                 delay_s = min(delay_s * 2, self.backoff_s[1])
-        except Exception:
-            # Not expected; said loudly, since publishing has stopped (serve's status shows it).
-            log.exception("MQTT publisher stopped")
-            self.last_error = "publisher crashed (see the log)"
-            raise
         finally:
             self.connected = False
             if conn is not None:
@@ -169,9 +169,9 @@ class MqttPublisher:
                 s.failed = True
                 self.last_error = "%s refused the connection: %s" % (b.describe(), reason_code)
                 return
-            receive_max = getattr(properties, "ReceiveMaximum", None)
-            if receive_max:
-                s.window = min(s.window, receive_max)
+            # paho does not hold itself to the broker's Receive Maximum: we do. Rows wait
+            # for the "online" presence's PUBACK, so they have the whole of it.
+            s.window = max(1, min(self.window, getattr(properties, "ReceiveMaximum", 65535)))
             s.connack = True
             self.connected = True
             self.down_since = None
@@ -251,6 +251,8 @@ class MqttPublisher:
         self.connected = False
 
     def _fill(self, conn, client, s, token):
+        if not s.presence_acked:
+            return  # "online" first, and it must not share the broker's Receive Maximum
         if self._wake.is_set():
             self._wake.clear()  # before the read: a commit after it wakes us again
             s.maybe_more = True

@@ -148,9 +148,6 @@ class Station:
                 self._feed.append((self._arrival, gateway_id, _event_json(gateway_id, e)))
             del self._feed[:-KEEP_FEED]
 
-    def acked(self, gateway_id, seq, unacked):
-        pass  # the link keeps acked_to; the database row follows within STATE_EVERY_S
-
     def seed_occupants(self, gateway_id, occupants):
         with self.store.lock:
             self.alarms.seed_occupants(gateway_id, occupants)
@@ -171,9 +168,6 @@ class Station:
                 {"error": str(error)},
             )
         self._wake()
-
-    def chain_ok(self, gateway_id):
-        pass  # a broken chain stays raised until an operator acknowledges it
 
     def _alarm_changed(self, conn, change):
         if self.outbox is None:

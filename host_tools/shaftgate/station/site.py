@@ -26,7 +26,15 @@ KINDS = ("shaft", "coal_face", "fm_heading", "db_heading", "repair", "roadway")
 # a gateway's settings, clock or roster.
 AUTHORITIES = {
     "evacuate": ("evacuate", "all-clear"),
-    "orders": ("seal", "unseal", "permit issue", "permit revoke", "cap-override", "alarm ack"),
+    "orders": (
+        "seal",
+        "unseal",
+        "permit issue",
+        "permit revoke",
+        "cap-override",
+        "cap-override-clear",
+        "alarm ack",
+    ),
     "admin": ("config set", "time-set", "roster load", "accept gap"),
 }
 CLOCK_REFERENCES = ("host", "gateways")
