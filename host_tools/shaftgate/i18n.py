@@ -16,7 +16,7 @@ from gateway import roles, zone
 from gatewire import messages
 
 LANGS = ("zh", "en")
-_state = {"lang": None}
+_state: dict[str, str | None] = {"lang": None}
 
 
 def lang_from_env(env=None):

@@ -5,8 +5,9 @@ office is never taken for that office's own."""
 import datetime
 import re
 import zoneinfo
+from typing import Any
 
-_state = {"tz": None, "name": None}
+_state: dict[str, Any] = {"tz": None, "name": None}
 
 
 def set_zone(name):

@@ -364,6 +364,8 @@ def _run_gateway_command(command, args, out):
     session.out = out
     path = None if station_cli.wants_direct(args) else station_cli.serve_socket(args, session.home)
     if path is not None:
+        if command.prepare is not None and command.name != "roster load":
+            command.prepare(args, session)  # bad input is refused here: nothing is sent
         try:
             return station_cli.run_through(command, args, out, path, UsageError)
         except KeyboardInterrupt:
@@ -553,9 +555,9 @@ def site_time_zone(home):
             name = tomllib.load(f).get("mine", {}).get("time_zone")
     except (OSError, tomllib.TOMLDecodeError, AttributeError):
         return None
-    try:
-        import zoneinfo
+    import zoneinfo
 
+    try:
         zoneinfo.ZoneInfo(name)
     except (ValueError, TypeError, zoneinfo.ZoneInfoNotFoundError):
         return None

@@ -15,6 +15,7 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from shaftgate import eventtext, i18n, minetime, render
 from shaftgate.cli.station import (
@@ -105,7 +106,7 @@ def plots(report, trend):
     out = {}
     for z in report["zones"]:
         fig, ax = plt.subplots(figsize=(7.5, 2.2))
-        xs = [minetime.to_datetime(s).replace(tzinfo=None) for s, _ in z["series"]]
+        xs: Any = [minetime.to_datetime(s).replace(tzinfo=None) for s, _ in z["series"]]
         ys = [n for _, n in z["series"]]
         ax.step(xs, ys, where="post", color="#1f5fa8", label=t("rp_headcount"))
         if z["cap"] is not None:

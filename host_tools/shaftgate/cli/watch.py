@@ -64,7 +64,7 @@ class Desk:
         self.prompt = None  # (step, text typed so far)
         self.pending = {}  # what the ack prompt has gathered
         self.message = ""
-        self.error = None
+        self.error: str | None = None
 
     # ---- data ----
 
@@ -289,7 +289,7 @@ class _Keys:
         return self
 
     def __exit__(self, *exc):
-        if self.saved is not None:
+        if self.saved is not None and self.fd is not None:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
     def read(self, timeout_s):

@@ -228,7 +228,7 @@ class ControlServer:
             if people is None:
                 raise ControlError("trace: which person?")
             since_s, until_s = when("since_s", True), when("until_s", True)
-            if since_s >= until_s:
+            if since_s is None or until_s is None or since_s >= until_s:
                 raise ControlError("the range must end after it starts")
             out = history.trace(st.store, st.site, [p["tag_id"] for p in people], since_s, until_s)
             out["person"] = people[0]
@@ -365,8 +365,17 @@ class ControlServer:
             # serve alone reads and acknowledges the logs: its record answers instead.
             raise ControlError("events through serve: use the events request (serve's record)")
         targets = self._targets(request)
-        args = argparse.Namespace(**(request.get("args") or {}))
+        # The command's own defaults first: a client that predates an option (the demo's
+        # time-set before --backwards) still gets a whole set of arguments.
+        args = argparse.Namespace(**{**_defaults(command), **(request.get("args") or {})})
         args.timeout = float(getattr(args, "timeout", 2.0))
+        if command.prepare is not None and name != "roster load":
+            # The command's own checks and derived values (a permit's window, a cap
+            # override's expiry), as the CLI would make them before opening a port.
+            try:
+                command.prepare(args, _Session(self.station))
+            except cli.CLI_ERRORS as e:
+                raise ControlError("%s: %s" % (name, e)) from e
         if name == "roster load":
             try:
                 args.roster_entries = roster_csv.parse_roster(
@@ -486,6 +495,17 @@ class ControlServer:
                 st.alarms.clear(conn, "chain:%s" % gid, "operator %s: %s" % (operator.id, reason))
         st.store.finish_order(order_id, [result])
         return {"order_id": order_id, "command": "accept gap", "results": [result]}
+
+
+def _defaults(command):
+    parser = argparse.ArgumentParser(add_help=False)
+    if command.add_arguments is not None:
+        command.add_arguments(parser)
+    return {
+        a.dest: a.default
+        for a in parser._actions
+        if a.dest != "help" and a.default is not argparse.SUPPRESS
+    }
 
 
 def _failed(gid, link, text, kind="NoAnswer"):

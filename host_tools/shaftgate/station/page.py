@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 import urllib.parse
+from typing import Any
 
 from shaftgate import alarmtext, eventtext, i18n, minetime, render
 from shaftgate.link.client import is_own_ack
@@ -42,7 +43,7 @@ class PageServer:
 
     @property
     def url(self):
-        host, port = self.address
+        host, port = str(self.address[0]), int(self.address[1])
         return "http://%s:%d/" % (host if ":" not in host else "[%s]" % host, port)
 
     def start(self):
@@ -185,11 +186,11 @@ def _lang(query, headers):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    page = None  # the PageServer, set on the subclass
+    page: Any = None  # the PageServer, set on the subclass
     server_version = "shaftgate-page"
 
-    def log_message(self, fmt, *args):
-        log.debug("page %s: " + fmt, self.client_address[0], *args)
+    def log_message(self, format, *args):
+        log.debug("page %s: " + format, self.client_address[0], *args)
 
     def _send(self, code, body, ctype):
         data = body.encode("utf-8")
