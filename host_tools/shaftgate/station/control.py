@@ -216,7 +216,10 @@ class ControlServer:
             # serve alone reads and acknowledges the logs: its record answers instead.
             raise ControlError("events through serve: use the events request (serve's record)")
         targets = self._targets(request)
-        args = argparse.Namespace(**(request.get("args") or {}))
+        # The command's own defaults first: a client need not send an option it leaves out.
+        args = argparse.Namespace(**cli.command_defaults(name))
+        for k, v in (request.get("args") or {}).items():
+            setattr(args, k, v)
         args.timeout = float(getattr(args, "timeout", 2.0))
         if name == "roster load":
             try:
@@ -225,6 +228,13 @@ class ControlServer:
                 )
             except roster_csv.RosterError as e:
                 raise ControlError(str(e)) from e
+        elif command.prepare is not None:
+            # The checks the CLI makes before sending, made again here for every client
+            # (the demo, a script): bad input changes nothing.
+            try:
+                command.prepare(args, _Session(self.station))
+            except (cli.UsageError, ValueError, TypeError) as e:
+                raise ControlError("%s: %s" % (name, e)) from e
         order_id = None
         operator = None
         if command.kind == "signed":
@@ -258,17 +268,14 @@ class ControlServer:
             if name == "roster load":
                 entries = args.roster_entries
 
-                def run(client, link=link, entries=entries):
+                def load(client, link=link, entries=entries):
                     data = command.run(client, args, session)
                     st.store.save_roster(link.gateway.id, [e.to_json() for e in entries])
                     return data
 
+                futures[gid] = link.submit(load)
             else:
-
-                def run(client):
-                    return command.run(client, args, session)
-
-            futures[gid] = link.submit(run)
+                futures[gid] = link.submit(lambda client: command.run(client, args, session))
         if futures:
             wait(futures.values(), timeout=ORDER_WAIT_S + 8 * args.timeout)
         for gid, future in futures.items():
