@@ -141,3 +141,23 @@ def test_serve_checks_an_orders_input_itself_whoever_sends_it(station):
     reply = server.handle(dict(request, args=good))
     assert "result" in reply["results"][0], reply
     assert "permit-issue" in gw.accepted
+
+
+def test_an_operator_tied_to_an_account_is_refused_from_another(station):
+    import os
+    import pwd
+
+    gw, st, server = station
+    me = pwd.getpwuid(os.getuid()).pw_name
+    li = st.site.operators["li"]
+    request = {"op": "run", "command": "seal", "targets": ["gw-face1"], "operator": "li"}
+    request.update(args={"reason": None}, reason="roof fall")
+    st.site.operators["li"] = li._replace(user="li-" + me)
+    with pytest.raises(ControlError, match="comes from %s" % me):
+        server.handle(request, uid=os.getuid())
+    assert "seal" not in gw.requests and st.store.orders(5) == []
+    st.site.operators["li"] = li._replace(user=me)
+    wait(lambda: st.links["gw-face1"].state.connected)
+    reply = server.handle(request, uid=os.getuid())
+    assert "result" in reply["results"][0], reply
+    assert "seal" in gw.accepted
