@@ -122,3 +122,42 @@ def test_a_link_survives_a_record_that_fails_and_nothing_is_acked_meanwhile(stat
     wait(lambda: st.store.position("gw-face1")[0] >= 1)  # the same link, recording again
     wait(lambda: gw.acks_received >= 1)
     assert st.links["gw-face1"].is_alive()
+
+
+def test_serve_checks_an_orders_input_itself_whoever_sends_it(station):
+    # A client that skips the CLI's checks (a script on the socket) changes nothing either.
+    gw, st, server = station
+    bad = {"permit_id": 7, "job_id": 3, "measure_ref": "HW-1", "end": "+4h", "workers": "501"}
+    request = {"op": "run", "command": "permit issue", "targets": ["gw-face1"]}
+    request.update(operator="li", reason="welding the conveyor head")
+    with pytest.raises(ControlError, match="say what the permit is for"):
+        server.handle(dict(request, args=bad))
+    with pytest.raises(ControlError, match="needs --fire-watcher"):
+        server.handle(dict(request, args=dict(bad, hot_work=True)))
+    assert "permit-issue" not in gw.requests
+    assert st.store.orders(5) == []
+    good = dict(bad, hot_work=True, fire_watcher=502)
+    wait(lambda: st.links["gw-face1"].state.connected)
+    reply = server.handle(dict(request, args=good))
+    assert "result" in reply["results"][0], reply
+    assert "permit-issue" in gw.accepted
+
+
+def test_an_operator_tied_to_an_account_is_refused_from_another(station):
+    import os
+    import pwd
+
+    gw, st, server = station
+    me = pwd.getpwuid(os.getuid()).pw_name
+    li = st.site.operators["li"]
+    request = {"op": "run", "command": "seal", "targets": ["gw-face1"], "operator": "li"}
+    request.update(args={"reason": None}, reason="roof fall")
+    st.site.operators["li"] = li._replace(user="li-" + me)
+    with pytest.raises(ControlError, match="comes from %s" % me):
+        server.handle(request, uid=os.getuid())
+    assert "seal" not in gw.requests and st.store.orders(5) == []
+    st.site.operators["li"] = li._replace(user=me)
+    wait(lambda: st.links["gw-face1"].state.connected)
+    reply = server.handle(request, uid=os.getuid())
+    assert "result" in reply["results"][0], reply
+    assert "seal" in gw.accepted

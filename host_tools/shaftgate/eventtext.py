@@ -220,8 +220,12 @@ _DESCRIBE = {
         "ev_command_refused", command=_command(e["tag"]), why=CODE_NAMES.get(e["a"], e["a"])
     ),
     ev.AUTH_REJECTED: lambda e, p: t(
-        "ev_auth_rejected", command=_command(e["tag"]), why=CODE_NAMES.get(e["a"], e["a"])
+        "ev_auth_rejected",
+        command=_command(e["tag"]),
+        why=CODE_NAMES.get(e["a"], e["a"]),
+        frames=t("ev_frames", n=e["b"]) if e["b"] > 1 else "",
     ),
+    ev.LOG_RECORD_DAMAGED: lambda e, p: t("ev_record_damaged", kind=e["tag"], seq=e["a"]),
     ev.CONFIG_CHANGED: lambda e, p: t("ev_config", n=e["a"]),
     ev.GAS_LIMIT_LOOSENED: lambda e, p: t("ev_gas_loosened", n=e["tag"], new=e["a"], old=e["b"]),
     ev.SEALED: lambda e, p: t("ev_sealed", n=e["a"]),

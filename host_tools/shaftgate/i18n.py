@@ -134,6 +134,7 @@ KINDS = {
     ev.STATE_CONFIRMED: ("state confirmed", "状态确认"),
     ev.TIME_BACK_REFUSED: ("clock back refused", "拒绝回拨时钟"),
     ev.CAP_OVERRIDE_REFUSED: ("temporary cap refused", "临时定员被拒"),
+    ev.LOG_RECORD_DAMAGED: ("DAMAGED LOG RECORD", "记录损坏"),
 }
 
 ROLES = {
@@ -402,7 +403,15 @@ MESSAGES = {
     "ev_log_full": ("no room: {n} unacknowledged", "无空间：{n} 条未确认"),
     "ev_command": ("{command} accepted", "{command}已执行"),
     "ev_command_refused": ("{command} refused: {why}", "{command}被拒：{why}"),
-    "ev_auth_rejected": ("unauthenticated {command}: {why}", "未认证的{command}：{why}"),
+    "ev_auth_rejected": (
+        "unauthenticated {command}: {why}{frames}",
+        "未认证的{command}：{why}{frames}",
+    ),
+    "ev_frames": (" ({n} frames)", "（{n} 帧）"),
+    "ev_record_damaged": (
+        "damaged record on the gateway's flash (stored kind {kind}, seq {seq})",
+        "网关闪存记录损坏（原类型 {kind}，序号 {seq}）",
+    ),
     "ev_config": ("{n} setting(s) changed", "{n} 项参数已变更"),
     "ev_gas_loosened": ("gas limit {n}: {old} -> {new} ppm", "气体限值 {n}：{old} -> {new} ppm"),
     "ev_sealed": ("zone sealed with {n} inside", "区域封闭，区内 {n} 人"),

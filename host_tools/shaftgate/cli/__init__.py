@@ -564,6 +564,32 @@ def site_time_zone(home):
     return name
 
 
+_DEFAULTS = {}
+
+
+def command_defaults(name):
+    """{dest: default} of a command's options, as its parser would fill them in: what
+    serve starts from when a client sends only the options it gives."""
+    if not _DEFAULTS:
+        for action in build_parser()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for word, sub in action.choices.items():
+                    _collect_defaults(word, sub)
+    return dict(_DEFAULTS.get(name, {}))
+
+
+def _collect_defaults(name, parser):
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word, sub in action.choices.items():
+                _collect_defaults("%s %s" % (name, word), sub)
+        elif action.dest not in ("help",) and action.default is not argparse.SUPPRESS:
+            found[action.dest] = action.default
+    found.update(parser._defaults)
+    _DEFAULTS[name] = found
+
+
 def main(argv=None, out=None):
     out = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)

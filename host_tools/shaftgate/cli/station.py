@@ -154,6 +154,7 @@ def _events(serve, args, out, targets):
         targets = [r["gateway_id"] for r in serve.call({"op": "status"})["rows"]]
     if args.follow and len(targets) != 1:
         raise ControlError("--follow watches one gateway; name exactly one")
+    data = {"events": []}
     for gid in targets:
         data = serve.call({"op": "events", "gateway": gid, "last": args.last})
         doc = {

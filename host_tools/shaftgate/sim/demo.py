@@ -728,9 +728,10 @@ class Demo:
 
     def _wait_answering(self):
         deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while not all(row.status is not None and row.error is None for row in self.dispatch.links):
+        rows = self.dispatch.links if self.dispatch is not None else []
+        while not all(row.status is not None and row.error is None for row in rows):
             if time.monotonic() > deadline:
-                silent = [r.gateway_id for r in self.dispatch.links if r.error]
+                silent = [r.gateway_id for r in rows if r.error]
                 raise DemoError(
                     "serve does not hear %s (log %s)" % (", ".join(silent), self.home / "serve.log")
                 )

@@ -68,6 +68,7 @@ _ALARM_KINDS = frozenset(
         ev.EVAC_JOIN,
         ev.FIRE_WATCH_LEFT,
         ev.LOG_TAMPERED,
+        ev.LOG_RECORD_DAMAGED,
         ev.LOG_FULL,
         ev.SYSTEM_ALARM,
         ev.AUTH_REJECTED,

@@ -294,13 +294,14 @@ class Alarms:
         self._clocks(conn, links)
 
     def _headcount(self, conn, links):
-        shaft = links.get(self.shaft.id) if self.shaft else None
-        if shaft is None or shaft.status is None or not shaft.answering:
+        shaft_gw = self.shaft
+        shaft = links.get(shaft_gw.id) if shaft_gw is not None else None
+        if shaft_gw is None or shaft is None or shaft.status is None or not shaft.answering:
             return  # no count to judge by: link_lost says so
         faces = {
             gid: link.status["occupants"]
             for gid, link in links.items()
-            if gid != self.shaft.id and link.status is not None and link.answering
+            if gid != shaft_gw.id and link.status is not None and link.answering
         }
         underground = shaft.status["occupants"]
         total = sum(faces.values())
@@ -310,7 +311,7 @@ class Alarms:
                 conn,
                 "headcount",
                 "headcount",
-                self.shaft.id,
+                shaft_gw.id,
                 "the faces hold %d people but the shaft counts %d underground: %d more than the "
                 "transit allowance of %d  工作面人数 %d 超过井口下井人数 %d"
                 % (

@@ -365,17 +365,11 @@ class ControlServer:
             # serve alone reads and acknowledges the logs: its record answers instead.
             raise ControlError("events through serve: use the events request (serve's record)")
         targets = self._targets(request)
-        # The command's own defaults first: a client that predates an option (the demo's
-        # time-set before --backwards) still gets a whole set of arguments.
-        args = argparse.Namespace(**{**_defaults(command), **(request.get("args") or {})})
+        # The command's own defaults first: a client need not send an option it leaves out.
+        args = argparse.Namespace(**cli.command_defaults(name))
+        for k, v in (request.get("args") or {}).items():
+            setattr(args, k, v)
         args.timeout = float(getattr(args, "timeout", 2.0))
-        if command.prepare is not None and name != "roster load":
-            # The command's own checks and derived values (a permit's window, a cap
-            # override's expiry), as the CLI would make them before opening a port.
-            try:
-                command.prepare(args, _Session(self.station))
-            except cli.CLI_ERRORS as e:
-                raise ControlError("%s: %s" % (name, e)) from e
         if name == "roster load":
             try:
                 args.roster_entries = roster_csv.parse_roster(
@@ -383,6 +377,13 @@ class ControlServer:
                 )
             except roster_csv.RosterError as e:
                 raise ControlError(str(e)) from e
+        elif command.prepare is not None:
+            # The checks the CLI makes before sending, made again here for every client
+            # (the demo, a script): bad input changes nothing.
+            try:
+                command.prepare(args, _Session(self.station))
+            except (cli.UsageError, ValueError, TypeError) as e:
+                raise ControlError("%s: %s" % (name, e)) from e
         order_id = None
         operator = None
         if command.kind == "signed":
@@ -416,17 +417,14 @@ class ControlServer:
             if name == "roster load":
                 entries = args.roster_entries
 
-                def run(client, link=link, entries=entries):
+                def load(client, link=link, entries=entries):
                     data = command.run(client, args, session)
                     st.store.save_roster(link.gateway.id, [e.to_json() for e in entries])
                     return data
 
+                futures[gid] = link.submit(load)
             else:
-
-                def run(client):
-                    return command.run(client, args, session)
-
-            futures[gid] = link.submit(run)
+                futures[gid] = link.submit(lambda client: command.run(client, args, session))
         if futures:
             wait(futures.values(), timeout=ORDER_WAIT_S + 8 * args.timeout)
         for gid, future in futures.items():
@@ -495,17 +493,6 @@ class ControlServer:
                 st.alarms.clear(conn, "chain:%s" % gid, "operator %s: %s" % (operator.id, reason))
         st.store.finish_order(order_id, [result])
         return {"order_id": order_id, "command": "accept gap", "results": [result]}
-
-
-def _defaults(command):
-    parser = argparse.ArgumentParser(add_help=False)
-    if command.add_arguments is not None:
-        command.add_arguments(parser)
-    return {
-        a.dest: a.default
-        for a in parser._actions
-        if a.dest != "help" and a.default is not argparse.SUPPRESS
-    }
 
 
 def _failed(gid, link, text, kind="NoAnswer"):

@@ -42,19 +42,19 @@ class LinkState:
     def __init__(self, gateway):
         self.gateway = gateway
         self.gateway_id = gateway.id
-        self.identity = None
-        self.settings = {}
-        self.status = None
-        self.status_at = None  # time.time() the status was read
-        self.error = None
+        self.identity: dict | None = None
+        self.settings: dict = {}
+        self.status: dict | None = None
+        self.status_at: float | None = None  # time.time() the status was read
+        self.error: str | None = None
         self.connected = False
         self.answering = False
         self.last_answer = time.monotonic()  # from serve's start: silent from then on
-        self.clock_offset_s = None
-        self.acked_to = None
-        self.unacked = None  # what the gateway still held unacknowledged after our last ack
+        self.clock_offset_s: float | None = None
+        self.acked_to: int | None = None
+        self.unacked: int | None = None  # still held unacknowledged after our last ack
         self.reconnects = 0
-        self.polled_from = None  # monotonic time the last complete poll began
+        self.polled_from: float | None = None  # monotonic time the last complete poll began
 
     def row(self):
         return {

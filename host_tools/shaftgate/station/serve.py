@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 
 from shaftgate.link.client import jsonable
 from shaftgate.station import site as site_file
@@ -32,7 +33,9 @@ class Station:
         # publish False: record and alarm, owe nothing to MQTT (commissioning, benches).
         # mqtt: (outbox module, topics module) for tests; default the real ones.
         self.site = site
-        self.outbox = self.topics = None
+        # The MQTT modules (station/outbox.py, station/topics.py) or None: --no-publish.
+        self.outbox: Any = None
+        self.topics: Any = None
         if publish:
             if mqtt is None:
                 from shaftgate.station import outbox, topics
@@ -259,7 +262,7 @@ class Station:
     def mqtt_status(self):
         if self.publisher is None:
             return {"publishing": False}
-        out = dict(self.publisher.status(), publishing=True)
+        out: dict[str, Any] = dict(self.publisher.status(), publishing=True)
         out["broker"] = self.broker_config.describe() if self.broker_config else None
         return out
 

@@ -16,7 +16,7 @@ import re
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from shaftgate.link.keystore import KeystoreError, check_gateway_id
 
@@ -154,7 +154,7 @@ class _Reader:
             self.fail(keys, "expected a table, got %s" % type(value).__name__)
         return value
 
-    def get(self, table, keys, kind, default=None, required=False):
+    def get(self, table, keys, kind, default=None, required=False) -> Any:
         value = table.get(keys[-1])
         if value is None:
             if required:

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from shaftgate.link.client import EventLogError
 
@@ -306,7 +307,7 @@ class Store:
         out = []
         for r in rows:
             keys = ("id", "received_s", "operator", "reason", "command", "args", "targets")
-            o = dict(zip(keys, r[:7], strict=True))
+            o: dict[str, Any] = dict(zip(keys, r[:7], strict=True))
             for k in ("args", "targets"):
                 o[k] = json.loads(o[k])
             o["results"] = json.loads(r[7]) if r[7] is not None else None
