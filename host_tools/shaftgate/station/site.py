@@ -309,6 +309,11 @@ def _gateways(r, doc, base, keys):
             r.fail((*at, "port"), "%s is already the port of another gateway" % port)
         zone = r.get(g, (*at, "zone"), str, required=True)
         kind = r.get(g, (*at, "kind"), str, required=True)
+        if kind not in KINDS and isinstance(kind, str):
+            # the kind's name in English or Chinese (采煤工作面) as well as its key
+            from shaftgate.i18n import ZONE_KIND_WORDS
+
+            kind = ZONE_KIND_WORDS.get(kind.strip().lower(), kind)
         if kind not in KINDS:
             r.fail((*at, "kind"), "%r: expected one of %s" % (kind, ", ".join(KINDS)))
         key = r.get(g, (*at, "key"), str)
