@@ -7,6 +7,7 @@
 import os
 
 from gateway import app, store
+from gateway.roster import Roster
 from gatewire import auth, cbor, frame, messages
 from hal.flashfs import FileFlash
 
@@ -136,15 +137,16 @@ class Shaft:
         self.board = b = BenchBoard(fresh_root())
         b.flash.write(store.KEY_FILE, KEY)
         store.write_cbor(b.flash, store.CONFIG_FILE, CONFIG)
+        roster = Roster(None, b.flash)
+        roster.begin(ROSTER)
         chunk = []
-        first = True
         for i in range(ROSTER):
             chunk.append([i + 1, 100000 + i, 1 + i % 12, NOW_S + 86400 * 365, 0])
             if len(chunk) == 100:
-                store.roster_part_append(b.flash, chunk, first)
-                first = False
+                roster.add(chunk)
                 chunk = []
-        store.roster_part_commit(b.flash)
+        roster.commit(log=False)
+        roster = None
         self.gw = app.Gateway(b)
         self.signer = auth.Signer(KEY, 1000)
         self.rid = 0

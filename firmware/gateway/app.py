@@ -12,6 +12,8 @@ from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
 from gateway.eventlog import EventLog, LogFull, genesis_digest
+from gateway.roster import Roster
+from gateway.snapshot import SnapshotError, Snapshots
 from gateway.zone import Zone
 from gatewire import auth, cbor, frame, messages
 from gatewire.errors import (
@@ -92,7 +94,9 @@ def _i31(v):
 
 
 class Gateway:
-    def __init__(self, board):
+    def __init__(self, board, staged=False):
+        # staged: boot one phase per call of boot_step() (or step()), each short enough
+        # for the watchdog, fed between phases (docs/hardware.md); else all at once.
         self.board = board
         self._safe_outputs()
         self.board_name = getattr(board, "name", None) or sys.platform
@@ -114,9 +118,30 @@ class Gateway:
         self._roster_load = None  # [load_id, parts, received]
         self.ch4_ppm = -1
         self.co_ppm = -1
-        self._boot()
+        self._booting = self._boot()
+        if not staged:
+            while self.boot_step():
+                pass
 
     # ---- boot: restore everything, outputs safe until done ----
+
+    def boot_step(self):
+        # Runs the next boot phase; True while more remain. The watchdog is fed after
+        # each: no phase takes long (the roster is opened, not decoded; the log is
+        # replayed 32 events a phase).
+        phases = self._booting
+        if phases is None:
+            return False
+        try:
+            next(phases)
+        except StopIteration:
+            self._booting = None
+        self.board.feed_watchdog()
+        return self._booting is not None
+
+    @property
+    def booting(self):
+        return self._booting is not None
 
     def _boot(self):
         fl = self.flash
@@ -145,10 +170,22 @@ class Gateway:
             counter = 1 << 62
             self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
+        yield
         self.log = EventLog(fl, cfg["log_capacity"], genesis=genesis_digest(cfg["gateway_id"]))
         self._pushed = self.log.last_seq
+        self.snapshots = Snapshots(fl)
+        yield
+        self.roster = Roster(self.emit, fl)
+        try:
+            if not self.roster.open():
+                self.system |= SYS_ROSTER_BAD
+        except (OSError, ValueError):
+            self.system |= SYS_ROSTER_BAD
+        yield
         self._install(cfg)
-        self._restore()
+        yield
+        for _ in self._restore():
+            yield
         self.system &= ~SYS_RESTORING
         self.emit(ev.BOOT, self.boot_count & 0xFFFF, self.system, self.log.last_seq & 0x7FFFFFFF)
         if self.log.torn_on_boot:
@@ -181,6 +218,7 @@ class Gateway:
             schedule=schedule,
             utc_offset_min=cfg["utc_offset_min"],
             ledger_capacity=cfg["ledger_capacity"],
+            roster=self.roster,
             window_ms=cfg["doorway_window_ms"],
             tag_still_s=cfg["tag_still_s"],
             max_dwell_s=cfg["max_dwell_s"],
@@ -202,45 +240,26 @@ class Gateway:
         self.sealed = False
 
     def _restore(self):
-        fl = self.flash
+        # The zone and interlocks from the newest snapshot, then the crossings logged
+        # after it, yielding between parts. The roster is not reread: it is on flash
+        # already, opened at boot.
         now_ms = self._now_ms
-        try:
-            first = True
-            for chunk in store.roster_chunks(fl):
-                if first:
-                    self.zone.roster.begin(self._roster_size())
-                    first = False
-                self.zone.roster.add(chunk)
-            if not first:
-                self.zone.roster.commit(log=False)
-        except (store.StoreError, ValueError):
-            self.zone.roster.abort()
-            self.system |= SYS_ROSTER_BAD
         covered = 0
         try:
-            snap = store.read_cbor(fl, store.STATE_FILE)
+            snap = self.snapshots.load(self.zone, now_ms, self._now_s)
             if snap is not None:
-                if not isinstance(snap, list) or len(snap) != 4:
-                    raise store.StoreError(
-                        store.STATE_FILE, "expected [seq, zone, interlocks, sealed]"
-                    )
-                covered = snap[0]
-                self.zone.restore(snap[1], now_ms, self._now_s)
-                self.il.restore(snap[2], now_ms)
-                self.sealed = snap[3] is True
-                self.zone.set_sealed(self.sealed)
+                covered, il_blob, sealed = snap
+                self.il.restore(cbor.loads(il_blob), now_ms)
+                self.sealed = sealed
+                self.zone.set_sealed(sealed)
             elif self.log.anchor_seq > 0:
-                raise store.StoreError(store.STATE_FILE, "missing while acked events are gone")
-        except (store.StoreError, ProtocolError, ValueError, TypeError, IndexError):
+                raise SnapshotError("state snapshot missing while acked events are gone")
+        except (SnapshotError, ProtocolError, ValueError, TypeError, IndexError):
             self.system |= SYS_STATE_LOST
             covered = self.log.anchor_seq
-        self._replay(covered)
-
-    def _roster_size(self):
-        n = 0
-        for chunk in store.roster_chunks(self.flash):
-            n += len(chunk)
-        return n
+        yield
+        for _ in self._replay(covered):
+            yield
 
     def _replay(self, covered):
         # Crossings logged after the snapshot bring the ledger up to the last event.
@@ -253,6 +272,8 @@ class Gateway:
                 seq = r[0]
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
+            recs = None
+            yield
 
     # ---- events ----
 
@@ -285,14 +306,20 @@ class Gateway:
             self.lost_events += 1
 
     def _save_state(self):
-        snap = [self.log.last_seq, self.zone.snapshot(), self.il.snapshot(), self.sealed]
-        store.write_cbor(self.flash, store.STATE_FILE, snap)
+        self.snapshots.save(
+            self.log.last_seq, self.zone, cbor.dumps(self.il.snapshot()), self.sealed
+        )
         self._dirty = False
 
     # ---- the loop ----
 
     def step(self):
         b = self.board
+        if self._booting is not None:
+            # Outputs stay safe (set in __init__) until the last boot phase has run.
+            self._now_ms = b.ticks_ms()
+            self.boot_step()
+            return
         now_ms = b.ticks_ms()
         now_s = b.rtc_s()
         self._now_ms = now_ms
@@ -584,7 +611,8 @@ class Gateway:
         self.emit(ev.CONFIG_CHANGED, 0, len(body["changes"]), 0)
         self.system &= ~SYS_CONFIG_BAD
         self._install(new)
-        self._restore()
+        for _ in self._restore():
+            pass
         return None
 
     def _cmd_roster_load(self, body):
@@ -614,7 +642,6 @@ class Gateway:
             roster.abort()
             self._roster_load = None
             raise ProtocolError(E_BAD_FIELD, str(e), "entries")
-        store.roster_part_append(self.flash, body["entries"], part == 0)
         load[2] = part + 1
         if load[2] < load[1]:
             return {"received": load[2], "complete": False}
@@ -623,7 +650,6 @@ class Gateway:
             roster.commit()
         except ValueError as e:
             raise ProtocolError(E_REFUSED, str(e), "entries")
-        store.roster_part_commit(self.flash)
         self.system &= ~SYS_ROSTER_BAD
         return {"received": load[2], "complete": True, "entries": roster.n}
 

@@ -190,6 +190,11 @@ class Ledger:
     def since_ms(self, r):
         return self._since_ms[r]
 
+    def columns(self):
+        # The row arrays, for the binary snapshot (gateway/snapshot.py), which writes them
+        # to flash as they are instead of one int object per field.
+        return (self._tag, self._person, self._since_s, self._role, self._crew, self._flags)
+
     def clear(self):
         slot = self._slot
         for i in range(len(slot)):

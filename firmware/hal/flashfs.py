@@ -122,6 +122,12 @@ class FileFlash:
             f.seek(offset)
             return f.read(n)
 
+    def reader(self, name):
+        # An open file for seek() and readinto() (the roster is searched in place through
+        # one): reading through it allocates nothing. The caller closes it.
+        self.close()
+        return open(self._path(name), "rb")
+
     def truncate(self, name, size):
         self.close()
         # MicroPython's files have no truncate(): rewrite the kept prefix atomically,
