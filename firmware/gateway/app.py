@@ -11,7 +11,7 @@ from gateway import events as ev
 from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
-from gateway.eventlog import EventLog, LogFull, genesis_digest
+from gateway.eventlog import EventLog, LogFull, flash_bytes_max, genesis_digest
 from gateway.roster import Roster
 from gateway.snapshot import SnapshotError, Snapshots
 from gateway.zone import Zone
@@ -36,10 +36,12 @@ except ImportError:
 
 
 FIRMWARE_VERSION = "0.1.0"
+ENOSPC = const(28)  # MicroPython's MP_ENOSPC (littlefs: no space) and Linux's (the vboard)
 _MAX_READS_PER_STEP = const(16)
 _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
 _RX_BUF = const(256)
+LOG_SEGMENT = const(128)  # event records per log segment file
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
 
 # Events after which the state snapshot must be rewritten, because replaying the log's
@@ -81,6 +83,28 @@ SYS_ROSTER_BAD = const(0x20)  # the stored roster was unreadable: every tag is u
 SYS_RESTORING = const(0x40)  # boot not finished: everything safe
 SYS_COUNTER_BAD = const(0x80)  # the command counter file was damaged: commands refused
 
+# Where step() was when a fault struck: the FAULT event's tag.
+AT_BOOT = const(1)
+AT_INPUTS = const(2)  # tag reads, beam, video, gas
+AT_RULES = const(3)  # interlock and zone ticks
+AT_SAVE = const(4)  # the state snapshot
+AT_OUTPUTS = const(5)
+AT_LINK = const(6)  # reading and answering the host
+AT_PUSH = const(7)  # events pushed to the host
+# The exception's kind: the FAULT event's a (its name is in the fault file as well).
+_FAULT_KINDS = (
+    MemoryError,
+    OSError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    ZeroDivisionError,
+    RuntimeError,
+)
+FAULT_FILE = "fault.cbor"
+
 # What keeps the relays off regardless of the interlocks (fail safe).
 # A lost snapshot may have held an evacuation, a seal or permits: until a signed all-clear
 # says dispatch has confirmed the zone's state, work stays off and entry refused.
@@ -106,6 +130,7 @@ class Gateway:
         self._gas = [0, 0, 0]
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
+        self._poll_link = hasattr(board, "link_writable")
         self._decoder = frame.Decoder()
         # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
         self._now_s = board.rtc_s()
@@ -118,6 +143,7 @@ class Gateway:
         self._roster_load = None  # [load_id, parts, received]
         self.ch4_ppm = -1
         self.co_ppm = -1
+        self._where = AT_BOOT
         self._booting = self._boot()
         if not staged:
             while self.boot_step():
@@ -171,7 +197,20 @@ class Gateway:
             self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
         yield
-        self.log = EventLog(fl, cfg["log_capacity"], genesis=genesis_digest(cfg["gateway_id"]))
+        self._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
+        if self._fs_bytes:
+            try:
+                self._check_log_fits(cfg)
+            except ProtocolError:
+                # A stored log_capacity the file system cannot hold: defaults, work off.
+                self.system |= SYS_CONFIG_BAD
+                cfg = self.cfg = configuration.defaults()
+        self.log = EventLog(
+            fl,
+            cfg["log_capacity"],
+            segment_records=LOG_SEGMENT,
+            genesis=genesis_digest(cfg["gateway_id"]),
+        )
         self._pushed = self.log.last_seq
         self.snapshots = Snapshots(fl)
         yield
@@ -195,10 +234,26 @@ class Gateway:
             self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
         if self.system & ~SYS_RESTORING:
             self.emit(ev.SYSTEM_ALARM, 0, self.system, 0)
+        self._log_last_fault()
         self._save_state()
+
+    def _check_log_fits(self, cfg):
+        # The log must fit the file system it is on, with room beside it for the roster's
+        # two slots and staging, the snapshots and the rest: half of it at most.
+        if not self._fs_bytes:
+            return
+        need = flash_bytes_max(cfg["log_capacity"], LOG_SEGMENT)
+        if need > self._fs_bytes // 2:
+            raise ProtocolError(
+                E_BAD_FIELD,
+                "log_capacity %d needs %d bytes of flash; the file system holds %d and "
+                "the log may have half" % (cfg["log_capacity"], need, self._fs_bytes),
+                "log_capacity",
+            )
 
     def _build(self, cfg):
         # Returns (zone, interlocks) for cfg; ValueError / ProtocolError if they refuse it.
+        self._check_log_fits(cfg)
         schedule = []
         for s in cfg["shifts"]:
             schedule.append((s[0], s[1]))
@@ -281,7 +336,13 @@ class Gateway:
         # Every rule reports here; an event is on flash before anything is told of it.
         reserved = kind in _RESERVED
         try:
-            self.log.append(self._now_s, kind, tag, a, b, reserved)
+            try:
+                self.log.append(self._now_s, kind, tag, a, b, reserved)
+            except OSError as e:
+                if e.args[0] != ENOSPC:
+                    raise
+                # A full file system is a full log: entries refused, never a crash.
+                raise LogFull("file system full")
         except LogFull:
             self.lost_events += 1
             # What the event did (a crossing, say) cannot be replayed from the log after
@@ -302,7 +363,7 @@ class Gateway:
         self.system |= SYS_LOG_FULL
         try:
             self.log.append(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
-        except LogFull:
+        except (LogFull, OSError):
             self.lost_events += 1
 
     def _save_state(self):
@@ -313,13 +374,84 @@ class Gateway:
 
     # ---- the loop ----
 
+    def _save_or_full(self):
+        # A snapshot that finds the file system full keeps entries refused (LOG_FULL) and
+        # is tried again next step; any other flash failure is a fault.
+        try:
+            self._save_state()
+        except OSError as e:
+            if e.args[0] != ENOSPC:
+                raise
+            self._log_full()
+
+    # ---- faults ----
+
+    def _log_last_fault(self):
+        # The fault that reset the board last time, recorded by _fault(), as evidence.
+        try:
+            rec = store.read_cbor(self.flash, FAULT_FILE)
+        except store.StoreError:
+            rec = [0, 0, 0, "?"]
+        if rec is None:
+            return
+        ok = isinstance(rec, list) and len(rec) == 4
+        for i in range(3):
+            if not ok or type(rec[i]) is not int or not 0 <= rec[i] <= 0xFFFF:
+                ok = False
+        if ok:
+            self.emit(ev.FAULT, rec[1], rec[0], rec[2])
+        else:
+            self.emit(ev.FAULT, 0, 0, 0)
+        self.flash.remove(FAULT_FILE)
+
+    def _fault(self, e):
+        # An exception escaped step(): outputs safe at once, the fault on flash for the
+        # next boot to log, then a reset (a board without reset() re-raises: its owner,
+        # the virtual board or a test, sees the crash).
+        b = self.board
+        try:
+            self._safe_outputs()
+        except Exception:
+            pass
+        kind = 0
+        for i in range(len(_FAULT_KINDS)):
+            if isinstance(e, _FAULT_KINDS[i]):
+                kind = i + 1
+                break
+        cause = 0
+        try:
+            cause = b.reset_cause() if hasattr(b, "reset_cause") else 0
+            store.write_cbor(self.flash, FAULT_FILE, [kind, self._where, cause, type(e).__name__])
+        except Exception:
+            pass  # the flash may be what failed: the reset still comes
+        if hasattr(b, "reset"):
+            b.reset()
+        raise e
+
+    # ---- the loop ----
+
     def step(self):
+        # One pass. A fault inside leaves the outputs safe and resets the board; a
+        # MemoryError is first given one collection and a second try.
+        try:
+            self._step()
+        except MemoryError:
+            gc.collect()
+            try:
+                self._step()
+            except Exception as e:
+                self._fault(e)
+        except Exception as e:
+            self._fault(e)
+
+    def _step(self):
         b = self.board
         if self._booting is not None:
             # Outputs stay safe (set in __init__) until the last boot phase has run.
             self._now_ms = b.ticks_ms()
             self.boot_step()
             return
+        self._where = AT_INPUTS
         now_ms = b.ticks_ms()
         now_s = b.rtc_s()
         self._now_ms = now_ms
@@ -339,6 +471,7 @@ class Gateway:
             self.ch4_ppm = g[0]
             self.co_ppm = g[1]
             il.on_gas(g[0], g[1], g[2], now_ms)
+        self._where = AT_RULES
         il.tick(now_ms, now_s, zone.count)
         if zone.evacuating != il.entry_refused:
             # Only on a change: set_evacuating re-judges the zone's whole state.
@@ -347,15 +480,20 @@ class Gateway:
         if self._dirty:
             # On flash before the outputs act on it: a relay raised for a permit whose
             # window has begun must leave the fire watch owed even if the power goes now.
-            self._save_state()
+            self._where = AT_SAVE
+            self._save_or_full()
+        self._where = AT_OUTPUTS
         self._drive()
+        self._where = AT_LINK
         self._serve_link()
         if self._dirty:
-            self._save_state()
+            self._where = AT_SAVE
+            self._save_or_full()
         if self.log.tampered and not self.system & SYS_LOG_TAMPERED:
             # Damage found while reading the log after boot is alarmed at once (R-DATA-2).
             self.system |= SYS_LOG_TAMPERED
             self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
+        self._where = AT_PUSH
         self._push_events()
         b.feed_watchdog()
 
@@ -405,6 +543,8 @@ class Gateway:
             return
         if self._pushed - log.acked >= _PUSH_WINDOW:
             return
+        if self._poll_link and not self.board.link_writable():
+            return  # the host is not reading: events wait on flash, the loop runs on
         for r in log.since(self._pushed, _PUSH_PER_STEP):
             self._send(messages.event(r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
             self._pushed = r[0]

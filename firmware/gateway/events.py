@@ -95,5 +95,8 @@ UNSEALED = const(111)  # tag=0, a=people in the zone, b=0
 TIME_SET = const(112)  # wall clock set by the host: tag=0, a=seconds moved (0: too far), b=0
 INTERNAL_ERROR = const(113)  # a command failed inside the gateway: tag=message type, a=request id
 STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person (0: dispatch), b=0
+# board fit (125-129). FAULT's a: 1 MemoryError, 2 OSError, 3 ValueError, 4 TypeError,
+# 5 IndexError, 6 KeyError, 7 AttributeError, 8 ZeroDivisionError, 9 RuntimeError, 0 other.
+FAULT = const(125)  # step() failed, board reset: tag=where (app.AT_*), a=error, b=reset cause
 
 # The host renders names from the module's globals (CPython: const() returns the int).

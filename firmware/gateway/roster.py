@@ -427,8 +427,11 @@ class Roster:
         if i == self._row:
             return
         r = self._rec
-        self._f.seek(_HEAD + i * _REC)
-        if self._f.readinto(r) != _REC:
+        f = self._f
+        if f is None:
+            raise IndexError("roster record %d: no roster" % i)
+        f.seek(_HEAD + i * _REC)
+        if f.readinto(r) != _REC:
             raise OSError(5, "roster record %d unreadable" % i)
         self._person = r[4] | r[5] << 8 | r[6] << 16 | r[7] << 24
         # Kept below 2**30: a small int on a board. An expiry that far out (2054) is
@@ -448,9 +451,12 @@ class Roster:
         return -1
 
     def tag(self, i):
-        self._f.seek(_HEAD + i * _REC)
+        f = self._f
+        if f is None:
+            raise IndexError("roster record %d: no roster" % i)
+        f.seek(_HEAD + i * _REC)
         b = self._tagbuf
-        self._f.readinto(b)
+        f.readinto(b)
         return b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
 
     def person(self, i):

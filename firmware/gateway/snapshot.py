@@ -28,15 +28,15 @@ _U32_MAX = 0xFFFFFFFF
 
 try:
     import uctypes
-
-    def _raw(arr, n):
-        # The first n bytes of an array's memory, without a copy.
-        return uctypes.bytearray_at(uctypes.addressof(arr), n)
-
 except ImportError:
+    uctypes = None
 
-    def _raw(arr, n):
-        return memoryview(arr).cast("B")[:n]
+
+def _raw(arr, n):
+    # The first n bytes of an array's memory, without a copy.
+    if uctypes is not None:
+        return uctypes.bytearray_at(uctypes.addressof(arr), n)
+    return memoryview(arr).cast("B")[:n]
 
 
 class SnapshotError(ValueError):
