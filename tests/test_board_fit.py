@@ -14,6 +14,7 @@ from test_app import staffed
 from gateway import app, roster, snapshot, store
 from gateway import events as ev
 from gateway.roster import Roster
+from gatewire.errors import E_REFUSED
 from hal import clock
 from hal.flashfs import FileFlash
 
@@ -359,3 +360,50 @@ def test_a_snapshot_save_with_300_in_allocates_under_2_kb():
         gw.zone.restore_row(t, t, NOW_S, 1, 0, 0, 0, NOW_S)
     assert gw.zone.ledger.n == 300
     assert _alloc(gw._save_state, 5) < 2048
+
+
+# ---- a roster commit over several steps ----
+
+
+def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
+    rig = staffed()
+    rig.cross(3)  # someone in: the zone keeps running through the commit
+    entries = [roster_entry(t) for t in range(1000, 700, -1)]  # 300, tags descending
+    for p in range(2):
+        rig.call(
+            "roster-load",
+            load_id=9,
+            part=p,
+            parts=3,
+            entries=entries[p * 100 : (p + 1) * 100],
+            total=300,
+        )
+    env = rig.envelope("roster-load", load_id=9, part=2, parts=3, entries=entries[200:], total=300)
+    rig.send(env)
+    for _ in range(40):  # the frame arrives 256 bytes a step
+        rig.step(10)
+        if rig.gw._job is not None:
+            break
+    assert rig.gw._job is not None  # the last part taken: its commit has begun
+    assert not [o for o in rig.inbox if o[1] == env[1]]  # and is not answered yet
+    assert rig.gw.zone.roster.find(3) >= 0  # the old roster still answers
+    other = rig.request("roster-load", load_id=10, part=0, parts=1, entries=[], total=0)
+    assert other.code == E_REFUSED and "in progress" in other.text
+    status = rig.call("status")  # other requests are served meanwhile
+    assert status["occupants"] == 1
+    done = rig.reply_to("roster-load", env[1])
+    assert done.ok and done.body["complete"] and done.body["entries"] == 300, done
+    r = rig.gw.zone.roster
+    assert r.find(3) == -1 and r.find(700) == -1 and r.find(701) >= 0 and r.find(1000) >= 0
+    tags = [e[0] for e in r.entries()]
+    assert tags == sorted(tags)
+
+
+def test_a_roster_commit_that_finds_a_person_twice_is_refused_and_the_old_stays():
+    rig = staffed()
+    twice = [roster_entry(50), roster_entry(51)]
+    twice[1][1] = twice[0][1]
+    r = rig.request("roster-load", load_id=4, part=0, parts=1, entries=twice, total=2)
+    assert r.code == E_REFUSED and "holds tags 50 and 51" in r.text, r
+    assert rig.gw._job is None
+    assert rig.gw.zone.roster.find(3) >= 0 and rig.gw.zone.roster.find(50) == -1

@@ -83,6 +83,8 @@ SYS_ROSTER_BAD = const(0x20)  # the stored roster was unreadable: every tag is u
 SYS_RESTORING = const(0x40)  # boot not finished: everything safe
 SYS_COUNTER_BAD = const(0x80)  # the command counter file was damaged: commands refused
 
+_LATER = object()  # a command handler's answer: the reply comes from _run_job
+
 # Where step() was when a fault struck: the FAULT event's tag.
 AT_BOOT = const(1)
 AT_INPUTS = const(2)  # tag reads, beam, video, gas
@@ -141,6 +143,9 @@ class Gateway:
         self._pushed = 0  # highest seq pushed as a notification
         self.lost_events = 0  # events that found the log full, reserve included
         self._roster_load = None  # [load_id, parts, received]
+        # A command finishing over several steps (a roster commit): [phases, code, rid,
+        # reply fields], its reply sent when the last phase is done and on flash.
+        self._job = None
         self.ch4_ppm = -1
         self.co_ppm = -1
         self._where = AT_BOOT
@@ -283,9 +288,11 @@ class Gateway:
         zone.set_access(cfg["admit_roles"], cfg["admit_people"])
         return zone, il_mod.from_config(cfg, zone.is_present, self.emit)
 
-    def _install(self, cfg):
+    def _install(self, cfg, built=None):
+        # built: (zone, interlocks) already built for cfg (config-set's trial), not
+        # built twice.
         try:
-            self.zone, self.il = self._build(cfg)
+            self.zone, self.il = built if built is not None else self._build(cfg)
         except (ValueError, ProtocolError):
             # Fail safe: the stored config is refused; run on defaults with work off.
             self.system |= SYS_CONFIG_BAD
@@ -485,6 +492,8 @@ class Gateway:
         self._where = AT_OUTPUTS
         self._drive()
         self._where = AT_LINK
+        if self._job is not None:
+            self._run_job()
         self._serve_link()
         if self._dirty:
             self._where = AT_SAVE
@@ -563,6 +572,8 @@ class Gateway:
                 self._authenticate(obj, code)
             code, rid, body = messages.parse(obj, "request")
             reply = self._dispatch(code, rid, body)
+            if reply is None:
+                return  # answered by _run_job when done
             if messages.is_mutating(code):
                 self.emit(ev.COMMAND, code, 0, _i31(rid))
                 if self._dirty:
@@ -609,9 +620,33 @@ class Gateway:
             raise ProtocolError(E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type")
         fn = getattr(self, "_cmd_" + name.replace("-", "_"))
         out = fn(body)
+        if out is _LATER:
+            self._job[1] = code
+            self._job[2] = rid
+            return None
         if out is None:
             out = {}
         return messages.reply(name, rid, **out)
+
+    def _run_job(self):
+        # One phase of a long command per step; when done, answered as _handle would:
+        # the COMMAND event and the snapshot on flash first, then the reply.
+        job = self._job
+        code = job[1]
+        rid = job[2]
+        try:
+            next(job[0])
+            return
+        except StopIteration:
+            self._job = None
+            self.emit(ev.COMMAND, code, 0, _i31(rid))
+            if self._dirty:
+                self._save_state()
+            self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+        except ValueError as e:
+            self._job = None
+            self.emit(ev.COMMAND_REFUSED, code, E_REFUSED, _i31(rid))
+            self._send(messages.error_reply(rid, E_REFUSED, str(e), "entries"))
 
     def _refused(self, result, what):
         if result == reasons.OK:
@@ -742,7 +777,7 @@ class Gateway:
             raise ProtocolError(E_REFUSED, "gateway_id is set at provisioning only", "gateway_id")
         new = configuration.apply(self.cfg, changes)
         try:
-            self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
+            built = self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
         except (ValueError, ProtocolError) as e:
             raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
         for k in configuration.loosened(self.cfg, new):
@@ -755,7 +790,7 @@ class Gateway:
         # Rebuild from flash exactly as a boot would: one path for both.
         self.emit(ev.CONFIG_CHANGED, 0, len(body["changes"]), 0)
         self.system &= ~SYS_CONFIG_BAD
-        self._install(new)
+        self._install(new, built)
         for _ in self._restore():
             pass
         return None
@@ -763,6 +798,10 @@ class Gateway:
     def _cmd_roster_load(self, body):
         roster = self.zone.roster
         part = body["part"]
+        if self._job is not None:
+            raise ProtocolError(
+                E_REFUSED, "a roster commit is in progress: send again once it has answered", "part"
+            )
         if part == 0:
             self._roster_load = [body["load_id"], body["parts"], 0, body["total"]]
             roster.abort()
@@ -791,12 +830,16 @@ class Gateway:
         if load[2] < load[1]:
             return {"received": load[2], "complete": False}
         self._roster_load = None
-        try:
-            roster.commit()
-        except ValueError as e:
-            raise ProtocolError(E_REFUSED, str(e), "entries")
+        # The commit (sort, checks, the new slot written) runs one phase a step, each
+        # short of the watchdog; the reply goes when the new roster is on flash and used.
+        self._job = [self._commit_roster(roster), 0, 0, {"received": load[2], "complete": True}]
+        return _LATER
+
+    def _commit_roster(self, roster):
+        for _ in roster.commit_steps():
+            yield
         self.system &= ~SYS_ROSTER_BAD
-        return {"received": load[2], "complete": True, "entries": roster.n}
+        self._job[3]["entries"] = roster.n
 
     def _cmd_permit_issue(self, body):
         result = self.il.issue_permit(

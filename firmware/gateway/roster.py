@@ -275,11 +275,17 @@ class Roster:
         self._new_n = n + len(entries)
 
     def commit(self, log=True):
-        # Makes the loaded roster the one in force. Raises ValueError if fewer entries
-        # arrived than announced (the load stays open for more) or if a tag or a person
-        # appears twice (R-ID-1: one person, one tag; the load is dropped). The old roster
-        # stays in use on any error. The tag order is found by sorting the tags as a list
-        # of small ints (in C), not by moving records around in Python.
+        # Makes the loaded roster the one in force, at once: commit_steps() run through.
+        for _ in self.commit_steps(log):
+            pass
+
+    def commit_steps(self, log=True):
+        # The commit as phases (a generator), each short on a board: the gateway runs one
+        # per step. Raises ValueError if fewer entries arrived than announced (the load
+        # stays open for more) or if a tag or a person appears twice (R-ID-1: one person,
+        # one tag; the load is dropped). The old roster stays in use until the last phase
+        # and on any error. The tag order is found by sorting the tags as a list of small
+        # ints (in C), not by moving records around in Python.
         if self._new_total < 0:
             raise ValueError("no roster load in progress (begin first)")
         n = self._new_total
@@ -289,6 +295,7 @@ class Roster:
         tags = _u32s(n)
         people = _u32s(n)
         self._scan_staging(tags, people)
+        yield
         i = first_twice(people)
         if i >= 0:
             j = 0
@@ -301,17 +308,21 @@ class Roster:
                 % (people[i], a, b)
             )
         people = None
+        yield
         order = sorted(tags)
         for k in range(1, n):
             if order[k] == order[k - 1]:
                 self.abort()
                 raise ValueError("roster: tag %d appears twice" % order[k])
+        yield
         perm = self._permutation(tags, order)
         tags = None
         order = None
+        yield
         slot = 1 - self._slot if self._slot >= 0 else 0
         gen = self.gen + 1
-        self._write_slot(ROSTER_SLOTS[slot], gen, perm)
+        for _ in self._write_slot(ROSTER_SLOTS[slot], gen, perm):
+            yield
         perm = None
         self._close()
         self._use(slot)
@@ -387,6 +398,8 @@ class Roster:
                 fl.append(name, part)
                 crc = crc32(part, crc)
                 j += k
+                if j % (8 * _CHUNK) == 0:
+                    yield
         finally:
             src.close()
         tail = bytearray(4)
