@@ -91,13 +91,48 @@ class Work:
         return self.rid
 
     def request(self, env):
-        self.board.rx.extend(frame.encode(cbor.dumps(env)))
+        self.send(env)
         self.idle(10)
-        while len(self.board.rx):
+        while self.waiting():
             self.idle(10)
 
+    def send(self, env):
+        # Queued on the link; the gateway reads 256 bytes a step (the probe steps it one
+        # call at a time until waiting() is False).
+        self.board.rx.extend(frame.encode(cbor.dumps(env)))
+        self.board.tx_bytes = 0
+
+    def waiting(self):
+        # True until the request has been read and answered.
+        return self.board.rx_pending() > 0 or self.board.tx_bytes == 0
+
     def signed(self, name, **fields):
-        self.request(self.signer.sign(messages.request(name, self._rid(), **fields)))
+        self.request(self.signed_env(name, **fields))
+
+    def signed_env(self, name, **fields):
+        return self.signer.sign(messages.request(name, self._rid(), **fields))
+
+    # The probe's requests: queued here, then stepped one call per step.
+    def send_ack(self):
+        self.send(self.signed_env("ack", up_to_seq=self.gw.log.last_seq))
+
+    def send_hello(self):
+        self.send(messages.request("hello", self._rid(), min_version=1, max_version=1))
+
+    def send_status(self):
+        self.send(messages.request("status", self._rid()))
+
+    def send_roster_part(self, i):
+        parts = self.roster_parts()
+        entries = [_roster_entry(k) for k in range(i * PART, min(ROSTER, (i + 1) * PART))]
+        self.send(
+            self.signed_env(
+                "roster-load", load_id=8, part=i, parts=parts, entries=entries, total=ROSTER
+            )
+        )
+
+    def send_config_set(self):
+        self.send(self.signed_env("config-set", changes={"warn_pct": 85}))
 
     def ack(self):
         self.signed("ack", up_to_seq=self.gw.log.last_seq)

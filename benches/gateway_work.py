@@ -58,6 +58,7 @@ class BenchBoard:
         self.tag = 0
         self.wobble = 0
         self.rx = bytearray()
+        self.rx_at = 0
         self.tx_bytes = 0
         self.watchdog_feeds = 0
         self.lamp = 3
@@ -116,14 +117,24 @@ class BenchBoard:
         self.refused = on
 
     def link_read(self, buf):
-        n = len(self.rx)
-        if not n:
+        # From a read position, not by re-slicing rx: the board's own copying is not the
+        # gateway's heap.
+        at = self.rx_at
+        n = len(self.rx) - at
+        if n <= 0:
+            if at:
+                self.rx = bytearray()
+                self.rx_at = 0
             return 0
         if n > len(buf):
             n = len(buf)
-        buf[:n] = self.rx[:n]
-        self.rx = self.rx[n:]
+        for i in range(n):
+            buf[i] = self.rx[at + i]
+        self.rx_at = at + n
         return n
+
+    def rx_pending(self):
+        return len(self.rx) - self.rx_at
 
     def link_write(self, data):
         self.tx_bytes += len(data)

@@ -309,6 +309,8 @@ def test_a_snapshot_save_goes_to_the_other_slot():
 def _alloc(fn, n=50):
     # Bytes one call allocates (MicroPython), or 0 where gc cannot tell (CPython).
     if not hasattr(gc, "mem_alloc"):
+        for _ in range(n + 1):
+            fn()
         return 0
     fn()
     gc.collect()
@@ -407,3 +409,136 @@ def test_a_roster_commit_that_finds_a_person_twice_is_refused_and_the_old_stays(
     assert r.code == E_REFUSED and "holds tags 50 and 51" in r.text, r
     assert rig.gw._job is None
     assert rig.gw.zone.roster.find(3) >= 0 and rig.gw.zone.roster.find(50) == -1
+
+
+# ---- events pushed without allocating ----
+
+
+def test_the_event_framer_gives_the_bytes_gatewire_gives():
+    from gateway.pushframe import EventFramer
+    from gatewire import cbor, frame, messages
+
+    f = EventFramer()
+    digest = bytes(range(200, 216))
+    zeros = bytes(16)
+    cases = [
+        (1, 0, 1, 0, 0, 0, zeros),
+        (23, 23, 24, 255, 256, -1, digest),
+        (65535, NOW_S, 0xFFFF, 0xFFFFFFFF, -24, -25, digest),
+        (0xFFFFFFFF, 0xFFFFFFFF, 113, 40213, 0x7FFFFFFF, -0x80000000, zeros),
+        (65536, 1, 2, 3, -256, -257, digest),
+    ]
+    for seq, t, kind, tag, a, b, d in cases:
+        want = frame.encode(cbor.dumps(messages.event(seq, t, kind, tag, a, b, d)))
+        got = bytes(f.frame(seq, t, kind, tag, a, b, d))
+        assert got == want, (seq, got, want)
+
+
+def test_a_pushed_crossing_reaches_the_host_as_the_log_has_it():
+    rig = staffed()
+    before = rig.last_seq()
+    rig.cross(4)
+    rig.step(100, 3)
+    pushed = [e for e in rig.pushed if e[0] > before]
+    fetched = rig.fetch(before + 1)
+    assert pushed and pushed == fetched[: len(pushed)]
+    assert of_kind(pushed, ev.ENTRY)
+
+
+class QuietBoard(FakeBoard):
+    # FakeBoard whose inputs allocate nothing once `quiet` (as a real board's do), so
+    # a heap figure is the gateway's own.
+    def __init__(self, root, cameras=1):
+        FakeBoard.__init__(self, root, cameras)
+        self.quiet = False
+        self.point = -1
+        self.tag = 0
+        self.wobble = 0
+
+    def read_tag(self, out):
+        if not self.quiet:
+            return FakeBoard.read_tag(self, out)
+        if self.point < 0:
+            return False
+        out[0] = self.point
+        out[1] = self.tag
+        out[2] = -60
+        out[3] = 0
+        self.point = -1
+        return True
+
+    def read_gas(self, out):
+        if not self.quiet:
+            return FakeBoard.read_gas(self, out)
+        self.wobble = 1 - self.wobble
+        out[0] = 2000 + self.wobble
+        out[1] = 0
+        out[2] = 0
+        return True
+
+    def video_beats(self, out):
+        if not self.quiet:
+            return FakeBoard.video_beats(self, out)
+        out[0] = self.ms
+        return 1
+
+    def link_read(self, buf):
+        if self.quiet and not self.rx:
+            return 0
+        return FakeBoard.link_read(self, buf)
+
+    def link_write(self, data):
+        if not self.quiet:
+            FakeBoard.link_write(self, data)
+
+
+def test_a_pushed_crossing_allocates_at_most_64_bytes_beyond_its_log_append():
+    # The whole step path of a crossing with its event pushed to a host; the event log's
+    # own append (hash, record) is measured apart: it belongs to gateway/eventlog.py.
+    rig = staffed(board_class=QuietBoard)
+    gw = rig.gw
+    b = rig.board
+    b.quiet = True
+    b.rtc = NOW_S + 100
+    n = [0]
+
+    def crossing():
+        n[0] += 1
+        into = n[0] % 2 == 1
+        b.point = 0 if into else 1
+        b.tag = 2  # a miner in the roster: entries allowed, the lamp stays green
+        b.ms += 200
+        gw.step()
+        b.point = 1 if into else 0
+        b.tag = 2
+        b.ms += 200
+        gw.step()
+        for _ in range(5):
+            b.ms += 500
+            gw.step()
+
+    crossing()
+    crossing()
+    gw.log.ack(gw.log.last_seq)
+    history = len(b.history)
+    before = gw.log.last_seq
+    used = _alloc(crossing, 20)  # 21 crossings: one to warm up, 20 counted
+    events = (gw.log.last_seq - before) // 21
+    assert events >= 1 and gw._pushed == gw.log.last_seq  # every event pushed
+    assert history == len(b.history)  # no output changed: FakeBoard's record is quiet
+    append = _alloc(lambda: gw.log.append(NOW_S, ev.ENTRY, 2, 1, 1), 20)
+    assert history == len(b.history)
+    assert used - events * append <= 64, (used, events, append)
+
+
+def test_an_idle_step_allocates_nothing():
+    rig = staffed(board_class=QuietBoard)
+    gw = rig.gw
+    b = rig.board
+    b.quiet = True
+
+    def idle():
+        b.ms += 20  # many steps a second, as a board loops: the wall clock unchanged
+        gw.step()
+
+    assert _alloc(idle, 40) == 0

@@ -12,6 +12,7 @@ from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
 from gateway.eventlog import EventLog, LogFull, flash_bytes_max, genesis_digest
+from gateway.pushframe import EventFramer
 from gateway.roster import Roster
 from gateway.snapshot import SnapshotError, Snapshots
 from gateway.zone import Zone
@@ -39,7 +40,10 @@ FIRMWARE_VERSION = "0.1.0"
 ENOSPC = const(28)  # MicroPython's MP_ENOSPC (littlefs: no space) and Linux's (the vboard)
 _MAX_READS_PER_STEP = const(16)
 _PUSH_PER_STEP = const(4)
-_PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
+_PUSH_WINDOW = const(64)
+_RING_MASK = const(
+    7
+)  # events stashed for pushing: 8, twice what one step pushes  # events pushed beyond the last ack before waiting for one
 _RX_BUF = const(256)
 LOG_SEGMENT = const(128)  # event records per log segment file
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
@@ -133,6 +137,16 @@ class Gateway:
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
         self._poll_link = hasattr(board, "link_writable")
+        self._framer = EventFramer()
+        # The last _RING events logged, to push without reading them back (_stash).
+        self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
+        self._ring_time = [0] * (_RING_MASK + 1)
+        self._ring_kind = [0] * (_RING_MASK + 1)
+        self._ring_tag = [0] * (_RING_MASK + 1)
+        self._ring_a = [0] * (_RING_MASK + 1)
+        self._ring_b = [0] * (_RING_MASK + 1)
+        self._ring_digest = [bytearray(16) for _ in range(_RING_MASK + 1)]
+        self._log_digest = None
         self._decoder = frame.Decoder()
         # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
         self._now_s = board.rtc_s()
@@ -217,6 +231,8 @@ class Gateway:
             genesis=genesis_digest(cfg["gateway_id"]),
         )
         self._pushed = self.log.last_seq
+        # The log's digest of its newest record, updated in place (read by _stash).
+        self._log_digest = getattr(self.log, "_digest", None)
         self.snapshots = Snapshots(fl)
         yield
         self.roster = Roster(self.emit, fl)
@@ -357,12 +373,33 @@ class Gateway:
             self._dirty = True
             self._log_full()
             return
+        if self._host:
+            self._stash(kind, tag, a, b)
         if kind in _STATEFUL:
             self._dirty = True
         if not self.system & SYS_LOG_FULL and self.log.nearly_full():
             # Entries are refused while the log still has room for what they cause, not
             # once an event has already been dropped.
             self._log_full()
+
+    def _stash(self, kind, tag, a, b):
+        # The event just logged, kept for _push_events (allocation-free: slot stores and
+        # a 16-byte copy into a preallocated digest).
+        log = self.log
+        seq = log.last_seq
+        k = seq & _RING_MASK
+        self._ring[k] = seq
+        self._ring_time[k] = self._now_s
+        self._ring_kind[k] = kind
+        self._ring_tag[k] = tag
+        self._ring_a[k] = a
+        self._ring_b[k] = b
+        src = self._log_digest
+        if src is None:
+            src = log.last_digest()
+        dst = self._ring_digest[k]
+        for i in range(16):
+            dst[i] = src[i]
 
     def _log_full(self):
         if self.system & SYS_LOG_FULL:
@@ -554,9 +591,29 @@ class Gateway:
             return
         if self._poll_link and not self.board.link_writable():
             return  # the host is not reading: events wait on flash, the loop runs on
-        for r in log.since(self._pushed, _PUSH_PER_STEP):
-            self._send(messages.event(r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
-            self._pushed = r[0]
+        ring = self._ring
+        n = 0
+        while n < _PUSH_PER_STEP and self._pushed < log.last_seq:
+            seq = self._pushed + 1
+            k = seq & _RING_MASK
+            if ring[k] == seq:
+                # Stashed by emit() as it was logged: framed in place, nothing allocated.
+                f = self._framer.frame(
+                    seq,
+                    self._ring_time[k],
+                    self._ring_kind[k],
+                    self._ring_tag[k],
+                    self._ring_a[k],
+                    self._ring_b[k],
+                    self._ring_digest[k],
+                )
+            else:
+                # Logged before this boot or overwritten in the ring: read back from flash.
+                r = log.since(self._pushed, 1)[0]
+                f = self._framer.frame(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            self.board.link_write(f)
+            self._pushed = seq
+            n += 1
 
     def _handle(self, payload):
         rid = 0
