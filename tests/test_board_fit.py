@@ -542,3 +542,29 @@ def test_an_idle_step_allocates_nothing():
         gw.step()
 
     assert _alloc(idle, 40) == 0
+
+
+def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
+    # The bulk restore (columns copied, ages from 16-bit halves) against zone._since_ms.
+    from gateway import zone as zone_mod
+
+    rig = staffed()
+    gw = rig.gw
+    now = NOW_S + 5000
+    starts = [now - 1, now - 3600, now - 86400 * 3, now - 86400 * 9, now + 50, 0, 1000]
+    z = gw.zone
+    z.restore_start(0, -1, 0)
+    for i in range(len(starts)):
+        z.restore_row(100 + i, 500 + i, starts[i], 1, i % 3, i, 0, now)
+    z.restore_finish(0, now)
+    gw._save_state()
+    rig.power_cut(rtc_s=now)
+    ld = rig.gw.zone.ledger
+    assert ld.n == len(starts) and not rig.gw.system & app.SYS_STATE_LOST
+    now_ms = rig.gw._now_ms
+    for i in range(len(starts)):
+        r = ld.find(100 + i)
+        assert ld.person(r) == 500 + i and ld.crew(r) == i % 3 and ld.flags(r) == i
+        want = zone_mod._since_ms(starts[i], now_ms, now) & 0x3FFFFFFF
+        assert ld.since_ms(r) == want, (i, ld.since_ms(r), want)
+    assert ld.crew_count[0] + ld.crew_count[1] + ld.crew_count[2] == len(starts)

@@ -195,6 +195,30 @@ class Ledger:
         # to flash as they are instead of one int object per field.
         return (self._tag, self._person, self._since_s, self._role, self._crew, self._flags)
 
+    def set_since_ms(self, r, ms):
+        self._since_ms[r] = ms & TICKS_MASK
+
+    def reindex(self, n):
+        # After the row arrays were filled in bulk (gateway/snapshot.py): n rows in use,
+        # the tag table and crew counts rebuilt. Returns the first row whose tag an
+        # earlier row holds (a damaged snapshot), else -1; then the ledger is cleared.
+        self.clear()
+        slot = self._slot
+        mask = self._mask
+        tags = self._tag
+        for r in range(n):
+            tag = tags[r]
+            i = _home(tag, mask)
+            while slot[i]:
+                if tags[slot[i] - 1] == tag:
+                    self.clear()
+                    return r
+                i = (i + 1) & mask
+            slot[i] = r + 1
+            self.crew_count[self._crew[r]] += 1
+        self.n = n
+        return -1
+
     def clear(self):
         slot = self._slot
         for i in range(len(slot)):

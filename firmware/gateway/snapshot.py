@@ -17,7 +17,6 @@ import struct
 from binascii import crc32
 
 from gateway import roles
-from gateway.roster import MAX_ID
 
 SLOTS = ("state.a", "state.b")
 _MAGIC = b"SGS1"
@@ -144,14 +143,14 @@ def _valid(data):
 
 
 def _restore(data, zone, now_ms, now_s):
+    # The ledger's columns are copied into its arrays as they are (no int per field);
+    # each stay's monotonic start is rebuilt from its wall-clock start in 16-bit halves,
+    # so no big int is made per row either.
     _magic, _gen, seq, overflow, sealed, _v, cap, expiry, il_len, n = struct.unpack_from(
         _HEAD_FMT, data, 0
     )
-    top = (
-        zone.policy.legal[0]
-        if zone.policy.legal[0] > zone.policy.legal[1]
-        else zone.policy.legal[1]
-    )
+    pol = zone.policy
+    top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
     if cap < -1 or cap > top or (cap >= 0 and expiry < 1):
         raise SnapshotError("state snapshot: temporary cap %d outside 0..%d" % (cap, top))
     il_blob = bytes(data[_HEAD : _HEAD + il_len])
@@ -163,27 +162,59 @@ def _restore(data, zone, now_ms, now_s):
     flags = crew + n
     # Every row checked before the zone is touched: a bad snapshot changes nothing.
     for k in range(n):
-        tag = _u32(data, base + 4 * k)
-        if not 0 < tag <= MAX_ID or _u32(data, people + 4 * k) > MAX_ID:
+        t = base + 4 * k
+        p = people + 4 * k
+        if data[t + 3] > 0x3F or data[p + 3] > 0x3F or _u32(data, t) == 0:
             raise SnapshotError("state snapshot row %d: tag or person out of range" % k)
         if data[role + k] > roles.MAX_ROLE or data[crew + k] > 2:
             raise SnapshotError("state snapshot row %d: role or crew out of range" % k)
-    zone.restore_start(overflow, cap, expiry)
-    for k in range(n):
-        if not zone.restore_row(
-            _u32(data, base + 4 * k),
-            _u32(data, people + 4 * k),
-            struct.unpack_from("<I", data, since + 4 * k)[0],
-            data[role + k],
-            data[crew + k],
-            data[flags + k],
-            now_ms,
-            now_s,
-        ):
-            zone.restore_start(0, -1, 0)
-            raise SnapshotError("state snapshot: tag %d appears twice" % _u32(data, base + 4 * k))
+    ld = zone.ledger
+    m = n if n <= ld.capacity else ld.capacity  # a smaller ledger now: the rest counted
+    zone.restore_start(overflow + n - m, cap, expiry)
+    mv = memoryview(data)
+    cols = ld.columns()
+    offsets = (base, people, since, role, crew, flags)
+    sizes = (4, 4, 4, 1, 1, 1)
+    for c in range(6):
+        if m:
+            _raw(cols[c], m * sizes[c])[:] = mv[offsets[c] : offsets[c] + m * sizes[c]]
+    dup = ld.reindex(m)
+    if dup >= 0:
+        zone.restore_start(0, -1, 0)
+        raise SnapshotError("state snapshot: tag %d appears twice" % _u32(data, base + 4 * dup))
+    _ages(ld, data, since, m, now_ms, now_s)
     zone.restore_finish(now_ms, now_s)
     return seq, il_blob, sealed == 1
+
+
+_EPOCH_HI = 1577836800 >> 16  # caps.EPOCH_S in 16-bit halves
+_EPOCH_LO = 1577836800 & 0xFFFF
+_MAX_AGE_MS = 0x1FFFFFFF  # zone's longest exact age
+_MAX_AGE_S = _MAX_AGE_MS // 1000
+
+
+def _ages(ld, data, since, n, now_ms, now_s):
+    # since_ms of each row: now_ms less its age from the wall clock, as zone._since_ms
+    # gives it (0 when either clock is unknown).
+    known = 1577836800 <= now_s <= 0xFFFFFFFF
+    now_hi = now_s >> 16 if known else 0
+    now_lo = now_s & 0xFFFF if known else 0
+    for r in range(n):
+        o = since + 4 * r
+        hi = data[o + 2] | data[o + 3] << 8
+        lo = data[o] | data[o + 1] << 8
+        age_ms = 0
+        if known and (hi > _EPOCH_HI or (hi == _EPOCH_HI and lo >= _EPOCH_LO)):
+            d = now_hi - hi
+            if 0 <= d < 0x2000:
+                age = d * 65536 + now_lo - lo
+                if age > _MAX_AGE_S:
+                    age_ms = _MAX_AGE_MS
+                elif age > 0:  # a start after now is "just now", as zone._since_ms
+                    age_ms = age * 1000
+            elif d >= 0x2000:
+                age_ms = _MAX_AGE_MS
+        ld.set_since_ms(r, now_ms - age_ms)
 
 
 def _u32(b, o):
