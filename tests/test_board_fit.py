@@ -568,3 +568,19 @@ def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
         want = zone_mod._since_ms(starts[i], now_ms, now) & 0x3FFFFFFF
         assert ld.since_ms(r) == want, (i, ld.since_ms(r), want)
     assert ld.crew_count[0] + ld.crew_count[1] + ld.crew_count[2] == len(starts)
+
+
+def test_rarely_used_modules_leave_the_heap_after_use():
+    import sys
+
+    rig = staffed()  # booted, a roster loaded
+    assert "gateway.config" not in sys.modules
+    assert "gateway.rosterload" not in sys.modules
+    rig.call("config-set", changes={"warn_pct": 85})
+    assert "gateway.config" not in sys.modules
+    assert rig.gw.cfg["warn_pct"] == 85
+    r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
+    assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it
+    rig.request("roster-load", load_id=5, part=1, parts=2, entries=[roster_entry(2)], total=2)
+    assert "gateway.rosterload" not in sys.modules
+    assert rig.gw.zone.roster.n == 2

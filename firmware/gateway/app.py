@@ -6,7 +6,6 @@
 import gc
 import sys
 
-from gateway import config as configuration
 from gateway import events as ev
 from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
@@ -118,6 +117,14 @@ _WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING | SYS_STATE_LOST
 _ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING | SYS_STATE_LOST
 
 
+def _config():
+    # The settings' schema and checks: needed at boot and by config-set only, so
+    # imported then and let go after (store.unload), out of a board's heap meanwhile.
+    from gateway import config
+
+    return config
+
+
 def _i31(v):
     # A request id as an event field (int32): ids are uint32, the low 31 bits identify it.
     return (v or 0) & 0x7FFFFFFF
@@ -197,6 +204,7 @@ class Gateway:
             self.key = None
         if self.key is None:
             self.system |= SYS_NOT_PROVISIONED
+        configuration = _config()
         cfg = configuration.defaults()
         try:
             stored = store.read_cbor(fl, store.CONFIG_FILE)
@@ -223,7 +231,7 @@ class Gateway:
             except ProtocolError:
                 # A stored log_capacity the file system cannot hold: defaults, work off.
                 self.system |= SYS_CONFIG_BAD
-                cfg = self.cfg = configuration.defaults()
+                cfg = self.cfg = _config().defaults()
         self.log = EventLog(
             fl,
             cfg["log_capacity"],
@@ -257,6 +265,7 @@ class Gateway:
             self.emit(ev.SYSTEM_ALARM, 0, self.system, 0)
         self._log_last_fault()
         self._save_state()
+        store.unload("config")
 
     def _check_log_fits(self, cfg):
         # The log must fit the file system it is on, with room beside it for the roster's
@@ -312,7 +321,7 @@ class Gateway:
         except (ValueError, ProtocolError):
             # Fail safe: the stored config is refused; run on defaults with work off.
             self.system |= SYS_CONFIG_BAD
-            cfg = configuration.defaults()
+            cfg = _config().defaults()
             self.zone, self.il = self._build(cfg)
         self.cfg = cfg
         self.sealed = False
@@ -677,9 +686,10 @@ class Gateway:
             raise ProtocolError(E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type")
         fn = getattr(self, "_cmd_" + name.replace("-", "_"))
         out = fn(body)
-        if out is _LATER:
-            self._job[1] = code
-            self._job[2] = rid
+        job = self._job
+        if out is _LATER and job is not None:
+            job[1] = code
+            job[2] = rid
             return None
         if out is None:
             out = {}
@@ -689,6 +699,8 @@ class Gateway:
         # One phase of a long command per step; when done, answered as _handle would:
         # the COMMAND event and the snapshot on flash first, then the reply.
         job = self._job
+        if job is None:
+            return
         code = job[1]
         rid = job[2]
         try:
@@ -832,6 +844,7 @@ class Gateway:
         if "gateway_id" in changes and changes["gateway_id"] != self.cfg["gateway_id"]:
             # The event chain starts from the gateway id: it is fixed at provisioning.
             raise ProtocolError(E_REFUSED, "gateway_id is set at provisioning only", "gateway_id")
+        configuration = _config()
         new = configuration.apply(self.cfg, changes)
         try:
             built = self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
@@ -850,6 +863,7 @@ class Gateway:
         self._install(new, built)
         for _ in self._restore():
             pass
+        store.unload("config")
         return None
 
     def _cmd_roster_load(self, body):
@@ -889,14 +903,15 @@ class Gateway:
         self._roster_load = None
         # The commit (sort, checks, the new slot written) runs one phase a step, each
         # short of the watchdog; the reply goes when the new roster is on flash and used.
-        self._job = [self._commit_roster(roster), 0, 0, {"received": load[2], "complete": True}]
+        fields = {"received": load[2], "complete": True}
+        self._job = [self._commit_roster(roster, fields), 0, 0, fields]
         return _LATER
 
-    def _commit_roster(self, roster):
+    def _commit_roster(self, roster, fields):
         for _ in roster.commit_steps():
             yield
         self.system &= ~SYS_ROSTER_BAD
-        self._job[3]["entries"] = roster.n
+        fields["entries"] = roster.n
 
     def _cmd_permit_issue(self, body):
         result = self.il.issue_permit(

@@ -28,8 +28,8 @@ class EventFramer:
         self._pmv = memoryview(self._p)
         # Views of each length once made are kept: a frame's lengths vary over a few
         # values, and a slice per event would be 32 bytes of garbage.
-        self._pviews = [None] * (_PAYLOAD_MAX + 1)
-        self._views = [None] * (_WIRE_MAX + 1)
+        self._pviews: list = [None] * (_PAYLOAD_MAX + 1)
+        self._views: list = [None] * (_WIRE_MAX + 1)
 
     def frame(self, seq, time_s, kind, tag, a, b, digest):
         # The framed notification as a memoryview into a buffer reused by the next call.

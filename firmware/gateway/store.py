@@ -3,6 +3,8 @@
 # the last accepted command counter and the boot count. Each is one file written
 # atomically (Flash.write), so a power cut leaves the old or the new version.
 # The deploy tool and the virtual board provision KEY_FILE and CONFIG_FILE by name.
+import sys
+
 from gatewire import cbor
 from gatewire.auth import KEY_LEN
 
@@ -60,3 +62,12 @@ def next_boot_count(flash):
     n = n + 1 if type(n) is int and n >= 0 else 1
     write_cbor(flash, BOOTS_FILE, n)
     return n
+
+
+def unload(name):
+    # Lets a rarely used gateway module's code leave the heap (imported again on its
+    # next use): a board keeps imported bytecode in its 192 KB.
+    sys.modules.pop("gateway." + name, None)
+    pkg = sys.modules.get("gateway")
+    if pkg is not None and name in pkg.__dict__:
+        delattr(pkg, name)

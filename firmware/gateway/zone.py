@@ -70,9 +70,10 @@ from gateway.ledger import (
     FLAG_UNKNOWN,
     TICKS_MASK,
     Ledger,
+    first_twice,
     ticks_age,
 )
-from gateway.roster import MAX_ID, Roster, first_twice
+from gateway.roster import MAX_ID, Roster
 
 try:
     from micropython import const
