@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # "ci" is reproducible (same examples every run); "thorough" is for long runs by hand:
@@ -20,3 +21,49 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Board profiles (host_tools/shaftgate/vboard/profiles.py, docs/hardware.md): every virtual
+# board and MicroPython test run is held to one. --board-profile chooses it for the session
+# (else $SHAFTGATE_BOARD_PROFILE, else pico); a test that does not fit a board yet says so
+# with @pytest.mark.board_profile("loose") and is listed in docs/hardware.md.
+PROFILE_ENV = "SHAFTGATE_BOARD_PROFILE"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--board-profile",
+        default=None,
+        help="board profile of virtual boards and MicroPython runs: pico (default), esp32, "
+        "loose (sets $%s)" % PROFILE_ENV,
+    )
+
+
+def pytest_configure(config):
+    from shaftgate.vboard import profiles
+
+    chosen = config.getoption("--board-profile")
+    if chosen is not None:
+        try:
+            profiles.resolve(chosen)
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from e
+        # The environment, so that boards started by subprocesses (shaftgate sim) follow.
+        os.environ[PROFILE_ENV] = chosen
+    config.addinivalue_line(
+        "markers",
+        "board_profile(name): run this test's boards under that profile, whatever the "
+        "session's (for tests that do not fit the default board yet)",
+    )
+
+
+def _marked_profile(request):
+    marker = request.node.get_closest_marker("board_profile")
+    return marker.args[0] if marker else None
+
+
+@pytest.fixture(autouse=True)
+def _board_profile(request, monkeypatch):
+    name = _marked_profile(request)
+    if name is not None:
+        monkeypatch.setenv(PROFILE_ENV, name)
+    yield

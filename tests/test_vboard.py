@@ -134,7 +134,7 @@ class Echo:
         self.tag = [0, 0, 0, 0]
         self.gas = [0, 0, 0]
         self.beats = [0] * 8
-        self.feed = False
+        self.feed = True  # Board() armed the watchdog: fed every step until !starve
         board.flash.append("boots.log", b"boot\n")
 
     def step(self):
