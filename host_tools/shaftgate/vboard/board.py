@@ -542,15 +542,15 @@ class VirtualBoard:
         0.2 s); returns that status. For conditions in board time (board_ms, steps)."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
-            proc = self._proc
             while True:
                 s = self.status()
                 if predicate(s):
                     return s
+                # Across resets and power cycles (proc None): a crash still fails the wait.
                 self._wait_turn(
                     deadline,
-                    proc,
-                    "while waiting for its status",
+                    None,
+                    "",
                     "board %s: status did not match within %.1f s" % (self.name, timeout_s),
                     self._observed,
                 )

@@ -114,9 +114,15 @@ let stallMs = 0; // flash stalls in this call
 let stalls = []; // [start, end] board ms of each flash stall in this call
 const flashStats = { erases: 0, pages: 0, bytes: 0, ops: 0, stall_ms: 0 };
 
+// CPU time of this (the interpreter's) thread only: process.cpuUsage() would also count
+// V8's background threads, which tier the WebAssembly code up after a power-on and would
+// read as the firmware's time. /proc/thread-self/schedstat: ns on the CPU, first field.
+const schedFd = fs.openSync("/proc/thread-self/schedstat", "r");
+const schedBuf = Buffer.alloc(96);
+
 function cpuUs() {
-  const u = process.cpuUsage();
-  return u.user + u.system;
+  const n = fs.readSync(schedFd, schedBuf, 0, schedBuf.length, 0);
+  return Number(schedBuf.toString("latin1", 0, n).split(" ")[0]) / 1000;
 }
 
 function inCallMs() {
@@ -365,6 +371,7 @@ const io = {
     if (ioAddr === 0) return 0;
     let r;
     if (BOARD_TIME) {
+      if (stalls.length) loseToStalls();
       // Reads in the order the world made them (the doorway judges direction by order):
       // the oldest line of the two readers, once its last byte has arrived.
       let pick = -1;
@@ -762,7 +769,9 @@ function loseToStalls() {
   // depth they are lost and their line fails its checksum: the read is gone.
   const fifo = P.uart_fifo;
   if (!fifo) return;
-  for (const [s, e] of stalls) {
+  const judged = stalls;
+  stalls = []; // each stall judged once: at the first read after it, or when the call ends
+  for (const [s, e] of judged) {
     for (let w = 0; w < 2; w++) {
       let held = 0;
       for (const line of wires[w]) {
@@ -933,10 +942,14 @@ if (BOARD_TIME) {
     const { workerData } = require("node:worker_threads");
     const fs = require("node:fs");
     const sh = workerData.shared;
+    // The interpreter's thread is the process's main thread: its tid is the pid.
+    const fd = fs.openSync("/proc/" + process.pid + "/task/" + process.pid + "/schedstat", "r");
+    const buf = Buffer.alloc(96);
     setInterval(() => {
       if (sh[${SH_IN_CALL}] !== 1 || !(sh[${SH_WDT_MS}] > 0)) return;
-      const u = process.cpuUsage();
-      const ms = ((u.user + u.system - sh[${SH_CALL_CPU}]) / 1000) * sh[${SH_FACTOR}] + sh[${SH_UNFED}];
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      const us = Number(buf.toString("latin1", 0, n).split(" ")[0]) / 1000;
+      const ms = ((us - sh[${SH_CALL_CPU}]) / 1000) * sh[${SH_FACTOR}] + sh[${SH_UNFED}];
       if (ms > sh[${SH_WDT_MS}]) {
         const text = "watchdog: a call ran " + Math.round(ms) + " board ms without returning or feeding it (timeout " + sh[${SH_WDT_MS}] + " ms, " + workerData.profile + " profile), during " + (sh[${SH_STEP}] < 0 ? "boot" : "step " + sh[${SH_STEP}]);
         fs.writeSync(1, JSON.stringify({ watchdog: text, hung: true }) + "\\n");
