@@ -515,7 +515,7 @@ def test_watchdog_resets_a_hung_or_starving_firmware(make_board):
         board.sync(HANG_GUARD_S)
         start = report(board)
         # Fed every step: ten timeouts of board time pass without a reset.
-        board.wait_status(lambda s: s["board_ms"] > start["board_ms"] + 3000, HANG_GUARD_S)
+        board.wait_status(lambda s: s.get("board_ms", 0) > start["board_ms"] + 3000, HANG_GUARD_S)
         assert board.watchdog_resets == 0
         port.write(b"!hang\n")  # step() never returns: the board's watchdog thread bites
         board.wait_status(lambda s: s["watchdog_resets"] >= 1 and s["running"], HANG_GUARD_S)
@@ -585,7 +585,7 @@ def test_a_flash_write_while_a_reader_line_arrives_loses_its_bytes(board):
         assert report(board)["tags_lost"] == 0  # no flash work: every line arrives
         assert ask(port, b"!flashloop 8192") == b"flashloop"
         board.sync(HANG_GUARD_S)
-        before = board.wait_status(lambda s: s["flash"]["erases"] > 0, HANG_GUARD_S)
+        before = board.wait_status(lambda s: s.get("flash", {}).get("erases", 0) > 0, HANG_GUARD_S)
         for i in range(10):
             board.read_tag(OUTER, 600 + i)
         board.sync(HANG_GUARD_S)

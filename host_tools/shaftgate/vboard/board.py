@@ -65,6 +65,9 @@ _EXIT_CRASH = 3
 _EXIT_WATCHDOG = 4
 _I32_MAX = 0x7FFFFFFF
 _HISTORY = 10000
+# Board time is the process's CPU time (vboard.mjs): no V8 background threads, and the
+# WebAssembly compiled when loaded rather than inside the first call that runs a function.
+_NODE_FLAGS = ("--single-threaded", "--no-wasm-lazy-compilation")
 _LOG_TAIL_LINES = 30
 
 _live_boards = weakref.WeakSet()
@@ -122,6 +125,7 @@ class VirtualBoard:
         watchdog_ms=None,
         ticks_origin_ms=0,
         profile=None,
+        watchdog_bites=True,
         node=None,
         repo=None,
     ):
@@ -165,8 +169,16 @@ class VirtualBoard:
             "step_interval_ms": _check_int("step_interval_ms", step_interval_ms, 0, 1000),
             "watchdog_ms": watchdog_ms,
             "ticks_origin_ms": _check_int("ticks_origin_ms", ticks_origin_ms, 0, 0x3FFFFFFF),
+            # False only for a bench that measures a firmware past its watchdog: the
+            # longest unfed stretch is reported (status unfed_max_board_ms), no reset.
+            "watchdog_bites": bool(watchdog_bites),
             "image_dir": str(image),
             "profile": self.profile,
+            # The bytecode a frozen image keeps in flash: every .mpy the virtual board can
+            # import (hal/mcu.mpy needs `machine`, which only a real board has).
+            "frozen_code_bytes": sum(
+                p.stat().st_size for p in image.rglob("*.mpy") if p.name != "mcu.mpy"
+            ),
         }
         self.dir.mkdir(parents=True, exist_ok=True)
         self.flash_dir.mkdir(exist_ok=True)
@@ -484,6 +496,11 @@ class VirtualBoard:
                 )
             self._synced.discard(sync_id)
 
+    def mark(self, label):
+        """Start a measuring window: status()["window"] then holds the longest call (board
+        ms) and the most heap in use since this mark, with `label` once it has begun."""
+        return self._send({"mark": str(label)})
+
     # ---- observation ----
 
     def outputs(self):
@@ -616,7 +633,7 @@ class VirtualBoard:
         with self._log_lock:
             self._log.flush()
         proc = subprocess.Popen(
-            [self._node, str(_VBOARD_MJS), json.dumps(settings)],
+            [self._node, *_NODE_FLAGS, str(_VBOARD_MJS), json.dumps(settings)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
