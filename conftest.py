@@ -24,8 +24,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Board profiles (host_tools/shaftgate/vboard/profiles.py, docs/hardware.md): every virtual
 # board and MicroPython test run is held to one. --board-profile chooses it for the session
-# (else $SHAFTGATE_BOARD_PROFILE, else pico); a test that does not fit a board yet says so
-# with @pytest.mark.board_profile("loose") and is listed in docs/hardware.md.
+# (else $SHAFTGATE_BOARD_PROFILE, else pico); a test that does not fit a board yet is listed
+# in tests/board_fit.py, with the figure that stops it, and runs loose until it fits.
 PROFILE_ENV = "SHAFTGATE_BOARD_PROFILE"
 
 
@@ -34,7 +34,7 @@ def pytest_addoption(parser):
         "--board-profile",
         default=None,
         help="board profile of virtual boards and MicroPython runs: pico (default), esp32, "
-        "loose (sets $%s)" % PROFILE_ENV,
+        "esp32-frozen, loose (sets $%s)" % PROFILE_ENV,
     )
 
 
@@ -49,21 +49,12 @@ def pytest_configure(config):
             raise pytest.UsageError(str(e)) from e
         # The environment, so that boards started by subprocesses (shaftgate sim) follow.
         os.environ[PROFILE_ENV] = chosen
-    config.addinivalue_line(
-        "markers",
-        "board_profile(name): run this test's boards under that profile, whatever the "
-        "session's (for tests that do not fit the default board yet)",
-    )
-
-
-def _marked_profile(request):
-    marker = request.node.get_closest_marker("board_profile")
-    return marker.args[0] if marker else None
 
 
 @pytest.fixture(autouse=True)
 def _board_profile(request, monkeypatch):
-    name = _marked_profile(request)
+    import board_fit
+
+    name = board_fit.profile_for(request.node.path, request.node.name)
     if name is not None:
         monkeypatch.setenv(PROFILE_ENV, name)
-    yield

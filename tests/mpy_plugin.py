@@ -6,14 +6,14 @@ The run is held to the board profile in force (shaftgate/vboard/profiles.py: pyt
 --board-profile, $SHAFTGATE_BOARD_PROFILE, else pico): the firmware as the .mpy files
 deploy ships, the test module and its helpers as .mpy, the profile's fixed GC heap read
 after each test function (past it, the test fails with a MemoryError naming it). A file
-whose tests do not fit a board yet names its profile on its second line:
-`# board-profile: loose` (listed in docs/hardware.md)."""
+whose tests do not fit a board yet is listed in tests/board_fit.py and runs loose."""
 
 import ast
 import json
 import subprocess
 from pathlib import Path
 
+import board_fit
 import pytest
 
 from shaftgate.deploy import DeployError
@@ -21,7 +21,6 @@ from shaftgate.vboard import profiles
 from shaftgate.vboard.image import compiled_tests, firmware_image
 
 MARKER = "# micropython-test"
-PROFILE_LINE = "# board-profile:"
 RESULT_PREFIX = "@@mpy-result "
 RUNNER = Path(__file__).with_name("mpy_runner.mjs")
 FILE_TIMEOUT_S = 600
@@ -61,14 +60,9 @@ class MicroPythonFile(pytest.File):
 
 
 def file_profile(path):
-    """The profile a MicroPython test file runs under: its own `# board-profile:` line,
-    else the session's."""
-    with open(path, encoding="utf-8") as f:
-        f.readline()
-        second = f.readline().strip()
-    if second.startswith(PROFILE_LINE):
-        return profiles.resolve(second[len(PROFILE_LINE) :].strip())
-    return profiles.resolve()
+    """The profile a MicroPython test file runs under: loose while tests/board_fit.py
+    lists it, else the session's."""
+    return profiles.resolve(board_fit.profile_for(Path(path)))
 
 
 def runner_settings(path):
@@ -80,6 +74,8 @@ def runner_settings(path):
         "profile": profile,
         "image_dir": str(firmware_image(profile["deploy_board"])),
         "test_dir": str(compiled_tests(path)),
+        # Tests of this file that tests/board_fit.py lists: their heap is not checked.
+        "loose_tests": board_fit.loose_tests(Path(path)),
     }
 
 

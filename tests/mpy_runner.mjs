@@ -155,6 +155,13 @@ try {
         }
       }
       const r = JSON.parse(String(b.mp.globals.get("_test")(name)));
+      if (settings && (settings.loose_tests || []).includes(name)) {
+        // Listed in tests/board_fit.py: not held to the heap; if it grew the heap, the
+        // tests after it get a fresh interpreter, so that they are judged on their own.
+        report(r);
+        if (heapTotal(b.mp)[0] > b.limit) b = null;
+        continue;
+      }
       const over = overHeap(b.mp, b.limit, name);
       if (over) {
         report({ name, ok: false, tb: over + (r.ok ? "" : "\n" + r.tb) });

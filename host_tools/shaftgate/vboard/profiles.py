@@ -22,7 +22,7 @@ that do not yet fit a board (each one names it explicitly, see tests/conftest.py
 import os
 
 ENV = "SHAFTGATE_BOARD_PROFILE"
-DEFAULT = "loose"  # pico once the suite fits it (issue 9): see docs/hardware.md
+DEFAULT = "pico"
 
 # The published figure the VM calibrates against (docs/hardware.md names it): the 8-queens
 # problem, every solution, on one Python list with recursion, measured with MicroPython
