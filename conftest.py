@@ -51,10 +51,29 @@ def pytest_configure(config):
         os.environ[PROFILE_ENV] = chosen
 
 
-@pytest.fixture(autouse=True)
-def _board_profile(request, monkeypatch):
+_saved_profile = pytest.StashKey()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    # Before any fixture of the test, module-scoped ones included (a shared demo run).
     import board_fit
 
-    name = board_fit.profile_for(request.node.path, request.node.name)
+    name = board_fit.profile_for(item.path, item.name)
     if name is not None:
-        monkeypatch.setenv(PROFILE_ENV, name)
+        item.stash[_saved_profile] = os.environ.get(PROFILE_ENV)
+        os.environ[PROFILE_ENV] = name
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        if _saved_profile in item.stash:
+            old = item.stash[_saved_profile]
+            if old is None:
+                os.environ.pop(PROFILE_ENV, None)
+            else:
+                os.environ[PROFILE_ENV] = old
