@@ -10,13 +10,16 @@ crossings are being logged, and while a signed command is on its way. After each
   relays off through boot until the host has set its clock, and no work before the video
   hold-off has run again.
 
-HIL_SEED=<n> replays a run; the seed is in the report.
+HIL_SEED=<n> replays a run; the seed is in the report. The long form runs many seeds,
+each its own test: HIL_SEEDS=1-300 (docs/reliability.md has the last figure).
 """
 
 import os
 import random
 import threading
 import time
+
+import pytest
 
 from gateway import events as ev
 from gateway.permits import KEY_MAINTENANCE
@@ -27,6 +30,16 @@ from .hil_boards import is_safe
 
 CUTS = 6
 CREW = 60
+DEFAULT_SEED = 20260615
+
+
+def _seeds():
+    # HIL_SEEDS=a-b (the long form) or HIL_SEED=n (replay one run); else the CI seed.
+    span = os.environ.get("HIL_SEEDS")
+    if span:
+        lo, _, hi = span.partition("-")
+        return list(range(int(lo), int(hi or lo) + 1))
+    return [int(os.environ.get("HIL_SEED", DEFAULT_SEED))]
 
 
 def _replay(events):
@@ -39,9 +52,9 @@ def _replay(events):
     return inside
 
 
-def test_power_cuts_at_random_instants(board, report):
+@pytest.mark.parametrize("seed", _seeds())
+def test_power_cuts_at_random_instants(board, report, seed):
     board.require("power")
-    seed = int(os.environ.get("HIL_SEED", "20260615"))
     rng = random.Random(seed)
     report.note("random seed %d (HIL_SEED=%d replays this run)" % (seed, seed))
     crew = morning_crew(CREW)

@@ -418,6 +418,24 @@ def test_a_forged_last_record_breaks_the_chain_and_is_not_taken_for_torn():
     assert log.tampered and log.tamper_code == TAMPER_CHAIN and log.tamper_seq == 10
 
 
+def test_a_forged_record_at_either_end_of_a_segment_or_of_the_log_is_caught_at_boot():
+    # K=4, 10 records: segments hold 1-4, 5-8, 9-10. The first and last record of each
+    # segment and of the whole log, each changed with its crc forged: the boot check must
+    # read every one of them (issue 14: a check that skipped each segment's first record
+    # survived the tests, which only touched seq 6 and 10).
+    for seq in (1, 4, 5, 8, 9, 10):
+        first = 1 + (seq - 1) // K * K
+        index = seq - first
+
+        def change(f, first=first, index=index):
+            _patch(f, _seg(first), index * RECORD_SIZE + 16, struct.pack("<i", 4242))
+            _reseal(f, _seg(first), index)
+
+        _, log, _ = _tampered_log(change)
+        assert log.tampered, seq
+        assert (log.tamper_code, log.tamper_seq) == (TAMPER_CHAIN, seq), (seq, log.tamper_seq)
+
+
 def test_a_deleted_middle_record_is_detected():
     def change(f):
         data = f.inner.read(_seg(5))

@@ -148,6 +148,47 @@ def test_a_frozen_value_never_revives_even_when_the_clock_wraps_onto_it():
         assert not v.ok
 
 
+def test_a_frozen_heartbeat_is_lost_timeout_ms_after_it_last_changed_not_later():
+    # A camera whose beats are stamped just after the step read the clock (allowed up to
+    # 1 s ahead) and then freezes: the beat itself still looks young for that second, but
+    # the value stopped changing timeout_ms ago, and a frozen value is no video
+    # (R-VIDEO-1). Pins the change-age check in Video.tick (issue 14: removing it lived).
+    v, log = _video()
+    beats = [0] * 8
+    t = 1000
+    while t <= 10000:
+        beats[0] = t + 800  # stamped 800 ms after this step's clock read
+        v.on_beats(beats, 1, t)
+        t += 1000
+    last_change = t - 1000
+    assert v.ok
+    v.tick(last_change + 10000)  # the change is exactly timeout_ms old: not yet
+    assert v.ok and not v.alarm
+    v.tick(last_change + 10001)
+    assert not v.ok and v.alarm
+    assert log.of(events.VIDEO_LOST) == [(events.VIDEO_LOST, 0, 10001 - 800, 1)]
+
+
+def test_a_new_heartbeat_value_that_is_already_older_than_the_timeout_is_no_video():
+    # The value changed (so the change is fresh), but the beat it reports is 10.5 s old:
+    # the camera's last sign of life is past the timeout, and that alone drops video
+    # (the beat-age check; the change-age check cannot see this case).
+    v, log = _video()
+    beats = [0] * 8
+    t = _live(v, beats, 1000, 20000)
+    assert v.ok
+    beats[0] = t + 1000 - 10500
+    v.on_beats(beats, 1, t + 1000)
+    assert not v.ok and v.alarm
+    assert log.of(events.VIDEO_LOST)[-1] == (events.VIDEO_LOST, 0, 10500, 1)
+    # Not firing: a beat exactly timeout_ms old is still live.
+    v2, _ = _video()
+    t = _live(v2, beats, 1000, 20000)
+    beats[0] = t + 1000 - 10000
+    v2.on_beats(beats, 1, t + 1000)
+    assert v2.ok
+
+
 def test_a_beat_from_the_future_or_not_an_int_is_not_live():
     v, _log = _video()
     beats = [0] * 8

@@ -61,6 +61,12 @@ class TornFlash:
     def disarm(self):
         self._cut_in = None
 
+    def close(self):
+        # The board is gone (apprig's power_cut): let go of the open append file.
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
     def reboot(self):
         self.disarm()
         self.dead = False

@@ -398,6 +398,11 @@ class Gateway:
             reply = self._dispatch(code, rid, body)
             if messages.is_mutating(code):
                 self.emit(ev.COMMAND, code, 0, _i31(rid))
+                if self._dirty:
+                    # Durable before OK: the host is told only what a power cut cannot
+                    # take back. The log replays crossings alone, so the snapshot must
+                    # hold the order (a seal, an evacuation, a permit) first.
+                    self._save_state()
             self._send(reply)
         except ProtocolError as e:
             if messages.is_mutating(code):

@@ -105,6 +105,8 @@ class Video:
             if state == _LIVE:
                 age = ticks_diff(now_ms, self._beat[i])
                 # A beat stamped (by an IRQ) just after this step read the clock is fresh.
+                # The change-age test is what drops a value frozen up to _SKEW_MS ahead of
+                # the clock on time (test_a_frozen_heartbeat_is_lost_timeout_ms_after_...).
                 if (
                     age < -_SKEW_MS
                     or age > timeout

@@ -1,0 +1,113 @@
+"""The reliability suite's figures (issue 13), each written to docs/reliability.md from a
+real run, with the command that reproduces it:
+
+    ./dev reliability fuzz           short form (what CI runs, as tests/test_fuzz.py)
+    ./dev reliability fuzz --long    long form: 100,000 inputs per parser, 20,000 to the gateway
+    ./dev reliability attacks        orders without the key or from an old capture
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import attacks
+import fuzzing
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "reliability.md"
+SEED = 20261204
+FUZZ_SHORT = {"frame": 3000, "cbor": 3000, "messages": 2000, "gateway": 600}
+FUZZ_LONG = {"frame": 100000, "cbor": 100000, "messages": 100000, "gateway": 20000}
+
+
+def write_section(key, title, body):
+    begin = "<!-- %s:begin -->" % key
+    end = "<!-- %s:end -->" % key
+    block = "%s\n%s\n%s" % (begin, body.rstrip("\n"), end)
+    text = DOC.read_text() if DOC.exists() else "# Reliability: figures from real runs\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n## %s\n\n%s\n" % (title, block)
+    DOC.write_text(text)
+
+
+def fuzz(long_form):
+    sizes = FUZZ_LONG if long_form else FUZZ_SHORT
+    rows = []
+    for name in ("frame", "cbor", "messages", "gateway"):
+        t0 = time.monotonic()
+        t = fuzzing.TARGETS[name](sizes[name], SEED)
+        took = time.monotonic() - t0
+        rows.append((t, took))
+        print(
+            "%-26s tried %7d  accepted %7d  crashes %d  state changes %d  (%.0f s)"
+            % (t.target, t.tried, t.accepted, t.crash_count, t.state_changes, took),
+            flush=True,
+        )
+        for data, what in t.crashes:
+            print("   crash: %s  input %s" % (what, data.hex()[:80]))
+    cmd = "./dev reliability fuzz" + (" --long" if long_form else "")
+    lines = [
+        "Last run: %s UTC, `%s` (seed %d)."
+        % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), cmd, SEED),
+        "",
+        "| target | inputs tried | taken as valid | crashes | state changes from invalid input | time |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for t, took in rows:
+        lines.append(
+            "| %s | %d | %d | %d | %s | %.0f s |"
+            % (
+                t.target,
+                t.tried,
+                t.accepted,
+                t.crash_count,
+                t.state_changes if t.target.startswith("gateway") else "n/a",
+                took,
+            )
+        )
+    write_section("fuzz", "Bad input", "\n".join(lines))
+    return 1 if any(t.crash_count or t.state_changes for t, _ in rows) else 0
+
+
+def attack():
+    rows = attacks.run_all()
+    lines = [
+        "Last run: %s UTC, `./dev reliability attacks`."
+        % time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "",
+        "| attack | attempts | accepted | refused with the right error | logged on the gateway | state moved |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    bad = False
+    for r in rows:
+        print("%-75s %s" % (r.attack, r.as_row()))
+        lines.append(
+            "| %s | %d | %d | %d | %d | %s |"
+            % (
+                r.attack,
+                r.attempts,
+                r.accepted,
+                r.refused_right,
+                r.logged,
+                "yes" if r.state_moved else "no",
+            )
+        )
+        bad = bad or r.accepted or r.logged != r.attempts or r.state_moved
+    write_section("attacks", "Attacks", "\n".join(lines))
+    return 1 if bad else 0
+
+
+def main(argv):
+    if argv and argv[0] == "fuzz":
+        return fuzz("--long" in argv)
+    if argv and argv[0] == "attacks":
+        return attack()
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "tests"))
+    sys.exit(main(sys.argv[1:]))
