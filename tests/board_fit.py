@@ -24,6 +24,11 @@ _HIL_HEAP = "the gateway firmware runs out of the pico heap: MemoryError %s (h-f
 
 NOT_YET = {
     "tests/test_app.py": _APP,
+    "tests/test_firmware_fit.py": (
+        "the firmware with the app rig (apprig, fakeboard) takes 154 KB after the import "
+        "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "
+        "fit; h-fit, issue 9 item 2)"
+    ),
     "tests/test_frame.py": _BIGINT % "ref_crc32: 11.7 MB heap, 16 KB in use after",
     "tests/test_eventlog.py::test_power_cut_while_appending_the_first_record_of_a_segment": (
         _BIGINT % "tornflash: 2.5 MB heap, 39 KB in use after"

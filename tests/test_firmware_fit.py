@@ -9,9 +9,8 @@ import gc
 from apprig import KEY, NOW_S, Rig, fresh_root, of_kind, roster_entry
 from fakeboard import FakeBoard
 from mpcheck import raises
-from test_app import staffed
 
-from gateway import app, roster, snapshot, store
+from gateway import app, roles, roster, snapshot, store
 from gateway import events as ev
 from gateway.roster import Roster
 from gatewire.errors import E_REFUSED
@@ -218,9 +217,20 @@ def test_an_unstaged_boot_is_done_on_return():
 
 
 def roster_entries():
-    from test_app import roster as r
+    return [roster_entry(t, role=_ROLES.get(t, roles.MINER)) for t in range(1, 11)]
 
-    return r()
+
+_ROLES = {2: roles.TEAM_LEADER, 4: roles.WELDER, 9: roles.RESCUE}  # as test_app's roster
+
+
+def staffed(**kw):
+    # A provisioned face gateway with the roster loaded, a host that said hello, and
+    # live video and healthy gas held past the hold-off (as test_app.staffed).
+    rig = Rig(**kw)
+    rig.call("hello", min_version=1, max_version=1)
+    rig.load_roster(roster_entries())
+    rig.ready()
+    return rig
 
 
 # ---- the roster's slots ----
