@@ -24,6 +24,12 @@ _HIL_HEAP = "the gateway firmware runs out of the pico heap: MemoryError %s (h-f
 
 NOT_YET = {
     "tests/test_app.py": _APP,
+    "tests/test_durable_orders.py": (
+        "each test is one call building a whole rig (roster, crossings, power cuts) over "
+        "the firmware: 149 KB in use after the import, the heap grew to 384 KB in one "
+        "_staged() (h-fit's board-fit code added 12.7 KB of bytecode to the heap and took "
+        "25 KB of data out; code is the wall, issue 9 item 2)"
+    ),
     "tests/test_firmware_fit.py": (
         "the firmware with the app rig (apprig, fakeboard) takes 154 KB after the import "
         "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "
