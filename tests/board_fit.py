@@ -45,6 +45,10 @@ NOT_YET = {
     "tests/test_eventlog.py::test_power_cut_while_boot_cuts_off_a_torn_tail": (
         _BIGINT % "tornflash: 2.5 MB heap, 40 KB in use after"
     ),
+    "tests/test_ledger.py::test_table_agrees_with_a_dict_over_many_operations": (
+        _BIGINT % "its random numbers: 384 KB heap, 40 KB in use after; appeared when the "
+        "ledger module grew by the snapshot's bulk restore (h-fit)"
+    ),
     "tests/test_zone.py::test_overstay_alarms_once_naming_the_person": (
         "384 KB heap needed during the test, 50 KB in use after it: not yet explained "
         "(the zone's idle ticks over 1,800 s, or the recorder)"

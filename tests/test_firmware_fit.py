@@ -380,17 +380,20 @@ def test_a_snapshot_save_with_300_in_allocates_under_2_kb():
 def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     rig = staffed()
     rig.cross(3)  # someone in: the zone keeps running through the commit
-    entries = [roster_entry(t) for t in range(1000, 700, -1)]  # 300, tags descending
-    for p in range(2):
+    # Over 1,000 people: a commit big enough to be spread over steps (a small one is not).
+    entries = [roster_entry(t) for t in range(3000, 1900, -1)]  # 1,100, tags descending
+    for p in range(10):
         rig.call(
             "roster-load",
             load_id=9,
             part=p,
-            parts=3,
+            parts=11,
             entries=entries[p * 100 : (p + 1) * 100],
-            total=300,
+            total=1100,
         )
-    env = rig.envelope("roster-load", load_id=9, part=2, parts=3, entries=entries[200:], total=300)
+    env = rig.envelope(
+        "roster-load", load_id=9, part=10, parts=11, entries=entries[1000:], total=1100
+    )
     rig.send(env)
     for _ in range(40):  # the frame arrives 256 bytes a step
         rig.step(10)
@@ -404,9 +407,9 @@ def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     status = rig.call("status")  # other requests are served meanwhile
     assert status["occupants"] == 1
     done = rig.reply_to("roster-load", env[1])
-    assert done.ok and done.body["complete"] and done.body["entries"] == 300, done
+    assert done.ok and done.body["complete"] and done.body["entries"] == 1100, done
     r = rig.gw.zone.roster
-    assert r.find(3) == -1 and r.find(700) == -1 and r.find(701) >= 0 and r.find(1000) >= 0
+    assert r.find(3) == -1 and r.find(1900) == -1 and r.find(1901) >= 0 and r.find(3000) >= 0
     tags = [e[0] for e in r.entries()]
     assert tags == sorted(tags)
 

@@ -22,6 +22,8 @@ from gateway.roster import (
     U32_MAX,
 )
 
+_STEP_PEOPLE = 1000  # records a commit phase handles at most (about 0.2 s on a Pico)
+
 
 def _u32s(n):
     # Built from a range, so no temporary buffer as big as the array itself is made.
@@ -109,7 +111,9 @@ def commit_steps(r, log=True):
     tags = _u32s(n)
     people = _u32s(n)
     _scan_staging(r, tags, people)
-    yield
+    big = n > _STEP_PEOPLE  # a small roster commits in one step, a big one in about five
+    if big:
+        yield
     i = first_twice(people)
     if i >= 0:
         j = 0
@@ -122,17 +126,18 @@ def commit_steps(r, log=True):
             % (people[i], a, b)
         )
     people = None
-    yield
     order = sorted(tags)
     for k in range(1, n):
         if order[k] == order[k - 1]:
             abort(r)
             raise ValueError("roster: tag %d appears twice" % order[k])
-    yield
+    if big:
+        yield
     perm = _permutation(tags, order)
     tags = None
     order = None
-    yield
+    if big:
+        yield
     slot = 1 - r._slot if r._slot >= 0 else 0
     gen = r.gen + 1
     for _ in _write_slot(r, ROSTER_SLOTS[slot], gen, perm):
@@ -214,7 +219,7 @@ def _write_slot(r, name, gen, perm):
             fl.append(name, part)
             crc = crc32(part, crc)
             j += k
-            if j % (8 * CHUNK) == 0:
+            if j % (_STEP_PEOPLE // CHUNK * CHUNK) == 0:
                 yield
     finally:
         src.close()
