@@ -30,6 +30,16 @@ NOT_YET = {
         "_staged() (h-fit's board-fit code added 12.7 KB of bytecode to the heap and took "
         "25 KB of data out; code is the wall, issue 9 item 2)"
     ),
+    "tests/test_app_flash_damage.py": (
+        "the firmware with the app rig, as tests/test_app.py: 149-176 KB in use after each "
+        "test, the heap grew to 384 KB during it (h-fit's board-fit code added 12.7 KB of "
+        "bytecode; issue 9 item 2)"
+    ),
+    "tests/test_roster.py::test_two_thousand_people": (
+        "2,000 people through the in-RAM stand-in for flash (gateway/ramflash.py, tests "
+        "only): staging and the new file both in the heap beside the commit's arrays, "
+        "61 KB in use after, 384 KB heap during; on a board both files are on flash"
+    ),
     "tests/test_firmware_fit.py": (
         "the firmware with the app rig (apprig, fakeboard) takes 154 KB after the import "
         "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from gateway import roles
 from gateway.eventlog import genesis_digest, verify_chain
 from gatewire import messages
-from gatewire.errors import E_REFUSED
+from gatewire.errors import E_FULL, E_REFUSED
 
 VIDEO_TIMEOUT_MS = 10000
 VIDEO_HOLDOFF_MS = 5000
@@ -242,20 +242,39 @@ class GatewayMachine(RuleBasedStateMachine):
         if by:
             fields["by"] = person_of(by)
         r = self.rig.request("evacuate", **fields)
+        if self._no_room(r, 8):
+            return
         # R-EVAC-1: a miner may not; no drill during a real evacuation (R-EVAC-3).
         assert r.ok or (by == 1 and r.field == "by") or (drill and r.code == E_REFUSED), r
         if r.ok:
             self.model.evacuating = True
 
-    @rule()
-    def all_clear(self):
-        if self.rig.request("all-clear").ok:
+    @rule(by=st.sampled_from([0, 0, LEADER, 1]))
+    def all_clear(self, by=0):
+        r = self.rig.request("all-clear", by=person_of(by) if by else None)
+        # R-EVAC-1: the same authority as the order: a miner may not give it.
+        assert not (r.ok and by == 1), r
+        if r.ok:
             self.model.evacuating = False
 
     @rule(on=st.booleans())
     def seal(self, on):
-        assert self.rig.request("seal" if on else "unseal").ok
+        r = self.rig.request("seal" if on else "unseal")
+        if self._no_room(r, 2):
+            return
+        # A seal of a sealed zone or an unseal of an open one changes nothing: refused.
+        assert r.ok == (on != self.model.sealed), r
+        assert r.ok or (r.code == E_REFUSED and "nothing changed" in r.text), r
         self.model.sealed = on
+
+    def _no_room(self, r, div):
+        # Issue 13: a command the log has no room for is refused (E_FULL), never run
+        # unlogged; only when less than reserve // div is free (app._room_for).
+        if r.ok or r.code != E_FULL:
+            return False
+        log = self.rig.gw.log
+        assert log.capacity - log.unacked() < log.reserve // div, r
+        return True
 
     # ---- time ----
 
@@ -268,12 +287,21 @@ class GatewayMachine(RuleBasedStateMachine):
         self.rig.board.rtc += seconds
         self.rig.step(100)
 
-    @rule(delta=st.integers(min_value=-4000, max_value=4000))
-    def time_set(self, delta):
-        t = self.rig.board.rtc + delta
+    @rule(delta=st.integers(min_value=-4000, max_value=4000), backwards=st.booleans())
+    def time_set(self, delta, backwards):
+        rtc = self.rig.board.rtc
+        t = rtc + delta
         if t < messages.TIME_SET_MIN:
             t = NOW_S
-        assert self.rig.request("time-set", time_s=t).ok
+        r = self.rig.request("time-set", time_s=t, backwards=backwards)
+        if self._no_room(r, 2):
+            return
+        # More than 2 s back needs the flag; the clock may tick once while the command
+        # is on its way, so the edge itself is not asserted.
+        if backwards or t >= rtc:
+            assert r.ok, r
+        elif t < rtc - 3:
+            assert r.code == E_REFUSED and r.field == "backwards", r
 
     # ---- the log and power ----
 

@@ -10,8 +10,15 @@ from gateway import events as ev
 from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
-from gateway.eventlog import EventLog, LogFull, flash_bytes_max, genesis_digest
+from gateway.eventlog import (
+    SEGMENT_RECORDS,
+    EventLog,
+    LogFull,
+    flash_bytes_max,
+    genesis_digest,
+)
 from gateway.pushframe import EventFramer
+from gateway.rejects import RejectTally
 from gateway.roster import Roster
 from gateway.snapshot import SnapshotError, Snapshots
 from gateway.zone import Zone
@@ -39,13 +46,16 @@ FIRMWARE_VERSION = "0.1.0"
 ENOSPC = const(28)  # MicroPython's MP_ENOSPC (littlefs: no space) and Linux's (the vboard)
 _MAX_READS_PER_STEP = const(16)
 _PUSH_PER_STEP = const(4)
-_PUSH_WINDOW = const(64)
-_RING_MASK = const(
-    7
-)  # events stashed for pushing: 8, twice what one step pushes  # events pushed beyond the last ack before waiting for one
+_PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
+_RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
 _RX_BUF = const(256)
-LOG_SEGMENT = const(128)  # event records per log segment file
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
+# time-set may move the clock back this far without the command's `backwards` flag: the
+# host sends whole seconds and the RTC counts whole seconds, so re-syncing a correct clock
+# can step it back by a rounding second on each side. More would make the record's times
+# run backwards (R-DATA-2), so it must be ordered on purpose.
+CLOCK_BACK_TOLERANCE_S = const(2)
+_I32_MAX = const(0x7FFFFFFF)
 
 # Events after which the state snapshot must be rewritten, because replaying the log's
 # crossings alone would not bring that state back after a power cut.
@@ -73,6 +83,14 @@ _STATEFUL = (
 )
 # Events that may use the log's reserve: the alarms that say the log itself is in trouble.
 _RESERVED = (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT, ev.LOG_TORN_DISCARDED, ev.LOG_TAMPERED)
+# The log's reserve (issue 13): a sixteenth of it, which ordinary events (crossings,
+# rejected frames) never touch. An authentic command runs only if half the reserve is
+# still free; an evacuation while an eighth is; interlock events (50-99: relays, gas,
+# video, evacuation progress) may use all but that eighth, and the log's own alarms all
+# of it. So commands alone cannot hold back an evacuation, and forged frames never reach
+# the reserve at all (gateway/rejects.py).
+_RESERVE_DIV = const(16)
+_RESERVE_MIN = const(8)
 # Crossings the ledger is rebuilt from at boot (snapshot + these, in log order).
 _REPLAYED = (ev.ENTRY, ev.EXIT)
 
@@ -125,6 +143,13 @@ def _config():
     return config
 
 
+def _role_word(code):
+    try:
+        return roles.name(code)
+    except ValueError:
+        return "role %d" % code
+
+
 def _i31(v):
     # A request id as an event field (int32): ids are uint32, the low 31 bits identify it.
     return (v or 0) & 0x7FFFFFFF
@@ -167,6 +192,7 @@ class Gateway:
         # A command finishing over several steps (a roster commit): [phases, code, rid,
         # reply fields], its reply sent when the last phase is done and on flash.
         self._job = None
+        self._in_command = False
         self.ch4_ppm = -1
         self.co_ppm = -1
         self._where = AT_BOOT
@@ -232,16 +258,20 @@ class Gateway:
                 # A stored log_capacity the file system cannot hold: defaults, work off.
                 self.system |= SYS_CONFIG_BAD
                 cfg = self.cfg = _config().defaults()
+        cap = cfg["log_capacity"]
         self.log = EventLog(
             fl,
-            cfg["log_capacity"],
-            segment_records=LOG_SEGMENT,
+            cap,
+            reserve=max(_RESERVE_MIN, cap // _RESERVE_DIV),
             genesis=genesis_digest(cfg["gateway_id"]),
+            damaged_kind=ev.LOG_RECORD_DAMAGED,
         )
+        self.rejects = RejectTally(self.emit, self.log, self._now_ms)
+        self.snapshots = Snapshots(fl)
+        self._log_against_state()
         self._pushed = self.log.last_seq
         # The log's digest of its newest record, updated in place (read by _stash).
         self._log_digest = getattr(self.log, "_digest", None)
-        self.snapshots = Snapshots(fl)
         yield
         self.roster = Roster(self.emit, fl)
         try:
@@ -272,7 +302,7 @@ class Gateway:
         # two slots and staging, the snapshots and the rest: half of it at most.
         if not self._fs_bytes:
             return
-        need = flash_bytes_max(cfg["log_capacity"], LOG_SEGMENT)
+        need = flash_bytes_max(cfg["log_capacity"], SEGMENT_RECORDS)
         if need > self._fs_bytes // 2:
             raise ProtocolError(
                 E_BAD_FIELD,
@@ -344,21 +374,34 @@ class Gateway:
         except (SnapshotError, ProtocolError, ValueError, TypeError, IndexError):
             self.system |= SYS_STATE_LOST
             covered = self.log.anchor_seq
+        if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
+            covered = self.log.last_seq  # see _log_against_state: nothing to replay
         yield
         for _ in self._replay(covered):
             yield
 
+    def _log_against_state(self):
+        # Before anything is logged on this boot: a snapshot that covers events the log
+        # no longer holds means they were deleted (R-DATA-2). Their seqs are never given
+        # out again; the log reports the tampering and boot logs LOG_TAMPERED.
+        seq = self.snapshots.covered()
+        if seq is not None:
+            self.log.lost_through(seq)
+
     def _replay(self, covered):
-        # Crossings logged after the snapshot bring the ledger up to the last event.
+        # Crossings logged after the snapshot bring the ledger up to the last event. It
+        # walks by position, never by the seq a record holds: a damaged log may repeat
+        # or reorder seqs, and boot must still end (the log reports the damage).
         seq = covered
-        while True:
+        last = self.log.last_seq
+        while seq < last:
             recs = self.log.since(seq, 32)
             if not recs:
                 return
             for r in recs:
-                seq = r[0]
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
+            seq += len(recs)
             recs = None
             yield
 
@@ -366,10 +409,18 @@ class Gateway:
 
     def emit(self, kind, tag, a, b):
         # Every rule reports here; an event is on flash before anything is told of it.
-        reserved = kind in _RESERVED
+        # While an authentic command runs, what it causes may use the reserve: its room
+        # was checked before it ran (_room_for).
+        log = self.log
+        if self._in_command or kind in _RESERVED:
+            keep = 0
+        elif 50 <= kind <= 99:
+            keep = log.reserve // 8
+        else:
+            keep = log.reserve
         try:
             try:
-                self.log.append(self._now_s, kind, tag, a, b, reserved)
+                log.append(self._now_s, kind, tag, a, b, False, keep)
             except OSError as e:
                 if e.args[0] != ENOSPC:
                     raise
@@ -541,6 +592,7 @@ class Gateway:
         if self._job is not None:
             self._run_job()
         self._serve_link()
+        self.rejects.tick(now_ms)
         if self._dirty:
             self._where = AT_SAVE
             self._save_or_full()
@@ -629,18 +681,27 @@ class Gateway:
         code = 0
         try:
             obj = cbor.loads(payload)
+            rid = messages.envelope_id(obj)
             code, rid = messages.parse_envelope(obj)
             if messages.message_class(code) != "request" or messages.name_of(code) is None:
                 raise ProtocolError(
                     E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type"
                 )
             if messages.is_mutating(code):
-                self._authenticate(obj, code)
+                self._authenticate(obj, code)  # sets _in_command once the tag verifies
             code, rid, body = messages.parse(obj, "request")
+            if self._in_command and not self._room_for(code, body):
+                # Never run unlogged (R-DATA-2): the host acks, then sends it again.
+                raise ProtocolError(
+                    E_FULL,
+                    "event log full: %d events await acknowledgement; ack, then resend"
+                    % self.log.unacked(),
+                    None,
+                )
             reply = self._dispatch(code, rid, body)
             if reply is None:
                 return  # answered by _run_job when done
-            if messages.is_mutating(code):
+            if self._in_command:
                 self.emit(ev.COMMAND, code, 0, _i31(rid))
                 if self._dirty:
                     # Durable before OK: the host is told only what a power cut cannot
@@ -649,7 +710,9 @@ class Gateway:
                     self._save_state()
             self._send(reply)
         except ProtocolError as e:
-            if messages.is_mutating(code):
+            # Unauthenticated frames are counted by the tally (_authenticate), never one
+            # event each: anyone on the wire could otherwise fill the log (issue 13).
+            if self._in_command:
                 self.emit(ev.COMMAND_REFUSED, code, e.code, _i31(rid))
             self._send(messages.error_reply(rid, e.code, e.text, e.field))
         except Exception as e:
@@ -660,18 +723,34 @@ class Gateway:
             self._send(
                 messages.error_reply(rid, E_INTERNAL, "internal error: %s" % type(e).__name__, None)
             )
+        finally:
+            self._in_command = False
+
+    def _room_for(self, code, body):
+        log = self.log
+        room = log.capacity - log.unacked()
+        if code == messages.ACK:
+            # An ack makes room: refused only if it frees nothing and none is left.
+            upto = body["up_to_seq"]
+            if log.acked < upto <= log.last_seq:
+                room += upto - log.acked
+            return room >= 1
+        if code == messages.EVACUATE:
+            return room >= log.reserve // 8
+        return room >= log.reserve // 2
 
     def _authenticate(self, obj, code):
         if self.verifier is None:
-            self.emit(ev.AUTH_REJECTED, code, E_AUTH_BAD, 0)
+            self.rejects.rejected(code, E_AUTH_BAD, self._now_ms)
             raise AuthError(E_AUTH_BAD, "gateway has no key: provision it first", "tag")
         try:
             counter = self.verifier.verify(obj)
         except AuthError as e:
-            self.emit(ev.AUTH_REJECTED, code, e.code, 0)
+            self.rejects.rejected(code, e.code, self._now_ms)
             if e.code == 5:  # E_AUTH_REPLAY: tell the host where to resume
                 e.text = "%s (last accepted counter %d)" % (e.text, self.verifier.last_counter)
             raise
+        self._in_command = True  # authentic: what follows is a command, logged as one
         try:
             store.write_cbor(self.flash, store.COUNTER_FILE, counter)
         except OSError:
@@ -708,13 +787,21 @@ class Gateway:
             return
         except StopIteration:
             self._job = None
-            self.emit(ev.COMMAND, code, 0, _i31(rid))
-            if self._dirty:
-                self._save_state()
+            self._in_command = True  # an authentic command's events, as in _handle
+            try:
+                self.emit(ev.COMMAND, code, 0, _i31(rid))
+                if self._dirty:
+                    self._save_state()
+            finally:
+                self._in_command = False
             self._send(messages.reply(messages.name_of(code), rid, **job[3]))
         except ValueError as e:
             self._job = None
-            self.emit(ev.COMMAND_REFUSED, code, E_REFUSED, _i31(rid))
+            self._in_command = True
+            try:
+                self.emit(ev.COMMAND_REFUSED, code, E_REFUSED, _i31(rid))
+            finally:
+                self._in_command = False
             self._send(messages.error_reply(rid, E_REFUSED, str(e), "entries"))
 
     def _refused(self, result, what):
@@ -913,7 +1000,27 @@ class Gateway:
         self.system &= ~SYS_ROSTER_BAD
         fields["entries"] = roster.n
 
+    def _check_permit_people(self, body):
+        # R-HOT-2, R-HOT-3: a permit names people this gateway knows, or the door could
+        # never tell whether the named worker or fire-watcher is on site.
+        rs = self.zone.roster
+        for p in body["workers"]:
+            if rs.find_person(p) < 0:
+                raise ProtocolError(
+                    E_REFUSED,
+                    "permit refused: worker %d is not in this gateway's roster (R-HOT-3)" % p,
+                    "workers",
+                )
+        w = body["fire_watcher"]
+        if w and rs.find_person(w) < 0:
+            raise ProtocolError(
+                E_REFUSED,
+                "permit refused: fire-watcher %d is not in this gateway's roster (R-HOT-2)" % w,
+                "fire_watcher",
+            )
+
     def _cmd_permit_issue(self, body):
+        self._check_permit_people(body)
         result = self.il.issue_permit(
             body["permit_id"],
             self.cfg["zone_id"],
@@ -931,7 +1038,8 @@ class Gateway:
         return None
 
     def _cmd_permit_revoke(self, body):
-        self._refused(self.il.revoke_permit(body["permit_id"], self._now_ms), "revoke")
+        pid = body["permit_id"]
+        self._refused(self.il.revoke_permit(pid, self._now_ms), "revoke of permit %d" % pid)
         self._dirty = True
         return None
 
@@ -941,16 +1049,33 @@ class Gateway:
         page = permits[start : start + messages.PERMITS_MAX]
         return {"total": len(permits), "permits": page}
 
+    def _order_giver(self, by, what):
+        # R-EVAC-1, one check for the order and for its all-clear: by 0 is the dispatcher
+        # at the host; anyone else must be in this roster with the authority to withdraw
+        # people. Returns the CAUSE_* the order is logged with.
+        if not by:
+            return reasons.CAUSE_DISPATCHER
+        rs = self.zone.roster
+        i = rs.find_person(by)
+        if i < 0:
+            raise ProtocolError(
+                E_REFUSED,
+                "%s refused: person %d is not in this gateway's roster (R-EVAC-1)" % (what, by),
+                "by",
+            )
+        role = rs.role(i)
+        if not roles.may_order_withdrawal(role):
+            raise ProtocolError(
+                E_REFUSED,
+                "%s refused: person %d is a %s; only a team leader or the dispatcher may "
+                "give it (R-EVAC-1)" % (what, by, _role_word(role)),
+                "by",
+            )
+        return reasons.CAUSE_TEAM_LEADER
+
     def _cmd_evacuate(self, body):
         by = body.get("by", 0)
-        cause = reasons.CAUSE_DISPATCHER
-        if by:
-            i = self.zone.roster.find_person(by)
-            if i < 0 or self.zone.roster.role(i) != roles.TEAM_LEADER:
-                raise ProtocolError(
-                    E_REFUSED, "person %d is not a team leader in this roster (R-EVAC-1)" % by, "by"
-                )
-            cause = reasons.CAUSE_TEAM_LEADER
+        cause = self._order_giver(by, "evacuate")
         reason = body["reason"]
         if reason > reasons.EVAC_REASON_MAX:
             reason = reasons.EVAC_REASON_OTHER  # an unknown reason still evacuates
@@ -959,32 +1084,61 @@ class Gateway:
         return None
 
     def _cmd_all_clear(self, body):
+        by = body.get("by", 0)
+        # Whoever may not order people out may not let them back in, nor confirm a
+        # zone's state after a lost snapshot.
+        self._order_giver(by, "all-clear")
         if self.system & SYS_STATE_LOST and not self.il.evacuation.active:
             # Dispatch confirms the zone's state after a lost snapshot (see _WORK_BLOCKERS).
             self.system &= ~SYS_STATE_LOST
-            self.emit(ev.STATE_CONFIRMED, 0, body.get("by", 0), 0)
+            self.emit(ev.STATE_CONFIRMED, 0, by, 0)
             self._dirty = True
             return None
-        self._refused(self.il.all_clear(body.get("by", 0), self._now_ms), "all-clear")
+        self._refused(self.il.all_clear(by, self._now_ms), "all-clear")
         self.system &= ~SYS_STATE_LOST
         self._dirty = True
         return None
 
     def _cmd_cap_override(self, body):
+        zone = self.zone
+        cap = body["cap"]
         try:
-            self.zone.set_override(body["cap"], body["expiry_s"], self._now_s)
+            zone.check_override(cap, body["expiry_s"], self._now_s)
         except ValueError as e:
             raise ProtocolError(E_REFUSED, str(e), "cap")
+        count = zone.count
+        if cap < count and body.get("below_count") is not True:
+            # R-CAP-9, R-CAP-11: a cap below those already inside puts the zone over its
+            # cap at once; dispatch must say it means that. The refusal is evidence too.
+            self.emit(ev.CAP_OVERRIDE_REFUSED, 0, cap, count)
+            raise ProtocolError(
+                E_REFUSED,
+                "cap-override refused: temporary cap %d is below the %d people in the zone; "
+                "set below_count to order it anyway (R-CAP-11)" % (cap, count),
+                "below_count",
+            )
+        zone.set_override(cap, body["expiry_s"], self._now_s)
+        self._dirty = True
+        return None
+
+    def _cmd_cap_override_clear(self, body):
+        # R-CAP-9: rectification done early; the configured cap returns at once.
+        if not self.zone.clear_override():
+            self._refused(reasons.REFUSE_NO_OVERRIDE, "cap-override-clear")
         self._dirty = True
         return None
 
     def _cmd_seal(self, body):
+        if self.sealed:
+            self._refused(reasons.REFUSE_ALREADY_SEALED, "seal")
         self.sealed = True
         self.zone.set_sealed(True)
         self.emit(ev.SEALED, 0, self.zone.count, 0)
         return None
 
     def _cmd_unseal(self, body):
+        if not self.sealed:
+            self._refused(reasons.REFUSE_NOT_SEALED, "unseal")
         self.sealed = False
         self.zone.set_sealed(False)
         self.emit(ev.UNSEALED, 0, self.zone.count, 0)
@@ -993,7 +1147,28 @@ class Gateway:
     def _cmd_time_set(self, body):
         old = self.board.rtc_s()
         new = body["time_s"]
+        moved = _clamp_i32(new - old)
+        back = moved < -CLOCK_BACK_TOLERANCE_S
+        if back and body.get("backwards") is not True:
+            # R-DATA-2: the record's times must not run backwards unnoticed. Logged at the
+            # clock as it stands, with the time asked for: both times are on record.
+            self.emit(ev.TIME_BACK_REFUSED, new, moved, 0)
+            raise ProtocolError(
+                E_REFUSED,
+                "time-set refused: it would move the clock back %d s; more than %d s back "
+                "needs the backwards flag" % (-moved, CLOCK_BACK_TOLERANCE_S),
+                "backwards",
+            )
         self.board.set_rtc_s(new)
         self._now_s = new
-        self.emit(ev.TIME_SET, 0, new - old if -0x7FFFFFFF < new - old < 0x7FFFFFFF else 0, 0)
+        # Logged at the new time, with the old one in tag: every clock change has both.
+        self.emit(ev.TIME_SET, old if 0 <= old <= 0xFFFFFFFF else 0, moved, 1 if back else 0)
         return None
+
+
+def _clamp_i32(v):
+    if v > _I32_MAX:
+        return _I32_MAX
+    if v < -_I32_MAX:
+        return -_I32_MAX
+    return v

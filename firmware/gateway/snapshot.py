@@ -91,12 +91,21 @@ class Snapshots:
         self.gen = gen
         self._slot = slot
 
-    def exists(self):
-        fl = self._flash
+    def covered(self):
+        # The seq the newest whole snapshot covers, or None (read before boot logs
+        # anything: the log must still hold every event after it, R-DATA-2).
+        best = None
+        best_gen = -1
         for name in SLOTS:
-            if fl.size(name) is not None:
-                return True
-        return False
+            data = self._flash.read(name)
+            if data is None:
+                continue
+            gen = _valid(data)
+            if gen > best_gen:
+                best_gen = gen
+                best = struct.unpack_from("<I", data, 8)[0]
+            data = None
+        return best
 
     def load(self, zone, now_ms, now_s):
         # Restores the zone from the newest valid slot; returns (seq, interlocks CBOR,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gateway import eventlog
 from gateway import events as event_kinds
-from gatewire import auth, cbor, messages
+from gatewire import auth, cbor, frame, messages
 from gatewire.errors import CODE_NAMES, E_BAD_FIELD, E_VERSION, ProtocolError
 from shaftgate.keystore import MemoryCounter
 from shaftgate.transport import LinkError
@@ -85,10 +85,15 @@ class GatewayError(ProtocolError):
 
     def __str__(self):
         field = ", field %s" % self.field if self.field else ""
+        text = self.text
+        # The firmware starts a refusal with "<request> refused: "; said once is enough.
+        echo = "%s refused: " % self.request
+        if text.startswith(echo):
+            text = text[len(echo) :]
         return "%s refused %s: %s (%s%s)" % (
             self.who,
             self.request,
-            self.text,
+            text,
             self.code_name,
             field,
         )
@@ -372,6 +377,7 @@ class GatewayClient:
         # A random start, so a stale reply to a previous run's request cannot match ours.
         self._next_id = secrets.randbelow(0x7FFFFFFF) + 1
         self._pushed = collections.OrderedDict()  # seq -> event, arrival order
+        self._settle = False  # a request timed out: let the gateway finish before the next
         self.pushed_dropped = 0
         if key is not None:
             self.use_key(key, counter_store)
@@ -431,8 +437,28 @@ class GatewayClient:
         envelope = messages.request(name, req_id, **fields)
         if messages.is_mutating(code):
             self._sign(envelope, name)
+        if self._settle:
+            self._settle_link()
         self.transport.send(cbor.dumps(envelope))
-        return self._await_reply(name, req_id, timeout_s)
+        try:
+            return self._await_reply(name, req_id, timeout_s)
+        except GatewayTimeout:
+            self._settle = True
+            raise
+
+    def _settle_link(self):
+        # docs/protocol.md 2.1: a gateway still busy with a timed-out request takes one
+        # frame at most; keep reading (events are kept, late replies dropped) before the
+        # next, so that two frames never pile up in its receive buffer.
+        self._settle = False
+        deadline = time.monotonic() + frame.LINK_SETTLE_MS / 1000
+        notes = collections.Counter()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for payload in self.transport.receive(left):
+                self._take(payload, "", 0, notes)
 
     def _damaged_frames(self):
         d = getattr(self.transport, "decoder", None)
@@ -492,7 +518,9 @@ class GatewayClient:
             return None
         if got_id != req_id:
             if got_id == 0 and code == messages.ERROR:
-                notes["error(s) for a request the gateway could not read"] += 1
+                # docs/protocol.md 7: it may answer our request (unreadable on arrival)
+                # or noise on the line; keep waiting, and say so if the wait times out.
+                notes["error(s) with id 0: a frame the gateway could not read"] += 1
             else:
                 notes["reply(ies) to other requests (stale)"] += 1
             return None
@@ -626,8 +654,19 @@ class GatewayClient:
     def all_clear(self, by=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("all-clear", timeout_s, by=by)
 
-    def cap_override(self, cap, expiry_s, reason, timeout_s=DEFAULT_TIMEOUT_S):
-        return self.request("cap-override", timeout_s, cap=cap, expiry_s=expiry_s, reason=reason)
+    def cap_override(self, cap, expiry_s, reason, timeout_s=DEFAULT_TIMEOUT_S, below_count=False):
+        # below_count: set it even below the people inside (R-CAP-11: over the cap at once).
+        return self.request(
+            "cap-override",
+            timeout_s,
+            cap=cap,
+            expiry_s=expiry_s,
+            reason=reason,
+            below_count=True if below_count else None,
+        )
+
+    def cap_override_clear(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
+        return self.request("cap-override-clear", timeout_s, reason=reason)
 
     def seal(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("seal", timeout_s, reason=reason)
@@ -635,8 +674,11 @@ class GatewayClient:
     def unseal(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("unseal", timeout_s, reason=reason)
 
-    def time_set(self, time_s, timeout_s=DEFAULT_TIMEOUT_S):
-        return self.request("time-set", timeout_s, time_s=time_s)
+    def time_set(self, time_s, timeout_s=DEFAULT_TIMEOUT_S, backwards=False):
+        # backwards: the clock may go back more than the gateway's small tolerance.
+        return self.request(
+            "time-set", timeout_s, time_s=time_s, backwards=True if backwards else None
+        )
 
     def permit_issue(self, timeout_s=DEFAULT_TIMEOUT_S, **permit):
         return self.request("permit-issue", timeout_s, **permit)

@@ -70,6 +70,7 @@ _ALARM_KINDS = frozenset(
         ev.EVAC_JOIN,
         ev.FIRE_WATCH_LEFT,
         ev.LOG_TAMPERED,
+        ev.LOG_RECORD_DAMAGED,
         ev.LOG_FULL,
         ev.SYSTEM_ALARM,
         ev.AUTH_REJECTED,
@@ -80,6 +81,8 @@ _ALARM_KINDS = frozenset(
 _WARN_KINDS = frozenset(
     (
         ev.ENTRY_REFUSED,
+        ev.TIME_BACK_REFUSED,
+        ev.CAP_OVERRIDE_REFUSED,
         ev.CAP_WARNING,
         ev.CAP_FULL,
         ev.MISSED_ENTRY,
@@ -351,10 +354,6 @@ _PERSON_REF = re.compile(r"\b(person|watcher|fire-watcher) (\d+)")
 
 _MORE = {
     ev.BOOT: lambda e: "booted (boot %d), last event seq %d" % (e["tag"], e["b"]),
-    ev.TIME_SET: lambda e: (
-        # A clock that was never set (0) moves by about the whole epoch: say so instead.
-        "clock set (it was unset)" if abs(e["a"]) > 10**9 else "clock moved %+d s" % e["a"]
-    ),
     ev.VIDEO_LOST: lambda e: (
         "no camera configured"
         if e["tag"] == 255
@@ -383,8 +382,15 @@ _MORE = {
         % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
     ),
     ev.AUTH_REJECTED: lambda e: (
-        "unauthenticated %s: %s"
-        % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
+        "unauthenticated %s: %s%s"
+        % (
+            messages.name_of(e["tag"]) or "type %d" % e["tag"],
+            CODE_NAMES.get(e["a"], e["a"]),
+            " (%d frames)" % e["b"] if e["b"] > 1 else "",
+        )
+    ),
+    ev.LOG_RECORD_DAMAGED: lambda e: (
+        "damaged record on the gateway's flash (stored kind %d, seq %d)" % (e["tag"], e["a"])
     ),
     ev.SEALED: lambda e: "zone sealed with %d inside" % e["a"],
     ev.UNSEALED: lambda e: "seal lifted, %d inside" % e["a"],
