@@ -73,6 +73,21 @@ NOT_YET = {
         "test_counts_rise_as_the_crews_go_down_and_reach_their_faces reached 134 and 139 "
         "of 147 in two runs"
     ),
+    "hil_tests/test_hil_caps.py": _HIL_HEAP
+    % "at the first roster-load part (step 6), about 170 KB in use (with h-fit's code)",
+    "hil_tests/test_hil_methane.py": _HIL_HEAP
+    % "at the first roster-load part (step 6), 171 KB in use (with h-fit's code)",
+    "tests/test_app_link_spec.py": (
+        "the firmware with the app rig, as tests/test_app.py: 148 KB in use after a test, "
+        "the heap grew to 384 KB during it"
+    ),
+    "tests/test_eventlog.py::test_power_cut_while_acking_one_segment_away": (
+        _BIGINT % "tornflash: 0.96 MB heap, 41 KB in use after"
+    ),
+    "tests/test_messages.py::test_junk_anywhere_raises_only_protocol_error_naming_the_spot": (
+        "0.96 MB heap during the test, 64 KB in use after: seen once in a full run after "
+        "merging main, not yet explained (no firmware app in it)"
+    ),
     "hil_tests/test_hil_link.py": _HIL_HEAP
     % "at step 7 (the host's first requests: config-set builds its trial zone beside the "
     "old one), 166 KB in use; it fitted before h-fit's board-fit code added 12.7 KB of "
