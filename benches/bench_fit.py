@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "host_tools"))
 
-from shaftgate.deploy import build  # noqa: E402
+from shaftgate.cli.deploy import build  # noqa: E402
 
 BEFORE = "22c9d18"  # main when the board-fit work began
 HEAP = 192 * 1024  # a Pico's GC heap

@@ -1,7 +1,7 @@
 // The firmware's fit on a board (issue 9 items 2, 4, 7), measured under the real
 // MicroPython (WebAssembly) with the firmware loaded as the .mpy files deploy ships.
 //   node benches/fit_probe.mjs BUILD_DIR
-// BUILD_DIR/board is shaftgate.deploy.build()'s tree for the pico. Each phase (import,
+// BUILD_DIR/board is shaftgate.cli.deploy.build()'s tree for the pico. Each phase (import,
 // boot step, crossing, request) is its own top-level call, because this port reclaims
 // garbage only between calls: a call's peak is bounded by the heap in use when it returns
 // (everything it allocated counts, as if the board never collected inside it). Prints

@@ -16,9 +16,9 @@ from fake_gateway import KEY, OTHER_KEY, FakeGateway
 
 from gateway import events, reasons
 from shaftgate import cli, render
-from shaftgate.client import EVENT_KIND_NAMES
-from shaftgate.keystore import Keystore, KeystoreError
-from shaftgate.selfcheck import PtyPeer
+from shaftgate.cli.selfcheck import PtyPeer
+from shaftgate.link.client import EVENT_KIND_NAMES
+from shaftgate.link.keystore import Keystore, KeystoreError
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 ROSTER = (

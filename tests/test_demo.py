@@ -2,10 +2,10 @@
 demo prints (the dispatch view, fed over gatewire), plus the pieces it is built from."""
 
 import datetime
-import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +15,12 @@ import pytest
 
 from gateway import events as ev
 from gateway.caps import LEGAL_CAPS
-from shaftgate import client, demo, dispatch_view, roster_csv
+from shaftgate import roster_csv
 from shaftgate.cli import build_parser
-from shaftgate.transport import LinkError
+from shaftgate.link import client
+from shaftgate.link.transport import LinkError
+from shaftgate.sim import demo
+from shaftgate.sim import view as dispatch_view
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 ROW = re.compile(r"^(gw-\S+)\s+(\S+)\s+(.+?)\s+(\d+)/(\d+)\s")
@@ -174,13 +177,24 @@ def test_video_loss_and_hot_work_with_fire_watch(shift):
     assert has_event(events, "gw-face1", "FIRE_WATCH_START", "1 h 00 min to watch")
 
 
-def test_dispatch_kept_the_record_it_showed(shift):
-    # The host's own event record (events/<id>.jsonl), what the view was fed from.
-    path = shift["home"] / "events" / "gw-face3.jsonl"
-    kinds = [json.loads(line)["kind"] for line in path.read_text().splitlines()]
+def test_serve_kept_the_record_the_view_showed(shift):
+    # serve's record (station.db), which the view was fed from; the orders the demo's
+    # dispatcher gave went through serve and are stored with who and why.
+    conn = sqlite3.connect(shift["home"] / "station.db")
+    try:
+        rows = conn.execute(
+            "SELECT seq, kind FROM events WHERE gateway_id='gw-face3' ORDER BY seq"
+        ).fetchall()
+        orders = [
+            r[0] for r in conn.execute("SELECT command FROM orders WHERE operator='dispatch'")
+        ]
+    finally:
+        conn.close()
+    kinds = [k for _, k in rows]
     assert ev.EVAC_START in kinds and ev.EVAC_END in kinds
-    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    seqs = [s for s, _ in rows]
     assert seqs == list(range(1, len(seqs) + 1))
+    assert {"roster load", "time-set", "permit issue", "all-clear"} <= set(orders)
 
 
 def test_ctrl_c_stops_the_demo_and_every_board(tmp_path):

@@ -6,7 +6,7 @@ import unicodedata
 
 from gateway import caps, gas, reasons, roles, zone
 from gateway import events as ev
-from shaftgate.client import event_kind_name
+from shaftgate.link.client import event_kind_name
 
 LAMPS = ("off", "green", "amber", "red")
 # status.shift on the wire: 0 unknown, then caps.SHIFT_* + 1.

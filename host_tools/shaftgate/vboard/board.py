@@ -34,7 +34,7 @@ import weakref
 from pathlib import Path
 
 from gatewire import cbor
-from shaftgate.deploy import DeployError
+from shaftgate.cli.deploy import DeployError
 from shaftgate.vboard import profiles
 from shaftgate.vboard.image import firmware_image
 from shaftgate.vboard.line import SerialLine

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from shaftgate import deploy
+from shaftgate.cli import deploy
 
 _REPO = Path(__file__).resolve().parents[3]
 CACHE = "build/vboard"

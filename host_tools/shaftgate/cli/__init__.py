@@ -1,4 +1,4 @@
-"""shaftgate: the dispatch command line. A thin shell over shaftgate.client: it parses
+"""shaftgate: the dispatch command line. A thin shell over shaftgate.link.client: it parses
 arguments, picks the gateways, prints what the library returns (a table, or with --json
 the library's own data as one JSON document) and turns errors into one line on stderr
 and an exit code. Commands register themselves in COMMANDS through register(), so other
@@ -18,8 +18,10 @@ from typing import NamedTuple
 
 from gateway.caps import MAX_OVERRIDE_S, clock_known
 from gatewire.errors import ProtocolError
-from shaftgate import demo, deploy, render, roster_csv, sim
-from shaftgate.client import (
+from shaftgate import render, roster_csv, sim
+from shaftgate.cli import deploy
+from shaftgate.cli import station as station_cli
+from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     BadReply,
     EventLogError,
@@ -31,8 +33,10 @@ from shaftgate.client import (
     is_own_ack,
     jsonable,
 )
-from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
+from shaftgate.link.transport import LinkError, SerialTransport
+from shaftgate.sim import demo
+from shaftgate.station.control import ControlError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a gateway refused, its event log is not whole, or a local file failed
@@ -82,6 +86,7 @@ GROUP_HELP = {
     "roster": "the roster of people and tags (R-ID-1, R-ID-4)",
     "config": "gateway settings",
     "key": "gateway keys (docs/keys.md)",
+    "alarm": "serve's alarms",
 }
 
 
@@ -312,6 +317,18 @@ def _say_error(e, where=None):
 def _run_gateway_command(command, args, out):
     session = Session(args)
     session.out = out
+    path = None if station_cli.wants_direct(args) else station_cli.serve_socket(args, session.home)
+    if path is not None:
+        try:
+            return station_cli.run_through(command, args, out, path, UsageError)
+        except FileNotFoundError:
+            pass  # no serve after all: the ports are free for a direct session
+        except ConnectionRefusedError:
+            sys.stderr.write(
+                "shaftgate: note: %s answers nobody (serve stopped?); using the ports\n" % path
+            )
+        except ControlError as e:
+            raise UsageError("serve: %s" % e) from e
     if command.prepare is not None:
         command.prepare(args, session)
     targets = session.targets()
@@ -381,6 +398,25 @@ def _global_options(parser, suppress):
     )
     g.add_argument("--key-dir", metavar="DIR", default=d, help="key directory (default HOME/keys)")
     g.add_argument(
+        "--serve",
+        metavar="SOCKET",
+        default=d,
+        help="serve's socket (default $SHAFTGATE_SERVE, else HOME/serve.sock if it exists)",
+    )
+    g.add_argument(
+        "--direct",
+        action="store_true",
+        default=d if suppress else False,
+        help="open the ports even if serve runs (commissioning)",
+    )
+    g.add_argument(
+        "--operator",
+        metavar="ID",
+        default=d,
+        help="who gives an order through serve (default $SHAFTGATE_OPERATOR or your login)",
+    )
+    g.add_argument("--why", metavar="TEXT", default=d, help="the reason recorded with an order")
+    g.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
@@ -420,6 +456,32 @@ def build_parser():
         if command.add_arguments is not None:
             command.add_arguments(p)
     return parser
+
+
+_DEFAULTS = {}
+
+
+def command_defaults(name):
+    """{dest: default} of a command's options, as its parser would fill them in: what
+    serve starts from when a client sends only the options it gives."""
+    if not _DEFAULTS:
+        for action in build_parser()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for word, sub in action.choices.items():
+                    _collect_defaults(word, sub)
+    return dict(_DEFAULTS.get(name, {}))
+
+
+def _collect_defaults(name, parser):
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word, sub in action.choices.items():
+                _collect_defaults("%s %s" % (name, word), sub)
+        elif action.dest not in ("help",) and action.default is not argparse.SUPPRESS:
+            found[action.dest] = action.default
+    found.update(parser._defaults)
+    _DEFAULTS[name] = found
 
 
 def main(argv=None, out=None):
@@ -980,7 +1042,7 @@ def _key_new(args):
 
 def _selfcheck(args):
     # Imported here: the self-check pulls in threads and ptys no other command needs.
-    from shaftgate import selfcheck
+    from shaftgate.cli import selfcheck
 
     return EXIT_OK if selfcheck.run(print) else EXIT_FAILED
 
@@ -1000,6 +1062,37 @@ register(
     "local",
     add_arguments=sim.add_arguments,
 )(sim.run)
+
+register(
+    "serve",
+    "the surface station: owns the gateway links, records, alarms, publishes (docs/serve.md)",
+    "local",
+    add_arguments=station_cli.serve_args,
+)(station_cli.run_serve)
+register(
+    "alarms",
+    "the active alarms, from serve",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.alarms_args),
+)(station_cli.run_alarms)
+register(
+    "alarm ack",
+    "acknowledge a latched alarm after checking it (an order, stored with the reason)",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.alarm_ack_args),
+)(station_cli.run_alarm_ack)
+register(
+    "accept-gap",
+    "through serve: record missing events as a gap and go on (after checking why, R-DATA-2)",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.accept_gap_args),
+)(station_cli.run_accept_gap)
+register(
+    "orders",
+    "the order audit: who ordered what, why, and which gateways answered",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.orders_args),
+)(station_cli.run_orders)
 
 register(
     "deploy",

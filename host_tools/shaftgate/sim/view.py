@@ -26,7 +26,7 @@ from gateway import events as ev
 from gatewire import messages
 from gatewire.errors import CODE_NAMES, ProtocolError
 from shaftgate import render, roster_csv
-from shaftgate.client import (
+from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     EventLogError,
     GatewayClient,
@@ -35,7 +35,7 @@ from shaftgate.client import (
     event_kind_name,
     is_own_ack,
 )
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.transport import LinkError, SerialTransport
 
 LAMP_WORDS = ("OFF", "GREEN", "AMBER", "RED")
 KIND_WORDS = {
@@ -232,6 +232,10 @@ class Dispatch:
         # The roster copy `roster load` keeps (roster_csv.save_names): names, not numbers.
         by_tag = roster_csv.load_names(path)
         self.people_by_id = {info["person_id"]: info for info in by_tag.values()}
+
+    def load_names_from(self, entries):
+        # The roster as read from its CSV (roster_csv entries).
+        self.people_by_id = {e.person_id: e.to_json() for e in entries}
 
     def start(self):
         for link in self.links:
@@ -603,7 +607,15 @@ def alert_lines(state):
                     _cell("%s (%s): %s" % (r["gateway_id"], kind, "; ".join(what)), style="alarm"),
                 ]
             )
+    # What only serve sees across the mine (station/alarms.py): shown as it words them.
+    for a in state.get("mine_alarms") or []:
+        out.append([_cell(" ALARM ", style="red"), _cell(a["text"], style="alarm")])
     return out
+
+
+MINE_ALARM_KINDS = frozenset(
+    ("headcount", "outside_mine", "two_places", "clock_drift", "chain", "feed_late")
+)
 
 
 def event_line(gateway_id, e, utc_offset_min, people_by_id, id_width=8):
@@ -789,3 +801,89 @@ class LiveScreen:
         # Home, overwrite each line, clear what is left: no flicker, no scrolling.
         self.out.write("\x1b[H" + "\n".join(text) + _RESET + "\x1b[J")
         self.out.flush()
+
+
+# ---- fed from serve ----
+
+
+class ServeRow:
+    """A gateway as serve reports it: the attributes Dispatch.state() reads of a link."""
+
+    def __init__(self, gateway_id):
+        self.gateway_id = gateway_id
+        self.identity = None
+        self.settings = {}
+        self.status = None
+        self.error = "serve has not reported this gateway yet"
+        self.error_since = time.monotonic()
+        self.polled_from = None
+
+    def close(self):
+        pass
+
+
+class ServeDispatch(Dispatch):
+    """The view fed from `shaftgate serve` over its socket (station/control.py): serve owns
+    the links and the record; this only reads its status rows and the events it recorded."""
+
+    def __init__(self, socket_path, gateway_ids, poll_s=POLL_S):
+        super().__init__([ServeRow(g) for g in gateway_ids], poll_s)
+        self.socket_path = socket_path
+        self.alarms = []
+        self._after = 0
+
+    def start(self):
+        t = threading.Thread(target=self._follow, name="dispatch-serve", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def state(self, headline=None, note=None):
+        out = super().state(headline, note)
+        out["mine_alarms"] = list(self.alarms)
+        return out
+
+    def _follow(self):
+        from shaftgate.station.control import ControlError, ServeClient
+
+        rows = {row.gateway_id: row for row in self.links}
+        client = None
+        while not self._stop.is_set():
+            try:
+                if client is None:
+                    client = ServeClient(self.socket_path, 10.0)
+                data = client.call({"op": "view", "after": self._after})
+            except (OSError, ControlError, ValueError) as e:
+                if client is not None:
+                    client.close()
+                    client = None
+                for row in rows.values():
+                    if row.error is None:
+                        row.error_since = time.monotonic()
+                    row.error = "serve does not answer: %s" % e
+                self._stop.wait(RETRY_S)
+                continue
+            now = time.monotonic()
+            for r in data["rows"]:
+                row = rows.get(r["gateway_id"])
+                if row is None:
+                    continue
+                row.identity = r["identity"] or row.identity
+                row.settings = r["settings"] or row.settings
+                row.status = r["status"]
+                row.polled_from = r.get("polled_from")
+                if r["answering"]:
+                    row.error = row.error_since = None
+                else:
+                    row.error = r["error"] or "no answer"
+                    row.error_since = now - r["silent_s"]
+            self.alarms = [a for a in data["alarms"] if a["kind"] in MINE_ALARM_KINDS]
+            news = [(gid, e) for _, gid, e in data["events"] if not is_own_ack(e)]
+            self._after = data["last"]
+            if news:
+                with self._lock:
+                    for gid, e in news:
+                        self._feed.append((next(self._arrivals), gid, e))
+                    del self._feed[:-KEEP_EVENTS]
+            self._stop.wait(self.poll_s)
+        if client is not None:
+            client.close()
