@@ -34,7 +34,6 @@ import weakref
 from pathlib import Path
 
 from gatewire import cbor
-from shaftgate.cli.deploy import DeployError
 from shaftgate.vboard import profiles
 from shaftgate.vboard.image import firmware_image
 from shaftgate.vboard.line import SerialLine
@@ -156,7 +155,12 @@ class VirtualBoard:
         _check_int("watchdog_ms (%s profile)" % self.profile["name"], watchdog_ms, lo, hi)
         try:
             image = firmware_image(self.profile["deploy_board"], self.repo)
-        except DeployError as e:
+        except Exception as e:
+            # Imported here: shaftgate.cli imports the simulator, which imports this package.
+            from shaftgate.cli.deploy import DeployError
+
+            if not isinstance(e, DeployError):
+                raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
         self._settings = {
             "repo": str(self.repo),

@@ -15,7 +15,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from shaftgate.cli import deploy
+
+def _deploy():
+    # Imported when used: shaftgate.cli imports the simulator, which imports this package.
+    from shaftgate.cli import deploy
+
+    return deploy
+
 
 _REPO = Path(__file__).resolve().parents[3]
 CACHE = "build/vboard"
@@ -35,8 +41,8 @@ def firmware_image(board, repo=_REPO):
     """Folder of the board's file system as deploy ships it for `board`, the HAL swapped
     for hal/virtual.mpy. Raises deploy.DeployError if a file does not compile."""
     repo = Path(repo)
-    tool = deploy.mpy_cross_path()
-    sources = [src for src, _ in deploy.firmware_sources(board, repo)]
+    tool = _deploy().mpy_cross_path()
+    sources = [src for src, _ in _deploy().firmware_sources(board, repo)]
     virtual = repo / "firmware" / "hal" / "virtual.py"
     key = _digest([*sources, virtual], tool)
     root = repo / CACHE
@@ -46,7 +52,7 @@ def firmware_image(board, repo=_REPO):
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".%s-" % board, dir=root))
     try:
-        deploy.build(board, work, repo=repo, mpy_cross=tool)
+        _deploy().build(board, work, repo=repo, mpy_cross=tool)
         tree = work / "board"
         (tree / "hal" / (board + ".mpy")).unlink()
         compile_module(tool, virtual, tree / "hal" / "virtual.mpy", "hal/virtual.py")
@@ -67,7 +73,7 @@ def compile_module(tool, src, out, name):
         [tool, "-o", str(out), "-s", name, str(src)], capture_output=True, text=True
     )
     if proc.returncode != 0:
-        raise deploy.DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
+        raise _deploy().DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
 
 
 def compiled_tests(test_file, repo=_REPO):
@@ -76,7 +82,7 @@ def compiled_tests(test_file, repo=_REPO):
     the heap what the firmware's own .mpy would, not what compiling source on the board
     would. A helper that mpy-cross refuses (CPython-only) is left out."""
     repo = Path(repo)
-    tool = deploy.mpy_cross_path()
+    tool = _deploy().mpy_cross_path()
     test_file = Path(test_file).resolve()
     helpers = [p for p in sorted(test_file.parent.glob("*.py")) if not p.name.startswith("test_")]
     sources = [*helpers, test_file]
@@ -90,7 +96,7 @@ def compiled_tests(test_file, repo=_REPO):
         for src in sources:
             try:
                 compile_module(tool, src, work / (src.stem + ".mpy"), src.name)
-            except deploy.DeployError:
+            except _deploy().DeployError:
                 if src == test_file:
                     raise
         try:
