@@ -1,13 +1,24 @@
 """pytest plugin: a test file whose first line is `# micropython-test` also runs under
 the real MicroPython interpreter (tests/mpy_runner.mjs), each test function as its own
-item suffixed `[micropython]`, with MicroPython's own traceback on failure."""
+item suffixed `[micropython]`, with MicroPython's own traceback on failure.
+
+The run is held to the board profile in force (shaftgate/vboard/profiles.py: pytest's
+--board-profile, $SHAFTGATE_BOARD_PROFILE, else pico): the firmware as the .mpy files
+deploy ships, the test module and its helpers as .mpy, the profile's fixed GC heap read
+after each test function (past it, the test fails with a MemoryError naming it). A file
+whose tests do not fit a board yet is listed in tests/board_fit.py and runs loose."""
 
 import ast
 import json
 import subprocess
 from pathlib import Path
 
+import board_fit
 import pytest
+
+from shaftgate.cli.deploy import DeployError
+from shaftgate.vboard import profiles
+from shaftgate.vboard.image import compiled_tests, firmware_image
 
 MARKER = "# micropython-test"
 RESULT_PREFIX = "@@mpy-result "
@@ -48,10 +59,37 @@ class MicroPythonFile(pytest.File):
         return self._results
 
 
+def file_profile(path):
+    """The profile a MicroPython test file runs under: loose while tests/board_fit.py
+    lists it, else the session's."""
+    return profiles.resolve(board_fit.profile_for(Path(path)))
+
+
+def runner_settings(path):
+    """The runner's settings for path, or None for a run without a profile (loose)."""
+    profile = file_profile(path)
+    if not profile["check_heap"]:
+        return None
+    return {
+        "profile": profile,
+        "image_dir": str(firmware_image(profile["deploy_board"])),
+        "test_dir": str(compiled_tests(path)),
+        # Tests of this file that tests/board_fit.py lists: their heap is not checked.
+        "loose_tests": board_fit.loose_tests(Path(path)),
+    }
+
+
 def run_file(path):
     try:
+        settings = runner_settings(path)
+    except (ValueError, DeployError) as e:
+        return {"<run>": {"ok": False, "tb": "board profile: %s" % e}}
+    argv = ["node", str(RUNNER), "test", str(path)]
+    if settings is not None:
+        argv.append(json.dumps(settings))
+    try:
         proc = subprocess.run(
-            ["node", str(RUNNER), "test", str(path)],
+            argv,
             capture_output=True,
             text=True,
             timeout=FILE_TIMEOUT_S,

@@ -82,6 +82,11 @@ class Flash:
             return b""
         return self._read_span(name, offset, min(n, size - offset))
 
+    def reader(self, name):
+        if self.size(name) is None:
+            raise OSError(_ENOENT, "flash: no file " + name)
+        return _Reader(self._read, name)
+
     def truncate(self, name, size):
         have = self.size(name)
         if have is None:
@@ -112,6 +117,27 @@ class Flash:
         return bytes(buf)
 
 
+class _Reader:
+    # Flash.reader(): seek() and readinto() straight into the caller's buffer.
+    def __init__(self, read, name):
+        self._read = read
+        self._name = name
+        self._pos = 0
+
+    def seek(self, pos):
+        self._pos = pos
+        return pos
+
+    def readinto(self, buf):
+        n = len(buf)
+        got = _check(self._read(self._name, self._pos, uctypes.addressof(buf), n), "flash read")
+        self._pos += got
+        return got
+
+    def close(self):
+        pass
+
+
 def _name(name):
     if (
         not isinstance(name, str)
@@ -124,12 +150,22 @@ def _name(name):
 
 
 class Board:
-    def __init__(self):
+    # watchdog_ms as hal.mcu's Board: the watchdog runs from here on (the virtual board's
+    # profile checks the range the chip allows). None: the timeout the virtual board was
+    # configured with (VirtualBoard(watchdog_ms=...), 5000 ms by default as hal.mcu).
+    def __init__(self, watchdog_ms=None):
         self._io = array.array("i", [0] * _IO_WORDS)
         self.cameras = vboard_io.attach(uctypes.addressof(self._io), _IO_WORDS)
         if self.cameras < 0 or self._io[0] != _IO_MAGIC:
             raise OSError(5, "virtual board: the I/O bridge does not reach our memory")
         self._io[0] = 0
+        if watchdog_ms is not None and (type(watchdog_ms) is not int or watchdog_ms <= 0):
+            raise ValueError("watchdog_ms must be a positive int, got %r" % (watchdog_ms,))
+        armed = vboard_io.arm_watchdog(watchdog_ms or 0)
+        if armed < 0:
+            raise ValueError(
+                "watchdog_ms %r is outside what this board's watchdog allows" % (watchdog_ms,)
+            )
         self.flash = Flash()
         # Bound once: looking a JS function up on the module every call costs twice as much.
         self._ticks = vboard_io.ticks_ms

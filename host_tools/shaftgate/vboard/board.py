@@ -6,6 +6,13 @@ real MicroPython interpreter. This class owns what outlives a power cut: the ser
 any instant loses nothing the firmware was told was written) and the world around the
 board (cameras on or off, the gas reading, the clock offset).
 
+The board is held to a board profile (profiles.py, docs/hardware.md "Board profiles"):
+a fixed GC heap checked after every call into the firmware, the .mpy files deploy ships,
+the watchdog armed by Board() and judged in estimated board time, flash stalls that cost
+reader bytes. A board that breaks its profile dies as the real one would: a MemoryError
+is a crash (``BoardCrashed``, its text says during which step or boot phase), a step past
+the watchdog is a watchdog reset (``watchdog_events`` says how many board ms went unfed).
+
 Peripherals are driven and observed only through this Python API (the side channel),
 never through the gatewire link. Clock: the board's ticks_ms and RTC run from the host
 clock plus whatever ``advance()`` added; the RTC has no battery, so it reads 0 (unset)
@@ -27,6 +34,8 @@ import weakref
 from pathlib import Path
 
 from gatewire import cbor
+from shaftgate.vboard import profiles
+from shaftgate.vboard.image import firmware_image
 from shaftgate.vboard.line import SerialLine
 
 DEFAULT_ENTRY = "gateway.boot"
@@ -55,6 +64,9 @@ _EXIT_CRASH = 3
 _EXIT_WATCHDOG = 4
 _I32_MAX = 0x7FFFFFFF
 _HISTORY = 10000
+# Board time is the process's CPU time (vboard.mjs): no V8 background threads, and the
+# WebAssembly compiled when loaded rather than inside the first call that runs a function.
+_NODE_FLAGS = ("--single-threaded", "--no-wasm-lazy-compilation")
 _LOG_TAIL_LINES = 30
 
 _live_boards = weakref.WeakSet()
@@ -109,9 +121,10 @@ class VirtualBoard:
         camera_beat_ms=500,
         gas_sample_ms=1000,
         step_interval_ms=2,
-        watchdog_ms=8000,
+        watchdog_ms=None,
         ticks_origin_ms=0,
-        heap_kb=256,
+        profile=None,
+        watchdog_bites=True,
         node=None,
         repo=None,
     ):
@@ -133,6 +146,22 @@ class VirtualBoard:
                 raise BoardError("virtual board: %s is missing" % need)
         if not (self.repo / _RUNTIME).exists():
             raise BoardError("the MicroPython runtime is not installed (run ./dev setup)")
+        self.profile = profiles.resolve(profile)
+        if watchdog_ms is None:
+            # What Board() arms when the firmware names no timeout: hal.mcu's 5 s (the
+            # loose profile keeps the old 8 s, armed at the first feed).
+            watchdog_ms = 5000 if self.profile["board_time"] else 8000
+        lo, hi = self.profile["watchdog_min_ms"], self.profile["watchdog_max_ms"]
+        _check_int("watchdog_ms (%s profile)" % self.profile["name"], watchdog_ms, lo, hi)
+        try:
+            image = firmware_image(self.profile["deploy_board"], self.repo)
+        except Exception as e:
+            # Imported here: shaftgate.cli imports the simulator, which imports this package.
+            from shaftgate.cli.deploy import DeployError
+
+            if not isinstance(e, DeployError):
+                raise
+            raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
         self._settings = {
             "repo": str(self.repo),
             "flash_dir": str(self.flash_dir),
@@ -142,9 +171,18 @@ class VirtualBoard:
             "camera_beat_ms": _check_int("camera_beat_ms", camera_beat_ms, 10, 60000),
             "gas_sample_ms": _check_int("gas_sample_ms", gas_sample_ms, 10, 60000),
             "step_interval_ms": _check_int("step_interval_ms", step_interval_ms, 0, 1000),
-            "watchdog_ms": _check_int("watchdog_ms", watchdog_ms, 100, 600000),
+            "watchdog_ms": watchdog_ms,
             "ticks_origin_ms": _check_int("ticks_origin_ms", ticks_origin_ms, 0, 0x3FFFFFFF),
-            "heap_kb": _check_int("heap_kb", heap_kb, 64, 65536),
+            # False only for a bench that measures a firmware past its watchdog: the
+            # longest unfed stretch is reported (status unfed_max_board_ms), no reset.
+            "watchdog_bites": bool(watchdog_bites),
+            "image_dir": str(image),
+            "profile": self.profile,
+            # The bytecode a frozen image keeps in flash: every .mpy the virtual board can
+            # import (hal/mcu.mpy needs `machine`, which only a real board has).
+            "frozen_code_bytes": sum(
+                p.stat().st_size for p in image.rglob("*.mpy") if p.name != "mcu.mpy"
+            ),
         }
         self.dir.mkdir(parents=True, exist_ok=True)
         self.flash_dir.mkdir(exist_ok=True)
@@ -164,6 +202,9 @@ class VirtualBoard:
         self.crashed = None
         self._crash_report = None
         self.watchdog_resets = 0
+        self.watchdog_events = []  # the board's own words for each watchdog reset
+        self.boot_report = None  # the last boot: phases, board ms, heap (see power_on)
+        self._watchdog_said = None
         self._armed = False
         self._reset_due = None
         self._outputs = dict(SAFE_OUTPUTS)
@@ -465,6 +506,11 @@ class VirtualBoard:
                 )
             self._synced.discard(sync_id)
 
+    def mark(self, label):
+        """Start a measuring window: status()["window"] then holds the longest call (board
+        ms) and the most heap in use since this mark, with `label` once it has begun."""
+        return self._send({"mark": str(label)})
+
     # ---- observation ----
 
     def outputs(self):
@@ -517,6 +563,24 @@ class VirtualBoard:
                 advanced_s=self._advanced_ms / 1000,
             )
             return s
+
+    def wait_status(self, predicate, timeout_s=30.0):
+        """Wait until predicate(status()) holds for one of the board's reports (every
+        0.2 s); returns that status. For conditions in board time (board_ms, steps)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while True:
+                s = self.status()
+                if predicate(s):
+                    return s
+                # Across resets and power cycles (proc None): a crash still fails the wait.
+                self._wait_turn(
+                    deadline,
+                    None,
+                    "",
+                    "board %s: status did not match within %.1f s" % (self.name, timeout_s),
+                    self._observed,
+                )
 
     # ---- internals (callers hold self._lock where noted) ----
 
@@ -579,7 +643,7 @@ class VirtualBoard:
         with self._log_lock:
             self._log.flush()
         proc = subprocess.Popen(
-            [self._node, str(_VBOARD_MJS), json.dumps(settings)],
+            [self._node, *_NODE_FLAGS, str(_VBOARD_MJS), json.dumps(settings)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -594,6 +658,7 @@ class VirtualBoard:
         self._ready = False
         self._armed = False
         self._crash_report = None
+        self._watchdog_said = None
         self._last_alive = time.monotonic()
         self._note("%s: pid %d" % (why, proc.pid))
         tag = "vboard-%s-%d" % (self.name, proc.pid)
@@ -658,14 +723,14 @@ class VirtualBoard:
             if self._outbox is not None:
                 self._outbox.put(None)
                 self._outbox = None
-            if code == _EXIT_WATCHDOG and not self._stopping:
-                self._watchdog_reset("the firmware stopped feeding the watchdog")
+            if (code == _EXIT_WATCHDOG or self._watchdog_said) and not self._stopping:
+                self._watchdog_reset(self._watchdog_said or "the firmware stopped feeding it")
             elif self._crash_report is not None:
                 self.crashed = self._crash_report
                 self._note("firmware crashed; outputs as its exit path left them")
                 if self._armed:
                     # The watchdog was running: it resets the halted board in due time.
-                    self._reset_due = time.monotonic() + self._settings["watchdog_ms"] / 1000
+                    self._reset_due = time.monotonic() + self._watchdog_s()
             else:
                 self.crashed = "board process exited with code %s; log tail:\n%s" % (
                     code,
@@ -695,6 +760,7 @@ class VirtualBoard:
             self._synced.add(msg["sync"])
         elif "ready" in msg:
             self._ready = True
+            self.boot_report = msg["ready"]
             self._status = {"steps": 0, "mem_alloc": msg["ready"].get("mem_alloc")}
             self._last_alive = time.monotonic()
             self._note("booted")
@@ -702,6 +768,8 @@ class VirtualBoard:
             # The board logged the traceback; its exit, which follows, makes it a crash.
             self._crash_report = msg["crash"]
         elif "watchdog" in msg:
+            # The board's own check (or its watchdog thread) bit; its exit follows.
+            self._watchdog_said = msg["watchdog"]
             self._note(msg["watchdog"])
         else:
             self._note("unknown message from board: %r" % msg)
@@ -715,9 +783,14 @@ class VirtualBoard:
             self._history.append((self._out_seq, time.monotonic(), dict(outputs)))
             self._cv.notify_all()
 
+    def _watchdog_s(self):
+        # The timeout Board() armed (the board reports it), else the configured one.
+        return (self._status.get("watchdog_ms") or self._settings["watchdog_ms"]) / 1000
+
     def _watchdog_reset(self, why):
         # Caller holds the lock. A reset is not a power cut: the supply stays on.
         self.watchdog_resets += 1
+        self.watchdog_events.append(why)
         self._reset_due = None
         self._note("watchdog reset: %s" % why)
         self._kill("watchdog reset")
@@ -727,6 +800,14 @@ class VirtualBoard:
         except (OSError, BoardError) as e:
             self.crashed = "the watchdog reboot failed: %s" % e
             self._cv.notify_all()
+
+    def _silence_limit_s(self):
+        # With board time the board's own watchdog thread judges a hung call from its CPU
+        # time; the wall clock is then only a guard against a process that stopped
+        # entirely. The loose profile keeps the wall-clock watchdog it always had.
+        if self.profile["board_time"]:
+            return max(60.0, self._watchdog_s() * 4)
+        return self._watchdog_s() + 0.5
 
     def _from_host(self, data):
         # On the line's thread: bytes the host wrote, forwarded while the board runs.
@@ -748,6 +829,6 @@ class VirtualBoard:
                     self._proc is not None
                     and self._ready
                     and self._armed
-                    and silent_s > self._settings["watchdog_ms"] / 1000 + 0.5
+                    and silent_s > self._silence_limit_s()
                 ):
                     self._watchdog_reset("no sign of life for %.1f s" % silent_s)

@@ -7,10 +7,20 @@
 //         which the supervisor sends to the board's log file.
 // The step loop runs from a timer, so Node's event loop serves stdin between steps, as
 // the board's own loop does `step(); sleep_ms(2)`.
+//
+// Board profiles (shaftgate/vboard/profiles.py, docs/hardware.md "Board profiles"): every
+// call into the firmware from here (import, Board(), each boot phase, each step) is one
+// call, after which the GC heap is checked against the profile (the board's MemoryError),
+// the call's board time is estimated (VM CPU time x the calibration factor measured at
+// power-on, plus the datasheet time of each flash erase/program it made), bytes a reader
+// UART could not hold during those flash stalls are lost, and the watchdog (armed by
+// Board()) is judged in board time. A call that never returns is judged by a worker
+// thread from the process's CPU time.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 
 const MASK = 0x3fffffff; // MicroPython's ticks period on 32-bit ports is 2**30 ms
 const HOUR_MS = 3600000;
@@ -36,9 +46,11 @@ const cfg = Object.assign(
     camera_beat_ms: 500,
     gas_sample_ms: 1000,
     step_interval_ms: 2,
-    watchdog_ms: 8000,
+    watchdog_ms: 5000,
     ticks_origin_ms: 0,
-    heap_kb: 256,
+    image_dir: null,
+    profile: null,
+    watchdog_bites: true,
     tag_fifo: 256,
     rx_limit: 65536,
     env: {},
@@ -47,6 +59,9 @@ const cfg = Object.assign(
 );
 const bootReal = performance.now();
 let advancedMs = 0;
+const P = cfg.profile;
+const BOARD_TIME = !!(P && P.board_time);
+const READER_BYTE_MS = 10000 / 57600; // 57 600 baud 8N1: 10 bits a byte
 
 function trim(text) {
   // The port's own errors can carry a line of minified JavaScript hundreds of KB long.
@@ -81,15 +96,110 @@ process.on("uncaughtException", (e) => {
   fail(EXIT_CRASH, text);
 });
 
-for (const key of ["repo", "flash_dir", "entry"]) {
+for (const key of ["repo", "flash_dir", "entry", "image_dir"]) {
   if (typeof cfg[key] !== "string" || !cfg[key]) fail(EXIT_SETUP, "setting " + key + " missing");
 }
 if (!(cfg.cameras >= 0 && cfg.cameras <= MAX_CAMERAS)) {
   fail(EXIT_SETUP, "cameras must be 0.." + MAX_CAMERAS);
 }
+if (!P || typeof P.name !== "string" || !(P.heap_kb > 0)) fail(EXIT_SETUP, "setting profile missing");
+
+// ---- board time: estimated time on the profile's chip ----
+let factor = 1; // board ms per VM CPU ms, from the calibration at power-on
+let boardNowMs = 0; // board ms since power-on at the start of the current call / between calls
+let inCall = false;
+let callName = "";
+let callCpuUs = 0; // process CPU at the call's start
+let bridgeUs = 0; // CPU spent on host work (flash files, pipes) in this call: not the chip's
+let stallMs = 0; // flash stalls in this call
+let stalls = []; // [start, end] board ms of each flash stall in this call
+const flashStats = { erases: 0, pages: 0, bytes: 0, ops: 0, stall_ms: 0 };
+
+// CPU time of the process, which board.py starts with V8's --single-threaded: no
+// background compiler or collector threads whose time would read as the firmware's.
+// (WebAssembly tier-up then runs inside the call that made the code hot: a cold code path
+// costs more board time the first time, which is stricter, never looser.) Per-thread
+// counters (/proc/thread-self/schedstat) only advance on scheduler ticks: useless here.
+function cpuUs() {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function inCallMs() {
+  return Math.max(0, (cpuUs() - callCpuUs - bridgeUs) / 1000) * factor + stallMs;
+}
+
+function boardNow() {
+  return inCall && BOARD_TIME ? boardNowMs + inCallMs() : boardNowMs;
+}
+
+function hostWork(fn) {
+  // Host-side work done for the board (files, pipes) is not the chip's time.
+  const t0 = cpuUs();
+  try {
+    return fn();
+  } finally {
+    bridgeUs += cpuUs() - t0;
+  }
+}
+
+function flashOp(erases, pages, bytes) {
+  // Time the chip spends with flash busy (RP2040: XIP off, interrupts off) for one file
+  // operation, per the profile's datasheet figures (docs/hardware.md, "Board time").
+  const f = P.flash;
+  const worst = P.flash_timing === "max";
+  const ms =
+    erases * (worst ? f.erase_max_ms : f.erase_ms) + pages * (worst ? f.program_max_ms : f.program_ms);
+  flashStats.erases += erases;
+  flashStats.pages += pages;
+  flashStats.bytes += bytes;
+  flashStats.ops += 1;
+  flashStats.stall_ms += ms;
+  if (!BOARD_TIME || !inCall) return;
+  const start = boardNow();
+  stalls.push([start, start + ms]);
+  stallMs += ms;
+}
+
+function pagesOf(n) {
+  return Math.ceil(n / P.flash.page_bytes);
+}
+
+// ---- the watchdog: armed by Board(), judged in board time ----
+let wdtArmed = false;
+let wdtMs = 0;
+let lastFeedBoard = 0;
+let wdtFired = null; // text, once the watchdog has bitten
+let wdtFedReal = 0; // loose profile: wall clock, as before the profiles
+// Shared with the watchdog worker, which judges a call that never returns.
+const shared = new Float64Array(new SharedArrayBuffer(8 * 6));
+const SH_IN_CALL = 0;
+const SH_CALL_CPU = 1;
+const SH_UNFED = 2;
+const SH_WDT_MS = 3;
+const SH_FACTOR = 4;
+const SH_STEP = 5; // the step running, -1 during boot
+shared[SH_STEP] = -1;
+
+let unfedMax = 0; // the longest the watchdog went unfed (board ms)
+
+function wdtBite(unfed) {
+  unfedMax = Math.max(unfedMax, unfed);
+  if (!cfg.watchdog_bites) return; // a bench measuring past the watchdog: count, never bite
+  if (wdtFired === null) {
+    wdtFired =
+      "watchdog: not fed for " + Math.round(unfed) + " board ms (timeout " + wdtMs + " ms, " +
+      P.name + " profile), during " + callName;
+  }
+}
 
 // ---- peripherals (the world around the board) ----
 const tagFifo = [];
+// Profiles with board time: each read is a reader line on the wire, 57 600 baud, one line
+// after another per reader; it can be read once its last byte has arrived (board time).
+const wires = [[], []];
+const wireEnd = [0, 0];
+let tagsLost = 0; // lines garbled by a UART FIFO overflow during a flash stall
 let tagsQueued = 0; // totals, for sync: a sync is answered once its stimuli are consumed
 let tagsTaken = 0;
 let tagsDropped = 0;
@@ -109,8 +219,6 @@ const OUTPUT_NAMES = ["lamp", "sounder", "work_relay", "hot_relay", "entry_refus
 let outputsDirty = true;
 let rtcBaseS = 0; // an RTC without a battery: 0 (never set) after every power-on
 let rtcSetAtMs = 0;
-let wdtArmed = false;
-let wdtFedReal = 0;
 let steps = 0;
 
 function cameraBeat(i, now) {
@@ -150,10 +258,16 @@ if (!fs.existsSync(runtime)) {
   fail(EXIT_SETUP, "MicroPython runtime not found at " + runtime + " (run ./dev setup)");
 }
 const { loadMicroPython } = await import(pathToFileURL(runtime).href);
+let capture = null; // lines of mem_info() output while the heap is being read
 const mp = await loadMicroPython({
-  heapsize: cfg.heap_kb * 1024,
+  // Frozen code lives in flash: the heap is the board's plus the bytecode the image holds,
+  // and whatever of it is never imported is taken off the limit again (endCall).
+  heapsize: P.heap_kb * 1024 + (P.frozen_code ? cfg.frozen_code_bytes : 0),
   linebuffer: true,
-  stdout: (line) => process.stderr.write("[fw] " + line + "\n"),
+  stdout: (line) => {
+    if (capture !== null) capture.push(line);
+    else process.stderr.write("[fw] " + line + "\n");
+  },
   stderr: (line) => process.stderr.write("[fw] " + line + "\n"),
 });
 // Bytes cross by address: Python lends a buffer's address (uctypes.addressof) and we
@@ -185,12 +299,11 @@ function copyTree(hostDir, vmDir, keep) {
   }
 }
 
-// What deploy puts on a board: firmware/ at the root (main.py, gateway/, hal/) and
-// gatewire beside them. Sources, not .mpy: same bytecode semantics, clearer tracebacks.
-const isSource = (name) => name.endsWith(".py");
-copyTree(path.join(cfg.repo, "firmware"), "/", isSource);
-copyTree(path.join(cfg.repo, "protocol", "gatewire"), "/gatewire", isSource);
-if (cfg.extra_dir) copyTree(cfg.extra_dir, "/extra", isSource);
+// What deploy puts on a board: the .mpy files it builds (shaftgate/vboard/image.py), with
+// hal/virtual.mpy for the board's own HAL. Bytecode loads into the GC heap, as on a board.
+copyTree(cfg.image_dir, "/", (name) => name.endsWith(".mpy") || name === "main.py");
+// A test's own firmware (test_vboard's echo) stays source: it is not what deploy ships.
+if (cfg.extra_dir) copyTree(cfg.extra_dir, "/extra", (name) => name.endsWith(".py"));
 
 // ---- flash: the board's file system, as real host files ----
 const flashDir = path.resolve(cfg.flash_dir);
@@ -232,7 +345,7 @@ function writeAll(fd, buf, position) {
 
 function flashCall(fn) {
   try {
-    return fn();
+    return hostWork(fn);
   } catch (e) {
     if (!e || !e.code) log("flash: " + trim((e && e.stack) || e));
     return errnoOf(e);
@@ -261,8 +374,23 @@ const io = {
     return 0;
   },
   read_tag() {
-    if (tagFifo.length === 0 || ioAddr === 0) return 0;
-    const r = tagFifo.shift();
+    if (ioAddr === 0) return 0;
+    let r;
+    if (BOARD_TIME) {
+      if (stalls.length) loseToStalls();
+      // Reads in the order the world made them (the doorway judges direction by order):
+      // the oldest line of the two readers, once its last byte has arrived.
+      let pick = -1;
+      for (let w = 0; w < 2; w++) {
+        const line = wires[w][0];
+        if (line && (pick < 0 || line.seq < wires[pick][0].seq)) pick = w;
+      }
+      if (pick < 0 || wires[pick][0].end > boardNow()) return 0;
+      r = wires[pick].shift().read;
+    } else {
+      if (tagFifo.length === 0) return 0;
+      r = tagFifo.shift();
+    }
     tagsTaken++;
     for (let i = 0; i < 4; i++) M.setValue(ioAddr + 4 * (IO_TAG + i), r[i], "i32");
     return 1;
@@ -314,12 +442,34 @@ const io = {
     return n;
   },
   link_write(addr, n) {
-    if (n > 0) send({ link: memToBuffer(addr, n).toString("hex") });
+    if (n > 0) hostWork(() => send({ link: memToBuffer(addr, n).toString("hex") }));
     return 0;
   },
+  arm_watchdog(ms) {
+    // machine.WDT(timeout=ms) in Board(): running from here on, never stopped.
+    const t = ms > 0 ? ms : cfg.watchdog_ms;
+    if (!(t >= P.watchdog_min_ms && t <= P.watchdog_max_ms)) return -EINVAL;
+    wdtMs = t;
+    shared[SH_WDT_MS] = t;
+    if (BOARD_TIME) {
+      wdtArmed = true;
+      lastFeedBoard = boardNow();
+    }
+    return t;
+  },
   feed_watchdog() {
-    wdtArmed = true; // like machine.WDT: running from its first use, never stopped
-    wdtFedReal = performance.now();
+    if (!BOARD_TIME) {
+      wdtArmed = true; // loose: running from its first feed, on the wall clock, as before
+      if (!wdtMs) wdtMs = cfg.watchdog_ms;
+      wdtFedReal = performance.now();
+      return 0;
+    }
+    if (!wdtArmed) return 0;
+    const now = boardNow();
+    if (now - lastFeedBoard > wdtMs) wdtBite(now - lastFeedBoard); // it bit before this feed
+    lastFeedBoard = now;
+    shared[SH_CALL_CPU] = cpuUs();
+    shared[SH_UNFED] = 0;
     return 0;
   },
   fl_open: () =>
@@ -358,6 +508,9 @@ const io = {
     }),
   fl_write: (name, addr, n) =>
     flashCall(() => {
+      // littlefs writes a new copy: erase its blocks, program its pages, commit metadata
+      // (the new file's entry and the rename: two pages).
+      flashOp(Math.max(1, Math.ceil(n / P.flash.sector_bytes)), pagesOf(n) + 2, n);
       // Atomic replace: temp file, fsync, rename, fsync the folder (the rename's record).
       const p = flashPath(name);
       if (p === null) return -EINVAL;
@@ -378,6 +531,10 @@ const io = {
       const p = flashPath(name);
       if (p === null) return -EINVAL;
       const created = !fs.existsSync(p);
+      // littlefs copies a file's partly written last block on an append after a close:
+      // one erase, the old tail and the new bytes programmed, one metadata page.
+      const tail = created ? 0 : fs.statSync(p).size % P.flash.sector_bytes;
+      flashOp(1, pagesOf(tail + n) + 1, tail + n);
       const fd = fs.openSync(p, "a");
       try {
         writeAll(fd, memToBuffer(addr, n), null);
@@ -392,6 +549,8 @@ const io = {
     flashCall(() => {
       const p = flashPath(name);
       if (p === null) return -EINVAL;
+      const tail = size % P.flash.sector_bytes;
+      flashOp(tail ? 1 : 0, pagesOf(tail) + 1, tail);
       const fd = fs.openSync(p, "r+");
       try {
         fs.ftruncateSync(fd, size);
@@ -405,6 +564,7 @@ const io = {
     flashCall(() => {
       const p = flashPath(name);
       if (p === null) return -EINVAL;
+      flashOp(0, 1, 0);
       try {
         fs.unlinkSync(p);
       } catch (e) {
@@ -432,6 +592,7 @@ mp.registerJsModule("vboard_io", io);
 
 mp.runPython(`
 import sys
+import micropython
 sys.path[:] = ["", "/", "/lib", "/extra"]
 
 def _vb_traceback(e):
@@ -442,6 +603,9 @@ def _vb_traceback(e):
 
 _vb_board = None
 _vb_gw = None
+_vb_mod = None
+_vb_gen = None
+_vb_phase_name = ""
 
 def _vb_stopped(e):
     # As firmware/main.py's finally: a dead loop leaves the outputs de-energised.
@@ -454,13 +618,48 @@ def _vb_stopped(e):
         _vb_board.set_lamp(0)
     return text
 
-def _vb_boot(entry):
-    global _vb_board, _vb_gw
+# Boot, as main.py does it, one call from the host per part: the imports, Board() (which
+# arms the watchdog), then the entry's boot. An entry module with phases(board), a
+# generator yielding a name after each phase and returning the gateway, is driven one
+# phase per call; one with only start(board) is one call.
+def _vb_import(entry):
+    global _vb_mod
+    try:
+        import hal
+        __import__(entry)
+        _vb_mod = sys.modules[entry]
+    except BaseException as e:
+        return _vb_stopped(e)
+
+def _vb_make_board():
+    global _vb_board, _vb_gen
     try:
         import hal
         _vb_board = hal.load("virtual").Board()
-        __import__(entry)
-        _vb_gw = sys.modules[entry].start(_vb_board)
+        phases = getattr(_vb_mod, "phases", None)
+        if phases is not None:
+            _vb_gen = phases(_vb_board)
+    except BaseException as e:
+        return _vb_stopped(e)
+
+def _vb_phase():
+    # 1: a phase ran (its name in _vb_phase_name); 0: boot is over; str: a traceback.
+    global _vb_gw, _vb_phase_name
+    try:
+        _vb_phase_name = str(next(_vb_gen))
+        return 1
+    except StopIteration as e:
+        _vb_gw = e.value
+        if _vb_gw is None:
+            return "phases() returned no gateway (return it from the generator)"
+        return 0
+    except BaseException as e:
+        return _vb_stopped(e)
+
+def _vb_start():
+    global _vb_gw
+    try:
+        _vb_gw = _vb_mod.start(_vb_board)
     except BaseException as e:
         return _vb_stopped(e)
 
@@ -469,9 +668,49 @@ def _vb_step():
         _vb_gw.step()
     except BaseException as e:
         return _vb_stopped(e)
+
+def _vb_mem_info():
+    micropython.mem_info()
+
+def _vb_code_bytes():
+    # Bytes of the .mpy files imported so far: what a frozen image keeps in flash.
+    import os
+    n = 0
+    for m in sys.modules.values():
+        f = getattr(m, "__file__", None)
+        if f and f.endswith(".mpy"):
+            n += os.stat(f)[6]
+    return n
+
+# The calibration benchmark: every solution of the 8-queens problem on one list, with
+# recursion, the kind of program whose time on each chip profiles.py names.
+def _vb_safe(cols, row, col):
+    for r in range(row):
+        c = cols[r]
+        if c == col or c - col == r - row or c - col == row - r:
+            return False
+    return True
+
+def _vb_place(cols, row, n):
+    if row == n:
+        return 1
+    found = 0
+    for col in range(n):
+        if _vb_safe(cols, row, col):
+            cols[row] = col
+            found += _vb_place(cols, row + 1, n)
+    return found
+
+def _vb_queens(n):
+    return _vb_place([0] * n, 0, n)
 `);
-const vbBoot = mp.globals.get("_vb_boot");
-const vbStep = mp.globals.get("_vb_step");
+const G = (name) => mp.globals.get(name);
+const vbImport = G("_vb_import");
+const vbMakeBoard = G("_vb_make_board");
+const vbPhase = G("_vb_phase");
+const vbStart = G("_vb_start");
+const vbStep = G("_vb_step");
+const vbMemInfo = G("_vb_mem_info");
 const gc = mp.pyimport("gc");
 
 function crash(text) {
@@ -485,10 +724,158 @@ function callPython(fn, arg) {
     return fn(arg);
   } catch (e) {
     // A bridge failure or an interpreter abort, not a Python exception (those are caught
-    // in _vb_step and come back as traceback text).
+    // in the _vb_ functions and come back as traceback text).
     crash("virtual board runtime error: " + trim((e && e.stack) || e));
     return null;
   }
+}
+
+// ---- the heap, read where each call returns ----
+function readHeap() {
+  capture = [];
+  try {
+    vbMemInfo();
+  } finally {
+    const lines = capture;
+    capture = null;
+    const gcLine = lines.find((l) => l.startsWith("GC: total:"));
+    const m = gcLine && /GC: total: (\d+), used: (\d+), free: (\d+)/.exec(gcLine);
+    if (!m) crash("virtual board: no GC line in micropython.mem_info(): " + trim(lines.join("\n")));
+    return { total: Number(m[1]), used: Number(m[2]) };
+  }
+}
+const heapStart = readHeap();
+const heapLimit = heapStart.total; // the profile's heap as this port counts it
+const heapStats = { limit: heapLimit, used_last: 0, used_peak: 0, peak_in: "", code_bytes: 0 };
+const vbCodeBytes = G("_vb_code_bytes");
+
+// ---- calibration: the same benchmark the profile's published figure is for ----
+let calibrationVmMs = 0;
+if (BOARD_TIME) {
+  const queens = G("_vb_queens");
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    // The first run also warms the WebAssembly code up (V8 tiers it up): keep the best.
+    const t0 = cpuUs();
+    const found = queens(8);
+    const ms = (cpuUs() - t0) / 1000;
+    if (found !== 92) fail(EXIT_SETUP, "calibration: 8 queens gave " + found + " solutions, not 92");
+    best = Math.min(best, ms);
+  }
+  calibrationVmMs = best;
+  factor = P.calibration_ms / best;
+  shared[SH_FACTOR] = factor;
+  mp.runPython("del _vb_queens, _vb_place, _vb_safe");
+}
+
+// ---- one call from the host: board time, flash stalls, FIFO, heap, watchdog ----
+function beginCall(name) {
+  callName = name;
+  stalls = [];
+  stallMs = 0;
+  bridgeUs = 0;
+  callCpuUs = cpuUs();
+  inCall = true;
+  shared[SH_CALL_CPU] = callCpuUs;
+  shared[SH_UNFED] = wdtArmed && BOARD_TIME ? boardNowMs - lastFeedBoard : 0;
+  shared[SH_IN_CALL] = 1;
+}
+
+function loseToStalls() {
+  // Bytes arriving while the flash is busy wait in the UART's hardware FIFO; beyond its
+  // depth they are lost and their line fails its checksum: the read is gone.
+  const fifo = P.uart_fifo;
+  if (!fifo) return;
+  const judged = stalls;
+  stalls = []; // each stall judged once: at the first read after it, or when the call ends
+  for (const [s, e] of judged) {
+    for (let w = 0; w < 2; w++) {
+      let held = 0;
+      for (const line of wires[w]) {
+        if (line.start >= e) break;
+        for (let k = 0; k < line.bytes; k++) {
+          const at = line.start + (k + 1) * READER_BYTE_MS;
+          if (at <= s) continue;
+          if (at > e) break;
+          held++;
+          if (held > fifo) line.lost = true;
+        }
+      }
+    }
+  }
+  for (let w = 0; w < 2; w++) {
+    const keep = [];
+    for (const line of wires[w]) {
+      if (line.lost) {
+        tagsLost++;
+        tagsTaken++; // settled, for sync: it will never be read
+        log("reader " + w + ": line of tag " + line.read[1] + " lost to a flash stall (FIFO " + fifo + " bytes)");
+      } else keep.push(line);
+    }
+    wires[w] = keep;
+  }
+}
+
+const callStats = { last_ms: 0, max_ms: 0, max_in: "" };
+// Since the supervisor's last {"mark"}: the longest call and the most heap in use.
+let window = { max_ms: 0, max_in: "", heap_used_peak: 0, steps: 0 };
+
+function endCall() {
+  shared[SH_IN_CALL] = 0;
+  const ms = BOARD_TIME ? inCallMs() : 0;
+  inCall = false;
+  if (BOARD_TIME) {
+    loseToStalls();
+    boardNowMs += ms;
+    callStats.last_ms = ms;
+    if (ms > callStats.max_ms) {
+      callStats.max_ms = ms;
+      callStats.max_in = callName;
+    }
+    if (ms > window.max_ms) {
+      window.max_ms = ms;
+      window.max_in = callName;
+    }
+    window.steps++;
+    if (wdtArmed && boardNowMs - lastFeedBoard > wdtMs) wdtBite(boardNowMs - lastFeedBoard);
+    if (wdtArmed) unfedMax = Math.max(unfedMax, boardNowMs - lastFeedBoard);
+  }
+  if (P.check_heap) {
+    const h = readHeap();
+    heapStats.used_last = h.used;
+    if (h.used > window.heap_used_peak) window.heap_used_peak = h.used;
+    if (h.used > heapStats.used_peak) {
+      heapStats.used_peak = h.used;
+      heapStats.peak_in = callName;
+    }
+    if (P.frozen_code && !callName.startsWith("step")) heapStats.code_bytes = vbCodeBytes();
+    // Frozen: the heap was made larger by the image's code; code never imported is slack.
+    const slack = P.frozen_code ? Math.max(0, cfg.frozen_code_bytes - heapStats.code_bytes) : 0;
+    const limit = heapLimit - slack;
+    if (h.total > heapLimit || h.used > limit) {
+      crash(
+        "MemoryError (" + P.name + " profile, " + P.heap_kb + " KB heap" +
+          (P.frozen_code ? ", " + heapStats.code_bytes + " bytes of frozen code not counted" : "") +
+          "): the GC heap needed " + Math.max(h.total, h.used) + " bytes, over the board's " + limit +
+          ", during " + callName + " (" + h.used + " bytes in use when it returned)",
+      );
+    }
+  }
+  if (wdtFired !== null) watchdogReset(wdtFired);
+  return ms;
+}
+
+function watchdogReset(text) {
+  sendOutputs();
+  send({ watchdog: text });
+  fail(EXIT_WATCHDOG, text);
+}
+
+function runCall(name, fn, arg) {
+  beginCall(name);
+  const result = callPython(fn, arg);
+  const ms = endCall();
+  return [result, ms];
 }
 
 function sendOutputs() {
@@ -500,6 +887,11 @@ function sendOutputs() {
 
 // ---- supervisor messages ----
 let syncWaiting = []; // [id, tags needed, rx bytes needed]
+
+function readerLineBytes(read) {
+  // "$TAG,<id>,<rssi>,<battery>*<checksum>\r\n" (docs/hardware.md)
+  return ("$TAG," + read[1] + "," + read[2] + "," + read[3] + "*00\r\n").length;
+}
 
 function applyMessage(msg) {
   const now = nowMs();
@@ -514,12 +906,22 @@ function applyMessage(msg) {
     rxPending += chunk.length;
     rxQueued += chunk.length;
   } else if ("tag" in msg) {
-    if (tagFifo.length >= cfg.tag_fifo) {
+    const pending = BOARD_TIME ? wires[0].length + wires[1].length : tagFifo.length;
+    if (pending >= cfg.tag_fifo) {
       tagsDropped++;
       log("tag reader FIFO full: dropped a read of tag " + msg.tag[1]);
       return;
     }
-    tagFifo.push(msg.tag);
+    if (BOARD_TIME) {
+      const w = msg.tag[0] ? 1 : 0;
+      const bytes = readerLineBytes(msg.tag);
+      const start = Math.max(boardNowMs, wireEnd[w]);
+      const end = start + bytes * READER_BYTE_MS;
+      wires[w].push({ read: msg.tag, start, end, bytes, lost: false, seq: tagsQueued });
+      wireEnd[w] = end;
+    } else {
+      tagFifo.push(msg.tag);
+    }
     tagsQueued++;
   } else if ("beam" in msg) {
     beamCount += msg.beam;
@@ -533,6 +935,8 @@ function applyMessage(msg) {
     if (msg.advance >= 60000) log("clock advanced " + msg.advance + " ms");
   } else if ("sync" in msg) {
     syncWaiting.push([msg.sync, tagsQueued, rxQueued]);
+  } else if ("mark" in msg) {
+    window = { max_ms: 0, max_in: "", heap_used_peak: 0, steps: 0, mark: msg.mark };
   } else {
     log("unknown supervisor message: " + trim(JSON.stringify(msg)));
   }
@@ -560,11 +964,77 @@ process.stdin.on("data", (text) => {
 // The supervisor is gone (or cut us loose): a board without its host process is useless.
 process.stdin.on("end", () => process.exit(0));
 
-// ---- boot ----
-const bootError = callPython(vbBoot, cfg.entry);
-if (bootError) crash(bootError);
-log("booted " + cfg.entry + " on flash " + flashDir);
-send({ ready: { cameras: cfg.cameras, mem_alloc: gc.mem_alloc() } });
+// ---- the watchdog of a call that never returns ----
+if (BOARD_TIME && cfg.watchdog_bites) {
+  // A thread of its own, as the chip's watchdog is hardware of its own: it reads the
+  // process's CPU time while the interpreter is in a call, and bites when that call's
+  // board time passes the timeout. It writes straight to fd 1 (the main thread is stuck)
+  // and kills the process, which the supervisor reads as a watchdog reset.
+  const worker = new Worker(
+    `
+    const { workerData } = require("node:worker_threads");
+    const fs = require("node:fs");
+    const sh = workerData.shared;
+    setInterval(() => {
+      if (sh[${SH_IN_CALL}] !== 1 || !(sh[${SH_WDT_MS}] > 0)) return;
+      const u = process.cpuUsage();
+      const ms = ((u.user + u.system - sh[${SH_CALL_CPU}]) / 1000) * sh[${SH_FACTOR}] + sh[${SH_UNFED}];
+      if (ms > sh[${SH_WDT_MS}]) {
+        const text = "watchdog: a call ran " + Math.round(ms) + " board ms without returning or feeding it (timeout " + sh[${SH_WDT_MS}] + " ms, " + workerData.profile + " profile), during " + (sh[${SH_STEP}] < 0 ? "boot" : "step " + sh[${SH_STEP}]);
+        fs.writeSync(1, JSON.stringify({ watchdog: text, hung: true }) + "\\n");
+        process.kill(process.pid, "SIGKILL");
+      }
+    }, 20);
+    `,
+    { eval: true, workerData: { shared, profile: P.name } },
+  );
+  worker.unref();
+}
+
+// ---- boot, as main.py: imports, Board(), the entry's boot (phase by phase if it has them) ----
+const bootPhases = []; // [name, board ms, heap in use after it]
+
+function bootCall(name, fn, arg) {
+  const [result, ms] = runCall(name, fn, arg);
+  if (typeof result === "string" && result) crash(result);
+  bootPhases.push([name, Math.round(ms * 10) / 10, heapStats.used_last]);
+  return result;
+}
+
+bootCall("boot: import " + cfg.entry, vbImport, cfg.entry);
+bootCall("boot: Board()", vbMakeBoard);
+if (mp.globals.get("_vb_gen") != null) {
+  for (let i = 0; ; i++) {
+    const r = bootCall("boot: phase " + (i + 1), vbPhase);
+    if (r === 0) {
+      bootPhases.pop(); // the call that only collected the gateway
+      break;
+    }
+    const name = String(mp.globals.get("_vb_phase_name"));
+    bootPhases[bootPhases.length - 1][0] = "boot: " + name;
+  }
+} else {
+  bootCall("boot: start()", vbStart);
+}
+const bootBoardMs = boardNowMs;
+shared[SH_STEP] = 0;
+log(
+  "booted " + cfg.entry + " on flash " + flashDir + " (" + P.name + " profile" +
+    (BOARD_TIME ? ", board time " + Math.round(bootBoardMs) + " ms, factor " + factor.toFixed(1) : "") +
+    ")",
+);
+send({
+  ready: {
+    cameras: cfg.cameras,
+    mem_alloc: gc.mem_alloc(),
+    profile: P.name,
+    factor,
+    calibration_vm_ms: calibrationVmMs,
+    boot_board_ms: bootBoardMs,
+    boot_phases: bootPhases,
+    heap: heapStats,
+  },
+});
 sendOutputs();
 
 function status() {
@@ -574,8 +1044,21 @@ function status() {
     rtc_s: io.rtc_s(),
     mem_alloc: gc.mem_alloc(),
     watchdog_armed: wdtArmed,
+    watchdog_ms: wdtMs,
     tags_dropped: tagsDropped,
+    tags_lost: tagsLost,
     rx_dropped: rxDropped,
+    profile: P.name,
+    board_ms: boardNowMs,
+    boot_board_ms: bootBoardMs,
+    step_board_ms: callStats.last_ms,
+    max_call_board_ms: callStats.max_ms,
+    max_call: callStats.max_in,
+    unfed_board_ms: wdtArmed && BOARD_TIME ? boardNowMs - lastFeedBoard : null,
+    unfed_max_board_ms: unfedMax,
+    heap: heapStats,
+    flash: flashStats,
+    window,
   };
 }
 
@@ -595,15 +1078,22 @@ function tick() {
     else keep.push(s);
   }
   syncWaiting = keep;
-  const error = callPython(vbStep);
+  shared[SH_STEP] = steps + 1;
+  const [error] = runCall("step " + (steps + 1), vbStep);
   if (error) crash(error);
   steps++;
   sendOutputs();
   for (const id of answer) send({ sync: id });
-  if (wdtArmed && performance.now() - wdtFedReal > cfg.watchdog_ms) {
-    const text = "watchdog: not fed for " + cfg.watchdog_ms + " ms, resetting";
-    send({ watchdog: text });
-    fail(EXIT_WATCHDOG, text);
+  if (BOARD_TIME) {
+    // The loop's sleep_ms between steps: board time passes, the watchdog counts it.
+    boardNowMs += cfg.step_interval_ms;
+    if (wdtArmed && boardNowMs - lastFeedBoard > wdtMs) {
+      callName = "the sleep after step " + steps;
+      wdtBite(boardNowMs - lastFeedBoard);
+      if (wdtFired !== null) watchdogReset(wdtFired);
+    }
+  } else if (wdtArmed && performance.now() - wdtFedReal > wdtMs) {
+    watchdogReset("watchdog: not fed for " + wdtMs + " ms, resetting");
   }
   if (cfg.step_interval_ms > 0) setTimeout(tick, cfg.step_interval_ms);
   else setImmediate(tick);

@@ -1,0 +1,110 @@
+"""The firmware image a virtual board runs: the .mpy files `shaftgate deploy` builds for
+the profile's board (deploy.build, the same mpy-cross and flags), with hal/virtual.mpy
+in place of that board's own HAL module, which needs `machine`.
+
+Built once per content: the folder is named by a hash of every source file and of
+mpy-cross's version, so a test session builds it on the first board and every later
+board (and every later session, until a source changes) reuses it. Built into a
+temporary folder and renamed, so parallel builders never see half an image.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def _deploy():
+    # Imported when used: shaftgate.cli imports the simulator, which imports this package.
+    from shaftgate.cli import deploy
+
+    return deploy
+
+
+_REPO = Path(__file__).resolve().parents[3]
+CACHE = "build/vboard"
+
+
+def _digest(paths, tool):
+    h = hashlib.sha256()
+    version = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+    h.update(version.encode())
+    for p in sorted(paths):
+        h.update(str(p).encode() + b"\0")
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def firmware_image(board, repo=_REPO):
+    """Folder of the board's file system as deploy ships it for `board`, the HAL swapped
+    for hal/virtual.mpy. Raises deploy.DeployError if a file does not compile."""
+    repo = Path(repo)
+    tool = _deploy().mpy_cross_path()
+    sources = [src for src, _ in _deploy().firmware_sources(board, repo)]
+    virtual = repo / "firmware" / "hal" / "virtual.py"
+    key = _digest([*sources, virtual], tool)
+    root = repo / CACHE
+    final = root / ("%s-%s" % (board, key))
+    if (final / "board").is_dir():
+        return final / "board"
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".%s-" % board, dir=root))
+    try:
+        _deploy().build(board, work, repo=repo, mpy_cross=tool)
+        tree = work / "board"
+        (tree / "hal" / (board + ".mpy")).unlink()
+        compile_module(tool, virtual, tree / "hal" / "virtual.mpy", "hal/virtual.py")
+        try:
+            os.rename(work, final)
+        except OSError:
+            if not (final / "board").is_dir():
+                raise
+            # Another process finished the same image first: theirs is identical.
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return final / "board"
+
+
+def compile_module(tool, src, out, name):
+    proc = subprocess.run(
+        [tool, "-o", str(out), "-s", name, str(src)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise _deploy().DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
+
+
+def compiled_tests(test_file, repo=_REPO):
+    """Folder holding test_file and the test helpers beside it (its folder's modules not
+    named test_*) as .mpy, for a MicroPython run held to a profile: test code then costs
+    the heap what the firmware's own .mpy would, not what compiling source on the board
+    would. A helper that mpy-cross refuses (CPython-only) is left out."""
+    repo = Path(repo)
+    tool = _deploy().mpy_cross_path()
+    test_file = Path(test_file).resolve()
+    helpers = [p for p in sorted(test_file.parent.glob("*.py")) if not p.name.startswith("test_")]
+    sources = [*helpers, test_file]
+    key = _digest(sources, tool)
+    final = repo / CACHE / ("tests-%s-%s" % (test_file.stem, key))
+    if final.is_dir():
+        return final
+    (repo / CACHE).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".tests-", dir=repo / CACHE))
+    try:
+        for src in sources:
+            try:
+                compile_module(tool, src, work / (src.stem + ".mpy"), src.name)
+            except _deploy().DeployError:
+                if src == test_file:
+                    raise
+        try:
+            os.rename(work, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return final
