@@ -12,7 +12,6 @@ DOUBTFUL_CROSSING event, as tests/test_doorway_noise.py shows)."""
 import random
 
 import doorway_noise as noise
-import pytest
 
 from gateway import events as ev
 
@@ -71,11 +70,6 @@ def _play(gate, bench, timeline, i, until_ms, now_ms):
     return i, now_ms
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="since main a5b3841 (h-fit: roster on flash) a roster-load of 180 people gets no "
-    "reply from the virtual board (GatewayTimeout, even with 9 s); passed at h-door a289d01",
-)
 def test_shift_change_three_cages_down_and_up(board, report):
     board.require("tags", "beam")
     crew = morning_crew(CAGE * CAGES)

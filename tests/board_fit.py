@@ -98,6 +98,8 @@ NOT_YET = {
     % "at step 10 (the roster load), 149 KB in use",
     "hil_tests/test_hil_power_cuts.py": _HIL_HEAP
     % "in boot: start() after a power cut with people in, 148 KB in use",
+    "hil_tests/test_hil_shift_change.py": _HIL_HEAP
+    % "at the roster load of 180 people (no reply: the board died), as the morning shift",
 }
 
 

@@ -31,6 +31,7 @@ SKIP = {".git", ".venv", "node_modules", ".hypothesis", "reports", "run", ".type
 GW = "firmware/gateway/"
 ZONE_TESTS = ("tests/test_zone.py", "tests/test_caps.py", "tests/test_zone_props.py")
 APP_TESTS = ("tests/test_app.py", "tests/test_durable_orders.py")
+DOOR_TESTS = ("tests/test_doorway.py", "tests/test_doorway_noise.py", "tests/test_zone.py")
 IL_TESTS = ("tests/test_interlocks.py", "tests/test_interlocks_props.py")
 
 
@@ -282,8 +283,8 @@ CATALOGUE = (
         "cert-expiry-inclusive",
         "a certificate valid on its expiry second",
         GW + "roster.py",
-        "return 0 <= now_rel_s < self._cert[i]",
-        "return 0 <= now_rel_s <= self._cert[i]",
+        "return 0 <= now_rel_s < self._cert",
+        "return 0 <= now_rel_s <= self._cert",
         ("tests/test_roster.py", *ZONE_TESTS),
     ),
     M(
@@ -293,6 +294,47 @@ CATALOGUE = (
         "if ri < 0:\n            return REFUSE_UNKNOWN_TAG",
         "if False:\n            return 0",
         ZONE_TESTS,
+    ),
+    # ---- the doorway: in doubt, the person is in (ARCHITECTURE principle 7) ----
+    M(
+        "door-one-read-exit",
+        "a single outer read makes an exit",
+        GW + "doorway.py",
+        "EXIT_READS = const(2)",
+        "EXIT_READS = const(1)",
+        DOOR_TESTS,
+    ),
+    M(
+        "door-stray-cancels",
+        "one stray outer read after the inner one cancels the entry",
+        GW + "doorway.py",
+        "if tail <= 1 and ticks_age(m, self._t_out[i]) >= settle:",
+        "if tail < 1 and ticks_age(m, self._t_out[i]) >= settle:",
+        DOOR_TESTS,
+    ),
+    M(
+        "door-overflow-drops",
+        "a full doorway drops people instead of counting them in",
+        GW + "doorway.py",
+        "        if point == INNER and not self._is_in(tag):\n            self.overflow_in += 1",
+        "        if False:\n            self.overflow_in += 1",
+        DOOR_TESTS,
+    ),
+    M(
+        "door-inner-only-dropped",
+        "someone read only inside, again and again, is not counted in",
+        GW + "doorway.py",
+        "            if n_in >= 2:\n                # Read inside again",
+        "            if False:\n                # Read inside again",
+        DOOR_TESTS,
+    ),
+    M(
+        "door-thin-in-silent",
+        "a crossing decided on thin evidence is not said",
+        GW + "doorway.py",
+        "            self._emit(DOUBTFUL_CROSSING, tag, DECIDED_IN, doubt)\n\n    def _body_near",
+        "            doubt = doubt\n\n    def _body_near",
+        DOOR_TESTS,
     ),
     # ---- the beam (R-ID-2) ----
     M(
@@ -391,8 +433,8 @@ CATALOGUE = (
         "restore-no-replay",
         "crossings after the snapshot are not replayed at boot",
         GW + "app.py",
-        "        self._replay(covered)",
-        "        covered = covered",
+        "                if r[2] in _REPLAYED:\n                    self.zone.replay(",
+        "                if False:\n                    self.zone.replay(",
         APP_TESTS,
     ),
 )
