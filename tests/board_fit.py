@@ -34,6 +34,21 @@ NOT_YET = {
     "tests/test_eventlog.py::test_power_cut_while_boot_cuts_off_a_torn_tail": (
         _BIGINT % "tornflash: 2.5 MB heap, 40 KB in use after"
     ),
+    "tests/test_eventlog.py::test_power_cut_while_acking_one_segment_away": (
+        _BIGINT % "tornflash: 0.96 MB heap, 40 KB in use after"
+    ),
+    "tests/test_eventlog.py::test_power_cut_while_appending_into_a_segment": (
+        _BIGINT % "tornflash: 0.96 MB heap, 40 KB in use after"
+    ),
+    "tests/test_durable_orders.py": (
+        "a power cut at every instant of each order, gateways rebuilt on torn flash: "
+        "4.8-5.8 MB of heap needed within one test, 146-175 KB in use after it (firmware "
+        "data and the test's own; h-fit, issue 9 item 2)"
+    ),
+    "tests/test_evacuation_roles.py::test_r_evac_only_rescue_walks_into_an_evacuating_zone_unrefused": (
+        "384 KB heap needed during the test, 37 KB in use after it: every role code walks "
+        "in, not yet explained"
+    ),
     "tests/test_zone.py::test_overstay_alarms_once_naming_the_person": (
         "384 KB heap needed during the test, 50 KB in use after it: not yet explained "
         "(the zone's idle ticks over 1,800 s, or the recorder)"
