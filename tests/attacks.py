@@ -132,7 +132,7 @@ def reordered(rig, row):
     for name in ("seal", "evacuate", "cap-override"):
         fields = dict(orders())[name]
         first = rig.envelope(name, **fields)
-        later = rig.envelope("unseal")  # signed after `first`, and a no-op here
+        later = rig.envelope("unseal")  # signed after `first`; refused here, counter spent
         rig.send(later)
         rig.reply_to("unseal", later[messages.KEY_ID])
         row.before = fuzzing.gateway_state(rig)  # the authentic one moved the counter

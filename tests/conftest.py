@@ -1,1 +1,25 @@
+import pytest
 from mpy_plugin import pytest_collect_file  # noqa: F401  (hook: MicroPython items)
+from mqtt_broker import TestMosquitto
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path):
+    """Start real Mosquittos (tests/mqtt_broker.py) on free loopback ports; all stopped at
+    the end. mosquitto_factory(tls=make_tls(tmp_path), users={"u": "pw"})."""
+    started = []
+
+    def make(**kw):
+        broker = TestMosquitto(tmp_path, **kw).start()
+        started.append(broker)
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto(mosquitto_factory):
+    """A plain real Mosquitto on a free loopback port (anonymous, no TLS)."""
+    return mosquitto_factory()

@@ -47,6 +47,8 @@ class FakeGateway:
         self.ignore_from_seq = False  # events-since answers from the oldest unacked
         self.requests = []  # names of requests that reached a handler
         self.accepted = []  # names of mutating requests that passed auth
+        self.bodies = {}  # request name -> the body of the last one that reached a handler
+        self.refusals = {}  # request name -> (code, text, field): answer it so, as a gateway
         self._out = None
         self._lock = threading.RLock()
 
@@ -80,6 +82,9 @@ class FakeGateway:
             if messages.is_mutating(code):
                 self.verifier.verify(obj)
                 self.accepted.append(name)
+            self.bodies[name] = body
+            if name in self.refusals:
+                raise ProtocolError(*self.refusals[name])
             handler = getattr(self, "_on_" + name.replace("-", "_"))
             return messages.reply(name, req_id, **(handler(body) or {}))
         except ProtocolError as e:
@@ -230,6 +235,12 @@ class FakeGateway:
     def _on_cap_override(self, body):
         self.override = (body["cap"], body["expiry_s"], body["reason"])
         self.emit(events.CAP_OVERRIDE_SET, 0, body["cap"], body["expiry_s"] - self.now_s)
+
+    def _on_cap_override_clear(self, body):
+        if self.override is None:
+            raise ProtocolError(E_REFUSED, "no temporary cap is in force: nothing changed")
+        self.emit(events.CAP_OVERRIDE_ENDED, 0, self.override[0], 2)
+        self.override = None
 
     def _on_seal(self, body):
         self.sealed = True

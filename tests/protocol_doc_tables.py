@@ -134,9 +134,17 @@ FIELD_NOTES = {
     ("cap-override request", "cap"): "temporary cap (R-CAP-9); 0 closes the zone",
     ("cap-override request", "expiry_s"): "unix s when the override ends",
     ("cap-override request", "reason"): "why, for the record",
+    ("cap-override-clear request", "reason"): "why, for the record",
+    ("cap-override request", "below_count"): (
+        "true: set it even below the people inside (they are then over the cap, R-CAP-11); "
+        "absent or false: such a cap is refused"
+    ),
     ("seal request", "reason"): "why, for the record",
     ("unseal request", "reason"): "why, for the record",
     ("time-set request", "time_s"): "unix s, UTC; values before 2020-01-01 are refused",
+    ("time-set request", "backwards"): (
+        "true: the clock may move back more than 2 s; absent or false: such a step is refused"
+    ),
     ("error", "code"): "an error code (section 7)",
     ("error", "text"): "what was wrong, for people; never parsed",
     ("error", "field"): "the offending field: a name, dotted path or `[index]` "
@@ -183,6 +191,7 @@ PURPOSE = {
     "evacuate": "order withdrawal of everyone, or start a drill (R-EVAC-1..3)",
     "all-clear": "end the evacuation or drill in force",
     "cap-override": "temporary cap until a time (R-CAP-9)",
+    "cap-override-clear": "end the temporary cap in force now (R-CAP-9)",
     "seal": "seal the zone: cap 0, any entry alarms (R-SEAL-1)",
     "unseal": "lift the seal",
     "time-set": "set the gateway's wall clock",

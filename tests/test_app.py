@@ -252,7 +252,7 @@ def _mutating_requests():
         ("config-set", {"changes": {"warn_pct": 70}}),
         (
             "roster-load",
-            {"load_id": 1, "part": 0, "parts": 1, "entries": [roster_entry(1)], "total": 1},
+            {"load_id": 1, "part": 0, "parts": 1, "entries": roster(), "total": 10},
         ),
         (
             "permit-issue",
@@ -271,6 +271,7 @@ def _mutating_requests():
         ("evacuate", {"reason": 1, "drill": False}),
         ("all-clear", {}),
         ("cap-override", {"cap": 5, "expiry_s": NOW_S + 3600, "reason": "rectification"}),
+        ("cap-override-clear", {"reason": "rectification done"}),
         ("seal", {}),
         ("unseal", {}),
         ("time-set", {"time_s": NOW_S + 10}),
@@ -817,6 +818,48 @@ def test_r_evac_1_the_dispatcher_and_a_team_leader_may_evacuate_others_may_not()
     assert [(e[3], e[4]) for e in start] == [(0, reasons.CAUSE_DISPATCHER)]
 
 
+def test_r_evac_1_an_all_clear_needs_the_authority_of_an_evacuation():
+    rig = staffed()
+    rig.cross(1)
+    rig.call("evacuate", reason=reasons.EVAC_REASON_FIRE, drill=False)
+    before = rig.last_seq()
+    # Firing: a miner and someone in no roster may not let people back in.
+    r = rig.request("all-clear", by=person_of(1))
+    assert r.code == E_REFUSED and r.field == "by", r
+    assert "person 1001 is a miner" in r.text and "R-EVAC-1" in r.text, r
+    r = rig.request("all-clear", by=999999)
+    assert r.code == E_REFUSED and r.field == "by", r
+    assert "person 999999 is not in this gateway's roster" in r.text, r
+    evs = rig.events_after(before)
+    assert not of_kind(evs, ev.EVAC_END)
+    assert [e[4] for e in of_kind(evs, ev.COMMAND_REFUSED)] == [E_REFUSED, E_REFUSED]
+    assert rig.call("status")["evacuating"] and not rig.board.work
+    # Not firing: a team leader may, and is named; so may the dispatcher (by absent).
+    rig.call("all-clear", by=person_of(LEADER))
+    end = of_kind(rig.events_after(before), ev.EVAC_END)
+    assert [e[3] for e in end] == [person_of(LEADER)]
+    rig.call("evacuate", reason=reasons.EVAC_REASON_FIRE, drill=True, by=person_of(LEADER))
+    before = rig.last_seq()
+    rig.call("all-clear")
+    assert [e[3] for e in of_kind(rig.events_after(before), ev.EVAC_END)] == [0]
+    assert not rig.call("status")["evacuating"]
+
+
+def test_r_evac_1_only_who_may_order_an_evacuation_may_confirm_a_lost_state():
+    rig = staffed()
+    rig.board.flash.write(store.STATE_FILE, b"\xff\x00 damaged")
+    rig.power_cut()
+    rig.ready()
+    r = rig.request("all-clear", by=person_of(1))
+    assert r.code == E_REFUSED and r.field == "by", r
+    assert rig.gw.system & app.SYS_STATE_LOST and not rig.board.work
+    before = rig.last_seq()
+    rig.call("all-clear", by=person_of(LEADER))
+    confirmed = of_kind(rig.events_after(before), ev.STATE_CONFIRMED)
+    assert [e[4] for e in confirmed] == [person_of(LEADER)]
+    assert not rig.gw.system & app.SYS_STATE_LOST
+
+
 def test_an_evacuation_holds_across_a_power_cut_until_all_clear():
     rig = staffed()
     rig.cross(1)
@@ -930,6 +973,45 @@ def test_r_seal_1_a_sealed_zone_has_cap_zero_and_every_entry_alarms():
     assert not st["sealed"] and st["cap"] == 25 and rig.board.work
 
 
+def test_commands_that_change_nothing_are_refused_saying_so():
+    # One choice for all: a command that would change nothing is refused (E_REFUSED) with
+    # words saying so, logs COMMAND_REFUSED and no change event, and changes nothing.
+    rig = staffed()
+    before = rig.last_seq()
+    r = rig.request("unseal")
+    assert r.code == E_REFUSED and "not sealed" in r.text and "nothing changed" in r.text, r
+    r = rig.request("all-clear")
+    assert r.code == E_REFUSED and "no evacuation" in r.text and "nothing changed" in r.text
+    r = rig.request("permit-revoke", permit_id=77)
+    assert r.code == E_REFUSED and "permit 77" in r.text and "nothing changed" in r.text, r
+    evs = rig.events_after(before)
+    assert not of_kind(evs, ev.UNSEALED) and not of_kind(evs, ev.EVAC_END)
+    assert not of_kind(evs, ev.PERMIT_REVOKED) and len(of_kind(evs, ev.COMMAND_REFUSED)) == 3
+    # Each does change something once there is something to change, and only once.
+    rig.call("seal")
+    r = rig.request("seal")
+    assert r.code == E_REFUSED and "already sealed" in r.text, r
+    assert rig.call("status")["sealed"]
+    rig.call("unseal")
+    assert not rig.call("status")["sealed"]
+    assert hot_permit(rig, 5).ok
+    rig.call("permit-revoke", permit_id=5)
+    r = rig.request("permit-revoke", permit_id=5)  # revoked already
+    assert r.code == E_REFUSED and "nothing changed" in r.text, r
+    evs = rig.events_after(before)
+    assert len(of_kind(evs, ev.SEALED)) == 1 and len(of_kind(evs, ev.UNSEALED)) == 1
+    assert [e[3] for e in of_kind(evs, ev.PERMIT_REVOKED)] == [5]
+
+
+def test_a_permit_ended_by_its_window_cannot_be_revoked_and_says_so():
+    rig = staffed()
+    now = rig.board.rtc
+    assert hot_permit(rig, 6, start_s=now - 60, end_s=now + 5).ok
+    rig.run_s(10)
+    r = rig.request("permit-revoke", permit_id=6)
+    assert r.code == E_REFUSED and "ended" in r.text, r
+
+
 # ---- time ----
 
 
@@ -951,6 +1033,36 @@ def test_time_set_sets_the_wall_clock_and_logs_the_step():
     assert rig.board.rtc >= NOW_S
     rig.call("time-set", time_s=NOW_S + 100)
     assert of_kind(rig.events_after(before), ev.TIME_SET)[-1][4] in (99, 100)
+
+
+def test_time_set_back_beyond_the_tolerance_needs_the_backwards_flag():
+    rig = staffed()
+    rig.clock_runs = False  # the wall clock stands still, so every step is exact
+    b = rig.board
+    start = b.rtc
+    before = rig.last_seq()
+    # Firing: 25 minutes back is refused and changes nothing; the attempt is on record.
+    r = rig.request("time-set", time_s=start - 1500)
+    assert r.code == E_REFUSED and r.field == "backwards", r
+    assert "back 1500 s" in r.text and "backwards" in r.text, r
+    assert b.rtc == start
+    refused = of_kind(rig.events_after(before), ev.TIME_BACK_REFUSED)
+    assert [(e[1], e[3], e[4]) for e in refused] == [(start, start - 1500, -1500)]
+    r = rig.request("time-set", time_s=start - 3, backwards=False)
+    assert r.code == E_REFUSED and b.rtc == start, r
+    assert not of_kind(rig.events_after(before), ev.TIME_SET)
+    # Not firing: within the tolerance, forward, or back on the explicit flag.
+    rig.call("time-set", time_s=start - 2)
+    rig.call("time-set", time_s=start + 60)
+    rig.call("time-set", time_s=start - 1500, backwards=True)
+    assert b.rtc == start - 1500
+    sets = of_kind(rig.events_after(before), ev.TIME_SET)
+    # Logged at the new time, the old one in tag, the step in a, b=1 for a step back.
+    assert [(e[1], e[3], e[4], e[5]) for e in sets] == [
+        (start - 2, start, -2, 0),
+        (start + 60, start - 2, 62, 0),
+        (start - 1500, start + 60, -1560, 1),
+    ]
 
 
 # ---- roster ----
@@ -1072,8 +1184,42 @@ def test_permits_are_issued_listed_and_revoked_by_command():
     assert [e[3] for e in of_kind(evs, ev.PERMIT_REVOKED)] == [1]
 
 
+def test_r_hot_2_3_a_permit_names_people_in_the_roster():
+    # R-HOT-2 (the fire-watcher) and R-HOT-3 (registered workers): both on the roster.
+    rig = staffed()
+    now = rig.board.rtc
+    before = rig.last_seq()
+    permit = {
+        "permit_id": 9,
+        "job_id": 79,
+        "measure_ref": "STM-9",
+        "start_s": now - 60,
+        "end_s": now + 3600,
+        "fire_watcher": person_of(WATCHER),
+        "workers": [person_of(WELDER), 999999],
+        "flags": messages.PERMIT_HOT_WORK,
+    }
+    r = rig.request("permit-issue", **permit)
+    assert r.code == E_REFUSED and r.field == "workers", r
+    assert "worker 999999 is not in this gateway's roster" in r.text, r
+    permit["workers"] = [person_of(WELDER)]
+    permit["fire_watcher"] = 888888
+    r = rig.request("permit-issue", **permit)
+    assert r.code == E_REFUSED and r.field == "fire_watcher", r
+    assert "fire-watcher 888888 is not in this gateway's roster" in r.text, r
+    assert rig.call("permit-list")["total"] == 0
+    assert not of_kind(rig.events_after(before), ev.PERMIT_ISSUED)
+    # Not firing: everyone named is on the roster; a key-work permit needs no watcher.
+    permit["fire_watcher"] = person_of(WATCHER)
+    rig.call("permit-issue", **permit)
+    permit.update(permit_id=10, fire_watcher=0, flags=messages.PERMIT_KEY_MAINTENANCE)
+    rig.call("permit-issue", **permit)
+    assert rig.call("permit-list")["total"] == 2
+
+
 def test_a_permit_needs_the_wall_clock():
     rig = Rig(rtc_s=0)
+    rig.load_roster(roster())
     r = hot_permit(rig, 1, start_s=NOW_S, end_s=NOW_S + 3600)
     assert r.code == E_REFUSED and "clock" in r.text, r
 
@@ -1378,6 +1524,71 @@ def test_r_cap_9_a_temporary_cap_by_signed_command_warns_fills_and_expires():
     assert of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
     st = rig.call("status")
     assert st["cap"] == 25 and not st["override_active"]
+
+
+def test_r_cap_11_a_temporary_cap_below_the_count_needs_below_count_and_is_logged():
+    rig = staffed()
+    rig.clock_runs = False
+    now = rig.board.rtc
+    for t in (1, 3, 5):
+        rig.cross(t)
+    before = rig.last_seq()
+    # Firing: a cap under the 3 inside is refused, logged with both numbers, unchanged.
+    r = rig.request("cap-override", cap=2, expiry_s=now + 600, reason="roof bolting")
+    assert r.code == E_REFUSED and r.field == "below_count", r
+    assert "cap 2 is below the 3 people" in r.text, r
+    st = rig.call("status")
+    assert st["cap"] == 25 and not st["override_active"]
+    evs = rig.events_after(before)
+    assert [(e[4], e[5]) for e in of_kind(evs, ev.CAP_OVERRIDE_REFUSED)] == [(2, 3)]
+    assert not of_kind(evs, ev.CAP_OVERRIDE_SET)
+    # Not firing: a cap at the count is no reduction below it.
+    rig.call("cap-override", cap=3, expiry_s=now + 600, reason="roof bolting")
+    assert rig.call("status")["cap"] == 3 and not of_kind(rig.events_after(before), ev.CAP_OVER)
+    # On the explicit flag it is set, and the zone is over its cap at once.
+    before = rig.last_seq()
+    rig.call("cap-override", cap=2, expiry_s=now + 600, reason="roof bolting", below_count=True)
+    evs = rig.events_after(before)
+    assert [e[4] for e in of_kind(evs, ev.CAP_OVERRIDE_SET)] == [2]
+    assert [(e[4], e[5]) for e in of_kind(evs, ev.CAP_OVER)] == [(3, 2)]
+    assert not of_kind(evs, ev.CAP_OVERRIDE_REFUSED)
+    assert rig.board.lamp == 3 and rig.board.refused
+
+
+def test_r_cap_9_a_temporary_cap_is_cleared_by_command_and_a_clear_of_none_says_so():
+    rig = staffed()
+    now = rig.board.rtc
+    before = rig.last_seq()
+    # Firing: nothing to clear is refused, logged only as a refused command.
+    r = rig.request("cap-override-clear")
+    assert r.code == E_REFUSED and "no temporary cap" in r.text and "nothing changed" in r.text
+    assert not of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    # Not firing: a temporary cap in force ends now, and the configured cap is back.
+    rig.call("cap-override", cap=5, expiry_s=now + 600, reason="roof bolting")
+    assert rig.call("status")["cap"] == 5
+    rig.call("cap-override-clear", reason="done early")
+    st = rig.call("status")
+    assert st["cap"] == 25 and not st["override_active"]
+    ended = of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    assert [(e[4], e[5]) for e in ended] == [(5, 2)]  # cap 5, b=2 cleared
+    rig.power_cut()
+    rig.ready()
+    assert rig.call("status")["cap"] == 25
+
+
+def test_r_cap_9_a_temporary_cap_lasts_more_than_nothing_and_at_most_seven_days():
+    rig = staffed()
+    rig.clock_runs = False
+    now = rig.board.rtc
+    r = rig.request("cap-override", cap=5, expiry_s=now, reason="x")
+    assert r.code == E_REFUSED and "must end after" in r.text, r
+    r = rig.request("cap-override", cap=5, expiry_s=now + 604801, reason="x")
+    assert r.code == E_REFUSED and "604801 s" in r.text and "7 days" in r.text, r
+    assert not rig.call("status")["override_active"]
+    rig.call("cap-override", cap=5, expiry_s=now + 604800, reason="x")  # the documented week
+    assert rig.call("status")["override_active"]
+    rig.call("cap-override", cap=6, expiry_s=now + 1, reason="x")
+    assert rig.call("status")["cap"] == 6
 
 
 def test_events_the_host_acknowledged_are_not_pushed_to_it_again():

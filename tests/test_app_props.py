@@ -247,14 +247,20 @@ class GatewayMachine(RuleBasedStateMachine):
         if r.ok:
             self.model.evacuating = True
 
-    @rule()
-    def all_clear(self):
-        if self.rig.request("all-clear").ok:
+    @rule(by=st.sampled_from([0, 0, LEADER, 1]))
+    def all_clear(self, by=0):
+        r = self.rig.request("all-clear", by=person_of(by) if by else None)
+        # R-EVAC-1: the same authority as the order: a miner may not give it.
+        assert not (r.ok and by == 1), r
+        if r.ok:
             self.model.evacuating = False
 
     @rule(on=st.booleans())
     def seal(self, on):
-        assert self.rig.request("seal" if on else "unseal").ok
+        r = self.rig.request("seal" if on else "unseal")
+        # A seal of a sealed zone or an unseal of an open one changes nothing: refused.
+        assert r.ok == (on != self.model.sealed), r
+        assert r.ok or (r.code == E_REFUSED and "nothing changed" in r.text), r
         self.model.sealed = on
 
     # ---- time ----
@@ -268,12 +274,19 @@ class GatewayMachine(RuleBasedStateMachine):
         self.rig.board.rtc += seconds
         self.rig.step(100)
 
-    @rule(delta=st.integers(min_value=-4000, max_value=4000))
-    def time_set(self, delta):
-        t = self.rig.board.rtc + delta
+    @rule(delta=st.integers(min_value=-4000, max_value=4000), backwards=st.booleans())
+    def time_set(self, delta, backwards):
+        rtc = self.rig.board.rtc
+        t = rtc + delta
         if t < messages.TIME_SET_MIN:
             t = NOW_S
-        assert self.rig.request("time-set", time_s=t).ok
+        r = self.rig.request("time-set", time_s=t, backwards=backwards)
+        # More than 2 s back needs the flag; the clock may tick once while the command
+        # is on its way, so the edge itself is not asserted.
+        if backwards or t >= rtc:
+            assert r.ok, r
+        elif t < rtc - 3:
+            assert r.code == E_REFUSED and r.field == "backwards", r
 
     # ---- the log and power ----
 

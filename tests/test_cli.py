@@ -4,6 +4,7 @@
 import io
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -263,7 +264,7 @@ def test_seal_cap_override_time_set_config(site):
         "--port", port(site), "cap-override", 8, "--until", "+2h", "--reason", "roof bolting"
     )
     assert gw.override[0] == 8 and gw.override[2] == "roof bolting"
-    assert abs(doc["expiry_s"] - (before + 7200)) <= 2
+    assert doc["expiry_s"] == gw.now_s + 7200  # from the gateway's clock, which checks it
     doc = run_json("--port", port(site), "time-set", "--now")
     assert abs(gw.now_s - before) <= 2 and doc["time_s"] == gw.now_s
     run_json("--port", port(site), "time-set", "--time", "2025-06-15T12:00:00+08:00")
@@ -420,3 +421,154 @@ def test_every_event_kind_renders():
     odd = {"seq": 2, "time_s": 0, "kind": events.ENTRY_REFUSED, "tag": 7, "a": 0, "b": 99}
     assert "unknown person refused: reason 99" in render.event_line(odd)
     assert "KIND_4000" in render.event_line(dict(odd, kind=4000))
+
+
+# ---- orders checked before they are sent, and refusals told clearly ----
+
+
+def test_hot_work_without_a_fire_watcher_is_a_local_error_and_nothing_is_sent(site, capsys):
+    gw = site.gateways["face-1"]
+    argv = ["--port", port(site), "permit", "issue", "--permit-id", 5, "--job-id", 6]
+    argv += ["--measure-ref", "STM-5", "--end", "+2h", "--workers", "501", "--hot-work"]
+    code, out = run(*argv)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and out == ""
+    assert "--hot-work needs --fire-watcher" in err and "R-HOT-2" in err
+    assert gw.requests == []  # not even a hello: the port was never opened
+    # Not firing: with a fire-watcher it is sent, and the window is told with its zone.
+    code, out = run(*argv, "--fire-watcher", 502)
+    assert code == 0 and gw.permits[5]["fire_watcher"] == 502
+    assert out.count(" UTC") == 2, out
+
+
+def test_a_permit_ending_before_it_starts_is_a_local_error_in_local_time(site, capsys):
+    gw = site.gateways["face-1"]
+    argv = ["--port", port(site), "permit", "issue", "--permit-id", 5, "--job-id", 6]
+    argv += ["--measure-ref", "STM-5", "--workers", "501", "--key-maintenance"]
+    code, _ = run(*argv, "--start", "+2h", "--end", "+1h")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and "is not after --start" in err and " UTC" in err, err
+    assert not re.search(r"\d{9,}", err), err  # no raw unix seconds
+    assert gw.requests == []
+
+
+def test_a_negative_cap_says_what_is_wrong(site, capsys):
+    with pytest.raises(SystemExit) as e:
+        run("--port", port(site), "cap-override", "-1", "--until", "+1h", "--reason", "x")
+    assert e.value.code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "cannot be negative" in err and "not a whole number" not in err
+    with pytest.raises(SystemExit):
+        run("--port", port(site), "cap-override", "eight", "--until", "+1h", "--reason", "x")
+    assert "is not a cap" in capsys.readouterr().err
+    assert site.gateways["face-1"].requests == []
+
+
+def test_cap_override_durations_are_those_the_gateway_accepts(site, capsys):
+    gw = site.gateways["face-1"]
+    for bad in ("+0h", "0s", "+8d", "+604801s"):
+        code, _ = run("--port", port(site), "cap-override", 5, "--until", bad, "--reason", "x")
+        assert code == cli.EXIT_USAGE, bad
+        assert "at most 7 days" in capsys.readouterr().err
+    assert gw.requests == []
+    # The documented maximum, from the gateway's clock (the fake's is a year behind ours).
+    doc = run_json("--port", port(site), "cap-override", 5, "--until", "+7d", "--reason", "x")
+    assert doc["expiry_s"] == gw.now_s + 7 * 86400 and gw.override[1] == doc["expiry_s"]
+    assert "below_count" not in gw.bodies["cap-override"]
+    # An absolute time outside the gateway's window is told in local time, not sent.
+    gw.requests.clear()
+    code, _ = run(
+        "--port", port(site), "cap-override", 5, "--until", "2020-01-02T00:00", "--reason", "x"
+    )
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and "gateway's clock (2025-06-1" in err and " UTC" in err, err
+    assert "cap-override" not in gw.requests
+
+
+def test_cap_override_below_the_count_needs_the_flag_and_the_refusal_says_so(site, capsys):
+    gw = site.gateways["face-1"]
+    gw.refusals["cap-override"] = (
+        7,
+        "cap-override refused: temporary cap 2 is below the 3 people in the zone; "
+        "set below_count to order it anyway (R-CAP-11)",
+        "below_count",
+    )
+    code, _ = run("--port", port(site), "cap-override", 2, "--until", "+1h", "--reason", "x")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and err.count("\n") == 1
+    assert "below the 3 people" in err and "give --below-count" in err, err
+    del gw.refusals["cap-override"]
+    code, out = run(
+        "--port", port(site), "cap-override", 2, "--until", "+1h", "--reason", "x", "--below-count"
+    )
+    assert code == 0 and gw.bodies["cap-override"]["below_count"] is True
+    assert "over the cap now" in out
+
+
+def test_time_set_backwards_is_asked_for_and_a_refusal_says_how(site, capsys):
+    gw = site.gateways["face-1"]
+    gw.refusals["time-set"] = (
+        7,
+        "time-set refused: it would move the clock back 1500 s; more than 2 s back needs "
+        "the backwards flag",
+        "backwards",
+    )
+    code, _ = run("--port", port(site), "time-set", "--time", "2025-06-15T14:41:40+00:00")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and err.count("\n") == 1
+    assert "give --backwards" in err and "25 min earlier" in err and " UTC" in err, err
+    assert "backwards" not in gw.bodies["time-set"]
+    del gw.refusals["time-set"]
+    code, out = run(
+        "--port", port(site), "time-set", "--time", "2025-06-15T14:41:40+00:00", "--backwards"
+    )
+    assert code == 0 and gw.bodies["time-set"]["backwards"] is True
+    assert "MOVED BACK 25 min" in out and out.count(" UTC") == 2, out
+    # Forward: no flag, no warning; the old time is said too.
+    code, out = run("--port", port(site), "time-set", "--now")
+    assert code == 0 and "MOVED BACK" not in out and "(was " in out, out
+    assert "backwards" not in gw.bodies["time-set"]
+
+
+def test_a_refused_order_is_one_clear_line_naming_the_person(site, capsys):
+    gw = site.gateways["face-1"]
+    gw.evacuating = True
+    gw.refusals["all-clear"] = (
+        7,
+        "all-clear refused: person 999999 is not in this gateway's roster (R-EVAC-1)",
+        "by",
+    )
+    code, out = run("--port", port(site), "all-clear", "--by", 999999)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and out == "" and err.count("\n") == 1
+    assert "person 999999 is not in this gateway's roster" in err and "field by" in err
+    assert "all-clear refused" not in err, err  # the firmware's prefix is said once
+    assert gw.evacuating
+
+
+def test_the_order_events_are_told_in_words_with_both_times():
+    old, new = 1_750_000_000, 1_750_000_000 - 1500
+    e = {"kind": events.TIME_SET, "tag": old, "a": -1500, "b": 1, "time_s": new, "seq": 9}
+    text = render.describe_event(e)
+    assert "MOVED BACK 25 min" in text and text.count(" UTC") == 2, text
+    e.update(tag=new, a=60, b=0, time_s=new + 60)
+    assert "moved +60 s" in render.describe_event(e)
+    e.update(tag=0, a=new, b=0, time_s=new)
+    assert "it was unset" in render.describe_event(e)
+    e = {"kind": events.TIME_BACK_REFUSED, "tag": new, "a": -1500, "b": 0, "time_s": old}
+    assert "refused to move the clock back 25 min" in render.describe_event(e)
+    e = {"kind": events.CAP_OVERRIDE_REFUSED, "tag": 0, "a": 2, "b": 3, "time_s": old}
+    assert render.describe_event(e) == "temporary cap 2 refused: 3 people inside (R-CAP-11)"
+    e = {"kind": events.EVAC_END, "tag": 1002, "a": 90, "b": 0, "time_s": old}
+    assert render.describe_event(e) == "all clear by person 1002 after 1 min"
+    assert EVENT_KIND_NAMES[115] == "TIME_BACK_REFUSED"
+
+
+def test_cap_override_clear_ends_the_temporary_cap_and_says_when_there_was_none(site, capsys):
+    gw = site.gateways["face-1"]
+    code, _ = run("--port", port(site), "cap-override-clear")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and "nothing changed" in err and err.count("\n") == 1
+    run_json("--port", port(site), "cap-override", 5, "--until", "+1h", "--reason", "x")
+    code, out = run("--port", port(site), "cap-override-clear", "--reason", "done early")
+    assert code == 0 and "temporary cap cleared" in out and gw.override is None

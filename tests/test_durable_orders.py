@@ -60,6 +60,10 @@ def _stage_evacuating(rig):
     rig.call("evacuate", reason=1, drill=False)
 
 
+def _stage_override(rig):
+    rig.call("cap-override", cap=10, expiry_s=NOW_S + 3600, reason="repair crew")
+
+
 def _stage_permit(rig):
     rig.call("permit-issue", **PERMIT)
 
@@ -102,6 +106,8 @@ def _in_force(name, rig, fields):
         return not status["evacuating"]
     if name == "cap-override":
         return status["override_active"] and status["cap"] == fields["cap"]
+    if name == "cap-override-clear":
+        return not status["override_active"]
     ids = [p["permit_id"] for p in rig.call("permit-list")["permits"]]
     if name == "permit-issue":
         return PERMIT["permit_id"] in ids
@@ -125,6 +131,7 @@ STAGES = {
     "evacuate": _stage_none,
     "all-clear": _stage_evacuating,
     "cap-override": _stage_none,
+    "cap-override-clear": _stage_override,
     "permit-issue": _stage_none,
     "permit-revoke": _stage_permit,
     "config-set": _stage_none,
@@ -213,6 +220,10 @@ def test_an_acknowledged_all_clear_survives_a_power_cut_at_any_instant():
 
 def test_an_acknowledged_cap_override_survives_a_power_cut_at_any_instant():
     check_every_instant("cap-override")
+
+
+def test_an_acknowledged_cap_override_clear_survives_a_power_cut_at_any_instant():
+    check_every_instant("cap-override-clear")
 
 
 def test_an_acknowledged_permit_survives_a_power_cut_at_any_instant():

@@ -50,6 +50,7 @@ REQUESTS = {
     "evacuate": {"reason": 1, "drill": False},
     "all-clear": {},
     "cap-override": {"cap": 8, "expiry_s": 1700010000, "reason": "roof repair, R-CAP-9"},
+    "cap-override-clear": {"reason": "roof repair done"},
     "seal": {"reason": "worked out"},
     "unseal": {},
     "time-set": {"time_s": 1700000000},
@@ -105,6 +106,7 @@ REPLIES = {
     "evacuate": {},
     "all-clear": {},
     "cap-override": {},
+    "cap-override-clear": {},
     "seal": {},
     "unseal": {},
     "time-set": {},
@@ -118,6 +120,7 @@ STATE_CHANGING = (
     "evacuate",
     "all-clear",
     "cap-override",
+    "cap-override-clear",
     "seal",
     "unseal",
     "time-set",
@@ -227,6 +230,7 @@ def test_catalogue_has_the_commands_the_brief_names():
         "evacuate",
         "all-clear",
         "cap-override",
+        "cap-override-clear",
         "seal",
         "unseal",
         "time-set",
@@ -391,7 +395,7 @@ def test_a_true_key_is_not_key_1():
 
 
 def test_unknown_type_is_refused_as_unknown_type():
-    for code in (0, 18, 63, 66, 95, 97, 127, 128, 1000, 2**40):
+    for code in (0, 19, 63, 66, 95, 97, 127, 128, 1000, 2**40):
         e = refused(E_UNKNOWN_TYPE, m.parse, {0: code, 1: 1, 2: {}}, "request")
         assert e.field == "type" and ("%d" % code) in e.text
     e = refused(E_UNKNOWN_TYPE, m.request, "launch", 1)

@@ -39,6 +39,12 @@ _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
 _RX_BUF = const(256)
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
+# time-set may move the clock back this far without the command's `backwards` flag: the
+# host sends whole seconds and the RTC counts whole seconds, so re-syncing a correct clock
+# can step it back by a rounding second on each side. More would make the record's times
+# run backwards (R-DATA-2), so it must be ordered on purpose.
+CLOCK_BACK_TOLERANCE_S = const(2)
+_I32_MAX = const(0x7FFFFFFF)
 
 # Events after which the state snapshot must be rewritten, because replaying the log's
 # crossings alone would not bring that state back after a power cut.
@@ -84,6 +90,13 @@ SYS_COUNTER_BAD = const(0x80)  # the command counter file was damaged: commands 
 # says dispatch has confirmed the zone's state, work stays off and entry refused.
 _WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING | SYS_STATE_LOST
 _ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING | SYS_STATE_LOST
+
+
+def _role_word(code):
+    try:
+        return roles.name(code)
+    except ValueError:
+        return "role %d" % code
 
 
 def _i31(v):
@@ -632,7 +645,27 @@ class Gateway:
         self.system &= ~SYS_ROSTER_BAD
         return {"received": load[2], "complete": True, "entries": roster.n}
 
+    def _check_permit_people(self, body):
+        # R-HOT-2, R-HOT-3: a permit names people this gateway knows, or the door could
+        # never tell whether the named worker or fire-watcher is on site.
+        rs = self.zone.roster
+        for p in body["workers"]:
+            if rs.find_person(p) < 0:
+                raise ProtocolError(
+                    E_REFUSED,
+                    "permit refused: worker %d is not in this gateway's roster (R-HOT-3)" % p,
+                    "workers",
+                )
+        w = body["fire_watcher"]
+        if w and rs.find_person(w) < 0:
+            raise ProtocolError(
+                E_REFUSED,
+                "permit refused: fire-watcher %d is not in this gateway's roster (R-HOT-2)" % w,
+                "fire_watcher",
+            )
+
     def _cmd_permit_issue(self, body):
+        self._check_permit_people(body)
         result = self.il.issue_permit(
             body["permit_id"],
             self.cfg["zone_id"],
@@ -650,7 +683,8 @@ class Gateway:
         return None
 
     def _cmd_permit_revoke(self, body):
-        self._refused(self.il.revoke_permit(body["permit_id"], self._now_ms), "revoke")
+        pid = body["permit_id"]
+        self._refused(self.il.revoke_permit(pid, self._now_ms), "revoke of permit %d" % pid)
         self._dirty = True
         return None
 
@@ -660,16 +694,33 @@ class Gateway:
         page = permits[start : start + messages.PERMITS_MAX]
         return {"total": len(permits), "permits": page}
 
+    def _order_giver(self, by, what):
+        # R-EVAC-1, one check for the order and for its all-clear: by 0 is the dispatcher
+        # at the host; anyone else must be in this roster with the authority to withdraw
+        # people. Returns the CAUSE_* the order is logged with.
+        if not by:
+            return reasons.CAUSE_DISPATCHER
+        rs = self.zone.roster
+        i = rs.find_person(by)
+        if i < 0:
+            raise ProtocolError(
+                E_REFUSED,
+                "%s refused: person %d is not in this gateway's roster (R-EVAC-1)" % (what, by),
+                "by",
+            )
+        role = rs.role(i)
+        if not roles.may_order_withdrawal(role):
+            raise ProtocolError(
+                E_REFUSED,
+                "%s refused: person %d is a %s; only a team leader or the dispatcher may "
+                "give it (R-EVAC-1)" % (what, by, _role_word(role)),
+                "by",
+            )
+        return reasons.CAUSE_TEAM_LEADER
+
     def _cmd_evacuate(self, body):
         by = body.get("by", 0)
-        cause = reasons.CAUSE_DISPATCHER
-        if by:
-            i = self.zone.roster.find_person(by)
-            if i < 0 or self.zone.roster.role(i) != roles.TEAM_LEADER:
-                raise ProtocolError(
-                    E_REFUSED, "person %d is not a team leader in this roster (R-EVAC-1)" % by, "by"
-                )
-            cause = reasons.CAUSE_TEAM_LEADER
+        cause = self._order_giver(by, "evacuate")
         reason = body["reason"]
         if reason > reasons.EVAC_REASON_MAX:
             reason = reasons.EVAC_REASON_OTHER  # an unknown reason still evacuates
@@ -678,32 +729,61 @@ class Gateway:
         return None
 
     def _cmd_all_clear(self, body):
+        by = body.get("by", 0)
+        # Whoever may not order people out may not let them back in, nor confirm a
+        # zone's state after a lost snapshot.
+        self._order_giver(by, "all-clear")
         if self.system & SYS_STATE_LOST and not self.il.evacuation.active:
             # Dispatch confirms the zone's state after a lost snapshot (see _WORK_BLOCKERS).
             self.system &= ~SYS_STATE_LOST
-            self.emit(ev.STATE_CONFIRMED, 0, body.get("by", 0), 0)
+            self.emit(ev.STATE_CONFIRMED, 0, by, 0)
             self._dirty = True
             return None
-        self._refused(self.il.all_clear(body.get("by", 0), self._now_ms), "all-clear")
+        self._refused(self.il.all_clear(by, self._now_ms), "all-clear")
         self.system &= ~SYS_STATE_LOST
         self._dirty = True
         return None
 
     def _cmd_cap_override(self, body):
+        zone = self.zone
+        cap = body["cap"]
         try:
-            self.zone.set_override(body["cap"], body["expiry_s"], self._now_s)
+            zone.check_override(cap, body["expiry_s"], self._now_s)
         except ValueError as e:
             raise ProtocolError(E_REFUSED, str(e), "cap")
+        count = zone.count
+        if cap < count and body.get("below_count") is not True:
+            # R-CAP-9, R-CAP-11: a cap below those already inside puts the zone over its
+            # cap at once; dispatch must say it means that. The refusal is evidence too.
+            self.emit(ev.CAP_OVERRIDE_REFUSED, 0, cap, count)
+            raise ProtocolError(
+                E_REFUSED,
+                "cap-override refused: temporary cap %d is below the %d people in the zone; "
+                "set below_count to order it anyway (R-CAP-11)" % (cap, count),
+                "below_count",
+            )
+        zone.set_override(cap, body["expiry_s"], self._now_s)
+        self._dirty = True
+        return None
+
+    def _cmd_cap_override_clear(self, body):
+        # R-CAP-9: rectification done early; the configured cap returns at once.
+        if not self.zone.clear_override():
+            self._refused(reasons.REFUSE_NO_OVERRIDE, "cap-override-clear")
         self._dirty = True
         return None
 
     def _cmd_seal(self, body):
+        if self.sealed:
+            self._refused(reasons.REFUSE_ALREADY_SEALED, "seal")
         self.sealed = True
         self.zone.set_sealed(True)
         self.emit(ev.SEALED, 0, self.zone.count, 0)
         return None
 
     def _cmd_unseal(self, body):
+        if not self.sealed:
+            self._refused(reasons.REFUSE_NOT_SEALED, "unseal")
         self.sealed = False
         self.zone.set_sealed(False)
         self.emit(ev.UNSEALED, 0, self.zone.count, 0)
@@ -712,7 +792,28 @@ class Gateway:
     def _cmd_time_set(self, body):
         old = self.board.rtc_s()
         new = body["time_s"]
+        moved = _clamp_i32(new - old)
+        back = moved < -CLOCK_BACK_TOLERANCE_S
+        if back and body.get("backwards") is not True:
+            # R-DATA-2: the record's times must not run backwards unnoticed. Logged at the
+            # clock as it stands, with the time asked for: both times are on record.
+            self.emit(ev.TIME_BACK_REFUSED, new, moved, 0)
+            raise ProtocolError(
+                E_REFUSED,
+                "time-set refused: it would move the clock back %d s; more than %d s back "
+                "needs the backwards flag" % (-moved, CLOCK_BACK_TOLERANCE_S),
+                "backwards",
+            )
         self.board.set_rtc_s(new)
         self._now_s = new
-        self.emit(ev.TIME_SET, 0, new - old if -0x7FFFFFFF < new - old < 0x7FFFFFFF else 0, 0)
+        # Logged at the new time, with the old one in tag: every clock change has both.
+        self.emit(ev.TIME_SET, old if 0 <= old <= 0xFFFFFFFF else 0, moved, 1 if back else 0)
         return None
+
+
+def _clamp_i32(v):
+    if v > _I32_MAX:
+        return _I32_MAX
+    if v < -_I32_MAX:
+        return -_I32_MAX
+    return v

@@ -154,9 +154,10 @@ class CapPolicy:
             return LEVEL_WARNING
         return LEVEL_OK
 
-    def set_override(self, cap, expiry_s, now_s):
-        # R-CAP-9: a temporary cap by signed command. Raises ValueError and changes
-        # nothing when the cap is above the regulation or the window is not sensible.
+    def check_override(self, cap, expiry_s, now_s):
+        # R-CAP-9: raises ValueError naming what is wrong with a temporary cap; changes
+        # nothing. The window is told in seconds from the gateway's clock, not as unix
+        # times: the host shows times in the mine's zone, the board cannot.
         top = self.legal[0] if self.legal[0] > self.legal[1] else self.legal[1]
         _int("temporary cap", cap, 0, MAX_CAP)
         if cap > top:
@@ -165,10 +166,24 @@ class CapPolicy:
             )
         if not clock_known(now_s):
             raise ValueError("temporary cap needs the wall clock set, to know when it ends")
-        if not _is_int(expiry_s) or expiry_s <= now_s or expiry_s - now_s > MAX_OVERRIDE_S:
+        if not _is_int(expiry_s):
+            raise ValueError("temporary cap expiry: expected unix seconds")
+        ahead = expiry_s - now_s
+        if ahead <= 0:
             raise ValueError(
-                "temporary cap expiry %r is not within %d s after now" % (expiry_s, MAX_OVERRIDE_S)
+                "temporary cap would end %s the gateway's clock; it must end after it"
+                % ("at" if ahead == 0 else "%d s before" % -ahead)
             )
+        if ahead > MAX_OVERRIDE_S:
+            raise ValueError(
+                "temporary cap would last %d s; at most %d s (7 days) from the gateway's clock"
+                % (ahead, MAX_OVERRIDE_S)
+            )
+
+    def set_override(self, cap, expiry_s, now_s):
+        # R-CAP-9: a temporary cap by signed command. Raises ValueError and changes
+        # nothing when the cap is above the regulation or the window is not sensible.
+        self.check_override(cap, expiry_s, now_s)
         self.override_cap = cap
         self.override_expiry_s = expiry_s
 

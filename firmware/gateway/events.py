@@ -92,8 +92,12 @@ CONFIG_CHANGED = const(108)  # tag=0, a=settings changed, b=0
 GAS_LIMIT_LOOSENED = const(109)  # tag=config.GAS_LIMITS index+1, a=new ppm, b=old ppm
 SEALED = const(110)  # R-SEAL-1 tag=0, a=people in the zone when sealed, b=0
 UNSEALED = const(111)  # tag=0, a=people in the zone, b=0
-TIME_SET = const(112)  # wall clock set by the host: tag=0, a=seconds moved (0: too far), b=0
+# TIME_SET is logged at the new time; b=1: moved back past app.CLOCK_BACK_TOLERANCE_S on
+# the command's explicit `backwards` flag.
+TIME_SET = const(112)  # clock set: tag=old time (0: unset), a=seconds moved (int32), b=1 back
 INTERNAL_ERROR = const(113)  # a command failed inside the gateway: tag=message type, a=request id
 STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person (0: dispatch), b=0
-
-# The host renders names from the module's globals (CPython: const() returns the int).
+# Orders refused because dispatch did not say it meant them (orders 115-119), each beside
+# its COMMAND_REFUSED: evidence of what was asked.
+TIME_BACK_REFUSED = const(115)  # R-DATA-2 at the clock: tag=time asked, a=seconds back (<0)
+CAP_OVERRIDE_REFUSED = const(116)  # R-CAP-11 cap below count: tag=0, a=cap, b=people in zone

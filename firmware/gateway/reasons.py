@@ -45,6 +45,11 @@ REFUSE_UNKNOWN_PERMIT = const(8)  # no permit with this id in the book
 REFUSE_NOT_EVACUATING = const(9)  # all-clear with no evacuation in force
 REFUSE_GAS_NOT_SAFE = const(10)  # R-GAS-1: all-clear while gas is not known safe
 REFUSE_DRILL_IN_EVACUATION = const(11)  # R-EVAC-3: no drill during a real evacuation
+# Commands that would change nothing are refused, so the reply never claims a change
+# that did not happen ("seal lifted" of a zone that was not sealed).
+REFUSE_ALREADY_SEALED = const(12)
+REFUSE_NOT_SEALED = const(13)
+REFUSE_NO_OVERRIDE = const(14)  # R-CAP-9: no temporary cap to clear
 
 # Who ordered an evacuation (EVAC_START and friends, field a).
 CAUSE_DISPATCHER = const(1)  # R-EVAC-1
@@ -73,10 +78,13 @@ REFUSAL_NAMES = (
     "another hot-work permit's window overlaps (R-HOT-1)",
     "the permit book is full",
     "no room left for this permit's fire watch (R-HOT-2)",
-    "no permit with this id",
-    "no evacuation is in force",
+    "no permit with this id in the book (never issued, revoked or ended): nothing changed",
+    "no evacuation is in force: nothing changed",
     "gas is not known safe (R-GAS-1)",
     "no drill during a real evacuation (R-EVAC-3)",
+    "the zone is already sealed: nothing changed",
+    "the zone is not sealed: nothing changed",
+    "no temporary cap is in force: nothing changed",
 )
 
 

@@ -51,6 +51,13 @@ CREW_MAINTENANCE = const(2)
 CREW_NAMES = ("none", "production", "maintenance")
 
 
+def may_order_withdrawal(code):
+    # R-EVAC-1: who besides the dispatcher (the host, by=0) may order people out of a
+    # zone, and so may also give the all-clear that lets them back in: the same authority
+    # both ways, so nobody can lift an order they could not have given.
+    return code == TEAM_LEADER
+
+
 def is_role(code):
     return isinstance(code, int) and not isinstance(code, bool) and 0 < code <= MAX_ROLE
 

@@ -16,7 +16,8 @@
 #        on_beam(total_count, now_ms)                            cumulative beam count
 #        tick(now_ms, now_s)            every step: completes crossings, timers, refusals
 #        set_evacuating / set_sealed / set_restricted(on), set_access(roles, people),
-#        set_override(cap, expiry_s, now_s), clear_override(), roster.begin/add/commit
+#        check_override / set_override(cap, expiry_s, now_s), clear_override(),
+#        roster.begin/add/commit
 #   out  count, cap, level (caps.LEVEL_*), shift, lamp (LAMP_*), entry_refused,
 #        parallel_crews, is_present(person), occupants(), snapshot(), restore(...)
 # Crossings complete in tick(), not in on_read(): a read alone never moves anyone.
@@ -325,6 +326,10 @@ class Zone:
         self._access = len(admit_roles) > 0 or len(admit_people) > 0
         self._refresh()
 
+    def check_override(self, cap, expiry_s, now_s):
+        # What set_override would refuse (ValueError), without setting anything.
+        self.policy.check_override(cap, expiry_s, now_s)
+
     def set_override(self, cap, expiry_s, now_s):
         # R-CAP-9: a temporary cap for rectification work, until expiry_s (wall clock).
         self._clock(now_s)
@@ -333,9 +338,12 @@ class Zone:
         self._refresh()
 
     def clear_override(self):
-        if self.policy.override_cap >= 0:
-            self._emit(CAP_OVERRIDE_ENDED, 0, self.policy.clear_override(), 2)
-            self._refresh()
+        # Returns False when there was none: nothing changed, nothing logged.
+        if self.policy.override_cap < 0:
+            return False
+        self._emit(CAP_OVERRIDE_ENDED, 0, self.policy.clear_override(), 2)
+        self._refresh()
+        return True
 
     # ---- persistence ----
 

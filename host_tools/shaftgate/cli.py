@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from gateway.caps import MAX_OVERRIDE_S, clock_known
 from gatewire.errors import ProtocolError
 from shaftgate import demo, deploy, render, roster_csv, sim
 from shaftgate.client import (
@@ -100,14 +101,20 @@ def register(name, help, kind="read", add_arguments=None, render=None, prepare=N
 _UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
+def parse_duration(text):
+    # "+4h" / "90m" / "2d" -> seconds; None if text is not a duration.
+    m = re.fullmatch(r"\+?(\d+)\s*(s|m|min|h|d)", text.strip().lower())
+    return int(m.group(1)) * _UNITS_S[m.group(2)] if m else None
+
+
 def parse_when(text, now_s, option):
     # "now", "+4h" / "90m" / "2d" from now, or an ISO time (host local time if no offset).
     t = text.strip().lower()
     if t == "now":
         return now_s
-    m = re.fullmatch(r"\+?(\d+)\s*(s|m|min|h|d)", t)
-    if m:
-        return now_s + int(m.group(1)) * _UNITS_S[m.group(2)]
+    ahead = parse_duration(t)
+    if ahead is not None:
+        return now_s + ahead
     try:
         when = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -123,6 +130,18 @@ def parse_when(text, now_s, option):
 def _positive_int(text):
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError("%r is not a whole number above 0" % text)
+    return int(text)
+
+
+def _cap(text):
+    if text.isascii() and text.lstrip("-").isdigit() and text.startswith("-"):
+        raise argparse.ArgumentTypeError(
+            "%r: a cap is a number of people and cannot be negative; 0 closes the zone" % text
+        )
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(
+            "%r is not a cap: give the number of people allowed in, e.g. 8" % text
+        )
     return int(text)
 
 
@@ -634,26 +653,44 @@ def _id_list(text, option):
     return ids
 
 
+def _permit_prepare(args, session):
+    # Everything that can be known without the gateway, before any port is opened.
+    args.flags = (
+        (1 if args.hot_work else 0)
+        | (2 if args.key_maintenance else 0)
+        | (4 if args.key_measurement else 0)
+    )
+    if not args.flags:
+        raise UsageError(
+            "say what the permit is for: --hot-work, --key-maintenance or --key-measurement"
+        )
+    if args.hot_work and not args.fire_watcher:
+        raise UsageError(
+            "--hot-work needs --fire-watcher PERSON: a dedicated person watches the site "
+            "during and after hot work (R-HOT-2); nothing was sent"
+        )
+    now_s = int(time.time())
+    args.start_s = parse_when(args.start, now_s, "--start")
+    args.end_s = parse_when(args.end, now_s, "--end")
+    if args.end_s <= args.start_s:
+        raise UsageError(
+            "--end %s is not after --start %s"
+            % (render.zoned_time(args.end_s), render.zoned_time(args.start_s))
+        )
+    args.worker_ids = _id_list(args.workers, "--workers")
+
+
 @register(
     "permit issue",
     "issue a permit to the gateway's permit book",
     "signed",
     _permit_issue_args,
     _render_done,
+    _permit_prepare,
 )
 def _permit_issue(client, args, session):
-    now_s = int(time.time())
-    flags = (
-        (1 if args.hot_work else 0)
-        | (2 if args.key_maintenance else 0)
-        | (4 if args.key_measurement else 0)
-    )
-    if not flags:
-        raise UsageError(
-            "say what the permit is for: --hot-work, --key-maintenance or --key-measurement"
-        )
-    start_s = parse_when(args.start, now_s, "--start")
-    end_s = parse_when(args.end, now_s, "--end")
+    start_s = args.start_s
+    end_s = args.end_s
     client.permit_issue(
         args.timeout,
         permit_id=args.permit_id,
@@ -661,14 +698,14 @@ def _permit_issue(client, args, session):
         measure_ref=args.measure_ref,
         start_s=start_s,
         end_s=end_s,
-        workers=_id_list(args.workers, "--workers"),
+        workers=args.worker_ids,
         fire_watcher=args.fire_watcher,
-        flags=flags,
+        flags=args.flags,
     )
     return _done(
         client,
         "permit %d issued for job %d, %s until %s"
-        % (args.permit_id, args.job_id, render.local_time(start_s), render.local_time(end_s)),
+        % (args.permit_id, args.job_id, render.zoned_time(start_s), render.zoned_time(end_s)),
         permit_id=args.permit_id,
         start_s=start_s,
         end_s=end_s,
@@ -761,9 +798,38 @@ def _unseal(client, args, session):
 
 
 def _cap_override_args(p):
-    p.add_argument("cap", type=_count, metavar="N", help="the temporary cap")
-    p.add_argument("--until", required=True, metavar="WHEN", help="e.g. +4h or 2025-06-15T18:00")
+    p.add_argument("cap", type=_cap, metavar="N", help="the temporary cap; 0 closes the zone")
+    p.add_argument(
+        "--until",
+        required=True,
+        metavar="WHEN",
+        help="+4h from the gateway's clock (at most +%dd), or 2025-06-15T18:00"
+        % (MAX_OVERRIDE_S // 86400),
+    )
     p.add_argument("--reason", required=True, help="the approved rectification or job (R-CAP-9)")
+    p.add_argument(
+        "--below-count",
+        action="store_true",
+        help="set it even below the people inside now: they are over the cap at once (R-CAP-11)",
+    )
+
+
+def _cap_override_prepare(args, session):
+    # A duration is checked against the gateway's own bound before any port is opened.
+    args.until_s = parse_duration(args.until)
+    if args.until_s is not None and not 0 < args.until_s <= MAX_OVERRIDE_S:
+        raise UsageError(
+            "--until %s: a temporary cap lasts more than 0 s and at most %d days (R-CAP-9)"
+            % (args.until, MAX_OVERRIDE_S // 86400)
+        )
+    if args.until_s is None:
+        parse_when(args.until, int(time.time()), "--until")  # a bad time: say so now
+
+
+def _gateway_now(client):
+    # The gateway's clock as its hello gave it; the host's if the gateway's is unset.
+    now_s = client.identity.get("now_s", 0) if client.identity else 0
+    return now_s if clock_known(now_s) else int(time.time())
 
 
 @register(
@@ -772,30 +838,93 @@ def _cap_override_args(p):
     "signed",
     _cap_override_args,
     _render_done,
+    _cap_override_prepare,
 )
 def _cap_override(client, args, session):
-    expiry_s = parse_when(args.until, int(time.time()), "--until")
-    client.cap_override(args.cap, expiry_s, args.reason, args.timeout)
+    # Relative to the gateway's clock: that is the clock its 7-day bound is checked on,
+    # and a host clock a second ahead would turn +0h into 1 s and refuse +7d.
+    now_s = _gateway_now(client)
+    expiry_s = parse_when(args.until, now_s, "--until")
+    if not 0 < expiry_s - now_s <= MAX_OVERRIDE_S:
+        raise UsageError(
+            "--until %s is not after the gateway's clock (%s) and within %d days of it; "
+            "nothing was sent"
+            % (render.zoned_time(expiry_s), render.zoned_time(now_s), MAX_OVERRIDE_S // 86400)
+        )
+    try:
+        client.cap_override(args.cap, expiry_s, args.reason, args.timeout, args.below_count)
+    except GatewayError as e:
+        if e.field == "below_count":
+            e.text += "; give --below-count if that is meant"
+        raise
     return _done(
         client,
-        "temporary cap %d until %s" % (args.cap, render.local_time(expiry_s)),
+        "temporary cap %d until %s%s"
+        % (
+            args.cap,
+            render.zoned_time(expiry_s),
+            " (below the people inside: over the cap now)" if args.below_count else "",
+        ),
         cap=args.cap,
         expiry_s=expiry_s,
+        below_count=args.below_count,
     )
+
+
+@register(
+    "cap-override-clear",
+    "end the temporary cap in force now; the configured cap returns (R-CAP-9)",
+    "signed",
+    _reason_arg,
+    _render_done,
+)
+def _cap_override_clear(client, args, session):
+    client.cap_override_clear(args.reason, args.timeout)
+    return _done(client, "temporary cap cleared: the configured cap is back", reason=args.reason)
 
 
 def _time_set_args(p):
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--now", action="store_true", help="this host's clock")
     g.add_argument("--time", metavar="WHEN", help="an ISO time, e.g. 2025-06-15T12:00:00+08:00")
+    p.add_argument(
+        "--backwards",
+        action="store_true",
+        help="allow moving the gateway's clock back (more than 2 s): the record's times "
+        "then run backwards, and the step is logged (R-DATA-2)",
+    )
 
 
 @register("time-set", "set the gateway's wall clock", "signed", _time_set_args, _render_done)
 def _time_set(client, args, session):
     now_s = int(time.time())
     time_s = now_s if args.now else parse_when(args.time, now_s, "--time")
-    client.time_set(time_s, args.timeout)
-    return _done(client, "clock set to %s" % render.local_time(time_s), time_s=time_s)
+    was_s = client.identity.get("now_s", 0) if client.identity else 0
+    try:
+        client.time_set(time_s, args.timeout, args.backwards)
+    except GatewayError as e:
+        if e.field == "backwards":
+            e.text += (
+                "; the gateway's clock read %s, %s is %s earlier: give --backwards to move "
+                "it back on purpose"
+                % (
+                    render.zoned_time(was_s),
+                    render.zoned_time(time_s),
+                    render.duration(was_s - time_s),
+                )
+            )
+        raise
+    text = "clock set to %s" % render.zoned_time(time_s)
+    if clock_known(was_s):
+        step = time_s - was_s
+        if step < 0 and args.backwards:
+            text += " - MOVED BACK %s from %s (logged)" % (
+                render.duration(-step),
+                render.zoned_time(was_s),
+            )
+        else:
+            text += " (was %s)" % render.zoned_time(was_s)
+    return _done(client, text, time_s=time_s, was_s=was_s or None)
 
 
 @register(

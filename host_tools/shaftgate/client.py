@@ -85,10 +85,15 @@ class GatewayError(ProtocolError):
 
     def __str__(self):
         field = ", field %s" % self.field if self.field else ""
+        text = self.text
+        # The firmware starts a refusal with "<request> refused: "; said once is enough.
+        echo = "%s refused: " % self.request
+        if text.startswith(echo):
+            text = text[len(echo) :]
         return "%s refused %s: %s (%s%s)" % (
             self.who,
             self.request,
-            self.text,
+            text,
             self.code_name,
             field,
         )
@@ -626,8 +631,19 @@ class GatewayClient:
     def all_clear(self, by=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("all-clear", timeout_s, by=by)
 
-    def cap_override(self, cap, expiry_s, reason, timeout_s=DEFAULT_TIMEOUT_S):
-        return self.request("cap-override", timeout_s, cap=cap, expiry_s=expiry_s, reason=reason)
+    def cap_override(self, cap, expiry_s, reason, timeout_s=DEFAULT_TIMEOUT_S, below_count=False):
+        # below_count: set it even below the people inside (R-CAP-11: over the cap at once).
+        return self.request(
+            "cap-override",
+            timeout_s,
+            cap=cap,
+            expiry_s=expiry_s,
+            reason=reason,
+            below_count=True if below_count else None,
+        )
+
+    def cap_override_clear(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
+        return self.request("cap-override-clear", timeout_s, reason=reason)
 
     def seal(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("seal", timeout_s, reason=reason)
@@ -635,8 +651,11 @@ class GatewayClient:
     def unseal(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("unseal", timeout_s, reason=reason)
 
-    def time_set(self, time_s, timeout_s=DEFAULT_TIMEOUT_S):
-        return self.request("time-set", timeout_s, time_s=time_s)
+    def time_set(self, time_s, timeout_s=DEFAULT_TIMEOUT_S, backwards=False):
+        # backwards: the clock may go back more than the gateway's small tolerance.
+        return self.request(
+            "time-set", timeout_s, time_s=time_s, backwards=True if backwards else None
+        )
 
     def permit_issue(self, timeout_s=DEFAULT_TIMEOUT_S, **permit):
         return self.request("permit-issue", timeout_s, **permit)

@@ -79,6 +79,8 @@ _ALARM_KINDS = frozenset(
 _WARN_KINDS = frozenset(
     (
         ev.ENTRY_REFUSED,
+        ev.TIME_BACK_REFUSED,
+        ev.CAP_OVERRIDE_REFUSED,
         ev.CAP_WARNING,
         ev.CAP_FULL,
         ev.MISSED_ENTRY,
@@ -350,10 +352,6 @@ _PERSON_REF = re.compile(r"\b(person|watcher|fire-watcher) (\d+)")
 
 _MORE = {
     ev.BOOT: lambda e: "booted (boot %d), last event seq %d" % (e["tag"], e["b"]),
-    ev.TIME_SET: lambda e: (
-        # A clock that was never set (0) moves by about the whole epoch: say so instead.
-        "clock set (it was unset)" if abs(e["a"]) > 10**9 else "clock moved %+d s" % e["a"]
-    ),
     ev.VIDEO_LOST: lambda e: (
         "no camera configured"
         if e["tag"] == 255

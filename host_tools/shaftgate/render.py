@@ -39,6 +39,15 @@ def local_time(time_s):
     return datetime.datetime.fromtimestamp(time_s).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def zoned_time(time_s):
+    # A time a dispatcher acts on, with its UTC offset, so nobody has to guess the zone.
+    if not time_s:
+        return "never"
+    when = datetime.datetime.fromtimestamp(time_s).astimezone()
+    z = when.strftime("%z")  # +0800
+    return "%s UTC%s:%s" % (when.strftime("%Y-%m-%d %H:%M:%S"), z[:3], z[3:])
+
+
 def duration(seconds):
     seconds = int(seconds)
     if seconds < 0:
@@ -149,7 +158,12 @@ _DESCRIBE = {
         "%s cleared in %d.%03d s" % ("drill" if e["tag"] else "zone", e["a"], e["b"])
     ),
     ev.EVAC_END: lambda e: (
-        "all clear after %s%s" % (duration(e["a"]), " (drill)" if e["b"] else "")
+        "all clear by %s after %s%s"
+        % (
+            "person %d" % e["tag"] if e["tag"] else "the dispatcher",
+            duration(e["a"]),
+            " (drill)" if e["b"] else "",
+        )
     ),
     ev.PERMIT_ISSUED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
     ev.PERMIT_REVOKED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
@@ -164,6 +178,36 @@ _DESCRIBE = {
         "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"]))
     ),
 }
+
+
+def _time_set(e):
+    # Logged at the new time with the old one in tag (0: the clock was unset).
+    if not e["tag"]:
+        return "clock set to %s (it was unset)" % zoned_time(e["time_s"])
+    step = e["a"]
+    if e["b"]:
+        return "clock MOVED BACK %s on explicit order, from %s to %s" % (
+            duration(-step),
+            zoned_time(e["tag"]),
+            zoned_time(e["time_s"]),
+        )
+    return "clock set to %s (moved %+d s)" % (zoned_time(e["time_s"]), step)
+
+
+_DESCRIBE.update(
+    {
+        ev.TIME_SET: _time_set,
+        ev.TIME_BACK_REFUSED: lambda e: (
+            "refused to move the clock back %s to %s" % (duration(-e["a"]), zoned_time(e["tag"]))
+        ),
+        ev.CAP_OVERRIDE_REFUSED: lambda e: (
+            "temporary cap %d refused: %d people inside (R-CAP-11)" % (e["a"], e["b"])
+        ),
+        ev.STATE_CONFIRMED: lambda e: (
+            "zone state confirmed by %s" % ("person %d" % e["a"] if e["a"] else "the dispatcher")
+        ),
+    }
+)
 
 
 def _evac(e):

@@ -171,6 +171,7 @@ CAP_OVERRIDE = const(14)
 SEAL = const(15)
 UNSEAL = const(16)
 TIME_SET = const(17)
+CAP_OVERRIDE_CLEAR = const(18)
 OK = const(64)
 ERROR = const(65)
 EVENT = const(96)
@@ -347,23 +348,28 @@ _TYPES = (
         CAP_OVERRIDE,
         "cap-override",
         True,
-        # R-CAP-9: a temporary cap set by dispatch, until expiry_s.
+        # R-CAP-9: a temporary cap set by dispatch, until expiry_s. below_count true: set
+        # it even below the people inside (R-CAP-11: the zone is over its cap at once).
         _map(
             (
                 (0, "cap", _REQ, _U16),
                 (1, "expiry_s", _REQ, _TIME),
                 (2, "reason", _REQ, _REASON),
+                (3, "below_count", _OPT, _BOOL),
             )
         ),
         _EMPTY,
     ),
+    # R-CAP-9: the temporary cap in force ends now (rectification done early).
+    (CAP_OVERRIDE_CLEAR, "cap-override-clear", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
     (SEAL, "seal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),  # R-SEAL-1
     (UNSEAL, "unseal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
     (
         TIME_SET,
         "time-set",
         True,
-        _map(((0, "time_s", _REQ, (T_INT, TIME_SET_MIN, TIME_MAX)),)),
+        # backwards true: the clock may go back more than the gateway's 2 s tolerance.
+        _map(((0, "time_s", _REQ, (T_INT, TIME_SET_MIN, TIME_MAX)), (1, "backwards", _OPT, _BOOL))),
         _EMPTY,
     ),
     # The body of OK is the reply schema of the request it answers (reply_spec()).

@@ -1,0 +1,90 @@
+"""What serve owes the broker, in SQLite beside the record it comes from.
+
+A message is enqueued in the same transaction as the event, alarm or state it reports, so
+the record and the debt to the broker commit together (kill -9 between them is
+impossible). The publisher (mqtt.py) deletes a row only after the broker's PUBACK for it.
+
+Ids: an event payload brings its own ("<gateway>:<seq>"). Any other payload is stored
+with "id": null and the publisher sends "<origin>:<n>", n the row's number (AUTOINCREMENT:
+never reused, even after the last rows are deleted) and origin a random token made once
+per database, so a rebuilt database cannot reissue an id a consumer has already seen.
+"""
+
+import json
+import time
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS outbox (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    retain INTEGER NOT NULL CHECK (retain IN (0, 1)),
+    auto_id INTEGER NOT NULL CHECK (auto_id IN (0, 1)),
+    enqueued_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_origin (
+    only INTEGER PRIMARY KEY CHECK (only = 0),
+    token TEXT NOT NULL
+);
+INSERT OR IGNORE INTO outbox_origin (only, token) VALUES (0, lower(hex(randomblob(6))));
+"""
+
+
+def enqueue(conn, topic, payload, retain=False):
+    """Add a message on the caller's connection, inside the caller's transaction; the
+    caller commits (with the record it belongs to) and then wakes the publisher."""
+    if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
+        raise ValueError("topic must be a non-empty topic name without wildcards, got %r" % topic)
+    if not isinstance(payload, dict):
+        raise ValueError("payload must be a dict, got %r" % (payload,))
+    auto = payload.get("id") is None
+    if not auto and not isinstance(payload["id"], str):
+        raise ValueError("payload id must be a string, got %r" % (payload["id"],))
+    body = {"id": None if auto else payload["id"]}
+    body.update((k, v) for k, v in payload.items() if k != "id")
+    # allow_nan=False: NaN is not JSON, and a consumer's parser would reject the message.
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    conn.execute(
+        "INSERT INTO outbox (topic, payload, retain, auto_id, enqueued_s) VALUES (?, ?, ?, ?, ?)",
+        (topic, text, 1 if retain else 0, 1 if auto else 0, time.time()),
+    )
+
+
+def origin(conn):
+    row = conn.execute("SELECT token FROM outbox_origin WHERE only = 0").fetchone()
+    if row is None:
+        raise RuntimeError("outbox_origin is empty: run outbox.SCHEMA_SQL first")
+    return row[0]
+
+
+def pending(conn):
+    """How many messages wait for the broker (for status and the bench)."""
+    return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+def backlog(conn):
+    """(messages owed, time.time() the oldest was enqueued or None): what serve's status
+    shows and what a "feed behind" alarm is raised on (R-DATA-2 bans late uploading)."""
+    count, oldest = conn.execute("SELECT count(*), min(enqueued_s) FROM outbox").fetchone()
+    return count, oldest
+
+
+def read_batch(conn, after_n, limit):
+    """Up to `limit` rows after row `after_n`, oldest first:
+    [(n, topic, payload text, retain, auto_id)]; wire_payload() makes what is sent."""
+    return conn.execute(
+        "SELECT n, topic, payload, retain, auto_id FROM outbox WHERE n > ? ORDER BY n LIMIT ?",
+        (after_n, limit),
+    ).fetchall()
+
+
+def wire_payload(token, n, payload_text, auto_id):
+    if not auto_id:
+        return payload_text.encode("utf-8")
+    body = json.loads(payload_text)
+    body["id"] = "%s:%d" % (token, n)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def delete(conn, ns):
+    conn.executemany("DELETE FROM outbox WHERE n = ?", [(n,) for n in ns])
