@@ -132,8 +132,9 @@ class BenchBoard:
 
 
 class Shaft:
-    def __init__(self, host=False):
-        self.board = b = BenchBoard(fresh_root())
+    def __init__(self, host=False, board=None):
+        # board: a BenchBoard whose flash another bench chose (bench_flash: littlefs)
+        self.board = b = board if board is not None else BenchBoard(fresh_root())
         b.flash.write(store.KEY_FILE, KEY)
         store.write_cbor(b.flash, store.CONFIG_FILE, CONFIG)
         chunk = []

@@ -7,11 +7,15 @@ error, and detected-and-logged (must equal attempts: the gateway's own log holds
 evidence a dispatcher sees). The gateway's state must not move.
 """
 
+import binascii
+import struct
+
 import fuzzing
 from apprig import KEY, OTHER_KEY, Rig, roster_entry
 
 from gateway import events as ev
 from gateway import roles
+from gateway.eventlog import RECORD_SIZE
 from gatewire import auth, messages
 from gatewire.errors import E_AUTH_BAD, E_AUTH_MISSING, E_AUTH_REPLAY
 
@@ -29,6 +33,9 @@ class Row:
 
         self.before = None
         self.seq0 = 0
+        self.counted_already = False
+        self.refusal_applies = True
+        self.order_after = True  # an authentic order after the attack went through
 
     def as_row(self):
         return {
@@ -67,11 +74,17 @@ def orders():
 
 
 def _rejections_logged(rig, since_seq):
-    # The gateway's evidence of refused attempts, from its own log.
+    # The gateway's evidence of refused attempts, from its own log. Rejections are pooled
+    # (gateway/rejects.py): a few one event each, the rest in an event a minute later
+    # whose b counts the frames it stands for; wait for the pool to go out.
+    for _ in range(5):
+        if not rig.gw.rejects.pending:
+            break
+        rig.run_s(61)
     n = 0
     for e in rig.fetch(since_seq + 1):
         if e[2] == ev.AUTH_REJECTED:
-            n += 1
+            n += e[5]
     return n
 
 
@@ -91,8 +104,9 @@ def _run(attack, fn):
     row.before = fuzzing.gateway_state(rig)
     row.seq0 = rig.last_seq()
     fn(rig, row)  # may move the baseline past what it set up on purpose
-    row.logged = _rejections_logged(rig, row.seq0)
-    row.state_moved = fuzzing.gateway_state(rig) != row.before
+    if not row.counted_already:
+        row.logged = _rejections_logged(rig, row.seq0)
+        row.state_moved = fuzzing.gateway_state(rig) != row.before
     return row
 
 
@@ -149,12 +163,132 @@ def stale(rig, row):
         _attempt(rig, row, env, E_AUTH_REPLAY)
 
 
+FLOOD = 3000
+
+
+def flood(rig, row):
+    # 3,000 forged frames (unsigned, wrong-key, a replayed capture) as fast as the link
+    # takes them, then an authentic evacuation: it must go through and be logged.
+    from test_app_flood import forged_frames
+
+    frames = forged_frames(rig, FLOOD)
+    row.before = fuzzing.gateway_state(rig)
+    row.seq0 = rig.last_seq()
+    for i, f in enumerate(frames):
+        rig.board.rx.extend(f)
+        if i % 8 == 7:
+            rig.step(10)
+    rig.step(10, 20)
+    for obj in rig.inbox:
+        row.attempts += 1
+        if obj[messages.KEY_TYPE] == messages.OK:
+            row.accepted += 1
+        elif obj[messages.KEY_BODY][0] in (E_AUTH_MISSING, E_AUTH_BAD, E_AUTH_REPLAY):
+            row.refused_right += 1
+    rig.inbox = []
+    row.logged = _rejections_logged(rig, row.seq0)
+    row.state_moved = fuzzing.gateway_state(rig) != row.before
+    env = rig.envelope("evacuate", reason=1, drill=False)
+    rig.send(env)
+    ok = rig.reply_to("evacuate", env[messages.KEY_ID]).ok
+    logged = [e for e in rig.fetch(row.seq0 + 1) if e[2] in (ev.COMMAND, ev.EVAC_START)]
+    row.order_after = ok and len(logged) >= 2
+    row.counted_already = True
+
+
+# ---- the record on flash, edited while no host was looking ----
+
+
+def _segments(rig):
+    names = [n for n in rig.gw.flash.names() if n.startswith("ev") and n != "evmeta"]
+    out = []
+    for n in names:
+        try:
+            out.append((int(n[2:], 16), n))
+        except ValueError:
+            pass
+    return sorted(out)
+
+
+def _locate(rig, seq):
+    first, name = max(f for f in _segments(rig) if f[0] <= seq)
+    return name, (seq - first) * RECORD_SIZE
+
+
+def _edit(rig, seq):
+    # Change who entered (field a) and forge the record's crc, as a careful forger would.
+    name, off = _locate(rig, seq)
+    data = bytearray(rig.gw.flash.read(name))
+    struct.pack_into("<i", data, off + 16, 999999)
+    struct.pack_into("<I", data, off + 40, binascii.crc32(bytes(data[off : off + 40])))
+    rig.gw.flash.write(name, bytes(data))
+
+
+def _delete(rig, seq):
+    name, off = _locate(rig, seq)
+    data = rig.gw.flash.read(name)
+    rig.gw.flash.write(name, data[:off] + data[off + RECORD_SIZE :])
+
+
+def _swap(rig, seq):
+    name, off = _locate(rig, seq)
+    data = bytearray(rig.gw.flash.read(name))
+    if off + 2 * RECORD_SIZE > len(data):
+        off -= RECORD_SIZE
+    a = data[off : off + RECORD_SIZE]
+    data[off : off + RECORD_SIZE] = data[off + RECORD_SIZE : off + 2 * RECORD_SIZE]
+    data[off + RECORD_SIZE : off + 2 * RECORD_SIZE] = a
+    rig.gw.flash.write(name, bytes(data))
+
+
+def _drop_segment(rig, seq):
+    name, _ = _locate(rig, seq)
+    rig.gw.flash.remove(name)
+
+
+def events_edited(rig, row):
+    # The host holds everything up to the last ack and its digest. People cross while
+    # it is away; someone edits, deletes, reorders records or removes a segment file on
+    # the board's flash and powers it up again. When the host catches up from its last
+    # digest, the chain must break (R-DATA-2).
+    from gateway.eventlog import ChainBroken, verify_chain
+
+    row.counted_already = True
+    row.refusal_applies = False  # nothing is sent to refuse: the host must detect it
+    for how, seqs in ((_edit, (0, 1, 3)), (_delete, (1,)), (_swap, (0,)), (_drop_segment, (2,))):
+        for k in seqs:
+            r = staged()
+            held = r.fetch(1)
+            anchor_seq, anchor = held[-1][0], held[-1][6]
+            r.power_cut()  # the host is away from here: nothing is pushed to it
+            r.ready()
+            for tag in (4, 5, 6, 7, 8):
+                r.cross(tag)
+            new = r.last_seq()
+            target = anchor_seq + 1 + k * max(1, (new - anchor_seq) // 4)
+            how(r, target)
+            r.power_cut()
+            r.call("hello", min_version=1, max_version=1)
+            row.attempts += 1
+            got = [e for e in r.fetch(anchor_seq + 1) if e[0] > anchor_seq]
+            try:
+                verify_chain(got, anchor, anchor_seq)
+            except ChainBroken:
+                row.logged += 1  # detected by the host
+                continue
+            # Not broken: then the gateway itself must have found and logged it.
+            if any(e[2] in (ev.LOG_TAMPERED, ev.LOG_RECORD_DAMAGED) for e in got):
+                row.logged += 1
+
+
 ATTACKS = (
     ("unsigned orders (every mutating type, roster and config pushes included)", unsigned),
     ("orders signed with a wrong key", wrong_key),
     ("accepted orders replayed", replayed),
     ("orders delivered out of order", reordered),
     ("stale captures (counter far below)", stale),
+    ("a flood of 3,000 forged frames, then an authentic evacuation", flood),
+    ("events edited, deleted, reordered or a segment removed on flash", events_edited),
 )
 
 

@@ -100,9 +100,11 @@ FIELD_NOTES = {
     ("occupants reply", "total"): "people inside now",
     ("occupants reply", "start"): "index of the first occupant in this reply",
     ("occupants reply", "occupants"): "from index `start` on",
-    ("events-since request", "from_seq"): "first seq wanted: events with seq >= from_seq",
+    ("events-since request", "from_seq"): "first seq wanted: events with seq >= from_seq; "
+    "below the oldest event the gateway still holds, the reply starts at that one",
     ("events-since request", "max_count"): "at most this many events",
-    ("events-since reply", "events"): "oldest first, consecutive seqs",
+    ("events-since reply", "events"): "oldest first, consecutive seqs; the first may be "
+    "above from_seq when older events were acknowledged and dropped (section 8.3)",
     ("events-since reply", "last_seq"): "seq of the newest event logged: fetch again while "
     "the last event returned is below it",
     ("ack request", "up_to_seq"): "the host holds every event up to this seq (inclusive)",
@@ -148,7 +150,8 @@ FIELD_NOTES = {
     ("error", "code"): "an error code (section 7)",
     ("error", "text"): "what was wrong, for people; never parsed",
     ("error", "field"): "the offending field: a name, dotted path or `[index]` "
-    "(e.g. `workers[2]`); `type`, `id`, `counter`, `tag` for envelope keys",
+    "(e.g. `workers[2]`); `type`, `id`, `body`, `counter`, `tag` for envelope keys; "
+    "`envelope` when the payload is not a map",
     ("event", "seq"): "1, 2, 3, ... without gaps, per gateway",
     ("event", "time_s"): "unix s when logged; 0 if the clock was not set",
     ("event", "kind"): "what happened (appendix A)",
@@ -208,6 +211,16 @@ CONSTANTS = (
         frame.max_wire_len(frame.MAX_PAYLOAD) + 2,
         "bytes, both delimiters included: %.2f s at 115 200 baud 8N1"
         % ((frame.max_wire_len(frame.MAX_PAYLOAD) + 2) * 10 / 115200),
+    ),
+    (
+        "frame.LINK_IN_FLIGHT_MAX",
+        frame.LINK_IN_FLIGHT_MAX,
+        "bytes a host may have sent and unanswered: one largest frame (section 2.1)",
+    ),
+    (
+        "frame.LINK_SETTLE_MS",
+        frame.LINK_SETTLE_MS,
+        "ms a host keeps reading after a timeout before it sends again (section 2.1)",
     ),
     ("cbor.MAX_DEPTH", cbor.MAX_DEPTH, "nested arrays and maps; the envelope is depth 1"),
     ("messages.PROTOCOL_VERSION", m.PROTOCOL_VERSION, "the version this spec describes"),
@@ -734,7 +747,21 @@ def example_envelopes():
         1,
     )
     event = m.event(1, EXAMPLE_NOW_S + 61, events.ENTRY, 30001, 1001, 1, digest)
+    # A signed request sent without a body (key 2): the tag covers the empty body.
+    bodyless = {m.KEY_TYPE: m.SEAL, m.KEY_ID: 3}
+    auth.sign(bodyless, EXAMPLE_KEY, EXAMPLE_COUNTER + 1)
+    # A request whose id is valid but whose body is not a map: the error carries its id.
+    bad = {m.KEY_TYPE: m.STATUS, m.KEY_ID: 4, m.KEY_BODY: 0}
+    try:
+        m.parse_envelope(bad)
+    except gw_errors.ProtocolError as e:
+        bad_error = m.error_reply(m.envelope_id(bad), e.code, e.text, e.field)
+    else:
+        raise AssertionError("a body that is not a map passed")
     return {
+        "seal-bodyless": bodyless,
+        "bad-envelope": bad,
+        "bad-envelope-error": bad_error,
         "hello": hello,
         "hello-reply": hello_reply,
         "evacuate-unsigned": unsigned,
@@ -777,6 +804,32 @@ def render_example_error():
     return "\n".join(_message_blocks("replay-error", env["replay-error"], m.body_spec("error")))
 
 
+def render_example_bodyless():
+    env = example_envelopes()
+    mac_input = auth.mac_input(env["seal-bodyless"])
+    out = [
+        _block("seal-bodyless", "mac input", mac_input),
+        "It is the canonical CBOR of\n",
+        "```cbor-diag\n%s\n```\n" % diag(cbor.loads(mac_input)),
+        _block("seal-bodyless", "tag", auth.hmac_sha256(EXAMPLE_KEY, mac_input)[: auth.TAG_LEN]),
+        "The request as sent, without key 2:\n",
+    ]
+    out += _message_blocks("seal-bodyless", env["seal-bodyless"], m.body_spec("seal"))
+    return "\n".join(out)
+
+
+def render_example_bad_envelope():
+    env = example_envelopes()
+    payload = cbor.dumps(env["bad-envelope"])
+    out = [
+        _block("bad-envelope", "decoded", text=diag(env["bad-envelope"]), lang="cbor-diag"),
+        _block("bad-envelope", "wire", frame.encode(payload)),
+        "The gateway's answer, under the request's id:\n",
+    ]
+    out += _message_blocks("bad-envelope-error", env["bad-envelope-error"], m.body_spec("error"))
+    return "\n".join(out)
+
+
 def render_example_event():
     env = example_envelopes()
     body = env["event"][m.KEY_BODY]
@@ -801,6 +854,8 @@ RENDERERS = {
     "example-hello": lambda used: render_example_hello(),
     "example-evacuate": lambda used: render_example_evacuate(),
     "example-error": lambda used: render_example_error(),
+    "example-bodyless": lambda used: render_example_bodyless(),
+    "example-bad-envelope": lambda used: render_example_bad_envelope(),
     "example-event": lambda used: render_example_event(),
     "event-kinds": lambda used: render_event_kinds(),
     "reason-codes": lambda used: render_reason_codes(),

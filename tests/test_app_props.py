@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from gateway import roles
 from gateway.eventlog import genesis_digest, verify_chain
 from gatewire import messages
-from gatewire.errors import E_REFUSED
+from gatewire.errors import E_FULL, E_REFUSED
 
 VIDEO_TIMEOUT_MS = 10000
 VIDEO_HOLDOFF_MS = 5000
@@ -242,6 +242,8 @@ class GatewayMachine(RuleBasedStateMachine):
         if by:
             fields["by"] = person_of(by)
         r = self.rig.request("evacuate", **fields)
+        if self._no_room(r, 8):
+            return
         # R-EVAC-1: a miner may not; no drill during a real evacuation (R-EVAC-3).
         assert r.ok or (by == 1 and r.field == "by") or (drill and r.code == E_REFUSED), r
         if r.ok:
@@ -258,10 +260,21 @@ class GatewayMachine(RuleBasedStateMachine):
     @rule(on=st.booleans())
     def seal(self, on):
         r = self.rig.request("seal" if on else "unseal")
+        if self._no_room(r, 2):
+            return
         # A seal of a sealed zone or an unseal of an open one changes nothing: refused.
         assert r.ok == (on != self.model.sealed), r
         assert r.ok or (r.code == E_REFUSED and "nothing changed" in r.text), r
         self.model.sealed = on
+
+    def _no_room(self, r, div):
+        # Issue 13: a command the log has no room for is refused (E_FULL), never run
+        # unlogged; only when less than reserve // div is free (app._room_for).
+        if r.ok or r.code != E_FULL:
+            return False
+        log = self.rig.gw.log
+        assert log.capacity - log.unacked() < log.reserve // div, r
+        return True
 
     # ---- time ----
 
@@ -281,6 +294,8 @@ class GatewayMachine(RuleBasedStateMachine):
         if t < messages.TIME_SET_MIN:
             t = NOW_S
         r = self.rig.request("time-set", time_s=t, backwards=backwards)
+        if self._no_room(r, 2):
+            return
         # More than 2 s back needs the flag; the clock may tick once while the command
         # is on its way, so the edge itself is not asserted.
         if backwards or t >= rtc:

@@ -38,6 +38,8 @@ MESSAGE_EXAMPLES = (
     ("evacuate-ok", "reply", "evacuate"),
     ("replay-error", "reply", "evacuate"),
     ("event", "event", None),
+    ("seal-bodyless", "request", None),
+    ("bad-envelope-error", "reply", "status"),
 )
 
 _BLOCK = re.compile(
@@ -295,10 +297,46 @@ def test_event_example_digest_by_the_documented_chain():
     assert eventlog.verify_chain([(seq, time_s, kind, tag, a, b, digest)], genesis) == digest
 
 
+def test_bodyless_example_is_signed_over_the_empty_body_by_stdlib_hmac():
+    sent = _diag_to_python(BLOCKS[("seal-bodyless", "decoded")])
+    assert 2 not in sent and sent[0] == m.SEAL
+    mac_input = BLOCKS[("seal-bodyless", "mac input")]
+    with_body = {k: v for k, v in sent.items() if k != 4}
+    with_body[2] = {}
+    assert mac_input == cbor2.dumps(with_body, canonical=True)
+    assert b"\x02\xa0" in mac_input
+    key = BLOCKS[("evacuate", "key")]
+    tag = hmac.new(key, mac_input, hashlib.sha256).digest()[:16]
+    assert BLOCKS[("seal-bodyless", "tag")] == tag == sent[4]
+    # The gateway takes it, and takes the same message with an empty body the same way.
+    wire = cbor.loads(_unframe(BLOCKS[("seal-bodyless", "wire")]))
+    assert auth.Verifier(key, last_counter=sent[3] - 1).verify(dict(wire)) == sent[3]
+    assert auth.Verifier(key, last_counter=sent[3] - 1).verify({**wire, 2: {}}) == sent[3]
+    # A tag over the envelope without key 2 is refused: one message, one MAC input.
+    literal = {k: v for k, v in sent.items() if k != 4}
+    forged = dict(literal)
+    forged[4] = hmac.new(key, cbor2.dumps(literal, canonical=True), hashlib.sha256).digest()[:16]
+    with pytest.raises(gw_errors.AuthError):
+        auth.Verifier(key, last_counter=0).verify(forged)
+
+
+def test_bad_envelope_example_is_answered_under_the_requests_id():
+    request = cbor.loads(_unframe(BLOCKS[("bad-envelope", "wire")]))
+    assert request == _diag_to_python(BLOCKS[("bad-envelope", "decoded")])
+    error = _diag_to_python(BLOCKS[("bad-envelope-error", "decoded")])
+    with pytest.raises(gw_errors.ProtocolError) as caught:
+        m.parse_envelope(request)
+    assert error[0] == m.ERROR and error[1] == request[1] == m.envelope_id(request) != 0
+    assert error[2][0] == gw_errors.E_BAD_ENVELOPE == caught.value.code
+    assert error[2][2] == "body" == caught.value.field
+
+
 def test_every_example_block_is_checked():
     checked = {(name, part) for name in FRAME_VECTOR_WIRE for part in ("payload", "wire")}
     for example, _cls, _answers in MESSAGE_EXAMPLES:
         checked |= {(example, p) for p in ("wire", "payload", "decoded", "annotated")}
     checked |= {("evacuate", p) for p in ("key", "mac input", "hmac-sha256", "tag")}
     checked |= {("event", p) for p in ("genesis", "chain input", "digest")}
+    checked |= {("seal-bodyless", p) for p in ("mac input", "tag")}
+    checked |= {("bad-envelope", p) for p in ("decoded", "wire")}
     assert set(BLOCKS) == checked

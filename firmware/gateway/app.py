@@ -12,6 +12,7 @@ from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
 from gateway.eventlog import EventLog, LogFull, genesis_digest
+from gateway.rejects import RejectTally
 from gateway.zone import Zone
 from gatewire import auth, cbor, frame, messages
 from gatewire.errors import (
@@ -72,6 +73,14 @@ _STATEFUL = (
 )
 # Events that may use the log's reserve: the alarms that say the log itself is in trouble.
 _RESERVED = (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT, ev.LOG_TORN_DISCARDED, ev.LOG_TAMPERED)
+# The log's reserve (issue 13): a sixteenth of it, which ordinary events (crossings,
+# rejected frames) never touch. An authentic command runs only if half the reserve is
+# still free; an evacuation while an eighth is; interlock events (50-99: relays, gas,
+# video, evacuation progress) may use all but that eighth, and the log's own alarms all
+# of it. So commands alone cannot hold back an evacuation, and forged frames never reach
+# the reserve at all (gateway/rejects.py).
+_RESERVE_DIV = const(16)
+_RESERVE_MIN = const(8)
 # Crossings the ledger is rebuilt from at boot (snapshot + these, in log order).
 _REPLAYED = (ev.ENTRY, ev.EXIT)
 
@@ -125,6 +134,7 @@ class Gateway:
         self._pushed = 0  # highest seq pushed as a notification
         self.lost_events = 0  # events that found the log full, reserve included
         self._roster_load = None  # [load_id, parts, received]
+        self._in_command = False
         self.ch4_ppm = -1
         self.co_ppm = -1
         self._boot()
@@ -158,7 +168,16 @@ class Gateway:
             counter = 1 << 62
             self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
-        self.log = EventLog(fl, cfg["log_capacity"], genesis=genesis_digest(cfg["gateway_id"]))
+        cap = cfg["log_capacity"]
+        self.log = EventLog(
+            fl,
+            cap,
+            reserve=max(_RESERVE_MIN, cap // _RESERVE_DIV),
+            genesis=genesis_digest(cfg["gateway_id"]),
+            damaged_kind=ev.LOG_RECORD_DAMAGED,
+        )
+        self.rejects = RejectTally(self.emit, self.log, self._now_ms)
+        self._log_against_state()
         self._pushed = self.log.last_seq
         self._install(cfg)
         self._restore()
@@ -247,7 +266,20 @@ class Gateway:
         except (store.StoreError, ProtocolError, ValueError, TypeError, IndexError):
             self.system |= SYS_STATE_LOST
             covered = self.log.anchor_seq
+        if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
+            covered = self.log.last_seq  # see _log_against_state: nothing to replay
         self._replay(covered)
+
+    def _log_against_state(self):
+        # Before anything is logged on this boot: a snapshot that covers events the log
+        # no longer holds means they were deleted (R-DATA-2). Their seqs are never given
+        # out again; the log reports the tampering and boot logs LOG_TAMPERED.
+        try:
+            snap = store.read_cbor(self.flash, store.STATE_FILE)
+        except (store.StoreError, ProtocolError, ValueError):
+            return  # _restore judges a damaged snapshot
+        if isinstance(snap, list) and snap and type(snap[0]) is int:
+            self.log.lost_through(snap[0])
 
     def _roster_size(self):
         n = 0
@@ -256,24 +288,35 @@ class Gateway:
         return n
 
     def _replay(self, covered):
-        # Crossings logged after the snapshot bring the ledger up to the last event.
+        # Crossings logged after the snapshot bring the ledger up to the last event. It
+        # walks by position, never by the seq a record holds: a damaged log may repeat
+        # or reorder seqs, and boot must still end (the log reports the damage).
         seq = covered
-        while True:
+        last = self.log.last_seq
+        while seq < last:
             recs = self.log.since(seq, 32)
             if not recs:
                 return
             for r in recs:
-                seq = r[0]
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
+            seq += len(recs)
 
     # ---- events ----
 
     def emit(self, kind, tag, a, b):
         # Every rule reports here; an event is on flash before anything is told of it.
-        reserved = kind in _RESERVED
+        # While an authentic command runs, what it causes may use the reserve: its room
+        # was checked before it ran (_room_for).
+        log = self.log
+        if self._in_command or kind in _RESERVED:
+            keep = 0
+        elif 50 <= kind <= 99:
+            keep = log.reserve // 8
+        else:
+            keep = log.reserve
         try:
-            self.log.append(self._now_s, kind, tag, a, b, reserved)
+            log.append(self._now_s, kind, tag, a, b, False, keep)
         except LogFull:
             self.lost_events += 1
             # What the event did (a crossing, say) cannot be replayed from the log after
@@ -336,6 +379,7 @@ class Gateway:
             self._save_state()
         self._drive()
         self._serve_link()
+        self.rejects.tick(now_ms)
         if self._dirty:
             self._save_state()
         if self.log.tampered and not self.system & SYS_LOG_TAMPERED:
@@ -400,16 +444,25 @@ class Gateway:
         code = 0
         try:
             obj = cbor.loads(payload)
+            rid = messages.envelope_id(obj)
             code, rid = messages.parse_envelope(obj)
             if messages.message_class(code) != "request" or messages.name_of(code) is None:
                 raise ProtocolError(
                     E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type"
                 )
             if messages.is_mutating(code):
-                self._authenticate(obj, code)
+                self._authenticate(obj, code)  # sets _in_command once the tag verifies
             code, rid, body = messages.parse(obj, "request")
+            if self._in_command and not self._room_for(code, body):
+                # Never run unlogged (R-DATA-2): the host acks, then sends it again.
+                raise ProtocolError(
+                    E_FULL,
+                    "event log full: %d events await acknowledgement; ack, then resend"
+                    % self.log.unacked(),
+                    None,
+                )
             reply = self._dispatch(code, rid, body)
-            if messages.is_mutating(code):
+            if self._in_command:
                 self.emit(ev.COMMAND, code, 0, _i31(rid))
                 if self._dirty:
                     # Durable before OK: the host is told only what a power cut cannot
@@ -418,7 +471,9 @@ class Gateway:
                     self._save_state()
             self._send(reply)
         except ProtocolError as e:
-            if messages.is_mutating(code):
+            # Unauthenticated frames are counted by the tally (_authenticate), never one
+            # event each: anyone on the wire could otherwise fill the log (issue 13).
+            if self._in_command:
                 self.emit(ev.COMMAND_REFUSED, code, e.code, _i31(rid))
             self._send(messages.error_reply(rid, e.code, e.text, e.field))
         except Exception as e:
@@ -429,18 +484,34 @@ class Gateway:
             self._send(
                 messages.error_reply(rid, E_INTERNAL, "internal error: %s" % type(e).__name__, None)
             )
+        finally:
+            self._in_command = False
+
+    def _room_for(self, code, body):
+        log = self.log
+        room = log.capacity - log.unacked()
+        if code == messages.ACK:
+            # An ack makes room: refused only if it frees nothing and none is left.
+            upto = body["up_to_seq"]
+            if log.acked < upto <= log.last_seq:
+                room += upto - log.acked
+            return room >= 1
+        if code == messages.EVACUATE:
+            return room >= log.reserve // 8
+        return room >= log.reserve // 2
 
     def _authenticate(self, obj, code):
         if self.verifier is None:
-            self.emit(ev.AUTH_REJECTED, code, E_AUTH_BAD, 0)
+            self.rejects.rejected(code, E_AUTH_BAD, self._now_ms)
             raise AuthError(E_AUTH_BAD, "gateway has no key: provision it first", "tag")
         try:
             counter = self.verifier.verify(obj)
         except AuthError as e:
-            self.emit(ev.AUTH_REJECTED, code, e.code, 0)
+            self.rejects.rejected(code, e.code, self._now_ms)
             if e.code == 5:  # E_AUTH_REPLAY: tell the host where to resume
                 e.text = "%s (last accepted counter %d)" % (e.text, self.verifier.last_counter)
             raise
+        self._in_command = True  # authentic: what follows is a command, logged as one
         try:
             store.write_cbor(self.flash, store.COUNTER_FILE, counter)
         except OSError:

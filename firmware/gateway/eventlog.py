@@ -5,6 +5,12 @@
 # On the Flash (hal/flashfs.py interface), little-endian:
 #   <prefix><8 hex digits>  a segment of up to segment_records records, named by the seq
 #                           of its first record; only the newest segment is appended to.
+#                           8 records (352 B) by default: small enough that littlefs keeps
+#                           the file inline in its directory's metadata log, where a synced
+#                           append is one commit into pre-erased space. A larger file lives
+#                           in its own blocks, and littlefs copies the last, partly written
+#                           block to a freshly erased one on every synced append: one erase
+#                           per event (docs/hardware.md, "Flash wear", has the figures).
 #   <prefix>meta            32 bytes, replaced atomically: magic "SGE1", acked seq u32,
 #                           anchor seq u32, anchor digest (16 B: the last record removed),
 #                           crc32 of the 28 bytes before.
@@ -40,6 +46,9 @@ RECORD_SIZE = const(44)
 DIGEST_SIZE = const(16)
 META_SIZE = const(32)
 GENESIS = bytes(DIGEST_SIZE)
+# Littlefs keeps a file inline up to min(cache, block/8) = 512 B on a Pico (progsize 256,
+# 4 KB blocks); 8 records also pad to two 256-byte program units at most per commit.
+SEGMENT_RECORDS = const(8)
 
 # Why boot or a read found the log tampered (tamper_code), for the app's alarm event.
 TAMPER_META = const(1)  # meta file damaged, or the log began from another genesis
@@ -134,15 +143,18 @@ class EventLog:
     # append(..., reserved=True), so the "log full" alarm and other safety-critical
     # events still fit once ordinary events are refused. warn_free: nearly_full() is
     # true once free() is down to this, for an early warning before the log fills.
+    # damaged_kind: if set, since() serves a record that fails its crc or seq check as
+    # this kind (tag = stored kind, a = stored seq), so that a reply stays well-formed.
     def __init__(
         self,
         flash,
         capacity=4096,
         reserve=8,
         warn_free=None,
-        segment_records=128,
+        segment_records=SEGMENT_RECORDS,
         prefix="ev",
         genesis=GENESIS,
+        damaged_kind=0,
     ):
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError("event log capacity must be an integer >= 1")
@@ -172,11 +184,17 @@ class EventLog:
         self._crc_mv = mv[:_CRC_AT]
         self._meta = bytearray(META_SIZE)
         self._digest = bytearray(DIGEST_SIZE)  # of the newest record, or the anchor
-        self._old = []  # (first seq, last seq, last digest) of each segment but the newest
+        # First and last seq of each segment but the newest, as two lists of small ints:
+        # a full log of 8-record segments has hundreds of them. The digest a removed
+        # segment leaves as the anchor is read back from flash when an ack needs it.
+        self._old_first = []
+        self._old_last = []
         self._seg_name = None  # the newest segment, appended to
         self._seg_first = 0
         self._seg_count = 0
         self._torn_name = None  # segment whose tail a failed append may have dirtied
+        self._seg_sealed = False  # never append to the newest segment (boot found damage)
+        self.damaged_kind = damaged_kind
         self.last_seq = 0  # highest seq ever given out
         self.acked = 0
         self.anchor_seq = 0
@@ -191,7 +209,9 @@ class EventLog:
 
     # ---- the hot path ----
 
-    def append(self, time_s, kind, tag, a, b, reserved=False):
+    def append(self, time_s, kind, tag, a, b, reserved=False, keep=-1):
+        # keep: places that must stay free after this one (default: the whole reserve
+        # for an ordinary event, none for a reserved one), for tiers inside the reserve.
         if not isinstance(time_s, int) or time_s < 0 or time_s > _U32_MAX:
             raise _field_error("time_s", 0, _U32_MAX)
         if not isinstance(kind, int) or kind < 1 or kind > 0xFFFF:
@@ -202,7 +222,9 @@ class EventLog:
             raise _field_error("a", _I32_MIN, _I32_MAX)
         if not isinstance(b, int) or b < _I32_MIN or b > _I32_MAX:
             raise _field_error("b", _I32_MIN, _I32_MAX)
-        limit = self.capacity if reserved else self.capacity - self.reserve
+        if keep < 0:
+            keep = 0 if reserved else self.reserve
+        limit = self.capacity - keep
         if self.last_seq - self.acked >= limit:
             raise LogFull(
                 "event log full: %d events await acknowledgement" % (self.last_seq - self.acked)
@@ -215,6 +237,7 @@ class EventLog:
         new_seg = (
             self._seg_name is None
             or self._seg_count >= self._k
+            or self._seg_sealed
             or self._seg_first + self._seg_count != seq
         )
         name = self._segment_name(seq) if new_seg else self._seg_name
@@ -235,12 +258,12 @@ class EventLog:
 
         if new_seg:
             if self._seg_name is not None:
-                self._old.append(
-                    (self._seg_first, self._seg_first + self._seg_count - 1, bytes(self._digest))
-                )
+                self._old_first.append(self._seg_first)
+                self._old_last.append(self._seg_first + self._seg_count - 1)
             self._seg_name = name
             self._seg_first = seq
             self._seg_count = 0
+            self._seg_sealed = False
         self._seg_count += 1
         struct.pack_into("16s", self._digest, 0, digest)
         self.last_seq = seq
@@ -263,15 +286,16 @@ class EventLog:
         n_old = 0
         anchor_seq = self.anchor_seq
         anchor = self._anchor
-        for _first, last, digest in self._old:
+        for last in self._old_last:
             if last > seq:
                 break
             n_old += 1
-            anchor_seq = last
-            anchor = digest
+        if n_old:
+            anchor_seq = self._old_last[n_old - 1]
+            anchor = self._stored_digest(self._old_first[n_old - 1], anchor_seq)
         # The newest segment goes only once full: appends would otherwise reopen it.
         drop_newest = (
-            n_old == len(self._old)
+            n_old == len(self._old_first)
             and self._seg_name is not None
             and self._seg_count >= self._k
             and self._seg_first + self._seg_count - 1 <= seq
@@ -285,8 +309,9 @@ class EventLog:
         self._anchor = anchor
         removed = 0
         while n_old:
-            self._flash.remove(self._segment_name(self._old[0][0]))
-            self._old.pop(0)
+            self._flash.remove(self._segment_name(self._old_first[0]))
+            self._old_first.pop(0)
+            self._old_last.pop(0)
             n_old -= 1
             removed += 1
         if drop_newest:
@@ -310,18 +335,25 @@ class EventLog:
         else:
             del out[:]
         want = seq + 1
-        spans = [(first, last) for first, last, _ in self._old]
-        if self._seg_name is not None:
-            spans.append((self._seg_first, self._seg_first + self._seg_count - 1))
-        for first, last in spans:
+        n_spans = len(self._old_first) + (1 if self._seg_name is not None else 0)
+        for i in range(n_spans):
             if len(out) >= max_n:
                 break
+            if i < len(self._old_first):
+                first = self._old_first[i]
+                last = self._old_last[i]
+            else:
+                first = self._seg_first
+                last = self._seg_first + self._seg_count - 1
             if last < want:
                 continue
             j0 = (want if want > first else first) - first
             n = last - first + 1 - j0
             if n > max_n - len(out):
                 n = max_n - len(out)
+            # Segments a damaged log made overlap are served once each seq: boot has
+            # reported the overlap, and a reply must stay consecutive.
+            want = first + j0 + n
             name = self._segment_name(first)
             data = self._flash.read_at(name, j0 * RECORD_SIZE, n * RECORD_SIZE)
             got = 0 if data is None else len(data) // RECORD_SIZE
@@ -335,6 +367,18 @@ class EventLog:
                     self._tamper(TAMPER_CRC, expect, "record %d fails its crc" % expect)
                 elif record[0] != expect:
                     self._tamper(TAMPER_SEQ, expect, "record %d holds seq %d" % (expect, record[0]))
+                if self.damaged_kind and (not crc_ok or record[0] != expect or not record[2]):
+                    # Served as what it is, in its place: its stored seq or kind may not
+                    # even fit the wire. The stored digest still breaks the host's chain.
+                    record = (
+                        expect,
+                        record[1],
+                        self.damaged_kind,
+                        record[2],
+                        record[0] & 0x7FFFFFFF,
+                        0,
+                        record[6],
+                    )
                 out.append(record)
         return out
 
@@ -369,6 +413,31 @@ class EventLog:
             self.tamper_code = code
             self.tamper_seq = seq
             self.tamper_reason = reason
+
+    def _stored_digest(self, first, seq):
+        # The digest field of record seq in the segment that starts at first, as stored:
+        # the anchor an ack leaves must be what the next record chains from on flash.
+        data = self._flash.read_at(
+            self._segment_name(first), (seq - first) * RECORD_SIZE, RECORD_SIZE
+        )
+        if data is None or len(data) < RECORD_SIZE:
+            self._tamper(TAMPER_LAYOUT, seq, "record %d vanished before its ack" % seq)
+            return bytes(DIGEST_SIZE)
+        return bytes(data[_FIELDS_SIZE:_CRC_AT])
+
+    def lost_through(self, seq):
+        # Something outside the log (the state snapshot) shows events up to seq were
+        # logged, but the log ends below: they were deleted. Never reuse their seqs.
+        if seq <= self.last_seq:
+            return
+        self._tamper(
+            TAMPER_SEQ,
+            self.last_seq + 1,
+            "events %d..%d are missing from the log" % (self.last_seq + 1, seq),
+        )
+        self.last_seq = seq
+        if self.acked < seq:
+            self.acked = seq  # gone: nobody can fetch them, so they hold no room
 
     def _write_meta(self, acked, anchor_seq, anchor):
         m = self._meta
@@ -458,9 +527,12 @@ class EventLog:
             self.anchor_seq = prev_seq
             self._anchor = bytes(DIGEST_SIZE)
         spans = []
+        claimed = 0  # the highest seq any segment file's name and size lay claim to
         for i, first in enumerate(firsts):
             name = self._segment_name(first)
             data = flash.read(name)
+            if data is None:
+                data = b""
             whole = len(data) // RECORD_SIZE
             if first != prev_seq + 1:
                 self._tamper(
@@ -468,8 +540,10 @@ class EventLog:
                     prev_seq + 1,
                     "segment %s follows seq %d" % (name, prev_seq),
                 )
+            size = len(data)
             if i == len(firsts) - 1:
                 whole = self._drop_torn_tail(name, first, data, whole)
+                size = whole * RECORD_SIZE  # what is left of it
             elif len(data) % RECORD_SIZE:
                 self._tamper(
                     TAMPER_LAYOUT, first + whole, "segment %s ends in a partial record" % name
@@ -490,19 +564,29 @@ class EventLog:
                         self._tamper(TAMPER_CHAIN, seq, "record %d does not chain" % seq)
                 prev = digest
             if whole:
-                spans.append((first, first + whole - 1, prev))
-                prev_seq = first + whole - 1
+                spans.append(first)
+                spans.append(first + whole - 1)
+                if first + whole - 1 > prev_seq:
+                    prev_seq = first + whole - 1
+            if size:
+                end = first + (size + RECORD_SIZE - 1) // RECORD_SIZE - 1
+                if end > claimed:
+                    claimed = end
 
         if spans:
-            first, last, digest = spans.pop()
-            self._old = spans
+            last = spans.pop()
+            first = spans.pop()
+            self._old_first = spans[0::2]
+            self._old_last = spans[1::2]
             self._seg_name = self._segment_name(first)
             self._seg_first = first
             self._seg_count = last - first + 1
-            struct.pack_into("16s", self._digest, 0, digest)
+            struct.pack_into("16s", self._digest, 0, prev)
         else:
             struct.pack_into("16s", self._digest, 0, self._anchor)
-        self.last_seq = prev_seq
+        # Never a new segment named like a file already there (a damaged one whose
+        # partial record holds no span): seqs go on above every file's claim.
+        self.last_seq = prev_seq if prev_seq > claimed else claimed
         if self.acked > self.last_seq:
             # Acknowledged events vanished. Never hand their seqs out again: the next
             # append starts a new segment after the gap.
@@ -512,6 +596,9 @@ class EventLog:
                 "acknowledged events %d..%d are missing" % (self.last_seq + 1, self.acked),
             )
             self.last_seq = self.acked
+        # After damage the newest segment's size may not be its records': appending
+        # there would misalign every later record. New events start a segment of their own.
+        self._seg_sealed = self.tampered
 
     def _drop_torn_tail(self, name, first, data, whole):
         # A cut append leaves a short tail, or a full-length one whose bytes never landed

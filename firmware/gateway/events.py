@@ -86,8 +86,10 @@ LOG_TORN_DISCARDED = const(102)  # R-DATA-2 torn tail dropped at boot: tag=0, a=
 LOG_TAMPERED = const(103)  # R-DATA-2 log does not verify: tag=eventlog.TAMPER_*, a=seq, b=0
 LOG_FULL = const(104)  # no room: entries refused, not events dropped: tag=0, a=unacked, b=0
 COMMAND = const(105)  # accepted command: tag=message type, a=0, b=request id
-COMMAND_REFUSED = const(106)  # tag=message type, a=gatewire error code, b=request id
-AUTH_REJECTED = const(107)  # unauthenticated command: tag=message type, a=error code, b=0
+COMMAND_REFUSED = const(106)  # authentic command refused: tag=message type, a=error code, b=id
+# Unauthenticated commands, pooled (gateway/rejects.py): tag=message type and a=error code
+# of the latest, b=frames this event stands for (1 for each of the first few in a burst).
+AUTH_REJECTED = const(107)
 CONFIG_CHANGED = const(108)  # tag=0, a=settings changed, b=0
 GAS_LIMIT_LOOSENED = const(109)  # tag=config.GAS_LIMITS index+1, a=new ppm, b=old ppm
 SEALED = const(110)  # R-SEAL-1 tag=0, a=people in the zone when sealed, b=0
@@ -101,3 +103,11 @@ STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person
 # its COMMAND_REFUSED: evidence of what was asked.
 TIME_BACK_REFUSED = const(115)  # R-DATA-2 at the clock: tag=time asked, a=seconds back (<0)
 CAP_OVERRIDE_REFUSED = const(116)  # R-CAP-11 cap below count: tag=0, a=cap, b=people in zone
+
+# ---- Event log integrity (eventlog, 120-124) ----
+# A record on flash that fails its crc or holds another seq is served in its place as
+# LOG_RECORD_DAMAGED, so that events-since stays well-formed; its digest is the stored
+# one, so the host's chain check breaks exactly there.
+LOG_RECORD_DAMAGED = const(
+    120
+)  # R-DATA-2 a record that does not verify: tag=stored kind, a=stored seq, b=0

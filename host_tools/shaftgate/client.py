@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gateway import eventlog
 from gateway import events as event_kinds
-from gatewire import auth, cbor, messages
+from gatewire import auth, cbor, frame, messages
 from gatewire.errors import CODE_NAMES, E_BAD_FIELD, E_VERSION, ProtocolError
 from shaftgate.keystore import MemoryCounter
 from shaftgate.transport import LinkError
@@ -377,6 +377,7 @@ class GatewayClient:
         # A random start, so a stale reply to a previous run's request cannot match ours.
         self._next_id = secrets.randbelow(0x7FFFFFFF) + 1
         self._pushed = collections.OrderedDict()  # seq -> event, arrival order
+        self._settle = False  # a request timed out: let the gateway finish before the next
         self.pushed_dropped = 0
         if key is not None:
             self.use_key(key, counter_store)
@@ -436,8 +437,28 @@ class GatewayClient:
         envelope = messages.request(name, req_id, **fields)
         if messages.is_mutating(code):
             self._sign(envelope, name)
+        if self._settle:
+            self._settle_link()
         self.transport.send(cbor.dumps(envelope))
-        return self._await_reply(name, req_id, timeout_s)
+        try:
+            return self._await_reply(name, req_id, timeout_s)
+        except GatewayTimeout:
+            self._settle = True
+            raise
+
+    def _settle_link(self):
+        # docs/protocol.md 2.1: a gateway still busy with a timed-out request takes one
+        # frame at most; keep reading (events are kept, late replies dropped) before the
+        # next, so that two frames never pile up in its receive buffer.
+        self._settle = False
+        deadline = time.monotonic() + frame.LINK_SETTLE_MS / 1000
+        notes = collections.Counter()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for payload in self.transport.receive(left):
+                self._take(payload, "", 0, notes)
 
     def _damaged_frames(self):
         d = getattr(self.transport, "decoder", None)
@@ -497,7 +518,9 @@ class GatewayClient:
             return None
         if got_id != req_id:
             if got_id == 0 and code == messages.ERROR:
-                notes["error(s) for a request the gateway could not read"] += 1
+                # docs/protocol.md 7: it may answer our request (unreadable on arrival)
+                # or noise on the line; keep waiting, and say so if the wait times out.
+                notes["error(s) with id 0: a frame the gateway could not read"] += 1
             else:
                 notes["reply(ies) to other requests (stale)"] += 1
             return None

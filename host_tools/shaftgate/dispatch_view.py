@@ -70,6 +70,7 @@ _ALARM_KINDS = frozenset(
         ev.EVAC_JOIN,
         ev.FIRE_WATCH_LEFT,
         ev.LOG_TAMPERED,
+        ev.LOG_RECORD_DAMAGED,
         ev.LOG_FULL,
         ev.SYSTEM_ALARM,
         ev.AUTH_REJECTED,
@@ -380,8 +381,15 @@ _MORE = {
         % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
     ),
     ev.AUTH_REJECTED: lambda e: (
-        "unauthenticated %s: %s"
-        % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
+        "unauthenticated %s: %s%s"
+        % (
+            messages.name_of(e["tag"]) or "type %d" % e["tag"],
+            CODE_NAMES.get(e["a"], e["a"]),
+            " (%d frames)" % e["b"] if e["b"] > 1 else "",
+        )
+    ),
+    ev.LOG_RECORD_DAMAGED: lambda e: (
+        "damaged record on the gateway's flash (stored kind %d, seq %d)" % (e["tag"], e["a"])
     ),
     ev.SEALED: lambda e: "zone sealed with %d inside" % e["a"],
     ev.UNSEALED: lambda e: "seal lifted, %d inside" % e["a"],

@@ -12,6 +12,7 @@ shaftgate.sim`` works on its own.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import signal
@@ -83,6 +84,19 @@ def write_sites(home, boards):
     return path
 
 
+def lock_home(home):
+    """Hold home/sim.lock for this process: two sims on one home would run two firmwares
+    on each board's flash, repeating event seqs (issue 13). The lock goes with the process."""
+    home.mkdir(parents=True, exist_ok=True)
+    f = open(home / "sim.lock", "a+")  # noqa: SIM115 -- held open: the lock lives as long as it
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise SimError("another shaftgate sim is running on %s: stop it first" % home) from None
+    return f
+
+
 class Sim:
     """N boards with their side channels; stop() releases everything."""
 
@@ -90,9 +104,11 @@ class Sim:
         self.home = Path(home)
         self.boards = []
         self.servers = []
-        keystore = Keystore(self.home / "keys")
+        self._lock = None
         layout = mine_layout(n)
+        self._lock = lock_home(self.home)
         try:
+            keystore = Keystore(self.home / "keys")
             for gateway_id, config in layout:
                 key = gateway_key(keystore, gateway_id)
                 board = VirtualBoard(
@@ -135,6 +151,9 @@ class Sim:
         for board in self.boards:
             board.stop()
         self.servers = []
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
 
 
 def add_arguments(parser):

@@ -30,6 +30,7 @@ TAG_LEN = const(16)
 COUNTER_MAX = 0xFFFFFFFFFFFFFFFF
 
 _BLOCK_LEN = const(64)  # SHA-256 block size, the HMAC pad length
+_KEY_BODY = const(2)
 _KEY_COUNTER = const(3)
 _KEY_TAG = const(4)
 
@@ -87,11 +88,15 @@ def _unsigned_copy(envelope):
         raise ProtocolError(
             E_BAD_ENVELOPE, "envelope must be a map, got %s" % type(envelope).__name__
         )
-    # A copy, so the caller's envelope keeps its tag.
+    # A copy, so the caller's envelope keeps its tag. A missing body is the empty body
+    # (section 5.1), so the MAC always covers key 2: an envelope sent without it
+    # verifies exactly as the same one with {} would, never as a different message.
     unsigned = {}
     for k in envelope:
         if k != _KEY_TAG:
             unsigned[k] = envelope[k]
+    if _KEY_BODY not in unsigned:
+        unsigned[_KEY_BODY] = {}
     return unsigned
 
 

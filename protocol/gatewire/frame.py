@@ -28,6 +28,11 @@ except ImportError:
 
 MAX_PAYLOAD = const(4096)
 CRC_BYTES = const(4)
+# What a gateway takes while it is busy, without loss: one largest frame with both
+# delimiters (docs/protocol.md section 2.1). A host never has more than this in flight.
+LINK_IN_FLIGHT_MAX = const(4119)
+# After a timeout a host reads for this long before it sends again (section 2.1).
+LINK_SETTLE_MS = const(500)
 _BLOCK_FULL = const(0xFF)  # COBS code of a block of 254 data bytes with no zero after it
 # CRC-32 over a payload followed by its own CRC (little-endian) always gives this residue,
 # and no other 4-byte tail does. Checking it is one crc32 call, and the value is below

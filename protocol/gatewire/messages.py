@@ -827,6 +827,16 @@ def _envelope(obj):
     return code, req_id, body
 
 
+def envelope_id(obj):
+    # The request id to answer with even when the rest of the envelope is bad (section 7):
+    # key 1 if it holds a valid request id (1..2**32-1), else 0.
+    if type(obj) is dict:
+        rid = obj.get(KEY_ID)
+        if type(rid) is int and 1 <= rid <= REQ_ID_MAX:
+            return rid
+    return 0
+
+
 def parse_envelope(obj):
     # (type code, request id), the body's fields unchecked: the firmware needs the id to
     # address an error reply, the host to find the request a reply answers.

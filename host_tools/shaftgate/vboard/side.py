@@ -79,10 +79,13 @@ class _Handler(socketserver.StreamRequestHandler):
                     raise ValueError("unknown side-channel operation %r" % (op,))
                 args = [_decode(a) for a in request.get("args", [])]
                 kwargs = {k: _decode(v) for k, v in request.get("kwargs", {}).items()}
-                reply = {"ok": _encode(getattr(board, op)(*args, **kwargs))}
+                result = getattr(board, op)(*args, **kwargs)
+                if result is board:
+                    result = None  # power_on() and reset() return the board, for chaining
+                out = json.dumps({"ok": _encode(result)})
             except (ValueError, KeyError, TypeError, BoardError) as e:
-                reply = {"error": {"type": type(e).__name__, "text": str(e)}}
-            self.wfile.write((json.dumps(reply) + "\n").encode())
+                out = json.dumps({"error": {"type": type(e).__name__, "text": str(e)}})
+            self.wfile.write((out + "\n").encode())
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
