@@ -44,6 +44,18 @@ NOT_YET = {
         "960 KB heap needed within the test, 64 KB in use after it: junk at every position "
         "of every message, not yet explained (test data or the port, as the big-int cases)"
     ),
+    "tests/test_app_flash_damage.py::test_two_firmwares_on_one_flash_repeat_seqs_and_boot_finds_it": (
+        "the gateway in the test needs more than 192 KB: 384 KB heap during the test, "
+        "146 KB in use after it (h-fit, issue 9 item 2)"
+    ),
+    "tests/test_app_flash_damage.py::test_log_files_gone_while_the_state_stays_boot_tampered_and_never_reuse_seqs": (
+        "the gateway in the test needs more than 192 KB: 384 KB heap during the test, "
+        "146 KB in use after it (h-fit, issue 9 item 2)"
+    ),
+    "tests/test_app_link_spec.py::test_events_since_below_the_oldest_kept_event_starts_at_that_one": (
+        "the gateway in the test needs more than 192 KB: 384 KB heap during the test, "
+        "145 KB in use after it (h-fit, issue 9 item 2)"
+    ),
     "tests/test_durable_orders.py": (
         "a power cut at every instant of each order, gateways rebuilt on torn flash: "
         "4.8-5.8 MB of heap needed within one test, 146-175 KB in use after it (firmware "
