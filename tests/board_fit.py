@@ -56,6 +56,10 @@ NOT_YET = {
         "the gateway in the test needs more than 192 KB: 384 KB heap during the test, "
         "145 KB in use after it (h-fit, issue 9 item 2)"
     ),
+    "tests/test_ledger.py::test_table_agrees_with_a_dict_over_many_operations": (
+        "384 KB heap needed within the test, 39 KB in use after it (since main's merge "
+        "at 14:00 UTC on 2026-12-04): not yet explained"
+    ),
     "tests/test_durable_orders.py": (
         "a power cut at every instant of each order, gateways rebuilt on torn flash: "
         "4.8-5.8 MB of heap needed within one test, 146-175 KB in use after it (firmware "
