@@ -18,9 +18,9 @@ import pytest
 
 from gateway import events as ev
 from gateway import roles
-from shaftgate.client import GatewayClient, MemoryEventStore
-from shaftgate.keystore import Keystore
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.client import GatewayClient, MemoryEventStore
+from shaftgate.link.keystore import Keystore
+from shaftgate.link.transport import LinkError, SerialTransport
 
 from .hil_boards import INNER, OUTER, BenchError, JigBoard, SimBoard
 

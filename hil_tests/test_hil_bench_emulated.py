@@ -9,7 +9,7 @@ so the scenario is short."""
 import pytest
 
 from gateway import events as ev
-from shaftgate.keystore import Keystore
+from shaftgate.link.keystore import Keystore
 from shaftgate.vboard import VirtualBoard
 
 from .hil_bench import Bench, face_config, morning_crew, outputs_text

@@ -14,7 +14,7 @@ from gateway import events as ev
 from gateway import roles
 from gateway.permits import HOT
 from gateway.reasons import WHY_GAS_HOT, WHY_WATCHER_ABSENT
-from shaftgate.client import GatewayError
+from shaftgate.link.client import GatewayError
 
 from .hil_bench import VIDEO_HOLDOFF_S, Person, face_config, morning_crew, outputs_text
 

@@ -7,7 +7,7 @@ disappears and comes back under a new pty (the host has to reopen its port)."""
 import pytest
 
 from gateway import events as ev
-from shaftgate.transport import LinkError
+from shaftgate.link.transport import LinkError
 
 from .hil_bench import face_config, morning_crew, outputs_text
 

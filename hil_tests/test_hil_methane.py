@@ -11,7 +11,7 @@ import pytest
 from gateway import events as ev
 from gateway import roles, zone
 from gateway.reasons import CAUSE_GAS, EVAC_REASON_GAS, WHY_GAS_HIGH
-from shaftgate.client import GatewayError
+from shaftgate.link.client import GatewayError
 
 from .hil_bench import (
     GAS_HOLDOFF_S,

@@ -23,7 +23,7 @@ import pytest
 
 from gateway import events as ev
 from gateway.permits import KEY_MAINTENANCE
-from shaftgate.transport import LinkError
+from shaftgate.link.transport import LinkError
 
 from .hil_bench import SETTLE_S, VIDEO_HOLDOFF_S, face_config, morning_crew, outputs_text
 from .hil_boards import is_safe

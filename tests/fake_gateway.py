@@ -2,7 +2,7 @@
 # (gatewire frames, CBOR, catalogue, auth.Verifier) and keeps a real hash-chained
 # gateway.eventlog.EventLog on a FileFlash, but holds no rules: it records what dispatch
 # sent and answers plausibly. Two ways in: MemoryLink (a Transport object, no serial
-# port) and PtyPeer from shaftgate.selfcheck (a real pty, opened with SerialTransport).
+# port) and PtyPeer from shaftgate.cli.selfcheck (a real pty, opened with SerialTransport).
 import queue
 import tempfile
 import threading
@@ -11,7 +11,7 @@ from gateway import eventlog, events, reasons
 from gatewire import auth, cbor, messages
 from gatewire.errors import E_BAD_FIELD, E_FULL, E_REFUSED, ProtocolError
 from hal.flashfs import FileFlash
-from shaftgate.transport import LinkError, Transport
+from shaftgate.link.transport import LinkError, Transport
 
 KEY = bytes(range(32))
 OTHER_KEY = b"\x5a" * 32

@@ -16,9 +16,9 @@ from fake_gateway import KEY, OTHER_KEY, FakeGateway
 
 from gateway import events, reasons
 from shaftgate import cli, render
-from shaftgate.client import EVENT_KIND_NAMES
-from shaftgate.keystore import Keystore, KeystoreError
-from shaftgate.selfcheck import PtyPeer
+from shaftgate.cli.selfcheck import PtyPeer
+from shaftgate.link.client import EVENT_KIND_NAMES
+from shaftgate.link.keystore import Keystore, KeystoreError
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 ROSTER = (
@@ -147,7 +147,7 @@ def test_events_json_then_nothing_new(site):
     assert doc["catch_up"]["new_events"] == 0
     assert [e["seq"] for e in doc["recent"]] == [59, 60]
     code, text = run("--port", port(site), "events", "--last", 2)
-    assert code == 0 and "0 new events" in text and "person 559, 60 in zone" in text
+    assert code == 0 and "0 new event(s)" in text and "person 559, 60 in zone" in text
 
 
 def test_events_without_a_key_are_not_acknowledged(site):
@@ -414,13 +414,131 @@ def test_commands_register_from_a_table():
 
 
 def test_every_event_kind_renders():
-    for kind, name in EVENT_KIND_NAMES.items():
-        e = {"seq": 1, "time_s": 1_750_000_000, "kind": kind, "tag": 7, "a": 3, "b": 2}
-        line = render.event_line(e)
-        assert name in line and "#1" in line
-    odd = {"seq": 2, "time_s": 0, "kind": events.ENTRY_REFUSED, "tag": 7, "a": 0, "b": 99}
-    assert "unknown person refused: reason 99" in render.event_line(odd)
-    assert "KIND_4000" in render.event_line(dict(odd, kind=4000))
+    from shaftgate import i18n
+
+    i18n.set_lang("en")
+    try:
+        for kind in EVENT_KIND_NAMES:
+            e = {"seq": 1, "time_s": 1_750_000_000, "kind": kind, "tag": 7, "a": 3, "b": 2}
+            line = render.event_line(e)
+            assert i18n.kind_name(kind) in line and "#1" in line
+            assert "a 3, b 2" not in line, line  # every kind is described, none raw
+        odd = {"seq": 2, "time_s": 0, "kind": events.ENTRY_REFUSED, "tag": 7, "a": 0, "b": 99}
+        assert "tag 7 refused: code 99" in render.event_line(odd)
+        assert "kind 4000" in render.event_line(dict(odd, kind=4000))
+        assert "tag 7, a 0, b 99" in render.event_line(dict(odd, kind=4000))
+    finally:
+        i18n.set_lang(None)
+
+
+# ---- rough edges (issue 12) ----
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "1e10", "0", "-1", "soon"])
+def test_a_timeout_that_never_or_instantly_ends_is_refused(site, capsys, bad):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--port", port(site), "--timeout", bad, "status"])
+    assert e.value.code == cli.EXIT_USAGE
+    assert "argument --timeout: %r" % bad in capsys.readouterr().err
+    assert run("--port", port(site), "--timeout", "0.5", "status")[0] == 0
+
+
+def test_json_failure_is_a_json_document(tmp_path, capsys):
+    code, out = run("--port", tmp_path / "no-such-port", "status", "--json")
+    assert code == cli.EXIT_LINK
+    doc = json.loads(out)
+    assert doc["error"]["type"] == "LinkError" and "no-such-port" in doc["error"]["message"]
+    assert capsys.readouterr().err.startswith("shaftgate: error: ")
+
+
+def test_config_get_of_no_such_setting_is_an_error_and_set_is_one_line(site, capsys):
+    # (the real firmware's answer without the unknown key: tests/test_desk.py)
+    code, out = run("--port", port(site), "config", "get", "nosuch")
+    assert code != 0 and "nosuch" in capsys.readouterr().err
+    code, _ = run("--port", port(site), "config", "set", "ch4_stop_ppm=99999999999999")
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and err.count("\n") == 1 and "out of range" in err
+    code, out = run("--port", port(site), "config", "set", "zone_id=工作面一")
+    assert code == 0 and 'zone_id="工作面一"' in out and "\\u" not in out
+    code, _ = run("--port", port(site), "config", "set", "zone_id=\x1b[2Jx")
+    assert code == cli.EXIT_USAGE and "control characters" in capsys.readouterr().err
+
+
+def test_events_last_0_and_own_acks_are_not_news(site):
+    gw = site.gateways["face-1"]
+    for n in range(3):
+        gw.emit(events.ENTRY, 1000 + n, 500 + n, n + 1)
+    code, text = run("--port", port(site), "events", "--last", 0)
+    assert code == 0 and "3 new event(s)" in text and "--last 0: none shown" in text
+    code, text = run("--port", port(site), "events")
+    assert code == 0 and "face-1: 0 new event(s)" in text
+    # a gateway logs each acknowledgement (a COMMAND event): not news, said so
+    ack = {"seq": 4, "time_s": 1, "kind": events.COMMAND, "tag": 5, "a": 0, "b": 9}
+    doc = {
+        "catch_up": {
+            "gateway_id": "face-1",
+            "new_events": 1,
+            "events": [ack],
+            "acked_to": None,
+            "unacked": 1,
+            "gaps": [],
+            "chain_anchored_at": None,
+        },
+        "recent": [],
+        "last": 20,
+    }
+    text = render.render_events(doc)
+    assert "face-1: 0 new event(s) (and 1 acknowledgement record(s))" in text
+    assert "1 unacknowledged on the gateway (not acknowledged by this call)" in text
+
+
+def test_names_with_escapes_or_nul_are_refused_and_never_printed_raw(tmp_path):
+    from shaftgate import roster_csv
+
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "tag_id,person_id,name,role,cert_expiry,crew\n1001,501,\x1b[31mEvil,miner,none,production\n"
+    )
+    with pytest.raises(roster_csv.RosterError, match="control characters"):
+        roster_csv.read_roster(path)
+    path.write_text(
+        "tag_id,person_id,name,role,cert_expiry,crew\n1001,501,A\x00B,miner,none,production\n"
+    )
+    with pytest.raises(roster_csv.RosterError, match="control characters"):
+        roster_csv.read_roster(path)
+    assert "\x1b" not in render.table(("name",), [("\x1b[2Jboom",)])
+    assert "\\x1b[2Jboom" in render.table(("name",), [("\x1b[2Jboom",)])
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("shaftgate ")
+
+
+def test_ctrl_c_says_what_was_and_was_not_applied(capsys):
+    command = cli.COMMANDS["roster load"]
+    results = [{"gateway_id": "gw-shaft", "port": "/p0", "result": {}}]
+    targets = [("gw-shaft", "/p0"), ("gw-face1", "/p1"), ("gw-face2", "/p2")]
+    cli._say_interrupted(command, results, targets, 1)
+    err = capsys.readouterr().err
+    assert "carried out at: gw-shaft" in err and "not sent to: gw-face2" in err
+    assert "interrupted at gw-face1: a gateway keeps its old roster" in err
+
+
+def test_key_rotate_makes_a_new_key_and_commits_it_atomically(tmp_path, capsys):
+    keys = tmp_path / "keys"
+    assert cli.main(["key", "new", "gw-1", "--key-dir", str(keys)]) == 0
+    old = (keys / "gw-1.key").read_bytes()
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys), "--commit"]) == 2
+    assert "no rotation under way" in capsys.readouterr().err
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys)]) == 0
+    new = (keys / "gw-1.key.new").read_bytes()
+    assert len(new) == 32 and new != old and (keys / "gw-1.key").read_bytes() == old
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys)]) == 2  # one at a time
+    assert cli.main(["key", "rotate", "gw-1", "--key-dir", str(keys), "--commit"]) == 0
+    assert (keys / "gw-1.key").read_bytes() == new and not (keys / "gw-1.key.new").exists()
+    assert Keystore(keys).load("gw-1") == new
 
 
 # ---- orders checked before they are sent, and refusals told clearly ----

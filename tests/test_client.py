@@ -1,4 +1,4 @@
-# shaftgate.client against tests/fake_gateway.py, in memory and over a real pty pair
+# shaftgate.link.client against tests/fake_gateway.py, in memory and over a real pty pair
 # opened with pyserial (SerialTransport), as a Pico's USB-CDC port would be.
 import os
 import time
@@ -16,7 +16,8 @@ from gatewire.errors import (
     E_REFUSED,
     ProtocolError,
 )
-from shaftgate.client import (
+from shaftgate.cli.selfcheck import PtyPeer
+from shaftgate.link.client import (
     EventChainBroken,
     EventGap,
     EventLogReset,
@@ -28,9 +29,8 @@ from shaftgate.client import (
     MemoryEventStore,
     WrongGateway,
 )
-from shaftgate.keystore import CounterFile, MemoryCounter
-from shaftgate.selfcheck import PtyPeer
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.keystore import CounterFile, MemoryCounter
+from shaftgate.link.transport import LinkError, SerialTransport
 
 
 class Recording(MemoryLink):

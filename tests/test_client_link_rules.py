@@ -9,8 +9,8 @@ from fake_gateway import KEY, FakeGateway, MemoryLink
 
 from gatewire import cbor, frame, messages
 from gatewire.errors import E_BAD_ENVELOPE
-from shaftgate.client import GatewayClient, GatewayTimeout
-from shaftgate.keystore import MemoryCounter
+from shaftgate.link.client import GatewayClient, GatewayTimeout
+from shaftgate.link.keystore import MemoryCounter
 
 
 class Unreadable(FakeGateway):

@@ -2,10 +2,10 @@
 demo prints (the dispatch view, fed over gatewire), plus the pieces it is built from."""
 
 import datetime
-import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +15,12 @@ import pytest
 
 from gateway import events as ev
 from gateway.caps import LEGAL_CAPS
-from shaftgate import client, demo, dispatch_view, roster_csv
+from shaftgate import roster_csv
 from shaftgate.cli import build_parser
-from shaftgate.transport import LinkError
+from shaftgate.link import client
+from shaftgate.link.transport import LinkError
+from shaftgate.sim import demo
+from shaftgate.sim import view as dispatch_view
 
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 ROW = re.compile(r"^(gw-\S+)\s+(\S+)\s+(.+?)\s+(\d+)/(\d+)\s")
@@ -138,13 +141,13 @@ def test_counts_rise_as_the_crews_go_down_and_reach_their_faces(shift):
 def test_the_repair_point_fills_and_refuses_the_ninth(shift):
     events = [e for _, evs in shift["frames"] for e in evs]
     assert has_event(events, "gw-face4", "CAP_FULL", "8 in zone, cap 8")
-    assert has_event(events, "gw-face4", "ENTRY_REFUSED", "(fitter) refused: cap")
+    assert has_event(events, "gw-face4", "ENTRY_REFUSED", "(fitter) refused: at the cap")
     assert not has_event(events, "gw-face4", "OVER_CAP_ENTRY")
 
 
 def test_an_expired_certificate_is_turned_back_at_the_shaft(shift):
     events = [e for _, evs in shift["frames"] for e in evs]
-    assert has_event(events, "gw-shaft", "ENTRY_REFUSED", "refused: certificate")
+    assert has_event(events, "gw-shaft", "ENTRY_REFUSED", "refused: certificate expired or none")
     assert not has_event(events, "gw-shaft", "UNCERTIFIED_ENTRY")
 
 
@@ -170,17 +173,28 @@ def test_video_loss_and_hot_work_with_fire_watch(shift):
     assert has_event(events, "gw-face2", "VIDEO_LOST")
     assert has_event(events, "gw-face2", "VIDEO_OK")
     assert has_event(events, "gw-face1", "PERMIT_ISSUED", "permit 7001")
-    assert has_event(events, "gw-face1", "HOT_ON", "(safety_inspector)")
+    assert has_event(events, "gw-face1", "HOT_ON", "(safety inspector)")
     assert has_event(events, "gw-face1", "FIRE_WATCH_START", "1 h 00 min to watch")
 
 
-def test_dispatch_kept_the_record_it_showed(shift):
-    # The host's own event record (events/<id>.jsonl), what the view was fed from.
-    path = shift["home"] / "events" / "gw-face3.jsonl"
-    kinds = [json.loads(line)["kind"] for line in path.read_text().splitlines()]
+def test_serve_kept_the_record_the_view_showed(shift):
+    # serve's record (station.db), which the view was fed from; the orders the demo's
+    # dispatcher gave went through serve and are stored with who and why.
+    conn = sqlite3.connect(shift["home"] / "station.db")
+    try:
+        rows = conn.execute(
+            "SELECT seq, kind FROM events WHERE gateway_id='gw-face3' ORDER BY seq"
+        ).fetchall()
+        orders = [
+            r[0] for r in conn.execute("SELECT command FROM orders WHERE operator='dispatch'")
+        ]
+    finally:
+        conn.close()
+    kinds = [k for _, k in rows]
     assert ev.EVAC_START in kinds and ev.EVAC_END in kinds
-    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    seqs = [s for s, _ in rows]
     assert seqs == list(range(1, len(seqs) + 1))
+    assert {"roster load", "time-set", "permit issue", "all-clear"} <= set(orders)
 
 
 def test_ctrl_c_stops_the_demo_and_every_board(tmp_path):
@@ -367,14 +381,15 @@ def test_view_rows_and_alerts_say_what_is_wrong_first():
     )
 
 
-def test_events_read_with_names_from_the_roster_copy():
+def test_events_read_with_names_from_the_roster_copy(monkeypatch):
+    from shaftgate import i18n
+
+    monkeypatch.setitem(i18n._state, "lang", "en")
     people = {512: {"person_id": 512, "name": "Ma Tao", "role": "fitter", "tag_id": 1012}}
     refused = {"kind": ev.ENTRY_REFUSED, "tag": 1012, "a": 512, "b": 10, "time_s": 0}
-    assert dispatch_view.event_text(refused, people) == "Ma Tao (fitter) refused: cap"
+    assert dispatch_view.event_text(refused, people) == "Ma Tao (fitter) refused: at the cap"
     unknown = {"kind": ev.ENTRY_REFUSED, "tag": 77, "a": 0, "b": 4, "time_s": 0}
-    assert dispatch_view.event_text(unknown, people) == (
-        "tag 77: unknown person refused: unknown-tag"
-    )
+    assert dispatch_view.event_text(unknown, people) == "tag 77 refused: not in the roster"
     watch = {"kind": ev.FIRE_WATCH_START, "tag": 512, "a": 7001, "b": 3600, "time_s": 0}
     assert dispatch_view.event_text(watch, people).startswith("watcher Ma Tao (fitter)")
     lost = {"kind": ev.VIDEO_LOST, "tag": 0, "a": 10500, "b": 1, "time_s": 0}

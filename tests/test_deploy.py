@@ -14,8 +14,9 @@ import pytest
 
 from gateway import config as gateway_config
 from gatewire import cbor
-from shaftgate import cli, deploy
-from shaftgate.keystore import Keystore
+from shaftgate import cli
+from shaftgate.cli import deploy
+from shaftgate.link.keystore import Keystore
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME = REPO / "node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs"

@@ -118,7 +118,7 @@ def test_read_roster_names_the_file(tmp_path):
     with pytest.raises(RosterError, match=r"night shift\.csv line 2, column crew"):
         read_roster(path)
     path.write_bytes(HEADER.encode() + b"1,2,\xff\xfe,miner,none,support\n")
-    with pytest.raises(RosterError, match="not UTF-8"):
+    with pytest.raises(RosterError, match="neither UTF-8 nor GBK"):
         read_roster(path)
     with pytest.raises(RosterError, match="cannot read"):
         read_roster(tmp_path / "missing.csv")

@@ -1,12 +1,11 @@
 """Tables for a dispatcher at 3 a.m.: names instead of codes, local times, what is wrong
 first. Everything here formats data the library returned; nothing is decided here."""
 
-import datetime
 import unicodedata
 
-from gateway import caps, gas, reasons, roles, zone
-from gateway import events as ev
-from shaftgate.client import event_kind_name
+from gateway import caps, gas, reasons, roles
+from shaftgate import eventtext, i18n, minetime
+from shaftgate.link.client import is_own_ack
 
 LAMPS = ("off", "green", "amber", "red")
 # status.shift on the wire: 0 unknown, then caps.SHIFT_* + 1.
@@ -33,32 +32,20 @@ CAUSE_NAMES = prefixed_names(reasons, "CAUSE_")
 EVAC_REASON_NAMES = prefixed_names(reasons, "EVAC_REASON_", skip=("EVAC_REASON_MAX",))
 
 
-def local_time(time_s):
+def local_time(time_s, with_zone=False):
+    # In the mine's time zone (minetime: the site file's), never the host's by accident.
     if not time_s:
-        return "never"
-    return datetime.datetime.fromtimestamp(time_s).strftime("%Y-%m-%d %H:%M:%S")
+        return i18n.t("never")
+    return minetime.fmt(time_s, with_zone)
 
 
 def zoned_time(time_s):
     # A time a dispatcher acts on, with its UTC offset, so nobody has to guess the zone.
-    if not time_s:
-        return "never"
-    when = datetime.datetime.fromtimestamp(time_s).astimezone()
-    z = when.strftime("%z")  # +0800
-    return "%s UTC%s:%s" % (when.strftime("%Y-%m-%d %H:%M:%S"), z[:3], z[3:])
+    return local_time(time_s, with_zone=True)
 
 
 def duration(seconds):
-    seconds = int(seconds)
-    if seconds < 0:
-        return "-" + duration(-seconds)
-    if seconds < 60:
-        return "%d s" % seconds
-    if seconds < 3600:
-        return "%d min" % (seconds // 60)
-    if seconds < 86400:
-        return "%d h %02d min" % (seconds // 3600, seconds // 60 % 60)
-    return "%d d %d h" % (seconds // 86400, seconds // 3600 % 24)
+    return eventtext.duration(seconds)
 
 
 def why_bits(bits):
@@ -78,8 +65,17 @@ def text_width(text):
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def printable(text):
+    # Whatever reached the record, it never drives the terminal: control characters
+    # (ANSI escapes, NUL) are shown as \x.. escapes, not sent raw.
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "\\x%02x" % ord(c) for c in text)
+
+
 def table(headers, rows):
-    cells = [[str(c) for c in headers]] + [[("" if c is None else str(c)) for c in r] for r in rows]
+    cells = [[printable(str(c)) for c in headers]]
+    cells += [[("" if c is None else printable(str(c))) for c in r] for r in rows]
     widths = [max(text_width(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, r in enumerate(cells):
@@ -93,139 +89,8 @@ def table(headers, rows):
 # ---- events ----
 
 
-def _refusal(b):
-    return zone.REFUSE_NAMES[b] if 0 < b < len(zone.REFUSE_NAMES) else "reason %d" % b
-
-
-def _person(a):
-    return "person %d" % a if a else "unknown person"
-
-
-def _in_zone(e):
-    return "%s, %d in zone" % (_person(e["a"]), e["b"])
-
-
-def _gas(e):
-    tag = e["tag"]
-    name = GASES.get(tag & 0x7F) or "gas %d" % tag
-    return name + (" (across a reboot)" if tag & gas.SPANS_REBOOT else "")
-
-
-_DESCRIBE = {
-    ev.ENTRY: _in_zone,
-    ev.EXIT: _in_zone,
-    ev.ENTRY_REFUSED: lambda e: "%s refused: %s" % (_person(e["a"]), _refusal(e["b"])),
-    ev.OVER_CAP_ENTRY: _in_zone,
-    ev.SEALED_ENTRY: _in_zone,
-    ev.RESTRICTED_ENTRY: _in_zone,
-    ev.UNAUTHORISED_ENTRY: lambda e: "person %d, role %s" % (e["a"], role_name(e["b"])),
-    ev.UNKNOWN_TAG_ENTRY: lambda e: "not in the roster, %d in zone" % e["b"],
-    ev.UNCERTIFIED_ENTRY: lambda e: (
-        "person %d: %s" % (e["a"], "certificate expired or none" if e["b"] == 1 else "clock unset")
-    ),
-    ev.EVACUATION_ENTRY: _in_zone,
-    ev.CAP_OK: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_WARNING: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_FULL: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_OVER: lambda e: "%d in zone, cap %d" % (e["a"], e["b"]),
-    ev.CAP_CHANGED: lambda e: "cap %d -> %d" % (e["b"], e["a"]),
-    ev.SHIFT_CHANGED: lambda e: (
-        "%s shift, %d in zone" % (_CAPS_SHIFTS.get(e["a"], "shift %d" % e["a"]), e["b"])
-    ),
-    ev.CAP_OVERRIDE_SET: lambda e: "temporary cap %d for %s" % (e["a"], duration(e["b"])),
-    ev.CAP_OVERRIDE_ENDED: lambda e: (
-        "temporary cap %d %s" % (e["a"], "expired" if e["b"] == 1 else "cleared")
-    ),
-    ev.PARALLEL_CREWS: lambda e: (
-        "production crew %d and maintenance crew %d inside" % (e["a"], e["b"])
-    ),
-    ev.MISSED_ENTRY: _in_zone,
-    ev.MISSED_EXIT: lambda e: "person %d, recorded inside for %s" % (e["a"], duration(e["b"])),
-    ev.LEDGER_FULL: _in_zone,
-    ev.UNTAGGED_ENTRY: lambda e: "%d bodies without a tag (beam total %d)" % (e["a"], e["b"]),
-    ev.OVERSTAY: lambda e: "person %d, %s in zone" % (e["a"], duration(e["b"] * 60)),
-    ev.ROSTER_LOADED: lambda e: "%d people" % e["a"],
-    ev.WORK_OFF: lambda e: "why: " + why_bits(e["a"]),
-    ev.HOT_ON: lambda e: "permit %d, job %d, fire-watcher %d" % (e["tag"], e["a"], e["b"]),
-    ev.HOT_OFF: lambda e: "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"])),
-    ev.GAS_OVER: lambda e: "%s %d ppm, limit %d ppm" % (_gas(e), e["a"], e["b"]),
-    ev.GAS_PEAK: lambda e: "%s peak %d ppm after %s" % (_gas(e), e["a"], duration(e["b"])),
-    ev.GAS_OVER_END: lambda e: "%s peak %d ppm, lasted %s" % (_gas(e), e["a"], duration(e["b"])),
-    ev.EVAC_START: lambda e: _evac(e),
-    ev.DRILL_START: lambda e: "drill: " + _evac(e),
-    ev.EVAC_JOIN: lambda e: "further order: " + _evac(e),
-    ev.ZONE_CLEAR: lambda e: (
-        "%s cleared in %d.%03d s" % ("drill" if e["tag"] else "zone", e["a"], e["b"])
-    ),
-    ev.EVAC_END: lambda e: (
-        "all clear by %s after %s%s"
-        % (
-            "person %d" % e["tag"] if e["tag"] else "the dispatcher",
-            duration(e["a"]),
-            " (drill)" if e["b"] else "",
-        )
-    ),
-    ev.PERMIT_ISSUED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
-    ev.PERMIT_REVOKED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
-    ev.PERMIT_ENDED: lambda e: "permit %d, job %d" % (e["tag"], e["a"]),
-    ev.FIRE_WATCH_START: lambda e: (
-        "watcher %d, permit %d, %s to watch" % (e["tag"], e["a"], duration(e["b"]))
-    ),
-    ev.FIRE_WATCH_LEFT: lambda e: (
-        "watcher %d LEFT, permit %d, %s left" % (e["tag"], e["a"], duration(e["b"]))
-    ),
-    ev.KEY_WORK_HALTED: lambda e: (
-        "permit %d, job %d, why: %s" % (e["tag"], e["b"], why_bits(e["a"]))
-    ),
-}
-
-
-def _time_set(e):
-    # Logged at the new time with the old one in tag (0: the clock was unset).
-    if not e["tag"]:
-        return "clock set to %s (it was unset)" % zoned_time(e["time_s"])
-    step = e["a"]
-    if e["b"]:
-        return "clock MOVED BACK %s on explicit order, from %s to %s" % (
-            duration(-step),
-            zoned_time(e["tag"]),
-            zoned_time(e["time_s"]),
-        )
-    return "clock set to %s (moved %+d s)" % (zoned_time(e["time_s"]), step)
-
-
-_DESCRIBE.update(
-    {
-        ev.TIME_SET: _time_set,
-        ev.TIME_BACK_REFUSED: lambda e: (
-            "refused to move the clock back %s to %s" % (duration(-e["a"]), zoned_time(e["tag"]))
-        ),
-        ev.CAP_OVERRIDE_REFUSED: lambda e: (
-            "temporary cap %d refused: %d people inside (R-CAP-11)" % (e["a"], e["b"])
-        ),
-        ev.STATE_CONFIRMED: lambda e: (
-            "zone state confirmed by %s" % ("person %d" % e["a"] if e["a"] else "the dispatcher")
-        ),
-    }
-)
-
-
-def _evac(e):
-    cause = CAUSE_NAMES.get(e["a"], "cause %d" % e["a"])
-    reason = EVAC_REASON_NAMES.get(e["b"], "reason %d" % e["b"])
-    who = " (person %d)" % e["tag"] if e["tag"] else ""
-    return "ordered by %s%s, reason %s" % (cause, who, reason)
-
-
-def describe_event(e):
-    describe = _DESCRIBE.get(e["kind"])
-    if describe is not None:
-        try:
-            return describe(e)
-        except (TypeError, ValueError, KeyError, IndexError):
-            pass  # fields outside what the catalogue says: show them raw below
-    tag = "tag %d, " % e["tag"] if e["tag"] and e["kind"] >= _PEOPLE_KINDS_END else ""
-    return "%sa %d, b %d" % (tag, e["a"], e["b"])
+def describe_event(e, people=None):
+    return eventtext.describe(e, people)
 
 
 # Kinds below this carry a locator tag in `tag`; above it, `tag` is a camera, gas, permit
@@ -233,161 +98,180 @@ def describe_event(e):
 _PEOPLE_KINDS_END = 50
 
 
-def event_rows(events):
-    return [
-        (
+def event_rows(events, people=None, with_gateway=False):
+    rows = []
+    for e in events:
+        row = [
             local_time(e["time_s"]),
             e["seq"],
-            e.get("kind_name") or event_kind_name(e["kind"]),
+            i18n.kind_name(e["kind"]),
             (e["tag"] or "") if e["kind"] < _PEOPLE_KINDS_END else "",
-            describe_event(e),
-        )
-        for e in events
-    ]
+            describe_event(e, people),
+        ]
+        if with_gateway:
+            row.insert(1, e.get("gateway_id") or "")
+        rows.append(tuple(row))
+    return rows
 
 
-def events_table(events):
-    return table(("time", "seq", "event", "tag", "what"), event_rows(events))
+def events_table(events, people=None, with_gateway=False):
+    t = i18n.t
+    head = [t("col_time", zone=minetime.label()), t("col_seq"), t("col_event"), t("col_tag")]
+    head.append(t("col_what"))
+    if with_gateway:
+        head.insert(1, t("col_gateway"))
+    return table(head, event_rows(events, people, with_gateway))
 
 
-def event_line(e):
-    row = event_rows([e])[0]
+def event_line(e, people=None):
+    row = event_rows([e], people)[0]
     return "%s  #%d  %s  %s" % (
         row[0],
         row[1],
         row[2],
-        (("tag %s  " % row[3]) if row[3] else "") + row[4],
+        ((i18n.t("tag", id=row[3]) + "  ") if row[3] else "") + row[4],
     )
 
 
-def render_events(data):
+def render_events(data, people=None):
+    t = i18n.t
     c = data["catch_up"]
     lines = []
-    head = "%s: %d new event%s" % (
-        c["gateway_id"],
-        c["new_events"],
-        "" if c["new_events"] == 1 else "s",
-    )
+    fetched = c.get("events")
+    # Each acknowledgement is itself logged (a COMMAND event): not news to the dispatcher.
+    new = c["new_events"] if fetched is None else sum(1 for e in fetched if not is_own_ack(e))
+    head = t("events_new", gateway=c["gateway_id"], n=new)
+    if fetched and len(fetched) > new:
+        head += t("events_own_acks", n=len(fetched) - new)
     if c["acked_to"] is not None:
-        head += ", acknowledged up to seq %d (%d still unacknowledged on the gateway)" % (
-            c["acked_to"],
-            c["unacked"],
-        )
-    elif data.get("ack_note"):
-        head += "; " + data["ack_note"]
+        head += t("events_acked", seq=c["acked_to"], n=c["unacked"])
+    else:
+        if c.get("unacked"):
+            head += t("events_unacked", n=c["unacked"])
+        if data.get("ack_note"):
+            head += "; " + data["ack_note"]
     lines.append(head)
     for first, last in c["gaps"]:
-        lines.append("GAP: events %d..%d are not held on this host" % (first, last))
+        lines.append(t("events_gap", first=first, last=last))
     if c["chain_anchored_at"]:
-        lines.append(
-            "hash chain verified from seq %d on (earlier events were never held here)"
-            % c["chain_anchored_at"]
-        )
+        lines.append(t("events_anchored", seq=c["chain_anchored_at"]))
     recent = data["recent"]
     if recent:
-        lines.append(events_table(recent))
+        lines.append(events_table(recent, people))
+    elif data.get("last") == 0:
+        lines.append(t("events_none_shown"))
     else:
-        lines.append("no events held for this gateway yet")
+        lines.append(t("events_none_held"))
     return "\n".join(lines)
 
 
 # ---- status, occupants, permits, config ----
 
 
-def _yes(v, yes="yes", no="no"):
-    return yes if v else no
-
-
 def render_status(data):
+    t, pick = i18n.t, i18n.pick
     g = data["gateway"]
     s = data["status"]
     alerts = []
     if s["evacuating"]:
-        alerts.append("EVACUATION DRILL" if s["drill"] else "EVACUATION")
+        alerts.append(t("st_drill") if s["drill"] else t("st_evacuation"))
     if s["sealed"]:
-        alerts.append("SEALED")
+        alerts.append(t("st_sealed"))
     if not s["gas_ok"]:
-        alerts.append("GAS NOT OK")
+        alerts.append(t("st_gas_not_ok"))
     if not s["video_ok"]:
-        alerts.append("NO VIDEO")
+        alerts.append(t("st_no_video"))
     if s["occupants"] > s["cap"]:
-        alerts.append("OVER CAP")
-    work = "WORK ALLOWED" if s["work_allowed"] else "WORK STOPPED"
+        alerts.append(t("st_over_cap"))
+    work = t("st_work_allowed") if s["work_allowed"] else t("st_work_stopped")
     gases = []
     if "ch4_ppm" in s:
         gases.append("CH4 %d ppm (%.2f %%)" % (s["ch4_ppm"], s["ch4_ppm"] / 10000))
     else:
-        gases.append("CH4 no reading")
-    gases.append(("CO %d ppm" % s["co_ppm"]) if "co_ppm" in s else "CO no reading")
+        gases.append("CH4 " + t("st_no_reading"))
+    gases.append(("CO %d ppm" % s["co_ppm"]) if "co_ppm" in s else "CO " + t("st_no_reading"))
+    ok, bad = t("st_ok"), t("st_not_ok")
     lines = [
-        "%s  zone %s (%s, %s gateway)  firmware %s on %s, boot %d"
-        % (
-            g["gateway_id"],
-            g["zone_id"],
-            g["zone_kind"],
-            g["role"],
-            g["firmware"],
-            g["board"],
-            g["boot_count"],
+        t(
+            "st_head",
+            gateway=g["gateway_id"],
+            zone=g["zone_id"],
+            kind=i18n.zone_kind_name(g["zone_kind"]),
+            role=g["role"],
+            firmware=g["firmware"],
+            board=g["board"],
+            boot=g["boot_count"],
         ),
-        "  %s%s   lamp %s"
-        % (work, (" - " + ", ".join(alerts)) if alerts else "", LAMPS[s["lamp"]]),
-        "  people     %d / cap %d, %s shift%s"
+        "  %s%s   %s %s"
         % (
-            s["occupants"],
-            s["cap"],
-            SHIFTS.get(s["shift"], "shift %d" % s["shift"]),
-            " (temporary cap in force)" if s["override_active"] else "",
+            work,
+            (" - " + ", ".join(alerts)) if alerts else "",
+            t("st_lamp"),
+            pick(*LAMP_NAMES[s["lamp"]]) if 0 <= s["lamp"] < len(LAMP_NAMES) else s["lamp"],
         ),
-        "  hot work   %s, %d permit%s active"
-        % (
-            _yes(s["hot_work_allowed"], "allowed", "not allowed"),
-            s["permits_active"],
-            "" if s["permits_active"] == 1 else "s",
+        t(
+            "st_people",
+            n=s["occupants"],
+            cap=s["cap"],
+            shift=i18n.name(i18n.SHIFTS, s["shift"]),
+            temp=t("st_temp_cap") if s["override_active"] else "",
         ),
-        "  video      %s    gas %s: %s"
-        % (
-            _yes(s["video_ok"], "ok", "NOT OK"),
-            _yes(s["gas_ok"], "ok", "NOT OK"),
-            ", ".join(gases),
+        t(
+            "st_hot",
+            allowed=t("st_allowed") if s["hot_work_allowed"] else t("st_not_allowed"),
+            n=s["permits_active"],
         ),
-        "  events     last seq %d, %d unacknowledged" % (s["last_seq"], s["unacked"]),
-        "  clock      %s (gateway), up %s" % (local_time(s["now_s"]), duration(s["uptime_s"])),
+        t(
+            "st_video_gas",
+            video=ok if s["video_ok"] else bad,
+            gas=ok if s["gas_ok"] else bad,
+            readings=", ".join(gases),
+        ),
+        t("st_events", seq=s["last_seq"], n=s["unacked"]),
+        t("st_clock", when=local_time(s["now_s"], with_zone=True), up=duration(s["uptime_s"])),
     ]
     return "\n".join(lines)
 
 
+LAMP_NAMES = (("off", "灭"), ("green", "绿"), ("amber", "黄"), ("red", "红"))
+
+
 def render_occupants(data, now_s):
+    t = i18n.t
     rows = [
         (
             o["tag_id"],
-            o["person_id"] or "unknown",
+            o["person_id"] or t("unknown_person"),
             o["name"] or "",
-            o["role"] or "",
-            o["crew"] or "",
+            i18n.role_name(o["role"]) if o["role"] else "",
+            i18n.crew_name(o["crew"]) if o["crew"] else "",
             local_time(o["since_s"]),
             duration(now_s - o["since_s"]) if o["since_s"] else "",
         )
         for o in data["occupants"]
     ]
-    head = "%s: %d in zone" % (data["gateway_id"], data["total"])
+    head = t("occ_now", gateway=data["gateway_id"], n=data["total"])
     if not rows:
         return head
-    return head + "\n" + table(("tag", "person", "name", "role", "crew", "in since", "for"), rows)
+    cols = ("col_tag", "col_person", "col_name", "col_role", "col_crew")
+    headers = [t(c) for c in cols]
+    headers += [t("col_since_zone", zone=minetime.label()), t("col_for")]
+    return head + "\n" + table(headers, rows)
 
 
 def _permit_flags(flags):
     names = []
     if flags & 1:
-        names.append("hot-work")
+        names.append(i18n.t("permit_hot"))
     if flags & 2:
-        names.append("key-maintenance")
+        names.append(i18n.t("permit_key_maint"))
     if flags & 4:
-        names.append("key-measurement")
+        names.append(i18n.t("permit_key_measure"))
     return ",".join(names)
 
 
 def render_permits(data):
+    t = i18n.t
     rows = [
         (
             p["permit_id"],
@@ -401,25 +285,20 @@ def render_permits(data):
         )
         for p in data["permits"]
     ]
-    head = "%s: %d permit%s" % (
-        data["gateway_id"],
-        data["total"],
-        "" if data["total"] == 1 else "s",
-    )
+    head = t("permits_head", gateway=data["gateway_id"], n=data["total"])
     if not rows:
         return head
-    return (
-        head
-        + "\n"
-        + table(
-            ("permit", "job", "kind", "measure", "from", "until", "workers", "fire-watch"), rows
-        )
-    )
+    keys = ("col_permit", "col_job", "col_kind", "col_measure", "col_from", "col_until")
+    headers = [t(k) for k in keys] + [t("col_workers"), t("col_fire_watch")]
+    return head + "\n" + table(headers, rows) + "\n" + t("times_in", zone=minetime.label())
 
 
 def render_config(data):
     rows = [(k, v) for k, v in sorted(data["settings"].items())]
-    return "%s:\n%s" % (data["gateway_id"], table(("setting", "value"), rows))
+    return "%s:\n%s" % (
+        data["gateway_id"],
+        table((i18n.t("col_setting"), i18n.t("col_value")), rows),
+    )
 
 
 def render_done(data):

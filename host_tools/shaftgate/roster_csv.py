@@ -3,10 +3,14 @@
     tag_id,person_id,name,role,cert_expiry,crew
     1001,501,Zhang Wei,miner,2026-03-31,production
 
-role: a name from gateway/roles.py (miner, team_leader, welder, ... or role-N);
+role: a name from gateway/roles.py (miner, team_leader, welder, ... or role-N), or its
+name in English or Chinese (班组长, 电焊工: shaftgate/i18n.py);
 cert_expiry: the last day the certificate is valid (ISO date), or "none" when there is
 no certificate on record (the gateway then refuses the person, R-ID-4);
-crew: production, maintenance, or support (no crew: inspectors, leaders, rescue; R-CAP-7).
+crew: production, maintenance, or support (no crew: inspectors, leaders, rescue; R-CAP-7),
+or 生产班, 检修班, 辅助.
+The file may be UTF-8 (with or without a byte-order mark) or GBK/GB18030, what Excel
+saves in a Chinese locale (decode_csv).
 
 Every problem in the file is collected and reported by line and column before anything
 is sent, so a typo changes nothing on any gateway.
@@ -14,6 +18,7 @@ is sent, so a typo changes nothing on any gateway.
 
 import csv
 import datetime
+import io
 import json
 import os
 from pathlib import Path
@@ -21,6 +26,7 @@ from typing import NamedTuple
 
 from gateway import roles
 from gatewire.messages import ID_MAX, ROSTER_CHUNK_MAX, ROSTER_PARTS_MAX
+from shaftgate.i18n import CREW_WORDS, ROLE_WORDS
 
 COLUMNS = ("tag_id", "person_id", "name", "role", "cert_expiry", "crew")
 NO_CERTIFICATE = "none"
@@ -112,6 +118,10 @@ def _parse_id(text, what):
 
 
 def _parse_role(text):
+    # The firmware's word (team_leader), or its name in English or Chinese (班组长).
+    code = ROLE_WORDS.get(text.strip().lower())
+    if code is not None:
+        return code, None
     try:
         return roles.code_of(text), None
     except ValueError:
@@ -138,6 +148,8 @@ def _parse_cert(text):
 
 def _parse_crew(text):
     code = CREWS.get(text.lower())
+    if code is None and text.strip() in CREW_WORDS:
+        code = CREWS[CREW_WORDS[text.strip()]]  # 生产班, 检修班, 辅助
     if code is None:
         return None, "%r is not a crew; expected one of %s" % (text, ", ".join(CREWS))
     return code, None
@@ -208,6 +220,13 @@ def parse_roster(lines, source="<roster>"):
             name = cells["name"]
             if not name:
                 problems.append(RosterProblem(line, "name", "empty"))
+            elif not name.isprintable():
+                # ANSI escapes, NUL, line breaks: they would rewrite the dispatcher's screen
+                problems.append(
+                    RosterProblem(
+                        line, "name", "%r has control characters (escape codes, NUL)" % name
+                    )
+                )
             elif len(name) > NAME_MAX_CHARS:
                 problems.append(
                     RosterProblem(line, "name", "longer than %d characters" % NAME_MAX_CHARS)
@@ -269,18 +288,34 @@ def parse_roster(lines, source="<roster>"):
     return entries
 
 
-def read_roster(path):
+def decode_csv(data):
+    """Bytes of a CSV file -> text. UTF-8 (with or without the byte-order mark a
+    spreadsheet writes), else GB18030 (a superset of GBK: what Excel saves in a Chinese
+    locale). UTF-8 first: GB18030 decodes almost any bytes, so the order matters."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as e:
+        raise ValueError("neither UTF-8 nor GBK/GB18030 text: %s" % e) from e
+
+
+def read_text(path):
     path = Path(path)
     try:
-        # utf-8-sig: spreadsheets save CSV with a byte-order mark; names may be Chinese.
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            return parse_roster(f, str(path))
-    except UnicodeDecodeError as e:
-        raise RosterError(
-            str(path), [RosterProblem(1, None, "not UTF-8 text (save the CSV as UTF-8): %s" % e)]
-        ) from e
+        data = path.read_bytes()
     except OSError as e:
         raise RosterError(str(path), [RosterProblem(0, None, "cannot read: %s" % e)]) from e
+    try:
+        return decode_csv(data)
+    except ValueError as e:
+        raise RosterError(str(path), [RosterProblem(1, None, str(e))]) from e
+
+
+def read_roster(path):
+    return parse_roster(io.StringIO(read_text(path), newline=""), str(path))
 
 
 def cert_expiry_s(day, utc_offset_min):

@@ -24,9 +24,9 @@ from gatewire.errors import (
     E_BAD_FIELD,
     ProtocolError,
 )
-from shaftgate.client import GatewayClient, GatewayError, GatewayTimeout
-from shaftgate.keystore import MemoryCounter
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.client import GatewayClient, GatewayError, GatewayTimeout
+from shaftgate.link.keystore import MemoryCounter
+from shaftgate.link.transport import LinkError, SerialTransport
 
 
 class PtyPeer:

@@ -20,7 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
-from shaftgate.keystore import Keystore, KeystoreError
+from shaftgate.link.keystore import Keystore, KeystoreError
 from shaftgate.vboard import BoardError, VirtualBoard
 from shaftgate.vboard.board import CONFIG_FILE, DEFAULT_ENTRY
 from shaftgate.vboard.side import SideChannelServer
@@ -105,7 +105,7 @@ class Sim:
         self.boards = []
         self.servers = []
         self._lock = None
-        layout = mine_layout(n)
+        layout = self.layout = mine_layout(n)
         self._lock = lock_home(self.home)
         try:
             keystore = Keystore(self.home / "keys")

@@ -15,7 +15,6 @@ plain_frame() gives text frames for logs, CI and pipes.
 import contextlib
 import datetime
 import itertools
-import re
 import shutil
 import sys
 import textwrap
@@ -23,10 +22,9 @@ import threading
 import time
 
 from gateway import events as ev
-from gatewire import messages
-from gatewire.errors import CODE_NAMES, ProtocolError
-from shaftgate import render, roster_csv
-from shaftgate.client import (
+from gatewire.errors import ProtocolError
+from shaftgate import eventtext, render, roster_csv
+from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     EventLogError,
     GatewayClient,
@@ -35,7 +33,7 @@ from shaftgate.client import (
     event_kind_name,
     is_own_ack,
 )
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.transport import LinkError, SerialTransport
 
 LAMP_WORDS = ("OFF", "GREEN", "AMBER", "RED")
 KIND_WORDS = {
@@ -232,6 +230,10 @@ class Dispatch:
         by_tag = roster_csv.load_names(path)
         self.people_by_id = {info["person_id"]: info for info in by_tag.values()}
 
+    def load_names_from(self, entries):
+        # The roster as read from its CSV (roster_csv entries).
+        self.people_by_id = {e.person_id: e.to_json() for e in entries}
+
     def start(self):
         for link in self.links:
             t = threading.Thread(
@@ -345,80 +347,10 @@ def utc_label(utc_offset_min):
     return "UTC%s%d" % (sign, h) + (":%02d" % m if m else "")
 
 
-def _who(info):
-    return "%s (%s)" % (info["name"], info.get("role") or "?")
-
-
-_PERSON_REF = re.compile(r"\b(person|watcher|fire-watcher) (\d+)")
-
-_MORE = {
-    ev.BOOT: lambda e: "booted (boot %d), last event seq %d" % (e["tag"], e["b"]),
-    ev.VIDEO_LOST: lambda e: (
-        "no camera configured"
-        if e["tag"] == 255
-        # a < 0: none seen (-1 by the catalogue), or a beat stamped after the step's clock
-        else "camera %d: heartbeat lost" % e["tag"]
-        if e["a"] < 0
-        else "camera %d: no heartbeat for %s" % (e["tag"], render.duration(e["a"] / 1000))
-    ),
-    ev.VIDEO_OK: lambda e: (
-        "all %d camera(s) live again after %s" % (e["b"], render.duration(e["a"]))
-    ),
-    ev.WORK_ON: lambda e: "work relay on: every condition holds",
-    ev.PARALLEL_CREWS_CLEARED: lambda e: "only one crew inside again",
-    ev.FIRE_WATCH_BACK: lambda e: (
-        "watcher %d back, permit %d, %s left" % (e["tag"], e["a"], render.duration(e["b"]))
-    ),
-    ev.FIRE_WATCH_END: lambda e: (
-        "watcher %d done, permit %d (left %d times)" % (e["tag"], e["a"], e["b"])
-    ),
-    ev.KEY_WORK_RESUMED: lambda e: "permit %d, job %d" % (e["tag"], e["b"]),
-    ev.GAS_FAULT: lambda e: "sensor faulty or silent (faults %d)" % e["tag"],
-    ev.GAS_FAULT_END: lambda e: "sensor healthy again after %s" % render.duration(e["a"]),
-    ev.COMMAND: lambda e: "%s accepted" % (messages.name_of(e["tag"]) or "type %d" % e["tag"]),
-    ev.COMMAND_REFUSED: lambda e: (
-        "%s refused: %s"
-        % (messages.name_of(e["tag"]) or "type %d" % e["tag"], CODE_NAMES.get(e["a"], e["a"]))
-    ),
-    ev.AUTH_REJECTED: lambda e: (
-        "unauthenticated %s: %s%s"
-        % (
-            messages.name_of(e["tag"]) or "type %d" % e["tag"],
-            CODE_NAMES.get(e["a"], e["a"]),
-            " (%d frames)" % e["b"] if e["b"] > 1 else "",
-        )
-    ),
-    ev.LOG_RECORD_DAMAGED: lambda e: (
-        "damaged record on the gateway's flash (stored kind %d, seq %d)" % (e["tag"], e["a"])
-    ),
-    ev.SEALED: lambda e: "zone sealed with %d inside" % e["a"],
-    ev.UNSEALED: lambda e: "seal lifted, %d inside" % e["a"],
-    ev.CONFIG_CHANGED: lambda e: "%d setting(s) changed" % e["a"],
-}
-
-
 def event_text(e, people_by_id=None):
-    # What happened, in words, with people named from the roster copy where known.
-    people_by_id = people_by_id or {}
-    more = _MORE.get(e["kind"])
-    if more is not None:
-        try:
-            text = more(e)
-        except (TypeError, ValueError, KeyError):
-            text = render.describe_event(e)
-    else:
-        text = render.describe_event(e)
-
-    def name(m):
-        info = people_by_id.get(int(m.group(2)))
-        if info is None:
-            return m.group(0)
-        return _who(info) if m.group(1) == "person" else "%s %s" % (m.group(1), _who(info))
-
-    text = _PERSON_REF.sub(name, text)
-    if e["kind"] == ev.UNKNOWN_TAG_ENTRY or (e["kind"] == ev.ENTRY_REFUSED and not e["a"]):
-        text = "tag %d: %s" % (e["tag"], text)
-    return text
+    # What happened, in words, with people named: the CLI's renderer (eventtext), so the
+    # demo and `shaftgate events` say the same thing.
+    return eventtext.describe(e, eventtext.People.by_person_id(people_by_id or {}))
 
 
 def event_style(kind):
@@ -602,7 +534,15 @@ def alert_lines(state):
                     _cell("%s (%s): %s" % (r["gateway_id"], kind, "; ".join(what)), style="alarm"),
                 ]
             )
+    # What only serve sees across the mine (station/alarms.py): shown as it words them.
+    for a in state.get("mine_alarms") or []:
+        out.append([_cell(" ALARM ", style="red"), _cell(a["text"], style="alarm")])
     return out
+
+
+MINE_ALARM_KINDS = frozenset(
+    ("headcount", "outside_mine", "two_places", "clock_drift", "chain", "feed_late")
+)
 
 
 def event_line(gateway_id, e, utc_offset_min, people_by_id, id_width=8):
@@ -788,3 +728,89 @@ class LiveScreen:
         # Home, overwrite each line, clear what is left: no flicker, no scrolling.
         self.out.write("\x1b[H" + "\n".join(text) + _RESET + "\x1b[J")
         self.out.flush()
+
+
+# ---- fed from serve ----
+
+
+class ServeRow:
+    """A gateway as serve reports it: the attributes Dispatch.state() reads of a link."""
+
+    def __init__(self, gateway_id):
+        self.gateway_id = gateway_id
+        self.identity = None
+        self.settings = {}
+        self.status = None
+        self.error = "serve has not reported this gateway yet"
+        self.error_since = time.monotonic()
+        self.polled_from = None
+
+    def close(self):
+        pass
+
+
+class ServeDispatch(Dispatch):
+    """The view fed from `shaftgate serve` over its socket (station/control.py): serve owns
+    the links and the record; this only reads its status rows and the events it recorded."""
+
+    def __init__(self, socket_path, gateway_ids, poll_s=POLL_S):
+        super().__init__([ServeRow(g) for g in gateway_ids], poll_s)
+        self.socket_path = socket_path
+        self.alarms = []
+        self._after = 0
+
+    def start(self):
+        t = threading.Thread(target=self._follow, name="dispatch-serve", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def state(self, headline=None, note=None):
+        out = super().state(headline, note)
+        out["mine_alarms"] = list(self.alarms)
+        return out
+
+    def _follow(self):
+        from shaftgate.station.control import ControlError, ServeClient
+
+        rows = {row.gateway_id: row for row in self.links}
+        client = None
+        while not self._stop.is_set():
+            try:
+                if client is None:
+                    client = ServeClient(self.socket_path, 10.0)
+                data = client.call({"op": "view", "after": self._after})
+            except (OSError, ControlError, ValueError) as e:
+                if client is not None:
+                    client.close()
+                    client = None
+                for row in rows.values():
+                    if row.error is None:
+                        row.error_since = time.monotonic()
+                    row.error = "serve does not answer: %s" % e
+                self._stop.wait(RETRY_S)
+                continue
+            now = time.monotonic()
+            for r in data["rows"]:
+                row = rows.get(r["gateway_id"])
+                if row is None:
+                    continue
+                row.identity = r["identity"] or row.identity
+                row.settings = r["settings"] or row.settings
+                row.status = r["status"]
+                row.polled_from = r.get("polled_from")
+                if r["answering"]:
+                    row.error = row.error_since = None
+                else:
+                    row.error = r["error"] or "no answer"
+                    row.error_since = now - r["silent_s"]
+            self.alarms = [a for a in data["alarms"] if a["kind"] in MINE_ALARM_KINDS]
+            news = [(gid, e) for _, gid, e in data["events"] if not is_own_ack(e)]
+            self._after = data["last"]
+            if news:
+                with self._lock:
+                    for gid, e in news:
+                        self._feed.append((next(self._arrivals), gid, e))
+                    del self._feed[:-KEEP_EVENTS]
+            self._stop.wait(self.poll_s)
+        if client is not None:
+            client.close()

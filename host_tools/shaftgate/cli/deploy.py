@@ -32,9 +32,9 @@ from typing import NamedTuple
 from gateway import config as gateway_config
 from gatewire import cbor
 from gatewire.errors import ProtocolError
-from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
+from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BOARDS = ("pico", "esp32")
 HAL_BOARD_MODULES = ("pico", "esp32", "virtual")  # one per board; the others stay home
 FLASH_DIR = "/data"  # hal.mcu FLASH_ROOT (both boards): the gateway's files live there

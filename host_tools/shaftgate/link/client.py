@@ -25,8 +25,8 @@ from gateway import eventlog
 from gateway import events as event_kinds
 from gatewire import auth, cbor, frame, messages
 from gatewire.errors import CODE_NAMES, E_BAD_FIELD, E_VERSION, ProtocolError
-from shaftgate.keystore import MemoryCounter
-from shaftgate.transport import LinkError
+from shaftgate.link.keystore import MemoryCounter
+from shaftgate.link.transport import LinkError
 
 DEFAULT_TIMEOUT_S = 2.0
 # Pushed events wait here between replies. Bounded: if the host falls behind, the oldest

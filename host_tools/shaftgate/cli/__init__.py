@@ -1,4 +1,4 @@
-"""shaftgate: the dispatch command line. A thin shell over shaftgate.client: it parses
+"""shaftgate: the dispatch command line. A thin shell over shaftgate.link.client: it parses
 arguments, picks the gateways, prints what the library returns (a table, or with --json
 the library's own data as one JSON document) and turns errors into one line on stderr
 and an exit code. Commands register themselves in COMMANDS through register(), so other
@@ -8,6 +8,7 @@ modules (the simulator, the demo) add theirs the same way.
 import argparse
 import datetime
 import json
+import math
 import re
 import sys
 import time
@@ -18,8 +19,11 @@ from typing import NamedTuple
 
 from gateway.caps import MAX_OVERRIDE_S, clock_known
 from gatewire.errors import ProtocolError
-from shaftgate import demo, deploy, render, roster_csv, sim
-from shaftgate.client import (
+from shaftgate import i18n, minetime, render, roster_csv, sim
+from shaftgate.cli import deploy
+from shaftgate.cli import history as history_cli
+from shaftgate.cli import station as station_cli
+from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
     BadReply,
     EventLogError,
@@ -31,8 +35,10 @@ from shaftgate.client import (
     is_own_ack,
     jsonable,
 )
-from shaftgate.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
-from shaftgate.transport import LinkError, SerialTransport
+from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
+from shaftgate.link.transport import LinkError, SerialTransport
+from shaftgate.sim import demo
+from shaftgate.station.control import ControlError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a gateway refused, its event log is not whole, or a local file failed
@@ -82,6 +88,8 @@ GROUP_HELP = {
     "roster": "the roster of people and tags (R-ID-1, R-ID-4)",
     "config": "gateway settings",
     "key": "gateway keys (docs/keys.md)",
+    "alarm": "serve's alarms",
+    "report": "reports from serve's record (R-CAP-10)",
 }
 
 
@@ -108,7 +116,7 @@ def parse_duration(text):
 
 
 def parse_when(text, now_s, option):
-    # "now", "+4h" / "90m" / "2d" from now, or an ISO time (host local time if no offset).
+    # "now", "+4h" / "90m" / "2d" from now, or an ISO time (the mine's zone if no offset).
     t = text.strip().lower()
     if t == "now":
         return now_s
@@ -123,7 +131,7 @@ def parse_when(text, now_s, option):
             "2025-06-15T18:00+08:00" % (option, text)
         ) from None
     if when.tzinfo is None:
-        when = when.astimezone()  # the host's local time zone
+        when = when.replace(tzinfo=minetime.zone())  # the mine's time zone (site file)
     return int(when.timestamp())
 
 
@@ -131,6 +139,22 @@ def _positive_int(text):
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError("%r is not a whole number above 0" % text)
     return int(text)
+
+
+def _timeout(text):
+    # nan never times out, inf and 1e10 overflow pyserial, 0 and below never wait.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text) from None
+    if not math.isfinite(value) or not TIMEOUT_MIN_S <= value <= TIMEOUT_MAX_S:
+        raise argparse.ArgumentTypeError(
+            "%r: a timeout is %g to %g seconds" % (text, TIMEOUT_MIN_S, TIMEOUT_MAX_S)
+        )
+    return value
+
+
+TIMEOUT_MIN_S, TIMEOUT_MAX_S = 0.05, 300.0
 
 
 def _cap(text):
@@ -169,9 +193,13 @@ def config_value(text):
     try:
         value = json.loads(text)
     except ValueError:
-        return text
+        value = text
     if isinstance(value, float | dict) or value is None:
         raise UsageError("%r: settings are ints, true/false, text or lists" % text)
+    if type(value) is int and not -(2**31) <= value < 2**31:
+        raise UsageError("%r: out of range for any setting (a 32-bit whole number)" % text)
+    if isinstance(value, str) and not value.isprintable():
+        raise UsageError("%r: control characters (escape codes, NUL) are not allowed" % text)
     return value
 
 
@@ -309,9 +337,53 @@ def _say_error(e, where=None):
     sys.stderr.flush()
 
 
+def _say_interrupted(command, results, targets, at):
+    # Ctrl-C: say where the command was carried out, where it may have been, where not.
+    done = [r["gateway_id"] or r["port"] for r in results if "result" in r]
+    failed = [r["gateway_id"] or r["port"] for r in results if "error" in r]
+    now = targets[at][0] or targets[at][1]
+    never = [g or p for g, p in targets[at + 1 :]]
+    lines = ["shaftgate: interrupted during %s." % command.name]
+    lines.append("  carried out at: %s" % (", ".join(done) or "none"))
+    if failed:
+        lines.append("  failed at: %s" % ", ".join(failed))
+    if command.name == "roster load":
+        lines.append(
+            "  interrupted at %s: a gateway keeps its old roster until the last part is in, "
+            "so it has the old or the whole new one; `shaftgate status` / `occupants` shows "
+            "which (its ROSTER_LOADED event says the new one arrived)" % now
+        )
+    else:
+        lines.append("  interrupted at %s: it may or may not have been carried out; check" % now)
+    lines.append("  not sent to: %s" % (", ".join(never) or "none"))
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
 def _run_gateway_command(command, args, out):
     session = Session(args)
     session.out = out
+    path = None if station_cli.wants_direct(args) else station_cli.serve_socket(args, session.home)
+    if path is not None:
+        if command.prepare is not None and command.name != "roster load":
+            command.prepare(args, session)  # bad input is refused here: nothing is sent
+        try:
+            return station_cli.run_through(command, args, out, path, UsageError)
+        except KeyboardInterrupt:
+            if command.kind == "signed":
+                sys.stderr.write(
+                    "shaftgate: interrupted: the %s order was handed to serve, which carries it "
+                    "out whatever this terminal does; `shaftgate orders` shows what each "
+                    "gateway answered\n" % command.name
+                )
+            raise
+        except FileNotFoundError:
+            pass  # no serve after all: the ports are free for a direct session
+        except ConnectionRefusedError:
+            sys.stderr.write(
+                "shaftgate: note: %s answers nobody (serve stopped?); using the ports\n" % path
+            )
+        except ControlError as e:
+            raise UsageError("serve: %s" % e) from e
     if command.prepare is not None:
         command.prepare(args, session)
     targets = session.targets()
@@ -319,11 +391,12 @@ def _run_gateway_command(command, args, out):
         raise UsageError("--follow watches one gateway; name exactly one")
     results = []
     status = EXIT_OK
-    for gateway_id, port in targets:
+    for n, (gateway_id, port) in enumerate(targets):
         try:
             data = _run_on(command, args, session, gateway_id, port)
-            gid = data["gateway_id"] if data is not None else gateway_id
-            results.append({"gateway_id": gid, "port": port, "result": data})
+        except KeyboardInterrupt:
+            _say_interrupted(command, results, targets, n)
+            raise
         except CLI_ERRORS as e:
             if len(targets) == 1:
                 raise
@@ -336,6 +409,9 @@ def _run_gateway_command(command, args, out):
                     "error": {"type": type(e).__name__, "message": str(e)},
                 }
             )
+            continue
+        gid = data["gateway_id"] if data is not None else gateway_id
+        results.append({"gateway_id": gid, "port": port, "result": data})
     if len(targets) == 1:
         data = results[0]["result"]
         if data is not None:  # None: the command printed as it went (--follow)
@@ -381,12 +457,41 @@ def _global_options(parser, suppress):
     )
     g.add_argument("--key-dir", metavar="DIR", default=d, help="key directory (default HOME/keys)")
     g.add_argument(
+        "--serve",
+        metavar="SOCKET",
+        default=d,
+        help="serve's socket (default $SHAFTGATE_SERVE, else HOME/serve.sock if it exists)",
+    )
+    g.add_argument(
+        "--direct",
+        action="store_true",
+        default=d if suppress else False,
+        help="open the ports even if serve runs (commissioning)",
+    )
+    g.add_argument(
+        "--operator",
+        metavar="ID",
+        default=d,
+        help="who gives an order through serve (default $SHAFTGATE_OPERATOR or your login)",
+    )
+    g.add_argument("--why", metavar="TEXT", default=d, help="the reason recorded with an order")
+    add_lang(g, suppress)
+    g.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=_timeout,
         default=d if suppress else DEFAULT_TIMEOUT_S,
         help="wait this long for each reply (default %.0f)" % DEFAULT_TIMEOUT_S,
     )
+
+
+def _version():
+    from importlib import metadata
+
+    try:
+        return metadata.version("shaftgate")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def build_parser():
@@ -397,6 +502,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version="shaftgate %s" % _version())
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -422,15 +528,81 @@ def build_parser():
     return parser
 
 
+def add_lang(p, suppress=True):
+    p.add_argument(
+        "--lang",
+        choices=i18n.LANGS,
+        default=argparse.SUPPRESS if suppress else None,
+        help="zh or en (default: from LC_ALL/LANG, zh_* gives zh) 界面语言",
+    )
+
+
+def setup_locale(args):
+    # The language and the mine's time zone, before anything is printed.
+    i18n.set_lang(getattr(args, "lang", None) or i18n.lang_from_env())
+    home = Path(args.home) if getattr(args, "home", None) else shaftgate_home()
+    minetime.set_zone(site_time_zone(home))
+
+
+def site_time_zone(home):
+    """The [mine] time_zone of the site file: $SHAFTGATE_SITE, else HOME/site.toml; None
+    (the host's zone, printed as such) when there is none."""
+    import os
+
+    path = os.environ.get("SHAFTGATE_SITE") or Path(home) / "site.toml"
+    try:
+        with open(path, "rb") as f:
+            name = tomllib.load(f).get("mine", {}).get("time_zone")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, TypeError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+    return name
+
+
+_DEFAULTS = {}
+
+
+def command_defaults(name):
+    """{dest: default} of a command's options, as its parser would fill them in: what
+    serve starts from when a client sends only the options it gives."""
+    if not _DEFAULTS:
+        for action in build_parser()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for word, sub in action.choices.items():
+                    _collect_defaults(word, sub)
+    return dict(_DEFAULTS.get(name, {}))
+
+
+def _collect_defaults(name, parser):
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word, sub in action.choices.items():
+                _collect_defaults("%s %s" % (name, word), sub)
+        elif action.dest not in ("help",) and action.default is not argparse.SUPPRESS:
+            found[action.dest] = action.default
+    found.update(parser._defaults)
+    _DEFAULTS[name] = found
+
+
 def main(argv=None, out=None):
     out = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command_name]
+    setup_locale(args)
     try:
         if command.kind == "local":
             return command.run(args)
         return _run_gateway_command(command, args, out)
     except CLI_ERRORS as e:
+        if getattr(args, "json", False):
+            # --json promises one JSON document on stdout, failure included
+            _print_json({"error": {"type": type(e).__name__, "message": str(e)}}, out)
         _say_error(e)
         return _exit_status(e)
     except KeyboardInterrupt:
@@ -467,12 +639,24 @@ def _occupants_render(data, args):
     return render.render_occupants(data, data.get("now_s") or int(time.time()))
 
 
+def _occupants_args(p):
+    p.add_argument(
+        "--at",
+        metavar="WHEN",
+        help="who was where at that time, from serve's record (e.g. 2026-12-04 03:00) 历史时刻",
+    )
+    p.add_argument("--csv", metavar="FILE", help="--at: also write the rows to FILE (Excel)")
+
+
 @register(
     "occupants",
-    "who is in the zone now, with names from the last roster loaded here",
+    "who is in the zone now (or --at a past time, from serve's record), with names",
+    add_arguments=_occupants_args,
     render=_occupants_render,
 )
 def _occupants(client, args, session):
+    if getattr(args, "at", None):
+        raise UsageError("occupants --at reads serve's record: serve is not running here")
     names = roster_csv.load_names(session.roster_copy(client.gateway_id))
     data = client.occupants(names, args.timeout)
     data["now_s"] = client.identity["now_s"]
@@ -480,6 +664,7 @@ def _occupants(client, args, session):
 
 
 def _events_args(p):
+    history_cli.history_args(p, events=True)
     p.add_argument("--follow", action="store_true", help="keep watching; new events as they come")
     p.add_argument(
         "--last",
@@ -500,7 +685,7 @@ def _events_args(p):
     )
     p.add_argument(
         "--wait",
-        type=float,
+        type=_timeout,
         default=1.0,
         metavar="SECONDS",
         help="--follow: check at least this often",
@@ -514,6 +699,11 @@ def _events_args(p):
     render=lambda d, a: render.render_events(d),
 )
 def _events(client, args, session):
+    if history_cli.wants_history(args):
+        raise UsageError(
+            "--since/--until/--zone/--kind/--person/--csv read serve's record: serve is not "
+            "running here (start it, or give --serve SOCKET)"
+        )
     gid = client.gateway_id
     store = session.event_store(gid)
     ack = not args.no_ack
@@ -528,8 +718,9 @@ def _events(client, args, session):
     data = {
         "gateway_id": gid,
         "catch_up": result.to_json(),
-        "recent": store.tail(args.last),
+        "recent": store.tail(args.last) if args.last else [],
         "ack_note": note,
+        "last": args.last,
     }
     if not args.follow:
         return data
@@ -934,7 +1125,15 @@ def _time_set(client, args, session):
     render=lambda d, a: render.render_config(d),
 )
 def _config_get(client, args, session):
-    return {"gateway_id": client.gateway_id, "settings": client.config_get(args.keys, args.timeout)}
+    settings = client.config_get(args.keys, args.timeout)
+    missing = [k for k in args.keys if k not in settings]
+    if missing:
+        known = client.config_get(None, args.timeout)
+        raise UsageError(
+            "no setting %s on %s; its settings are: %s"
+            % (", ".join(missing), client.gateway_id, ", ".join(sorted(known)))
+        )
+    return {"gateway_id": client.gateway_id, "settings": settings}
 
 
 @register(
@@ -946,10 +1145,15 @@ def _config_get(client, args, session):
 )
 def _config_set(client, args, session):
     changes = {k: config_value(v) for k, v in args.settings}
-    client.config_set(changes, args.timeout)
+    try:
+        client.config_set(changes, args.timeout)
+    except ProtocolError as e:
+        # the message schema's complaint, first line only: which field, what was wrong
+        raise UsageError("config set: %s" % str(e).strip().splitlines()[0]) from None
     return _done(
         client,
-        "settings changed: " + ", ".join("%s=%s" % (k, json.dumps(v)) for k, v in changes.items()),
+        "settings changed: "
+        + ", ".join("%s=%s" % (k, json.dumps(v, ensure_ascii=False)) for k, v in changes.items()),
         changes=changes,
     )
 
@@ -978,9 +1182,108 @@ def _key_new(args):
     return EXIT_OK
 
 
+def _watch_args(p):
+    from shaftgate.cli import watch
+
+    watch.watch_args(p)
+
+
+def _run_watch(args):
+    # Imported here: rich is needed by watch alone.
+    from shaftgate.cli import watch
+
+    return watch.run_watch(args)
+
+
+def _report_args(p):
+    from shaftgate.cli import report
+
+    report.report_args(p)
+
+
+def _run_report(args):
+    # Imported here: matplotlib, Jinja2 and WeasyPrint are for the report alone.
+    from shaftgate.cli import report
+
+    return report.run_report(args)
+
+
+def _key_rotate_args(p):
+    _key_new_args(p)
+    p.add_argument(
+        "--commit",
+        action="store_true",
+        help="step 3: the board holds the new key; put it in place of the old one",
+    )
+
+
+@register(
+    "key rotate",
+    "rotate a gateway's key (docs/keys.md, Rotation): a new key, then --commit once provisioned",
+    "local",
+    _key_rotate_args,
+)
+def _key_rotate(args):
+    import os
+    import secrets
+
+    home = Path(args.home) if args.home else shaftgate_home()
+    keystore = Keystore(args.key_dir if args.key_dir else home / "keys")
+    key = keystore.key_path(args.gateway_id)
+    new = key.with_name(key.name + ".new")
+    try:
+        if not args.commit:
+            keystore.load(args.gateway_id)  # there is a key to rotate, and it is sound
+            try:
+                fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                raise KeystoreError(
+                    "%s exists: a rotation is under way; provision the board with it and run "
+                    "`shaftgate key rotate %s --commit`, or delete it to start again"
+                    % (new, args.gateway_id)
+                ) from None
+            try:
+                os.write(fd, secrets.token_bytes(32))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            print(
+                "new key for %s: %s (the old one stays in use until --commit)"
+                % (args.gateway_id, new)
+            )
+            print("2. provision the board with it and reset the board (a maintenance window:")
+            print("   the gateway refuses dispatch's commands until step 3):")
+            print("     mpremote connect PORT fs cp %s :/data/gateway.key" % new)
+            print("3. shaftgate key rotate %s --commit   (then restart serve)" % args.gateway_id)
+            print("4. send one harmless signed command and check it is accepted")
+            return EXIT_OK
+        data = new.read_bytes() if new.exists() else None
+        if data is None:
+            raise KeystoreError(
+                "no rotation under way for %s (%s missing): run `shaftgate key rotate %s` first"
+                % (args.gateway_id, new, args.gateway_id)
+            )
+        if len(data) != 32 or new.stat().st_mode & 0o077:
+            raise KeystoreError("%s is not a 32-byte key readable by its owner only" % new)
+        os.replace(new, key)  # atomic: the old key or the new one, never half of each
+        dir_fd = os.open(key.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except KeystoreError as e:
+        _say_error(e)
+        return EXIT_USAGE
+    print(
+        "key for %s rotated: %s now holds the new key; the old one is gone" % (args.gateway_id, key)
+    )
+    print("restart serve, then send one harmless signed command and check it is accepted")
+    return EXIT_OK
+
+
 def _selfcheck(args):
     # Imported here: the self-check pulls in threads and ptys no other command needs.
-    from shaftgate import selfcheck
+    from shaftgate.cli import selfcheck
 
     return EXIT_OK if selfcheck.run(print) else EXIT_FAILED
 
@@ -1000,6 +1303,67 @@ register(
     "local",
     add_arguments=sim.add_arguments,
 )(sim.run)
+
+register(
+    "serve",
+    "the surface station: owns the gateway links, records, alarms, publishes (docs/serve.md)",
+    "local",
+    add_arguments=station_cli.serve_args,
+)(station_cli.run_serve)
+register(
+    "alarms",
+    "the active alarms, from serve",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.alarms_args),
+)(station_cli.run_alarms)
+register(
+    "alarm ack",
+    "acknowledge a latched alarm after checking it (an order, stored with the reason)",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.alarm_ack_args),
+)(station_cli.run_alarm_ack)
+register(
+    "accept-gap",
+    "through serve: record missing events as a gap and go on (after checking why, R-DATA-2)",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.accept_gap_args),
+)(station_cli.run_accept_gap)
+register(
+    "watch",
+    "every gateway live from serve: alarms on top (a: acknowledge), zones, latest events",
+    "local",
+    add_arguments=station_cli.local_args(_watch_args),
+)(_run_watch)
+register(
+    "report shift",
+    "the shift report (R-CAP-10): zones against caps, violations, evacuations, gas, trend; HTML and PDF",
+    "local",
+    add_arguments=station_cli.local_args(_report_args),
+)(_run_report)
+register(
+    "roster show",
+    "the roster serve loaded into each gateway, with names, roles and crews",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.roster_show_args),
+)(station_cli.run_roster_show)
+register(
+    "permit history",
+    "every permit issued, with what became of it (revoked, ended): from serve's record",
+    "local",
+    add_arguments=station_cli.local_args(history_cli.permit_history_args),
+)(history_cli.run_permit_history)
+register(
+    "trace",
+    "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",
+    "local",
+    add_arguments=station_cli.local_args(history_cli.trace_args),
+)(history_cli.run_trace)
+register(
+    "orders",
+    "the order audit: who ordered what, why, and which gateways answered",
+    "local",
+    add_arguments=station_cli.local_args(station_cli.orders_args),
+)(station_cli.run_orders)
 
 register(
     "deploy",

@@ -28,10 +28,12 @@ import contextlib
 import datetime
 import fcntl
 import itertools
+import json
 import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -40,19 +42,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from gateway import permits
 from shaftgate import roster_csv, sim
-from shaftgate.client import GatewayError
-from shaftgate.dispatch_view import (
-    Dispatch,
-    GatewayLink,
+from shaftgate.link.client import GatewayError
+from shaftgate.link.keystore import Keystore, KeystoreError
+from shaftgate.link.transport import LinkError
+from shaftgate.sim.view import (
     LiveScreen,
+    ServeDispatch,
     ViewError,
     frame_lines,
     plain_frame,
 )
-from shaftgate.keystore import Keystore, KeystoreError
-from shaftgate.transport import LinkError
+from shaftgate.station.control import ControlError, ServeClient
+from shaftgate.station.control import wait_for as wait_for_serve
 from shaftgate.vboard import OUTER, BoardError, VirtualBoard
 
 DEFAULT_HOME = "run/demo"
@@ -81,14 +83,9 @@ STORY_START_MIN = 5 * 60 + 45  # 05:45; the morning production shift starts at 0
 SHIFTS = [[0, 1], [360, 0], [1320, 1]]
 SEED = 1958  # the roster and the walk times are the same on every run
 
-SURNAMES = (  # noqa: SIM905 (a word list reads better as text)
-    "Wang Li Zhang Liu Chen Yang Zhao Huang Zhou Wu Xu Sun Hu Zhu Gao Lin "
-    "He Guo Ma Luo Liang Song Zheng Xie Han Tang Feng Yu Dong Xiao Cao Deng"
-).split()
-GIVEN = (  # noqa: SIM905 (a word list reads better as text)
-    "Wei Fang Jun Lei Qiang Min Jie Tao Ming Chao Hao Peng Bin Gang Hui "
-    "Yong Jian Ping Xin Long Bo Kai Liang Feng Yu Dong Hua Cheng Jiang Zhen"
-).split()
+# The roster a Chinese mine keeps: names in Chinese characters (two columns a character).
+SURNAMES = tuple("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧曹邓")
+GIVEN = tuple("伟芳军磊强敏杰涛明超浩鹏斌刚辉勇建平鑫龙波凯亮峰宇东华成江振")
 
 # Who works at each face this morning: (role, crew, how many), sized against each kind's
 # cap: the coal face past its amber warning (80 %), the headings green, the repair point
@@ -217,7 +214,7 @@ def plan_people(day, faces):
     for role, crew, n in ROADWAY:
         plan += [(role, crew, 0, False, False)] * n
     plan += [(role, crew, 0, True, False) for role, crew in EXPIRED]
-    names = rng.sample([s + " " + g for s in SURNAMES for g in GIVEN], len(plan))
+    names = rng.sample([s + g for s in SURNAMES for g in GIVEN], len(plan))
     people = []
     for i, (role, crew, face, expired, extra) in enumerate(plan):
         if expired:
@@ -276,9 +273,53 @@ def prepare_home(home):
     except OSError:
         lock.close()
         raise DemoError("another demo is running in %s; give another --home" % home) from None
-    for sub in ("events", "rosters", "vboards"):
+    for sub in ("events", "rosters", "vboards", "mosquitto"):
         shutil.rmtree(home / sub, ignore_errors=True)
+    for name in ("station.db", "station.db-wal", "station.db-shm", "serve.sock", "serve.log"):
+        with contextlib.suppress(FileNotFoundError):
+            (home / name).unlink()
     return lock
+
+
+DEMO_OPERATOR = "dispatch"
+
+
+def write_site(home, layout, boards):
+    # The site file serve reads (docs/serve.md): the demo's boards, keys and one dispatcher.
+    lines = [
+        "# written by shaftgate demo",
+        "[mine]",
+        'id = "demo-mine"',
+        'name = "示范煤矿 Demo mine"',
+        'time_zone = "Asia/Shanghai"',
+        "",
+        "[serve]",
+        'database = "station.db"',
+        'socket = "serve.sock"',
+        'keys = "keys"',
+        # The boards' clocks run at --speed: judge them against each other, not the host,
+        # and loosely, since at x200 a quarter second between two polls is 50 mine seconds.
+        'clock_reference = "gateways"',
+        "clock_drift_s = 3600",
+        "",
+    ]
+    for (gid, config), board in zip(layout, boards, strict=True):
+        lines += [
+            "[[gateways]]",
+            "id = %s" % json.dumps(gid),
+            "port = %s" % json.dumps(board.port),
+            "zone = %s" % json.dumps(config["zone_id"]),
+            "kind = %s" % json.dumps(config["zone_kind"]),
+            "",
+        ]
+    lines += [
+        "[operators.%s]" % DEMO_OPERATOR,
+        'name = "调度员 Dispatcher"',
+        'authority = ["evacuate", "orders", "admin"]',
+    ]
+    path = Path(home) / "site.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def _each(items, fn):
@@ -337,9 +378,9 @@ class World:
     boards only through their peripherals (the side channel), and dispatch only through
     the commands a dispatcher sends over gatewire."""
 
-    def __init__(self, boards, links, people, clock, log):
+    def __init__(self, boards, order, people, clock, log):
         self.boards = {b.name: b for b in boards}
-        self.links = {link.gateway_id: link for link in links}
+        self.order = order  # order(gateway id, command, args, reason): through serve
         self.people = people
         self.clock = clock
         self.log = log  # log(text): what the world wants the operator of the demo to know
@@ -464,7 +505,14 @@ class World:
                     self.headline = step.what
                 try:
                     step.act(self)
-                except (BoardError, GatewayError, LinkError, OSError) as e:
+                except (
+                    BoardError,
+                    GatewayError,
+                    OrderRefused,
+                    LinkError,
+                    ControlError,
+                    OSError,
+                ) as e:
                     self.failures.append("%s: %s" % (step.what or "a step", e))
                     self.log("demo step failed: %s" % e)
             self._stop.wait(self._tick_s)
@@ -530,20 +578,30 @@ def _camera(gid, on):
     return lambda world: world.boards[gid].video(0, on)
 
 
+def _iso(time_s):
+    tz = datetime.timezone(datetime.timedelta(minutes=UTC_OFFSET_MIN))
+    return datetime.datetime.fromtimestamp(time_s, tz).isoformat()
+
+
 def _issue_permit(gid, welder, watcher):
     def act(world):
         now_s = world.clock.now_s()
-        world.links[gid].command(
-            lambda c: c.permit_issue(
-                permit_id=PERMIT_ID,
-                job_id=JOB_ID,
-                measure_ref=MEASURE_REF,
-                start_s=now_s + PERMIT_LEAD_S,
-                end_s=now_s + PERMIT_LEAD_S + PERMIT_WINDOW_S,
-                workers=[welder.person_id],
-                fire_watcher=watcher.person_id,
-                flags=permits.HOT,
-            )
+        world.order(
+            gid,
+            "permit issue",
+            {
+                "permit_id": PERMIT_ID,
+                "job_id": JOB_ID,
+                "measure_ref": MEASURE_REF,
+                "start": _iso(now_s + PERMIT_LEAD_S),
+                "end": _iso(now_s + PERMIT_LEAD_S + PERMIT_WINDOW_S),
+                "workers": str(welder.person_id),
+                "fire_watcher": watcher.person_id,
+                "hot_work": True,
+                "key_maintenance": False,
+                "key_measurement": False,
+            },
+            "hot-work permit %d for job %d (%s)" % (PERMIT_ID, JOB_ID, MEASURE_REF),
         )
 
     return act
@@ -552,13 +610,17 @@ def _issue_permit(gid, welder, watcher):
 def _all_clear(gid):
     def act(world):
         try:
-            world.links[gid].command(lambda c: c.all_clear())
-        except GatewayError as e:
+            world.order(gid, "all-clear", {"by": None}, "methane back below the limit")
+        except OrderRefused as e:
             # R-GAS-1: refused while the gas is not yet known safe; the dispatcher waits.
-            world.log("all-clear at %s refused (%s); trying again in a minute" % (gid, e.text))
+            world.log("all-clear at %s refused (%s); trying again in a minute" % (gid, e))
             world.schedule(Step(world.clock.elapsed_s() + ALL_CLEAR_RETRY_S, None, act))
 
     return act
+
+
+class OrderRefused(Exception):
+    """The gateway answered an order through serve with a refusal."""
 
 
 # ---- the command ----
@@ -572,7 +634,7 @@ class Demo:
         self.out = out
         self.plain = plain
         self.boards = []
-        self.links = []
+        self.serve = None
         self.dispatch = None
         self.world = None
         self.notes = []
@@ -610,33 +672,92 @@ class Demo:
             self.boards.append(board)
         _each(self.boards, lambda b: b.start(BOOT_TIMEOUT_S))
         clock = MineClock(story_start_s(day), self.speed)
-        self.links = [
-            GatewayLink(b.name, b.port, keystore, home / "events" / ("%s.jsonl" % b.name))
-            for b in self.boards
-        ]
-        self.world = World(self.boards, self.links, people, clock, self.note)
-        self.world.prime()
-        self.say("dispatch connects to each gateway over its serial port (gatewire)")
-        _each(self.links, lambda link: link.open(BOOT_TIMEOUT_S))
+        site = write_site(home, layout, self.boards)
         self.say(
-            "loading the roster of %d people (%s) into every gateway" % (len(entries), roster_path)
+            "starting shaftgate serve (%s): it owns the links, the record and the broker" % site
         )
-        parts = roster_csv.chunks(roster_csv.wire_entries(entries, UTC_OFFSET_MIN))
-
-        def load(link):
-            link.command(lambda c: c.roster_load(parts))
-            copy = home / "rosters" / ("%s.json" % link.gateway_id)
-            roster_csv.save_names(copy, link.gateway_id, entries)
-
-        _each(self.links, load)
-        clock.begin()
-        _each(self.links, lambda link: link.command(lambda c: c.time_set(clock.now_s())))
-        self.dispatch = Dispatch(self.links)
-        self.dispatch.load_names(home / "rosters" / "gw-shaft.json")
+        self.start_serve(site)
+        self.world = World(self.boards, self.order, people, clock, self.note)
+        self.world.prime()
+        self.dispatch = ServeDispatch(home / "serve.sock", [b.name for b in self.boards])
+        self.dispatch.load_names_from(entries)
         self.dispatch.start()
+        self.say("waiting for serve to hear every gateway over its serial port (gatewire)")
+        self._wait_answering()
+        self.say(
+            "loading the roster of %d people (%s) into every gateway, through serve"
+            % (len(entries), roster_path)
+        )
+        roster_args = {
+            "file": str(roster_path),
+            "roster_csv": roster_path.read_text(encoding="utf-8"),
+            "utc_offset_min": UTC_OFFSET_MIN,
+            "timeout": 10.0,
+        }
+        _each(
+            [b.name for b in self.boards],
+            lambda gid: self.order(gid, "roster load", roster_args, "the morning roster"),
+        )
+        clock.begin()
+        _each(
+            [b.name for b in self.boards],
+            lambda gid: self.order(
+                gid, "time-set", {"now": False, "time": _iso(clock.now_s())}, "mine clock"
+            ),
+        )
         self.dispatch.wait_first_poll(BOOT_TIMEOUT_S)
         self.world.start()
         self.say("ready: the shift starts at %s mine time, x%g" % (_hhmm(0), self.speed))
+
+    def start_serve(self, site):
+        log = open(self.home / "serve.log", "ab")  # noqa: SIM115 (the child holds it)
+        try:
+            self.serve = subprocess.Popen(
+                [sys.executable, "-m", "shaftgate.cli", "serve", "--site", str(site)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        try:
+            wait_for_serve(self.home / "serve.sock", BOOT_TIMEOUT_S)
+        except (OSError, ControlError) as e:
+            raise DemoError(
+                "serve did not start (log %s): %s" % (self.home / "serve.log", e)
+            ) from e
+
+    def _wait_answering(self):
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        rows = self.dispatch.links if self.dispatch is not None else []
+        while not all(row.status is not None and row.error is None for row in rows):
+            if time.monotonic() > deadline:
+                silent = [r.gateway_id for r in rows if r.error]
+                raise DemoError(
+                    "serve does not hear %s (log %s)" % (", ".join(silent), self.home / "serve.log")
+                )
+            time.sleep(0.1)
+
+    def order(self, gid, command, args, reason):
+        # A dispatcher's order through serve, as `shaftgate` sends it: stored with who and why.
+        args = dict(args)
+        args.setdefault("timeout", 5.0)
+        with ServeClient(self.home / "serve.sock") as serve:
+            reply = serve.call(
+                {
+                    "op": "run",
+                    "command": command,
+                    "args": args,
+                    "targets": [gid],
+                    "operator": DEMO_OPERATOR,
+                    "reason": reason,
+                }
+            )
+        r = reply["results"][0]
+        if "error" in r:
+            if r["error"]["type"] == "GatewayError":
+                raise OrderRefused(r["error"]["message"])
+            raise LinkError("%s: %s" % (gid, r["error"]["message"]))
+        return r["result"]
 
     def _running(self):
         # -> (dispatch, world), which only a setup() that succeeded leaves behind.
@@ -740,9 +861,14 @@ class Demo:
         self.stop_world()
         if self.dispatch is not None:
             self.dispatch.stop()
-        else:
-            for link in self.links:
-                link.close()
+        if self.serve is not None:
+            self.serve.terminate()
+            try:
+                self.serve.wait(15)
+            except subprocess.TimeoutExpired:
+                self.serve.kill()
+                self.serve.wait()
+            self.serve = None
         for b in self.boards:
             b.stop()
         if self._lock is not None:
@@ -868,8 +994,8 @@ def run(args):
         for text in demo.failures:
             print("shaftgate demo: %s" % text, file=sys.stderr)
         print(
-            "stopped after %.0f s (%s); every board is off.\nRecords: %s/events/, roster "
-            "%s/roster.csv, board logs %s/vboards/*/board.log"
+            "stopped after %.0f s (%s); every board is off.\nRecord: %s/station.db (serve, "
+            "site.toml, serve.log), roster %s/roster.csv, board logs %s/vboards/*/board.log"
             % (
                 time.monotonic() - demo.started,
                 demo.ended_by or "it could not start",

@@ -1,0 +1,321 @@
+"""shaftgate serve: events stored and acknowledged per second from 10 gateway links,
+`status --json` through serve with 50 gateways and 3,000 people, and database bytes per
+million events.
+
+The gateways are tests/fake_gateway.py (the real protocol stack and hash-chained event
+log, no rules) each behind a real pty; serve's Station runs in this process with its
+real link threads, SQLite on disk (WAL, synchronous=FULL) and control socket. Fakes and
+serve share one interpreter here, so the rates are a floor for serve on its own.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "host_tools")]
+
+from fake_gateway import KEY, FakeGateway  # noqa: E402
+from mqtt_broker import Subscriber, TestMosquitto  # noqa: E402
+
+from gateway import events as ev  # noqa: E402
+from gatewire import messages  # noqa: E402
+from shaftgate.cli.selfcheck import PtyPeer  # noqa: E402
+from shaftgate.sim import Sim  # noqa: E402
+from shaftgate.station import outbox  # noqa: E402
+from shaftgate.station import site as site_file  # noqa: E402
+from shaftgate.station.control import ControlServer, ServeClient  # noqa: E402
+from shaftgate.station.serve import Station  # noqa: E402
+from shaftgate.station.store import EventRecord, Store  # noqa: E402
+from shaftgate.vboard import OUTER  # noqa: E402
+
+LINKS = 10
+EVENTS_PER_LINK = 3000  # the fake's log holds 4096
+BAUD_BYTES_S = 115200 / 10  # 8N1
+STATUS_GATEWAYS = 50
+PEOPLE = 3000
+STATUS_RUNS = 30
+DB_EVENTS = 100_000
+LATENCY_READS = 60  # one every 0.3 s: the doorway tracks at most 32 tags per 8 s window
+PAGE = 16
+
+
+def _site(folder, gateways):
+    keys = folder / "keys"
+    keys.mkdir(mode=0o700)
+    lines = [
+        "[mine]",
+        'id = "bench"',
+        'time_zone = "Asia/Shanghai"',
+        "[serve]",
+        "link_lost_s = 600",
+        "clock_drift_s = 86400",
+        "transit_allowance = 1000",
+    ]
+    for i, (gid, port) in enumerate(gateways):
+        fd = os.open(keys / ("%s.key" % gid), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, KEY)
+        os.close(fd)
+        kind = "shaft" if i == 0 else "coal_face"
+        lines += [
+            "[[gateways]]",
+            'id = "%s"' % gid,
+            'port = "%s"' % port,
+            'zone = "z%d"' % i,
+            'kind = "%s"' % kind,
+        ]
+    path = folder / "site.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return site_file.load(path)
+
+
+def _fakes(folder, n, push=False):
+    out = []
+    for i in range(n):
+        gw = FakeGateway("gw-%02d" % i, flash_root=str(folder / ("flash-%d" % i)), push_events=push)
+        peer = PtyPeer(gw.handle_on_pty)
+        gw.attach(peer.send)
+        out.append((gw, peer))
+    return out
+
+
+def _stop(fakes):
+    for gw, peer in fakes:
+        gw.attach(None)
+        peer.stop()
+
+
+def bench_links(folder, publish=False):
+    fakes = _fakes(folder, LINKS)
+    frame_bytes = 0
+    for gw, _ in fakes:
+        for i in range(EVENTS_PER_LINK):
+            gw.emit(ev.ENTRY if i % 2 == 0 else ev.EXIT, 1000 + i % 500, 500 + i % 500, i % 30)
+    record = fakes[0][0].log.since(0, 1)[0]
+    from gatewire import cbor, frame
+
+    frame_bytes = len(frame.encode(cbor.dumps(messages.event(*record))))
+    site = _site(folder, [(gw.gateway_id, peer.path) for gw, peer in fakes])
+    broker = TestMosquitto(folder).start() if publish else None
+    station = Station(site, publish=publish)
+    total = LINKS * EVENTS_PER_LINK
+    t0 = time.perf_counter()
+    station.start(broker.config() if broker else None)
+    try:
+        while True:
+            done = station.store.count_events()
+            acked = sum(gw.log.acked for gw, _ in fakes)
+            owed = 0
+            if publish:
+                with station.store.lock:
+                    owed = outbox.backlog(station.store.conn)[0]
+            if done >= total and acked >= total and not owed:
+                break
+            if time.perf_counter() - t0 > 300:
+                raise RuntimeError("serve stored %d of %d events in 300 s" % (done, total))
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+    finally:
+        station.stop()
+        _stop(fakes)
+        if broker is not None:
+            broker.stop()
+    rate = total / elapsed
+    wire = LINKS * BAUD_BYTES_S / frame_bytes
+    if publish:
+        return [
+            (
+                "events stored, acknowledged and published (QoS 1), %d links" % LINKS,
+                "events/s",
+                rate,
+            ),
+            ("ratio to the wire (goal >= 10)", "x", rate / wire),
+        ]
+    return [
+        ("events stored and acknowledged, %d links" % LINKS, "events/s", rate),
+        (
+            "what %d links at 115,200 baud carry (%d-byte event frames)" % (LINKS, frame_bytes),
+            "events/s",
+            wire,
+        ),
+        ("ratio (goal >= 10)", "x", rate / wire),
+    ]
+
+
+def bench_status(folder):
+    fakes = _fakes(folder, STATUS_GATEWAYS)
+    per = PEOPLE // STATUS_GATEWAYS
+    for i, (gw, _) in enumerate(fakes):
+        gw.occupants = [[10000 + i * per + k, 5000 + i * per + k, gw.now_s] for k in range(per)]
+    site = _site(folder, [(gw.gateway_id, peer.path) for gw, peer in fakes])
+    station = Station(site, publish=False)
+    server = ControlServer(station, site.socket)
+    station.start()
+    server.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not all(row["answering"] and row["status"] for row in station.rows()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("not every gateway answered serve")
+            time.sleep(0.05)
+        socket_ms = []
+        request = {"op": "run", "command": "status", "args": {"json": True}, "targets": None}
+        for _ in range(STATUS_RUNS):
+            t0 = time.perf_counter()
+            with ServeClient(site.socket) as c:
+                reply = c.call(request)
+            socket_ms.append((time.perf_counter() - t0) * 1000)
+        assert len(reply["results"]) == STATUS_GATEWAYS
+        people = sum(r["result"]["status"]["occupants"] for r in reply["results"])
+        assert people == PEOPLE, people
+        cli_ms = []
+        exe = Path(sys.executable).with_name("shaftgate")
+        env = dict(os.environ, SHAFTGATE_SERVE=str(site.socket))
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [str(exe), "status", "--all", "--json"], env=env, check=True, capture_output=True
+            )
+            cli_ms.append((time.perf_counter() - t0) * 1000)
+    finally:
+        server.stop()
+        station.stop()
+        _stop(fakes)
+    socket_ms.sort()
+    cli_ms.sort()
+    return [
+        (
+            "status of %d gateways, %d people: socket request, median" % (STATUS_GATEWAYS, PEOPLE),
+            "ms",
+            socket_ms[len(socket_ms) // 2],
+        ),
+        ("  the same, slowest of %d" % STATUS_RUNS, "ms", socket_ms[-1]),
+        (
+            "  `shaftgate status --all --json` as a process (Python start included), median",
+            "ms",
+            cli_ms[len(cli_ms) // 2],
+        ),
+    ]
+
+
+def bench_latency(folder):
+    # A tag read on a virtual board (the firmware under MicroPython, a pty) to its event on
+    # MQTT: an unknown tag at the outer reader is refused at once (no doorway settle time).
+    sim = Sim(1, folder / "sim", fresh=True)
+    broker = TestMosquitto(folder).start()
+    board = sim.boards[0]
+    site = _site_for_board(folder, board)
+    station = Station(site)
+    station.start(broker.config())
+    sub = Subscriber(broker, "shaftgate/bench/event/#")
+    took = []
+    try:
+        deadline = time.monotonic() + 60
+        while not all(row["answering"] for row in station.rows()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve does not hear the virtual board")
+            time.sleep(0.05)
+        for i in range(LATENCY_READS):
+            tag = 900000 + i
+            t0 = time.perf_counter()
+            board.read_tag(OUTER, tag)
+            got = sub.wait_for(lambda m, tag=tag: any(p.get("tag") == tag for _, p, _ in m), 10)
+            if not any(p.get("tag") == tag for _, p, _ in got):
+                raise RuntimeError("no event on MQTT for tag %d" % tag)
+            took.append((time.perf_counter() - t0) * 1000)
+            time.sleep(max(0.0, 0.3 - (time.perf_counter() - t0)))
+    finally:
+        sub.close()
+        station.stop()
+        broker.stop()
+        sim.stop()
+    took.sort()
+    return [
+        (
+            "tag read on a virtual board -> event on MQTT, p50 (%d reads)" % LATENCY_READS,
+            "ms",
+            took[len(took) // 2],
+        ),
+        ("  p99 (goal <= 1,000)", "ms", took[min(len(took) - 1, int(len(took) * 0.99))]),
+    ]
+
+
+def _site_for_board(folder, board):
+    keys = folder / "sim" / "keys"
+    path = folder / "site.toml"
+    path.write_text(
+        "\n".join(
+            [
+                "[mine]",
+                'id = "bench"',
+                'time_zone = "Asia/Shanghai"',
+                "[serve]",
+                'keys = "%s"' % keys,
+                'database = "latency.db"',
+                "clock_drift_s = 86400",
+                "[[gateways]]",
+                'id = "%s"' % board.name,
+                'port = "%s"' % board.port,
+                'zone = "shaft"',
+                'kind = "shaft"',
+            ]
+        )
+        + "\n"
+    )
+    return site_file.load(path)
+
+
+def bench_db_size(folder):
+    store = Store(folder / "size.db")
+    record = EventRecord(store, "gw-00")
+    seq = 0
+    for _ in range(DB_EVENTS // PAGE):
+        page = []
+        for _ in range(PAGE):
+            seq += 1
+            page.append(
+                {
+                    "seq": seq,
+                    "time_s": 1_790_000_000 + seq,
+                    "kind": ev.ENTRY,
+                    "tag": 100000 + seq % 3000,
+                    "a": 50000 + seq % 3000,
+                    "b": seq % 40,
+                    "digest": os.urandom(16),
+                }
+            )
+        record.append(page)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    size = (folder / "size.db").stat().st_size
+    return [
+        (
+            "database bytes per million events (%d stored, pages of %d)" % (DB_EVENTS, PAGE),
+            "bytes",
+            size * 1_000_000 // DB_EVENTS,
+        )
+    ]
+
+
+def run():
+    folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    try:
+        rows = []
+        parts = (
+            bench_links,
+            lambda f: bench_links(f, publish=True),
+            bench_latency,
+            bench_status,
+            bench_db_size,
+        )
+        for i, part in enumerate(parts):
+            sub = folder / ("part%d" % i)
+            sub.mkdir()
+            rows += [list(r) for r in part(sub)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [("shaftgate serve", ["what", "unit", "figure"], rows)]

@@ -1,0 +1,5 @@
+import sys
+
+from shaftgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The links to the gateways: gatewire client, serial transport, keys and counters."""

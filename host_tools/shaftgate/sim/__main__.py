@@ -1,0 +1,5 @@
+import sys
+
+from shaftgate.sim import main
+
+sys.exit(main())
