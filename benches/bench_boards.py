@@ -18,9 +18,9 @@ from pathlib import Path
 
 import gateway_work
 
-from shaftgate.client import GatewayClient
-from shaftgate.keystore import MemoryCounter
-from shaftgate.transport import SerialTransport
+from shaftgate.link.client import GatewayClient
+from shaftgate.link.keystore import MemoryCounter
+from shaftgate.link.transport import SerialTransport
 from shaftgate.vboard import BoardCrashed, BoardError, VirtualBoard
 
 PROFILES = ("pico", "esp32", "esp32-frozen")  # loose has no board time to report

@@ -16,7 +16,7 @@ from pathlib import Path
 import board_fit
 import pytest
 
-from shaftgate.deploy import DeployError
+from shaftgate.cli.deploy import DeployError
 from shaftgate.vboard import profiles
 from shaftgate.vboard.image import compiled_tests, firmware_image
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shaftgate import deploy
+from shaftgate.cli import deploy
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD_MANIFEST = "firmware/boards/%s/manifest.py"

@@ -34,7 +34,6 @@ import weakref
 from pathlib import Path
 
 from gatewire import cbor
-from shaftgate.deploy import DeployError
 from shaftgate.vboard import profiles
 from shaftgate.vboard.image import firmware_image
 from shaftgate.vboard.line import SerialLine
@@ -154,6 +153,8 @@ class VirtualBoard:
             watchdog_ms = 5000 if self.profile["board_time"] else 8000
         lo, hi = self.profile["watchdog_min_ms"], self.profile["watchdog_max_ms"]
         _check_int("watchdog_ms (%s profile)" % self.profile["name"], watchdog_ms, lo, hi)
+        from shaftgate.cli.deploy import DeployError  # here: shaftgate.cli imports us
+
         try:
             image = firmware_image(self.profile["deploy_board"], self.repo)
         except DeployError as e:

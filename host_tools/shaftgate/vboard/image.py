@@ -15,10 +15,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from shaftgate import deploy
-
 _REPO = Path(__file__).resolve().parents[3]
 CACHE = "build/vboard"
+
+
+def _deploy():
+    # Imported when used: shaftgate.cli imports the simulator, which imports this package.
+    from shaftgate.cli import deploy
+
+    return deploy
 
 
 def _digest(paths, tool):
@@ -34,6 +39,7 @@ def _digest(paths, tool):
 def firmware_image(board, repo=_REPO):
     """Folder of the board's file system as deploy ships it for `board`, the HAL swapped
     for hal/virtual.mpy. Raises deploy.DeployError if a file does not compile."""
+    deploy = _deploy()
     repo = Path(repo)
     tool = deploy.mpy_cross_path()
     sources = [src for src, _ in deploy.firmware_sources(board, repo)]
@@ -67,7 +73,7 @@ def compile_module(tool, src, out, name):
         [tool, "-o", str(out), "-s", name, str(src)], capture_output=True, text=True
     )
     if proc.returncode != 0:
-        raise deploy.DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
+        raise _deploy().DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
 
 
 def compiled_tests(test_file, repo=_REPO):
@@ -75,6 +81,7 @@ def compiled_tests(test_file, repo=_REPO):
     named test_*) as .mpy, for a MicroPython run held to a profile: test code then costs
     the heap what the firmware's own .mpy would, not what compiling source on the board
     would. A helper that mpy-cross refuses (CPython-only) is left out."""
+    deploy = _deploy()
     repo = Path(repo)
     tool = deploy.mpy_cross_path()
     test_file = Path(test_file).resolve()
