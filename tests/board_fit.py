@@ -16,9 +16,10 @@ _APP = (
     "after the import, the heap grew to 384 KB during it (h-fit, issue 9 item 2)"
 )
 _BIGINT = (
-    "test-side reference code doing 32-bit arithmetic on big ints grows this port's heap "
-    "past 192 KB within one call though little is live (%s): a port artefact still to be "
-    "explained (docs/hardware.md, Board profiles), not the firmware's heap"
+    "the heap grows past 192 KB within one test call though little is live after it "
+    "(%s); seen first with test_frame's reference CRC (32-bit arithmetic on big ints), "
+    "which alone in a fresh interpreter does not always grow it: this port's collector "
+    "or the test's data, still to be explained (not the firmware's own heap)"
 )
 _HIL_HEAP = "the gateway firmware runs out of the pico heap: MemoryError %s (h-fit, issue 9 item 2)"
 
