@@ -7,6 +7,7 @@
 import os
 
 from gateway import app, store
+from gateway.roster import Roster
 from gatewire import auth, cbor, frame, messages
 from hal.flashfs import FileFlash
 
@@ -57,6 +58,7 @@ class BenchBoard:
         self.tag = 0
         self.wobble = 0
         self.rx = bytearray()
+        self.rx_at = 0
         self.tx_bytes = 0
         self.watchdog_feeds = 0
         self.lamp = 3
@@ -115,14 +117,24 @@ class BenchBoard:
         self.refused = on
 
     def link_read(self, buf):
-        n = len(self.rx)
-        if not n:
+        # From a read position, not by re-slicing rx: the board's own copying is not the
+        # gateway's heap.
+        at = self.rx_at
+        n = len(self.rx) - at
+        if n <= 0:
+            if at:
+                self.rx = bytearray()
+                self.rx_at = 0
             return 0
         if n > len(buf):
             n = len(buf)
-        buf[:n] = self.rx[:n]
-        self.rx = self.rx[n:]
+        for i in range(n):
+            buf[i] = self.rx[at + i]
+        self.rx_at = at + n
         return n
+
+    def rx_pending(self):
+        return len(self.rx) - self.rx_at
 
     def link_write(self, data):
         self.tx_bytes += len(data)
@@ -137,15 +149,16 @@ class Shaft:
         self.board = b = board if board is not None else BenchBoard(fresh_root())
         b.flash.write(store.KEY_FILE, KEY)
         store.write_cbor(b.flash, store.CONFIG_FILE, CONFIG)
+        roster = Roster(None, b.flash)
+        roster.begin(ROSTER)
         chunk = []
-        first = True
         for i in range(ROSTER):
             chunk.append([i + 1, 100000 + i, 1 + i % 12, NOW_S + 86400 * 365, 0])
             if len(chunk) == 100:
-                store.roster_part_append(b.flash, chunk, first)
-                first = False
+                roster.add(chunk)
                 chunk = []
-        store.roster_part_commit(b.flash)
+        roster.commit(log=False)
+        roster = None
         self.gw = app.Gateway(b)
         self.signer = auth.Signer(KEY, 1000)
         self.rid = 0

@@ -7,9 +7,10 @@
 from apprig import SAFE, Rig, roster_entry
 from fakeboard import FakeBoard
 
-from gateway import app, store
+from gateway import app
 from gateway import events as ev
 from gateway.eventlog import TAMPER_SEQ
+from gateway.snapshot import Snapshots
 
 TAGS = (101, 102, 103)
 
@@ -120,13 +121,13 @@ def test_log_files_gone_while_the_state_stays_boot_tampered_and_never_reuse_seqs
     rig.cross(102)
     rig.ack(rig.last_seq())  # the snapshot is rewritten to cover every event so far
     rig.cross(103)
-    covered = store.read_cbor(rig.board.flash, store.STATE_FILE)[0]
+    covered = Snapshots(rig.board.flash).covered()
     assert covered > 1
     rig.board.flash.close()
     for name in rig.board.flash.names():
         if name.startswith("ev"):
             rig.board.flash.remove(name)
-    assert rig.board.flash.read(store.STATE_FILE) is not None
+    assert Snapshots(rig.board.flash).covered() == covered
     gw = boot_on(rig)
     assert gw.log.tampered and gw.log.tamper_code == TAMPER_SEQ
     assert gw.system & app.SYS_LOG_TAMPERED

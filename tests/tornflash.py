@@ -94,6 +94,10 @@ class TornFlash:
         self._alive()
         return self.inner.names()
 
+    def reader(self, name):
+        self._alive()
+        return self.inner.reader(name)
+
     # ---- mutating calls ----
 
     def write(self, name, data):

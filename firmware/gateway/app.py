@@ -6,13 +6,21 @@
 import gc
 import sys
 
-from gateway import config as configuration
 from gateway import events as ev
 from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
-from gateway.eventlog import EventLog, LogFull, genesis_digest
+from gateway.eventlog import (
+    SEGMENT_RECORDS,
+    EventLog,
+    LogFull,
+    flash_bytes_max,
+    genesis_digest,
+)
+from gateway.pushframe import EventFramer
 from gateway.rejects import RejectTally
+from gateway.roster import Roster
+from gateway.snapshot import SnapshotError, Snapshots
 from gateway.zone import Zone
 from gatewire import auth, cbor, frame, messages
 from gatewire.errors import (
@@ -35,9 +43,11 @@ except ImportError:
 
 
 FIRMWARE_VERSION = "0.1.0"
+ENOSPC = const(28)  # MicroPython's MP_ENOSPC (littlefs: no space) and Linux's (the vboard)
 _MAX_READS_PER_STEP = const(16)
 _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
+_RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
 _RX_BUF = const(256)
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
 # time-set may move the clock back this far without the command's `backwards` flag: the
@@ -94,11 +104,43 @@ SYS_ROSTER_BAD = const(0x20)  # the stored roster was unreadable: every tag is u
 SYS_RESTORING = const(0x40)  # boot not finished: everything safe
 SYS_COUNTER_BAD = const(0x80)  # the command counter file was damaged: commands refused
 
+_LATER = object()  # a command handler's answer: the reply comes from _run_job
+
+# Where step() was when a fault struck: the FAULT event's tag.
+AT_BOOT = const(1)
+AT_INPUTS = const(2)  # tag reads, beam, video, gas
+AT_RULES = const(3)  # interlock and zone ticks
+AT_SAVE = const(4)  # the state snapshot
+AT_OUTPUTS = const(5)
+AT_LINK = const(6)  # reading and answering the host
+AT_PUSH = const(7)  # events pushed to the host
+# The exception's kind: the FAULT event's a (its name is in the fault file as well).
+_FAULT_KINDS = (
+    MemoryError,
+    OSError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    ZeroDivisionError,
+    RuntimeError,
+)
+FAULT_FILE = "fault.cbor"
+
 # What keeps the relays off regardless of the interlocks (fail safe).
 # A lost snapshot may have held an evacuation, a seal or permits: until a signed all-clear
 # says dispatch has confirmed the zone's state, work stays off and entry refused.
 _WORK_BLOCKERS = SYS_CONFIG_BAD | SYS_RESTORING | SYS_STATE_LOST
 _ENTRY_BLOCKERS = SYS_LOG_FULL | SYS_RESTORING | SYS_STATE_LOST
+
+
+def _config():
+    # The settings' schema and checks: needed at boot and by config-set only, so
+    # imported then and let go after (store.unload), out of a board's heap meanwhile.
+    from gateway import config
+
+    return config
 
 
 def _role_word(code):
@@ -114,7 +156,9 @@ def _i31(v):
 
 
 class Gateway:
-    def __init__(self, board):
+    def __init__(self, board, staged=False):
+        # staged: boot one phase per call of boot_step() (or step()), each short enough
+        # for the watchdog, fed between phases (docs/hardware.md); else all at once.
         self.board = board
         self._safe_outputs()
         self.board_name = getattr(board, "name", None) or sys.platform
@@ -124,6 +168,17 @@ class Gateway:
         self._gas = [0, 0, 0]
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
+        self._poll_link = hasattr(board, "link_writable")
+        self._framer = EventFramer()
+        # The last _RING events logged, to push without reading them back (_stash).
+        self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
+        self._ring_time = [0] * (_RING_MASK + 1)
+        self._ring_kind = [0] * (_RING_MASK + 1)
+        self._ring_tag = [0] * (_RING_MASK + 1)
+        self._ring_a = [0] * (_RING_MASK + 1)
+        self._ring_b = [0] * (_RING_MASK + 1)
+        self._ring_digest = [bytearray(16) for _ in range(_RING_MASK + 1)]
+        self._log_digest = None
         self._decoder = frame.Decoder()
         # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
         self._now_s = board.rtc_s()
@@ -134,12 +189,37 @@ class Gateway:
         self._pushed = 0  # highest seq pushed as a notification
         self.lost_events = 0  # events that found the log full, reserve included
         self._roster_load = None  # [load_id, parts, received]
+        # A command finishing over several steps (a roster commit): [phases, code, rid,
+        # reply fields], its reply sent when the last phase is done and on flash.
+        self._job = None
         self._in_command = False
         self.ch4_ppm = -1
         self.co_ppm = -1
-        self._boot()
+        self._where = AT_BOOT
+        self._booting = self._boot()
+        if not staged:
+            while self.boot_step():
+                pass
 
     # ---- boot: restore everything, outputs safe until done ----
+
+    def boot_step(self):
+        # Runs the next boot phase; True while more remain. The watchdog is fed after
+        # each: no phase takes long (the roster is opened, not decoded; the log is
+        # replayed 32 events a phase).
+        phases = self._booting
+        if phases is None:
+            return False
+        try:
+            next(phases)
+        except StopIteration:
+            self._booting = None
+        self.board.feed_watchdog()
+        return self._booting is not None
+
+    @property
+    def booting(self):
+        return self._booting is not None
 
     def _boot(self):
         fl = self.flash
@@ -150,6 +230,7 @@ class Gateway:
             self.key = None
         if self.key is None:
             self.system |= SYS_NOT_PROVISIONED
+        configuration = _config()
         cfg = configuration.defaults()
         try:
             stored = store.read_cbor(fl, store.CONFIG_FILE)
@@ -168,6 +249,15 @@ class Gateway:
             counter = 1 << 62
             self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
+        yield
+        self._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
+        if self._fs_bytes:
+            try:
+                self._check_log_fits(cfg)
+            except ProtocolError:
+                # A stored log_capacity the file system cannot hold: defaults, work off.
+                self.system |= SYS_CONFIG_BAD
+                cfg = self.cfg = _config().defaults()
         cap = cfg["log_capacity"]
         self.log = EventLog(
             fl,
@@ -177,10 +267,23 @@ class Gateway:
             damaged_kind=ev.LOG_RECORD_DAMAGED,
         )
         self.rejects = RejectTally(self.emit, self.log, self._now_ms)
+        self.snapshots = Snapshots(fl)
         self._log_against_state()
         self._pushed = self.log.last_seq
+        # The log's digest of its newest record, updated in place (read by _stash).
+        self._log_digest = getattr(self.log, "_digest", None)
+        yield
+        self.roster = Roster(self.emit, fl)
+        try:
+            if not self.roster.open():
+                self.system |= SYS_ROSTER_BAD
+        except (OSError, ValueError):
+            self.system |= SYS_ROSTER_BAD
+        yield
         self._install(cfg)
-        self._restore()
+        yield
+        for _ in self._restore():
+            yield
         self.system &= ~SYS_RESTORING
         self.emit(ev.BOOT, self.boot_count & 0xFFFF, self.system, self.log.last_seq & 0x7FFFFFFF)
         if self.log.torn_on_boot:
@@ -190,10 +293,27 @@ class Gateway:
             self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
         if self.system & ~SYS_RESTORING:
             self.emit(ev.SYSTEM_ALARM, 0, self.system, 0)
+        self._log_last_fault()
         self._save_state()
+        store.unload("config")
+
+    def _check_log_fits(self, cfg):
+        # The log must fit the file system it is on, with room beside it for the roster's
+        # two slots and staging, the snapshots and the rest: half of it at most.
+        if not self._fs_bytes:
+            return
+        need = flash_bytes_max(cfg["log_capacity"], SEGMENT_RECORDS)
+        if need > self._fs_bytes // 2:
+            raise ProtocolError(
+                E_BAD_FIELD,
+                "log_capacity %d needs %d bytes of flash; the file system holds %d and "
+                "the log may have half" % (cfg["log_capacity"], need, self._fs_bytes),
+                "log_capacity",
+            )
 
     def _build(self, cfg):
         # Returns (zone, interlocks) for cfg; ValueError / ProtocolError if they refuse it.
+        self._check_log_fits(cfg)
         schedule = []
         for s in cfg["shifts"]:
             schedule.append((s[0], s[1]))
@@ -213,6 +333,7 @@ class Gateway:
             schedule=schedule,
             utc_offset_min=cfg["utc_offset_min"],
             ledger_capacity=cfg["ledger_capacity"],
+            roster=self.roster,
             window_ms=cfg["doorway_window_ms"],
             tag_still_s=cfg["tag_still_s"],
             max_dwell_s=cfg["max_dwell_s"],
@@ -222,70 +343,50 @@ class Gateway:
         zone.set_access(cfg["admit_roles"], cfg["admit_people"])
         return zone, il_mod.from_config(cfg, zone.is_present, self.emit)
 
-    def _install(self, cfg):
+    def _install(self, cfg, built=None):
+        # built: (zone, interlocks) already built for cfg (config-set's trial), not
+        # built twice.
         try:
-            self.zone, self.il = self._build(cfg)
+            self.zone, self.il = built if built is not None else self._build(cfg)
         except (ValueError, ProtocolError):
             # Fail safe: the stored config is refused; run on defaults with work off.
             self.system |= SYS_CONFIG_BAD
-            cfg = configuration.defaults()
+            cfg = _config().defaults()
             self.zone, self.il = self._build(cfg)
         self.cfg = cfg
         self.sealed = False
 
     def _restore(self):
-        fl = self.flash
+        # The zone and interlocks from the newest snapshot, then the crossings logged
+        # after it, yielding between parts. The roster is not reread: it is on flash
+        # already, opened at boot.
         now_ms = self._now_ms
-        try:
-            first = True
-            for chunk in store.roster_chunks(fl):
-                if first:
-                    self.zone.roster.begin(self._roster_size())
-                    first = False
-                self.zone.roster.add(chunk)
-            if not first:
-                self.zone.roster.commit(log=False)
-        except (store.StoreError, ValueError):
-            self.zone.roster.abort()
-            self.system |= SYS_ROSTER_BAD
         covered = 0
         try:
-            snap = store.read_cbor(fl, store.STATE_FILE)
+            snap = self.snapshots.load(self.zone, now_ms, self._now_s)
             if snap is not None:
-                if not isinstance(snap, list) or len(snap) != 4:
-                    raise store.StoreError(
-                        store.STATE_FILE, "expected [seq, zone, interlocks, sealed]"
-                    )
-                covered = snap[0]
-                self.zone.restore(snap[1], now_ms, self._now_s)
-                self.il.restore(snap[2], now_ms)
-                self.sealed = snap[3] is True
-                self.zone.set_sealed(self.sealed)
+                covered, il_blob, sealed = snap
+                self.il.restore(cbor.loads(il_blob), now_ms)
+                self.sealed = sealed
+                self.zone.set_sealed(sealed)
             elif self.log.anchor_seq > 0:
-                raise store.StoreError(store.STATE_FILE, "missing while acked events are gone")
-        except (store.StoreError, ProtocolError, ValueError, TypeError, IndexError):
+                raise SnapshotError("state snapshot missing while acked events are gone")
+        except (SnapshotError, ProtocolError, ValueError, TypeError, IndexError):
             self.system |= SYS_STATE_LOST
             covered = self.log.anchor_seq
         if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
             covered = self.log.last_seq  # see _log_against_state: nothing to replay
-        self._replay(covered)
+        yield
+        for _ in self._replay(covered):
+            yield
 
     def _log_against_state(self):
         # Before anything is logged on this boot: a snapshot that covers events the log
         # no longer holds means they were deleted (R-DATA-2). Their seqs are never given
         # out again; the log reports the tampering and boot logs LOG_TAMPERED.
-        try:
-            snap = store.read_cbor(self.flash, store.STATE_FILE)
-        except (store.StoreError, ProtocolError, ValueError):
-            return  # _restore judges a damaged snapshot
-        if isinstance(snap, list) and snap and type(snap[0]) is int:
-            self.log.lost_through(snap[0])
-
-    def _roster_size(self):
-        n = 0
-        for chunk in store.roster_chunks(self.flash):
-            n += len(chunk)
-        return n
+        seq = self.snapshots.covered()
+        if seq is not None:
+            self.log.lost_through(seq)
 
     def _replay(self, covered):
         # Crossings logged after the snapshot bring the ledger up to the last event. It
@@ -301,6 +402,8 @@ class Gateway:
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
             seq += len(recs)
+            recs = None
+            yield
 
     # ---- events ----
 
@@ -316,7 +419,13 @@ class Gateway:
         else:
             keep = log.reserve
         try:
-            log.append(self._now_s, kind, tag, a, b, False, keep)
+            try:
+                log.append(self._now_s, kind, tag, a, b, False, keep)
+            except OSError as e:
+                if e.args[0] != ENOSPC:
+                    raise
+                # A full file system is a full log: entries refused, never a crash.
+                raise LogFull("file system full")
         except LogFull:
             self.lost_events += 1
             # What the event did (a crossing, say) cannot be replayed from the log after
@@ -324,6 +433,8 @@ class Gateway:
             self._dirty = True
             self._log_full()
             return
+        if self._host:
+            self._stash(kind, tag, a, b)
         if kind in _STATEFUL:
             self._dirty = True
         if not self.system & SYS_LOG_FULL and self.log.nearly_full():
@@ -331,24 +442,120 @@ class Gateway:
             # once an event has already been dropped.
             self._log_full()
 
+    def _stash(self, kind, tag, a, b):
+        # The event just logged, kept for _push_events (allocation-free: slot stores and
+        # a 16-byte copy into a preallocated digest).
+        log = self.log
+        seq = log.last_seq
+        k = seq & _RING_MASK
+        self._ring[k] = seq
+        self._ring_time[k] = self._now_s
+        self._ring_kind[k] = kind
+        self._ring_tag[k] = tag
+        self._ring_a[k] = a
+        self._ring_b[k] = b
+        src = self._log_digest
+        if src is None:
+            src = log.last_digest()
+        dst = self._ring_digest[k]
+        for i in range(16):
+            dst[i] = src[i]
+
     def _log_full(self):
         if self.system & SYS_LOG_FULL:
             return
         self.system |= SYS_LOG_FULL
         try:
             self.log.append(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
-        except LogFull:
+        except (LogFull, OSError):
             self.lost_events += 1
 
     def _save_state(self):
-        snap = [self.log.last_seq, self.zone.snapshot(), self.il.snapshot(), self.sealed]
-        store.write_cbor(self.flash, store.STATE_FILE, snap)
+        self.snapshots.save(
+            self.log.last_seq, self.zone, cbor.dumps(self.il.snapshot()), self.sealed
+        )
         self._dirty = False
 
     # ---- the loop ----
 
-    def step(self):
+    def _save_or_full(self):
+        # A snapshot that finds the file system full keeps entries refused (LOG_FULL) and
+        # is tried again next step; any other flash failure is a fault.
+        try:
+            self._save_state()
+        except OSError as e:
+            if e.args[0] != ENOSPC:
+                raise
+            self._log_full()
+
+    # ---- faults ----
+
+    def _log_last_fault(self):
+        # The fault that reset the board last time, recorded by _fault(), as evidence.
+        try:
+            rec = store.read_cbor(self.flash, FAULT_FILE)
+        except store.StoreError:
+            rec = [0, 0, 0, "?"]
+        if rec is None:
+            return
+        ok = isinstance(rec, list) and len(rec) == 4
+        for i in range(3):
+            if not ok or type(rec[i]) is not int or not 0 <= rec[i] <= 0xFFFF:
+                ok = False
+        if ok:
+            self.emit(ev.FAULT, rec[1], rec[0], rec[2])
+        else:
+            self.emit(ev.FAULT, 0, 0, 0)
+        self.flash.remove(FAULT_FILE)
+
+    def _fault(self, e):
+        # An exception escaped step(): outputs safe at once, the fault on flash for the
+        # next boot to log, then a reset (a board without reset() re-raises: its owner,
+        # the virtual board or a test, sees the crash).
         b = self.board
+        try:
+            self._safe_outputs()
+        except Exception:
+            pass
+        kind = 0
+        for i in range(len(_FAULT_KINDS)):
+            if isinstance(e, _FAULT_KINDS[i]):
+                kind = i + 1
+                break
+        cause = 0
+        try:
+            cause = b.reset_cause() if hasattr(b, "reset_cause") else 0
+            store.write_cbor(self.flash, FAULT_FILE, [kind, self._where, cause, type(e).__name__])
+        except Exception:
+            pass  # the flash may be what failed: the reset still comes
+        if hasattr(b, "reset"):
+            b.reset()
+        raise e
+
+    # ---- the loop ----
+
+    def step(self):
+        # One pass. A fault inside leaves the outputs safe and resets the board; a
+        # MemoryError is first given one collection and a second try.
+        try:
+            self._step()
+        except MemoryError:
+            gc.collect()
+            try:
+                self._step()
+            except Exception as e:
+                self._fault(e)
+        except Exception as e:
+            self._fault(e)
+
+    def _step(self):
+        b = self.board
+        if self._booting is not None:
+            # Outputs stay safe (set in __init__) until the last boot phase has run.
+            self._now_ms = b.ticks_ms()
+            self.boot_step()
+            return
+        self._where = AT_INPUTS
         now_ms = b.ticks_ms()
         now_s = b.rtc_s()
         self._now_ms = now_ms
@@ -368,6 +575,7 @@ class Gateway:
             self.ch4_ppm = g[0]
             self.co_ppm = g[1]
             il.on_gas(g[0], g[1], g[2], now_ms)
+        self._where = AT_RULES
         il.tick(now_ms, now_s, zone.count)
         if zone.evacuating != il.entry_refused:
             # Only on a change: set_evacuating re-judges the zone's whole state.
@@ -376,16 +584,23 @@ class Gateway:
         if self._dirty:
             # On flash before the outputs act on it: a relay raised for a permit whose
             # window has begun must leave the fire watch owed even if the power goes now.
-            self._save_state()
+            self._where = AT_SAVE
+            self._save_or_full()
+        self._where = AT_OUTPUTS
         self._drive()
+        self._where = AT_LINK
+        if self._job is not None:
+            self._run_job()
         self._serve_link()
         self.rejects.tick(now_ms)
         if self._dirty:
-            self._save_state()
+            self._where = AT_SAVE
+            self._save_or_full()
         if self.log.tampered and not self.system & SYS_LOG_TAMPERED:
             # Damage found while reading the log after boot is alarmed at once (R-DATA-2).
             self.system |= SYS_LOG_TAMPERED
             self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
+        self._where = AT_PUSH
         self._push_events()
         b.feed_watchdog()
 
@@ -435,9 +650,31 @@ class Gateway:
             return
         if self._pushed - log.acked >= _PUSH_WINDOW:
             return
-        for r in log.since(self._pushed, _PUSH_PER_STEP):
-            self._send(messages.event(r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
-            self._pushed = r[0]
+        if self._poll_link and not self.board.link_writable():
+            return  # the host is not reading: events wait on flash, the loop runs on
+        ring = self._ring
+        n = 0
+        while n < _PUSH_PER_STEP and self._pushed < log.last_seq:
+            seq = self._pushed + 1
+            k = seq & _RING_MASK
+            if ring[k] == seq:
+                # Stashed by emit() as it was logged: framed in place, nothing allocated.
+                f = self._framer.frame(
+                    seq,
+                    self._ring_time[k],
+                    self._ring_kind[k],
+                    self._ring_tag[k],
+                    self._ring_a[k],
+                    self._ring_b[k],
+                    self._ring_digest[k],
+                )
+            else:
+                # Logged before this boot or overwritten in the ring: read back from flash.
+                r = log.since(self._pushed, 1)[0]
+                f = self._framer.frame(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            self.board.link_write(f)
+            self._pushed = seq
+            n += 1
 
     def _handle(self, payload):
         rid = 0
@@ -462,6 +699,8 @@ class Gateway:
                     None,
                 )
             reply = self._dispatch(code, rid, body)
+            if reply is None:
+                return  # answered by _run_job when done
             if self._in_command:
                 self.emit(ev.COMMAND, code, 0, _i31(rid))
                 if self._dirty:
@@ -526,9 +765,44 @@ class Gateway:
             raise ProtocolError(E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type")
         fn = getattr(self, "_cmd_" + name.replace("-", "_"))
         out = fn(body)
+        job = self._job
+        if out is _LATER and job is not None:
+            job[1] = code
+            job[2] = rid
+            return None
         if out is None:
             out = {}
         return messages.reply(name, rid, **out)
+
+    def _run_job(self):
+        # One phase of a long command per step; when done, answered as _handle would:
+        # the COMMAND event and the snapshot on flash first, then the reply.
+        job = self._job
+        if job is None:
+            return
+        code = job[1]
+        rid = job[2]
+        try:
+            next(job[0])
+            return
+        except StopIteration:
+            self._job = None
+            self._in_command = True  # an authentic command's events, as in _handle
+            try:
+                self.emit(ev.COMMAND, code, 0, _i31(rid))
+                if self._dirty:
+                    self._save_state()
+            finally:
+                self._in_command = False
+            self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+        except ValueError as e:
+            self._job = None
+            self._in_command = True
+            try:
+                self.emit(ev.COMMAND_REFUSED, code, E_REFUSED, _i31(rid))
+            finally:
+                self._in_command = False
+            self._send(messages.error_reply(rid, E_REFUSED, str(e), "entries"))
 
     def _refused(self, result, what):
         if result == reasons.OK:
@@ -657,9 +931,10 @@ class Gateway:
         if "gateway_id" in changes and changes["gateway_id"] != self.cfg["gateway_id"]:
             # The event chain starts from the gateway id: it is fixed at provisioning.
             raise ProtocolError(E_REFUSED, "gateway_id is set at provisioning only", "gateway_id")
+        configuration = _config()
         new = configuration.apply(self.cfg, changes)
         try:
-            self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
+            built = self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
         except (ValueError, ProtocolError) as e:
             raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
         for k in configuration.loosened(self.cfg, new):
@@ -672,13 +947,19 @@ class Gateway:
         # Rebuild from flash exactly as a boot would: one path for both.
         self.emit(ev.CONFIG_CHANGED, 0, len(body["changes"]), 0)
         self.system &= ~SYS_CONFIG_BAD
-        self._install(new)
-        self._restore()
+        self._install(new, built)
+        for _ in self._restore():
+            pass
+        store.unload("config")
         return None
 
     def _cmd_roster_load(self, body):
         roster = self.zone.roster
         part = body["part"]
+        if self._job is not None:
+            raise ProtocolError(
+                E_REFUSED, "a roster commit is in progress: send again once it has answered", "part"
+            )
         if part == 0:
             self._roster_load = [body["load_id"], body["parts"], 0, body["total"]]
             roster.abort()
@@ -703,18 +984,21 @@ class Gateway:
             roster.abort()
             self._roster_load = None
             raise ProtocolError(E_BAD_FIELD, str(e), "entries")
-        store.roster_part_append(self.flash, body["entries"], part == 0)
         load[2] = part + 1
         if load[2] < load[1]:
             return {"received": load[2], "complete": False}
         self._roster_load = None
-        try:
-            roster.commit()
-        except ValueError as e:
-            raise ProtocolError(E_REFUSED, str(e), "entries")
-        store.roster_part_commit(self.flash)
+        # The commit (sort, checks, the new slot written) runs one phase a step, each
+        # short of the watchdog; the reply goes when the new roster is on flash and used.
+        fields = {"received": load[2], "complete": True}
+        self._job = [self._commit_roster(roster, fields), 0, 0, fields]
+        return _LATER
+
+    def _commit_roster(self, roster, fields):
+        for _ in roster.commit_steps():
+            yield
         self.system &= ~SYS_ROSTER_BAD
-        return {"received": load[2], "complete": True, "entries": roster.n}
+        fields["entries"] = roster.n
 
     def _check_permit_people(self, body):
         # R-HOT-2, R-HOT-3: a permit names people this gateway knows, or the door could

@@ -103,6 +103,9 @@ STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person
 # its COMMAND_REFUSED: evidence of what was asked.
 TIME_BACK_REFUSED = const(115)  # R-DATA-2 at the clock: tag=time asked, a=seconds back (<0)
 CAP_OVERRIDE_REFUSED = const(116)  # R-CAP-11 cap below count: tag=0, a=cap, b=people in zone
+# board fit (125-129). FAULT's a: 1 MemoryError, 2 OSError, 3 ValueError, 4 TypeError,
+# 5 IndexError, 6 KeyError, 7 AttributeError, 8 ZeroDivisionError, 9 RuntimeError, 0 other.
+FAULT = const(125)  # step() failed, board reset: tag=where (app.AT_*), a=error, b=reset cause
 
 # ---- Event log integrity (eventlog, 120-124) ----
 # A record on flash that fails its crc or holds another seq is served in its place as

@@ -190,6 +190,35 @@ class Ledger:
     def since_ms(self, r):
         return self._since_ms[r]
 
+    def columns(self):
+        # The row arrays, for the binary snapshot (gateway/snapshot.py), which writes them
+        # to flash as they are instead of one int object per field.
+        return (self._tag, self._person, self._since_s, self._role, self._crew, self._flags)
+
+    def set_since_ms(self, r, ms):
+        self._since_ms[r] = ms & TICKS_MASK
+
+    def reindex(self, n):
+        # After the row arrays were filled in bulk (gateway/snapshot.py): n rows in use,
+        # the tag table and crew counts rebuilt. Returns the first row whose tag an
+        # earlier row holds (a damaged snapshot), else -1; then the ledger is cleared.
+        self.clear()
+        slot = self._slot
+        mask = self._mask
+        tags = self._tag
+        for r in range(n):
+            tag = tags[r]
+            i = _home(tag, mask)
+            while slot[i]:
+                if tags[slot[i] - 1] == tag:
+                    self.clear()
+                    return r
+                i = (i + 1) & mask
+            slot[i] = r + 1
+            self.crew_count[self._crew[r]] += 1
+        self.n = n
+        return -1
+
     def clear(self):
         slot = self._slot
         for i in range(len(slot)):
@@ -198,3 +227,29 @@ class Ledger:
         self.overflow = 0  # people who entered while the ledger was full: counted, unnamed
         for c in range(3):
             self.crew_count[c] = 0
+
+
+def _table(n):
+    # An open-addressing table of row + 1 (0 = empty) for n keys, at most half full.
+    size = 1
+    while size < 2 * n:
+        size <<= 1
+    t = array("H", range(size))
+    for i in range(size):
+        t[i] = 0
+    return t
+
+
+def first_twice(keys):
+    # Index of the first key that equals an earlier one, or -1. O(n) by hashing.
+    t = _table(len(keys))
+    mask = len(t) - 1
+    for i in range(len(keys)):
+        k = keys[i]
+        h = (k ^ (k >> 11) ^ (k >> 21)) & mask
+        while t[h]:
+            if keys[t[h] - 1] == k:
+                return i
+            h = (h + 1) & mask
+        t[h] = i + 1
+    return -1

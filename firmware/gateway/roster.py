@@ -1,13 +1,22 @@
 # The roster (R-ID-1, R-ID-4): tag -> person, role, certificate expiry, crew.
-# Parallel arrays sorted by tag and searched by bisection: 14 bytes a person, so 2,000
-# people take 28 KB on a board where a dict of tuples would take several times that.
-# Loading is begin / add(chunk)... / commit: lookups use the old roster until commit
-# swaps the new one in whole, so a half-loaded roster is never used.
-from array import array
+# It lives on flash, not in the heap: a file of fixed-size records sorted by tag,
+# searched in place by bisection through one open reader and two preallocated buffers,
+# so 2,000 people cost a Pico no heap at all (in RAM they took 28 KB of its 192 KB) and a
+# lookup allocates nothing. Nothing is decoded or sorted at boot: the file is written
+# sorted, once, when a load commits.
+#
+# File (ROSTER_SLOTS, two, written alternately so a cut commit leaves the old one whole):
+#   header  "SGR1", generation u32, count u32, reserved u32          16 bytes
+#   records tag u32, person u32, cert u32 (s after EPOCH_S), role u8, crew u8   14 each
+#   trailer crc32 of everything before it                                   4 bytes
+# Boot opens the valid slot with the highest generation. A load is begin / add(chunk)...
+# / commit: parts go to a staging file as records in arrival order, lookups use the old
+# roster until commit has written and opened the new slot, so a half-loaded roster is
+# never used.
+import struct
+from binascii import crc32
 
-from gateway import roles
 from gateway.caps import EPOCH_S
-from gateway.events import ROSTER_LOADED
 
 try:
     from micropython import const
@@ -18,218 +27,246 @@ except ImportError:
 
 
 MAX_ID = const(0x3FFFFFFF)  # tag and person ids stay small ints on a 32-bit board
-_U32_MAX = 0xFFFFFFFF
+U32_MAX = 0xFFFFFFFF
 MAX_PEOPLE = const(8000)
+ROSTER_SLOTS = ("roster.a", "roster.b")
+STAGING = "roster.part"
+MAGIC = b"SGR1"
+HEAD = const(16)
+REC = const(14)
+REC_FMT = "<IIIBB"
+CHUNK = const(36)  # records per read or write buffer (504 bytes)
 
 
-def _u32s(n):
-    # Built from a range, so no temporary buffer as big as the array itself is made (on
-    # a board that would double the peak heap of a roster load). Contents are set later.
-    return array("I", range(n))
+def _loader():
+    from gateway import rosterload
+
+    return rosterload
 
 
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
+def _unload():
+    # The load's code leaves the heap with the load (imported again by the next one).
+    from gateway.store import unload
 
-
-def _check_entry(pos, e):
-    # Returns a message naming what is wrong with roster entry number pos, or None.
-    if not isinstance(e, (list, tuple)) or len(e) != 5:
-        return "roster entry %d: expected [tag, person, role, cert_expiry_s, crew]" % pos
-    tag, person, role, cert, crew = e[0], e[1], e[2], e[3], e[4]
-    if not _is_int(tag) or not 0 < tag <= MAX_ID:
-        return "roster entry %d: tag %r is not 1..%d" % (pos, tag, MAX_ID)
-    if not _is_int(person) or not 0 < person <= MAX_ID:
-        return "roster entry %d (tag %d): person %r is not 1..%d" % (pos, tag, person, MAX_ID)
-    if not roles.is_role(role):
-        return "roster entry %d (tag %d): role %r is not 1..%d" % (pos, tag, role, roles.MAX_ROLE)
-    if not _is_int(cert) or not 0 <= cert <= _U32_MAX:
-        return "roster entry %d (tag %d): cert_expiry_s %r is not 0..%d" % (
-            pos,
-            tag,
-            cert,
-            _U32_MAX,
-        )
-    if not roles.is_crew(crew):
-        return "roster entry %d (tag %d): crew %r is not 0, 1 or 2" % (pos, tag, crew)
-    return None
-
-
-def heapsort(keys, others=()):
-    # In place, by keys, carrying the parallel arrays along; no extra memory.
-    n = len(keys)
-    start = n // 2 - 1
-    while start >= 0:
-        _sift(keys, others, start, n)
-        start -= 1
-    end = n - 1
-    while end > 0:
-        _swap(keys, others, 0, end)
-        _sift(keys, others, 0, end)
-        end -= 1
-
-
-def _sift(keys, others, root, end):
-    while True:
-        child = 2 * root + 1
-        if child >= end:
-            return
-        if child + 1 < end and keys[child + 1] > keys[child]:
-            child += 1
-        if keys[root] >= keys[child]:
-            return
-        _swap(keys, others, root, child)
-        root = child
-
-
-def _swap(keys, others, i, j):
-    keys[i], keys[j] = keys[j], keys[i]
-    for a in others:
-        a[i], a[j] = a[j], a[i]
+    unload("rosterload")
 
 
 class Roster:
-    def __init__(self, emit=None):
+    def __init__(self, emit=None, flash=None):
         self._emit = emit
+        if flash is None:
+            from gateway.ramflash import RamFlash
+
+            flash = RamFlash()
+        self._flash = flash
         self.n = 0
-        self._tag = _u32s(0)
-        self._person = _u32s(0)
-        self._cert = _u32s(0)  # seconds after EPOCH_S; 0: none or long expired
-        self._role = bytearray(0)
-        self._crew = bytearray(0)
-        self._new = None  # the roster being loaded: [tag, person, cert, role, crew] arrays
+        self.gen = 0
+        self._slot = -1  # index in ROSTER_SLOTS of the file in force, -1: none
+        self._f = None  # its open reader
+        self._tagbuf = bytearray(4)
+        self._rec = bytearray(REC)
+        self._row = -1  # the record in _rec
+        self._person = 0
+        self._cert = 0
+        self._role = 0
+        self._crew = 0
+        self._new_total = -1  # the load in progress: entries announced, -1: none
         self._new_n = 0
 
     @property
     def loading(self):
-        return self._new is not None
+        return self._new_total >= 0
+
+    # ---- boot ----
+
+    def open(self):
+        # Opens the newest valid slot. Returns False if roster files exist and none is
+        # valid (the caller fails safe: every tag unknown), True otherwise.
+        fl = self._flash
+        self._close()
+        best = -1
+        best_gen = -1
+        seen = False
+        for i in range(len(ROSTER_SLOTS)):
+            size = fl.size(ROSTER_SLOTS[i])
+            if size is None:
+                continue
+            seen = True
+            gen = self._valid(ROSTER_SLOTS[i], size)
+            if gen > best_gen:
+                best = i
+                best_gen = gen
+        if best < 0:
+            return not seen
+        self._use(best)
+        return True
+
+    def _valid(self, name, size):
+        # The slot's generation if its header, size and checksum agree, else -1.
+        fl = self._flash
+        head = fl.read_at(name, 0, HEAD)
+        if head is None or len(head) != HEAD or head[:4] != MAGIC:
+            return -1
+        gen, n = struct.unpack_from("<II", head, 4)
+        if n > MAX_PEOPLE or size != HEAD + n * REC + 4:
+            return -1
+        f = fl.reader(name)
+        try:
+            buf = bytearray(CHUNK * REC)
+            crc = 0
+            left = size - 4
+            while left > 0:
+                k = left if left < len(buf) else len(buf)
+                mv = memoryview(buf)[:k]
+                if f.readinto(mv) != k:
+                    return -1
+                crc = crc32(mv, crc)
+                left -= k
+            tail = bytearray(4)
+            if f.readinto(tail) != 4 or struct.unpack_from("<I", tail, 0)[0] != crc & U32_MAX:
+                return -1
+        finally:
+            f.close()
+        return gen
+
+    def _use(self, slot):
+        name = ROSTER_SLOTS[slot]
+        head = self._flash.read_at(name, 0, HEAD)
+        self.gen, self.n = struct.unpack_from("<II", head, 4)
+        self._slot = slot
+        self._f = self._flash.reader(name)
+        self._row = -1
+
+    def _close(self):
+        if self._f is not None:
+            self._f.close()
+        self._f = None
+        self._slot = -1
+        self.n = 0
+        self._row = -1
+
+    # ---- loading ----
 
     def begin(self, count):
         # Starts loading a roster of exactly `count` people; a load in progress is dropped.
-        if not _is_int(count) or not 0 <= count <= MAX_PEOPLE:
-            raise ValueError("roster size %r is not 0..%d" % (count, MAX_PEOPLE))
-        self._new = None  # let the old staging go before allocating the new one
-        self._new = [_u32s(count), _u32s(count), _u32s(count), bytearray(count), bytearray(count)]
-        self._new_n = 0
+        _loader().begin(self, count)
 
     def add(self, entries):
         # A chunk of [tag, person, role, cert_expiry_s, crew] entries. The whole chunk is
         # checked first: a bad entry raises ValueError naming it and adds nothing.
-        new = self._new
-        if new is None:
-            raise ValueError("no roster load in progress (begin first)")
-        if not isinstance(entries, (list, tuple)):
-            raise ValueError("roster chunk: expected a list of entries")
-        n = self._new_n
-        if n + len(entries) > len(new[0]):
-            raise ValueError(
-                "roster chunk of %d entries overflows the %d announced (%d already loaded)"
-                % (len(entries), len(new[0]), n)
-            )
-        for k in range(len(entries)):
-            msg = _check_entry(n + k, entries[k])
-            if msg is not None:
-                raise ValueError(msg)
-        for e in entries:
-            new[0][n] = e[0]
-            new[1][n] = e[1]
-            rel = e[3] - EPOCH_S
-            new[2][n] = rel if rel > 0 else 0
-            new[3][n] = e[2]
-            new[4][n] = e[4]
-            n += 1
-        self._new_n = n
+        _loader().add(self, entries)
 
     def commit(self, log=True):
-        # log=False: a roster restored from flash at boot, not a new one (no ROSTER_LOADED).
-        # Swaps the loaded roster in. Raises ValueError if fewer entries arrived than
-        # announced (the load stays open for more) or if a tag or a person appears twice
-        # (R-ID-1: one person, one tag; the load is dropped). The old roster stays in use
-        # on any error.
-        new = self._new
-        if new is None:
-            raise ValueError("no roster load in progress (begin first)")
-        if self._new_n != len(new[0]):
-            raise ValueError(
-                "roster load has %d of the %d entries announced" % (self._new_n, len(new[0]))
-            )
-        tags = new[0]
-        people = new[1]
-        # Sorted by person first to find a person twice without a copy of the ids (a
-        # copy would raise the peak heap of a reload), then by tag for lookups.
-        heapsort(people, (tags, new[2], new[3], new[4]))
-        for i in range(1, len(people)):
-            if people[i] == people[i - 1]:
-                self._new = None
-                raise ValueError(
-                    "roster: person %d holds tags %d and %d (R-ID-1: one person, one tag)"
-                    % (people[i], tags[i - 1], tags[i])
-                )
-        heapsort(tags, (people, new[2], new[3], new[4]))
-        for i in range(1, len(tags)):
-            if tags[i] == tags[i - 1]:
-                self._new = None
-                raise ValueError("roster: tag %d appears twice" % tags[i])
-        self._tag, self._person, self._cert, self._role, self._crew = new
-        self.n = len(tags)
-        self._new = None
-        if log and self._emit is not None:
-            self._emit(ROSTER_LOADED, 0, self.n, 0)
+        # Makes the loaded roster the one in force, at once: commit_steps() run through.
+        for _ in self.commit_steps(log):
+            pass
+
+    def commit_steps(self, log=True):
+        # The commit as phases (a generator), each short on a board: the gateway runs one
+        # per step (gateway/rosterload.py says what each does and what it refuses).
+        try:
+            for _ in _loader().commit_steps(self, log):
+                yield
+        finally:
+            if self._new_total < 0:
+                _unload()
 
     def abort(self):
-        self._new = None
+        if self._new_total >= 0:
+            _loader().abort(self)
+        _unload()
+
+    # ---- lookups: no allocation ----
 
     def find(self, tag):
-        # Index of tag, or -1. Bisection over the sorted tag array; allocates nothing.
-        tags = self._tag
+        # Index of tag, or -1. Bisection over the sorted records, in the file.
+        f = self._f
+        if f is None:
+            return -1
+        b = self._tagbuf
         lo = 0
         hi = self.n
         while lo < hi:
             mid = (lo + hi) >> 1
-            t = tags[mid]
+            f.seek(HEAD + mid * REC)
+            f.readinto(b)
+            t = b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
             if t < tag:
                 lo = mid + 1
             elif t > tag:
                 hi = mid
             else:
+                self._load(mid)
                 return mid
         return -1
 
+    def _load(self, i):
+        # Fetches record i into the one-record cache the accessors read.
+        if i == self._row:
+            return
+        r = self._rec
+        f = self._f
+        if f is None:
+            raise IndexError("roster record %d: no roster" % i)
+        f.seek(HEAD + i * REC)
+        if f.readinto(r) != REC:
+            raise OSError(5, "roster record %d unreadable" % i)
+        self._person = r[4] | r[5] << 8 | r[6] << 16 | r[7] << 24
+        # Kept below 2**30: a small int on a board. An expiry that far out (2054) is
+        # read as 2054, still long valid.
+        c = r[8] | r[9] << 8 | r[10] << 16 | (r[11] & 0x3F) << 24
+        self._cert = c if not r[11] & 0xC0 else 0x3FFFFFFF
+        self._role = r[12]
+        self._crew = r[13]
+        self._row = i
+
     def find_person(self, person):
         # Index of the person's entry, or -1. A scan: for commands, not for crossings.
-        people = self._person
         for i in range(self.n):
-            if people[i] == person:
+            self._load(i)
+            if self._person == person:
                 return i
         return -1
 
     def tag(self, i):
-        return self._tag[i]
+        f = self._f
+        if f is None:
+            raise IndexError("roster record %d: no roster" % i)
+        f.seek(HEAD + i * REC)
+        b = self._tagbuf
+        f.readinto(b)
+        return b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24
 
     def person(self, i):
-        return self._person[i]
+        self._load(i)
+        return self._person
 
     def role(self, i):
-        return self._role[i]
+        self._load(i)
+        return self._role
 
     def crew(self, i):
-        return self._crew[i]
+        self._load(i)
+        return self._crew
 
     def cert_ok(self, i, now_rel_s):
         # now_rel_s: wall clock minus EPOCH_S, or -1 when unknown (then nothing is valid).
         # A certificate is valid up to, not including, its expiry second.
-        return 0 <= now_rel_s < self._cert[i]
+        self._load(i)
+        return 0 <= now_rel_s < self._cert
 
     def cert_expiry_s(self, i):
-        c = self._cert[i]
+        self._load(i)
+        c = self._cert
         return c + EPOCH_S if c else 0
 
     def entries(self):
-        # The roster as [tag, person, role, cert_expiry_s, crew] lists (for persisting it;
-        # an expiry before 2020 reads back as 0, which is just as expired).
+        # The roster as [tag, person, role, cert_expiry_s, crew] lists, in tag order (an
+        # expiry before 2020 reads back as 0, which is just as expired). For tests and
+        # tools, not the board's loop.
         out = []
         for i in range(self.n):
             out.append(
-                [self._tag[i], self._person[i], self._role[i], self.cert_expiry_s(i), self._crew[i]]
+                [self.tag(i), self.person(i), self.role(i), self.cert_expiry_s(i), self.crew(i)]
             )
         return out

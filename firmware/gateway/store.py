@@ -1,16 +1,16 @@
-# What the gateway keeps on flash besides the event log: its key, its configuration,
-# the last accepted command counter, the state snapshot and the roster. Each is one file
-# written atomically (Flash.write), so a power cut leaves the old or the new version.
+# What the gateway keeps on flash besides the event log, the state snapshot
+# (gateway/snapshot.py) and the roster (gateway/roster.py): its key, its configuration,
+# the last accepted command counter and the boot count. Each is one file written
+# atomically (Flash.write), so a power cut leaves the old or the new version.
 # The deploy tool and the virtual board provision KEY_FILE and CONFIG_FILE by name.
+import sys
+
 from gatewire import cbor
 from gatewire.auth import KEY_LEN
 
 KEY_FILE = "gateway.key"
 CONFIG_FILE = "config.cbor"
 COUNTER_FILE = "auth.cbor"
-STATE_FILE = "state.cbor"
-ROSTER_FILE = "roster.cbor"
-ROSTER_PART_FILE = "roster.part"
 BOOTS_FILE = "boots.cbor"
 
 
@@ -64,46 +64,10 @@ def next_boot_count(flash):
     return n
 
 
-# The roster is stored as the chunks it arrived in, each a CBOR list of entries behind
-# a 2-byte length, so that loading it at boot never holds more than one chunk decoded.
-
-
-def roster_part_append(flash, entries, first):
-    data = cbor.dumps(entries)
-    head = bytes((len(data) >> 8, len(data) & 0xFF))
-    if first:
-        flash.write(ROSTER_PART_FILE, head + data)
-    else:
-        flash.append(ROSTER_PART_FILE, head + data)
-
-
-def roster_part_commit(flash):
-    data = flash.read(ROSTER_PART_FILE)
-    if data is None:
-        raise StoreError(ROSTER_PART_FILE, "missing at commit")
-    flash.write(ROSTER_FILE, data)
-    flash.remove(ROSTER_PART_FILE)
-
-
-def roster_chunks(flash):
-    # Yields each stored chunk (a list of entries); StoreError on damage.
-    size = flash.size(ROSTER_FILE)
-    if size is None or size < 0:
-        return
-    off = 0
-    while off < size:
-        head = flash.read_at(ROSTER_FILE, off, 2)
-        if head is None or len(head) != 2:
-            raise StoreError(ROSTER_FILE, "truncated at byte %d" % off)
-        n = (head[0] << 8) | head[1]
-        data = flash.read_at(ROSTER_FILE, off + 2, n)
-        if data is None or len(data) != n:
-            raise StoreError(ROSTER_FILE, "truncated at byte %d" % off)
-        try:
-            chunk = cbor.loads(data)
-        except ValueError as e:
-            raise StoreError(ROSTER_FILE, "chunk at byte %d unreadable (%s)" % (off, e))
-        if not isinstance(chunk, list):
-            raise StoreError(ROSTER_FILE, "chunk at byte %d is not a list" % off)
-        yield chunk
-        off += 2 + n
+def unload(name):
+    # Lets a rarely used gateway module's code leave the heap (imported again on its
+    # next use): a board keeps imported bytecode in its 192 KB.
+    sys.modules.pop("gateway." + name, None)
+    pkg = sys.modules.get("gateway")
+    if pkg is not None and name in pkg.__dict__:
+        delattr(pkg, name)

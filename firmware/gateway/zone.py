@@ -71,9 +71,10 @@ from gateway.ledger import (
     FLAG_UNKNOWN,
     TICKS_MASK,
     Ledger,
+    first_twice,
     ticks_age,
 )
-from gateway.roster import MAX_ID, Roster, heapsort
+from gateway.roster import MAX_ID, Roster
 
 try:
     from micropython import const
@@ -368,24 +369,45 @@ class Zone:
         # (overflow): nobody is dropped. The monotonic clock restarted with the board,
         # so each stay's age is rebuilt from the wall clock when both are known.
         rows = _check_snapshot(snap, self.policy)
+        self.restore_start(snap[1], snap[2], snap[3])
+        for k in range(rows):
+            b = 4 + k * _ROW
+            self.restore_row(
+                snap[b],
+                snap[b + 1],
+                snap[b + 2],
+                snap[b + 3],
+                snap[b + 4],
+                snap[b + 5],
+                now_ms,
+                now_s,
+            )
+        self.restore_finish(now_ms, now_s)
+
+    def restore_start(self, overflow, override_cap, override_expiry_s):
+        # restore() in three parts, for a snapshot read row by row (gateway/snapshot.py):
+        # the caller has checked every value against check_restored_*.
         ld = self.ledger
         ld.clear()
         self.doorway.clear()
-        ld.overflow = snap[1]
-        if snap[2] >= 0:
-            self.policy.override_cap = snap[2]
-            self.policy.override_expiry_s = snap[3]
+        ld.overflow = overflow
+        if override_cap >= 0:
+            self.policy.override_cap = override_cap
+            self.policy.override_expiry_s = override_expiry_s
         else:
             self.policy.clear_override()
-        for k in range(rows):
-            b = 4 + k * _ROW
-            since_s = snap[b + 2]
-            since_ms = _since_ms(since_s, now_ms, now_s)
-            r = ld.add(
-                snap[b], snap[b + 1], snap[b + 3], snap[b + 4], snap[b + 5], since_s, since_ms
-            )
-            if r < 0:
-                ld.overflow += 1
+
+    def restore_row(self, tag, person, since_s, role, crew, flags, now_ms, now_s):
+        # False if the tag is in already (a damaged snapshot: the caller refuses it).
+        ld = self.ledger
+        if ld.find(tag) >= 0:
+            return False
+        r = ld.add(tag, person, role, crew, flags, since_s, _since_ms(since_s, now_ms, now_s))
+        if r < 0:
+            ld.overflow += 1
+        return True
+
+    def restore_finish(self, now_ms, now_s):
         self._beam_last = -1
         self._excess = 0
         self._now_ms = now_ms
@@ -693,7 +715,7 @@ def _check_snapshot(snap, policy):
     if (len(snap) - 4) % _ROW:
         raise ValueError("ledger snapshot: rows are %d integers each" % _ROW)
     rows = (len(snap) - 4) // _ROW
-    seen = array("I")
+    seen = array("I", range(rows))
     for k in range(rows):
         b = 4 + k * _ROW
         what = "ledger snapshot row %d" % k
@@ -703,9 +725,8 @@ def _check_snapshot(snap, policy):
         _int(what + " role", snap[b + 3], 0, roles.MAX_ROLE)
         _int(what + " crew", snap[b + 4], 0, 2)
         _int(what + " flags", snap[b + 5], 0, 255)
-        seen.append(tag)
-    heapsort(seen)
-    for i in range(1, len(seen)):
-        if seen[i] == seen[i - 1]:
-            raise ValueError("ledger snapshot: tag %d appears twice" % seen[i])
+        seen[k] = tag
+    k = first_twice(seen)
+    if k >= 0:
+        raise ValueError("ledger snapshot: tag %d appears twice" % seen[k])
     return rows

@@ -47,11 +47,16 @@ def civil_from_unix(t):
 
 
 class WallClock:
-    # Anchored at the host's time-set: rtc_s = anchor + elapsed ticks. Reading it
-    # allocates nothing beyond the result, unlike RTC.datetime()'s tuple.
+    # Anchored at the host's time-set: rtc_s = anchor + elapsed ticks. Unix seconds are
+    # past 2**30, a big int on a 32-bit board (32 bytes a sum), so the second last read is
+    # kept with the tick at which the next one begins: reading the clock again within
+    # the same second returns the same object and allocates nothing, and a new second
+    # costs one int, not one per call.
     def __init__(self):
         self._anchor_s = 0
         self._anchor_ms = 0
+        self._last_s = 0
+        self._next_ms = 0  # ticks_ms at which _last_s stops being the time
 
     def is_set(self):
         return self._anchor_s != 0
@@ -63,10 +68,14 @@ class WallClock:
             raise ValueError("rtc seconds %d outside 2020..2099" % t)
         self._anchor_s = t
         self._anchor_ms = now_ms
+        self._last_s = t
+        self._next_ms = ticks_add(now_ms, 1000)
 
     def now_s(self, now_ms):
         if self._anchor_s == 0:
             return 0
+        if 0 < ticks_diff(self._next_ms, now_ms) <= 1000:
+            return self._last_s
         elapsed_ms = ticks_diff(now_ms, self._anchor_ms)
         if elapsed_ms < 0:
             # Not read for over 6 days: the ticks wrapped and the elapsed time is lost.
@@ -78,4 +87,6 @@ class WallClock:
             self._anchor_s += whole_s
             self._anchor_ms = ticks_add(self._anchor_ms, whole_s * 1000)
             elapsed_ms -= whole_s * 1000
-        return self._anchor_s + elapsed_ms // 1000
+        self._last_s = self._anchor_s + elapsed_ms // 1000
+        self._next_ms = ticks_add(self._anchor_ms, (elapsed_ms // 1000 + 1) * 1000)
+        return self._last_s

@@ -122,6 +122,17 @@ class FileFlash:
             f.seek(offset)
             return f.read(n)
 
+    def fs_bytes(self):
+        # Size of the file system the folder is on (the event log's config bound).
+        st = os.statvfs(self.root)
+        return st[1] * st[2]
+
+    def reader(self, name):
+        # An open file for seek() and readinto() (the roster is searched in place through
+        # one): reading through it allocates nothing. The caller closes it.
+        self.close()
+        return open(self._path(name), "rb")
+
     def truncate(self, name, size):
         self.close()
         # MicroPython's files have no truncate(): rewrite the kept prefix atomically,

@@ -32,6 +32,8 @@ class Outputs:
     # has a pull-down (docs/hardware.md): low, floating, reset or dead board = de-energised.
     # Permissive outputs are built first, so they are low before anything else can fail.
     # "Entry permitted" is wired instead of "entry refused", so that it fails to refused.
+    # The gateway sets every output every step; a pin is written only when its state
+    # changes, so a lamp's break-before-make never flickers it and no step pays for it.
     def __init__(self, work, hot, entry_permitted, green, amber, red, sounder):
         out = machine.Pin.OUT
         self._work = machine.Pin(work, out, value=0)
@@ -41,12 +43,22 @@ class Outputs:
         self._amber = machine.Pin(amber, out, value=0)
         self._red = machine.Pin(red, out, value=0)
         self._sounder = machine.Pin(sounder, out, value=0)
+        # What each pin was last driven to (all low above); the lamp as a colour.
+        self._state = bytearray(5)  # work, hot, entry permitted, sounder, lamp colour
+
+    def _changed(self, i, v):
+        if self._state[i] == v:
+            return False
+        self._state[i] = v
+        return True
 
     def set_lamp(self, colour):
         if isinstance(colour, bool) or not isinstance(colour, int) or not 0 <= colour <= 3:
             raise ValueError(
                 "lamp colour must be 0 off, 1 green, 2 amber or 3 red, got %r" % (colour,)
             )
+        if not self._changed(4, colour):
+            return
         # Break before make: two lamps are never lit at once.
         self._green.value(0)
         self._amber.value(0)
@@ -59,16 +71,24 @@ class Outputs:
             self._red.value(1)
 
     def set_sounder(self, on):
-        self._sounder.value(1 if on else 0)
+        v = 1 if on else 0
+        if self._changed(3, v):
+            self._sounder.value(v)
 
     def set_work_relay(self, on):
-        self._work.value(1 if on else 0)
+        v = 1 if on else 0
+        if self._changed(0, v):
+            self._work.value(v)
 
     def set_hot_relay(self, on):
-        self._hot.value(1 if on else 0)
+        v = 1 if on else 0
+        if self._changed(1, v):
+            self._hot.value(v)
 
     def set_entry_refused(self, on):
-        self._entry_permitted.value(0 if on else 1)
+        v = 0 if on else 1
+        if self._changed(2, v):
+            self._entry_permitted.value(v)
 
 
 class StdioLink:
@@ -82,6 +102,8 @@ class StdioLink:
         self._out = sys.stdout.buffer
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
+        self._poll_out = select.poll()
+        self._poll_out.register(sys.stdout, select.POLLOUT)
         self._one = bytearray(1)
 
     def read_into(self, buf):
@@ -98,6 +120,13 @@ class StdioLink:
             buf[n] = one[0]
             n += 1
         return n
+
+    def writable(self):
+        # True if the console can take bytes now: events then wait on flash, not in a
+        # blocked write (a host that stopped reading must not stall the loop).
+        for _ in self._poll_out.ipoll(0):
+            return True
+        return False
 
     def write(self, data):
         self._out.write(data)
@@ -272,5 +301,16 @@ class McuBoard:
     def link_write(self, data: bytes | bytearray | memoryview) -> None:
         self._link.write(data)
 
+    def link_writable(self) -> bool:
+        return self._link.writable()
+
     def feed_watchdog(self) -> None:
         self._wdt.feed()
+
+    def reset_cause(self) -> int:
+        return machine.reset_cause()
+
+    def reset(self) -> None:
+        # After a fault (gateway/app.py _fault): outputs are already safe; a reset
+        # drives every pin to its de-energised default and boots afresh.
+        machine.reset()

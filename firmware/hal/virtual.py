@@ -82,6 +82,11 @@ class Flash:
             return b""
         return self._read_span(name, offset, min(n, size - offset))
 
+    def reader(self, name):
+        if self.size(name) is None:
+            raise OSError(_ENOENT, "flash: no file " + name)
+        return _Reader(self._read, name)
+
     def truncate(self, name, size):
         have = self.size(name)
         if have is None:
@@ -110,6 +115,27 @@ class Flash:
             if got != n:
                 raise OSError(5, "flash read %s: %d of %d bytes" % (name, got, n))
         return bytes(buf)
+
+
+class _Reader:
+    # Flash.reader(): seek() and readinto() straight into the caller's buffer.
+    def __init__(self, read, name):
+        self._read = read
+        self._name = name
+        self._pos = 0
+
+    def seek(self, pos):
+        self._pos = pos
+        return pos
+
+    def readinto(self, buf):
+        n = len(buf)
+        got = _check(self._read(self._name, self._pos, uctypes.addressof(buf), n), "flash read")
+        self._pos += got
+        return got
+
+    def close(self):
+        pass
 
 
 def _name(name):

@@ -73,6 +73,7 @@ _ALARM_KINDS = frozenset(
         ev.SYSTEM_ALARM,
         ev.AUTH_REJECTED,
         ev.INTERNAL_ERROR,
+        ev.FAULT,
     )
 )
 _WARN_KINDS = frozenset(

@@ -67,6 +67,7 @@ LATCHED_KINDS = frozenset(
         ev.LOG_FULL,
         ev.AUTH_REJECTED,
         ev.INTERNAL_ERROR,
+        ev.FAULT,
     )
 )
 # Kinds by which a tag crosses into a zone (counted or not, it is there).

@@ -157,7 +157,12 @@ class VirtualBoard:
 
         try:
             image = firmware_image(self.profile["deploy_board"], self.repo)
-        except DeployError as e:
+        except Exception as e:
+            # Imported here: shaftgate.cli imports the simulator, which imports this package.
+            from shaftgate.cli.deploy import DeployError
+
+            if not isinstance(e, DeployError):
+                raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
         self._settings = {
             "repo": str(self.repo),

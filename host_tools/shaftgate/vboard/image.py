@@ -39,10 +39,9 @@ def _digest(paths, tool):
 def firmware_image(board, repo=_REPO):
     """Folder of the board's file system as deploy ships it for `board`, the HAL swapped
     for hal/virtual.mpy. Raises deploy.DeployError if a file does not compile."""
-    deploy = _deploy()
     repo = Path(repo)
-    tool = deploy.mpy_cross_path()
-    sources = [src for src, _ in deploy.firmware_sources(board, repo)]
+    tool = _deploy().mpy_cross_path()
+    sources = [src for src, _ in _deploy().firmware_sources(board, repo)]
     virtual = repo / "firmware" / "hal" / "virtual.py"
     key = _digest([*sources, virtual], tool)
     root = repo / CACHE
@@ -52,7 +51,7 @@ def firmware_image(board, repo=_REPO):
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".%s-" % board, dir=root))
     try:
-        deploy.build(board, work, repo=repo, mpy_cross=tool)
+        _deploy().build(board, work, repo=repo, mpy_cross=tool)
         tree = work / "board"
         (tree / "hal" / (board + ".mpy")).unlink()
         compile_module(tool, virtual, tree / "hal" / "virtual.mpy", "hal/virtual.py")
@@ -81,9 +80,8 @@ def compiled_tests(test_file, repo=_REPO):
     named test_*) as .mpy, for a MicroPython run held to a profile: test code then costs
     the heap what the firmware's own .mpy would, not what compiling source on the board
     would. A helper that mpy-cross refuses (CPython-only) is left out."""
-    deploy = _deploy()
     repo = Path(repo)
-    tool = deploy.mpy_cross_path()
+    tool = _deploy().mpy_cross_path()
     test_file = Path(test_file).resolve()
     helpers = [p for p in sorted(test_file.parent.glob("*.py")) if not p.name.startswith("test_")]
     sources = [*helpers, test_file]
@@ -97,7 +95,7 @@ def compiled_tests(test_file, repo=_REPO):
         for src in sources:
             try:
                 compile_module(tool, src, work / (src.stem + ".mpy"), src.name)
-            except deploy.DeployError:
+            except _deploy().DeployError:
                 if src == test_file:
                     raise
         try:

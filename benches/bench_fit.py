@@ -1,0 +1,182 @@
+"""The firmware on a Raspberry Pi Pico's budget (issue 9 items 2, 4, 7), before and after
+the board-fit work: heap and estimated board time of each call, with the firmware loaded
+as the .mpy files `shaftgate deploy` ships, under the real MicroPython (WebAssembly).
+
+A shaft gateway with a 2,000-person roster (loaded over the link, as a host does) and 300
+people in: first boot, reboot, crossings with events pushed to a host, acks, status, a
+roster load and a config-set (benches/fit_work.py, driven by benches/fit_probe.mjs one
+call per phase). "before" is the firmware at commit BEFORE, built the same way.
+
+Heap: this port reclaims garbage only between top-level calls, so a call's figure is
+everything it allocated on top of what was live (a board would collect inside it: the
+figure is an upper bound, as the strict board profile reads it). Board time: VM time x
+(the Pico's published 8-queens time / this VM's), about +-50 %, noisy on a shared machine.
+"""
+
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "host_tools"))
+
+from shaftgate.cli.deploy import build  # noqa: E402
+
+BEFORE = "22c9d18"  # main when the board-fit work began
+HEAP = 192 * 1024  # a Pico's GC heap
+PREFIX = "@@bench "
+
+
+def _source_tree(commit, dest):
+    blob = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "firmware", "protocol"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def probe(repo):
+    with tempfile.TemporaryDirectory(prefix="shaftgate-fit-") as tmp:
+        files = build("pico", tmp, repo=Path(repo))
+        proc = subprocess.run(
+            ["node", str(REPO / "benches" / "fit_probe.mjs"), tmp],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=str(REPO),
+        )
+    for line in proc.stdout.splitlines():
+        if line.startswith(PREFIX):
+            figures = json.loads(line[len(PREFIX) :])
+            figures["mpy_files"] = len(files)
+            figures["mpy_bytes"] = sum(size for _, size in files)
+            return figures
+    raise RuntimeError("fit probe failed:\n" + proc.stderr[-3000:])
+
+
+def steady(figures_list):
+    # Board times from several runs: each phase's figures from the run where its longest
+    # call was shortest (a real long step is long in every run; a busy machine is not).
+    out = figures_list[0]
+    for other in figures_list[1:]:
+        for name, p in other["phases"].items():
+            mine = out["phases"].get(name)
+            if mine is not None and p["pico_ms_max"] < mine["pico_ms_max"]:
+                for k in ("pico_ms_max", "pico_ms_min", "pico_ms_total"):
+                    mine[k] = p[k]
+    return out
+
+
+def _kb(n):
+    return "%.1f KB" % (n / 1024)
+
+
+def _ms(x):
+    return "%.0f ms" % x
+
+
+def _rows(f):
+    ph = f["phases"]
+    base = f["base"] - f["bench_code"]  # the bench's own code is not on a board
+
+    def on_board(n):
+        return n - f["bench_code"]
+
+    def phase(name):
+        return ph.get(name, {})
+
+    reboot = phase("reboot")
+    # The worst point after boot: the live heap with the zone full, plus the most any one
+    # step allocated on top of it (a board could not collect inside that step).
+    later = [k for k in ph if k not in ("first boot", "fill (300 in)", "ack 300 in", "nothing")]
+    later = [k for k in later if not k.startswith("import") and k != "reboot prepare"]
+    worst_alloc, worst_name = max((ph[k]["alloc_max"], k) for k in later)
+    worst = reboot["live"] + worst_alloc
+    step_names = (
+        "reboot",
+        "idle step",
+        "ack (steps)",
+        "status (steps)",
+        "roster-load part (steps)",
+        "roster-load last part, commit (steps)",
+        "config-set (steps)",
+    )
+    longest = max(phase(k).get("pico_ms_max", 0) for k in step_names)
+    longest_name = max((phase(k).get("pico_ms_max", 0), k) for k in step_names)[1]
+    return {
+        ".mpy shipped": "%d files, %s" % (f["mpy_files"], _kb(f["mpy_bytes"])),
+        "heap after importing the firmware": _kb(f["code"]),
+        "live heap, reboot done (2,000 roster, 300 in)": _kb(on_board(reboot["live"])),
+        "  of which data (not code)": _kb(on_board(reboot["live"]) - f["code"]),
+        "peak, reboot (live + the largest boot phase's allocation)": _kb(
+            on_board(reboot["live"] + reboot["alloc_max"])
+        ),
+        "worst point after boot: reboot live + largest step (%s)" % worst_name: _kb(
+            on_board(worst)
+        ),
+        "free of 192 KB at that peak": _kb(HEAP - on_board(worst)),
+        "alloc per crossing call, event pushed (mean)": "%d B"
+        % (phase("crossing pushed")["alloc_total"] // phase("crossing pushed")["calls"]),
+        "alloc per idle step (mean)": "%d B"
+        % (phase("idle step")["alloc_total"] // phase("idle step")["calls"]),
+        "alloc, signed ack with 300 in (largest step)": "%d B" % phase("ack (steps)")["alloc_max"],
+        "alloc, status (largest step)": "%d B" % phase("status (steps)")["alloc_max"],
+        "alloc, roster-load part of 100 (largest step)": _kb(
+            phase("roster-load part (steps)")["alloc_max"]
+        ),
+        "alloc, roster-load commit (largest step)": _kb(
+            phase("roster-load last part, commit (steps)")["alloc_max"]
+        ),
+        "alloc, config-set (largest step)": _kb(phase("config-set (steps)")["alloc_max"]),
+        "Pico time: importing the .mpy (fastest of 3)": _ms(
+            phase("import (firmware .mpy)")["pico_ms_min"]
+        ),
+        "Pico time: reboot after import (%d calls)" % reboot["calls"]: _ms(reboot["pico_ms_total"]),
+        "Pico time: boot = import + reboot": _ms(
+            phase("import (firmware .mpy)")["pico_ms_min"] + reboot["pico_ms_total"]
+        ),
+        "Pico time: longest step (%s)" % longest_name: _ms(longest),
+        "Pico time: crossing (3 steps + push), mean": _ms(
+            phase("crossing pushed")["pico_ms_total"] / phase("crossing pushed")["calls"]
+        ),
+        "VM-to-Pico factor (8 queens)": "%.1f" % f["pico_factor"],
+        "_base": base,
+    }
+
+
+def run():
+    with tempfile.TemporaryDirectory(prefix="shaftgate-before-") as old:
+        before = _rows(probe(_source_tree(BEFORE, old)))
+    after = _rows(steady([probe(REPO), probe(REPO)]))
+    rows = []
+    for key in after:
+        if key.startswith("_"):
+            continue
+        old_key = key
+        if key not in before:
+            # Row names that carry the phase name may differ: match by prefix.
+            stem = key.split("(")[0]
+            old_key = next((k for k in before if k.split("(")[0] == stem), None)
+        rows.append((key, before.get(old_key, "-") if old_key else "-", after[key]))
+    return [
+        (
+            "Board fit on a Raspberry Pi Pico (192 KB heap): 2,000 roster, 300 in, "
+            "firmware as .mpy; before = %s" % BEFORE,
+            ["figure", "before", "after"],
+            rows,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    for title, _header, rows in run():
+        print(title)
+        for r in rows:
+            print("  %-66s %14s %14s" % r)

@@ -1,0 +1,153 @@
+// The firmware's fit on a board (issue 9 items 2, 4, 7), measured under the real
+// MicroPython (WebAssembly) with the firmware loaded as the .mpy files deploy ships.
+//   node benches/fit_probe.mjs BUILD_DIR
+// BUILD_DIR/board is shaftgate.cli.deploy.build()'s tree for the pico. Each phase (import,
+// boot step, crossing, request) is its own top-level call, because this port reclaims
+// garbage only between calls: a call's peak is bounded by the heap in use when it returns
+// (everything it allocated counts, as if the board never collected inside it). Prints
+// one "@@bench {json}" line: per phase the highest such bound, the live heap after it
+// and its VM time.
+import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const build = process.argv[2];
+const out = [];
+const mp = await loadMicroPython({
+  heapsize: 192 * 1024,
+  linebuffer: true,
+  stdout: (l) => out.push(l),
+  stderr: (l) => process.stderr.write(l.slice(0, 2000) + "\n"),
+});
+
+function copyTree(hostDir, vmDir) {
+  mp.FS.mkdirTree(vmDir);
+  for (const ent of fs.readdirSync(hostDir, { withFileTypes: true })) {
+    const h = path.join(hostDir, ent.name);
+    if (ent.isDirectory()) copyTree(h, vmDir + "/" + ent.name);
+    else if (ent.name.endsWith(".mpy")) mp.FS.writeFile(vmDir + "/" + ent.name, fs.readFileSync(h));
+  }
+}
+copyTree(path.join(build, "board"), "/board");
+mp.FS.mkdirTree("/bench");
+for (const f of ["gateway_work.py", "fit_work.py"]) {
+  mp.FS.writeFile("/bench/" + f, fs.readFileSync(path.join(repo, "benches", f)));
+}
+
+function run(code) {
+  try {
+    mp.runPython(code);
+    return undefined;
+  } catch (e) {
+    process.stderr.write(String(e).slice(0, 3000) + "\n");
+    process.exit(1);
+  }
+}
+run("import gc, sys, time\nsys.path[:0] = ['/board', '/bench']");
+const phases = {};
+function value(expr) {
+  run("_r = " + expr);
+  return mp.globals.get("_r");
+}
+function live() {
+  run("gc.collect()");
+  return value("gc.mem_alloc()");
+}
+// One measured call: returns its result; records peak bound, live heap and VM ms.
+function measured(phase, code) {
+  const start = live();
+  run("_t0 = time.ticks_us()");
+  run("_r = " + code + "\n_peak = gc.mem_alloc()\n_us = time.ticks_diff(time.ticks_us(), _t0)");
+  const r = mp.globals.get("_r");
+  const peak = mp.globals.get("_peak");
+  const us = mp.globals.get("_us");
+  const after = live();
+  const p = (phases[phase] ||= {
+    peak: 0,
+    live: 0,
+    calls: 0,
+    us_max: 0,
+    us_total: 0,
+    alloc_max: 0,
+    alloc_total: 0,
+  });
+  p.peak = Math.max(p.peak, peak);
+  p.alloc_max = Math.max(p.alloc_max, peak - start);
+  p.alloc_total += peak - start;
+  p.live = after;
+  p.calls += 1;
+  p.us_max = Math.max(p.us_max, us);
+  p.us_min = Math.min(p.us_min ?? Infinity, us);
+  p.us_total += us;
+  return r;
+}
+
+const bare = live();
+// Importing is timed three times (the modules dropped between), the fastest kept: one
+// import is a single sample on a shared machine.
+const IMPORT = "0\nfrom gateway import app, boot, store\nfrom hal import flashfs";
+const DROP =
+  "for _k in [k for k in sys.modules if k.split('.')[0] in ('gateway', 'gatewire', 'hal')]:\n" +
+  "    del sys.modules[_k]";
+for (let i = 0; i < 2; i++) {
+  measured("import (firmware .mpy)", IMPORT);
+  run(DROP);
+}
+measured("import (firmware .mpy)", IMPORT);
+const codeLive = live() - bare;
+run("import fit_work");
+const benchCode = live() - bare - codeLive;
+const before = live();
+
+measured("setup", "W = fit_work.Work()");
+run("W.first_boot_prepare()");
+measured("first boot", "W.boot_all()");
+while (value("W.fill_more()")) {
+  measured("fill (300 in)", "W.fill_step()");
+}
+measured("ack 300 in", "W.ack()");
+measured("reboot prepare", "W.drop()");
+let n = 0;
+while (measured("reboot", "W.boot_step()")) n += 1;
+phases.reboot.steps = n + 1;
+// A request: queued, then the gateway stepped one call per step until it has answered.
+function request(phase, send) {
+  run(send);
+  do measured(phase, "W.idle(10)");
+  while (value("W.waiting()"));
+}
+request("hello (steps)", "W.send_hello()");
+for (let i = 0; i < 60; i++) measured("crossing pushed", "W.crossing_pushed()");
+request("ack (steps)", "W.send_ack()");
+for (let i = 0; i < 50; i++) measured("idle step", "W.idle()");
+request("status (steps)", "W.send_status()");
+const parts = value("W.roster_parts()");
+for (let i = 0; i < parts - 1; i++) request("roster-load part (steps)", "W.send_roster_part(" + i + ")");
+request("roster-load last part, commit (steps)", "W.send_roster_part(" + (parts - 1) + ")");
+request("config-set (steps)", "W.send_config_set()");
+// What one measured call costs by itself (compiling its line): taken off every figure.
+for (let i = 0; i < 20; i++) measured("nothing", "None");
+const overhead = phases.nothing.alloc_max;
+for (const p of Object.values(phases)) {
+  p.alloc_max = Math.max(0, p.alloc_max - overhead);
+  p.alloc_total = Math.max(0, p.alloc_total - overhead * p.calls);
+}
+// Calibration: the VM's time for the solver the Pico's published figure is for.
+let best = Infinity;
+for (let i = 0; i < 3; i++) {
+  run("_t0 = time.ticks_us()\n_q = fit_work.queens()\n_us = time.ticks_diff(time.ticks_us(), _t0)");
+  if (value("_q") !== 92) throw new Error("queens solver broken");
+  best = Math.min(best, value("_us"));
+}
+const factor = value("fit_work.PICO_QUEENS_MS") / (best / 1000);
+for (const p of Object.values(phases)) {
+  p.pico_ms_max = (p.us_max / 1000) * factor;
+  p.pico_ms_min = (p.us_min / 1000) * factor;
+  p.pico_ms_total = (p.us_total / 1000) * factor;
+}
+const figures = { harness_alloc: overhead, code: codeLive, bench_code: benchCode, base: before, queens_vm_ms: best / 1000, pico_factor: factor, phases };
+figures.heap_check = value("str(W.check())");
+console.log("@@bench " + JSON.stringify(figures));
+for (const l of out) if (!l.startsWith("@@")) process.stderr.write(l + "\n");

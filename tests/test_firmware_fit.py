@@ -1,0 +1,599 @@
+# micropython-test
+# The gateway fits a board (issue 9): faults in step() contained (outputs safe, the fault
+# on flash, logged at the next boot, the board reset; a MemoryError retried once), a full
+# file system is a full log and never a crash, the log's size bound by the file system,
+# boot in phases with the watchdog fed between them, the roster and the state snapshot
+# in binary slots on flash (newest whole slot wins), and allocation-free lookups.
+import gc
+
+from apprig import KEY, NOW_S, Rig, fresh_root, of_kind, roster_entry
+from fakeboard import FakeBoard
+from mpcheck import raises
+
+from gateway import app, roles, roster, snapshot, store
+from gateway import events as ev
+from gateway.roster import Roster
+from gatewire.errors import E_REFUSED
+from hal import clock
+from hal.flashfs import FileFlash
+
+
+class BoardReset(Exception):
+    # What machine.reset() does to the code that called it: nothing after it runs.
+    pass
+
+
+class ResettingBoard(FakeBoard):
+    def __init__(self, root, cameras=1):
+        FakeBoard.__init__(self, root, cameras)
+        self.resets = 0
+
+    def reset_cause(self):
+        return 3  # machine.WDT_RESET on the rp2 port
+
+    def reset(self):
+        self.resets += 1
+        raise BoardReset()
+
+
+def _boom(*args):
+    raise ValueError("a bug in a rule")
+
+
+# ---- faults in step() ----
+
+
+def test_a_fault_in_step_leaves_outputs_safe_records_it_and_resets():
+    rig = staffed(board_class=ResettingBoard)
+    rig.cross(1)
+    assert rig.board.work and not rig.board.refused
+    rig.gw.zone.tick = _boom
+    raises(BoardReset, rig.step)
+    b = rig.board
+    assert b.resets == 1
+    assert not b.work and not b.hot and b.refused and b.lamp == 3
+    rec = store.read_cbor(b.flash, app.FAULT_FILE)
+    assert rec == [3, app.AT_RULES, 3, "ValueError"], rec
+
+
+def test_the_fault_is_logged_at_the_next_boot_then_forgotten():
+    rig = staffed(board_class=ResettingBoard)
+    before = rig.last_seq()
+    rig.gw.zone.tick = _boom
+    raises(BoardReset, rig.step)
+    rig.power_cut()
+    rig.ready()
+    faults = of_kind(rig.events_after(before), ev.FAULT)
+    assert len(faults) == 1 and faults[0][3:6] == (app.AT_RULES, 3, 3), faults
+    assert rig.board.flash.read(app.FAULT_FILE) is None
+    rig.power_cut()
+    rig.ready()
+    assert len(of_kind(rig.events_after(before), ev.FAULT)) == 1  # logged once only
+
+
+def test_no_fault_no_fault_event():
+    rig = staffed(board_class=ResettingBoard)
+    rig.power_cut()
+    rig.ready()
+    assert not of_kind(rig.events_after(0), ev.FAULT)
+    assert rig.board.resets == 0
+
+
+def test_a_memory_error_is_collected_and_the_step_retried_once():
+    rig = staffed(board_class=ResettingBoard)
+    real = rig.gw.zone.tick
+    failures = [1]
+
+    def short_of_heap(now_ms, now_s):
+        if failures[0]:
+            failures[0] -= 1
+            raise MemoryError()
+        real(now_ms, now_s)
+
+    rig.gw.zone.tick = short_of_heap
+    rig.cross(2)
+    assert rig.board.resets == 0 and failures[0] == 0
+    assert rig.board.work
+    assert rig.call("status")["occupants"] == 1
+
+
+def test_a_memory_error_twice_in_a_row_is_a_fault():
+    rig = staffed(board_class=ResettingBoard)
+
+    def short_of_heap(now_ms, now_s):
+        raise MemoryError()
+
+    rig.gw.zone.tick = short_of_heap
+    raises(BoardReset, rig.step)
+    assert store.read_cbor(rig.board.flash, app.FAULT_FILE)[0] == 1  # MemoryError
+    assert rig.board.refused and not rig.board.work
+
+
+def test_a_board_without_reset_sees_the_fault_raised_with_outputs_safe():
+    rig = staffed()
+    rig.gw.zone.tick = _boom
+    raises(ValueError, rig.step)
+    assert rig.board.refused and not rig.board.work
+    assert store.read_cbor(rig.board.flash, app.FAULT_FILE)[3] == "ValueError"
+
+
+# ---- a full file system ----
+
+
+class FullFlash:
+    # FileFlash whose appends to the event log fail with ENOSPC while `full`.
+    def __init__(self, inner):
+        self.inner = inner
+        self.full = False
+
+    def append(self, name, data):
+        if self.full and name.startswith("ev"):
+            raise OSError(app.ENOSPC, "no space")
+        self.inner.append(name, data)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class FullBoard(FakeBoard):
+    def __init__(self, root, cameras=1):
+        FakeBoard.__init__(self, root, cameras)
+        self.flash = FullFlash(self.flash)
+
+
+def test_a_full_file_system_is_log_full_behaviour_not_a_crash():
+    rig = staffed(board_class=FullBoard)
+    rig.cross(1)
+    assert not rig.board.refused
+    rig.board.flash.full = True
+    rig.cross(2)  # its ENTRY finds no room
+    gw = rig.gw
+    assert gw.system & app.SYS_LOG_FULL
+    assert rig.board.refused and rig.board.lamp == 3  # entries refused, red
+    assert gw.lost_events >= 1
+    rig.board.flash.full = False
+    rig.step(500, 2)
+    rig.ack(rig.last_seq())
+    rig.step(500, 2)
+    assert not gw.system & app.SYS_LOG_FULL and not rig.board.refused
+
+
+def test_the_log_must_fit_half_the_file_system():
+    rig = staffed()
+    fs = rig.board.flash.fs_bytes()
+    gw = rig.gw
+    gw._fs_bytes = 400 * 1024  # a Pico W's littlefs is 848 KB
+    r = rig.request("config-set", changes={"log_capacity": 65536})
+    assert r.code != 0 and r.field == "log_capacity", r
+    assert "file system" in r.text
+    assert gw.cfg["log_capacity"] != 65536
+    rig.call("config-set", changes={"log_capacity": 2048})  # 95 KB: fits
+    assert gw.cfg["log_capacity"] == 2048
+    assert fs > 0
+
+
+def test_a_stored_log_capacity_too_big_for_the_file_system_fails_safe():
+    rig = Rig(config={"log_capacity": 65536})
+    real = FileFlash.fs_bytes
+    try:
+        FileFlash.fs_bytes = lambda self: 1024 * 1024
+        rig.power_cut()
+    finally:
+        FileFlash.fs_bytes = real
+    assert rig.gw.system & app.SYS_CONFIG_BAD
+    assert rig.gw.cfg["log_capacity"] == 4096
+
+
+# ---- boot in phases ----
+
+
+def test_a_staged_boot_keeps_outputs_safe_and_feeds_the_watchdog_per_phase():
+    rig = staffed()
+    for t in range(1, 40):
+        rig.cross(t)
+    rig.board.flash.close()
+    b = FakeBoard(rig.root)
+    b.rtc = NOW_S
+    gw = app.Gateway(b, staged=True)
+    assert gw.booting and b.refused and not b.work
+    phases = 0
+    while gw.booting:
+        b.ms += 10
+        gw.step()
+        phases += 1
+        assert b.watchdog_feeds == phases  # fed after every phase
+        if gw.booting:
+            assert b.refused and not b.work
+    assert phases >= 6
+    assert gw.zone.count == 39 and gw.system == 0
+
+
+def test_an_unstaged_boot_is_done_on_return():
+    rig = staffed()
+    rig.board.flash.close()
+    b = FakeBoard(rig.root)
+    gw = app.Gateway(b)
+    assert not gw.booting and gw.zone.roster.n == len(roster_entries())
+
+
+def roster_entries():
+    return [roster_entry(t, role=_ROLES.get(t, roles.MINER)) for t in range(1, 11)]
+
+
+_ROLES = {2: roles.TEAM_LEADER, 4: roles.WELDER, 9: roles.RESCUE}  # as test_app's roster
+
+
+def staffed(**kw):
+    # A provisioned face gateway with the roster loaded, a host that said hello, and
+    # live video and healthy gas held past the hold-off (as test_app.staffed).
+    rig = Rig(**kw)
+    rig.call("hello", min_version=1, max_version=1)
+    rig.load_roster(roster_entries())
+    rig.ready()
+    return rig
+
+
+# ---- the roster's slots ----
+
+
+def _roster(fl, entries):
+    r = Roster(None, fl)
+    r.open()
+    r.begin(len(entries))
+    r.add(entries)
+    r.commit()
+    return r
+
+
+def test_the_roster_is_written_sorted_and_the_newest_whole_slot_wins():
+    fl = FileFlash(fresh_root())
+    _roster(fl, [roster_entry(t) for t in (9, 3, 7)])
+    _roster(fl, [roster_entry(t) for t in (50, 40)])
+    r = Roster(None, fl)
+    assert r.open()
+    assert r.gen == 2 and [e[0] for e in r.entries()] == [40, 50]
+    # The newest slot damaged: the one before it is whole and is used.
+    newest = roster.ROSTER_SLOTS[1]
+    data = bytearray(fl.read(newest))
+    data[20] ^= 1
+    fl.write(newest, data)
+    r = Roster(None, fl)
+    assert r.open()
+    assert r.gen == 1 and [e[0] for e in r.entries()] == [3, 7, 9]
+
+
+def test_no_whole_roster_slot_is_a_bad_roster_and_no_file_is_an_empty_one():
+    fl = FileFlash(fresh_root())
+    r = Roster(None, fl)
+    assert r.open() and r.n == 0  # never loaded: empty, not bad
+    _roster(fl, [roster_entry(5)])
+    fl.write(roster.ROSTER_SLOTS[0], b"SGR1 cut short")
+    r = Roster(None, fl)
+    assert not r.open() and r.n == 0 and r.find(5) == -1
+
+
+def test_a_damaged_roster_at_boot_is_alarmed_and_every_tag_unknown():
+    rig = staffed()
+    for name in roster.ROSTER_SLOTS:
+        if rig.board.flash.size(name) is not None:
+            rig.board.flash.write(name, b"garbage")
+    rig.power_cut()
+    assert rig.gw.system & app.SYS_ROSTER_BAD
+    assert rig.gw.zone.roster.n == 0
+
+
+# ---- the snapshot's slots ----
+
+
+def test_a_cut_snapshot_save_leaves_the_one_before_it():
+    rig = staffed()
+    rig.cross(1)
+    rig.cross(2)
+    rig.gw._save_state()
+    fl = rig.board.flash
+    gen = rig.gw.snapshots.gen
+    newest = snapshot.SLOTS[rig.gw.snapshots._slot]
+    data = fl.read(newest)
+    fl.write(newest, data[: len(data) // 2])  # the power went mid-save
+    rig.power_cut()
+    gw = rig.gw
+    assert gw.snapshots.gen == gen  # gen - 1 restored, then saved again by the boot
+    assert gw.snapshots._slot == snapshot.SLOTS.index(newest)  # the torn one, rewritten
+    assert not gw.system & app.SYS_STATE_LOST
+    assert gw.zone.count == 2  # the older snapshot plus the crossings replayed
+
+
+def test_a_snapshot_save_goes_to_the_other_slot():
+    rig = staffed()
+    s = rig.gw.snapshots
+    first = s._slot
+    rig.gw._save_state()
+    assert s._slot == 1 - first
+    rig.gw._save_state()
+    assert s._slot == first
+
+
+# ---- allocation ----
+
+
+def _alloc(fn, n=50):
+    # Bytes one call allocates (MicroPython), or 0 where gc cannot tell (CPython).
+    if not hasattr(gc, "mem_alloc"):
+        for _ in range(n + 1):
+            fn()
+        return 0
+    fn()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(n):
+        fn()
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used // n
+
+
+def test_roster_lookups_allocate_nothing():
+    fl = FileFlash(fresh_root())
+    r = _roster(fl, [roster_entry(t) for t in range(1, 301)])
+    assert r.find(150) >= 0 and r.find(1000) == -1
+
+    def look():
+        i = r.find(150)
+        r.person(i)
+        r.role(i)
+        r.cert_ok(i, 100)
+        r.find(1000)
+
+    assert _alloc(look) == 0
+
+
+def test_the_wall_clock_allocates_only_when_the_second_changes():
+    c = clock.WallClock()
+    c.set(NOW_S, 1000)
+    assert c.now_s(1999) == NOW_S and c.now_s(2000) == NOW_S + 1
+    first = c.now_s(2100)
+    assert c.now_s(2500) is first  # the same object: nothing made
+    ms = [2600]
+
+    def read():
+        ms[0] += 1  # within the second
+        c.now_s(ms[0] % 1000 + 2000)
+
+    assert _alloc(read, 300) == 0
+    assert c.now_s(3000) == NOW_S + 2
+
+
+def test_a_snapshot_save_with_300_in_allocates_under_2_kb():
+    rig = Rig(config={"ledger_capacity": 512, "cap_limit": 0})
+    assert KEY
+    gw = rig.gw
+    for t in range(1, 301):
+        gw.zone.restore_row(t, t, NOW_S, 1, 0, 0, 0, NOW_S)
+    assert gw.zone.ledger.n == 300
+    assert _alloc(gw._save_state, 5) < 2048
+
+
+# ---- a roster commit over several steps ----
+
+
+def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
+    rig = staffed()
+    rig.cross(3)  # someone in: the zone keeps running through the commit
+    # Over 1,000 people: a commit big enough to be spread over steps (a small one is not).
+    entries = [roster_entry(t) for t in range(3000, 1900, -1)]  # 1,100, tags descending
+    for p in range(10):
+        rig.call(
+            "roster-load",
+            load_id=9,
+            part=p,
+            parts=11,
+            entries=entries[p * 100 : (p + 1) * 100],
+            total=1100,
+        )
+    env = rig.envelope(
+        "roster-load", load_id=9, part=10, parts=11, entries=entries[1000:], total=1100
+    )
+    rig.send(env)
+    for _ in range(40):  # the frame arrives 256 bytes a step
+        rig.step(10)
+        if rig.gw._job is not None:
+            break
+    assert rig.gw._job is not None  # the last part taken: its commit has begun
+    assert not [o for o in rig.inbox if o[1] == env[1]]  # and is not answered yet
+    assert rig.gw.zone.roster.find(3) >= 0  # the old roster still answers
+    other = rig.request("roster-load", load_id=10, part=0, parts=1, entries=[], total=0)
+    assert other.code == E_REFUSED and "in progress" in other.text
+    status = rig.call("status")  # other requests are served meanwhile
+    assert status["occupants"] == 1
+    done = rig.reply_to("roster-load", env[1])
+    assert done.ok and done.body["complete"] and done.body["entries"] == 1100, done
+    r = rig.gw.zone.roster
+    assert r.find(3) == -1 and r.find(1900) == -1 and r.find(1901) >= 0 and r.find(3000) >= 0
+    tags = [e[0] for e in r.entries()]
+    assert tags == sorted(tags)
+
+
+def test_a_roster_commit_that_finds_a_person_twice_is_refused_and_the_old_stays():
+    rig = staffed()
+    twice = [roster_entry(50), roster_entry(51)]
+    twice[1][1] = twice[0][1]
+    r = rig.request("roster-load", load_id=4, part=0, parts=1, entries=twice, total=2)
+    assert r.code == E_REFUSED and "holds tags 50 and 51" in r.text, r
+    assert rig.gw._job is None
+    assert rig.gw.zone.roster.find(3) >= 0 and rig.gw.zone.roster.find(50) == -1
+
+
+# ---- events pushed without allocating ----
+
+
+def test_the_event_framer_gives_the_bytes_gatewire_gives():
+    from gateway.pushframe import EventFramer
+    from gatewire import cbor, frame, messages
+
+    f = EventFramer()
+    digest = bytes(range(200, 216))
+    zeros = bytes(16)
+    cases = [
+        (1, 0, 1, 0, 0, 0, zeros),
+        (23, 23, 24, 255, 256, -1, digest),
+        (65535, NOW_S, 0xFFFF, 0xFFFFFFFF, -24, -25, digest),
+        (0xFFFFFFFF, 0xFFFFFFFF, 113, 40213, 0x7FFFFFFF, -0x80000000, zeros),
+        (65536, 1, 2, 3, -256, -257, digest),
+    ]
+    for seq, t, kind, tag, a, b, d in cases:
+        want = frame.encode(cbor.dumps(messages.event(seq, t, kind, tag, a, b, d)))
+        got = bytes(f.frame(seq, t, kind, tag, a, b, d))
+        assert got == want, (seq, got, want)
+
+
+def test_a_pushed_crossing_reaches_the_host_as_the_log_has_it():
+    rig = staffed()
+    before = rig.last_seq()
+    rig.cross(4)
+    rig.step(100, 3)
+    pushed = [e for e in rig.pushed if e[0] > before]
+    fetched = rig.fetch(before + 1)
+    assert pushed and pushed == fetched[: len(pushed)]
+    assert of_kind(pushed, ev.ENTRY)
+
+
+class QuietBoard(FakeBoard):
+    # FakeBoard whose inputs allocate nothing once `quiet` (as a real board's do), so
+    # a heap figure is the gateway's own.
+    def __init__(self, root, cameras=1):
+        FakeBoard.__init__(self, root, cameras)
+        self.quiet = False
+        self.point = -1
+        self.tag = 0
+        self.wobble = 0
+
+    def read_tag(self, out):
+        if not self.quiet:
+            return FakeBoard.read_tag(self, out)
+        if self.point < 0:
+            return False
+        out[0] = self.point
+        out[1] = self.tag
+        out[2] = -60
+        out[3] = 0
+        self.point = -1
+        return True
+
+    def read_gas(self, out):
+        if not self.quiet:
+            return FakeBoard.read_gas(self, out)
+        self.wobble = 1 - self.wobble
+        out[0] = 2000 + self.wobble
+        out[1] = 0
+        out[2] = 0
+        return True
+
+    def video_beats(self, out):
+        if not self.quiet:
+            return FakeBoard.video_beats(self, out)
+        out[0] = self.ms
+        return 1
+
+    def link_read(self, buf):
+        if self.quiet and not self.rx:
+            return 0
+        return FakeBoard.link_read(self, buf)
+
+    def link_write(self, data):
+        if not self.quiet:
+            FakeBoard.link_write(self, data)
+
+
+def test_a_pushed_crossing_allocates_at_most_64_bytes_beyond_its_log_append():
+    # The whole step path of a crossing with its event pushed to a host; the event log's
+    # own append (hash, record) is measured apart: it belongs to gateway/eventlog.py.
+    rig = staffed(board_class=QuietBoard)
+    gw = rig.gw
+    b = rig.board
+    b.quiet = True
+    b.rtc = NOW_S + 100
+    n = [0]
+
+    def crossing():
+        n[0] += 1
+        into = n[0] % 2 == 1
+        b.point = 0 if into else 1
+        b.tag = 2  # a miner in the roster: entries allowed, the lamp stays green
+        b.ms += 200
+        gw.step()
+        b.point = 1 if into else 0
+        b.tag = 2
+        b.ms += 200
+        gw.step()
+        for _ in range(5):
+            b.ms += 500
+            gw.step()
+
+    crossing()
+    crossing()
+    gw.log.ack(gw.log.last_seq)
+    history = len(b.history)
+    before = gw.log.last_seq
+    used = _alloc(crossing, 20)  # 21 crossings: one to warm up, 20 counted
+    events = (gw.log.last_seq - before) // 21
+    assert events >= 1 and gw._pushed == gw.log.last_seq  # every event pushed
+    assert history == len(b.history)  # no output changed: FakeBoard's record is quiet
+    append = _alloc(lambda: gw.log.append(NOW_S, ev.ENTRY, 2, 1, 1), 20)
+    assert history == len(b.history)
+    assert used - events * append <= 64, (used, events, append)
+
+
+def test_an_idle_step_allocates_nothing():
+    rig = staffed(board_class=QuietBoard)
+    gw = rig.gw
+    b = rig.board
+    b.quiet = True
+
+    def idle():
+        b.ms += 20  # many steps a second, as a board loops: the wall clock unchanged
+        gw.step()
+
+    assert _alloc(idle, 40) == 0
+
+
+def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
+    # The bulk restore (columns copied, ages from 16-bit halves) against zone._since_ms.
+    from gateway import zone as zone_mod
+
+    rig = staffed()
+    gw = rig.gw
+    now = NOW_S + 5000
+    starts = [now - 1, now - 3600, now - 86400 * 3, now - 86400 * 9, now + 50, 0, 1000]
+    z = gw.zone
+    z.restore_start(0, -1, 0)
+    for i in range(len(starts)):
+        z.restore_row(100 + i, 500 + i, starts[i], 1, i % 3, i, 0, now)
+    z.restore_finish(0, now)
+    gw._save_state()
+    rig.power_cut(rtc_s=now)
+    ld = rig.gw.zone.ledger
+    assert ld.n == len(starts) and not rig.gw.system & app.SYS_STATE_LOST
+    now_ms = rig.gw._now_ms
+    for i in range(len(starts)):
+        r = ld.find(100 + i)
+        assert ld.person(r) == 500 + i and ld.crew(r) == i % 3 and ld.flags(r) == i
+        want = zone_mod._since_ms(starts[i], now_ms, now) & 0x3FFFFFFF
+        assert ld.since_ms(r) == want, (i, ld.since_ms(r), want)
+    assert ld.crew_count[0] + ld.crew_count[1] + ld.crew_count[2] == len(starts)
+
+
+def test_rarely_used_modules_leave_the_heap_after_use():
+    import sys
+
+    rig = staffed()  # booted, a roster loaded
+    assert "gateway.config" not in sys.modules
+    assert "gateway.rosterload" not in sys.modules
+    rig.call("config-set", changes={"warn_pct": 85})
+    assert "gateway.config" not in sys.modules
+    assert rig.gw.cfg["warn_pct"] == 85
+    r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
+    assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it
+    rig.request("roster-load", load_id=5, part=1, parts=2, entries=[roster_entry(2)], total=2)
+    assert "gateway.rosterload" not in sys.modules
+    assert rig.gw.zone.roster.n == 2
