@@ -153,6 +153,7 @@ class VirtualBoard:
             watchdog_ms = 5000 if self.profile["board_time"] else 8000
         lo, hi = self.profile["watchdog_min_ms"], self.profile["watchdog_max_ms"]
         _check_int("watchdog_ms (%s profile)" % self.profile["name"], watchdog_ms, lo, hi)
+
         try:
             image = firmware_image(self.profile["deploy_board"], self.repo)
         except Exception as e:

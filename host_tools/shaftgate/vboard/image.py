@@ -15,16 +15,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+_REPO = Path(__file__).resolve().parents[3]
+CACHE = "build/vboard"
+
 
 def _deploy():
     # Imported when used: shaftgate.cli imports the simulator, which imports this package.
     from shaftgate.cli import deploy
 
     return deploy
-
-
-_REPO = Path(__file__).resolve().parents[3]
-CACHE = "build/vboard"
 
 
 def _digest(paths, tool):

@@ -165,6 +165,19 @@ function pagesOf(n) {
   return Math.ceil(n / P.flash.page_bytes);
 }
 
+// littlefs keeps a file of up to min(cache, block / 8) = 512 bytes inline in its
+// directory's metadata log (docs/hardware.md, "Flash wear"): writing it is one commit into
+// space erased beforehand, and the metadata block is erased (compacted) about every 16
+// commits. Counted here as one erase on every 16th inline commit.
+const INLINE_MAX = 512;
+const COMMITS_PER_ERASE = 16;
+let inlineCommits = 0;
+
+function inlineCommit(bytes) {
+  inlineCommits++;
+  flashOp(inlineCommits % COMMITS_PER_ERASE === 0 ? 1 : 0, pagesOf(Math.max(1, bytes)), bytes);
+}
+
 // ---- the watchdog: armed by Board(), judged in board time ----
 let wdtArmed = false;
 let wdtMs = 0;
@@ -509,8 +522,9 @@ const io = {
   fl_write: (name, addr, n) =>
     flashCall(() => {
       // littlefs writes a new copy: erase its blocks, program its pages, commit metadata
-      // (the new file's entry and the rename: two pages).
-      flashOp(Math.max(1, Math.ceil(n / P.flash.sector_bytes)), pagesOf(n) + 2, n);
+      // (the new file's entry and the rename: two pages). A small file is inline.
+      if (n <= INLINE_MAX) inlineCommit(n + P.flash.page_bytes);
+      else flashOp(Math.ceil(n / P.flash.sector_bytes), pagesOf(n) + 2, n);
       // Atomic replace: temp file, fsync, rename, fsync the folder (the rename's record).
       const p = flashPath(name);
       if (p === null) return -EINVAL;
@@ -532,9 +546,14 @@ const io = {
       if (p === null) return -EINVAL;
       const created = !fs.existsSync(p);
       // littlefs copies a file's partly written last block on an append after a close:
-      // one erase, the old tail and the new bytes programmed, one metadata page.
-      const tail = created ? 0 : fs.statSync(p).size % P.flash.sector_bytes;
-      flashOp(1, pagesOf(tail + n) + 1, tail + n);
+      // one erase, the old tail and the new bytes programmed, one metadata page; a file
+      // still inline (512 bytes or less) is one metadata commit.
+      const size = created ? 0 : fs.statSync(p).size;
+      if (size + n <= INLINE_MAX) inlineCommit(n);
+      else {
+        const tail = size % P.flash.sector_bytes;
+        flashOp(1, pagesOf(tail + n) + 1, tail + n);
+      }
       const fd = fs.openSync(p, "a");
       try {
         writeAll(fd, memToBuffer(addr, n), null);
