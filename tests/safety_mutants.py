@@ -338,12 +338,12 @@ CATALOGUE = (
     ),
     # ---- the beam (R-ID-2) ----
     M(
-        "beam-one-free",
-        "one untagged body is forgiven",
-        GW + "zone.py",
-        "if self._excess > 0:",
-        "if self._excess > 1:",
-        ZONE_TESTS,
+        "beam-untagged-silent",
+        "a body the beam saw with no tag raises no alarm",
+        GW + "doorway.py",
+        "        self._pulses.pop()\n        self._emit(UNTAGGED_ENTRY, 0, 1, self.beam_total)",
+        "        self._pulses.pop()",
+        (*DOOR_TESTS, "tests/test_zone_props.py"),
     ),
     # ---- authentication ----
     M(

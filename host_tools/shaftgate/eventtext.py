@@ -253,6 +253,7 @@ _DESCRIBE = {
         frames=t("ev_frames", n=e["b"]) if e["b"] > 1 else "",
     ),
     ev.LOG_RECORD_DAMAGED: lambda e, p: t("ev_record_damaged", kind=e["tag"], seq=e["a"]),
+    ev.FAULT: lambda e, p: _fault(e),
     ev.CONFIG_CHANGED: lambda e, p: t("ev_config", n=e["a"]),
     ev.GAS_LIMIT_LOOSENED: lambda e, p: t("ev_gas_loosened", n=e["tag"], new=e["a"], old=e["b"]),
     ev.SEALED: lambda e, p: t("ev_sealed", n=e["a"]),
@@ -297,3 +298,30 @@ def describe(e, people=None):
         except (TypeError, ValueError, KeyError, IndexError):
             pass  # fields outside what the catalogue says: show them raw below
     return t("ev_raw", tag=e["tag"], a=e["a"], b=e["b"])
+
+
+_FAULT_WHERE = ("", "boot", "inputs", "rules", "save", "outputs", "link", "push")
+_FAULT_KINDS = (
+    "",
+    "MemoryError",
+    "OSError",
+    "ValueError",
+    "TypeError",
+    "IndexError",
+    "KeyError",
+    "AttributeError",
+    "ZeroDivisionError",
+    "RuntimeError",
+)
+
+
+def _fault(e):
+    # app.AT_* and app._FAULT_KINDS by position: tag where, a the exception, b the cause.
+    where = e["tag"]
+    kind = e["a"]
+    return t(
+        "ev_fault",
+        where=t("fault_at_" + _FAULT_WHERE[where]) if 0 < where < len(_FAULT_WHERE) else where,
+        error=_FAULT_KINDS[kind] if 0 < kind < len(_FAULT_KINDS) else t("fault_other"),
+        cause=e["b"],
+    )

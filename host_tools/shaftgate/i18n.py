@@ -138,6 +138,7 @@ KINDS = {
     ev.TIME_BACK_REFUSED: ("clock back refused", "拒绝回拨时钟"),
     ev.CAP_OVERRIDE_REFUSED: ("temporary cap refused", "临时定员被拒"),
     ev.LOG_RECORD_DAMAGED: ("DAMAGED LOG RECORD", "记录损坏"),
+    ev.FAULT: ("GATEWAY FAULT", "网关故障"),
 }
 
 ROLES = {
@@ -233,6 +234,10 @@ ALARM_CLASSES = {
     "log_full": ("log full", "记录已满"),
     "auth_rejected": ("unauthenticated command", "未认证指令"),
     "internal_error": ("gateway internal error", "网关内部错误"),
+    "ledger_full": ("ledger full: entered unnamed", "名册已满：未记名进入"),
+    "fault": ("gateway fault and reset", "网关故障复位"),
+    "doorway_overflow": ("doorway overflow: counting in only", "通道跟踪溢出：只计进入"),
+    "log_record_damaged": ("damaged log record", "记录损坏"),
 }
 GASES = {1: ("CH4", "甲烷"), 2: ("CO", "一氧化碳")}
 SHIFTS = {
@@ -431,6 +436,18 @@ MESSAGES = {
         "damaged record on the gateway's flash (stored kind {kind}, seq {seq})",
         "网关闪存记录损坏（原类型 {kind}，序号 {seq}）",
     ),
+    "ev_fault": (
+        "gateway fault in {where} ({error}): outputs made safe, board reset (reset cause {cause})",
+        "网关故障，发生于{where}（{error}）：输出已置安全，板卡已复位（复位原因 {cause}）",
+    ),
+    "fault_at_boot": ("boot", "启动"),
+    "fault_at_inputs": ("reading the inputs", "读取输入"),
+    "fault_at_rules": ("the rules", "规则判断"),
+    "fault_at_save": ("saving the state", "保存状态"),
+    "fault_at_outputs": ("driving the outputs", "驱动输出"),
+    "fault_at_link": ("the host link", "主机通信"),
+    "fault_at_push": ("pushing events", "推送事件"),
+    "fault_other": ("another error", "其他错误"),
     "ev_config": ("{n} setting(s) changed", "{n} 项参数已变更"),
     "ev_gas_loosened": ("gas limit {n}: {old} -> {new} ppm", "气体限值 {n}：{old} -> {new} ppm"),
     "ev_sealed": ("zone sealed with {n} inside", "区域封闭，区内 {n} 人"),

@@ -40,6 +40,8 @@ _PAIRED = {
     ev.EVAC_START: ("evacuation", lambda e: "", (ev.EVAC_END,)),
     ev.PARALLEL_CREWS: ("parallel_crews", lambda e: "", (ev.PARALLEL_CREWS_CLEARED,)),
     ev.SYSTEM_ALARM: ("system", lambda e: "", (ev.STATE_CONFIRMED,)),
+    # Issue 10: a doorway past its tracks counts people in only, and says so until it ends.
+    ev.DOORWAY_OVERFLOW: ("doorway_overflow", lambda e: "", (ev.DOORWAY_OVERFLOW_END,)),
 }
 _CLEARS = {}
 for _kind, (_family, _sub, _enders) in _PAIRED.items():
@@ -64,6 +66,7 @@ LATCHED_KINDS = frozenset(
         ev.OVERSTAY,
         ev.READ_POINT_UNKNOWN,
         ev.LOG_TAMPERED,
+        ev.LOG_RECORD_DAMAGED,
         ev.LOG_FULL,
         ev.AUTH_REJECTED,
         ev.INTERNAL_ERROR,
