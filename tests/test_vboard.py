@@ -172,10 +172,14 @@ class Echo:
             chunk = bytes(self.buf[:n])
             if chunk[:1] == b"!" or self.line:
                 self.line.extend(chunk)
-                if self.line.endswith(b"\n"):
-                    cmd = bytes(self.line).strip()
-                    self.line = bytearray()
-                    self.command(cmd)
+                # Commands written one after another may arrive in one read (a board busy
+                # booting reads them together): each line is its own command.
+                while b"\n" in self.line:
+                    at = self.line.index(b"\n")
+                    cmd = bytes(self.line[:at]).strip()
+                    self.line = self.line[at + 1 :]
+                    if cmd:
+                        self.command(cmd)
             else:
                 b.link_write(memoryview(self.buf)[:n])
         while b.read_tag(self.tag):
