@@ -13,6 +13,7 @@ gateways'. Nothing here formats: shaftgate/cli/report.py renders.
 
 from gateway import events as ev
 from gateway import zone as zone_codes
+from shaftgate.station.alarms import PEOPLE_VIOLATIONS
 
 # Kinds whose b is the count in the zone after the event.
 COUNT_IN_B = frozenset(
@@ -30,15 +31,7 @@ COUNT_IN_B = frozenset(
 )
 LEVELS = {ev.CAP_OK: 0, ev.CAP_WARNING: 1, ev.CAP_FULL: 2, ev.CAP_OVER: 3}
 VIOLATIONS = (
-    ev.OVER_CAP_ENTRY,
-    ev.SEALED_ENTRY,
-    ev.RESTRICTED_ENTRY,
-    ev.UNAUTHORISED_ENTRY,
-    ev.UNKNOWN_TAG_ENTRY,
-    ev.UNCERTIFIED_ENTRY,
-    ev.EVACUATION_ENTRY,
-    ev.UNTAGGED_ENTRY,
-    ev.OVERSTAY,
+    *PEOPLE_VIOLATIONS,
     ev.PARALLEL_CREWS,
     ev.FIRE_WATCH_LEFT,
 )
