@@ -45,16 +45,6 @@ NOT_YET = {
         "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "
         "fit; h-fit, issue 9 item 2)"
     ),
-    "tests/test_frame.py": _BIGINT % "ref_crc32: 11.7 MB heap, 16 KB in use after",
-    "tests/test_eventlog.py::test_power_cut_while_appending_the_first_record_of_a_segment": (
-        _BIGINT % "tornflash: 2.5 MB heap, 39 KB in use after"
-    ),
-    "tests/test_eventlog.py::test_power_cut_while_acking_every_segment_away": (
-        _BIGINT % "tornflash: 0.96 MB heap, 39 KB in use after"
-    ),
-    "tests/test_eventlog.py::test_power_cut_while_boot_cuts_off_a_torn_tail": (
-        _BIGINT % "tornflash: 2.5 MB heap, 40 KB in use after"
-    ),
     "tests/test_ledger.py::test_table_agrees_with_a_dict_over_many_operations": (
         _BIGINT % "its random numbers: 384 KB heap, 40 KB in use after; appeared when the "
         "ledger module grew by the snapshot's bulk restore (h-fit)"
@@ -80,9 +70,6 @@ NOT_YET = {
     "tests/test_app_link_spec.py": (
         "the firmware with the app rig, as tests/test_app.py: 148 KB in use after a test, "
         "the heap grew to 384 KB during it"
-    ),
-    "tests/test_eventlog.py::test_power_cut_while_acking_one_segment_away": (
-        _BIGINT % "tornflash: 0.96 MB heap, 41 KB in use after"
     ),
     "tests/test_messages.py::test_junk_anywhere_raises_only_protocol_error_naming_the_spot": (
         "0.96 MB heap during the test, 64 KB in use after: seen once in a full run after "
