@@ -23,6 +23,11 @@ _BIGINT = (
 _HIL_HEAP = "the gateway firmware runs out of the pico heap: MemoryError %s (h-fit, issue 9 item 2)"
 
 NOT_YET = {
+    "tests/test_cbor.py::test_an_array_of_65536_items_has_a_four_byte_head": (
+        "[0] * 65536 is a 256 KB list on a 32-bit board, more than a Pico's whole heap: "
+        "the only way to an array head of four bytes, so this one stays loose (it passed "
+        "pico before only because the runner read the heap after the call returned)"
+    ),
     "tests/test_app.py": _APP,
     "tests/test_durable_orders.py": (
         "each test is one call building a whole rig (roster, crossings, power cuts) over "
@@ -44,17 +49,6 @@ NOT_YET = {
         "the firmware with the app rig (apprig, fakeboard) takes 154 KB after the import "
         "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "
         "fit; h-fit, issue 9 item 2)"
-    ),
-    "tests/test_ledger.py::test_table_agrees_with_a_dict_over_many_operations": (
-        _BIGINT % "its random numbers: 384 KB heap, 40 KB in use after; appeared when the "
-        "ledger module grew by the snapshot's bulk restore (h-fit)"
-    ),
-    "tests/test_zone.py::test_overstay_alarms_once_naming_the_person": (
-        "384 KB heap needed during the test, 50 KB in use after it: not yet explained "
-        "(the zone's idle ticks over 1,800 s, or the recorder)"
-    ),
-    "tests/test_zone.py::test_overstay_off_when_configured_zero": (
-        "384 KB heap needed during the test, 50 KB in use after it: as the test above"
     ),
     # The whole file: its tests share one demo run (a module-scoped fixture).
     "tests/test_demo.py": (
