@@ -40,11 +40,6 @@ NOT_YET = {
         "test, the heap grew to 384 KB during it (h-fit's board-fit code added 12.7 KB of "
         "bytecode; issue 9 item 2)"
     ),
-    "tests/test_roster.py::test_two_thousand_people": (
-        "2,000 people through the in-RAM stand-in for flash (gateway/ramflash.py, tests "
-        "only): staging and the new file both in the heap beside the commit's arrays, "
-        "61 KB in use after, 384 KB heap during; on a board both files are on flash"
-    ),
     "tests/test_firmware_fit.py": (
         "the firmware with the app rig (apprig, fakeboard) takes 154 KB after the import "
         "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "
@@ -65,10 +60,6 @@ NOT_YET = {
         "the firmware with the app rig, as tests/test_app.py: 148 KB in use after a test, "
         "the heap grew to 384 KB during it"
     ),
-    "tests/test_messages.py::test_junk_anywhere_raises_only_protocol_error_naming_the_spot": (
-        "0.96 MB heap during the test, 64 KB in use after: seen once in a full run after "
-        "merging main, not yet explained (no firmware app in it)"
-    ),
     "hil_tests/test_hil_link.py": _HIL_HEAP
     % "at step 7 (the host's first requests: config-set builds its trial zone beside the "
     "old one), 166 KB in use; it fitted before h-fit's board-fit code added 12.7 KB of "
@@ -88,11 +79,6 @@ NOT_YET = {
     "tests/test_desk.py": _HIL_HEAP
     % "in the virtual boards behind serve: a face board's link was lost before the first "
     "order (time-set), as the morning shift",
-    "tests/test_evacuation_roles.py": (
-        "a roster of all 255 role codes and 255 walks through one zone in one call: the "
-        "runner's check after the call saw the heap past 192 KB (one call, no collection "
-        "in between; the zone alone is a few KB per person-slot)"
-    ),
     "hil_tests/test_hil_durable_orders.py": _HIL_HEAP
     % "early in the scenario since the doorway and board-fit code merged (code is the wall)",
     "hil_tests/test_hil_garbage.py": _HIL_HEAP

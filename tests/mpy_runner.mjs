@@ -204,12 +204,15 @@ try {
       const loose = settings && (settings.loose_tests || []).includes(name);
       let r = JSON.parse(String(b.mp.globals.get("_test")(name)));
       let over = loose ? null : overHeap(b.mp, b.limit, name, r.heap_in);
+      let most = r.heap_in;
       for (let part = 1; r.more && !over; part++) {
         // A test in parts: each part is its own call, checked where it returns.
         r = JSON.parse(String(b.mp.globals.get("_part")()));
         if (!loose) over = overHeap(b.mp, b.limit, name + ", part " + part, r.heap_in);
+        most = [Math.max(most[0], r.heap_in[0]), Math.max(most[1], r.heap_in[1])];
       }
       r.name = name;
+      r.heap_in = most; // the most any one call of the test needed
       if (loose) {
         // Listed in tests/board_fit.py: not held to the heap; if it grew the heap, the
         // tests after it get a fresh interpreter, so that they are judged on their own.
