@@ -401,7 +401,10 @@ class Gateway:
             for r in recs:
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
-            seq += len(recs)
+            # Served in place, so the last one's seq is its position; it jumps a gap
+            # (a segment named far ahead) that one record at a time would walk for ever.
+            end = recs[-1][0]
+            seq = end if end > seq + len(recs) else seq + len(recs)
             recs = None
             yield
 
