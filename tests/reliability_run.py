@@ -4,6 +4,7 @@ real run, with the command that reproduces it:
     ./dev reliability fuzz           short form (what CI runs, as tests/test_fuzz.py)
     ./dev reliability fuzz --long    long form: 100,000 inputs per parser, 20,000 to the gateway
     ./dev reliability attacks        orders without the key or from an old capture
+    ./dev reliability powercuts [CUTS]  power cuts during a busy shift (default 1,000)
     ./dev reliability powercuts 1-300   the HIL power-cut scenario, one virtual-board run per seed
 """
 
@@ -144,8 +145,14 @@ def powercuts(span):
 
 
 def main(argv):
+    if argv and argv[0] == "powercuts" and len(argv) > 1 and "-" in argv[1]:
+        return powercuts(argv[1])
     if argv and argv[0] == "powercuts":
-        return powercuts(argv[1] if len(argv) > 1 else "1-300")
+        import reliability_cuts
+
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        cuts = int(argv[1]) if len(argv) > 1 else 1000
+        return reliability_cuts.long_form(cuts, write_section, stamp)
     if argv and argv[0] == "fuzz":
         return fuzz("--long" in argv)
     if argv and argv[0] == "attacks":
