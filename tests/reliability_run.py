@@ -89,18 +89,30 @@ def attack():
     for r in rows:
         print("%-75s %s" % (r.attack, r.as_row()))
         lines.append(
-            "| %s | %d | %d | %s | %d | %s |"
+            "| %s | %d | %s | %s | %d | %s |"
             % (
                 r.attack,
                 r.attempts,
-                r.accepted,
+                r.accepted_note or r.accepted,
                 r.refused_right if r.refusal_applies else "n/a (the host detects)",
                 r.logged,
                 "yes" if r.state_moved else "no",
             )
         )
         bad = bad or r.accepted or r.logged != r.attempts or r.state_moved or not r.order_after
+        bad = bad or bool(r.false_alarms)
     lines += [
+        "",
+        "Roster and config pushes: each of a roster load and two config changes sent"
+        " unsigned, with a wrong key and with an old counter, and the second part of an"
+        " authentic two-part roster load replaced by a forged one (unsigned, wrong key);"
+        " the roster and config in force stay as they were. Forged events: the host"
+        " catches up from its last digest and the chain breaks, or the gateway logs"
+        " LOG_TAMPERED itself. A cloned tag: three real gateways (shaft, two faces) and"
+        " the station's alarms over SQLite; each gateway admits the one tag it sees, and"
+        " the station raises two_places or outside_mine for each clone, and nothing for"
+        " a walk from one face to the other (false alarms: %s)."
+        % ", ".join(str(r.false_alarms) for r in rows if r.false_alarms is not None),
         "",
         "The hash chain is not keyed: someone with the board's flash and time can rewrite",
         "every record after the last one the host holds and chain them afresh. The host holds",
