@@ -6,9 +6,11 @@
 // With settings (JSON from tests/mpy_plugin.py) the run is held to a board profile
 // (docs/hardware.md, "Board profiles"): the firmware is the .mpy image deploy ships
 // (settings.image_dir), the test module and its helpers are .mpy too (settings.test_dir),
-// the GC heap is the profile's, and it is read where each call returns: the import, then
-// each test function as its own call. A heap grown past the profile is the board's
-// MemoryError: that test fails saying so, and the tests after it start on a fresh
+// the GC heap is the profile's, and it is read inside each call just before it returns
+// (this port collects only when a call returns, and then frees the areas the call grew
+// and emptied): the import, then each test function as its own call, or each part of a
+// test in parts (tests/hostcalls.py) as its own. A heap grown past the profile is the
+// board's MemoryError: that test fails saying so, and the tests after it start on a fresh
 // interpreter (a board that ran out of memory is dead).
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
