@@ -11,14 +11,27 @@ allocated, garbage included (docs/hardware.md, "Board profiles"). A test whose o
 makes the garbage (a sweep, a long run of ticks) is split into calls with
 tests/hostcalls.py's @in_parts rather than listed here.
 
-Gone from this list (h2-testfit): test_frame, test_eventlog's power cuts, test_ledger's
-table-against-a-dict, test_zone's overstays, test_messages' junk sweep,
-test_evacuation_roles, test_roster's 2,000 people. They were listed with 384 KB to 11.7 MB
-"needed" though 16-64 KB were in use after them: one call each made that much garbage (big
-ints: 32-bit CRCs, xorshift32, an LCG and Unix times are big ints on a 32-bit MicroPython,
-whose small ints stop at 2**30; a Decoder, a Flash or a parse per iteration), and the old
-after-return reading flagged it only when some live allocation happened to land in a heap
-area the call had grown (hence "seen once"). Each now runs in parts, or on files, and fits.
+Gone from this list (h2-testfit), with what one call of each was charged before and the
+most one call (part) needs now (`mpy_plugin.run_file(path)[test]["heap_in"]`: heap total,
+bytes allocated by the call's end, live ones included):
+- test_frame: up to 14.2 MB (the bit flips: a 4 KB Decoder per flip; the CRC-32 oracle
+  and xorshift32 on 32-bit big ints) -> 123 KB; the oracle and the generator now work on
+  16-bit halves (same values: checked against the old code and zlib).
+- test_eventlog's power cuts: 1.2-3.4 MB (a fresh flash and log per cut point) -> 92 KB,
+  a part per cut.
+- test_ledger's table against a dict: 719 KB (the LCG's product is a big int each step)
+  -> 68 KB, a part per check.
+- test_zone's overstays: 327-469 KB (each idle tick 96 B in the zone and 32 B in the
+  test's clock while the wall clock is a Unix time, a big int; 0 B with a small int) ->
+  150 KB, a part per 300 s of ticks (zonekit.idle_in_parts).
+- test_messages' junk sweep: 2.6 MB (over 2,000 parses and their errors) -> 161 KB, a
+  part per spot.
+- test_evacuation_roles: 769 KB (255 walks) -> 142 KB (the roster of 255 roles' load).
+- test_roster's 2,000 people: 473 KB with the in-RAM flash stand-in (both files in the
+  heap) -> 126 KB on files, a part per chunk and per commit step.
+They were listed with "384 KB to 11.7 MB needed, 16-64 KB in use after": the old reading
+after the call returned flagged that garbage only when some live allocation happened to
+land in a heap area the call had grown (hence "seen once").
 """
 
 from pathlib import Path
