@@ -429,6 +429,19 @@ class VirtualBoard:
         _check_int("rssi", rssi, -127, 0)
         return self._send({"tag": [point, tag, rssi, 1 if battery_low else 0]})
 
+    def read_tags(self, reads):
+        """Reads [(point, tag), ...] that reach the board together, between two of its
+        steps (one write to its process): a burst on the wire, as when people walk through
+        close together. read_tag() one after another may each land between other steps.
+        Returns False if the board is off."""
+        msgs = []
+        for point, tag in reads:
+            point = {"outer": OUTER, "inner": INNER}.get(point, point)
+            _check_int("point", point, 0, 1)
+            _check_int("tag", tag, 1, _I32_MAX)
+            msgs.append({"tag": [point, tag, -60, 0]})
+        return self._send_all(msgs)
+
     def cross_in(self, tag, rssi=-60):
         """A person walking in: read at the outer point, then at the inner one."""
         return self.read_tag(OUTER, tag, rssi) and self.read_tag(INNER, tag, rssi)
@@ -627,12 +640,18 @@ class VirtualBoard:
 
     def _send(self, msg, quiet=False):
         # Queued for the process's writer thread: a hung board never blocks the caller.
+        return self._send_all([msg], quiet)
+
+    def _send_all(self, msgs, quiet=False):
+        # One item, so one write: the process reads the lines together and applies them
+        # all before its next step (a pipe write of up to 4 KB is never split).
         with self._lock:
             if self._outbox is None:
                 if not quiet:
-                    self._note("board off, not delivered: %s" % json.dumps(msg)[:200])
+                    self._note("board off, not delivered: %s" % json.dumps(msgs)[:200])
                 return False
-            self._outbox.put((json.dumps(msg, separators=(",", ":")) + "\n").encode())
+            text = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in msgs)
+            self._outbox.put(text.encode())
             return True
 
     def _spawn(self, why):
