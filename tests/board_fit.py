@@ -104,6 +104,10 @@ NOT_YET = {
     % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
     "tests/test_serve_mqtt.py": _HIL_HEAP
     % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_queue_bounds.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, as tests/test_serve_mqtt.py (the outbox test)",
+    "tests/test_load_serve.py": _HIL_HEAP
+    % "in the shaft's virtual board at the roster load of 60 people behind serve",
     "tests/test_desk.py": _HIL_HEAP
     % "in the virtual boards behind serve: a face board's link was lost before the first "
     "order (time-set), as the morning shift",

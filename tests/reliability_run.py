@@ -6,6 +6,7 @@ real run, with the command that reproduces it:
     ./dev reliability attacks        orders without the key or from an old capture
     ./dev reliability powercuts [CUTS]  power cuts during a busy shift (default 1,000)
     ./dev reliability powercuts 1-300   the HIL power-cut scenario, one virtual-board run per seed
+    ./dev reliability load           three cages of 60 down and up through serve, MQTT on
 """
 
 import os
@@ -165,6 +166,11 @@ def main(argv):
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
         cuts = int(argv[1]) if len(argv) > 1 else 1000
         return reliability_cuts.long_form(cuts, write_section, stamp)
+    if argv and argv[0] == "load":
+        import reliability_load
+
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        return reliability_load.long_form(write_section, stamp)
     if argv and argv[0] == "fuzz":
         return fuzz("--long" in argv)
     if argv and argv[0] == "attacks":

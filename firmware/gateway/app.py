@@ -657,7 +657,12 @@ class Gateway:
             return  # the host is not reading: events wait on flash, the loop runs on
         ring = self._ring
         n = 0
-        while n < _PUSH_PER_STEP and self._pushed < log.last_seq:
+        # The window is checked per event: a step's batch never runs past it.
+        while (
+            n < _PUSH_PER_STEP
+            and self._pushed < log.last_seq
+            and self._pushed - log.acked < _PUSH_WINDOW
+        ):
             seq = self._pushed + 1
             k = seq & _RING_MASK
             if ring[k] == seq:

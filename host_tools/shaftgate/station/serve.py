@@ -249,6 +249,22 @@ class Station:
             )
         elif "feed_late" in self.alarms.active and not count and not down_since:
             self.alarms.clear(conn, "feed_late", "feed caught up")
+        # The outbox is never trimmed (what it owes is evidence, R-DATA-2): its bound is
+        # where serve says, at once, that the platform is being owed more than it should.
+        bound = self.site.outbox_max
+        if count >= bound:
+            self.alarms.raise_(
+                conn,
+                "outbox_full",
+                "feed_late",
+                None,
+                "the MQTT outbox holds %d messages, at or past its bound of %d ([serve] "
+                "outbox_max): the broker is not taking them; nothing is dropped, the disk "
+                "holds them  MQTT 待发消息 %d 条, 已达上限 %d" % (count, bound, count, bound),
+                {"owed": count, "late_s": round(late_s, 1), "bound": bound},
+            )
+        elif "outbox_full" in self.alarms.active and count < bound:
+            self.alarms.clear(conn, "outbox_full", "outbox back within its bound")
 
     def _wake(self):
         if self.publisher is not None:

@@ -2,7 +2,7 @@
 
     [mine]       id, name, time_zone
     [serve]      database, socket, keys, link_lost_s, transit_allowance, clock_drift_s,
-                 clock_reference, feed_late_s
+                 clock_reference, feed_late_s, outbox_max
     [broker]     optional: host, port, tls, username, password (station/broker.py);
                  absent: serve starts its own Mosquitto on loopback
     [[gateways]] id, port, zone, kind, key
@@ -84,6 +84,7 @@ class Site(NamedTuple):
     feed_late_s: float
     page: tuple | None = DEFAULT_PAGE  # (host, port) of the big-screen page, None: off
     page_required: bool = False  # named in the site file: serve does not start without it
+    outbox_max: int = 100000  # messages owed to the broker past which serve says it is full
 
     def gateway(self, gateway_id):
         for g in self.gateways:
@@ -217,6 +218,7 @@ def parse(doc, path, text):
         "clock_drift_s",
         "clock_reference",
         "feed_late_s",
+        "outbox_max",
         "page",
     }
     r.unknown(serve, ("serve",), allowed)
@@ -239,6 +241,9 @@ def parse(doc, path, text):
     feed_late_s = r.get(serve, ("serve", "feed_late_s"), float, 60.0)
     if not 1 <= feed_late_s <= 86400:
         r.fail(("serve", "feed_late_s"), "%g s: expected 1..86400" % feed_late_s)
+    outbox_max = r.get(serve, ("serve", "outbox_max"), int, 100000)
+    if not 1 <= outbox_max <= 100_000_000:
+        r.fail(("serve", "outbox_max"), "%d: expected 1..100000000 messages" % outbox_max)
 
     # The big-screen page (station/page.py): loopback unless the site says otherwise.
     page_text = r.get(serve, ("serve", "page"), str, None)
@@ -271,6 +276,7 @@ def parse(doc, path, text):
         clock_drift_s=drift,
         clock_reference=reference,
         feed_late_s=feed_late_s,
+        outbox_max=outbox_max,
         page=page,
         page_required=page_text is not None,
     )
