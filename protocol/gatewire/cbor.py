@@ -42,6 +42,7 @@ except ImportError:
 MAX_DEPTH = const(16)  # nested arrays/maps; a top-level array or map is depth 1
 
 _UINT64_MAX = const(0xFFFFFFFFFFFFFFFF)
+_NONE_LIST = [None]  # multiplied, never changed: a decoded array's first form
 _INF = float("inf")
 _NAN = float("nan")
 
@@ -422,9 +423,11 @@ def _decode(buf, at, end, depth):
             # every item takes at least one byte: refuse a count the input cannot hold
             if arg > end - i:
                 raise _truncated("an array of %d items" % arg, arg, end - i, i)
-            items = []
-            for _ in range(arg):
-                items.append(_decode(buf, at, end, depth))
+            # Made at its final size from a list never changed (no [None] made per array,
+            # no growing list leaving its old blocks behind).
+            items = _NONE_LIST * arg
+            for k in range(arg):
+                items[k] = _decode(buf, at, end, depth)
             return items
         if arg > (end - i) >> 1:
             raise _truncated("a map of %d pairs" % arg, 2 * arg, end - i, i)
