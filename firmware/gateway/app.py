@@ -821,6 +821,16 @@ class Gateway:
             finally:
                 self._in_command = False
             self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+        except ProtocolError as e:
+            # A phase refused the command with a code of its own, answered as _handle
+            # answers a refusal.
+            self._job = None
+            self._in_command = True
+            try:
+                self.emit(ev.COMMAND_REFUSED, code, e.code, _i31(rid))
+            finally:
+                self._in_command = False
+            self._send(messages.error_reply(rid, e.code, e.text, e.field))
         except ValueError as e:
             self._job = None
             self._in_command = True
