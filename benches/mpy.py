@@ -9,9 +9,10 @@ RUNNER = REPO / "tests" / "mpy_runner.mjs"
 PREFIX = "@@bench "
 
 
-def run_script(path, timeout_s=600):
+def run_script(path, timeout_s=600, runner=RUNNER):
+    # runner: another tree's tests/mpy_runner.mjs runs that tree's firmware (before/after)
     proc = subprocess.run(
-        ["node", str(RUNNER), "run", str(path)], capture_output=True, text=True, timeout=timeout_s
+        ["node", str(runner), "run", str(path)], capture_output=True, text=True, timeout=timeout_s
     )
     figures = {}
     for line in proc.stdout.splitlines():
