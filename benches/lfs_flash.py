@@ -6,6 +6,7 @@
 # goes to a metadata pair that is compacted (erased) when full and moved after
 # block_cycles erases.
 from littlefs import LittleFS, UserContext, lfs
+from littlefs.errors import LittleFSError
 
 # MicroPython's extmod/vfs_lfsx.c: cache_size = 4 * max(read, prog), block_cycles 100;
 # rp2's _boot.py formats with progsize=256; readsize and lookahead are the defaults (32).
@@ -98,6 +99,11 @@ class LfsFlash:
             return self.fs.stat("/" + name).size
         except FileNotFoundError:
             return None
+        except LittleFSError as e:
+            # stat() reports a missing file as littlefs's own error, not an OSError.
+            if e.code == LittleFSError.Error.LFS_ERR_NOENT:
+                return None
+            raise
 
     def read_at(self, name, offset, n):
         self.close()
@@ -107,6 +113,11 @@ class LfsFlash:
                 return f.read(n)
         except FileNotFoundError:
             return None
+
+    def reader(self, name):
+        # FileFlash.reader(): an open file for seek() and readinto(); the caller closes it.
+        self.close()
+        return self._open(name, "rb")
 
     def truncate(self, name, size):
         data = self.read(name)

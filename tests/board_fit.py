@@ -52,8 +52,9 @@ NOT_YET = {
     ),
     # The whole file: its tests share one demo run (a module-scoped fixture).
     "tests/test_demo.py": (
-        "the shaft board dies of the pico heap at the roster load (MemoryError during step "
-        "764, 178 KB in use; code is the wall, issue 9 item 2). Reader lines are no longer "
+        "the boards die of the pico heap at the roster load (MemoryError during steps "
+        "560-764, 175-178 KB in use, after merging h2-code's cuts; code is the wall, issue 9 "
+        "item 2). Reader lines are no longer "
         "lost: with the pico heap unchecked the demo passes with 0 lines lost, with the "
         "DMA receive (hal/dmaring.py) and with the UART receive alike (h2-hot)"
     ),
