@@ -76,6 +76,12 @@ class LfsFlash:
         self.fs.rename("/" + name + ".tmp", "/" + name)
 
     def append(self, name, data):
+        self._append_to(name, data, True)
+
+    def append_unsynced(self, name, data):
+        self._append_to(name, data, False)
+
+    def _append_to(self, name, data, sync):
         if self._append_name != name:
             self.close()
             self._append = lfs.file_open(
@@ -85,7 +91,8 @@ class LfsFlash:
             )
             self._append_name = name
         lfs.file_write(self.fs.fs, self._append, bytes(data))
-        lfs.file_sync(self.fs.fs, self._append)
+        if sync:
+            lfs.file_sync(self.fs.fs, self._append)
 
     def close(self):
         if self._append is not None:

@@ -68,6 +68,18 @@ class FileFlash:
         # The file stays open between appends to the same name (any other call closes
         # it): on littlefs each open allocates a file object with its cache (1 KB on
         # rp2), too much per event. Every append is still synced before returning.
+        self._append(name, data, True)
+
+    def append_unsynced(self, name, data):
+        # For a file written in parts whose last part is appended synced (the state
+        # snapshot): littlefs can program the parts into fresh blocks as they fill, where
+        # a sync after each would copy the file's partly written last block to a freshly
+        # erased one every time (one erase per part). A cut before the synced part leaves
+        # the parts unwritten or partly written; the writer must detect that (the
+        # snapshot's crc trailer does).
+        self._append(name, data, False)
+
+    def _append(self, name, data, sync):
         path = self._path(name)
         created = False
         f = self._append_file
@@ -79,7 +91,8 @@ class FileFlash:
             self._append_name = name
         try:
             self._write_all(f, data)
-            self._sync(f)
+            if sync:
+                self._sync(f)
         except Exception:
             self.close()  # the handle's state is unknown after a failed write
             raise

@@ -541,16 +541,19 @@ const io = {
       syncDir();
       return 0;
     }),
-  fl_append: (name, addr, n) =>
+  fl_append: (name, addr, n, sync = 1) =>
     flashCall(() => {
       const p = flashPath(name);
       if (p === null) return -EINVAL;
       const created = !fs.existsSync(p);
       // littlefs copies a file's partly written last block on an append after a close:
       // one erase, the old tail and the new bytes programmed, one metadata page; a file
-      // still inline (512 bytes or less) is one metadata commit.
+      // still inline (512 bytes or less) is one metadata commit. An unsynced append
+      // (append_unsynced: a file written in parts, the last one synced) only programs
+      // its pages as the file's cache fills.
       const size = created ? 0 : fs.statSync(p).size;
-      if (size + n <= INLINE_MAX) inlineCommit(n);
+      if (!sync) flashOp(0, pagesOf(n), n);
+      else if (size + n <= INLINE_MAX) inlineCommit(n);
       else {
         const tail = size % P.flash.sector_bytes;
         flashOp(1, pagesOf(tail + n) + 1, tail + n);
