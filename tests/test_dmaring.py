@@ -1,5 +1,5 @@
 # micropython-test
-# hal/dmaring.py: a reader UART received by DMA into a ring (the Pico's reader path, so
+# hal/dmaring.py (and hal.flashfs write paths, below): a reader UART received by DMA into a ring (the Pico's reader path, so
 # that flash work with interrupts off loses no reader byte). The channel here is a
 # stand-in that writes into the ring as the RP2040's DMA does (byte by byte, the write
 # address wrapping in the ring, the count going down); hal/pico.py's DmaChannel drives
@@ -166,3 +166,37 @@ def test_polling_the_ring_allocates_nothing():
     after = gc.mem_alloc()
     gc.enable()
     assert after - before == 0, after - before
+
+
+# ---- hal.flashfs: the paths write() keeps ----
+
+
+def _empty_folder():
+    try:
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="shaftgate-flashfs-")
+    except ImportError:  # MicroPython: its in-memory file system
+        import os
+
+        for d in ("/tmp", "/tmp/flashfs-paths"):
+            try:
+                os.mkdir(d)
+            except OSError:
+                pass
+        return "/tmp/flashfs-paths"
+
+
+def test_file_flash_writes_past_its_kept_paths_each_to_its_own_file():
+    from hal.flashfs import FileFlash
+
+    fl = FileFlash(_empty_folder())
+    names = ["f%02d" % i for i in range(40)]  # more than the 16 names write() keeps
+    for rnd in range(2):
+        for i in range(len(names)):
+            fl.write(names[i], b"%d:%d" % (rnd, i))
+    for i in range(len(names)):
+        assert fl.read(names[i]) == b"1:%d" % i
+    assert fl.names() == names
+    raises(ValueError, fl.write, "a/b", b"x")  # a bad name is refused, cached or not
+    raises(ValueError, fl.write, "f00.tmp", b"x")

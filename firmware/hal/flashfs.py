@@ -19,6 +19,7 @@ TEMP_SUFFIX = ".tmp"
 _HAS_FSYNC = hasattr(os, "fsync")  # CPython; MicroPython's flush() already syncs
 _O_RDONLY = getattr(os, "O_RDONLY", None) if _HAS_FSYNC else None  # to fsync a folder
 _NO_NAME = object()  # no name is this object, so the path cache starts empty
+_WRITE_PATHS_MAX = 16  # names whose paths write() keeps (they are few; a bound all the same)
 
 
 class FileFlash:
@@ -30,6 +31,7 @@ class FileFlash:
         self._last_path = ""
         self._append_file = None
         self._append_name = None
+        self._write_paths = {}  # name -> (path, temp path), for write()
         try:
             os.mkdir(root)
         except OSError:
@@ -56,8 +58,16 @@ class FileFlash:
 
     def write(self, name, data):
         self.close()
-        path = self._path(name)
-        temp = path + TEMP_SUFFIX
+        # The few names written whole (snapshot slots, the log's meta, the counter) come
+        # back every ack: their two paths are kept rather than built again (~130 B).
+        paths = self._write_paths.get(name)
+        if paths is None:
+            path = self._path(name)
+            paths = (path, path + TEMP_SUFFIX)
+            if len(self._write_paths) >= _WRITE_PATHS_MAX:
+                self._write_paths.clear()
+            self._write_paths[name] = paths
+        path, temp = paths
         with open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
