@@ -5,6 +5,8 @@ real run, with the command that reproduces it:
     ./dev reliability fuzz --long    long form: 100,000 inputs per parser, 20,000 to the gateway
     ./dev reliability attacks        orders without the key or from an old capture
     ./dev reliability powercuts 1-300   the HIL power-cut scenario, one virtual-board run per seed
+    ./dev reliability linkfaults | servecrash | broker   link faults, kill -9, broker outages
+                                        (tests/reliability_faults.py)
 """
 
 import os
@@ -150,6 +152,10 @@ def main(argv):
         return fuzz("--long" in argv)
     if argv and argv[0] == "attacks":
         return attack()
+    if argv and argv[0] in ("linkfaults", "servecrash", "broker"):
+        import reliability_faults
+
+        return reliability_faults.main(argv, write_section)
     print(__doc__)
     return 2
 
