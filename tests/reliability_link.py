@@ -75,20 +75,26 @@ def db_events(db):
         conn.close()
 
 
+def gateway_status(port, gateway_id, attempts=5):
+    """The gateway's own status, asked over `port` with serve stopped (nothing else holds
+    the port then); a reply lost on a bad line is asked again."""
+    with GatewayClient(SerialTransport(port), gateway_id) as c:
+        for attempt in range(attempts):
+            try:
+                return c.status()
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
+    return None
+
+
 def gateway_last_seqs(mine):
-    """Each gateway's own account, asked with serve stopped over the (clean) line."""
-    out = {}
-    for name, proxy in mine.proxies.items():
-        with GatewayClient(SerialTransport(proxy.port), name) as c:
-            for attempt in range(5):
-                try:
-                    out[name] = c.status()["last_seq"]
-                    break
-                except Exception:
-                    if attempt == 4:
-                        raise
-                    time.sleep(0.5)
-    return out
+    """Each gateway's own account of how many events it logged."""
+    ports = {n: p.port for n, p in getattr(mine, "proxies", {}).items()} or {
+        n: b.port for n, b in mine.boards.items()
+    }
+    return {n: gateway_status(port, n)["last_seq"] for n, port in ports.items()}
 
 
 class LinkRun:
@@ -198,9 +204,39 @@ def _error_kind(text):
     return text[:90]
 
 
-def drive(mine, crossings, seed, rate_per_s, progress=None):
-    """`crossings` crossings (in and out in turn, each tag again only after the doorway
-    has settled) spread over the boards, at about rate_per_s."""
+def tally(run, gateway_events, rows, msgs):
+    """The three accounts into `run`: the gateways' last seqs, SQLite's (gateway, seq,
+    kind) rows, the subscriber's event messages."""
+    run.gateway_events = gateway_events
+    run.db_rows = len(rows)
+    seen = set()
+    for g, s, k in rows:
+        key = "%s:%d" % (g, s)
+        if key in seen:
+            run.db_duplicates += 1
+        seen.add(key)
+        if k in (kinds.ENTRY, kinds.EXIT):
+            run.crossing_events += 1
+    run.db_ids = seen
+    for g, n in gateway_events.items():
+        have = {s for gg, s, _ in rows if gg == g}
+        run.db_holes += len(set(range(1, n + 1)) - have)
+    # Out of order: a message whose seq is below one already seen for its gateway and
+    # that is not a repeat (QoS 1 may repeat what was in flight; it must not reorder).
+    last = {}
+    for _, p, _ in msgs:
+        run.mqtt_raw += 1
+        g, s = p["id"].rsplit(":", 1)
+        if p["id"] not in run.mqtt_ids and int(s) < last.get(g, 0):
+            run.mqtt_out_of_order += 1
+        run.mqtt_ids.add(p["id"])
+        last[g] = max(int(s), last.get(g, 0))
+
+
+def drive(mine, crossings, seed, rate_per_s, progress=None, stop=None):
+    """`crossings` crossings (None: until `stop` is set) spread over the boards, in and
+    out in turn, each tag again only after the doorway has settled, at about rate_per_s.
+    -> how many were made."""
     rng = random.Random(seed)
     boards = list(mine.boards.values())
     pools = []
@@ -209,7 +245,10 @@ def drive(mine, crossings, seed, rate_per_s, progress=None):
         pools.append((b, tags, dict.fromkeys(tags, 0.0), set()))
     gap = 1.0 / rate_per_s
     nxt = time.monotonic()
-    for n in range(crossings):
+    n = 0
+    while crossings is None or n < crossings:
+        if stop is not None and stop.is_set():
+            break
         board, tags, free_at, inside = pools[rng.randrange(len(pools))]
         now = time.monotonic()
         ready = [t for t in tags if free_at[t] <= now]
@@ -225,14 +264,16 @@ def drive(mine, crossings, seed, rate_per_s, progress=None):
             board.cross_in(tag)
             inside.add(tag)
         free_at[tag] = time.monotonic() + SETTLE_S + 1.0
-        if progress and n % 1000 == 999:
-            progress(n + 1)
+        n += 1
+        if progress and n % 1000 == 0:
+            progress(n)
         nxt += gap
         delay = nxt - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         else:
             nxt = time.monotonic()
+    return n
 
 
 def link_faults(home, crossings, faults, seed, n_boards=1, rate_per_s=8.0, progress=None,
@@ -273,30 +314,7 @@ def link_faults(home, crossings, faults, seed, n_boards=1, rate_per_s=8.0, progr
         mine.stop_serve()
         run.drain_s = time.monotonic() - t1
         msgs = sub.snapshot()
-        run.gateway_events = gateway_last_seqs(mine)
-        rows = db_events(mine.db)
-        run.db_rows = len(rows)
-        seen = set()
-        for g, s, k in rows:
-            key = "%s:%d" % (g, s)
-            if key in seen:
-                run.db_duplicates += 1
-            seen.add(key)
-            if k in (kinds.ENTRY, kinds.EXIT):
-                run.crossing_events += 1
-        run.db_ids = seen
-        for g, n in run.gateway_events.items():
-            have = {s for gg, s, _ in rows if gg == g}
-            run.db_holes += len(set(range(1, n + 1)) - have)
-        last = {}
-        for _, p, _ in msgs:
-            run.mqtt_raw += 1
-            run.mqtt_ids.add(p["id"])
-            g, s = p["id"].rsplit(":", 1)
-            s = int(s)
-            if s < last.get(g, 0):
-                run.mqtt_out_of_order += 1
-            last[g] = max(s, last.get(g, 0))
+        tally(run, gateway_last_seqs(mine), db_events(mine.db), msgs)
         run.proxy_counts = {n: p.counts for n, p in mine.proxies.items()}
         return run
     finally:
