@@ -104,6 +104,8 @@ NOT_YET = {
     % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
     "tests/test_serve_mqtt.py": _HIL_HEAP
     % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_reliability_broker.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
     "tests/test_reliability_crash.py": _HIL_HEAP
     % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
     "tests/test_reliability_link.py": _HIL_HEAP

@@ -37,6 +37,8 @@ ORDER_GATEWAY = "gw-face1"
 
 
 class CrashRun(LinkRun):
+    repeats_allowed = True  # QoS 1: what was in flight may come again
+
     def __init__(self):
         super().__init__()
         self.kills = 0
