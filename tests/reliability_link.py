@@ -204,9 +204,11 @@ class LinkWatch:
 
 
 def _error_kind(text):
-    # "no reply from gateway gw-shaft to status (request 123) ..." -> "no reply ... status"
-    text = re.sub(r"\d+", "N", text)
-    return text[:90]
+    # "no reply from gateway gw-shaft to status (request 123) within 2.0 s; meanwhile: ..."
+    # -> "no reply from gateway gw-shaft to status": one line per kind of failure.
+    text = text.split("; meanwhile")[0]
+    text = re.sub(r" \(request \d+\)", "", text)
+    return re.sub(r" within [\d.]+ s", "", text)[:100]
 
 
 def tally(run, gateway_events, rows, msgs):

@@ -8,7 +8,9 @@ from reliability_link import link_faults
 
 
 def test_every_event_crosses_a_bad_line_once_into_sqlite_and_mqtt(tmp_path):
-    run = link_faults(tmp_path, crossings=200, faults=Faults.each(0.03), seed=13, rate_per_s=20)
+    run = link_faults(
+        tmp_path, crossings=150, faults=Faults.each(0.03), seed=13, rate_per_s=20, quiet_s=2.0
+    )
     done = run.faults_done()
     assert all(done[f] > 0 for f in FAULTS), done  # the line was bad in every way
     assert run.problems() == []
