@@ -51,6 +51,7 @@ class CrashRun(LinkRun):
         self.orders_failed = 0
         self.order_commands_recorded = 0
         self.orders_done_unrecorded = 0
+        self.orders_unfinished = 0  # orders serve's record holds with no result (cut by a kill)
         self.restart_s = []
 
     def problems(self):
@@ -176,6 +177,9 @@ def serve_crashes(home, kills, seed, rate_per_s=10.0, up_s=(0.3, 3.0), progress=
         tally(run, gateway_last_seqs(mine), rows, sub.snapshot())
         run.order_commands_recorded = _order_commands(mine.db)
         run.orders_done_unrecorded = max(0, run.orders_done - run.order_commands_recorded)
+        run.orders_unfinished = _sql_one(
+            mine.db, "SELECT COUNT(*) FROM orders WHERE finished_s IS NULL"
+        )
         return run
     finally:
         stop.set()
@@ -201,14 +205,19 @@ def _check_acks(mine, run, k):
             run.ack_ahead.append((k + 1, name, acked, held.get(name, 0)))
 
 
+def _sql_one(db, query, args=()):
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return conn.execute(query, args).fetchone()[0]
+    finally:
+        conn.close()
+
+
 def _order_commands(db):
     # The gateway logs each command it carried out as a COMMAND event, tag = its code.
     codes = (messages.code_of("seal"), messages.code_of("unseal"))
-    conn = sqlite3.connect(db, timeout=30)
-    try:
-        return conn.execute(
-            "SELECT COUNT(*) FROM events WHERE gateway_id=? AND kind=? AND tag IN (?, ?)",
-            (ORDER_GATEWAY, kinds.COMMAND, *codes),
-        ).fetchone()[0]
-    finally:
-        conn.close()
+    return _sql_one(
+        db,
+        "SELECT COUNT(*) FROM events WHERE gateway_id=? AND kind=? AND tag IN (?, ?)",
+        (ORDER_GATEWAY, kinds.COMMAND, *codes),
+    )

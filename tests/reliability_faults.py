@@ -131,8 +131,10 @@ def servecrash(args, write_section):
         "| received out of seq order (repeats aside) | %d |" % run.mqtt_out_of_order,
         "| orders serve answered done / failed or cut by a kill | %d / %d |"
         % (run.orders_done, run.orders_failed),
-        "| of them carried out, as the gateway's COMMAND events in SQLite | %d |"
+        "| seal and unseal carried out, as the gateway's COMMAND events in SQLite | %d |"
         % run.order_commands_recorded,
+        "| orders in serve's record with no result (the kill came first) | %d |"
+        % run.orders_unfinished,
         "",
         "After each kill, with serve dead, the run asks each gateway its last seq and what it"
         " still holds unacknowledged: the acknowledged position (last seq minus unacked) must"
@@ -195,8 +197,8 @@ def broker(args, write_section):
         "",
         "Messages are held in SQLite (the outbox, beside the record they report), not in"
         " paho's memory: a broker outage and a serve crash at once lose nothing either"
-        " (servecrash above). The publisher retries with a backoff of up to 5 s, which is"
-        " most of the time to drain.",
+        " (servecrash above). \"Drained in\" includes the publisher's wait before it"
+        " connects again (its backoff grows to 5 s while the broker is away).",
     ]  # fmt: skip
     write_section("broker", "Broker outages", "\n".join(lines))
     for line in lines:
