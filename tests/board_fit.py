@@ -23,6 +23,11 @@ _BIGINT = (
 _HIL_HEAP = "the gateway firmware runs out of the pico heap: MemoryError %s (h-fit, issue 9 item 2)"
 
 NOT_YET = {
+    "tests/test_cbor.py::test_an_array_of_65536_items_has_a_four_byte_head": (
+        "[0] * 65536 is a 256 KB list on a 32-bit board, more than a Pico's whole heap: "
+        "the only way to an array head of four bytes, so this one stays loose (it passed "
+        "pico before only because the runner read the heap after the call returned)"
+    ),
     "tests/test_app.py": _APP,
     "tests/test_durable_orders.py": (
         "each test is one call building a whole rig (roster, crossings, power cuts) over "
@@ -45,27 +50,6 @@ NOT_YET = {
         "and the heap grew to 384 KB during it: code is the wall (docs/hardware.md, Board "
         "fit; h-fit, issue 9 item 2)"
     ),
-    "tests/test_frame.py": _BIGINT % "ref_crc32: 11.7 MB heap, 16 KB in use after",
-    "tests/test_eventlog.py::test_power_cut_while_appending_the_first_record_of_a_segment": (
-        _BIGINT % "tornflash: 2.5 MB heap, 39 KB in use after"
-    ),
-    "tests/test_eventlog.py::test_power_cut_while_acking_every_segment_away": (
-        _BIGINT % "tornflash: 0.96 MB heap, 39 KB in use after"
-    ),
-    "tests/test_eventlog.py::test_power_cut_while_boot_cuts_off_a_torn_tail": (
-        _BIGINT % "tornflash: 2.5 MB heap, 40 KB in use after"
-    ),
-    "tests/test_ledger.py::test_table_agrees_with_a_dict_over_many_operations": (
-        _BIGINT % "its random numbers: 384 KB heap, 40 KB in use after; appeared when the "
-        "ledger module grew by the snapshot's bulk restore (h-fit)"
-    ),
-    "tests/test_zone.py::test_overstay_alarms_once_naming_the_person": (
-        "384 KB heap needed during the test, 50 KB in use after it: not yet explained "
-        "(the zone's idle ticks over 1,800 s, or the recorder)"
-    ),
-    "tests/test_zone.py::test_overstay_off_when_configured_zero": (
-        "384 KB heap needed during the test, 50 KB in use after it: as the test above"
-    ),
     # The whole file: its tests share one demo run (a module-scoped fixture).
     "tests/test_demo.py": (
         "reader lines lost to flash stalls (a sector erase per logged crossing with the "
@@ -80,9 +64,6 @@ NOT_YET = {
     "tests/test_app_link_spec.py": (
         "the firmware with the app rig, as tests/test_app.py: 148 KB in use after a test, "
         "the heap grew to 384 KB during it"
-    ),
-    "tests/test_eventlog.py::test_power_cut_while_acking_one_segment_away": (
-        _BIGINT % "tornflash: 0.96 MB heap, 41 KB in use after"
     ),
     "tests/test_messages.py::test_junk_anywhere_raises_only_protocol_error_naming_the_spot": (
         "0.96 MB heap during the test, 64 KB in use after: seen once in a full run after "

@@ -4,6 +4,7 @@ real run, with the command that reproduces it:
     ./dev reliability fuzz           short form (what CI runs, as tests/test_fuzz.py)
     ./dev reliability fuzz --long    long form: 100,000 inputs per parser, 20,000 to the gateway
     ./dev reliability attacks        orders without the key or from an old capture
+    ./dev reliability powercuts [CUTS]  power cuts during a busy shift (default 1,000)
     ./dev reliability powercuts 1-300   the HIL power-cut scenario, one virtual-board run per seed
     ./dev reliability linkfaults | servecrash | broker   link faults, kill -9, broker outages
                                         (tests/reliability_faults.py)
@@ -90,18 +91,30 @@ def attack():
     for r in rows:
         print("%-75s %s" % (r.attack, r.as_row()))
         lines.append(
-            "| %s | %d | %d | %s | %d | %s |"
+            "| %s | %d | %s | %s | %d | %s |"
             % (
                 r.attack,
                 r.attempts,
-                r.accepted,
+                r.accepted_note or r.accepted,
                 r.refused_right if r.refusal_applies else "n/a (the host detects)",
                 r.logged,
                 "yes" if r.state_moved else "no",
             )
         )
         bad = bad or r.accepted or r.logged != r.attempts or r.state_moved or not r.order_after
+        bad = bad or bool(r.false_alarms)
     lines += [
+        "",
+        "Roster and config pushes: each of a roster load and two config changes sent"
+        " unsigned, with a wrong key and with an old counter, and the second part of an"
+        " authentic two-part roster load replaced by a forged one (unsigned, wrong key);"
+        " the roster and config in force stay as they were. Forged events: the host"
+        " catches up from its last digest and the chain breaks, or the gateway logs"
+        " LOG_TAMPERED itself. A cloned tag: three real gateways (shaft, two faces) and"
+        " the station's alarms over SQLite; each gateway admits the one tag it sees, and"
+        " the station raises two_places or outside_mine for each clone, and nothing for"
+        " a walk from one face to the other (false alarms: %s)."
+        % ", ".join(str(r.false_alarms) for r in rows if r.false_alarms is not None),
         "",
         "The hash chain is not keyed: someone with the board's flash and time can rewrite",
         "every record after the last one the host holds and chain them afresh. The host holds",
@@ -146,8 +159,14 @@ def powercuts(span):
 
 
 def main(argv):
+    if argv and argv[0] == "powercuts" and len(argv) > 1 and "-" in argv[1]:
+        return powercuts(argv[1])
     if argv and argv[0] == "powercuts":
-        return powercuts(argv[1] if len(argv) > 1 else "1-300")
+        import reliability_cuts
+
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        cuts = int(argv[1]) if len(argv) > 1 else 1000
+        return reliability_cuts.long_form(cuts, write_section, stamp)
     if argv and argv[0] == "fuzz":
         return fuzz("--long" in argv)
     if argv and argv[0] == "attacks":

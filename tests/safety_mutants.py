@@ -232,7 +232,7 @@ CATALOGUE = (
     M(
         "order-clock-back-loose",
         "the clock goes back one second past the tolerance without the flag",
-        GW + "app.py",
+        GW + "commands.py",
         "back = moved < -CLOCK_BACK_TOLERANCE_S",
         "back = moved < -CLOCK_BACK_TOLERANCE_S - 1",
         ("tests/test_app.py", "tests/test_orders_props.py"),
@@ -240,7 +240,7 @@ CATALOGUE = (
     M(
         "order-cap-below-count",
         "a temporary cap below the people inside is taken without the flag",
-        GW + "app.py",
+        GW + "commands.py",
         'if cap < count and body.get("below_count") is not True:',
         'if cap < count - 1 and body.get("below_count") is not True:',
         ("tests/test_app.py", "tests/test_orders_props.py"),
@@ -248,7 +248,7 @@ CATALOGUE = (
     M(
         "order-permit-stranger",
         "a permit's fire-watcher need not be in the roster",
-        GW + "app.py",
+        GW + "commands.py",
         "if w and rs.find_person(w) < 0:",
         "if False:",
         ("tests/test_app.py",),

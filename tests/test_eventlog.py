@@ -4,6 +4,7 @@
 # and a power cut at every byte of every flash write an append, an ack or a boot makes.
 import struct
 
+from hostcalls import in_parts
 from mpcheck import raises
 from tornflash import PowerCut, TornFlash, fresh_root
 
@@ -558,6 +559,7 @@ def test_append_allocates_only_its_hash():
 
 
 def _sweep(setup, action, check):
+    # A generator: one part per power cut (tests/hostcalls.py); returns the runs made.
     flash = TornFlash.on_files()
     state = setup(flash)
     mark = len(flash.history)
@@ -577,6 +579,7 @@ def _sweep(setup, action, check):
                 flash.reboot()
                 check(flash, state, op, after, fill, n)
                 runs += 1
+                yield
     return runs
 
 
@@ -622,15 +625,17 @@ def _sweep_append(n_before):
             assert last == n_before, (after, fill)
         assert log.torn_on_boot == (1 if not landed and (after or fill is not None) else 0)
 
-    return _sweep(setup, action, check)
+    return (yield from _sweep(setup, action, check))
 
 
+@in_parts
 def test_power_cut_while_appending_into_a_segment():
-    assert _sweep_append(2) == 3 * RECORD_SIZE + 1
+    assert (yield from _sweep_append(2)) == 3 * RECORD_SIZE + 1
 
 
+@in_parts
 def test_power_cut_while_appending_the_first_record_of_a_segment():
-    assert _sweep_append(K) == 3 * RECORD_SIZE + 1
+    assert (yield from _sweep_append(K)) == 3 * RECORD_SIZE + 1
 
 
 def _sweep_ack(n_records, ack_to, removed):
@@ -650,17 +655,20 @@ def _sweep_ack(n_records, ack_to, removed):
         if meta_landed:
             assert log.removed_on_boot == removed - (op - 1 if after == 0 else op)
 
-    return _sweep(setup, action, check)
+    return (yield from _sweep(setup, action, check))
 
 
+@in_parts
 def test_power_cut_while_acking_one_segment_away():
-    _sweep_ack(6, 5, 1)
+    yield from _sweep_ack(6, 5, 1)
 
 
+@in_parts
 def test_power_cut_while_acking_every_segment_away():
-    _sweep_ack(8, 8, 2)
+    yield from _sweep_ack(8, 8, 2)
 
 
+@in_parts
 def test_power_cut_while_boot_cuts_off_a_torn_tail():
     def setup(flash):
         log = _open(flash)
@@ -679,7 +687,7 @@ def test_power_cut_while_boot_cuts_off_a_torn_tail():
         assert recs == state["before"]
         assert log.torn_on_boot == (0 if after == n else 1)
 
-    assert _sweep(setup, action, check) == 3 * RECORD_SIZE + 1
+    assert (yield from _sweep(setup, action, check)) == 3 * RECORD_SIZE + 1
 
 
 # ---- FileFlash ----

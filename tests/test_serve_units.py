@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway import events as ev
+from shaftgate.station import alarms as alarms_mod
 from shaftgate.station import site as site_file
 from shaftgate.station.alarms import Alarms
 from shaftgate.station.links import LinkState
@@ -424,3 +425,24 @@ def test_every_signed_command_belongs_to_an_authority():
     granted = {order for orders in site_file.AUTHORITIES.values() for order in orders}
     signed = {name for name, c in cli.COMMANDS.items() if c.kind == "signed"}
     assert signed <= granted, sorted(signed - granted)
+
+
+def test_the_live_view_shows_red_exactly_the_events_serve_raises_an_alarm_on(mine):
+    # One list (station/alarms.ALARM_EVENT_KINDS) for both: each named event kind is fed to
+    # serve's alarms on a face gateway of its own, and the view's colour must agree.
+    from shaftgate.sim import view
+
+    _site, store, alarms, _, _ = mine
+    kinds = sorted({v for k, v in vars(ev).items() if k.isupper() and isinstance(v, int)})
+    reports_on_raised = {ev.GAS_PEAK, ev.EVAC_JOIN}  # red, inside an alarm already raised
+    raised_by = set()
+    for seq, kind in enumerate(kinds, 1):
+        before = set(alarms.active)
+        # tag 0: no person, so only the event's own alarm can fire (not two_places & co).
+        _feed(store, alarms, "gw-face1", _event(seq, kind=kind, tag=0, a=7001, b=1))
+        if set(alarms.active) - before:
+            raised_by.add(kind)
+    assert raised_by == set(alarms_mod.ALARM_EVENT_KINDS)
+    assert ev.ENTRY not in raised_by and ev.OVER_CAP_ENTRY in raised_by
+    red = {k for k in kinds if view.event_style(k) == "alarm"}
+    assert red == raised_by | reports_on_raised

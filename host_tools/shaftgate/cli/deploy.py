@@ -45,6 +45,11 @@ STEP_TIMEOUT_S = 300
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# mpy-cross options for the firmware (issue 9 item 2, docs/hardware.md "Board fit"): a
+# board keeps imported bytecode in its GC heap, and the line-number tables are about
+# 5.6 KB of it that only a traceback's line numbers would use. The fault record names
+# the phase (gateway/app.py _fault), not a line, so the board loses nothing it reports.
+MPY_CROSS_FLAGS = ("-X", "no-source-lines")
 
 
 class DeployError(Exception):
@@ -111,7 +116,9 @@ def build(board, build_dir, repo=REPO, mpy_cross=None):
             return None
         # -s: a traceback on the board names the file by its path there.
         proc = subprocess.run(
-            [tool, "-o", str(out), "-s", dest, str(src)], capture_output=True, text=True
+            [tool, *MPY_CROSS_FLAGS, "-o", str(out), "-s", dest, str(src)],
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0:
             return "mpy-cross could not compile %s:\n%s" % (src.relative_to(repo), proc.stderr)
