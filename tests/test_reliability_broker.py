@@ -6,7 +6,9 @@ from reliability_broker import broker_outages
 
 
 def test_recording_goes_on_and_the_outbox_publishes_in_order_after_each_outage(tmp_path):
-    run = broker_outages(tmp_path, outages=2, seed=13, up_s=(1.0, 2.0), down_s=(2.0, 3.0))
+    run = broker_outages(
+        tmp_path, outages=2, seed=13, up_s=(1.0, 1.5), down_s=(1.5, 2.5), quiet_s=1.5
+    )
     assert len(run.outages) == 2
     assert run.problems() == []
     for o in run.outages:

@@ -6,7 +6,7 @@ from reliability_crash import serve_crashes
 
 
 def test_kill_9_loses_nothing_stores_nothing_twice_and_never_acks_ahead(tmp_path):
-    run = serve_crashes(tmp_path, kills=4, seed=13)
+    run = serve_crashes(tmp_path, kills=4, seed=13, up_s=(0.3, 2.0), quiet_s=1.5)
     assert run.kills == 4 and run.ack_checks == 8 and run.kills_mid_order >= 1
     assert run.problems() == []
     assert run.db_rows == run.gateway_total == len(run.mqtt_ids)
