@@ -165,9 +165,10 @@ def broker(args, write_section):
     after = sum(o.published_after for o in run.outages)
     lines = [
         "Last run: %s UTC, `%s`: the Mosquitto serve publishes to stopped (SIGTERM) and"
-        " started again **%d times**, %.0f s down in all, while a virtual shaft gateway took"
-        " %d crossings through serve. **%s**."
-        % (_stamp(), cmd, len(run.outages), run.down_s, run.crossings,
+        " started again **%d times**, %.0f s down in all (serve killed with -9 during %d of"
+        " them), while a virtual shaft gateway took %d crossings through serve. **%s**."
+        % (_stamp(), cmd, len(run.outages), run.down_s,
+           sum(o.serve_killed for o in run.outages), run.crossings,
            "; ".join(problems) if problems else "Recording went on; every message held was"
            " published when the broker returned; lost 0, out of order 0"),
         "",
@@ -176,9 +177,12 @@ def broker(args, write_section):
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
     for i, o in enumerate(run.outages, 1):
-        lines.append("| %d | %.1f s | %d | %d | %d | %d | %s |" % (
-            i, o.down_s, o.owed_at_stop, o.recorded_while_down, o.held, o.published_after,
-            "%.1f s" % o.drain_s if o.drain_s is not None else "never"))  # fmt: skip
+        drained = "%.1f s" % o.drain_s if o.drain_s is not None else "never"
+        lines.append(
+            "| %d%s | %.1f s | %d | %d | %d | %d | %s |"
+            % (i, " *" if o.serve_killed else "", o.down_s, o.owed_at_stop,
+               o.recorded_while_down, o.held, o.published_after, drained)
+        )  # fmt: skip
     lines += [
         "",
         "| account | count |",
@@ -195,10 +199,11 @@ def broker(args, write_section):
         "| event messages received twice (QoS 1: in flight when the broker went) | %d |"
         % run.mqtt_duplicates,
         "",
-        "Messages are held in SQLite (the outbox, beside the record they report), not in"
-        " paho's memory: a broker outage and a serve crash at once lose nothing either"
-        " (servecrash above). \"Drained in\" includes the publisher's wait before it"
-        " connects again (its backoff grows to 5 s while the broker is away).",
+        "Outages marked * also had serve killed with -9 half-way through and started"
+        " again: what it owed is in SQLite (the outbox, written in the transaction of the"
+        " record it reports), not in paho's memory, and went out all the same. \"Drained"
+        " in\" includes the publisher's wait before it connects again (its backoff grows to"
+        " 5 s while the broker is away).",
     ]  # fmt: skip
     write_section("broker", "Broker outages", "\n".join(lines))
     for line in lines:
