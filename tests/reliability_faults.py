@@ -23,6 +23,16 @@ def _stamp():
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime())
 
 
+def _other_kinds(run):
+    # What the gateways logged besides the crossings: their acks of our acks (COMMAND),
+    # orders, cap levels... by name, most first.
+    from gateway import events as kinds
+    from shaftgate.link.client import event_kind_name
+
+    rest = [(n, k) for k, n in run.kinds.items() if k not in (kinds.ENTRY, kinds.EXIT)]
+    return ", ".join("%s %d" % (event_kind_name(k), n) for n, k in sorted(rest, reverse=True))
+
+
 def linkfaults(args, write_section):
     from faultproxy import BOARD_TO_HOST, FAULTS, HOST_TO_BOARD, Faults
     from reliability_link import link_faults
@@ -50,6 +60,7 @@ def linkfaults(args, write_section):
         "|---|---:|",
         "| crossings made at the gateway's readers | %d |" % run.crossings,
         "| ENTRY and EXIT events among the rows | %d |" % run.crossing_events,
+        "| the other rows, by kind | %s |" % _other_kinds(run),
         "| events the gateway logged (its last seq, asked at the end) | %d |" % run.gateway_total,
         "| rows in SQLite | %d |" % run.db_rows,
         "| event messages a subscriber received, raw | %d |" % run.mqtt_raw,
@@ -120,6 +131,7 @@ def servecrash(args, write_section):
         "| rows in SQLite | %d |" % run.db_rows,
         "| of them ENTRY and EXIT, for %d crossings made | %d |"
         % (run.crossings, run.crossing_events),
+        "| the other rows, by kind | %s |" % _other_kinds(run),
         "| events lost (a gateway seq missing from SQLite or MQTT) | %d |" % run.lost,
         "| stored twice in SQLite | %d |" % run.db_duplicates,
         "| kills after which the gateway was acknowledged past what SQLite held | %d of %d |"

@@ -113,6 +113,7 @@ class LinkRun:
         self.mqtt_out_of_order = 0
         self.proxy_counts = {}
         self.watch = None
+        self.kinds = collections.Counter()  # event kind -> rows in SQLite
         self.caught_up_faulty = None  # serve caught up while the faults were still on
         self.catch_up_s = 0.0
         self.took_s = 0.0
@@ -216,6 +217,7 @@ def tally(run, gateway_events, rows, msgs):
     kind) rows, the subscriber's event messages."""
     run.gateway_events = gateway_events
     run.db_rows = len(rows)
+    run.kinds = collections.Counter(k for _, _, k in rows)
     seen = set()
     for g, s, k in rows:
         key = "%s:%d" % (g, s)
