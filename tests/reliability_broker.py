@@ -63,6 +63,10 @@ class BrokerRun(LinkRun):
         return out
 
     @property
+    def reconnects_owed(self):
+        return len(self.outages) + sum(o.serve_killed for o in self.outages)
+
+    @property
     def down_s(self):
         return sum(o.down_s for o in self.outages)
 

@@ -54,6 +54,10 @@ class CrashRun(LinkRun):
         self.orders_unfinished = 0  # orders serve's record holds with no result (cut by a kill)
         self.restart_s = []
 
+    @property
+    def reconnects_owed(self):
+        return self.kills
+
     def problems(self):
         out = super().problems()
         if self.ack_ahead:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("SHAFTGATE_BOARD_PROFILE", "loose")
 
+from shaftgate.station.mqtt import WINDOW  # noqa: E402 -- after the profile is chosen
+
 SEED = 20261204
 
 
@@ -151,9 +153,11 @@ def servecrash(args, write_section):
         "After each kill, with serve dead, the run asks each gateway its last seq and what it"
         " still holds unacknowledged: the acknowledged position (last seq minus unacked) must"
         " not pass the last seq SQLite holds. A subscriber that drops repeats by the stable"
-        " id (`<gateway>:<seq>`) sees each event exactly once. serve took %.1f s on average"
+        " id (`<gateway>:<seq>`) sees each event exactly once; QoS 1 repeats only what was"
+        " in flight, so more than the publisher's window (%d) of repeats per kill fails the"
+        " run. serve took %.1f s on average"
         " to be back on its socket; the end catch-up and the MQTT drain took %.0f s."
-        % (sum(run.restart_s) / len(run.restart_s), run.drain_s),
+        % (WINDOW, sum(run.restart_s) / len(run.restart_s), run.drain_s),
     ]  # fmt: skip
     write_section("servecrash", "serve crashes", "\n".join(lines))
     for line in lines:
@@ -208,8 +212,9 @@ def broker(args, write_section):
         "| events lost (recorded while the broker was away and never published, or any"
         " other) | %d |" % (run.lost + run.held_ids_missing),
         "| event messages out of seq order | %d |" % run.mqtt_out_of_order,
-        "| event messages received twice (QoS 1: in flight when the broker went) | %d |"
-        % run.mqtt_duplicates,
+        "| event messages received twice (QoS 1: in flight when the broker or serve went;"
+        " at most %d, the publisher's window, per lost connection) | %d |"
+        % (WINDOW, run.mqtt_duplicates),
         "",
         "Outages marked * also had serve killed with -9 half-way through and started"
         " again: what it owed is in SQLite (the outbox, written in the transaction of the"

@@ -26,6 +26,7 @@ from serve_rig import Mine
 from gateway import events as kinds
 from shaftgate.link.client import GatewayClient
 from shaftgate.link.transport import SerialTransport
+from shaftgate.station.mqtt import WINDOW
 
 SETTLE_S = 2.0  # the doorway's settle time: a tag crosses again only after it (and margin)
 TAG_BASE = 3001
@@ -99,6 +100,7 @@ def gateway_last_seqs(mine):
 
 class LinkRun:
     repeats_allowed = False
+    reconnects_owed = 0  # publisher connections cut while messages were in flight
 
     def __init__(self):
         self.crossings = 0
@@ -146,6 +148,11 @@ class LinkRun:
         if mqtt != self.gateway_total:
             out.append("MQTT brought %d event messages (%d ids), the gateways logged %d"
                        % (self.mqtt_raw, len(self.mqtt_ids), self.gateway_total))  # fmt: skip
+        if self.repeats_allowed and self.mqtt_duplicates > self.reconnects_owed * WINDOW:
+            # QoS 1 repeats only what was in flight when a connection died: at most the
+            # publisher's window each time.
+            out.append("%d MQTT repeats for %d lost connections of a window of %d"
+                       % (self.mqtt_duplicates, self.reconnects_owed, WINDOW))  # fmt: skip
         if self.lost:
             out.append("%d events lost somewhere" % self.lost)
         if self.mqtt_out_of_order:

@@ -39,8 +39,17 @@ def test_a_repeat_on_mqtt_is_a_problem_only_where_qos_1_allows_none():
     link = _run(LinkRun, 6, _rows(6), seqs)
     assert link.mqtt_duplicates == 1 and link.problems()
     crash = _run(CrashRun, 6, _rows(6), seqs)
-    crash.ack_checks = 0
+    crash.kills, crash.ack_checks = 1, 2
     assert crash.mqtt_duplicates == 1 and crash.problems() == []
+
+
+def test_more_repeats_than_the_window_in_flight_at_each_kill_are_a_problem():
+    seqs = list(range(1, 31)) + list(range(1, 31))  # 30 again after one kill: window is 20
+    crash = _run(CrashRun, 30, _rows(30), seqs)
+    crash.kills, crash.ack_checks = 1, 2
+    assert any("30 MQTT repeats for 1 lost connections" in p for p in crash.problems())
+    crash.kills, crash.ack_checks = 2, 4
+    assert crash.problems() == []
 
 
 def test_a_message_out_of_seq_order_is_seen_but_a_repeat_is_not_one():
