@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("SHAFTGATE_BOARD_PROFILE", "loose")
 
-from shaftgate.station.mqtt import WINDOW  # noqa: E402 -- after the profile is chosen
+from shaftgate.station.mqtt import WINDOW
 
 SEED = 20261204
 
