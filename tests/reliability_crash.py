@@ -51,7 +51,8 @@ class CrashRun(LinkRun):
         self.orders_failed = 0
         self.order_commands_recorded = 0
         self.orders_done_unrecorded = 0
-        self.orders_unfinished = 0  # orders serve's record holds with no result (cut by a kill)
+        self.orders_unfinished = 0  # orders serve's record holds open at the end (must be 0)
+        self.orders_cut = 0  # orders marked at a restart as cut by the kill (ServeStopped)
         self.restart_s = []
 
     @property
@@ -70,6 +71,8 @@ class CrashRun(LinkRun):
                 "%d orders reported done, %d seal/unseal COMMAND events recorded"
                 % (self.orders_done, self.order_commands_recorded)
             )
+        if self.orders_unfinished:
+            out.append("%d orders left open in serve's record" % self.orders_unfinished)
         if self.ack_checks != self.kills * 2:
             out.append("acks checked at %d of %d kills" % (self.ack_checks // 2, self.kills))
         return out
@@ -183,6 +186,9 @@ def serve_crashes(home, kills, seed, rate_per_s=10.0, up_s=(0.3, 3.0), progress=
         run.orders_done_unrecorded = max(0, run.orders_done - run.order_commands_recorded)
         run.orders_unfinished = _sql_one(
             mine.db, "SELECT COUNT(*) FROM orders WHERE finished_s IS NULL"
+        )
+        run.orders_cut = _sql_one(
+            mine.db, "SELECT COUNT(*) FROM orders WHERE results LIKE '%\"ServeStopped\"%'"
         )
         return run
     finally:

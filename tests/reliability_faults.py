@@ -147,8 +147,9 @@ def servecrash(args, write_section):
         % (run.orders_done, run.orders_failed),
         "| seal and unseal carried out, as the gateway's COMMAND events in SQLite | %d |"
         % run.order_commands_recorded,
-        "| orders in serve's record with no result (the kill came first) | %d |"
-        % run.orders_unfinished,
+        "| orders the kill came in the middle of, marked at the restart as unanswered"
+        " (may or may not have been carried out) / left open | %d / %d |"
+        % (run.orders_cut, run.orders_unfinished),
         "",
         "After each kill, with serve dead, the run asks each gateway its last seq and what it"
         " still holds unacknowledged: the acknowledged position (last seq minus unacked) must"

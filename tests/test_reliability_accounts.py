@@ -70,10 +70,12 @@ def test_an_ack_past_the_record_or_an_unrecorded_order_is_a_problem():
     run.kills, run.ack_checks = 1, 2
     assert run.problems() == []
     run.ack_ahead.append((1, "gw-shaft", 7, 6))
+    run.orders_unfinished = 1
     run.orders_done, run.order_commands_recorded, run.orders_done_unrecorded = 3, 2, 1
     problems = run.problems()
     assert any("acknowledged past SQLite" in p for p in problems)
     assert any("3 orders reported done, 2" in p for p in problems)
+    assert any("1 orders left open" in p for p in problems)
 
 
 def test_an_outage_with_nothing_held_or_never_drained_is_a_problem():
