@@ -106,6 +106,12 @@ NOT_YET = {
     % "in the virtual boards serve talks to, as tests/test_serve_mqtt.py (the outbox test)",
     "tests/test_load_serve.py": _HIL_HEAP
     % "in the shaft's virtual board at the roster load of 60 people behind serve",
+    "tests/test_reliability_broker.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_reliability_crash.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
+    "tests/test_reliability_link.py": _HIL_HEAP
+    % "in the virtual boards serve talks to, at the roster load (as the morning shift)",
     "tests/test_desk.py": _HIL_HEAP
     % "in the virtual boards behind serve: a face board's link was lost before the first "
     "order (time-set), as the morning shift",

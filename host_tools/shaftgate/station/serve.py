@@ -26,6 +26,10 @@ log = logging.getLogger("shaftgate.serve")
 TICK_S = 0.5  # alarms checked and state published this often
 STATE_EVERY_S = 5.0  # gateway state saved to the database at least this often
 KEEP_FEED = 5000  # recent events kept in memory for the view
+CUT_ORDER_TEXT = (
+    "serve stopped before this gateway's answer was stored: the order may or may not have "
+    "been carried out; check status  服务中断, 命令是否执行未知, 请查看状态"
+)
 
 
 class Station:
@@ -44,6 +48,11 @@ class Station:
             self.outbox, self.topics = mqtt
         extra = (self.outbox.SCHEMA_SQL,) if self.outbox else ()
         self.store = Store(site.database, extra)
+        # Orders the last serve was killed in the middle of: nobody knows if they were
+        # carried out, and the record must say so rather than hold them open for ever.
+        cut = self.store.mark_cut_orders(_zone_of(site), CUT_ORDER_TEXT)
+        if cut:
+            log.warning("serve: %d order(s) cut by the last stop marked as unanswered", cut)
         self.alarms = Alarms(self.store, site, self._alarm_changed)
         self.links = {g.id: GatewayLink(g, self) for g in site.gateways}
         self.publisher = None
@@ -308,6 +317,14 @@ class Station:
             fresh = [(n, gid, e) for n, gid, e in self._feed if n > arrival][-limit:]
             last = self._arrival
         return [(n, gid, _event_json(gid, e)) for n, gid, e in fresh], last
+
+
+def _zone_of(site):
+    def zone(gateway_id):
+        g = site.gateway(gateway_id)
+        return g.zone if g is not None else None  # None: since removed from the site file
+
+    return zone
 
 
 def _event_json(gateway_id, e):
