@@ -982,10 +982,12 @@ class Gateway:
         if not roles.may_order_withdrawal(role):
             raise ProtocolError(
                 E_REFUSED,
-                "%s refused: person %d is a %s; only a team leader or the dispatcher may "
-                "give it (R-EVAC-1)" % (what, by, _role_word(role)),
+                "%s refused: person %d is a %s; only a team leader, the mine leader on "
+                "duty or the dispatcher may give it (R-EVAC-1)" % (what, by, _role_word(role)),
                 "by",
             )
+        if role == roles.MINE_LEADER:
+            return reasons.CAUSE_MINE_LEADER
         return reasons.CAUSE_TEAM_LEADER
 
     def _cmd_evacuate(self, body):
