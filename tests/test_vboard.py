@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -208,6 +209,7 @@ class Echo:
             b.link_write(b"time %d %d\n" % (b.ticks_ms(), b.rtc_s()))
         elif cmd.startswith(b"!settime "):
             b.set_rtc_s(int(cmd[9:]))
+            b.link_write(b"settime\n")
         elif cmd == b"!flash":
             _flash_check(b.flash)
             b.link_write(b"flash ok\n")
@@ -350,8 +352,9 @@ def test_clock_advances_and_rtc_resets_on_power_cut(board):
         board.advance(3600)
         _, ticks1, _ = ask(port, b"!time").split()
         assert 3600_000 <= int(ticks1) - int(ticks0) < 3600_000 + 2000
-        port.write(b"!settime 1700000000\n")
-        board.sync()
+        # Answered, so that the clock is set before it advances: a line written to the
+        # pty reaches the board on the line's thread, which sync() does not wait for.
+        assert ask(port, b"!settime 1700000000") == b"settime"
         board.advance(90)
         _, _, rtc = ask(port, b"!time").split()
         assert 1700000090 <= int(rtc) <= 1700000092
@@ -438,6 +441,10 @@ def test_unplug_stops_bytes_both_ways_and_replug_resumes(board):
         board.sync()
         port.timeout = 0.3
         assert port.read(100) == b""
+        # Dropped by the line's thread when it reads them: sync() does not wait for it.
+        deadline = time.monotonic() + 5
+        while board.host_bytes_dropped < 18 and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert board.host_bytes_dropped == 18
         board.replug()
         port.timeout = 2

@@ -667,7 +667,12 @@ class Gateway:
             return  # the host is not reading: events wait on flash, the loop runs on
         ring = self._ring
         n = 0
-        while n < _PUSH_PER_STEP and self._pushed < log.last_seq:
+        # The window is checked per event: a step's batch never runs past it.
+        while (
+            n < _PUSH_PER_STEP
+            and self._pushed < log.last_seq
+            and self._pushed - log.acked < _PUSH_WINDOW
+        ):
             seq = self._pushed + 1
             k = seq & _RING_MASK
             if ring[k] == seq:
@@ -823,6 +828,16 @@ class Gateway:
             finally:
                 self._in_command = False
             self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+        except ProtocolError as e:
+            # A phase refused the command with a code of its own, answered as _handle
+            # answers a refusal.
+            self._job = None
+            self._in_command = True
+            try:
+                self.emit(ev.COMMAND_REFUSED, code, e.code, _i31(rid))
+            finally:
+                self._in_command = False
+            self._send(messages.error_reply(rid, e.code, e.text, e.field))
         except ValueError as e:
             self._job = None
             self._in_command = True
@@ -967,10 +982,12 @@ class Gateway:
         if not roles.may_order_withdrawal(role):
             raise ProtocolError(
                 E_REFUSED,
-                "%s refused: person %d is a %s; only a team leader or the dispatcher may "
-                "give it (R-EVAC-1)" % (what, by, _role_word(role)),
+                "%s refused: person %d is a %s; only a team leader, the mine leader on "
+                "duty or the dispatcher may give it (R-EVAC-1)" % (what, by, _role_word(role)),
                 "by",
             )
+        if role == roles.MINE_LEADER:
+            return reasons.CAUSE_MINE_LEADER
         return reasons.CAUSE_TEAM_LEADER
 
     def _cmd_evacuate(self, body):
