@@ -7,6 +7,8 @@ real run, with the command that reproduces it:
     ./dev reliability powercuts [CUTS]  power cuts during a busy shift (default 1,000)
     ./dev reliability powercuts 1-300   the HIL power-cut scenario, one virtual-board run per seed
     ./dev reliability load           three cages of 60 down and up through serve, MQTT on
+    ./dev reliability linkfaults | servecrash | broker   link faults, kill -9, broker outages
+                                        (tests/reliability_faults.py)
 """
 
 import os
@@ -179,6 +181,10 @@ def main(argv):
         return fuzz("--long" in argv)
     if argv and argv[0] == "attacks":
         return attack()
+    if argv and argv[0] in ("linkfaults", "servecrash", "broker"):
+        import reliability_faults
+
+        return reliability_faults.main(argv, write_section)
     print(__doc__)
     return 2
 

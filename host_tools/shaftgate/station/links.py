@@ -159,6 +159,10 @@ class GatewayLink(threading.Thread):
                 self.state.error = "serve could not record: %s: %s" % (type(e).__name__, e)
                 log.exception("link %s", self.gateway.id)
             finally:
+                # A session that failed after the gateway answered (a reply lost to a bad
+                # line, say) counts as answered: retried at once, not after a backoff
+                # grown by earlier silence (found by the link-fault run, issue 13).
+                answered = answered or self.state.answering
                 self._close()
             if answered:
                 backoff = BACKOFF_MIN_S
