@@ -6,9 +6,11 @@
 // With settings (JSON from tests/mpy_plugin.py) the run is held to a board profile
 // (docs/hardware.md, "Board profiles"): the firmware is the .mpy image deploy ships
 // (settings.image_dir), the test module and its helpers are .mpy too (settings.test_dir),
-// the GC heap is the profile's, and it is read where each call returns: the import, then
-// each test function as its own call. A heap grown past the profile is the board's
-// MemoryError: that test fails saying so, and the tests after it start on a fresh
+// the GC heap is the profile's, and it is read inside each call just before it returns
+// (this port collects only when a call returns, and then frees the areas the call grew
+// and emptied): the import, then each test function as its own call, or each part of a
+// test in parts (tests/hostcalls.py) as its own. A heap grown past the profile is the
+// board's MemoryError: that test fails saying so, and the tests after it start on a fresh
 // interpreter (a board that ran out of memory is dead).
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
@@ -204,12 +206,15 @@ try {
       const loose = settings && (settings.loose_tests || []).includes(name);
       let r = JSON.parse(String(b.mp.globals.get("_test")(name)));
       let over = loose ? null : overHeap(b.mp, b.limit, name, r.heap_in);
+      let most = r.heap_in;
       for (let part = 1; r.more && !over; part++) {
         // A test in parts: each part is its own call, checked where it returns.
         r = JSON.parse(String(b.mp.globals.get("_part")()));
         if (!loose) over = overHeap(b.mp, b.limit, name + ", part " + part, r.heap_in);
+        most = [Math.max(most[0], r.heap_in[0]), Math.max(most[1], r.heap_in[1])];
       }
       r.name = name;
+      r.heap_in = most; // the most any one call of the test needed
       if (loose) {
         // Listed in tests/board_fit.py: not held to the heap; if it grew the heap, the
         // tests after it get a fresh interpreter, so that they are judged on their own.

@@ -175,6 +175,49 @@ def test_encode_accepts_bytes_bytearray_memoryview():
     assert frame.encode(memoryview(b"xx" + p)[2:]) == w
 
 
+@in_parts
+def test_encode_into_writes_the_same_frame_into_the_callers_buffer():
+    for p in boundary_payloads():
+        room = frame.max_wire_len(len(p)) + 2
+        want = ref_wire(p)
+        for extra in (0, 9):
+            out = bytearray(b"\xee" * (room + extra))
+            n = frame.encode_into(p, out)
+            assert bytes(out[:n]) == want, len(p)
+        yield
+    out = bytearray(20)
+    view = memoryview(b"..\x00ab\x00")[2:]
+    assert bytes(out[: frame.encode_into(view, out)]) == frame.encode(b"\x00ab\x00")
+
+
+def test_encode_into_refuses_a_buffer_too_small_and_writes_nothing():
+    p = b"\x01" * 300
+    out = bytearray(b"\xee" * (frame.max_wire_len(300) + 1))
+    e = raises(ValueError, frame.encode_into, p, out)
+    assert "too small" in str(e) and "300-byte payload" in str(e)
+    assert out == bytearray(b"\xee" * len(out))
+    raises(ValueError, frame.encode_into, b"", bytearray(10))
+    raises(ValueError, frame.encode_into, b"\x01" * 4097, bytearray(5000))
+
+
+def test_encode_into_a_kept_buffer_allocates_nothing():
+    import gc
+
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython: the [micropython] run of this test is the one that counts
+    p = b"abc"  # its CRC-32, 0x352441c2, is below 2**30: a small int on a board too
+    out = bytearray(16)
+    frame.encode_into(p, out)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(100):
+        frame.encode_into(p, out)
+    after = gc.mem_alloc()
+    gc.enable()
+    assert after - before == 0, after - before
+
+
 def test_wire_has_zeros_only_at_both_ends():
     for p in boundary_payloads():
         w = frame.encode(p)

@@ -70,6 +70,9 @@ def test_site_file_reads_every_table(tmp_path):
     assert "seal" in wang.authority and "config set" not in wang.authority
     assert site.broker is None  # serve starts its own broker
     assert site.link_lost_s == 5.0 and site.transit_allowance == 2
+    assert site.mqtt_events == "each"  # the per-event contract unless the site says otherwise
+    batches = load(tmp_path, GOOD.replace("clock_drift_s = 20", 'mqtt_events = "batches"'))
+    assert batches.mqtt_events == "batches"
 
 
 @pytest.mark.parametrize(
@@ -90,6 +93,7 @@ def test_site_file_reads_every_table(tmp_path):
         ('user = "wang"', 'user = "wang"\nshift = 1', 35, "operators.wang.shift"),
         ('key = "other-keys/gw-face1.key"', 'key = "k/x.key"', 23, "gateways[1].key"),
         ('id = "xinji-2"', 'id = "Xinji 2"', 2, "mine.id"),
+        ("clock_drift_s = 20", 'clock_drift_s = 20\nmqtt_events = "some"', 11, "serve.mqtt_events"),
     ],
 )
 def test_site_file_errors_name_line_and_key(tmp_path, old, new, line, key):

@@ -72,17 +72,29 @@ def roster_load(gw, body):
         )
     if part == 0:
         gw._roster_load = [body["load_id"], body["parts"], 0, body["total"]]
+    load = gw._roster_load
+    if load is None or load[0] != body["load_id"] or load[2] != part or load[1] != body["parts"]:
+        raise ProtocolError(
+            E_REFUSED, "roster part %d out of sequence: start again with part 0" % part, "part"
+        )
+    # The part is staged in the next step, a call of its own: the garbage of decoding
+    # and checking it (about 14 KB for 100 people on a board) is then collectable before
+    # the roster's code and the staging write need the heap. The reply follows the
+    # staging (and, after the last part, the commit), as _run_job sends it.
+    fields = {}
+    gw._job = [_stage_part(gw, roster, body, load, fields), 0, 0, fields]
+    return _LATER
+
+
+def _stage_part(gw, roster, body, load, fields):
+    part = body["part"]
+    if part == 0:
         roster.abort()
         try:
             roster.begin(body["total"])
         except ValueError as e:
             gw._roster_load = None
             raise ProtocolError(E_BAD_FIELD, str(e), "total")
-    load = gw._roster_load
-    if load is None or load[0] != body["load_id"] or load[2] != part or load[1] != body["parts"]:
-        raise ProtocolError(
-            E_REFUSED, "roster part %d out of sequence: start again with part 0" % part, "part"
-        )
     try:
         roster.add(body["entries"])
     except ValueError as e:
@@ -90,17 +102,16 @@ def roster_load(gw, body):
         gw._roster_load = None
         raise ProtocolError(E_BAD_FIELD, str(e), "entries")
     load[2] = part + 1
+    fields["received"] = load[2]
     if load[2] < load[1]:
-        return {"received": load[2], "complete": False}
+        fields["complete"] = False
+        return
     gw._roster_load = None
+    fields["complete"] = True
+    body = None  # the entries are on flash: not kept through the commit
+    yield
     # The commit (sort, checks, the new slot written) runs one phase a step, each
     # short of the watchdog; the reply goes when the new roster is on flash and used.
-    fields = {"received": load[2], "complete": True}
-    gw._job = [_commit_roster(gw, roster, fields), 0, 0, fields]
-    return _LATER
-
-
-def _commit_roster(gw, roster, fields):
     for _ in roster.commit_steps():
         yield
     gw.system &= ~SYS_ROSTER_BAD

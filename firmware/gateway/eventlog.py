@@ -236,7 +236,8 @@ class EventLog:
         limit = self.capacity - keep
         if self.last_seq - self.acked - self._skipped >= limit:
             raise LogFull(
-                "event log full: %d events await acknowledgement" % (self.last_seq - self.acked)
+                "event log full: %d events await acknowledgement"
+                % (self.last_seq - self.acked - self._skipped)
             )
         if self.last_seq >= _U32_MAX:
             raise LogFull("event log sequence numbers exhausted")
