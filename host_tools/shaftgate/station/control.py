@@ -114,7 +114,9 @@ class ControlServer:
 
     def _serve(self, conn):
         uid = _peer_uid(conn)
-        with conn, conn.makefile("rwb") as f:
+        # Replies go out unbuffered (sendall): a buffered writer would flush again when the
+        # connection closes and raise BrokenPipeError there after its client had gone.
+        with conn, conn.makefile("rb") as f:
             while True:
                 line = f.readline(MAX_REQUEST + 1)
                 if not line:
@@ -130,8 +132,7 @@ class ControlServer:
                     reply = {"ok": False, "error": "not a JSON request: %s" % e}
                 data = json.dumps(jsonable(reply), ensure_ascii=False).encode() + b"\n"
                 try:
-                    f.write(data)
-                    f.flush()
+                    conn.sendall(data)
                 except OSError:
                     return
 
