@@ -776,3 +776,18 @@ def test_status_json_through_serve_loads_no_gateway_link_code(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "shaftgate.cli", "stauts"], capture_output=True,
                          text=True, env=env)  # fmt: skip
     assert bad.returncode == 2 and "invalid choice" in bad.stderr and "evacuate" in bad.stderr
+
+
+def test_commands_read_from_many_threads_at_once_are_all_there():
+    # serve's socket threads look commands up at once (the demo loads five rosters in
+    # parallel): a fresh process, eight threads, every one must find the command.
+    probe = (
+        "import threading; from shaftgate import cli\n"
+        "got = []\n"
+        "ts = [threading.Thread(target=lambda: got.append(cli.COMMANDS.get('roster load')))"
+        " for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "assert len(got) == 8 and all(c is not None and c.kind == 'signed' for c in got), got\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

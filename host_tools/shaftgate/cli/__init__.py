@@ -158,9 +158,11 @@ _loaded = set()
 
 
 def load_group(module):
+    # Marked only once imported: serve's socket threads may ask at once, and importlib
+    # makes a second importer wait for the first (a set marked first would not).
     if module not in _loaded:
-        _loaded.add(module)
         importlib.import_module("shaftgate.cli." + module)
+        _loaded.add(module)
 
 
 def load_all():
