@@ -589,11 +589,20 @@ def test_rarely_used_modules_leave_the_heap_after_use():
     rig = staffed()  # booted, a roster loaded
     assert "gateway.config" not in sys.modules
     assert "gateway.rosterload" not in sys.modules
+    assert "gateway.commands" not in sys.modules
     rig.call("config-set", changes={"warn_pct": 85})
     assert "gateway.config" not in sys.modules
+    assert "gateway.commands" not in sys.modules
     assert rig.gw.cfg["warn_pct"] == 85
     r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
     assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it
+    assert "gateway.commands" in sys.modules  # and the command's code, between parts
     rig.request("roster-load", load_id=5, part=1, parts=2, entries=[roster_entry(2)], total=2)
     assert "gateway.rosterload" not in sys.modules
+    assert "gateway.commands" not in sys.modules  # the commit answered: let go
+    assert rig.gw.zone.roster.n == 2
+    # A refused command lets it go too (a part out of sequence ends no load: none ran).
+    r = rig.request("roster-load", load_id=6, part=1, parts=2, entries=[roster_entry(3)], total=2)
+    assert not r.ok
+    assert "gateway.commands" not in sys.modules
     assert rig.gw.zone.roster.n == 2

@@ -49,13 +49,13 @@ _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
 _RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
 _RX_BUF = const(256)
+_TX_BUF = const(256)  # a reply that frames within it needs no buffer of its own
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
 # time-set may move the clock back this far without the command's `backwards` flag: the
 # host sends whole seconds and the RTC counts whole seconds, so re-syncing a correct clock
 # can step it back by a rounding second on each side. More would make the record's times
 # run backwards (R-DATA-2), so it must be ordered on purpose.
 CLOCK_BACK_TOLERANCE_S = const(2)
-_I32_MAX = const(0x7FFFFFFF)
 
 # Events after which the state snapshot must be rewritten, because replaying the log's
 # crossings alone would not bring that state back after a power cut.
@@ -170,6 +170,7 @@ class Gateway:
         self._rx = bytearray(_RX_BUF)
         self._poll_link = hasattr(board, "link_writable")
         self._framer = EventFramer()
+        self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
         # The last _RING events logged, to push without reading them back (_stash).
         self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
         self._ring_time = [0] * (_RING_MASK + 1)
@@ -249,6 +250,10 @@ class Gateway:
             counter = 1 << 62
             self.system |= SYS_COUNTER_BAD
         self.verifier = auth.Verifier(self.key, counter) if self.key else None
+        # The schema's code leaves the heap before the zone is built (the boot's peak);
+        # a refused config below imports it again. The generator's frame would keep it.
+        configuration = None
+        store.unload("config")
         yield
         self._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
         if self._fs_bytes:
@@ -401,7 +406,10 @@ class Gateway:
             for r in recs:
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
-            seq += len(recs)
+            # Served in place, so the last one's seq is its position; it jumps a gap
+            # (a segment named far ahead) that one record at a time would walk for ever.
+            end = recs[-1][0]
+            seq = end if end > seq + len(recs) else seq + len(recs)
             recs = None
             yield
 
@@ -642,7 +650,12 @@ class Gateway:
             self._handle(payload)
 
     def _send(self, envelope):
-        self.board.link_write(frame.encode(cbor.dumps(envelope)))
+        payload = cbor.dumps(envelope)
+        if frame.max_wire_len(len(payload)) + 2 <= _TX_BUF:
+            n = frame.encode_into(payload, self._tx)
+            self.board.link_write(memoryview(self._tx)[:n])
+        else:
+            self.board.link_write(frame.encode(payload))
 
     def _push_events(self):
         log = self.log
@@ -654,7 +667,12 @@ class Gateway:
             return  # the host is not reading: events wait on flash, the loop runs on
         ring = self._ring
         n = 0
-        while n < _PUSH_PER_STEP and self._pushed < log.last_seq:
+        # The window is checked per event: a step's batch never runs past it.
+        while (
+            n < _PUSH_PER_STEP
+            and self._pushed < log.last_seq
+            and self._pushed - log.acked < _PUSH_WINDOW
+        ):
             seq = self._pushed + 1
             k = seq & _RING_MASK
             if ring[k] == seq:
@@ -725,6 +743,13 @@ class Gateway:
             )
         finally:
             self._in_command = False
+            self._let_commands_go()
+
+    def _let_commands_go(self):
+        # gateway/commands.py leaves the heap when no command of its is under way: a
+        # roster load between its parts and a commit (its generator in _job) hold it.
+        if self._job is None and self._roster_load is None:
+            store.unload("commands")
 
     def _room_for(self, code, body):
         log = self.log
@@ -763,8 +788,16 @@ class Gateway:
         name = messages.name_of(code)
         if name is None:
             raise ProtocolError(E_UNKNOWN_TYPE, "message type %d is not a request" % code, "type")
-        fn = getattr(self, "_cmd_" + name.replace("-", "_"))
-        out = fn(body)
+        word = name.replace("-", "_")
+        fn = getattr(self, "_cmd_" + word, None)
+        if fn is not None:
+            out = fn(body)
+        else:
+            # A rarely used command: its code is imported now and let go once it has
+            # answered (_let_commands_go), out of the heap the rest of the time.
+            from gateway import commands
+
+            out = getattr(commands, word)(self, body)
         job = self._job
         if out is _LATER and job is not None:
             job[1] = code
@@ -795,6 +828,16 @@ class Gateway:
             finally:
                 self._in_command = False
             self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+        except ProtocolError as e:
+            # A phase refused the command with a code of its own, answered as _handle
+            # answers a refusal.
+            self._job = None
+            self._in_command = True
+            try:
+                self.emit(ev.COMMAND_REFUSED, code, e.code, _i31(rid))
+            finally:
+                self._in_command = False
+            self._send(messages.error_reply(rid, e.code, e.text, e.field))
         except ValueError as e:
             self._job = None
             self._in_command = True
@@ -803,6 +846,9 @@ class Gateway:
             finally:
                 self._in_command = False
             self._send(messages.error_reply(rid, E_REFUSED, str(e), "entries"))
+        finally:
+            if self._job is None:
+                self._let_commands_go()
 
     def _refused(self, result, what):
         if result == reasons.OK:
@@ -918,137 +964,6 @@ class Gateway:
             self.system &= ~SYS_LOG_FULL
         return {"unacked": self.log.unacked()}
 
-    def _cmd_config_get(self, body):
-        keys = body.get("keys")
-        out = {}
-        for k in self.cfg:
-            if keys is None or k in keys:
-                out[k] = self.cfg[k]
-        return {"settings": out}
-
-    def _cmd_config_set(self, body):
-        changes = body["changes"]
-        if "gateway_id" in changes and changes["gateway_id"] != self.cfg["gateway_id"]:
-            # The event chain starts from the gateway id: it is fixed at provisioning.
-            raise ProtocolError(E_REFUSED, "gateway_id is set at provisioning only", "gateway_id")
-        configuration = _config()
-        new = configuration.apply(self.cfg, changes)
-        try:
-            built = self._build(new)  # a trial: what the zone or interlocks refuse changes nothing
-        except (ValueError, ProtocolError) as e:
-            raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
-        for k in configuration.loosened(self.cfg, new):
-            # Loosening a gas limit is allowed only signed, as this is; it is evidence too.
-            self.emit(
-                ev.GAS_LIMIT_LOOSENED, configuration.GAS_LIMITS.index(k) + 1, new[k], self.cfg[k]
-            )
-        store.write_cbor(self.flash, store.CONFIG_FILE, new)
-        self._save_state()
-        # Rebuild from flash exactly as a boot would: one path for both.
-        self.emit(ev.CONFIG_CHANGED, 0, len(body["changes"]), 0)
-        self.system &= ~SYS_CONFIG_BAD
-        self._install(new, built)
-        for _ in self._restore():
-            pass
-        store.unload("config")
-        return None
-
-    def _cmd_roster_load(self, body):
-        roster = self.zone.roster
-        part = body["part"]
-        if self._job is not None:
-            raise ProtocolError(
-                E_REFUSED, "a roster commit is in progress: send again once it has answered", "part"
-            )
-        if part == 0:
-            self._roster_load = [body["load_id"], body["parts"], 0, body["total"]]
-            roster.abort()
-            try:
-                roster.begin(body["total"])
-            except ValueError as e:
-                self._roster_load = None
-                raise ProtocolError(E_BAD_FIELD, str(e), "total")
-        load = self._roster_load
-        if (
-            load is None
-            or load[0] != body["load_id"]
-            or load[2] != part
-            or load[1] != body["parts"]
-        ):
-            raise ProtocolError(
-                E_REFUSED, "roster part %d out of sequence: start again with part 0" % part, "part"
-            )
-        try:
-            roster.add(body["entries"])
-        except ValueError as e:
-            roster.abort()
-            self._roster_load = None
-            raise ProtocolError(E_BAD_FIELD, str(e), "entries")
-        load[2] = part + 1
-        if load[2] < load[1]:
-            return {"received": load[2], "complete": False}
-        self._roster_load = None
-        # The commit (sort, checks, the new slot written) runs one phase a step, each
-        # short of the watchdog; the reply goes when the new roster is on flash and used.
-        fields = {"received": load[2], "complete": True}
-        self._job = [self._commit_roster(roster, fields), 0, 0, fields]
-        return _LATER
-
-    def _commit_roster(self, roster, fields):
-        for _ in roster.commit_steps():
-            yield
-        self.system &= ~SYS_ROSTER_BAD
-        fields["entries"] = roster.n
-
-    def _check_permit_people(self, body):
-        # R-HOT-2, R-HOT-3: a permit names people this gateway knows, or the door could
-        # never tell whether the named worker or fire-watcher is on site.
-        rs = self.zone.roster
-        for p in body["workers"]:
-            if rs.find_person(p) < 0:
-                raise ProtocolError(
-                    E_REFUSED,
-                    "permit refused: worker %d is not in this gateway's roster (R-HOT-3)" % p,
-                    "workers",
-                )
-        w = body["fire_watcher"]
-        if w and rs.find_person(w) < 0:
-            raise ProtocolError(
-                E_REFUSED,
-                "permit refused: fire-watcher %d is not in this gateway's roster (R-HOT-2)" % w,
-                "fire_watcher",
-            )
-
-    def _cmd_permit_issue(self, body):
-        self._check_permit_people(body)
-        result = self.il.issue_permit(
-            body["permit_id"],
-            self.cfg["zone_id"],
-            body["job_id"],
-            body["measure_ref"],
-            body["start_s"],
-            body["end_s"],
-            body["fire_watcher"],
-            body["workers"],
-            body["flags"],
-            self._now_s,
-        )
-        self._refused(result, "permit")
-        self._dirty = True
-        return None
-
-    def _cmd_permit_revoke(self, body):
-        pid = body["permit_id"]
-        self._refused(self.il.revoke_permit(pid, self._now_ms), "revoke of permit %d" % pid)
-        self._dirty = True
-        return None
-
-    def _cmd_permit_list(self, body):
-        start = body.get("start", 0)
-        permits = self.il.permits.listing()
-        page = permits[start : start + messages.PERMITS_MAX]
-        return {"total": len(permits), "permits": page}
-
     def _order_giver(self, by, what):
         # R-EVAC-1, one check for the order and for its all-clear: by 0 is the dispatcher
         # at the host; anyone else must be in this roster with the authority to withdraw
@@ -1067,10 +982,12 @@ class Gateway:
         if not roles.may_order_withdrawal(role):
             raise ProtocolError(
                 E_REFUSED,
-                "%s refused: person %d is a %s; only a team leader or the dispatcher may "
-                "give it (R-EVAC-1)" % (what, by, _role_word(role)),
+                "%s refused: person %d is a %s; only a team leader, the mine leader on "
+                "duty or the dispatcher may give it (R-EVAC-1)" % (what, by, _role_word(role)),
                 "by",
             )
+        if role == roles.MINE_LEADER:
+            return reasons.CAUSE_MINE_LEADER
         return reasons.CAUSE_TEAM_LEADER
 
     def _cmd_evacuate(self, body):
@@ -1099,35 +1016,6 @@ class Gateway:
         self._dirty = True
         return None
 
-    def _cmd_cap_override(self, body):
-        zone = self.zone
-        cap = body["cap"]
-        try:
-            zone.check_override(cap, body["expiry_s"], self._now_s)
-        except ValueError as e:
-            raise ProtocolError(E_REFUSED, str(e), "cap")
-        count = zone.count
-        if cap < count and body.get("below_count") is not True:
-            # R-CAP-9, R-CAP-11: a cap below those already inside puts the zone over its
-            # cap at once; dispatch must say it means that. The refusal is evidence too.
-            self.emit(ev.CAP_OVERRIDE_REFUSED, 0, cap, count)
-            raise ProtocolError(
-                E_REFUSED,
-                "cap-override refused: temporary cap %d is below the %d people in the zone; "
-                "set below_count to order it anyway (R-CAP-11)" % (cap, count),
-                "below_count",
-            )
-        zone.set_override(cap, body["expiry_s"], self._now_s)
-        self._dirty = True
-        return None
-
-    def _cmd_cap_override_clear(self, body):
-        # R-CAP-9: rectification done early; the configured cap returns at once.
-        if not self.zone.clear_override():
-            self._refused(reasons.REFUSE_NO_OVERRIDE, "cap-override-clear")
-        self._dirty = True
-        return None
-
     def _cmd_seal(self, body):
         if self.sealed:
             self._refused(reasons.REFUSE_ALREADY_SEALED, "seal")
@@ -1143,32 +1031,3 @@ class Gateway:
         self.zone.set_sealed(False)
         self.emit(ev.UNSEALED, 0, self.zone.count, 0)
         return None
-
-    def _cmd_time_set(self, body):
-        old = self.board.rtc_s()
-        new = body["time_s"]
-        moved = _clamp_i32(new - old)
-        back = moved < -CLOCK_BACK_TOLERANCE_S
-        if back and body.get("backwards") is not True:
-            # R-DATA-2: the record's times must not run backwards unnoticed. Logged at the
-            # clock as it stands, with the time asked for: both times are on record.
-            self.emit(ev.TIME_BACK_REFUSED, new, moved, 0)
-            raise ProtocolError(
-                E_REFUSED,
-                "time-set refused: it would move the clock back %d s; more than %d s back "
-                "needs the backwards flag" % (-moved, CLOCK_BACK_TOLERANCE_S),
-                "backwards",
-            )
-        self.board.set_rtc_s(new)
-        self._now_s = new
-        # Logged at the new time, with the old one in tag: every clock change has both.
-        self.emit(ev.TIME_SET, old if 0 <= old <= 0xFFFFFFFF else 0, moved, 1 if back else 0)
-        return None
-
-
-def _clamp_i32(v):
-    if v > _I32_MAX:
-        return _I32_MAX
-    if v < -_I32_MAX:
-        return -_I32_MAX
-    return v

@@ -30,15 +30,25 @@ def _u32s(n):
     return array("I", range(n))
 
 
+_SEQUENCES = (list, tuple)  # one tuple, not one per isinstance call
+# EPOCH_S's four bytes, little-endian: subtracted byte by byte from a packed cert expiry.
+_EPOCH_LE = struct.pack("<I", EPOCH_S)
+
+
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _check_entry(pos, e):
     # Returns a message naming what is wrong with roster entry number pos, or None.
-    if not isinstance(e, (list, tuple)) or len(e) != 5:
+    # Allocates nothing for a good entry (a board checks 100 per roster-load part).
+    if not isinstance(e, _SEQUENCES) or len(e) != 5:
         return "roster entry %d: expected [tag, person, role, cert_expiry_s, crew]" % pos
-    tag, person, role, cert, crew = e[0], e[1], e[2], e[3], e[4]
+    tag = e[0]
+    person = e[1]
+    role = e[2]
+    cert = e[3]
+    crew = e[4]
     if not _is_int(tag) or not 0 < tag <= MAX_ID:
         return "roster entry %d: tag %r is not 1..%d" % (pos, tag, MAX_ID)
     if not _is_int(person) or not 0 < person <= MAX_ID:
@@ -88,11 +98,25 @@ def add(r, entries):
     data = bytearray(REC * len(entries))
     off = 0
     for e in entries:
-        rel = e[3] - EPOCH_S
-        struct.pack_into(REC_FMT, data, off, e[0], e[1], rel if rel > 0 else 0, e[2], e[4])
+        # cert_expiry_s is a big int on a board (past 2**30): packed as it is, and the
+        # epoch subtracted from its bytes, so no big int is made per entry.
+        struct.pack_into(REC_FMT, data, off, e[0], e[1], e[3], e[2], e[4])
+        _less_epoch(data, off + 8)
         off += REC
     r._flash.append(STAGING, data)
     r._new_n = n + len(entries)
+
+
+def _less_epoch(data, at):
+    # data[at:at + 4], a little-endian u32 t, becomes max(t - EPOCH_S, 0).
+    borrow = 0
+    for k in range(4):
+        v = data[at + k] - _EPOCH_LE[k] - borrow
+        borrow = 1 if v < 0 else 0
+        data[at + k] = v & 0xFF
+    if borrow:
+        for k in range(4):
+            data[at + k] = 0
 
 
 def commit_steps(r, log=True):

@@ -107,7 +107,10 @@ def mac_input(envelope):
 def _tag(inner_pad, outer_pad, envelope, counter):
     unsigned = _unsigned_copy(envelope)
     unsigned[_KEY_COUNTER] = counter
-    return _hmac_with_pads(inner_pad, outer_pad, cbor.dumps(unsigned))[:TAG_LEN]
+    # Encoded into a bytearray the hash reads as it is (dumps would copy it to bytes).
+    msg = bytearray()
+    cbor.encode_into(msg, unsigned)
+    return _hmac_with_pads(inner_pad, outer_pad, msg)[:TAG_LEN]
 
 
 def _sign_with_pads(inner_pad, outer_pad, envelope, counter):

@@ -42,6 +42,7 @@ except ImportError:
 MAX_DEPTH = const(16)  # nested arrays/maps; a top-level array or map is depth 1
 
 _UINT64_MAX = const(0xFFFFFFFFFFFFFFFF)
+_NONE_LIST = [None]  # multiplied, never changed: a decoded array's first form
 _INF = float("inf")
 _NAN = float("nan")
 
@@ -129,9 +130,18 @@ def _head(buf, major, n):
         buf.append(major | 25)
         buf.append(n >> 8)
         buf.append(n & 0xFF)
-    elif n < 0x100000000:
+    elif n < 0x40000000:
+        # A small int on a board: byte by byte, nothing allocated.
         buf.append(major | 26)
-        buf.extend(n.to_bytes(4, "big"))
+        buf.append(n >> 24)
+        buf.append((n >> 16) & 0xFF)
+        buf.append((n >> 8) & 0xFF)
+        buf.append(n & 0xFF)
+    elif n < 0x100000000:
+        # A big int on a board: packed into room made with a constant, no bytes object.
+        buf.append(major | 26)
+        buf.extend(b"\0\0\0\0")
+        struct.pack_into(">I", buf, len(buf) - 4, n)
     else:
         buf.append(major | 27)
         buf.extend(n.to_bytes(8, "big"))
@@ -357,7 +367,12 @@ def _decode(buf, at, end, depth):
     elif ai == 26:
         if i + 4 > end:
             raise _truncated("the head", 4, end - i, i)
-        arg = (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3]
+        if buf[i] < 0x40:
+            # Below 2**30: a small int on a board, made without allocating.
+            arg = (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3]
+        else:
+            # A big int on a board (unix times are): made once, not by four shifts and ors.
+            arg = struct.unpack_from(">I", buf, i)[0]
         i += 4
     elif ai == 27:
         if i + 8 > end:
@@ -408,9 +423,11 @@ def _decode(buf, at, end, depth):
             # every item takes at least one byte: refuse a count the input cannot hold
             if arg > end - i:
                 raise _truncated("an array of %d items" % arg, arg, end - i, i)
-            items = []
-            for _ in range(arg):
-                items.append(_decode(buf, at, end, depth))
+            # Made at its final size from a list never changed (no [None] made per array,
+            # no growing list leaving its old blocks behind).
+            items = _NONE_LIST * arg
+            for k in range(arg):
+                items[k] = _decode(buf, at, end, depth)
             return items
         if arg > (end - i) >> 1:
             raise _truncated("a map of %d pairs" % arg, 2 * arg, end - i, i)

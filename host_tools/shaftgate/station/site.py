@@ -2,7 +2,7 @@
 
     [mine]       id, name, time_zone
     [serve]      database, socket, keys, link_lost_s, transit_allowance, clock_drift_s,
-                 clock_reference, feed_late_s, mqtt_events
+                 clock_reference, feed_late_s, outbox_max, mqtt_events
     [broker]     optional: host, port, tls, username, password (station/broker.py);
                  absent: serve starts its own Mosquitto on loopback
     [[gateways]] id, port, zone, kind, key
@@ -85,6 +85,7 @@ class Site(NamedTuple):
     feed_late_s: float
     page: tuple | None = DEFAULT_PAGE  # (host, port) of the big-screen page, None: off
     page_required: bool = False  # named in the site file: serve does not start without it
+    outbox_max: int = 100000  # messages owed to the broker past which serve says it is full
     mqtt_events: str = "each"  # MQTT_EVENTS: one message per event, batches, or both
 
     def gateway(self, gateway_id):
@@ -219,6 +220,7 @@ def parse(doc, path, text):
         "clock_drift_s",
         "clock_reference",
         "feed_late_s",
+        "outbox_max",
         "page",
         "mqtt_events",
     }
@@ -242,6 +244,9 @@ def parse(doc, path, text):
     feed_late_s = r.get(serve, ("serve", "feed_late_s"), float, 60.0)
     if not 1 <= feed_late_s <= 86400:
         r.fail(("serve", "feed_late_s"), "%g s: expected 1..86400" % feed_late_s)
+    outbox_max = r.get(serve, ("serve", "outbox_max"), int, 100000)
+    if not 1 <= outbox_max <= 100_000_000:
+        r.fail(("serve", "outbox_max"), "%d: expected 1..100000000 messages" % outbox_max)
 
     # docs/mqtt.md: "each" is the per-event contract; "batches" carries ten links at full
     # speed (one MQTT message per 100 events); "both" while consumers move over.
@@ -283,6 +288,7 @@ def parse(doc, path, text):
         clock_drift_s=drift,
         clock_reference=reference,
         feed_late_s=feed_late_s,
+        outbox_max=outbox_max,
         page=page,
         page_required=page_text is not None,
         mqtt_events=mqtt_events,

@@ -30,6 +30,7 @@ def _digest(paths, tool):
     h = hashlib.sha256()
     version = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
     h.update(version.encode())
+    h.update(" ".join(_deploy().MPY_CROSS_FLAGS).encode())
     for p in sorted(paths):
         h.update(str(p).encode() + b"\0")
         h.update(Path(p).read_bytes())
@@ -54,7 +55,13 @@ def firmware_image(board, repo=_REPO):
         _deploy().build(board, work, repo=repo, mpy_cross=tool)
         tree = work / "board"
         (tree / "hal" / (board + ".mpy")).unlink()
-        compile_module(tool, virtual, tree / "hal" / "virtual.mpy", "hal/virtual.py")
+        compile_module(
+            tool,
+            virtual,
+            tree / "hal" / "virtual.mpy",
+            "hal/virtual.py",
+            _deploy().MPY_CROSS_FLAGS,  # it stands in for the board's HAL: compiled alike
+        )
         try:
             os.rename(work, final)
         except OSError:
@@ -67,9 +74,10 @@ def firmware_image(board, repo=_REPO):
     return final / "board"
 
 
-def compile_module(tool, src, out, name):
+def compile_module(tool, src, out, name, flags=()):
+    # Test modules keep their line numbers (flags empty): their tracebacks are read.
     proc = subprocess.run(
-        [tool, "-o", str(out), "-s", name, str(src)], capture_output=True, text=True
+        [tool, *flags, "-o", str(out), "-s", name, str(src)], capture_output=True, text=True
     )
     if proc.returncode != 0:
         raise _deploy().DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
