@@ -9,12 +9,17 @@ load the simulator, the report's or the deploy tools (a command is a process sta
 by a dispatcher or a script, and its start is most of what it costs). `--help`, an
 unknown word, serve and the tests read COMMANDS as a whole, which imports every group.
 
-    gateway.py   status, occupants, time-set, config get/set   (the gateway's own state)
-    events.py    events                                          orders.py  evacuate, all-clear,
-    permits.py   permit issue/revoke/list                        seal, unseal, cap-override(-clear)
-    roster.py    roster load        keys.py  key new/rotate      board.py   selfcheck, demo, sim, deploy
-    station.py   serve, alarms, alarm ack, accept-gap, orders, roster show, watch, report shift
-    history.py   trace, permit history                           common.py  what gateway commands share
+    gateway.py   status, occupants, time-set, config get/set (the gateway's own state)
+    events.py    events
+    orders.py    evacuate, all-clear, seal, unseal, cap-override, cap-override-clear
+    permits.py   permit issue, revoke, list
+    roster.py    roster load
+    keys.py      key new, key rotate
+    board.py     selfcheck, demo, sim, deploy
+    station.py   serve, alarms, alarm ack, accept-gap, orders, roster show, watch,
+                 report shift
+    history.py   trace, permit history
+    common.py    what the gateway commands share; through.py: a command through serve
 """
 
 import argparse
