@@ -457,10 +457,10 @@ def test_event_batches_stop_at_a_gap_and_at_the_most_a_message_carries():
     # consecutive, so it ends there; and it never carries more than BATCH_MAX.
     from shaftgate.station.serve import _batches
 
-    seqs = [1, 2, 3, 7, 8] + list(range(9, 9 + 250))
+    seqs = [1, 2, 3, 7, 8, *range(9, 9 + 250)]
     got = [[e["seq"] for e in b] for b in _batches([{"seq": s} for s in seqs], 100)]
     assert got[0] == [1, 2, 3]
     assert got[1] == list(range(7, 107)) and got[2] == list(range(107, 207))
     assert got[3] == list(range(207, 259))
-    assert sum(got, []) == seqs
+    assert [s for b in got for s in b] == seqs
     assert list(_batches([], 100)) == []
