@@ -15,7 +15,7 @@ from shaftgate.station.control import ServeClient, wait_for
 SHAFTGATE = Path(sys.executable).with_name("shaftgate")
 
 
-def site_text(sim, extra_serve="", operators=None, broker=None, mine_id="test-mine"):
+def site_text(sim, extra_serve="", operators=None, broker=None, mine_id="test-mine", link_lost_s=3):
     lines = [
         "[mine]",
         "id = %s" % json.dumps(mine_id),
@@ -26,7 +26,7 @@ def site_text(sim, extra_serve="", operators=None, broker=None, mine_id="test-mi
         'database = "station.db"',
         'socket = "serve.sock"',
         'keys = "keys"',
-        "link_lost_s = 3",
+        "link_lost_s = %g" % link_lost_s,
         'clock_reference = "gateways"',
         extra_serve,
         "",
