@@ -101,6 +101,12 @@ def _stage_part(gw, roster, body, load, fields):
         roster.abort()
         gw._roster_load = None
         raise ProtocolError(E_BAD_FIELD, str(e), "entries")
+    except Exception:
+        # The staging write failed (flash): the load ends, the old roster stays, and
+        # _run_job answers the fault; the host starts again from part 0.
+        roster.abort()
+        gw._roster_load = None
+        raise
     load[2] = part + 1
     fields["received"] = load[2]
     if load[2] < load[1]:
