@@ -3,12 +3,10 @@ noise model of tests/doorway_noise.py (stray reads at 0, 5, 10 and 20 % of cross
 reader misses, 2 % real turn-backs, 1-4 reads per point), played through a shaft zone
 under CPython; its heap and capacity under MicroPython (gc.mem_alloc deltas)."""
 
-import json
 import random
-import subprocess
 import sys
 
-from mpy import PREFIX, REPO
+from mpy import REPO, run_phases
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -54,19 +52,7 @@ def accuracy(stray_pct, min_exit_reads=1):
 
 
 def heap_figures():
-    proc = subprocess.run(
-        ["node", str(REPO / "benches" / "upy_doorway_heap.mjs")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError("upy_doorway_heap.mjs failed:\n" + proc.stderr[-3000:])
-    for line in proc.stdout.splitlines():
-        if line.startswith(PREFIX):
-            return json.loads(line[len(PREFIX) :])
-    raise RuntimeError("upy_doorway_heap.mjs printed no figures")
+    return run_phases("doorway_heap_phases")
 
 
 def run():

@@ -4,10 +4,12 @@ million events.
 
 The gateways are tests/fake_gateway.py (the real protocol stack and hash-chained event
 log, no rules) each behind a real pty; serve's Station runs in this process with its
-real link threads, SQLite on disk (WAL, synchronous=FULL) and control socket. Fakes and
-serve share one interpreter here, so the rates are a floor for serve on its own.
+real link threads, SQLite on disk (WAL, synchronous=FULL) and control socket. For the
+throughput figures the fakes run in a child process of their own (like gateways, they are
+not serve's work); on the shared 2-core build machine the rates are still a floor.
 """
 
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -44,7 +46,7 @@ LATENCY_READS = 60  # one every 0.3 s: the doorway tracks at most 32 tags per 8 
 PAGE = 16
 
 
-def _site(folder, gateways):
+def _site(folder, gateways, mqtt_events="each"):
     keys = folder / "keys"
     keys.mkdir(mode=0o700)
     lines = [
@@ -55,6 +57,7 @@ def _site(folder, gateways):
         "link_lost_s = 600",
         "clock_drift_s = 86400",
         "transit_allowance = 1000",
+        'mqtt_events = "%s"' % mqtt_events,
     ]
     for i, (gid, port) in enumerate(gateways):
         fd = os.open(keys / ("%s.key" % gid), os.O_WRONLY | os.O_CREAT, 0o600)
@@ -89,61 +92,109 @@ def _stop(fakes):
         peer.stop()
 
 
-def bench_links(folder, publish=False):
-    fakes = _fakes(folder, LINKS)
-    frame_bytes = 0
-    for gw, _ in fakes:
-        for i in range(EVENTS_PER_LINK):
-            gw.emit(ev.ENTRY if i % 2 == 0 else ev.EXIT, 1000 + i % 500, 500 + i % 500, i % 30)
-    record = fakes[0][0].log.since(0, 1)[0]
+def _farm(pipe, folder, n, events_per_link):
+    # The child: n fakes with their logs filled, then answers "acked" until "stop".
     from gatewire import cbor, frame
 
+    fakes = _fakes(folder, n)
+    for gw, _ in fakes:
+        for i in range(events_per_link):
+            gw.emit(ev.ENTRY if i % 2 == 0 else ev.EXIT, 1000 + i % 500, 500 + i % 500, i % 30)
+        # From memory: reading its flash is a gateway's own time, not serve's, and ten
+        # gateways have ten CPUs where this child has a share of one.
+        held = gw.log.since(0, events_per_link)
+        gw.log.since = lambda seq, n, out=None, held=held: held[seq : seq + n]
+    record = fakes[0][0].log.since(0, 1)[0]
     frame_bytes = len(frame.encode(cbor.dumps(messages.event(*record))))
-    site = _site(folder, [(gw.gateway_id, peer.path) for gw, peer in fakes])
+    pipe.send(([(gw.gateway_id, peer.path) for gw, peer in fakes], frame_bytes))
+    while pipe.recv() == "acked":
+        pipe.send(sum(gw.log.acked for gw, _ in fakes))
+    _stop(fakes)
+    pipe.send(None)
+
+
+class FakeFarm:
+    """Fake gateways on ptys in a child process (forked before serve starts threads)."""
+
+    def __init__(self, folder, n, events_per_link):
+        self.pipe, child = multiprocessing.Pipe()
+        ctx = multiprocessing.get_context("fork")
+        self.proc = ctx.Process(target=_farm, args=(child, folder, n, events_per_link))
+        self.proc.start()
+        self.ports, self.frame_bytes = self.pipe.recv()
+
+    def acked(self):
+        self.pipe.send("acked")
+        return self.pipe.recv()
+
+    def stop(self):
+        self.pipe.send("stop")
+        self.pipe.recv()
+        self.proc.join(10)
+
+
+def _acked(station):
+    # What serve's links had acked (each link's last ack; an ack follows the commit).
+    return sum(link.state.acked_to or 0 for link in station.links.values())
+
+
+def _owed(station):
+    with station.store.lock:
+        return outbox.backlog(station.store.conn)[0]
+
+
+def bench_links(folder, publish=False):
+    farm = FakeFarm(folder, LINKS, EVENTS_PER_LINK)
+    frame_bytes = farm.frame_bytes
+    site = _site(folder, farm.ports, publish or "each")
     broker = TestMosquitto(folder).start() if publish else None
     station = Station(site, publish=publish)
     total = LINKS * EVENTS_PER_LINK
     t0 = time.perf_counter()
+    c0 = time.process_time()  # serve's CPU: this process, the fakes being in their own
     station.start(broker.config() if broker else None)
     try:
-        while True:
-            done = station.store.count_events()
-            acked = sum(gw.log.acked for gw, _ in fakes)
-            owed = 0
-            if publish:
-                with station.store.lock:
-                    owed = outbox.backlog(station.store.conn)[0]
-            if done >= total and acked >= total and not owed:
-                break
+        # Acked implies stored (serve acks after the commit); then what is owed to MQTT.
+        # Polled every 50 ms: this thread's CPU counts as serve's.
+        while _acked(station) < total or (publish and _owed(station)):
             if time.perf_counter() - t0 > 300:
-                raise RuntimeError("serve stored %d of %d events in 300 s" % (done, total))
-            time.sleep(0.01)
+                raise RuntimeError("serve did not take %d events in 300 s" % total)
+            time.sleep(0.05)
         elapsed = time.perf_counter() - t0
+        cpu_s = time.process_time() - c0
+        stored = station.store.count_events()
+        if stored != total or farm.acked() != total:
+            raise RuntimeError(
+                "serve stored %d of %d events, the gateways saw %d acked"
+                % (stored, total, farm.acked())
+            )
     finally:
         station.stop()
-        _stop(fakes)
+        farm.stop()
         if broker is not None:
             broker.stop()
     rate = total / elapsed
     wire = LINKS * BAUD_BYTES_S / frame_bytes
+    cpu_us = cpu_s / total * 1e6
+    what = "stored and acknowledged"
     if publish:
-        return [
-            (
-                "events stored, acknowledged and published (QoS 1), %d links" % LINKS,
-                "events/s",
-                rate,
-            ),
-            ("ratio to the wire (goal >= 10)", "x", rate / wire),
-        ]
-    return [
-        ("events stored and acknowledged, %d links" % LINKS, "events/s", rate),
-        (
-            "what %d links at 115,200 baud carry (%d-byte event frames)" % (LINKS, frame_bytes),
-            "events/s",
-            wire,
-        ),
-        ("ratio (goal >= 10)", "x", rate / wire),
+        what = "stored, acknowledged and published (QoS 1, events = %s)" % publish
+    rows = [
+        ("events %s, %d links" % (what, LINKS), "events/s", rate),
+        ("  ratio to the wire (goal >= 10)", "x", rate / wire),
+        ("  serve's CPU per event (all its threads)", "us", cpu_us),
+        ("  events/s one free core would take: ratio to the wire", "x", 1e6 / cpu_us / wire),
     ]
+    if not publish:
+        rows.insert(
+            0,
+            (
+                "what %d links at 115,200 baud carry (%d-byte event frames)" % (LINKS, frame_bytes),
+                "events/s",
+                wire,
+            ),
+        )
+    return rows
 
 
 def bench_status(folder):
@@ -307,7 +358,8 @@ def run():
         rows = []
         parts = (
             bench_links,
-            lambda f: bench_links(f, publish=True),
+            lambda f: bench_links(f, publish="each"),
+            lambda f: bench_links(f, publish="batches"),
             bench_latency,
             bench_status,
             bench_db_size,

@@ -1,13 +1,11 @@
 """The zone (people side of the gateway): heap for a roster of 2,000 with 300 in the zone,
 heap allocated per crossing, and crossings per second under MicroPython and CPython."""
 
-import json
-import subprocess
 import time
 from pathlib import Path
 
 import zone_work
-from mpy import PREFIX, REPO, run_script
+from mpy import run_phases, run_script
 
 N = 1000
 
@@ -24,19 +22,7 @@ def cpython_crossings_per_s():
 
 
 def heap_figures():
-    proc = subprocess.run(
-        ["node", str(REPO / "benches" / "upy_zone_heap.mjs")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError("upy_zone_heap.mjs failed:\n" + proc.stderr[-3000:])
-    for line in proc.stdout.splitlines():
-        if line.startswith(PREFIX):
-            return json.loads(line[len(PREFIX) :])
-    raise RuntimeError("upy_zone_heap.mjs printed no figures")
+    return run_phases("zone_heap_phases")
 
 
 def run():

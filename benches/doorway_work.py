@@ -1,4 +1,4 @@
-# The workload of the doorway benchmarks (upy_doorway_heap.mjs, bench_doorway.py): a
+# The workload of the doorway benchmarks (doorway_heap_phases.py, bench_doorway.py): a
 # doorway with its default 128 tracks and a crowd of tags in range at once, walking in.
 # Runs unchanged under MicroPython and CPython.
 from array import array

@@ -6,6 +6,7 @@
 # goes to a metadata pair that is compacted (erased) when full and moved after
 # block_cycles erases.
 from littlefs import LittleFS, UserContext, lfs
+from littlefs.errors import LittleFSError
 
 # MicroPython's extmod/vfs_lfsx.c: cache_size = 4 * max(read, prog), block_cycles 100;
 # rp2's _boot.py formats with progsize=256; readsize and lookahead are the defaults (32).
@@ -75,6 +76,12 @@ class LfsFlash:
         self.fs.rename("/" + name + ".tmp", "/" + name)
 
     def append(self, name, data):
+        self._append_to(name, data, True)
+
+    def append_unsynced(self, name, data):
+        self._append_to(name, data, False)
+
+    def _append_to(self, name, data, sync):
         if self._append_name != name:
             self.close()
             self._append = lfs.file_open(
@@ -84,7 +91,8 @@ class LfsFlash:
             )
             self._append_name = name
         lfs.file_write(self.fs.fs, self._append, bytes(data))
-        lfs.file_sync(self.fs.fs, self._append)
+        if sync:
+            lfs.file_sync(self.fs.fs, self._append)
 
     def close(self):
         if self._append is not None:
@@ -98,6 +106,11 @@ class LfsFlash:
             return self.fs.stat("/" + name).size
         except FileNotFoundError:
             return None
+        except LittleFSError as e:
+            # stat() reports a missing file as littlefs's own error, not an OSError.
+            if e.code == LittleFSError.Error.LFS_ERR_NOENT:
+                return None
+            raise
 
     def read_at(self, name, offset, n):
         self.close()
@@ -107,6 +120,11 @@ class LfsFlash:
                 return f.read(n)
         except FileNotFoundError:
             return None
+
+    def reader(self, name):
+        # FileFlash.reader(): an open file for seek() and readinto(); the caller closes it.
+        self.close()
+        return self._open(name, "rb")
 
     def truncate(self, name, size):
         data = self.read(name)

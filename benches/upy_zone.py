@@ -1,7 +1,7 @@
 # Under MicroPython (node tests/mpy_runner.mjs run benches/upy_zone.py): heap allocated on
 # the steady-state crossing path (goal 0 bytes) and crossings per second. Prints one
 # "@@bench {json}" line. Allocation deltas are exact here with the GC disabled; the heap
-# a roster and ledger keep is measured by upy_zone_heap.mjs instead, because this port
+# a roster and ledger keep is measured by zone_heap_phases.py instead, because this port
 # only really collects between top-level calls.
 import gc
 import json

@@ -1,4 +1,4 @@
-# The workload of the zone benchmarks (upy_zone.py, upy_zone_heap.mjs, bench_zone.py):
+# The workload of the zone benchmarks (upy_zone.py, zone_heap_phases.py, bench_zone.py):
 # a shaft with a roster of 2,000 people, 300 underground, and crossings in and out.
 # Runs unchanged under MicroPython and CPython.
 from array import array

@@ -18,6 +18,7 @@ package(  # noqa: F821
     files=[
         "__init__.py",
         "clock.py",
+        "dmaring.py",
         "flashfs.py",
         "gasloop.py",
         "mcu.py",

@@ -5,8 +5,10 @@ item suffixed `[micropython]`, with MicroPython's own traceback on failure.
 The run is held to the board profile in force (shaftgate/vboard/profiles.py: pytest's
 --board-profile, $SHAFTGATE_BOARD_PROFILE, else pico): the firmware as the .mpy files
 deploy ships, the test module and its helpers as .mpy, the profile's fixed GC heap read
-after each test function (past it, the test fails with a MemoryError naming it). A file
-whose tests do not fit a board yet is listed in tests/board_fit.py and runs loose."""
+at the end of each test function, or of each part of a test in parts (tests/hostcalls.py),
+inside that call: everything it allocated counts, garbage included (past it, the test
+fails with a MemoryError naming it). A file whose tests do not fit a board yet is listed
+in tests/board_fit.py and runs loose."""
 
 import ast
 import json

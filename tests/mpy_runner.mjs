@@ -6,9 +6,11 @@
 // With settings (JSON from tests/mpy_plugin.py) the run is held to a board profile
 // (docs/hardware.md, "Board profiles"): the firmware is the .mpy image deploy ships
 // (settings.image_dir), the test module and its helpers are .mpy too (settings.test_dir),
-// the GC heap is the profile's, and it is read where each call returns: the import, then
-// each test function as its own call. A heap grown past the profile is the board's
-// MemoryError: that test fails saying so, and the tests after it start on a fresh
+// the GC heap is the profile's, and it is read inside each call just before it returns
+// (this port collects only when a call returns, and then frees the areas the call grew
+// and emptied): the import, then each test function as its own call, or each part of a
+// test in parts (tests/hostcalls.py) as its own. A heap grown past the profile is the
+// board's MemoryError: that test fails saying so, and the tests after it start on a fresh
 // interpreter (a board that ran out of memory is dead).
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
@@ -76,22 +78,58 @@ def _tb(e):
 def _report(d):
     print(${JSON.stringify(MARK)} + json.dumps(d))
 _mod = None
+_import_heap = None
 def _import():
-    global _mod
+    global _mod, _import_heap
     try:
         _mod = __import__(${JSON.stringify(modName)})
-        return ""
+        r = ""
     except BaseException as e:
-        return _tb(e)
+        r = _tb(e)
+    _import_heap = json.dumps(_heap_in())
+    return r
 def _names():
     return "/".join(n for n in sorted(dir(_mod)) if n.startswith("test_") and callable(getattr(_mod, n)))
+_split = 0
+def _heap_in():
+    # The heap this call needed, read before it returns: the port collects only when a
+    # call from the host ends, and that sweep gives back the areas the call grew that hold
+    # nothing live, so the heap read after the return no longer shows them.
+    return [gc.mem_alloc() + gc.mem_free() - _split, gc.mem_alloc()]
+_parts = None
+_t0 = 0
 def _test(name):
-    t0 = time.ticks_ms()
+    # One call: the test, or the start of a test in parts (tests/hostcalls.py) whose
+    # generator _part() then runs one part per call.
+    global _parts, _t0
+    _t0 = time.ticks_ms()
     try:
-        getattr(_mod, name)()
-        return json.dumps({"name": name, "ok": True, "ms": time.ticks_diff(time.ticks_ms(), t0)})
+        f = getattr(_mod, name)
+        hc = sys.modules.get("hostcalls")
+        gen = hc.PARTS.get(f) if hc else None
+        if gen is None:
+            f()
+            r = {"name": name, "ok": True, "ms": time.ticks_diff(time.ticks_ms(), _t0)}
+        else:
+            _parts = gen()
+            r = {"name": name, "more": True}
     except BaseException as e:
-        return json.dumps({"name": name, "ok": False, "tb": _tb(e)})
+        r = {"name": name, "ok": False, "tb": _tb(e)}
+    r["heap_in"] = _heap_in()
+    return json.dumps(r)
+def _part():
+    global _parts
+    try:
+        next(_parts)
+        r = {"more": True}
+    except StopIteration:
+        _parts = None
+        r = {"ok": True, "ms": time.ticks_diff(time.ticks_ms(), _t0)}
+    except BaseException as e:
+        _parts = None
+        r = {"ok": False, "tb": _tb(e)}
+    r["heap_in"] = _heap_in()
+    return json.dumps(r)
 def _mem_info():
     micropython.mem_info()
 `);
@@ -105,9 +143,11 @@ function heapTotal(mp) {
   } finally {
     const lines = capture;
     capture = null;
-    const m = /GC: total: (\d+), used: (\d+)/.exec(lines.find((l) => l.startsWith("GC:")) || "");
+    const m = /GC: total: (\d+), used: (\d+), free: \d+, max new split: (\d+)/.exec(
+      lines.find((l) => l.startsWith("GC:")) || "",
+    );
     if (!m) throw new Error("no GC line in micropython.mem_info()");
-    return [Number(m[1]), Number(m[2])];
+    return [Number(m[1]), Number(m[2]), Number(m[3])];
   }
 }
 
@@ -115,15 +155,21 @@ function report(d) {
   process.stdout.write(MARK + JSON.stringify(d) + "\n");
 }
 
-function overHeap(mp, limit, where) {
-  // The heap grew past the board's during the call that just returned.
+function overHeap(mp, limit, where, heapIn) {
+  // The heap grew past the board's during the call that just returned. It is read inside
+  // the call, just before it returned (heapIn: [total, used]): nothing is collected during
+  // a call, so that total is the most the call needed, garbage included (stricter than a
+  // board, never looser). Read after the return it would miss a call that grew the heap
+  // and let go of it all (the sweep at the end of a call frees the emptied areas).
   if (!settings || !settings.profile.check_heap) return null;
-  const [total, used] = heapTotal(mp);
+  const [after, used] = heapTotal(mp);
+  const total = Math.max(after, heapIn ? heapIn[0] : 0);
   if (total <= limit) return null;
   const p = settings.profile;
   return (
     "MemoryError (" + p.name + " profile, " + p.heap_kb + " KB heap): the GC heap needed " +
-    total + " bytes, over the board's " + limit + ", during " + where + " (" + used +
+    total + " bytes, over the board's " + limit + ", during " + where + " (" +
+    (heapIn ? heapIn[1] + " bytes allocated by its end, garbage included; " : "") + used +
     " bytes in use when it returned)"
   );
 }
@@ -131,9 +177,12 @@ function overHeap(mp, limit, where) {
 async function fresh() {
   // A new board: interpreter, then the test module imported (one call).
   const mp = await interpreter();
-  const limit = heapTotal(mp)[0];
+  const [limit, , split] = heapTotal(mp);
+  // gc.mem_free() counts the room the heap may still grow by: _heap_in() takes it off.
+  mp.runPython("_split = " + split);
   const err = mp.globals.get("_import")();
-  const over = overHeap(mp, limit, "the import of " + modName);
+  const heapIn = JSON.parse(String(mp.globals.get("_import_heap")));
+  const over = overHeap(mp, limit, "the import of " + modName, heapIn);
   return { mp, limit, err: err || over };
 }
 
@@ -154,17 +203,26 @@ try {
           continue;
         }
       }
-      const r = JSON.parse(String(b.mp.globals.get("_test")(name)));
-      if (settings && (settings.loose_tests || []).includes(name)) {
+      const loose = settings && (settings.loose_tests || []).includes(name);
+      let r = JSON.parse(String(b.mp.globals.get("_test")(name)));
+      let over = loose ? null : overHeap(b.mp, b.limit, name, r.heap_in);
+      let most = r.heap_in;
+      for (let part = 1; r.more && !over; part++) {
+        // A test in parts: each part is its own call, checked where it returns.
+        r = JSON.parse(String(b.mp.globals.get("_part")()));
+        if (!loose) over = overHeap(b.mp, b.limit, name + ", part " + part, r.heap_in);
+        most = [Math.max(most[0], r.heap_in[0]), Math.max(most[1], r.heap_in[1])];
+      }
+      r.name = name;
+      r.heap_in = most; // the most any one call of the test needed
+      if (loose) {
         // Listed in tests/board_fit.py: not held to the heap; if it grew the heap, the
         // tests after it get a fresh interpreter, so that they are judged on their own.
         report(r);
         if (heapTotal(b.mp)[0] > b.limit) b = null;
-        continue;
-      }
-      const over = overHeap(b.mp, b.limit, name);
-      if (over) {
-        report({ name, ok: false, tb: over + (r.ok ? "" : "\n" + r.tb) });
+        else b.mp.pyimport("gc").collect();
+      } else if (over) {
+        report({ name, ok: false, tb: over + (r.ok !== false ? "" : "\n" + r.tb) });
         b = null; // dead: the next test runs on a fresh board
       } else {
         report(r);

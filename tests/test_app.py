@@ -843,6 +843,32 @@ def test_r_evac_1_the_dispatcher_and_a_team_leader_may_evacuate_others_may_not()
     assert [(e[3], e[4]) for e in start] == [(0, reasons.CAUSE_DISPATCHER)]
 
 
+def test_r_evac_1_the_mine_leader_on_duty_may_evacuate_and_give_the_all_clear():
+    rig = Rig()
+    rig.call("hello", min_version=1, max_version=1)
+    boss = 11
+    people = roster()
+    people.append(roster_entry(boss, role=roles.MINE_LEADER))
+    rig.load_roster(people)
+    rig.ready()
+    rig.cross(1)
+    before = rig.last_seq()
+    rig.call("evacuate", reason=reasons.EVAC_REASON_FIRE, drill=False, by=person_of(boss))
+    rig.step(100)
+    start = of_kind(rig.events_after(before), ev.EVAC_START)
+    assert [(e[3], e[4], e[5]) for e in start] == [
+        (person_of(boss), reasons.CAUSE_MINE_LEADER, reasons.EVAC_REASON_FIRE)
+    ]
+    assert not rig.board.work and rig.board.refused
+    # The same authority lifts it; a miner could not.
+    r = rig.request("all-clear", by=person_of(1))
+    assert r.code == E_REFUSED and r.field == "by", r
+    assert rig.call("status")["evacuating"]
+    rig.call("all-clear", by=person_of(boss))
+    rig.step(100)
+    assert rig.board.work and not rig.call("status")["evacuating"]
+
+
 def test_r_evac_1_an_all_clear_needs_the_authority_of_an_evacuation():
     rig = staffed()
     rig.cross(1)

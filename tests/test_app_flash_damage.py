@@ -76,7 +76,9 @@ def _tampered_events(rig):
     # (the rig's fetch) would take for an event that changed.
     out = []
     while True:
-        page = rig.call("events-since", from_seq=len(out) + 1, max_count=50)["events"]
+        # Past a gap (a segment named far ahead) the position is behind the seqs.
+        at = max(len(out), out[-1]["seq"] if out else 0) + 1
+        page = rig.call("events-since", from_seq=at, max_count=50)["events"]
         if not page:
             return [e for e in out if e["kind"] == ev.LOG_TAMPERED]
         out.extend(page)
@@ -164,3 +166,34 @@ def test_an_undamaged_flash_boots_untampered():
     gw = boot_on(rig)
     assert not gw.log.tampered and not gw.system & app.SYS_LOG_TAMPERED
     assert gw.zone.count == 1
+
+
+def _forge_segment(fl, first):
+    # A segment file named far ahead of the real sequence, holding one record whose seq
+    # matches the name and whose crc is right (an attacker, or a corrupted directory).
+    import binascii
+    import struct
+
+    rec = bytearray(44)
+    struct.pack_into("<IIHHIii", rec, 0, first, 5000, ev.ENTRY, 0, 101, 0, 0)
+    struct.pack_into("<I", rec, 40, binascii.crc32(bytes(rec[:40])))
+    fl.write("ev%08x" % first, bytes(rec))
+
+
+def test_a_segment_named_far_ahead_is_logged_as_tampering_and_the_log_keeps_its_room():
+    for first in (0x00100000, 0xFFFFFFFF):
+        rig = staffed_rig()
+        rig.cross(101)
+        rig.board.flash.close()
+        _forge_segment(rig.board.flash, first)
+        gw = boot_on(rig)
+        assert gw.log.tampered and gw.log.tamper_code == TAMPER_SEQ
+        assert gw.system & app.SYS_LOG_TAMPERED
+        # Today's records plus at most the forged one: never a log that looks full.
+        held = len(rig.call("events-since", from_seq=1, max_count=50)["events"])
+        assert rig.call("status")["unacked"] <= held + 1
+        assert not gw.system & app.SYS_LOG_FULL
+        rig.step(100)
+        assert _tampered_events(rig)
+        rig.cross(102)
+        assert gw.zone.count == 2  # entries still taken and logged

@@ -14,6 +14,7 @@ def test_no_attack_is_accepted_and_every_attempt_is_logged(attack):
         assert row.refused_right == row.attempts, row.as_row()
     assert row.logged == row.attempts, row.as_row()
     assert not row.state_moved
+    assert row.false_alarms in (None, 0), "alarms for people who did nothing wrong"
     assert row.order_after, "an authentic order after the attack was held back or not logged"
 
 

@@ -5,6 +5,7 @@ Copying onto a real board is the bench's part (docs/hil.md)."""
 
 import ast
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -247,3 +248,89 @@ def test_the_cli_runs_deploy(tmp_path, capsys):
     no_port = [a for a in args if a not in ("--port", "/dev/ttyACM0")]
     assert cli.main(no_port) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_frozen_deploy_copies_main_py_alone_and_removes_the_old_firmware(tmp_path):
+    # The ESP32 runs the frozen image: its file system gets main.py, and the firmware
+    # folders a .mpy deploy left there are removed (they would shadow the frozen modules).
+    p = deploy.plan(
+        "/dev/ttyUSB0",
+        "esp32",
+        "gw-face1",
+        _config_file(tmp_path),
+        Keystore(tmp_path / "keys"),
+        tmp_path / "build",
+        dry_run=True,
+        frozen=True,
+    )
+    assert p.files == [("main.py", (tmp_path / "build/board/main.py").stat().st_size)]
+    assert "gateway/app.py" in p.frozen and "hal/esp32.py" in p.frozen
+    assert "hal/pico.py" not in p.frozen
+    copy = p.steps[2].argv
+    assert copy[copy.index("connect") + 2 :] == [
+        "fs",
+        "cp",
+        str(tmp_path / "build/board/main.py"),
+        ":main.py",
+    ]
+    assert p.steps[1].argv[-1] == deploy.clean_script()
+    for d in deploy.FIRMWARE_DIRS:
+        assert repr("/" + d) in deploy.clean_script()
+    assert "frozen image: %d modules" % len(p.frozen) in deploy.describe(p, True)
+    # Without --frozen the same board gets every module as .mpy.
+    whole = deploy.plan(
+        "/dev/ttyUSB0",
+        "esp32",
+        "gw-face1",
+        _config_file(tmp_path),
+        Keystore(tmp_path / "keys"),
+        tmp_path / "build2",
+        dry_run=True,
+    )
+    assert len(whole.files) == len(p.frozen) + 1 and whole.frozen == ()
+
+
+def test_frozen_deploy_refuses_a_module_that_would_shadow_the_image(tmp_path):
+    repo = tmp_path / "repo"
+    for d in ("firmware", "protocol"):
+        shutil.copytree(REPO / d, repo / d, ignore=shutil.ignore_patterns("__pycache__"))
+    files = [("main.py", 10), ("gateway/app.mpy", 100), ("hal/esp32.mpy", 50)]
+    copy, frozen = deploy.frozen_split("esp32", files, repo)
+    assert copy == [("main.py", 10)] and "gateway/app.py" in frozen
+    # A module the image lacks inside a frozen package: the fs folder would hide the
+    # whole frozen package, so it is refused, naming the file.
+    with pytest.raises(deploy.DeployError, match=r"gateway/extra\.mpy is not in the esp32 image"):
+        deploy.frozen_split("esp32", [*files, ("gateway/extra.mpy", 20)], repo)
+    with pytest.raises(deploy.DeployError, match="would shadow"):
+        deploy.frozen_split("esp32", [("gatewire.mpy", 20)], repo)
+    # A module of its own, outside every frozen package, is copied.
+    assert deploy.frozen_split("esp32", [("site_extra.mpy", 20)], repo)[0] == [
+        ("site_extra.mpy", 20)
+    ]
+    (repo / "firmware/boards/esp32/manifest.py").write_text("include('nowhere/manifest.py')\n")
+    with pytest.raises(deploy.DeployError, match="manifest"):
+        deploy.frozen_split("esp32", files, repo)
+
+
+def test_the_cli_takes_frozen(tmp_path, capsys):
+    args = [
+        "--home",
+        str(tmp_path / "home"),
+        "deploy",
+        "--port",
+        "/dev/ttyUSB0",
+        "--board",
+        "esp32",
+        "--gateway-id",
+        "gw-face3",
+        "--config",
+        str(_config_file(tmp_path)),
+        "--build-dir",
+        str(tmp_path / "build"),
+        "--dry-run",
+        "--frozen",
+    ]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "frozen image:" in out and "1. " in out and ":main.py" in out
+    assert ":gateway" not in out

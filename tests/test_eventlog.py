@@ -4,6 +4,7 @@
 # and a power cut at every byte of every flash write an append, an ack or a boot makes.
 import struct
 
+from hostcalls import in_parts
 from mpcheck import raises
 from tornflash import PowerCut, TornFlash, fresh_root
 
@@ -418,6 +419,7 @@ def test_a_forged_last_record_breaks_the_chain_and_is_not_taken_for_torn():
     assert log.tampered and log.tamper_code == TAMPER_CHAIN and log.tamper_seq == 10
 
 
+@in_parts
 def test_a_forged_record_at_either_end_of_a_segment_or_of_the_log_is_caught_at_boot():
     # K=4, 10 records: segments hold 1-4, 5-8, 9-10. The first and last record of each
     # segment and of the whole log, each changed with its crc forged: the boot check must
@@ -434,6 +436,7 @@ def test_a_forged_record_at_either_end_of_a_segment_or_of_the_log_is_caught_at_b
         _, log, _ = _tampered_log(change)
         assert log.tampered, seq
         assert (log.tamper_code, log.tamper_seq) == (TAMPER_CHAIN, seq), (seq, log.tamper_seq)
+        yield  # a log of its own per forged record: a part each (tests/hostcalls.py)
 
 
 def test_a_deleted_middle_record_is_detected():
@@ -558,6 +561,7 @@ def test_append_allocates_only_its_hash():
 
 
 def _sweep(setup, action, check):
+    # A generator: one part per power cut (tests/hostcalls.py); returns the runs made.
     flash = TornFlash.on_files()
     state = setup(flash)
     mark = len(flash.history)
@@ -577,6 +581,7 @@ def _sweep(setup, action, check):
                 flash.reboot()
                 check(flash, state, op, after, fill, n)
                 runs += 1
+                yield
     return runs
 
 
@@ -622,15 +627,17 @@ def _sweep_append(n_before):
             assert last == n_before, (after, fill)
         assert log.torn_on_boot == (1 if not landed and (after or fill is not None) else 0)
 
-    return _sweep(setup, action, check)
+    return (yield from _sweep(setup, action, check))
 
 
+@in_parts
 def test_power_cut_while_appending_into_a_segment():
-    assert _sweep_append(2) == 3 * RECORD_SIZE + 1
+    assert (yield from _sweep_append(2)) == 3 * RECORD_SIZE + 1
 
 
+@in_parts
 def test_power_cut_while_appending_the_first_record_of_a_segment():
-    assert _sweep_append(K) == 3 * RECORD_SIZE + 1
+    assert (yield from _sweep_append(K)) == 3 * RECORD_SIZE + 1
 
 
 def _sweep_ack(n_records, ack_to, removed):
@@ -650,17 +657,20 @@ def _sweep_ack(n_records, ack_to, removed):
         if meta_landed:
             assert log.removed_on_boot == removed - (op - 1 if after == 0 else op)
 
-    return _sweep(setup, action, check)
+    return (yield from _sweep(setup, action, check))
 
 
+@in_parts
 def test_power_cut_while_acking_one_segment_away():
-    _sweep_ack(6, 5, 1)
+    yield from _sweep_ack(6, 5, 1)
 
 
+@in_parts
 def test_power_cut_while_acking_every_segment_away():
-    _sweep_ack(8, 8, 2)
+    yield from _sweep_ack(8, 8, 2)
 
 
+@in_parts
 def test_power_cut_while_boot_cuts_off_a_torn_tail():
     def setup(flash):
         log = _open(flash)
@@ -679,7 +689,7 @@ def test_power_cut_while_boot_cuts_off_a_torn_tail():
         assert recs == state["before"]
         assert log.torn_on_boot == (0 if after == n else 1)
 
-    assert _sweep(setup, action, check) == 3 * RECORD_SIZE + 1
+    assert (yield from _sweep(setup, action, check)) == 3 * RECORD_SIZE + 1
 
 
 # ---- FileFlash ----

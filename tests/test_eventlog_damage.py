@@ -106,3 +106,76 @@ def test_a_partial_record_in_an_older_segment_is_layout_tampering():
     flash.inner.write(_seg(1), data[:-3])
     log = _reboot(flash)
     assert log.tampered and log.tamper_code == TAMPER_LAYOUT
+
+
+def _forged_record(seq):
+    # A record as a careful forger writes it: its seq matches the file's name and its
+    # crc is right; only the chain (and the seqs before it) give it away.
+    import binascii
+    import struct
+
+    rec = bytearray(RECORD_SIZE)
+    struct.pack_into("<IIHHIii", rec, 0, seq, 5000, 1, 0, 999, 0, 0)
+    struct.pack_into("<I", rec, 40, binascii.crc32(bytes(rec[:40])))
+    return bytes(rec)
+
+
+def test_a_segment_named_far_ahead_takes_no_room_and_is_tampering():
+    flash = TornFlash.on_files()
+    log = _open(flash)
+    _fill(log, 6)  # 1..4, 5..6
+    log.ack(2)
+    far = 0x100000
+    flash.inner.write(_seg(far), _forged_record(far))
+    log = _reboot(flash)
+    assert log.tampered and log.tamper_code == TAMPER_SEQ and log.tamper_seq == 7
+    # What it holds: 3..6 and the forged one, not the million seqs its name skips.
+    assert log.unacked() == 5
+    assert log.free() == 64 - 2 - 5 and not log.nearly_full()
+    seq = log.append(6000, 1, 7, 0, 0)
+    assert seq == far + 1 and log.unacked() == 6
+    assert [r[0] for r in log.since(2, 100)] == [3, 4, 5, 6, far, far + 1]
+    # Acked through the gap: nothing held is left, nothing more can be counted.
+    log.ack(far + 1)
+    assert log.unacked() == 0 and log.free() == 62
+    log = _reboot(flash)
+    assert log.unacked() == 0 and log.last_seq == far + 1
+
+
+def test_the_room_a_gap_takes_comes_back_as_acks_pass_it():
+    flash = TornFlash.on_files()
+    log = _open(flash)
+    _fill(log, 6)
+    flash.inner.write(_seg(40), _forged_record(40))
+    log = _reboot(flash)
+    assert log.unacked() == 7
+    log.ack(5)  # below the gap: 6 and 40 held
+    assert log.unacked() == 2
+    log.ack(30)  # inside it: 40 held
+    assert log.unacked() == 1
+
+
+def test_a_segment_named_past_any_real_seq_is_left_aside_and_logging_goes_on():
+    flash = TornFlash.on_files()
+    log = _open(flash)
+    _fill(log, 6)
+    top = 0xFFFFFFFF
+    flash.inner.write(_seg(top), _forged_record(top))
+    log = _reboot(flash)
+    assert log.tampered and log.tamper_code == TAMPER_SEQ
+    assert log.last_seq == 6 and log.unacked() == 6
+    assert log.append(6000, 1, 7, 0, 0) == 7  # never "sequence numbers exhausted"
+    assert _seg(top) in flash.inner.names()  # the evidence stays on flash
+    log = _reboot(flash)
+    assert log.tampered and log.last_seq == 7
+
+
+def test_an_undamaged_log_counts_every_seq_since_the_ack():
+    # Not firing: no gap, no name far ahead, the count is last_seq - acked.
+    flash = TornFlash.on_files()
+    log = _open(flash)
+    _fill(log, 10)
+    log.ack(3)
+    log = _reboot(flash)
+    assert not log.tampered
+    assert log.unacked() == log.last_seq - log.acked == 7

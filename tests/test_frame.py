@@ -2,18 +2,26 @@
 # gatewire.frame under both interpreters. The oracle is written here independently of the
 # module: a bitwise CRC-32 and a byte-at-a-time COBS encoder, so the module is checked
 # against the definition, not against itself.
+from hostcalls import in_parts
 from mpcheck import raises
 
 from gatewire import frame
 
 
 def ref_crc32(data):
-    crc = 0xFFFFFFFF
+    # Bitwise, the register held as two 16-bit halves: 32-bit values are big ints on a
+    # 32-bit MicroPython (small ints stop at 2**30), and a big-int step allocates.
+    hi = lo = 0xFFFF
     for b in data:
-        crc ^= b
+        lo ^= b
         for _ in range(8):
-            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
+            odd = lo & 1
+            lo = (lo >> 1) | ((hi & 1) << 15)
+            hi >>= 1
+            if odd:  # ^ 0xEDB88320
+                hi ^= 0xEDB8
+                lo ^= 0x8320
+    return ((hi ^ 0xFFFF) << 16) | (lo ^ 0xFFFF)
 
 
 def ref_cobs(data):
@@ -42,25 +50,38 @@ def ref_wire(payload):
 
 
 class Rng:
-    # xorshift32: the same bytes under CPython and MicroPython
+    # xorshift32: the same bytes under CPython and MicroPython. The state is two 16-bit
+    # halves so that no step makes a big int (see ref_crc32).
     def __init__(self, seed):
-        self.state = seed
+        self.hi = seed >> 16
+        self.lo = seed & 0xFFFF
+
+    def _step(self):
+        hi, lo = self.hi, self.lo
+        # x ^= (x << 13) & 0xFFFFFFFF
+        hi ^= ((hi << 13) | (lo >> 3)) & 0xFFFF
+        lo ^= (lo << 13) & 0xFFFF
+        # x ^= x >> 17
+        lo ^= hi >> 1
+        # x ^= (x << 5) & 0xFFFFFFFF
+        hi ^= ((hi << 5) | (lo >> 11)) & 0xFFFF
+        lo ^= (lo << 5) & 0xFFFF
+        self.hi, self.lo = hi, lo
 
     def next(self):
-        x = self.state
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.state = x
-        return x
+        self._step()
+        return (self.hi << 16) | self.lo
 
     def below(self, n):
-        return self.next() % n
+        # next() % n without the 32-bit value (n < 2**14 keeps every product small)
+        self._step()
+        return ((self.hi % n) * (65536 % n) + self.lo) % n
 
     def data(self, n, zeros=True):
         out = bytearray(n)
         for i in range(n):
-            b = self.next() & 0xFF
+            self._step()
+            b = self.lo & 0xFF
             if not zeros and b == 0:
                 b = 0x5A
             out[i] = b
@@ -124,11 +145,14 @@ def test_vectors_decode():
     assert d.feed(wire) == [b"\x11\x00\x22", b"123456789"]
 
 
+@in_parts
 def test_encode_matches_reference_at_block_boundaries():
     for p in boundary_payloads():
         assert frame.encode(p) == ref_wire(p), len(p)
+        yield
 
 
+@in_parts
 def test_round_trip_each_payload_alone():
     rng = Rng(7)
     payloads = boundary_payloads()
@@ -140,6 +164,7 @@ def test_round_trip_each_payload_alone():
         assert d.frames_ok == 1
         assert damaged(d) == 0
         assert d.bytes_discarded == 0
+        yield
 
 
 def test_encode_accepts_bytes_bytearray_memoryview():
@@ -148,6 +173,49 @@ def test_encode_accepts_bytes_bytearray_memoryview():
     assert frame.encode(bytearray(p)) == w
     assert frame.encode(memoryview(p)) == w
     assert frame.encode(memoryview(b"xx" + p)[2:]) == w
+
+
+@in_parts
+def test_encode_into_writes_the_same_frame_into_the_callers_buffer():
+    for p in boundary_payloads():
+        room = frame.max_wire_len(len(p)) + 2
+        want = ref_wire(p)
+        for extra in (0, 9):
+            out = bytearray(b"\xee" * (room + extra))
+            n = frame.encode_into(p, out)
+            assert bytes(out[:n]) == want, len(p)
+        yield
+    out = bytearray(20)
+    view = memoryview(b"..\x00ab\x00")[2:]
+    assert bytes(out[: frame.encode_into(view, out)]) == frame.encode(b"\x00ab\x00")
+
+
+def test_encode_into_refuses_a_buffer_too_small_and_writes_nothing():
+    p = b"\x01" * 300
+    out = bytearray(b"\xee" * (frame.max_wire_len(300) + 1))
+    e = raises(ValueError, frame.encode_into, p, out)
+    assert "too small" in str(e) and "300-byte payload" in str(e)
+    assert out == bytearray(b"\xee" * len(out))
+    raises(ValueError, frame.encode_into, b"", bytearray(10))
+    raises(ValueError, frame.encode_into, b"\x01" * 4097, bytearray(5000))
+
+
+def test_encode_into_a_kept_buffer_allocates_nothing():
+    import gc
+
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython: the [micropython] run of this test is the one that counts
+    p = b"abc"  # its CRC-32, 0x352441c2, is below 2**30: a small int on a board too
+    out = bytearray(16)
+    frame.encode_into(p, out)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(100):
+        frame.encode_into(p, out)
+    after = gc.mem_alloc()
+    gc.enable()
+    assert after - before == 0, after - before
 
 
 def test_wire_has_zeros_only_at_both_ends():
@@ -172,6 +240,7 @@ def test_feed_returns_payloads_in_order():
     assert damaged(d) == 0
 
 
+@in_parts
 def test_stream_split_at_every_position():
     payloads, stream = mixed_stream()
     for cut in range(len(stream) + 1):
@@ -180,6 +249,7 @@ def test_stream_split_at_every_position():
         got += d.feed(stream[cut:])
         assert got == payloads, cut
         assert damaged(d) == 0
+        yield
 
 
 def test_stream_byte_by_byte():
@@ -192,6 +262,7 @@ def test_stream_byte_by_byte():
     assert damaged(d) == 0
 
 
+@in_parts
 def test_stream_in_random_chunks_of_every_type():
     payloads, stream = mixed_stream()
     rng = Rng(99)
@@ -210,6 +281,7 @@ def test_stream_in_random_chunks_of_every_type():
             got += d.feed(piece)
             pos += k
         assert got == payloads
+        yield
 
 
 def test_empty_frames_are_ignored_silently():
@@ -221,6 +293,7 @@ def test_empty_frames_are_ignored_silently():
     assert d.bytes_discarded == 0
 
 
+@in_parts
 def test_garbage_between_frames_costs_only_the_garbage():
     a = frame.encode(b"\x01before\x00")
     b = frame.encode(b"after\x00\xff" * 20)
@@ -236,6 +309,7 @@ def test_garbage_between_frames_costs_only_the_garbage():
             nonzero = n - garbage.count(b"\x00")
             assert d.bytes_discarded == nonzero, n
             assert (damaged(d) > 0) == (nonzero > 0)
+            yield
 
 
 def test_garbage_before_the_first_frame_is_dropped():
@@ -245,7 +319,8 @@ def test_garbage_before_the_first_frame_is_dropped():
 
 
 def flip_every_bit(a, b, c):
-    # b's whole wire form, both delimiters included, one bit at a time.
+    # b's whole wire form, both delimiters included, one bit at a time (in parts: a part
+    # per byte of it).
     wa, wb, wc = frame.encode(a), frame.encode(b), frame.encode(c)
     for i in range(len(wb)):
         for bit in range(8):
@@ -257,16 +332,20 @@ def flip_every_bit(a, b, c):
             assert d.frames_ok == 2
             assert damaged(d) >= 1, (i, bit)
             assert d.bytes_discarded >= 1
+        yield
 
 
+@in_parts
 def test_bit_flip_in_a_short_frame_costs_only_that_frame():
-    flip_every_bit(b"first", b"\x11\x00\x22\x00\x00\x33middle", b"third")
+    yield from flip_every_bit(b"first", b"\x11\x00\x22\x00\x00\x33middle", b"third")
 
 
+@in_parts
 def test_bit_flip_in_a_frame_with_full_blocks_costs_only_that_frame():
-    flip_every_bit(b"first", b"\xa5" * 300 + b"\x00\x01", b"third\x00")
+    yield from flip_every_bit(b"first", b"\xa5" * 300 + b"\x00\x01", b"third\x00")
 
 
+@in_parts
 def test_truncated_frame_then_a_good_one():
     payloads, _ = mixed_stream()
     good = frame.encode(b"good")
@@ -278,6 +357,7 @@ def test_truncated_frame_then_a_good_one():
             assert d.frames_ok == 1
             assert damaged(d) == (1 if cut > 1 else 0)
             assert d.bytes_discarded == (cut - 1 if cut > 1 else 0)
+            yield
 
 
 def test_counters_name_the_damage():
@@ -303,6 +383,7 @@ def test_counters_name_the_damage():
     assert d.bytes_discarded == len(ok) - 2 + 4 + 3 + 5
 
 
+@in_parts
 def test_oversize_run_is_bounded_and_recovered_from():
     # R-DATA-1: a babbling line must not exhaust the board; the next frame still arrives.
     run = Rng(5).data(20000, zeros=False)
@@ -312,19 +393,24 @@ def test_oversize_run_is_bounded_and_recovered_from():
         got = []
         for i in range(0, len(run), chunk_len):
             got += d.feed(run[i : i + chunk_len])
+            if i % 4096 < chunk_len:
+                yield
         got += d.feed(frame.encode(b"after"))
         assert got == [b"after"], chunk_len
         assert d.frames_oversize == 1
         assert d.bytes_discarded == 20000
         assert len(d._frame) == buffer_len == frame.MAX_PAYLOAD + 4
+        yield
 
 
+@in_parts
 def test_max_payload_exactly_is_accepted():
     for p in (b"\x01" * 4096, bytes(4096), Rng(3).data(4096)):
         w = frame.encode(p)
         assert w == ref_wire(p)
         d = frame.Decoder()
         assert d.feed(w) == [p]
+        yield
 
 
 def test_one_byte_over_max_is_refused_by_encode():
@@ -333,6 +419,7 @@ def test_one_byte_over_max_is_refused_by_encode():
     assert "4096" in str(e)
 
 
+@in_parts
 def test_one_byte_over_max_is_refused_by_decoder():
     # Without zeros the wire form is over max_wire_len; all zeros it is short on the wire
     # and only the decoded length gives it away.
@@ -342,6 +429,7 @@ def test_one_byte_over_max_is_refused_by_decoder():
         assert got == [b"a", b"b"]
         assert d.frames_oversize == 1
         assert d.bytes_discarded == len(ref_wire(p)) - 2
+        yield
 
 
 def test_smaller_decoder_limit():

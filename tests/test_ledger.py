@@ -1,6 +1,7 @@
 # micropython-test
 # The ledger (R-ID-1): who is in and since when, bounded, with its tag table checked
 # against a plain dict through thousands of adds and removes, collisions included.
+from hostcalls import in_parts
 from mpcheck import raises
 from zonekit import NOW_S
 
@@ -64,11 +65,14 @@ def test_colliding_tags_survive_removal_from_the_middle_of_a_run():
         assert ld.tag(ld.find(t)) == t
 
 
+@in_parts
 def test_table_agrees_with_a_dict_over_many_operations():
     ld = Ledger(64)
     model = {}
     seed = 12345
     for step in range(6000):
+        # The product is a big int under MicroPython (small ints stop at 2**30): garbage
+        # every step, collected between the parts (a part per check, tests/hostcalls.py).
         seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
         tag = 1 + (seed >> 8) % 150
         if tag in model:
@@ -87,6 +91,7 @@ def test_table_agrees_with_a_dict_over_many_operations():
                     assert r == -1
             assert ld.n == len(model)
             assert ld.crew_count[0] + ld.crew_count[1] + ld.crew_count[2] == len(model)
+            yield
 
 
 def test_restart_clears_overstay_keeps_other_flags():

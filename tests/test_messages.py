@@ -2,6 +2,7 @@
 # gatewire.messages under CPython and MicroPython: every message type round-trips through
 # gatewire.cbor, every rejection is a ProtocolError naming the field, and nothing else is
 # ever raised on decoded input (garbage on the link must never crash the gateway).
+from hostcalls import in_parts
 from mpcheck import raises
 
 from gatewire import cbor, frame
@@ -262,7 +263,9 @@ def test_samples_cover_every_request_and_reply():
     assert sorted(REPLIES) == names
 
 
+@in_parts
 def test_every_request_round_trips():
+    # a part per message (tests/hostcalls.py): each builds and parses its own envelope
     req_id = 1
     for name in REQUESTS:
         fields = REQUESTS[name]
@@ -273,8 +276,10 @@ def test_every_request_round_trips():
         assert body == fields, (name, body)
         assert m.parse_envelope(wire(env)) == (code, req_id)
         req_id += 1
+        yield
 
 
+@in_parts
 def test_every_reply_round_trips():
     for name in REPLIES:
         fields = REPLIES[name]
@@ -285,6 +290,7 @@ def test_every_reply_round_trips():
             code, req_id, body = m.parse(wire(env), "reply", answers=answers)
             assert (code, req_id) == (m.OK, 0xFFFFFFFF)
             assert body == fields, (name, body)
+        yield
 
 
 def test_error_reply_round_trips():
@@ -777,7 +783,9 @@ def _replacer(container, key, put):
     return replace
 
 
+@in_parts
 def test_junk_anywhere_raises_only_protocol_error_naming_the_spot():
+    # More than 2,000 parses with their errors: a part per spot (tests/hostcalls.py).
     tried = 0
     for code, name, _, _ in m.CATALOGUE:
         cls = m.message_class(code)
@@ -807,6 +815,7 @@ def test_junk_anywhere_raises_only_protocol_error_naming_the_spot():
                             field,
                         )
                     tried += 1
+                yield
     for junk in JUNK:
         for cls in ("request", "reply", "event"):
             try:

@@ -36,13 +36,14 @@ def every_kind(mine="m1"):
         topics.alarm_msg(mine, ALARM),
         topics.alarm_msg(mine, cleared),
         topics.link_msg(mine, "G1", False, "silent for 30 s"),
+        topics.events_msg(mine, "G1", "face-1", [EVENT, dict(EVENT, seq=43, kind=2)]),
     ]
 
 
 def validator(name):
     schema = topics.load_schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema, registry=topics.schema_registry())
 
 
 def test_real_messages_match_their_schemas(mosquitto, tmp_path):
@@ -59,7 +60,7 @@ def test_real_messages_match_their_schemas(mosquitto, tmp_path):
         assert wait_until(lambda: outbox.pending(conn) == 0)
     finally:
         pub.stop()
-    msgs = sub.wait_for(lambda m: len(m) >= 8)  # six from the outbox, online, offline
+    msgs = sub.wait_for(lambda m: len(m) >= 9)  # seven from the outbox, online, offline
     sub.close()
     names = [topics.schema_name(t) for t, _, _ in msgs]
     assert sorted(set(names)) == sorted(topics.SCHEMA_NAMES)
@@ -67,10 +68,10 @@ def test_real_messages_match_their_schemas(mosquitto, tmp_path):
         errors = [e.message for e in validator(name).iter_errors(payload)]
         assert errors == [], (t, payload)
     ids = [p["id"] for t, p, _ in msgs if "id" in p]
-    assert len(ids) == len(set(ids)) == 6
-    assert ids[0] == "G1:42"
+    assert len(ids) == len(set(ids)) == 7
+    assert ids[0] == "G1:42" and ids[6] == "G1:42-43"
     token = outbox.origin(conn)
-    assert ids[1:] == ["%s:%d" % (token, n) for n in range(2, 7)]
+    assert ids[1:6] == ["%s:%d" % (token, n) for n in range(2, 7)]
     retained = {t: r for t, _, r in every_kind()}
     assert retained == {
         "shaftgate/m1/event/G1": False,
@@ -78,6 +79,7 @@ def test_real_messages_match_their_schemas(mosquitto, tmp_path):
         "shaftgate/m1/headcount": True,
         "shaftgate/m1/alarm/over_cap": False,
         "shaftgate/m1/link/G1": True,
+        "shaftgate/m1/events/G1": False,
     }
 
 
@@ -86,6 +88,8 @@ def test_real_messages_match_their_schemas(mosquitto, tmp_path):
     [
         ("event", "digest", "xyz"),
         ("event", "seq", 0),
+        ("events", "events", []),
+        ("events", "last_seq", "43"),
         ("zone", "lamp", "blue"),
         ("zone", "count", -1),
         ("headcount", "underground", "12"),
@@ -154,6 +158,14 @@ def test_outbox_rows_are_never_renumbered(tmp_path):
         (lambda: topics.event_msg("m1", "G1", "", EVENT), "zone must be a non-empty"),
         (lambda: topics.event_msg("m1", "G1", "z", dict(EVENT, seq=0)), "event.seq"),
         (lambda: topics.event_msg("m1", "G1", "z", dict(EVENT, digest=b"1")), "event.digest"),
+        (lambda: topics.event_msg("m1", "G1", "z", dict(EVENT, digest='"' * 32)), "event.digest"),
+        (lambda: topics.events_msg("m1", "G1", "z", []), "1..100 events"),
+        (lambda: topics.events_msg("m1", "G1", "z", [EVENT] * 101), "1..100 events"),
+        (lambda: topics.events_msg("m1", "G1", "z", [EVENT, EVENT]), "consecutive"),
+        (lambda: topics.EventTexts("m1", "G1", "z").batch([EVENT, dict(EVENT, seq=44)]), "consecutive"),
+        (lambda: topics.EventTexts("m1", "G1", "z").event(dict(EVENT, a=1.5)), "event.a"),
+        (lambda: topics.EventTexts("m1", "G#", "z"), "gateway id 'G#'"),
+        (lambda: outbox.enqueue_texts(None, False, [("shaftgate/m1/x", '{"v":1}')]), "its id first"),
         (lambda: topics.zone_state_msg("m1", "z", {**topics.state_from_status("G1", STATUS), "lamp": 7}), "state.lamp"),
         (lambda: topics.zone_state_msg("m1", "z", {**topics.state_from_status("G1", STATUS), "relays": {"work": 1, "hot_work": False}}), "state.relays.work"),
         (lambda: topics.headcount_msg("m1", -1, {}), "underground"),
@@ -186,3 +198,19 @@ def test_lamp_and_state_from_status():
     assert topics.event_msg("m1", "G1", "z", EVENT)[1]["kind_name"] == "ENTRY"
     assert topics.event_msg("m1", "G1", "z", dict(EVENT, kind=999))[1]["kind_name"] == "KIND_999"
     assert topics.schema_name("other/m1/event/G1") is None
+
+
+@pytest.mark.parametrize("names", [("m1", "G1", "face-1"), ("矿-7", 'G"1\\', "采煤面")])
+def test_event_texts_are_exactly_the_json_of_the_built_payloads(names):
+    # serve formats event messages without the JSON encoder (topics.EventTexts): the same
+    # bytes as json.dumps of event_msg / events_msg, escapes and non-ASCII ids included.
+    mine, gw, zone = names
+    dump = outbox._JSON.encode
+    texts = topics.EventTexts(mine, gw, zone)
+    events = [dict(EVENT, seq=s, kind=k, a=-s, b=2**31 - 1) for s, k in ((7, 1), (8, 999), (9, 2))]
+    events.append(dict(EVENT, seq=10, digest=EVENT["digest"].hex()))  # hex: the checked path
+    for e in events:
+        assert texts.event(e) == dump(topics.event_msg(mine, gw, zone, e)[1])
+    assert texts.event_topic == topics.event_msg(mine, gw, zone, EVENT)[0]
+    assert texts.batch(events) == dump(topics.events_msg(mine, gw, zone, events)[1])
+    assert texts.events_topic == "shaftgate/%s/events/%s" % (mine, gw)

@@ -102,7 +102,8 @@ def test_outbox_published_in_order_and_emptied(mosquitto, db, publishers, subscr
     assert [p["seq"] for p in events_of(msgs)] == list(range(1, 251))
     assert all(t == "shaftgate/m1/event/G1" and not r for t, p, r in msgs if "/event/" in t)
     assert wait_until(lambda: outbox.pending(conn) == 0)
-    assert pub.published == 250 and pub.connected
+    # The publisher counts its rows after their delete commits: wait for the count too.
+    assert wait_until(lambda: pub.published == 250) and pub.connected
     # rows committed later are sent when the caller wakes the publisher
     add_events(conn, "m1", 251, 260)
     pub.wake()

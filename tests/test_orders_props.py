@@ -1,7 +1,8 @@
 # Orders only the right people may give, over each rule's whole domain (CPython; the
 # single cases run under MicroPython in test_app.py):
 #   R-EVAC-1: every role code 1..255, and people in no roster, against evacuate and
-#   all-clear: both accepted exactly for a team leader, the dispatcher always;
+#   all-clear: both accepted exactly for a team leader or the mine leader on duty, the
+#   dispatcher always;
 #   time-set: every step around the 2 s tolerance, and far, with and without the
 #   backwards flag: refused exactly when more than 2 s back without the flag, and each
 #   change logged with the old and the new time;
@@ -15,6 +16,8 @@ from gateway import events as ev
 from gatewire.errors import E_REFUSED
 
 ROLES = range(1, roles.MAX_ROLE + 1)
+# R-EVAC-1: the team leader and the mine leader on duty (带班矿领导), no other role.
+UNDERGROUND_AUTHORITY = (roles.TEAM_LEADER, roles.MINE_LEADER)
 NOBODY = 999999  # in no roster
 _rigs = {}
 
@@ -60,7 +63,7 @@ def _expect_authority(r, allowed, role):
 def test_r_evac_1_every_role_code_against_evacuate_and_all_clear():
     rig = _rig("roles", _one_per_role)
     for role in ROLES:
-        allowed = role == roles.TEAM_LEADER  # R-EVAC-1, besides the dispatcher
+        allowed = role in UNDERGROUND_AUTHORITY  # R-EVAC-1, besides the dispatcher
         _evacuating(rig, False)
         r = rig.request(
             "evacuate", reason=reasons.EVAC_REASON_FIRE, drill=False, by=person_of(role)
@@ -90,7 +93,7 @@ def test_r_evac_1_who_may_give_an_order_in_any_state(who, order, evacuating, dri
     if order == "evacuate":
         fields.update(reason=reasons.EVAC_REASON_DRILL if drill else 3, drill=drill)
     r = rig.request(order, **fields)
-    allowed = who in (0, roles.TEAM_LEADER)
+    allowed = who == 0 or who in UNDERGROUND_AUTHORITY
     if not allowed:
         assert r.code == E_REFUSED and r.field == "by", r
         named = "person %d" % fields["by"]

@@ -178,3 +178,53 @@ def test_two_serves_each_with_its_own_boards_publish_into_one_broker(tmp_path):
         north.close()
         south.close()
         broker.stop()
+
+
+def test_batches_beside_single_events_carry_each_event_once_as_its_own_message(tmp_path):
+    # [serve] mqtt_events = "both": every event on event/<gw> and in a batch on events/<gw>,
+    # the batch's items the very same objects, consecutive, none in two batches.
+    broker = TestMosquitto(tmp_path).start()
+    mine = Mine(
+        tmp_path / "mine",
+        1,
+        extra_serve='mqtt_events = "both"',
+        broker='host = "127.0.0.1"\nport = %d' % broker.port,
+    )
+    sub = Subscriber(broker, "shaftgate/test-mine/event/#", "shaftgate/test-mine/events/#")
+
+    def batched(ms):
+        return [p for t, p, _ in ms if t == "shaftgate/test-mine/events/gw-shaft"]
+
+    try:
+        mine.start_serve()
+        mine.wait(mine.all_answering, 30, "answering")
+        for i in range(6):
+            mine.boards["gw-shaft"].read_tag(0, 424200 + i)  # unknown: refused, an event each
+        mine.wait(lambda: len(recorded_ids(mine)) >= 6, 20, "recorded")
+        want = recorded_ids(mine)
+
+        def complete(ms):
+            items = {e["id"] for b in batched(ms) for e in b["events"]}
+            return want <= set(event_ids(ms)) and want <= items
+
+        msgs = sub.wait_for(complete, 20)
+    finally:
+        sub.close()
+        mine.close()
+        broker.stop()
+    assert complete(msgs)
+    singles = {p["id"]: p for t, p, _ in msgs if "/event/" in t}
+    check = jsonschema.Draft202012Validator(
+        topics.load_schema("events"), registry=topics.schema_registry()
+    )
+    batches = {b["id"]: b for b in batched(msgs)}  # a QoS 1 redelivery repeats an id
+    items = []
+    for b in batches.values():
+        assert list(check.iter_errors(b)) == []
+        seqs = [e["seq"] for e in b["events"]]
+        assert seqs == list(range(b["first_seq"], b["last_seq"] + 1))
+        assert b["id"] == "gw-shaft:%d-%d" % (b["first_seq"], b["last_seq"])
+        items += b["events"]
+    assert len(items) == len({e["id"] for e in items})  # no event in two batches
+    for e in items:
+        assert e == singles[e["id"]]

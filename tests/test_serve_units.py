@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway import events as ev
+from shaftgate.station import alarms as alarms_mod
 from shaftgate.station import site as site_file
 from shaftgate.station.alarms import Alarms
 from shaftgate.station.links import LinkState
@@ -69,6 +70,9 @@ def test_site_file_reads_every_table(tmp_path):
     assert "seal" in wang.authority and "config set" not in wang.authority
     assert site.broker is None  # serve starts its own broker
     assert site.link_lost_s == 5.0 and site.transit_allowance == 2
+    assert site.mqtt_events == "each"  # the per-event contract unless the site says otherwise
+    batches = load(tmp_path, GOOD.replace("clock_drift_s = 20", 'mqtt_events = "batches"'))
+    assert batches.mqtt_events == "batches"
 
 
 @pytest.mark.parametrize(
@@ -89,6 +93,7 @@ def test_site_file_reads_every_table(tmp_path):
         ('user = "wang"', 'user = "wang"\nshift = 1', 35, "operators.wang.shift"),
         ('key = "other-keys/gw-face1.key"', 'key = "k/x.key"', 23, "gateways[1].key"),
         ('id = "xinji-2"', 'id = "Xinji 2"', 2, "mine.id"),
+        ("clock_drift_s = 20", 'clock_drift_s = 20\nmqtt_events = "some"', 11, "serve.mqtt_events"),
     ],
 )
 def test_site_file_errors_name_line_and_key(tmp_path, old, new, line, key):
@@ -424,3 +429,24 @@ def test_every_signed_command_belongs_to_an_authority():
     granted = {order for orders in site_file.AUTHORITIES.values() for order in orders}
     signed = {name for name, c in cli.COMMANDS.items() if c.kind == "signed"}
     assert signed <= granted, sorted(signed - granted)
+
+
+def test_the_live_view_shows_red_exactly_the_events_serve_raises_an_alarm_on(mine):
+    # One list (station/alarms.ALARM_EVENT_KINDS) for both: each named event kind is fed to
+    # serve's alarms on a face gateway of its own, and the view's colour must agree.
+    from shaftgate.sim import view
+
+    _site, store, alarms, _, _ = mine
+    kinds = sorted({v for k, v in vars(ev).items() if k.isupper() and isinstance(v, int)})
+    reports_on_raised = {ev.GAS_PEAK, ev.EVAC_JOIN}  # red, inside an alarm already raised
+    raised_by = set()
+    for seq, kind in enumerate(kinds, 1):
+        before = set(alarms.active)
+        # tag 0: no person, so only the event's own alarm can fire (not two_places & co).
+        _feed(store, alarms, "gw-face1", _event(seq, kind=kind, tag=0, a=7001, b=1))
+        if set(alarms.active) - before:
+            raised_by.add(kind)
+    assert raised_by == set(alarms_mod.ALARM_EVENT_KINDS)
+    assert ev.ENTRY not in raised_by and ev.OVER_CAP_ENTRY in raised_by
+    red = {k for k in kinds if view.event_style(k) == "alarm"}
+    assert red == raised_by | reports_on_raised

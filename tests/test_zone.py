@@ -2,6 +2,7 @@
 # The zone as the app drives it: every rule of the people side shown firing and not
 # firing, named by its rule ID. The count is the truth: refused people who walk in are
 # counted and logged as violations, never hidden.
+from hostcalls import in_parts
 from mpcheck import raises
 from zonekit import (
     DAY_S,
@@ -10,6 +11,7 @@ from zonekit import (
     Recorder,
     crew_roster,
     idle,
+    idle_in_parts,
     load_roster,
     make_zone,
     person,
@@ -154,6 +156,7 @@ def test_r_cap_6_warning_level_configurable():
 # ---- R-CAP-8 staggered handover ----
 
 
+@in_parts
 def test_r_cap_8_handover_counts_each_tag_once_across_the_shift_boundary():
     z, rec, c = make_zone("coal_face", "face")
     load_roster(z, crew_roster(TAGS, crew=roles.CREW_NONE))
@@ -162,7 +165,9 @@ def test_r_cap_8_handover_counts_each_tag_once_across_the_shift_boundary():
     walk_in_group(z, c, TAGS[:30])
     assert z.cap == 40 and z.count == 30
     rec.clear()
-    idle(z, c, 16 * 60)  # production starts at 08:00 with the old shift still inside
+    yield
+    # production starts at 08:00 with the old shift still inside
+    yield from idle_in_parts(z, c, 16 * 60)
     assert rec.of(ev.SHIFT_CHANGED)[0][2] == 0
     assert rec.of(ev.CAP_CHANGED) == [(ev.CAP_CHANGED, 0, 25, 40)]
     assert z.count == 30 and z.level == LEVEL_OVER
@@ -175,6 +180,7 @@ def test_r_cap_8_handover_counts_each_tag_once_across_the_shift_boundary():
     # The incoming shift waits until the outgoing one is below the cap.
     walk_in(z, c, 31)
     assert rec.tags(ev.OVER_CAP_ENTRY) == [31]
+    yield
     for t in TAGS[:10]:
         walk_out(z, c, t)
     assert z.count == 21
@@ -186,6 +192,7 @@ def test_r_cap_8_handover_counts_each_tag_once_across_the_shift_boundary():
 # ---- R-CAP-9 temporary cap ----
 
 
+@in_parts
 def test_r_cap_9_temporary_cap_refuses_above_it_and_expires():
     z, rec, c = face()
     z.set_override(5, c.s + 600, c.s)
@@ -195,7 +202,7 @@ def test_r_cap_9_temporary_cap_refuses_above_it_and_expires():
     assert rec.of(ev.OVER_CAP_ENTRY) == []
     walk_in(z, c, 6)
     assert (6, REFUSE_CAP) in refusals(rec) and rec.tags(ev.OVER_CAP_ENTRY) == [6]
-    idle(z, c, 600)
+    yield from idle_in_parts(z, c, 600)
     assert rec.of(ev.CAP_OVERRIDE_ENDED) == [(ev.CAP_OVERRIDE_ENDED, 0, 5, 1)]
     assert z.cap == 25 and z.level == LEVEL_OK
 
@@ -434,32 +441,35 @@ def test_low_tag_battery_reported():
 # ---- overstay ----
 
 
+@in_parts
 def test_overstay_alarms_once_naming_the_person():
     z, rec, c = face(max_dwell_s=600)
     walk_in(z, c, 7)
-    idle(z, c, 580)
+    yield from idle_in_parts(z, c, 580)
     assert rec.of(ev.OVERSTAY) == []
     idle(z, c, 30)
     assert rec.of(ev.OVERSTAY) == [(ev.OVERSTAY, 7, person(7), 10)]
-    idle(z, c, 1200)
+    yield from idle_in_parts(z, c, 1200)
     assert len(rec.of(ev.OVERSTAY)) == 1
     walk_out(z, c, 7)
     walk_in(z, c, 7)
-    idle(z, c, 300)
+    yield from idle_in_parts(z, c, 300)
     assert len(rec.of(ev.OVERSTAY)) == 1  # a new stay, not yet too long
 
 
+@in_parts
 def test_overstay_underground_at_a_shaft():
     z, rec, c = make_zone("shaft", "shaft", [1, 2], shaft_cap=100, max_dwell_s=600)
     walk_in(z, c, 1)
-    idle(z, c, 620)
+    yield from idle_in_parts(z, c, 620)
     assert rec.tags(ev.OVERSTAY) == [1]
 
 
+@in_parts
 def test_overstay_off_when_configured_zero():
     z, rec, c = face(max_dwell_s=0)
     walk_in(z, c, 7)
-    idle(z, c, 3600)
+    yield from idle_in_parts(z, c, 3600)
     assert rec.of(ev.OVERSTAY) == []
 
 
@@ -590,11 +600,17 @@ def test_outputs_start_safe_until_the_clock_is_known():
 # ---- snapshot and restore ----
 
 
+# Two zones in one heap (the board before and after its reboot): a part each
+# (tests/hostcalls.py), so that the walks' garbage is not charged to the second.
+
+
+@in_parts
 def test_snapshot_restore_round_trip():
     z, _rec, c = face()
     walk_in_group(z, c, [1, 2, 3])
     z.set_override(10, c.s + 3600, c.s)
     snap = z.snapshot()
+    yield
     z2, rec2, c2 = face()
     z2.restore(snap, c2.ms, c.s)
     assert z2.count == 3 and sorted(z2.occupants()) == sorted(z.occupants())
@@ -603,10 +619,12 @@ def test_snapshot_restore_round_trip():
     assert rec2.of(ev.EXIT) == [(ev.EXIT, 2, person(2), 2)]
 
 
+@in_parts
 def test_restore_rebuilds_stay_ages_for_overstay():
     z, _rec, c = face(max_dwell_s=3600)
     walk_in(z, c, 1)
     snap = z.snapshot()
+    yield
     z2, rec2, c2 = face(max_dwell_s=3600)
     z2.restore(snap, 5, c.s + 3500)  # the board rebooted; ticks restarted
     c2.ms = 5
@@ -617,9 +635,11 @@ def test_restore_rebuilds_stay_ages_for_overstay():
     assert rec2.tags(ev.OVERSTAY) == [1]
 
 
+@in_parts
 def test_restore_more_people_than_room_keeps_them_counted():
     z, _rec, c = face()
     walk_in_group(z, c, [1, 2, 3, 4])
+    yield
     z2, _rec2, c2 = make_zone("coal_face", "face", TAGS, ledger_capacity=2)
     z2.restore(z.snapshot(), c2.ms, c2.s)
     assert z2.count == 4 and z2.ledger.n == 2
@@ -645,16 +665,19 @@ def test_restore_of_a_bad_snapshot_raises_and_changes_nothing():
         assert z.count == 1 and z.is_present(person(1)) and z.cap == 25
 
 
+@in_parts
 def test_restore_expired_temporary_cap_ends_it():
     z, _rec, c = face()
     z.set_override(5, c.s + 60, c.s)
     snap = z.snapshot()
+    yield
     z2, rec2, c2 = face()
     z2.restore(snap, c2.ms, c.s + 120)
     assert rec2.of(ev.CAP_OVERRIDE_ENDED) == [(ev.CAP_OVERRIDE_ENDED, 0, 5, 1)]
     assert z2.cap == 25
 
 
+@in_parts
 def test_replay_of_logged_crossings_after_the_snapshot_rebuilds_the_ledger():
     z, rec, c = face()
     walk_in_group(z, c, [1, 2, 3])
@@ -665,6 +688,7 @@ def test_replay_of_logged_crossings_after_the_snapshot_rebuilds_the_ledger():
     walk_in(z, c, 500)  # unknown tag
     walk_out(z, c, 9)  # a missed entry: logged, not a crossing of anyone inside
     logged = [e for e in rec.log if e[0] in (ev.ENTRY, ev.EXIT)]
+    yield
     z2, rec2, _c2 = face()
     z2.restore(snap, 5, c.s)
     rec2.clear()

@@ -125,3 +125,14 @@ def idle(zone, clock, seconds):
     for _ in range(seconds):
         clock.step(1000)
         zone.tick(clock.ms, clock.s)
+
+
+def idle_in_parts(zone, clock, seconds, part_s=300):
+    # idle() in parts of part_s seconds, for a test in parts (tests/hostcalls.py): a tick
+    # allocates while the wall clock is a Unix time (a big int on a 32-bit MicroPython),
+    # garbage a board collects between its steps and this port only between host calls.
+    while seconds > 0:
+        n = min(seconds, part_s)
+        idle(zone, clock, n)
+        seconds -= n
+        yield

@@ -49,6 +49,7 @@ _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
 _RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
 _RX_BUF = const(256)
+_TX_BUF = const(256)  # a reply that frames within it needs no buffer of its own
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
 # time-set may move the clock back this far without the command's `backwards` flag: the
 # host sends whole seconds and the RTC counts whole seconds, so re-syncing a correct clock
@@ -169,6 +170,7 @@ class Gateway:
         self._rx = bytearray(_RX_BUF)
         self._poll_link = hasattr(board, "link_writable")
         self._framer = EventFramer()
+        self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
         # The last _RING events logged, to push without reading them back (_stash).
         self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
         self._ring_time = [0] * (_RING_MASK + 1)
@@ -404,7 +406,10 @@ class Gateway:
             for r in recs:
                 if r[2] in _REPLAYED:
                     self.zone.replay(r[2], r[3], r[1], self._now_ms)
-            seq += len(recs)
+            # Served in place, so the last one's seq is its position; it jumps a gap
+            # (a segment named far ahead) that one record at a time would walk for ever.
+            end = recs[-1][0]
+            seq = end if end > seq + len(recs) else seq + len(recs)
             recs = None
             yield
 
@@ -645,7 +650,12 @@ class Gateway:
             self._handle(payload)
 
     def _send(self, envelope):
-        self.board.link_write(frame.encode(cbor.dumps(envelope)))
+        payload = cbor.dumps(envelope)
+        if frame.max_wire_len(len(payload)) + 2 <= _TX_BUF:
+            n = frame.encode_into(payload, self._tx)
+            self.board.link_write(memoryview(self._tx)[:n])
+        else:
+            self.board.link_write(frame.encode(payload))
 
     def _push_events(self):
         log = self.log
@@ -657,7 +667,12 @@ class Gateway:
             return  # the host is not reading: events wait on flash, the loop runs on
         ring = self._ring
         n = 0
-        while n < _PUSH_PER_STEP and self._pushed < log.last_seq:
+        # The window is checked per event: a step's batch never runs past it.
+        while (
+            n < _PUSH_PER_STEP
+            and self._pushed < log.last_seq
+            and self._pushed - log.acked < _PUSH_WINDOW
+        ):
             seq = self._pushed + 1
             k = seq & _RING_MASK
             if ring[k] == seq:
@@ -976,10 +991,12 @@ class Gateway:
         if not roles.may_order_withdrawal(role):
             raise ProtocolError(
                 E_REFUSED,
-                "%s refused: person %d is a %s; only a team leader or the dispatcher may "
-                "give it (R-EVAC-1)" % (what, by, _role_word(role)),
+                "%s refused: person %d is a %s; only a team leader, the mine leader on "
+                "duty or the dispatcher may give it (R-EVAC-1)" % (what, by, _role_word(role)),
                 "by",
             )
+        if role == roles.MINE_LEADER:
+            return reasons.CAUSE_MINE_LEADER
         return reasons.CAUSE_TEAM_LEADER
 
     def _cmd_evacuate(self, body):

@@ -14,6 +14,7 @@ from gateway.elapsed import Stopwatch
 from gateway.reasons import (
     CAUSE_DISPATCHER,
     CAUSE_GAS,
+    CAUSE_MINE_LEADER,
     CAUSE_TEAM_LEADER,
     EVAC_REASON_GAS,
     EVAC_REASON_MAX,
@@ -27,7 +28,9 @@ _ID_MAX = 0x3FFFFFFF
 
 # A snapshot: [active, drill, causes (bits 1 << CAUSE_*), by, reason, cleared, s, ms]
 SNAPSHOT_LEN = 8
-_CAUSE_BITS = (1 << CAUSE_DISPATCHER) | (1 << CAUSE_TEAM_LEADER) | (1 << CAUSE_GAS)
+_CAUSE_BITS = (
+    (1 << CAUSE_DISPATCHER) | (1 << CAUSE_TEAM_LEADER) | (1 << CAUSE_GAS) | (1 << CAUSE_MINE_LEADER)
+)
 
 
 class Evacuation:
@@ -45,10 +48,12 @@ class Evacuation:
         return bool(self.causes & (1 << CAUSE_GAS))
 
     def order(self, cause, by, reason, drill, now_ms):
-        # R-EVAC-1: cause CAUSE_DISPATCHER or CAUSE_TEAM_LEADER; by: the person ordering
-        # (0 for the dispatcher at the host); reason: EVAC_REASON_*; drill: True/False.
-        if cause != CAUSE_DISPATCHER and cause != CAUSE_TEAM_LEADER:
-            raise bad_field("cause", "expected CAUSE_DISPATCHER or CAUSE_TEAM_LEADER")
+        # R-EVAC-1: cause CAUSE_DISPATCHER, CAUSE_TEAM_LEADER or CAUSE_MINE_LEADER; by: the
+        # person ordering (0 for the dispatcher at the host); reason: EVAC_REASON_*.
+        if cause != CAUSE_DISPATCHER and cause != CAUSE_TEAM_LEADER and cause != CAUSE_MINE_LEADER:
+            raise bad_field(
+                "cause", "expected CAUSE_DISPATCHER, CAUSE_TEAM_LEADER or CAUSE_MINE_LEADER"
+            )
         check_int("by", by, 0, _ID_MAX)
         check_int("reason", reason, 0, EVAC_REASON_MAX)
         if drill is not True and drill is not False:

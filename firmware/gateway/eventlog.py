@@ -67,6 +67,10 @@ _U32_MAX = 0xFFFFFFFF
 _I32_MIN = -0x80000000
 _I32_MAX = 0x7FFFFFFF
 _HEX = "0123456789abcdef"
+# No real log reaches this seq (68 years at an event a second); a segment named above it
+# is not part of the log: boot reports it and leaves it aside, or one forged file named
+# evffffffff would exhaust the seqs and silence the log for good (issue 13).
+_SEQ_SANE = const(0x7FFFFFFF)
 
 
 class LogFull(ProtocolError):
@@ -205,6 +209,11 @@ class EventLog:
         self.tamper_code = 0
         self.tamper_seq = 0
         self.tamper_reason = None
+        # Seqs above acked that no record holds (a damaged log: a segment named far
+        # ahead, or one deleted), as [lo, hi, ...]; _skipped counts them, so that
+        # unacked() is the records actually held, not the span of their names.
+        self._gaps = []
+        self._skipped = 0
         self._boot()
 
     # ---- the hot path ----
@@ -225,9 +234,10 @@ class EventLog:
         if keep < 0:
             keep = 0 if reserved else self.reserve
         limit = self.capacity - keep
-        if self.last_seq - self.acked >= limit:
+        if self.last_seq - self.acked - self._skipped >= limit:
             raise LogFull(
-                "event log full: %d events await acknowledgement" % (self.last_seq - self.acked)
+                "event log full: %d events await acknowledgement"
+                % (self.last_seq - self.acked - self._skipped)
             )
         if self.last_seq >= _U32_MAX:
             raise LogFull("event log sequence numbers exhausted")
@@ -307,6 +317,8 @@ class EventLog:
         self.acked = seq
         self.anchor_seq = anchor_seq
         self._anchor = anchor
+        if self._gaps:
+            self._count_skipped()
         removed = 0
         while n_old:
             self._flash.remove(self._segment_name(self._old_first[0]))
@@ -385,11 +397,11 @@ class EventLog:
     # ---- room ----
 
     def unacked(self):
-        return self.last_seq - self.acked
+        return self.last_seq - self.acked - self._skipped
 
     def free(self):
         # Room for ordinary events; the reserve is on top of this.
-        n = self.capacity - self.reserve - (self.last_seq - self.acked)
+        n = self.capacity - self.reserve - (self.last_seq - self.acked - self._skipped)
         return n if n > 0 else 0
 
     def nearly_full(self):
@@ -438,6 +450,18 @@ class EventLog:
         self.last_seq = seq
         if self.acked < seq:
             self.acked = seq  # gone: nobody can fetch them, so they hold no room
+        self._count_skipped()
+
+    def _count_skipped(self):
+        # Drop the gaps acks have passed; count what is left above acked.
+        g = self._gaps
+        while g and g[1] <= self.acked:
+            del g[0:2]
+        n = 0
+        for i in range(0, len(g), 2):
+            lo = g[i] if g[i] > self.acked else self.acked + 1
+            n += g[i + 1] - lo + 1
+        self._skipped = n
 
     def _write_meta(self, acked, anchor_seq, anchor):
         m = self._meta
@@ -468,7 +492,11 @@ class EventLog:
                 if c not in _HEX:
                     ok = False
             if ok:
-                firsts.append(int(digits, 16))
+                first = int(digits, 16)
+                if first > _SEQ_SANE:
+                    self._tamper(TAMPER_SEQ, first, "segment %s is past any real seq" % name)
+                else:
+                    firsts.append(first)
         firsts.sort()
         return firsts
 
@@ -573,6 +601,7 @@ class EventLog:
                 if end > claimed:
                     claimed = end
 
+        self._find_gaps(spans, prev_seq if prev_seq > claimed else claimed)
         if spans:
             last = spans.pop()
             first = spans.pop()
@@ -599,6 +628,23 @@ class EventLog:
         # After damage the newest segment's size may not be its records': appending
         # there would misalign every later record. New events start a segment of their own.
         self._seg_sealed = self.tampered
+        self._count_skipped()
+
+    def _find_gaps(self, spans, top):
+        # spans: [first, last, ...] of the records held, by first. Only a damaged log
+        # has gaps; an intact one leaves _gaps empty and appends never look at it.
+        end = self.acked
+        g = self._gaps
+        for i in range(0, len(spans), 2):
+            if spans[i] > end + 1:
+                g.append(end + 1)
+                g.append(spans[i] - 1)
+            if spans[i + 1] > end:
+                end = spans[i + 1]
+        if top > end:
+            # Claimed by a file's size or a partial record, never readable as a record.
+            g.append(end + 1)
+            g.append(top)
 
     def _drop_torn_tail(self, name, first, data, whole):
         # A cut append leaves a short tail, or a full-length one whose bytes never landed

@@ -163,8 +163,8 @@ class Interlocks:
         return result
 
     def evacuate(self, cause, by, reason, drill, now_ms):
-        # R-EVAC-1: cause reasons.CAUSE_DISPATCHER or CAUSE_TEAM_LEADER (the app has
-        # checked that `by` holds a team leader's role for the latter).
+        # R-EVAC-1: cause reasons.CAUSE_DISPATCHER, CAUSE_TEAM_LEADER or CAUSE_MINE_LEADER
+        # (the app has checked that `by` holds that role in the roster for the latter two).
         result = self.evacuation.order(cause, by, reason, drill, now_ms)
         self._decide(now_ms, False)
         return result

@@ -2,10 +2,11 @@
 # preallocated buffers: byte for byte what gatewire's messages.event + cbor.dumps +
 # frame.encode give (tests/test_board_fit.py compares them), without their ~900 bytes of
 # dicts, bytes and buffers per event. Every logged crossing is pushed to a connected
-# host, so this is the crossing's hot path (issue 9 item 7).
+# host, so this is the crossing's hot path (issue 9 item 7). The CBOR payload is written
+# here; the framing is gatewire's own encoder (frame.encode_into), into a kept buffer.
 import struct
-from binascii import crc32
 
+from gatewire.frame import encode_into, max_wire_len
 from gatewire.messages import EVENT
 
 try:
@@ -17,12 +18,12 @@ except ImportError:
 
 
 _PAYLOAD_MAX = const(80)  # 3 + EVENT + 7 keys + 6 ints of at most 5 bytes + a 17-byte digest
-_WIRE_MAX = const(_PAYLOAD_MAX + 4 + 3)  # + crc, one COBS code byte, two delimiters
+_WIRE_MAX = max_wire_len(_PAYLOAD_MAX) + 2  # + both delimiters
 
 
 class EventFramer:
     def __init__(self):
-        self._p = bytearray(_PAYLOAD_MAX + 4)  # payload, then its crc
+        self._p = bytearray(_PAYLOAD_MAX)
         self._out = bytearray(_WIRE_MAX)
         self._mv = memoryview(self._out)
         self._pmv = memoryview(self._p)
@@ -63,8 +64,11 @@ class EventFramer:
         v = self._pviews[w]
         if v is None:
             v = self._pviews[w] = self._pmv[:w]
-        struct.pack_into("<I", p, w, crc32(v))
-        return self._cobs(w + 4)
+        n = encode_into(v, self._out)
+        f = self._views[n]
+        if f is None:
+            f = self._views[n] = self._mv[:n]
+        return f
 
     def _int(self, w, v):
         # CBOR's shortest head for v at p[w:]; the index after it.
@@ -87,30 +91,3 @@ class EventFramer:
         p[w] = major | 26
         struct.pack_into(">I", p, w + 1, v)
         return w + 5
-
-    def _cobs(self, n):
-        # gatewire.frame's framing: a zero, the COBS blocks, a zero.
-        p = self._p
-        out = self._out
-        out[0] = 0
-        code_at = 1
-        w = 2
-        for i in range(n):
-            c = p[i]
-            if c == 0:
-                out[code_at] = w - code_at
-                code_at = w
-                w += 1
-            else:
-                out[w] = c
-                w += 1
-                if w - code_at == 0xFF:
-                    out[code_at] = 0xFF
-                    code_at = w
-                    w += 1
-        out[code_at] = w - code_at
-        out[w] = 0
-        v = self._views[w + 1]
-        if v is None:
-            v = self._views[w + 1] = self._mv[: w + 1]
-        return v

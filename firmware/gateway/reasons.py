@@ -55,6 +55,7 @@ REFUSE_NO_OVERRIDE = const(14)  # R-CAP-9: no temporary cap to clear
 CAUSE_DISPATCHER = const(1)  # R-EVAC-1
 CAUSE_TEAM_LEADER = const(2)  # R-EVAC-1 (the app checks the role in the roster)
 CAUSE_GAS = const(3)  # R-GAS-1
+CAUSE_MINE_LEADER = const(4)  # R-EVAC-1: the mine leader on duty underground (带班矿领导)
 
 # Why (field b): what the order says; the interlocks only check the range.
 EVAC_REASON_UNSPECIFIED = const(0)

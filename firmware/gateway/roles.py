@@ -11,7 +11,7 @@ except ImportError:
 
 MINER = const(1)  # face and heading worker
 TEAM_LEADER = const(2)  # 班组长: may order people withdrawn (R-EVAC-1)
-MINE_LEADER = const(3)  # 带班矿领导: mine leader on duty underground
+MINE_LEADER = const(3)  # 带班矿领导: mine leader on duty underground; may order people out
 ELECTRICIAN = const(4)  # special operation (特种作业)
 WELDER = const(5)  # special operation; hot work (R-HOT-3)
 GAS_INSPECTOR = const(6)  # 瓦斯检查工, special operation
@@ -54,8 +54,10 @@ CREW_NAMES = ("none", "production", "maintenance")
 def may_order_withdrawal(code):
     # R-EVAC-1: who besides the dispatcher (the host, by=0) may order people out of a
     # zone, and so may also give the all-clear that lets them back in: the same authority
-    # both ways, so nobody can lift an order they could not have given.
-    return code == TEAM_LEADER
+    # both ways, so nobody can lift an order they could not have given. The mine leader on
+    # duty underground leads every team of the shift and must withdraw people on danger
+    # (煤矿领导带班下井规定: 发现险情立即组织撤人), so has it as a team leader has.
+    return code == TEAM_LEADER or code == MINE_LEADER
 
 
 def is_role(code):

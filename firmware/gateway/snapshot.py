@@ -76,15 +76,20 @@ class Snapshots:
             len(il_blob),
             n,
         )
+        # The parts unsynced where the flash can (one sync per part would copy the file's
+        # last block to a fresh one each time: an erase per part on littlefs), the trailer
+        # synced: the whole slot is on flash when save returns, and a cut before that
+        # leaves a slot whose crc fails, so boot takes the other one.
+        put = getattr(fl, "append_unsynced", fl.append)
         fl.write(name, head)
         crc = crc32(head)
-        fl.append(name, il_blob)
+        put(name, il_blob)
         crc = crc32(il_blob, crc)
         if n:
             tags, people, since, role, crew, flags = ld.columns()
             for col, size in ((tags, 4), (people, 4), (since, 4), (role, 1), (crew, 1), (flags, 1)):
                 part = _raw(col, n * size)
-                fl.append(name, part)
+                put(name, part)
                 crc = crc32(part, crc)
         struct.pack_into("<I", self._tail, 0, crc & _U32_MAX)
         fl.append(name, self._tail)

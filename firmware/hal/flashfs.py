@@ -19,6 +19,7 @@ TEMP_SUFFIX = ".tmp"
 _HAS_FSYNC = hasattr(os, "fsync")  # CPython; MicroPython's flush() already syncs
 _O_RDONLY = getattr(os, "O_RDONLY", None) if _HAS_FSYNC else None  # to fsync a folder
 _NO_NAME = object()  # no name is this object, so the path cache starts empty
+_WRITE_PATHS_MAX = 16  # names whose paths write() keeps (they are few; a bound all the same)
 
 
 class FileFlash:
@@ -30,6 +31,7 @@ class FileFlash:
         self._last_path = ""
         self._append_file = None
         self._append_name = None
+        self._write_paths = {}  # name -> (path, temp path), for write()
         try:
             os.mkdir(root)
         except OSError:
@@ -56,8 +58,16 @@ class FileFlash:
 
     def write(self, name, data):
         self.close()
-        path = self._path(name)
-        temp = path + TEMP_SUFFIX
+        # The few names written whole (snapshot slots, the log's meta, the counter) come
+        # back every ack: their two paths are kept rather than built again (~130 B).
+        paths = self._write_paths.get(name)
+        if paths is None:
+            path = self._path(name)
+            paths = (path, path + TEMP_SUFFIX)
+            if len(self._write_paths) >= _WRITE_PATHS_MAX:
+                self._write_paths.clear()
+            self._write_paths[name] = paths
+        path, temp = paths
         with open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
@@ -68,6 +78,18 @@ class FileFlash:
         # The file stays open between appends to the same name (any other call closes
         # it): on littlefs each open allocates a file object with its cache (1 KB on
         # rp2), too much per event. Every append is still synced before returning.
+        self._append(name, data, True)
+
+    def append_unsynced(self, name, data):
+        # For a file written in parts whose last part is appended synced (the state
+        # snapshot): littlefs can program the parts into fresh blocks as they fill, where
+        # a sync after each would copy the file's partly written last block to a freshly
+        # erased one every time (one erase per part). A cut before the synced part leaves
+        # the parts unwritten or partly written; the writer must detect that (the
+        # snapshot's crc trailer does).
+        self._append(name, data, False)
+
+    def _append(self, name, data, sync):
         path = self._path(name)
         created = False
         f = self._append_file
@@ -79,7 +101,8 @@ class FileFlash:
             self._append_name = name
         try:
             self._write_all(f, data)
-            self._sync(f)
+            if sync:
+                self._sync(f)
         except Exception:
             self.close()  # the handle's state is unknown after a failed write
             raise

@@ -183,10 +183,10 @@ class McuBoard:
         self._ch4_full_scale_ppm = check_full_scale("ch4_full_scale_ppm", ch4_full_scale_ppm)
         self._co_full_scale_ppm = check_full_scale("co_full_scale_ppm", co_full_scale_ppm)
 
-        outer = self._reader_uart(
+        outer = self._reader_stream(
             self.OUTER_READER_UART, self.OUTER_READER_TX, self.OUTER_READER_RX
         )
-        inner = self._reader_uart(
+        inner = self._reader_stream(
             self.INNER_READER_UART, self.INNER_READER_TX, self.INNER_READER_RX
         )
         self._readers = (ReaderLine(outer, 0), ReaderLine(inner, 1))
@@ -210,15 +210,20 @@ class McuBoard:
         self._link = StdioLink()
         self.flash = FileFlash(FLASH_ROOT)
 
-    def _reader_uart(self, uart_id, tx, rx):
+    def _reader_uart(self, uart_id, tx, rx, rxbuf=READER_RXBUF):
         return machine.UART(
             uart_id,
             baudrate=READER_BAUD,
             tx=self._uart_pin(tx),
             rx=self._uart_pin(rx),
-            rxbuf=READER_RXBUF,
+            rxbuf=rxbuf,
             timeout=0,
         )
+
+    def _reader_stream(self, uart_id: int, tx: int, rx: int) -> object:
+        # What ReaderLine reads (any(), readinto()): the UART and its interrupt-fed buffer
+        # here; hal/pico.py receives by DMA instead, so that flash work loses nothing.
+        return self._reader_uart(uart_id, tx, rx)
 
     # ---- where the chips differ: each board module overrides these ----
 

@@ -17,8 +17,11 @@
 # | GP27 (ADC1) | an  | CO 4-20 mA loop over a 150 ohm shunt           |
 # | USB         |     | host link (USB-CDC, the MicroPython console)   |
 import machine
+import rp2
+import uctypes
 from micropython import alloc_emergency_exception_buf, const
 
+from hal.dmaring import ARM_COUNT, DmaRing
 from hal.mcu import McuBoard
 
 ADC_SAMPLES = const(16)  # averaged per reading: the RP2040 ADC is noisy (about 9 ENOB)
@@ -26,6 +29,71 @@ ADC_VREF_MV = const(3300)
 SHUNT_OHM = const(150)  # 20 mA -> 3.0 V, 21 mA fault band -> 3.15 V, under the 3.3 V ref
 # uA = raw_u16 * VREF_MV * 1000 / (65535 * SHUNT_OHM), reordered to stay a small int
 _UA_DIVISOR = const(65535 * SHUNT_OHM // 1000)
+
+# Reader receive by DMA (hal/dmaring.py says why). RP2040 datasheet: UART0/1 at
+# 0x40034000 / 0x40038000 (4.2.8: UARTDR 0x000, UARTIMSC 0x038, UARTDMACR 0x048), DREQ
+# UART0_RX 21, UART1_RX 23 (2.5.3.1), the DMA's CHAN_ABORT at 0x50000444 (2.5.7).
+READER_RING = const(512)  # bytes per reader: 89 ms of a reader sending without a gap
+_RING_BITS = const(9)  # log2(READER_RING): the DMA wraps its write address at this boundary
+_UART_BASE = (0x40034000, 0x40038000)
+_DREQ_UART_RX = (21, 23)
+_UARTIMSC = const(0x038)
+_UARTDMACR = const(0x048)
+_IMSC_RX = const(0x50)  # RXIM (bit 4) and RTIM (bit 6): the port's receive interrupts
+_DMACR_RXDMAE = const(1)
+_DMA_CHAN_ABORT = 0x50000444
+_TRANS_COUNT = const(2)  # words of DMA.registers: TRANS_COUNT, AL1_TRANS_COUNT_TRIG
+_AL1_TRANS_COUNT_TRIG = const(7)
+
+
+class DmaChannel:
+    # One DMA channel moving a reader UART's received bytes into a ring, byte by byte as
+    # the UART asks (DREQ), the write address wrapping in the ring (for hal.dmaring).
+    def __init__(self, uart, uart_id, ring):
+        self._uart = uart  # kept: a UART object collected would be deinitialised
+        base = _UART_BASE[uart_id]
+        # The port's UART interrupt would race the DMA for the FIFO: its receive
+        # interrupts off, the UART's receive DMA request on.
+        machine.mem32[base + _UARTIMSC] &= ~_IMSC_RX
+        machine.mem32[base + _UARTDMACR] |= _DMACR_RXDMAE
+        dma = rp2.DMA()
+        self._dma = dma
+        self._regs = dma.registers  # pyright: ignore[reportAttributeAccessIssue]
+        self._bit = 1 << dma.channel  # pyright: ignore[reportAttributeAccessIssue]
+        ctrl = dma.pack_ctrl(
+            size=0,
+            inc_read=False,
+            inc_write=True,
+            ring_size=_RING_BITS,
+            ring_sel=True,
+            treq_sel=_DREQ_UART_RX[uart_id],
+            irq_quiet=True,
+            bswap=False,
+        )
+        dma.config(read=base, write=ring, count=ARM_COUNT, ctrl=ctrl, trigger=True)
+
+    def count(self):
+        return self._regs[_TRANS_COUNT]
+
+    def stop(self):
+        # Aborted, not paused: a paused channel keeps its count, so a new one would only
+        # be loaded at the next trigger after the old count ran out.
+        machine.mem32[_DMA_CHAN_ABORT] = self._bit
+        while machine.mem32[_DMA_CHAN_ABORT] & self._bit:
+            pass
+
+    def start(self, count):
+        self._regs[_AL1_TRANS_COUNT_TRIG] = count  # load the count and trigger
+
+
+def reader_rings(n):
+    # n rings of READER_RING bytes, each aligned to its size as the DMA's ring needs,
+    # from one block (alignment wastes at most one ring's worth).
+    block = bytearray(READER_RING * (n + 1))
+    skip = -uctypes.addressof(block) & (READER_RING - 1)
+    mv = memoryview(block)
+    return [mv[skip + i * READER_RING : skip + (i + 1) * READER_RING] for i in range(n)]
+
 
 # The pulse inputs use hard IRQs (Board._pulse_input): should a handler fail all the
 # same, this buffer lets its traceback be reported. Allocated once, at import.
@@ -53,6 +121,16 @@ class Board(McuBoard):
     SOUNDER_PIN = 16
     CH4_LOOP_PIN = 26
     CO_LOOP_PIN = 27
+
+    def _reader_stream(self, uart_id, tx, rx):
+        # The UART sets the pins, baud rate and format; its own buffer is left unused.
+        uart = self._reader_uart(uart_id, tx, rx, 32)
+        if self._rings is None:
+            self._rings = reader_rings(2)
+        ring = self._rings[0 if uart_id == self.OUTER_READER_UART else 1]
+        return DmaRing(DmaChannel(uart, uart_id, ring), ring)
+
+    _rings = None
 
     def _uart_pin(self, gpio):
         # Pin objects, as the rp2 port's own examples give them.

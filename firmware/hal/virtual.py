@@ -65,6 +65,13 @@ class Flash:
         _name(name)
         _check(self._append(name, _buffer(data, "flash data"), len(data)), "flash append " + name)
 
+    def append_unsynced(self, name, data):
+        # As hal.flashfs's: the board's flash time has no block copy for it.
+        _name(name)
+        _check(
+            self._append(name, _buffer(data, "flash data"), len(data), 0), "flash append " + name
+        )
+
     def size(self, name):
         _name(name)
         n = self._size(name)

@@ -24,6 +24,7 @@ CAUSES = {
     reasons.CAUSE_DISPATCHER: ("dispatch", "调度"),
     reasons.CAUSE_TEAM_LEADER: ("a team leader", "班组长"),
     reasons.CAUSE_GAS: ("gas", "气体超限"),
+    reasons.CAUSE_MINE_LEADER: ("the mine leader on duty", "带班矿领导"),
 }
 # What was ambiguous in a DOUBTFUL_CROSSING (b, doorway.DOUBT_* bits).
 DOUBTS = {

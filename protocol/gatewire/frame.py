@@ -17,6 +17,7 @@
 # holds the decoded frame (max_payload + 4 bytes) rather than the longer encoded form.
 
 import binascii
+import struct
 
 try:
     from micropython import const
@@ -58,55 +59,71 @@ def _bytes_like(data, what):
 
 
 def encode(payload):
-    payload = _bytes_like(payload, "payload")
-    n = len(payload)
-    if n == 0:
-        raise ValueError("frame payload is empty; a frame must carry a message")
-    if n > MAX_PAYLOAD:
-        raise ValueError("frame payload is %d bytes, over the %d-byte limit" % (n, MAX_PAYLOAD))
-    crc = binascii.crc32(payload) & 0xFFFFFFFF
-    out = bytearray(max_wire_len(n) + 2)  # out[0] stays 0: the leading delimiter
-    src = memoryview(payload)
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError("payload must be bytes, bytearray or memoryview, not %s" % type(payload))
+    out = bytearray(max_wire_len(_checked_len(payload)) + 2)
+    w = encode_into(payload, out)
+    if w == len(out):
+        return bytes(out)
+    return bytes(memoryview(out)[:w])
+
+
+def encode_into(payload, out):
+    # The frame of `payload` written into `out` from index 0 (a bytearray or writable
+    # memoryview of at least max_wire_len(len(payload)) + 2 bytes); returns its length.
+    # Allocates nothing beyond the CRC's int (a big int on a 32-bit board for 3 CRCs in
+    # 4), so the gateway frames its pushed events and small replies in buffers it keeps.
+    n = _checked_len(payload)
+    end = len(out)
+    if end < max_wire_len(n) + 2:
+        raise ValueError(
+            "frame buffer of %d bytes is too small for a %d-byte payload (%d needed)"
+            % (end, n, max_wire_len(n) + 2)
+        )
+    # The CRC's bytes parked at the buffer's end and read before the COBS pass can reach
+    # them: no bytes object for four bytes.
+    struct.pack_into("<I", out, end - CRC_BYTES, binascii.crc32(payload))
+    c0 = out[end - 4]
+    c1 = out[end - 3]
+    c2 = out[end - 2]
+    c3 = out[end - 1]
+    out[0] = 0  # the leading delimiter
     code_at = 1  # where the current block's code byte goes, written when the block closes
     w = 2
-    pos = 0
-    while pos < n:
-        z = payload.find(_DELIMITER, pos)
-        stop = n if z < 0 else z
-        while pos < stop:
-            k = min(stop - pos, _BLOCK_FULL - (w - code_at))
-            out[w : w + k] = src[pos : pos + k]
-            w += k
-            pos += k
-            if w - code_at == _BLOCK_FULL:
-                out[code_at] = _BLOCK_FULL
-                code_at = w
-                w += 1
-        if z < 0:
-            break
-        out[code_at] = w - code_at
-        code_at = w
-        w += 1
-        pos = z + 1
-    # The CRC continues the last block; four bytes do not justify a concatenated copy.
-    for shift in (0, 8, 16, 24):
-        b = (crc >> shift) & 0xFF
-        if b == 0:
+    for i in range(n + CRC_BYTES):
+        if i < n:
+            c = payload[i]
+        elif i == n:
+            c = c0
+        elif i == n + 1:
+            c = c1
+        elif i == n + 2:
+            c = c2
+        else:
+            c = c3
+        if c == 0:
             out[code_at] = w - code_at
             code_at = w
             w += 1
         else:
-            out[w] = b
+            out[w] = c
             w += 1
             if w - code_at == _BLOCK_FULL:
                 out[code_at] = _BLOCK_FULL
                 code_at = w
                 w += 1
     out[code_at] = w - code_at
-    w += 1  # the trailing delimiter, already 0
-    if w == len(out):
-        return bytes(out)
-    return bytes(memoryview(out)[:w])
+    out[w] = 0  # the trailing delimiter
+    return w + 1
+
+
+def _checked_len(payload):
+    n = len(payload)
+    if n == 0:
+        raise ValueError("frame payload is empty; a frame must carry a message")
+    if n > MAX_PAYLOAD:
+        raise ValueError("frame payload is %d bytes, over the %d-byte limit" % (n, MAX_PAYLOAD))
+    return n
 
 
 class Decoder(object):

@@ -760,7 +760,8 @@ def _by_arg(p):
         type=_positive_int,
         default=None,
         metavar="PERSON_ID",
-        help="a team leader whose order this is (R-EVAC-1); default: the dispatcher",
+        help="a team leader or the mine leader on duty whose order this is (R-EVAC-1); "
+        "default: the dispatcher",
     )
 
 

@@ -12,6 +12,11 @@ provision it (docs/hil.md, "Deploying"; docs/keys.md).
 3. Copy with mpremote: remove the old firmware (never /data, which holds the event log),
    copy the build, copy the key and config into /data, reset the board.
 
+With --frozen the board runs a MicroPython image with the firmware frozen in
+(firmware/boards/<board>/manifest.py; docs/hardware.md "Frozen image", the ESP32's way):
+only main.py and whatever the image does not hold are copied, and a file that would
+shadow a frozen module or package (the file system comes first on sys.path) is refused.
+
 mpremote needs the board's REPL. A running gateway turns Ctrl-C off (its link is binary),
 so deploy onto a board freshly flashed with MicroPython, or one whose firmware was stopped
 (docs/hil.md says how). A configured board changes settings by a signed config-set, which
@@ -32,6 +37,7 @@ from typing import NamedTuple
 from gateway import config as gateway_config
 from gatewire import cbor
 from gatewire.errors import ProtocolError
+from shaftgate.cli.frozen import frozen_files
 from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
 
 REPO = Path(__file__).resolve().parents[3]
@@ -65,11 +71,41 @@ class Plan(NamedTuple):
     board: str
     gateway_id: str
     build_dir: Path
-    files: list  # (path on the board, bytes) of the built firmware
+    files: list  # (path on the board, bytes) of the firmware files copied
     key_path: Path
     key_created: bool
     config: dict
     steps: list
+    frozen: tuple = ()  # modules the board's image holds (--frozen), not copied
+
+
+def frozen_split(board, files, repo=REPO):
+    """(files to copy, frozen modules) for a board running the frozen image: a built
+    file the image holds is left out; main.py and what the image lacks are copied,
+    unless one would shadow a frozen module or package, which raises DeployError."""
+    try:
+        image = frozen_files(board, repo)
+    except (OSError, ValueError) as e:
+        raise DeployError("cannot read the %s frozen image's manifest: %s" % (board, e)) from e
+    frozen_packages = {t.split("/")[0] for t in image if "/" in t}
+    frozen_top = {t[:-3] for t in image if "/" not in t}
+    copy = []
+    for dest, size in files:
+        source_name = dest[:-4] + ".py" if dest.endswith(".mpy") else dest
+        if dest == "main.py":
+            copy.append((dest, size))
+            continue
+        if source_name in image:
+            continue
+        top = dest.split("/")[0] if "/" in dest else dest.rsplit(".", 1)[0]
+        if top in frozen_packages or top in frozen_top:
+            raise DeployError(
+                "%s is not in the %s image but %s is: copied, it would shadow the frozen "
+                "one (the file system comes first on sys.path). Add it to "
+                "firmware/manifest.py and rebuild the image" % (dest, board, top)
+            )
+        copy.append((dest, size))
+    return copy, tuple(sorted(image))
 
 
 def mpy_cross_path():
@@ -223,13 +259,18 @@ def plan(
     mpremote=None,
     repo=REPO,
     mpy_cross=None,
+    frozen=False,
 ):
     """Builds and provisions on the host, and returns the Plan of mpremote steps. With
-    dry_run the keystore is not touched: a missing key is only reported."""
+    dry_run the keystore is not touched: a missing key is only reported. With frozen the
+    board runs the frozen image: only what it does not hold is copied."""
     gateway_id = _checked_id(gateway_id)
     config = load_config(config_path, gateway_id)
     build_dir = Path(build_dir)
     files = build(board, build_dir, repo, mpy_cross)
+    in_image = ()
+    if frozen:
+        files, in_image = frozen_split(board, files, repo)
     provision = build_dir / "provision"
     provision.mkdir(parents=True, exist_ok=True)
     config_file = provision / CONFIG_FILE
@@ -247,9 +288,21 @@ def plan(
     mp = [*mpremote_command(mpremote), "connect", port]
     tree = build_dir / "board"
     copy = []
-    for d in FIRMWARE_DIRS:
-        # One folder at a time to a named destination: mpremote then creates it.
-        copy += ["fs", "cp", "-r", str(tree / d), ":" + d, "+"]
+    if frozen:
+        # File by file: only what the image lacks (its folders made first).
+        made = set()
+        for dest, _ in files:
+            if dest == "main.py":
+                continue
+            folder = dest.rsplit("/", 1)[0] if "/" in dest else ""
+            if folder and folder not in made:
+                made.add(folder)
+                copy += ["fs", "mkdir", ":" + folder, "+"]
+            copy += ["fs", "cp", str(tree / dest), ":" + dest, "+"]
+    else:
+        for d in FIRMWARE_DIRS:
+            # One folder at a time to a named destination: mpremote then creates it.
+            copy += ["fs", "cp", "-r", str(tree / d), ":" + d, "+"]
     copy += ["fs", "cp", str(tree / "main.py"), ":main.py"]
     steps = []
     if not replace_config:
@@ -279,7 +332,7 @@ def plan(
         ),
         Step("reset the board: the gateway starts", [*mp, "reset"]),
     ]
-    return Plan(board, gateway_id, build_dir, files, key_path, key_created, config, steps)
+    return Plan(board, gateway_id, build_dir, files, key_path, key_created, config, steps, in_image)
 
 
 def describe(p, dry_run):
@@ -294,6 +347,12 @@ def describe(p, dry_run):
         ),
         "config: zone %s (%s, %s)" % (p.config["zone_id"], p.config["zone_kind"], p.config["role"]),
     ]
+    if p.frozen:
+        lines.insert(
+            1,
+            "frozen image: %d modules in the board's image (firmware/boards/%s/manifest.py), "
+            "not copied" % (len(p.frozen), p.board),
+        )
     for i, step in enumerate(p.steps, 1):
         lines.append("%d. %s" % (i, step.what))
         lines.append("   " + shlex.join(step.argv))
@@ -336,6 +395,12 @@ def add_arguments(parser):
     )
     parser.add_argument("--dry-run", action="store_true", help="build and print the plan only")
     parser.add_argument(
+        "--frozen",
+        action="store_true",
+        help="the board runs the frozen image (the ESP32's way): copy main.py and what the "
+        "image lacks only",
+    )
+    parser.add_argument(
         "--replace-config",
         action="store_true",
         help="overwrite the board's config.cbor (bypasses the signed, logged config-set)",
@@ -363,6 +428,7 @@ def run(args):
             dry_run=args.dry_run,
             replace_config=args.replace_config,
             mpremote=args.mpremote,
+            frozen=args.frozen,
         )
         print(describe(p, args.dry_run))
         if args.dry_run:

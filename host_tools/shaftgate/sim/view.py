@@ -34,6 +34,7 @@ from shaftgate.link.client import (
     is_own_ack,
 )
 from shaftgate.link.transport import LinkError, SerialTransport
+from shaftgate.station.alarms import ALARM_EVENT_KINDS, MINE_KINDS
 
 LAMP_WORDS = ("OFF", "GREEN", "AMBER", "RED")
 KIND_WORDS = {
@@ -49,34 +50,10 @@ RETRY_S = 1.0  # after a failed poll
 KEEP_EVENTS = 2000
 BAR_CELLS = 12
 
-# Severity of an event for the eye: styles below. Kinds not named are plain.
-_ALARM_KINDS = frozenset(
-    (
-        ev.OVER_CAP_ENTRY,
-        ev.SEALED_ENTRY,
-        ev.RESTRICTED_ENTRY,
-        ev.UNAUTHORISED_ENTRY,
-        ev.UNKNOWN_TAG_ENTRY,
-        ev.UNCERTIFIED_ENTRY,
-        ev.EVACUATION_ENTRY,
-        ev.CAP_OVER,
-        ev.PARALLEL_CREWS,
-        ev.UNTAGGED_ENTRY,
-        ev.DOORWAY_OVERFLOW,
-        ev.GAS_OVER,
-        ev.GAS_PEAK,
-        ev.EVAC_START,
-        ev.EVAC_JOIN,
-        ev.FIRE_WATCH_LEFT,
-        ev.LOG_TAMPERED,
-        ev.LOG_RECORD_DAMAGED,
-        ev.LOG_FULL,
-        ev.SYSTEM_ALARM,
-        ev.AUTH_REJECTED,
-        ev.INTERNAL_ERROR,
-        ev.FAULT,
-    )
-)
+# Severity of an event for the eye: styles below. Kinds not named are plain. Red is every
+# kind serve raises an alarm on (station/alarms.py, one list), and two that report on an
+# alarm already raised (a higher gas peak, a further evacuation order).
+_ALARM_KINDS = ALARM_EVENT_KINDS | frozenset((ev.GAS_PEAK, ev.EVAC_JOIN))
 _WARN_KINDS = frozenset(
     (
         ev.ENTRY_REFUSED,
@@ -88,11 +65,8 @@ _WARN_KINDS = frozenset(
         ev.MISSED_EXIT,
         ev.DOUBTFUL_CROSSING,
         ev.TAG_STATIONARY,
-        ev.OVERSTAY,
-        ev.VIDEO_LOST,
         ev.WORK_OFF,
         ev.HOT_OFF,
-        ev.GAS_FAULT,
         ev.DRILL_START,
         ev.ZONE_CLEAR,
         ev.KEY_WORK_HALTED,
@@ -543,11 +517,6 @@ def alert_lines(state):
     return out
 
 
-MINE_ALARM_KINDS = frozenset(
-    ("headcount", "outside_mine", "two_places", "clock_drift", "chain", "feed_late")
-)
-
-
 def event_line(gateway_id, e, utc_offset_min, people_by_id, id_width=8):
     kind_name = e.get("kind_name") or event_kind_name(e["kind"])
     style = event_style(e["kind"])
@@ -806,7 +775,7 @@ class ServeDispatch(Dispatch):
                 else:
                     row.error = r["error"] or "no answer"
                     row.error_since = now - r["silent_s"]
-            self.alarms = [a for a in data["alarms"] if a["kind"] in MINE_ALARM_KINDS]
+            self.alarms = [a for a in data["alarms"] if a["kind"] in MINE_KINDS]
             news = [(gid, e) for _, gid, e in data["events"] if not is_own_ack(e)]
             self._after = data["last"]
             if news:

@@ -102,6 +102,15 @@ CONDITION_KINDS = frozenset(
 )
 
 
+# Every event kind on which serve raises an alarm: the one list the live view colours
+# its event lines by (sim/view.py), so the screen and the alarms cannot disagree.
+ALARM_EVENT_KINDS = frozenset(_PAIRED) | LATCHED_KINDS
+# The alarms only serve raises, across gateways (none comes from one gateway's event).
+MINE_KINDS = frozenset(
+    ("headcount", "outside_mine", "two_places", "clock_drift", "chain", "feed_late")
+)
+
+
 def is_latched(alarm):
     return alarm["kind"] not in CONDITION_KINDS
 

@@ -16,6 +16,7 @@ import time
 from gatewire.errors import ProtocolError
 from shaftgate.link.client import (
     DEFAULT_TIMEOUT_S,
+    PUSHED_MAX,
     EventLogError,
     GatewayClient,
     WrongGateway,
@@ -28,11 +29,20 @@ POLL_S = 0.25  # status at least this often; pushed events wake the thread soone
 BACKOFF_MIN_S = 0.25
 BACKOFF_MAX_S = 8.0
 CHAIN_RETRY_S = 5.0  # a log that did not verify is fetched again this often
+# Orders waiting for one link (issue 13, "every queue stays in its bound"): each runs in
+# a round trip or two, so more than this means the gateway is slow or the operators are
+# repeating themselves; the next is refused at once, saying so, rather than queued
+# without end behind a link that cannot keep up.
+ORDERS_MAX = 32
 log = logging.getLogger("shaftgate.serve")
 LINK_ERRORS = (LinkError, ProtocolError, WrongGateway, KeystoreError, OSError)
 
 
 class NotConnected(LinkError):
+    pass
+
+
+class OrdersFull(LinkError):
     pass
 
 
@@ -55,6 +65,11 @@ class LinkState:
         self.unacked: int | None = None  # still held unacknowledged after our last ack
         self.reconnects = 0
         self.polled_from: float | None = None  # monotonic time the last complete poll began
+        # The link's queues, as the link thread last saw them (issue 13, Load).
+        self.orders_waiting = 0
+        self.orders_refused_full = 0
+        self.pushed_waiting = 0
+        self.pushed_dropped = 0
 
     def row(self):
         return {
@@ -73,6 +88,11 @@ class LinkState:
             "acked_to": self.acked_to,
             "unacked": self.unacked,
             "polled_from": self.polled_from,
+            "orders_waiting": self.orders_waiting,
+            "orders_max": ORDERS_MAX,
+            "orders_refused_full": self.orders_refused_full,
+            "pushed_waiting": self.pushed_waiting,
+            "pushed_dropped": self.pushed_dropped,
         }
 
 
@@ -83,7 +103,7 @@ class GatewayLink(threading.Thread):
         self.station = station
         self.state = LinkState(gateway)
         self.timeout_s = timeout_s
-        self._orders = queue.Queue()
+        self._orders = queue.Queue(ORDERS_MAX)
         self._halt = threading.Event()
         self.client = None
         self.record = None
@@ -102,7 +122,21 @@ class GatewayLink(threading.Thread):
                 )
             )
             return future
-        self._orders.put((fn, future))
+        try:
+            self._orders.put_nowait((fn, future))
+        except queue.Full:
+            self.state.orders_refused_full += 1
+            log.warning("link %s: %d orders waiting, one more refused", self.gateway.id, ORDERS_MAX)
+            future.set_exception(
+                OrdersFull(
+                    "gateway %s already has %d orders waiting (the most serve queues for one "
+                    "link): not queued, not carried out; try again once they have run  "
+                    "该网关待执行指令已满 (%d), 本指令未执行"
+                    % (self.gateway.id, ORDERS_MAX, ORDERS_MAX)
+                )
+            )
+            return future
+        self.state.orders_waiting = self._orders.qsize()
         return future
 
     def stop(self):
@@ -125,6 +159,10 @@ class GatewayLink(threading.Thread):
                 self.state.error = "serve could not record: %s: %s" % (type(e).__name__, e)
                 log.exception("link %s", self.gateway.id)
             finally:
+                # A session that failed after the gateway answered (a reply lost to a bad
+                # line, say) counts as answered: retried at once, not after a backoff
+                # grown by earlier silence (found by the link-fault run, issue 13).
+                answered = answered or self.state.answering
                 self._close()
             if answered:
                 backoff = BACKOFF_MIN_S
@@ -142,6 +180,7 @@ class GatewayLink(threading.Thread):
             future.set_exception(
                 NotConnected("link to %s lost before the order ran" % self.gateway.id)
             )
+        self.state.orders_waiting = 0
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -222,7 +261,24 @@ class GatewayLink(threading.Thread):
             self.state.unacked = reply["unacked"]
         return result
 
+    def _note_queues(self, client):
+        st = self.state
+        st.orders_waiting = self._orders.qsize()
+        st.pushed_waiting = len(client.pushed())
+        if client.pushed_dropped > st.pushed_dropped:
+            # Pushed events past the client's bound: dropped from memory only, fetched
+            # again from the gateway's log by events-since (nothing lost, but said).
+            log.warning(
+                "link %s: %d pushed events dropped past the queue's bound of %d (fetched "
+                "again from the gateway)",
+                self.gateway.id,
+                client.pushed_dropped - st.pushed_dropped,
+                PUSHED_MAX,
+            )
+            st.pushed_dropped = client.pushed_dropped
+
     def _run_orders(self, client):
+        self._note_queues(client)
         while True:
             try:
                 fn, future = self._orders.get_nowait()

@@ -2,7 +2,7 @@
 
     [mine]       id, name, time_zone
     [serve]      database, socket, keys, link_lost_s, transit_allowance, clock_drift_s,
-                 clock_reference, feed_late_s
+                 clock_reference, feed_late_s, outbox_max, mqtt_events
     [broker]     optional: host, port, tls, username, password (station/broker.py);
                  absent: serve starts its own Mosquitto on loopback
     [[gateways]] id, port, zone, kind, key
@@ -38,6 +38,7 @@ AUTHORITIES = {
     "admin": ("config set", "time-set", "roster load", "accept gap"),
 }
 CLOCK_REFERENCES = ("host", "gateways")
+MQTT_EVENTS = ("each", "batches", "both")
 DEFAULT_PAGE = ("127.0.0.1", 8470)  # the big-screen page: loopback unless configured
 _MINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it becomes a topic level
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -84,6 +85,8 @@ class Site(NamedTuple):
     feed_late_s: float
     page: tuple | None = DEFAULT_PAGE  # (host, port) of the big-screen page, None: off
     page_required: bool = False  # named in the site file: serve does not start without it
+    outbox_max: int = 100000  # messages owed to the broker past which serve says it is full
+    mqtt_events: str = "each"  # MQTT_EVENTS: one message per event, batches, or both
 
     def gateway(self, gateway_id):
         for g in self.gateways:
@@ -217,7 +220,9 @@ def parse(doc, path, text):
         "clock_drift_s",
         "clock_reference",
         "feed_late_s",
+        "outbox_max",
         "page",
+        "mqtt_events",
     }
     r.unknown(serve, ("serve",), allowed)
     database = base / r.get(serve, ("serve", "database"), str, "station.db")
@@ -239,6 +244,18 @@ def parse(doc, path, text):
     feed_late_s = r.get(serve, ("serve", "feed_late_s"), float, 60.0)
     if not 1 <= feed_late_s <= 86400:
         r.fail(("serve", "feed_late_s"), "%g s: expected 1..86400" % feed_late_s)
+    outbox_max = r.get(serve, ("serve", "outbox_max"), int, 100000)
+    if not 1 <= outbox_max <= 100_000_000:
+        r.fail(("serve", "outbox_max"), "%d: expected 1..100000000 messages" % outbox_max)
+
+    # docs/mqtt.md: "each" is the per-event contract; "batches" carries ten links at full
+    # speed (one MQTT message per 100 events); "both" while consumers move over.
+    mqtt_events = r.get(serve, ("serve", "mqtt_events"), str, "each")
+    if mqtt_events not in MQTT_EVENTS:
+        r.fail(
+            ("serve", "mqtt_events"),
+            "%r: expected one of %s" % (mqtt_events, ", ".join(MQTT_EVENTS)),
+        )
 
     # The big-screen page (station/page.py): loopback unless the site says otherwise.
     page_text = r.get(serve, ("serve", "page"), str, None)
@@ -271,8 +288,10 @@ def parse(doc, path, text):
         clock_drift_s=drift,
         clock_reference=reference,
         feed_late_s=feed_late_s,
+        outbox_max=outbox_max,
         page=page,
         page_required=page_text is not None,
+        mqtt_events=mqtt_events,
     )
 
 

@@ -298,6 +298,28 @@ class Store:
                 (_json(results), time.time(), order_id),
             )
 
+    def mark_cut_orders(self, zone_of, text):
+        """Orders begun and never finished: serve stopped between handing them to the
+        gateways and storing the answers (kill -9, power). Each target's answer is said to
+        be unknown, with `text`; zone_of(gateway id) -> zone. -> how many were marked."""
+        now = time.time()
+        with self.transaction() as c:
+            rows = c.execute("SELECT id, targets FROM orders WHERE finished_s IS NULL").fetchall()
+            for order_id, targets in rows:
+                results = [
+                    {
+                        "gateway_id": g,
+                        "zone": zone_of(g),
+                        "error": {"type": "ServeStopped", "message": text},
+                    }
+                    for g in json.loads(targets)
+                ]
+                c.execute(
+                    "UPDATE orders SET results=?, finished_s=? WHERE id=?",
+                    (_json(results), now, order_id),
+                )
+        return len(rows)
+
     def orders(self, limit=50):
         rows = self.read(
             "SELECT id, received_s, operator, reason, command, args, targets, results, "

@@ -4,6 +4,7 @@ The layout (docs/mqtt.md) puts the mine id second, so one broker cluster carries
 mines and a platform subscribes to shaftgate/+/... for all of them:
 
     shaftgate/<mine>/event/<gateway>       every gateway event            QoS 1
+    shaftgate/<mine>/events/<gateway>      events in batches (site's choice) QoS 1
     shaftgate/<mine>/zone/<zone>           zone state                     QoS 1, retained
     shaftgate/<mine>/headcount             people underground, per zone   QoS 1, retained
     shaftgate/<mine>/alarm/<kind>          alarm raised / cleared         QoS 1
@@ -17,6 +18,7 @@ schemas/ are the contract; these builders check what they are given and raise Va
 naming the field, before anything reaches the outbox.
 """
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -29,7 +31,9 @@ ALARM_STATES = ("raised", "cleared")
 SEGMENT_MAX = 64
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 # The third topic level names the payload's JSON Schema: schemas/<name>.schema.json
-SCHEMA_NAMES = ("event", "zone", "headcount", "alarm", "link", "presence")
+SCHEMA_NAMES = ("event", "events", "zone", "headcount", "alarm", "link", "presence")
+# Events in one batch message: ~20 KB, well under any broker's packet limit (EMQX: 1 MB).
+BATCH_MAX = 100
 
 
 def _kind_names():
@@ -106,6 +110,15 @@ def event_msg(mine_id, gateway_id, zone, event):
     as bytes or hex)."""
     segment(gateway_id, "gateway id")
     segment(zone, "zone")
+    return (
+        topic(mine_id, "event", gateway_id),
+        _event_payload(mine_id, gateway_id, zone, event),
+        False,
+    )
+
+
+def _event_payload(mine_id, gateway_id, zone, event):
+    # The ids checked by the caller, once for a whole batch.
     if not isinstance(event, dict):
         raise ValueError("event must be a dict, got %r" % (event,))
     seq = _int(event, "seq", "event", 1, 0xFFFFFFFF)
@@ -113,7 +126,7 @@ def event_msg(mine_id, gateway_id, zone, event):
     digest = event.get("digest")
     if isinstance(digest, (bytes, bytearray)):
         digest = bytes(digest).hex()
-    if not isinstance(digest, str) or len(digest) != 32:
+    if not isinstance(digest, str) or len(digest) != 32 or digest.strip(_HEX):
         raise ValueError("event.digest must be 16 bytes (or 32 hex digits), got %r" % (digest,))
     payload = {
         "id": "%s:%d" % (gateway_id, seq),
@@ -129,7 +142,114 @@ def event_msg(mine_id, gateway_id, zone, event):
         "b": _int(event, "b", "event"),
         "digest": digest,
     }
-    return topic(mine_id, "event", gateway_id), payload, False
+    return payload
+
+
+_HEX = "0123456789abcdef"
+_EVENT_JSON = (
+    '{"id":%s%d",%s,"seq":%d,"time_s":%d,"kind":%d,"kind_name":"%s","tag":%d,"a":%d,"b":%d,'
+    '"digest":"%s"}'
+)
+
+
+class EventTexts:
+    """One gateway's event messages as JSON text: what json.dumps makes of event_msg's and
+    events_msg's payloads, formatted from the checked fields instead (the JSON encoder was
+    a third of serve's CPU per published event). tests/test_mqtt_messages.py holds the two
+    to the same text."""
+
+    def __init__(self, mine_id, gateway_id, zone):
+        self.event_topic = topic(mine_id, "event", segment(gateway_id, "gateway id"))
+        self.events_topic = topic(mine_id, "events", gateway_id)
+        segment(zone, "zone")
+        self._gateway_id = gateway_id
+        self._id = _quote(gateway_id + ":")[:-1]  # '"<gateway>:' with any escapes
+        self._where = '"mine_id":%s,"gateway_id":%s,"zone":%s' % (
+            _quote(mine_id),
+            _quote(gateway_id),
+            _quote(zone),
+        )
+
+    def event(self, event):
+        try:
+            seq, time_s, kind = event["seq"], event["time_s"], event["kind"]
+            tag, a, b, digest = event["tag"], event["a"], event["b"], event["digest"]
+        except (KeyError, TypeError):
+            seq = None
+        if (
+            type(seq) is not int
+            or not 1 <= seq <= 0xFFFFFFFF
+            or type(time_s) is not int
+            or time_s < 0
+            or type(kind) is not int
+            or not 1 <= kind <= 0xFFFF
+            or type(tag) is not int
+            or tag < 0
+            or type(a) is not int
+            or type(b) is not int
+            or not isinstance(digest, (bytes, bytearray))
+            or len(digest) != 16
+        ):
+            # Not what the record stores: the checking builder names what is wrong (or
+            # takes a hex digest) and its payload is formatted the same way.
+            p = _event_payload(None, None, None, event)
+            seq, time_s, kind, tag, a, b, digest = (
+                p["seq"], p["time_s"], p["kind"], p["tag"], p["a"], p["b"], p["digest"]
+            )  # fmt: skip
+        else:
+            digest = digest.hex()
+        name = KIND_NAMES.get(kind) or "KIND_%d" % kind
+        return _EVENT_JSON % (
+            self._id, seq, self._where, seq, time_s, kind, name, tag, a, b, digest
+        )  # fmt: skip
+
+    def batch(self, events):
+        """(first seq, last seq, JSON text) of events_msg's payload for these events."""
+        _check_batch(events, [e.get("seq") if isinstance(e, dict) else None for e in events])
+        items = ",".join(self.event(e) for e in events)
+        first, last = events[0]["seq"], events[-1]["seq"]
+        return '{"id":%s%d-%d",%s,"first_seq":%d,"last_seq":%d,"events":[%s]}' % (
+            self._id,
+            first,
+            last,
+            self._where,
+            first,
+            last,
+            items,
+        )
+
+
+def _quote(text):
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _check_batch(events, seqs):
+    if not isinstance(events, (list, tuple)) or not 1 <= len(events) <= BATCH_MAX:
+        raise ValueError("events must be a list of 1..%d events, got %r" % (BATCH_MAX, events))
+    for before, after in itertools.pairwise(seqs):
+        if type(before) is not int or after != before + 1:
+            raise ValueError("events must be consecutive: seq %r follows %r" % (after, before))
+
+
+def events_msg(mine_id, gateway_id, zone, events):
+    """Consecutive events of one gateway in one message (docs/mqtt.md#events): each item
+    is the event message's payload, its id included, so a consumer of batches drops
+    duplicates exactly as one of single events does."""
+    segment(gateway_id, "gateway id")
+    segment(zone, "zone")
+    items = [_event_payload(mine_id, gateway_id, zone, e) for e in events]
+    _check_batch(events, [p["seq"] for p in items])
+    first, last = items[0]["seq"], items[-1]["seq"]
+    payload = {
+        "id": "%s:%d-%d" % (gateway_id, first, last),
+        "mine_id": mine_id,
+        "gateway_id": gateway_id,
+        "zone": zone,
+        "first_seq": first,
+        "last_seq": last,
+        "events": items,
+    }
+    return topic(mine_id, "events", gateway_id), payload, False
 
 
 def state_from_status(gateway_id, status):
@@ -302,3 +422,13 @@ def schema_name(topic_name):
 
 def load_schema(name):
     return json.loads((SCHEMA_DIR / ("%s.schema.json" % name)).read_text(encoding="utf-8"))
+
+
+def schema_registry():
+    """Every schema by its $id, for a validator to follow a $ref (events -> event)."""
+    from referencing import Registry, Resource
+
+    return Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema))
+        for schema in (load_schema(name) for name in SCHEMA_NAMES)
+    )

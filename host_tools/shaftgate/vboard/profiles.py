@@ -13,6 +13,10 @@ VirtualBoard(profile=...), else the SHAFTGATE_BOARD_PROFILE environment variable
   flash; which of the two board time uses is `flash_timing`.
 - uart_fifo: bytes a reader UART's hardware FIFO holds while interrupts are off during a
   flash erase/program; the rest of a reader line arriving then is lost.
+- reader_rx: how the board's HAL receives the readers. "uart": the port's interrupt-fed
+  UART buffer, so flash work loses what passes uart_fifo. "dma": a DMA channel into a
+  ring of reader_ring bytes (hal/pico.py, hal/dmaring.py), which runs on through flash
+  work; bytes are lost only when more than the ring holds wait unread at a poll.
 
 `loose` is the virtual board as it was before the profiles: heap unlimited, watchdog on
 the wall clock from its first feed, no board time, no FIFO loss. It is kept for the tests
@@ -63,6 +67,8 @@ PROFILES = {
         "flash": _W25Q,
         "flash_timing": "typical",
         "uart_fifo": 32,  # RP2040 datasheet 4.2: UART RX FIFO 32 entries
+        "reader_rx": "dma",  # hal/pico.py
+        "reader_ring": 512,  # hal/pico.py READER_RING
     },
     "esp32": {
         "name": "esp32",
@@ -77,6 +83,8 @@ PROFILES = {
         "flash": _W25Q,
         "flash_timing": "typical",
         "uart_fifo": 128,  # ESP32 TRM 13.3: 128-byte RX FIFO per UART
+        "reader_rx": "uart",  # hal/esp32.py: the port's UART driver
+        "reader_ring": 0,
     },
     # The ESP32 with the firmware frozen into its image (firmware/manifest.py): bytecode
     # and constants stay in flash, only data takes the heap. Measured by counting the
@@ -97,6 +105,8 @@ PROFILES = {
         "flash": _W25Q,
         "flash_timing": "typical",
         "uart_fifo": 128,
+        "reader_rx": "uart",
+        "reader_ring": 0,
     },
     "loose": {
         "name": "loose",
@@ -111,13 +121,20 @@ PROFILES = {
         "flash": _W25Q,
         "flash_timing": "typical",
         "uart_fifo": 0,  # 0: no FIFO model, nothing lost
+        "reader_rx": "uart",
+        "reader_ring": 0,
     },
 }
 
 
 def resolve(name=None):
-    """The profile named, or the one the environment chooses, as a fresh dict. Raises
-    ValueError naming the choices for an unknown name."""
+    """The profile named, or the one the environment chooses, as a fresh dict (a dict
+    made by variant() is taken as it is). Raises ValueError naming the choices for an
+    unknown name."""
+    if isinstance(name, dict):
+        p = dict(name)
+        p["flash"] = dict(p["flash"])
+        return p
     source = "argument"
     if name is None:
         name = os.environ.get(ENV) or DEFAULT
@@ -129,4 +146,20 @@ def resolve(name=None):
         )
     p = dict(PROFILES[name])
     p["flash"] = dict(p["flash"])
+    return p
+
+
+def variant(name, **changes):
+    """Profile `name` with some keys changed, for a test that compares a board with and
+    without one feature (e.g. reader_rx="uart": the Pico receiving its readers as the
+    port's UART driver does). Its name says what differs."""
+    p = resolve(name)
+    for key, value in changes.items():
+        if key not in p or key == "name":
+            raise ValueError("a profile variant cannot set %r" % (key,))
+        p[key] = value
+    p["name"] = "%s (%s)" % (
+        p["name"],
+        ", ".join("%s=%s" % (k, changes[k]) for k in sorted(changes)),
+    )
     return p

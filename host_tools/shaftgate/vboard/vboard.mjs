@@ -62,6 +62,7 @@ let advancedMs = 0;
 const P = cfg.profile;
 const BOARD_TIME = !!(P && P.board_time);
 const READER_BYTE_MS = 10000 / 57600; // 57 600 baud 8N1: 10 bits a byte
+const RING_GUARD = 16; // hal/dmaring.py GUARD: bytes of a ring a poll treats as overrun
 
 function trim(text) {
   // The port's own errors can carry a line of minified JavaScript hundreds of KB long.
@@ -390,7 +391,7 @@ const io = {
     if (ioAddr === 0) return 0;
     let r;
     if (BOARD_TIME) {
-      if (stalls.length) loseToStalls();
+      loseReaderBytes(boardNow());
       // Reads in the order the world made them (the doorway judges direction by order):
       // the oldest line of the two readers, once its last byte has arrived.
       let pick = -1;
@@ -540,16 +541,19 @@ const io = {
       syncDir();
       return 0;
     }),
-  fl_append: (name, addr, n) =>
+  fl_append: (name, addr, n, sync = 1) =>
     flashCall(() => {
       const p = flashPath(name);
       if (p === null) return -EINVAL;
       const created = !fs.existsSync(p);
       // littlefs copies a file's partly written last block on an append after a close:
       // one erase, the old tail and the new bytes programmed, one metadata page; a file
-      // still inline (512 bytes or less) is one metadata commit.
+      // still inline (512 bytes or less) is one metadata commit. An unsynced append
+      // (append_unsynced: a file written in parts, the last one synced) only programs
+      // its pages as the file's cache fills.
       const size = created ? 0 : fs.statSync(p).size;
-      if (size + n <= INLINE_MAX) inlineCommit(n);
+      if (!sync) flashOp(0, pagesOf(n), n);
+      else if (size + n <= INLINE_MAX) inlineCommit(n);
       else {
         const tail = size % P.flash.sector_bytes;
         flashOp(1, pagesOf(tail + n) + 1, tail + n);
@@ -800,6 +804,45 @@ function beginCall(name) {
   shared[SH_IN_CALL] = 1;
 }
 
+function loseReaderBytes(now) {
+  if (P.reader_rx === "dma") {
+    stalls = []; // the DMA moves bytes on through flash work
+    loseToRingOverrun(now);
+  } else if (stalls.length) loseToStalls();
+}
+
+function dropLines(w, why) {
+  const keep = [];
+  for (const line of wires[w]) {
+    if (line.lost) {
+      tagsLost++;
+      tagsTaken++; // settled, for sync: it will never be read
+      log("reader " + w + ": line of tag " + line.read[1] + " lost " + why);
+    } else keep.push(line);
+  }
+  wires[w] = keep;
+}
+
+function loseToRingOverrun(now) {
+  // Receive by DMA into a ring (hal/pico.py, hal/dmaring.py): bytes keep arriving in RAM
+  // while the flash is busy; they are lost only when more than the ring holds (less its
+  // guard) wait unread at a poll, and then everything unread is dropped, as DmaRing does.
+  const room = P.reader_ring - RING_GUARD;
+  for (let w = 0; w < 2; w++) {
+    let unread = 0;
+    for (const line of wires[w]) {
+      if (line.start >= now) break;
+      unread += Math.min(line.bytes, Math.floor((now - line.start) / READER_BYTE_MS));
+    }
+    if (unread <= room) continue;
+    for (const line of wires[w]) {
+      if (line.start >= now) break;
+      line.lost = true;
+    }
+    dropLines(w, "to a DMA ring overrun (" + unread + " bytes unread, ring " + P.reader_ring + ")");
+  }
+}
+
 function loseToStalls() {
   // Bytes arriving while the flash is busy wait in the UART's hardware FIFO; beyond its
   // depth they are lost and their line fails its checksum: the read is gone.
@@ -822,17 +865,7 @@ function loseToStalls() {
       }
     }
   }
-  for (let w = 0; w < 2; w++) {
-    const keep = [];
-    for (const line of wires[w]) {
-      if (line.lost) {
-        tagsLost++;
-        tagsTaken++; // settled, for sync: it will never be read
-        log("reader " + w + ": line of tag " + line.read[1] + " lost to a flash stall (FIFO " + fifo + " bytes)");
-      } else keep.push(line);
-    }
-    wires[w] = keep;
-  }
+  for (let w = 0; w < 2; w++) dropLines(w, "to a flash stall (FIFO " + fifo + " bytes)");
 }
 
 const callStats = { last_ms: 0, max_ms: 0, max_in: "" };
@@ -844,7 +877,7 @@ function endCall() {
   const ms = BOARD_TIME ? inCallMs() : 0;
   inCall = false;
   if (BOARD_TIME) {
-    loseToStalls();
+    loseReaderBytes(boardNowMs + ms);
     boardNowMs += ms;
     callStats.last_ms = ms;
     if (ms > callStats.max_ms) {

@@ -1,14 +1,21 @@
-// Heap kept by a zone with a roster of 2,000 people and 300 in the zone, under the real
-// MicroPython interpreter (goal <= 64 KB). The WebAssembly port's gc.collect() only frees
-// memory between top-level calls, so each phase is its own runPython call and the heap
-// is read after a collection between them. Prints one "@@bench {json}" line.
-//   node benches/upy_zone_heap.mjs
+// Heap figures that need the collector between steps, under the real MicroPython
+// interpreter: the WebAssembly port's gc.collect() frees memory only between top-level
+// calls, so each phase of a measurement is its own runPython call.
+//   node benches/upy_phases.mjs <module>
+// <module> (benches/<module>.py) holds PHASES, a list of Python source strings run in
+// order in one namespace; a phase stores figures in `fig`, and the last phase's job is to
+// print one "@@bench {json}" line (benches/mpy.py run_phases reads it).
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const name = process.argv[2];
+if (!name || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+  process.stderr.write("usage: upy_phases.mjs MODULE (a module in benches/ holding PHASES)\n");
+  process.exit(2);
+}
 let out = "";
 const mp = await loadMicroPython({
   heapsize: 4 * 1024 * 1024,
@@ -27,20 +34,13 @@ function copyTree(hostDir, vmDir) {
 }
 for (const d of ["protocol", "firmware", "benches"]) copyTree(path.join(repo, d), "/repo/" + d);
 
-const phases = [
-  "import sys\nfor p in ('/repo/protocol', '/repo/firmware', '/repo/benches'):\n    sys.path.append(p)\n" +
-    "import gc, json, zone_work\nfig = {}",
-  "gc.collect()\nbase = gc.mem_alloc()",
-  "z = zone_work.make_zone('shaft')",
-  "gc.collect()\nfig['upy_heap_zone_empty_bytes'] = gc.mem_alloc() - base",
-  "zone_work.load_roster(z)",
-  "gc.collect()\nfig['upy_heap_roster_2000_bytes'] = gc.mem_alloc() - base - fig['upy_heap_zone_empty_bytes']",
-  "zone_work.fill(z, 1000)\nassert z.count == zone_work.IN_ZONE",
-  "gc.collect()\nfig['upy_heap_zone_2000_roster_300_in_bytes'] = gc.mem_alloc() - base",
-  "print('@@bench ' + json.dumps(fig))",
-];
 try {
-  for (const code of phases) mp.runPython(code);
+  mp.runPython(
+    "import sys\nfor p in ('/repo/protocol', '/repo/firmware', '/repo/benches'):\n" +
+      "    sys.path.append(p)\nimport " + name + " as _phases\n_n = len(_phases.PHASES)",
+  );
+  const n = mp.globals.get("_n");
+  for (let i = 0; i < n; i++) mp.runPython("exec(_phases.PHASES[" + i + "], globals())");
 } catch (e) {
   process.stderr.write("micropython error: " + String(e).slice(0, 2000) + "\n");
   process.exit(1);

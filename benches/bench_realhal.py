@@ -1,0 +1,73 @@
+"""Heap on the REAL board HAL path (issue 9 items 7-8): the gateway on hal/pico.py and
+hal/mcu.py under MicroPython, with stand-ins for what the WebAssembly port lacks
+(benches/standin: machine, rp2, the tick counter), beside the bench's allocation-free
+board, and before/after: the same bench scripts run over the firmware of commit BASE
+(default 7f9cbe0, the tree this work began from; $SHAFTGATE_BENCH_BASE chooses another),
+extracted with git archive into build/bench-before-<BASE>/."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from mpy import REPO, run_script
+
+BASE = os.environ.get("SHAFTGATE_BENCH_BASE", "7f9cbe0")
+HERE = Path(__file__).resolve().parent
+OURS = ("upy_realhal.py", "realhal_work.py", "standin")  # the bench's side, the same for both
+
+
+def before_tree(base=BASE):
+    """The firmware of `base` with this bench's scripts, ready for its own runner."""
+    tree = REPO / "build" / ("bench-before-%s" % base)
+    if tree.exists():
+        shutil.rmtree(tree)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", base, "firmware", "protocol", "tests", "benches"],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    for name in OURS:
+        src = HERE / name
+        dst = tree / "benches" / name
+        if src.is_dir():
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(src, dst)
+    (tree / "node_modules").symlink_to(REPO / "node_modules")
+    return tree
+
+
+def run():
+    after = run_script(HERE / "upy_realhal.py")
+    tree = before_tree()
+    before = run_script(
+        tree / "benches" / "upy_realhal.py", runner=tree / "tests" / "mpy_runner.mjs"
+    )
+    rows = []
+    for key, what in (
+        ("crossing_pushed_bytes", "crossing, its event pushed to a host (per crossing)"),
+        ("idle_step_bytes", "idle step (a new wall-clock second every 10th)"),
+        ("status_bytes", "status (one step)"),
+        ("events_since_32_bytes", "events-since, 32 events (one step)"),
+        ("signed_ack_bytes", "signed ack with 300 in (one step)"),
+    ):
+        rows.append(
+            (
+                what,
+                before["realhal_" + key],
+                after["realhal_" + key],
+                after["benchboard_" + key],
+            )
+        )
+    return [
+        (
+            "Heap on the real HAL path (hal/pico.py + hal/mcu.py over stand-in machine, rp2), "
+            "bytes; shaft, 2,000 in the roster, 300 in",
+            ["allocated by", "before (%s)" % BASE, "after", "after, bench board"],
+            rows,
+        )
+    ]

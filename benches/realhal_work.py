@@ -1,0 +1,123 @@
+# The gateway on the REAL board HAL (hal/pico.py over hal/mcu.py), under MicroPython with
+# stand-ins for what the WebAssembly port lacks (benches/standin: machine, rp2, the tick
+# counter, two functions of micropython): the same shaft as gateway_work.Shaft (2,000 in
+# the roster, 300 underground), but every step reads its readers through ReaderLine and
+# the DMA ring, samples gas through the ADC, keeps its wall clock with hal.clock and
+# drives its outputs through hal.mcu.Outputs. Only the console link is the bench's (the
+# port's stdin cannot be fed from here): BenchLink has StdioLink's three methods.
+import sys
+
+_HERE = [p for p in sys.path if p.endswith("/benches")]
+sys.path.append((_HERE[0] if _HERE else "benches") + "/standin")
+
+import machine  # noqa: E402  (benches/standin/machine.py: this port has none)
+import rp2  # noqa: E402
+import standin_micropython  # noqa: E402
+import ticks  # noqa: E402
+from gateway_work import NOW_S, POOL, Shaft, fresh_root  # noqa: E402
+
+from hal.readerline import checksum  # noqa: E402
+
+_saved = {}
+for _name, _mod in (("micropython", standin_micropython), ("time", ticks)):
+    _saved[_name] = sys.modules.get(_name)
+    sys.modules[_name] = _mod
+try:
+    from hal import mcu, pico
+finally:
+    for _name in _saved:
+        if _saved[_name] is None:
+            sys.modules.pop(_name, None)
+        else:
+            sys.modules[_name] = _saved[_name]
+
+
+def reader_line(tag):
+    body = b"TAG,%d,-60,0" % tag
+    return b"$%s*%02X\r\n" % (body, checksum(body))
+
+
+class BenchLink:
+    # StdioLink's methods over a bytearray the bench fills (the host's requests).
+    def __init__(self):
+        self.rx = bytearray()
+        self.at = 0
+        self.tx_bytes = 0
+
+    def read_into(self, buf):
+        at = self.at
+        n = len(self.rx) - at
+        if n <= 0:
+            if at:
+                self.rx = bytearray()
+                self.at = 0
+            return 0
+        if n > len(buf):
+            n = len(buf)
+        for i in range(n):
+            buf[i] = self.rx[at + i]
+        self.at = at + n
+        return n
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.tx_bytes += len(data)
+
+
+class PicoBench(pico.Board):
+    # The real Pico board, plus the bench's side of the world (BenchBoard's names).
+    def __init__(self):
+        mcu.FLASH_ROOT = fresh_root()
+        pico.Board.__init__(self)
+        self._link = BenchLink()
+        self._camera = machine.PINS[self.CAMERA_PINS[0]]
+        self.set_rtc_s(NOW_S)
+
+    @property
+    def ms(self):
+        return ticks.now[0]
+
+    @ms.setter
+    def ms(self, v):
+        ticks.now[0] = v
+
+    @property
+    def rx(self):
+        return self._link.rx
+
+    @property
+    def work(self):
+        return self._outputs._state[0] == 1
+
+    @property
+    def tx_bytes(self):
+        return self._link.tx_bytes
+
+
+class RealHalShaft(Shaft):
+    # gateway_work.Shaft on PicoBench: reads go on the readers' wires as reader lines.
+    def __init__(self, host=False):
+        self._lines = {}
+        for t in range(1, 301 + POOL + 1):
+            self._lines[t] = reader_line(t)
+        Shaft.__init__(self, host, PicoBench())
+
+    def idle(self, ms):
+        self.board.ms += ms
+        self.board._camera.pulse()  # the camera beats on every step
+        self.gw.step()
+
+    def _read(self, point, tag):
+        rp2.wire(point, self._lines[tag])  # outer reader on UART0, inner on UART1
+
+    def crossing(self, tag, into):
+        self._read(0 if into else 1, tag)
+        self.idle(200)
+        self._read(1 if into else 0, tag)
+        self.idle(200)
+        if not into:
+            self._read(0, tag)  # twice at the outer point on the way out
+            self.idle(100)
+        self.idle(2200)

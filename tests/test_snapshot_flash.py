@@ -1,0 +1,89 @@
+"""The state snapshot on the real littlefs (the C library, as MicroPython mounts a Pico W's
+file system: benches/lfs_flash.py): its parts are appended unsynced and its trailer
+synced, so a save with 300 in erases a few blocks instead of one per part, and a power
+cut before the trailer leaves the older slot in force (gateway/snapshot.py)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
+
+import gateway_work
+import lfs_flash
+from littlefs import LittleFS, UserContext
+
+from gateway import snapshot
+
+
+@pytest.fixture(scope="module")
+def shaft():
+    fs, dev = lfs_flash.mount()
+
+    class LfsBoard(gateway_work.BenchBoard):
+        def __init__(self):
+            super().__init__(gateway_work.fresh_root())
+            self.flash = lfs_flash.LfsFlash(fs)
+
+    s = gateway_work.Shaft(host=True, board=LfsBoard())
+    assert s.gw.zone.count == gateway_work.IN_ZONE
+    return s, dev
+
+
+def erases_of_a_save(shaft, dev):
+    before = sum(dev.erases)
+    shaft.gw._save_state()
+    return sum(dev.erases) - before
+
+
+def test_a_save_with_300_in_erases_a_few_blocks_not_one_per_part(shaft, monkeypatch):
+    s, dev = shaft
+    erases_of_a_save(s, dev)  # both slots exist from here on
+    unsynced = [erases_of_a_save(s, dev) for _ in range(4)]
+    # The same save with every part synced (a flash without append_unsynced).
+    monkeypatch.delattr(lfs_flash.LfsFlash, "append_unsynced")
+    synced = [erases_of_a_save(s, dev) for _ in range(4)]
+    assert max(unsynced) <= 4, unsynced
+    assert min(synced) >= 7, synced
+
+
+def test_a_cut_before_the_trailer_leaves_the_older_slot_in_force(shaft, monkeypatch):
+    s, dev = shaft
+    gw = s.gw
+    fl = s.board.flash
+    gw._save_state()
+    older = gw.log.last_seq
+    s.run(4)
+    assert gw.log.last_seq > older
+    image = {}
+    synced_append = fl.append
+
+    def cut_before_the_trailer(name, data):
+        if name in snapshot.SLOTS:
+            # What a cut now leaves on the chip: the parts in the file's cache, or
+            # programmed but never committed.
+            image["flash"] = bytearray(dev.buffer)
+            raise OSError(5, "power cut")
+        return synced_append(name, data)
+
+    monkeypatch.setattr(fl, "append", cut_before_the_trailer)
+    with pytest.raises(OSError):
+        gw._save_state()
+    monkeypatch.undo()
+    after_cut = lfs_flash.LfsFlash(
+        LittleFS(
+            context=UserContext(buffer=image["flash"]),
+            block_size=lfs_flash.BLOCK_SIZE,
+            block_count=len(image["flash"]) // lfs_flash.BLOCK_SIZE,
+            read_size=lfs_flash.READ_SIZE,
+            prog_size=lfs_flash.PROG_SIZE,
+            cache_size=4 * lfs_flash.PROG_SIZE,
+            lookahead_size=lfs_flash.LOOKAHEAD,
+            block_cycles=lfs_flash.BLOCK_CYCLES,
+        )
+    )
+    assert snapshot.Snapshots(after_cut).covered() == older
+    # Without the cut the new save is the one in force.
+    gw._save_state()
+    assert snapshot.Snapshots(fl).covered() == gw.log.last_seq
