@@ -13,11 +13,12 @@ import path from "node:path";
 const build = process.argv[2];
 const roots = process.argv[3].split(",");
 
+let printed = [];
 async function vm() {
   const mp = await loadMicroPython({
     heapsize: 4 * 1024 * 1024,
     linebuffer: true,
-    stdout: () => {},
+    stdout: (l) => printed.push(l),
     stderr: (l) => process.stderr.write(l.slice(0, 2000) + "\n"),
   });
   const copyTree = (hostDir, vmDir) => {
@@ -33,6 +34,7 @@ async function vm() {
   // enough to import them (nothing here builds a Board), and costs the same in both passes.
   mp.FS.mkdirTree("/standin");
   mp.FS.writeFile("/standin/machine.py", "");
+  mp.FS.writeFile("/standin/rp2.py", ""); // hal.pico uses rp2.DMA only inside Board()
   // and a few board-only names of `micropython`, through a stand-in module.
   mp.FS.writeFile(
     "/standin/upy_standin.py",
@@ -44,7 +46,7 @@ async function vm() {
     [
       "import gc, sys, builtins",
       "sys.path[:0] = ['/board', '/standin']",
-      "import machine, upy_standin",
+      "import machine, rp2, upy_standin",
       "_orig = builtins.__import__",
       "def _upy(name, *a):",
       "    if name == 'micropython':",
@@ -86,12 +88,42 @@ function live() {
   mp.runPython("gc.collect()\n_r = gc.mem_alloc()");
   return mp.globals.get("_r");
 }
+// The qstr pools grow by doubling: a new pool is one big block, charged by the heap to
+// whichever module's import needed it. So each module is charged QSTR_ENTRY bytes of pool
+// per qstr it added (a pointer, its hash and its length), its own heap growth less the
+// pools' growth, and the pools' unused room is a figure of its own.
+const QSTR_ENTRY = 7;
+function qstrs() {
+  printed = [];
+  mp.runPython("import micropython\nmicropython.qstr_info()");
+  const line = printed.find((l) => l.startsWith("qstr pool:"));
+  const num = (k) => Number(new RegExp(k + "=(\\d+)").exec(line)[1]);
+  return { n: num("n_qstr"), pools: num("n_total_bytes") - num("n_str_data_bytes") };
+}
 mp.runPython("import gateway, gatewire, hal");
+// Each call from JS leaves a little behind in this port (its bookkeeping of what crossed
+// to JS): the same cycle of calls with nothing imported, measured here, is taken off each
+// module's figure.
 let before = live();
+let q0 = qstrs();
+const IDLE = 8;
+for (let k = 0; k < IDLE; k++) {
+  mp.runPython("import sys");
+  live();
+  qstrs();
+}
+const callCost = Math.round((live() - before) / IDLE);
+before = live();
+q0 = qstrs();
+let poolRoom = 0;
 for (const name of order) {
   mp.runPython("import " + name);
   const now = live();
-  cost[name] = now - before;
-  before = now;
+  const q = qstrs();
+  const entries = (q.n - q0.n) * QSTR_ENTRY;
+  cost[name] = now - before - (q.pools - q0.pools) + entries - callCost;
+  poolRoom += q.pools - q0.pools - entries;
+  before = live();
+  q0 = q;
 }
-console.log("@@bench " + JSON.stringify({ order, cost }));
+console.log("@@bench " + JSON.stringify({ order, cost, qstr_pool_room: poolRoom, call_cost: callCost }));
