@@ -1,6 +1,6 @@
 """Heap on the REAL board HAL path (issue 9 items 7-8): the gateway on hal/pico.py and
 hal/mcu.py under MicroPython, with stand-ins for what the WebAssembly port lacks
-(benches/standin: machine, rp2, the tick counter), beside the bench's allocation-free
+(tests/standin_*.py: machine, rp2, the tick counter), beside the bench's allocation-free
 board, and before/after: the same bench scripts run over the firmware of commit BASE
 (default 7f9cbe0, the tree this work began from; $SHAFTGATE_BENCH_BASE chooses another),
 extracted with git archive into build/bench-before-<BASE>/."""
@@ -14,7 +14,10 @@ from mpy import REPO, run_script
 
 BASE = os.environ.get("SHAFTGATE_BENCH_BASE", "7f9cbe0")
 HERE = Path(__file__).resolve().parent
-OURS = ("upy_realhal.py", "realhal_work.py", "standin")  # the bench's side, the same for both
+# The bench's side, the same for both trees.
+OURS = ("benches/upy_realhal.py", "benches/realhal_work.py", "tests/standin_machine.py")
+OURS += ("tests/standin_rp2.py", "tests/standin_ticks.py", "tests/standin_micropython.py")
+OURS += ("tests/standin_pico.py",)
 
 
 def before_tree(base=BASE):
@@ -30,13 +33,7 @@ def before_tree(base=BASE):
     )
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     for name in OURS:
-        src = HERE / name
-        dst = tree / "benches" / name
-        if src.is_dir():
-            shutil.rmtree(dst, ignore_errors=True)
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copyfile(src, dst)
+        shutil.copyfile(REPO / name, tree / name)
     (tree / "node_modules").symlink_to(REPO / "node_modules")
     return tree
 

@@ -1,5 +1,5 @@
 # The gateway on the REAL board HAL (hal/pico.py over hal/mcu.py), under MicroPython with
-# stand-ins for what the WebAssembly port lacks (benches/standin: machine, rp2, the tick
+# stand-ins for what the WebAssembly port lacks (tests/standin_*.py: machine, rp2, the tick
 # counter, two functions of micropython): the same shaft as gateway_work.Shaft (2,000 in
 # the roster, 300 underground), but every step reads its readers through ReaderLine and
 # the DMA ring, samples gas through the ADC, keeps its wall clock with hal.clock and
@@ -7,29 +7,20 @@
 # port's stdin cannot be fed from here): BenchLink has StdioLink's three methods.
 import sys
 
-_HERE = [p for p in sys.path if p.endswith("/benches")]
-sys.path.append((_HERE[0] if _HERE else "benches") + "/standin")
+_BENCHES = [p for p in sys.path if p.endswith("/benches")]
+_TESTS = (_BENCHES[0][: -len("benches")] if _BENCHES else "") + "tests"
+if _TESTS not in sys.path:
+    sys.path.append(_TESTS)  # the stand-ins live beside the tests that use them too
 
-import machine  # noqa: E402  (benches/standin/machine.py: this port has none)
-import rp2  # noqa: E402
-import standin_micropython  # noqa: E402
-import ticks  # noqa: E402
+import standin_machine as machine  # noqa: E402
+import standin_pico  # noqa: E402
+import standin_rp2 as rp2  # noqa: E402
+import standin_ticks as ticks  # noqa: E402
 from gateway_work import NOW_S, POOL, Shaft, fresh_root  # noqa: E402
 
 from hal.readerline import checksum  # noqa: E402
 
-_saved = {}
-for _name, _mod in (("micropython", standin_micropython), ("time", ticks)):
-    _saved[_name] = sys.modules.get(_name)
-    sys.modules[_name] = _mod
-try:
-    from hal import mcu, pico
-finally:
-    for _name in _saved:
-        if _saved[_name] is None:
-            sys.modules.pop(_name, None)
-        else:
-            sys.modules[_name] = _saved[_name]
+mcu, pico = standin_pico.load()
 
 
 def reader_line(tag):

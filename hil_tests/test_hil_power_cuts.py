@@ -149,7 +149,7 @@ def test_power_cuts_at_random_instants(board, report, seed):
         report.expect(shaft.name, "off: %s" % outputs_text(off), is_safe(off))
         if in_flight is not None:
             in_flight.join(10)
-            if in_flight.result is not None and mode == "command":
+            if in_flight.result is not None and in_flight.permit is not None:
                 acked_permits.append(in_flight.permit["permit_id"])
             report.observe(
                 shaft.name,
@@ -236,10 +236,11 @@ def test_power_cuts_at_random_instants(board, report, seed):
 
 class _Background(threading.Thread):
     # One request (or the host's catch-up) on the link while the power goes.
-    def __init__(self, fn, what):
+    def __init__(self, fn, what, permit=None):
         super().__init__(daemon=True)
         self.fn = fn
         self.what = what
+        self.permit = permit
         self.result = None
         self.error = None
         self.start()
@@ -254,8 +255,8 @@ class _Background(threading.Thread):
 
 
 def _send_in_background(gate, permit):
-    sender = _Background(
-        lambda: gate.client.permit_issue(timeout_s=1.0, **permit), "permit %d" % permit["permit_id"]
+    return _Background(
+        lambda: gate.client.permit_issue(timeout_s=1.0, **permit),
+        "permit %d" % permit["permit_id"],
+        permit,
     )
-    sender.permit = permit
-    return sender

@@ -49,7 +49,7 @@ class FaultyMine(Mine):
         text = self.site.read_text()
         for i, (name, board) in enumerate(self.boards.items()):
             proxy = FaultProxy(board.port, board.dir / "proxy-tty", faults, seed * 1000 + i)
-            proxy.enabled = False  # commissioning over a clean line; faults from run()
+            proxy.enabled = False  # commissioning over a clean line; faults_on() then
             self.proxies[name] = proxy
             text = text.replace(json.dumps(board.port), json.dumps(proxy.port))
         self.site.write_text(text)

@@ -16,6 +16,7 @@ from fake_gateway import KEY, OTHER_KEY, FakeGateway
 
 from gateway import events, reasons
 from shaftgate import cli, render
+from shaftgate.cli import common
 from shaftgate.cli.selfcheck import PtyPeer
 from shaftgate.link.client import EVENT_KIND_NAMES
 from shaftgate.link.keystore import Keystore, KeystoreError
@@ -520,7 +521,7 @@ def test_ctrl_c_says_what_was_and_was_not_applied(capsys):
     command = cli.COMMANDS["roster load"]
     results = [{"gateway_id": "gw-shaft", "port": "/p0", "result": {}}]
     targets = [("gw-shaft", "/p0"), ("gw-face1", "/p1"), ("gw-face2", "/p2")]
-    cli._say_interrupted(command, results, targets, 1)
+    common._say_interrupted(command, results, targets, 1)
     err = capsys.readouterr().err
     assert "carried out at: gw-shaft" in err and "not sent to: gw-face2" in err
     assert "interrupted at gw-face1: a gateway keeps its old roster" in err
@@ -690,3 +691,103 @@ def test_cap_override_clear_ends_the_temporary_cap_and_says_when_there_was_none(
     run_json("--port", port(site), "cap-override", 5, "--until", "+1h", "--reason", "x")
     code, out = run("--port", port(site), "cap-override-clear", "--reason", "done early")
     assert code == 0 and "temporary cap cleared" in out and gw.override is None
+
+
+# ---- one module per command group, loaded lazily (cli/__init__.py GROUPS) ----
+
+
+def test_each_command_word_loads_the_groups_that_register_all_its_commands(capsys):
+    # A fresh registry for each word: only GROUPS[word] imported; every command of that
+    # word must then be there, with its parser.
+    everything = set(cli.COMMANDS)
+    saved_modules = {m: sys.modules[m] for m in list(sys.modules) if m.startswith("shaftgate.cli.")}
+    saved = dict(dict.items(cli.COMMANDS))
+    try:
+        for word, modules in cli.GROUPS.items():
+            dict.clear(cli.COMMANDS)
+            cli._loaded.clear()
+            for m in list(sys.modules):
+                if m.startswith("shaftgate.cli."):
+                    del sys.modules[m]
+            for module in modules:
+                cli.load_group(module)
+            got = {n for n in dict.keys(cli.COMMANDS) if n.split()[0] == word}
+            want = {n for n in everything if n.split()[0] == word}
+            assert got == want, word
+            parser = cli.build_parser({word})
+            for name in want:  # its parser is there: --help exits 0 with its usage
+                with pytest.raises(SystemExit) as done:
+                    parser.parse_args([*name.split(), "--help"])
+                assert done.value.code == 0
+                assert "usage: shaftgate %s" % name in capsys.readouterr().out
+    finally:
+        dict.clear(cli.COMMANDS)
+        dict.update(cli.COMMANDS, saved)
+        sys.modules.update(saved_modules)
+        cli._loaded.update(cli.GROUP_ORDER)
+    assert set(cli.GROUPS) == {n.split()[0] for n in everything}
+    assert cli.LANGS == __import__("shaftgate.i18n").i18n.LANGS
+    assert (
+        cli.DEFAULT_TIMEOUT_S == __import__("shaftgate.link.client").link.client.DEFAULT_TIMEOUT_S
+    )
+
+
+def test_status_json_through_serve_loads_no_gateway_link_code(tmp_path):
+    # What a dispatcher's `shaftgate status --all --json` through serve imports: the CLI
+    # core, the status group and the socket client; not the serial link, the renderers,
+    # i18n's tables, the gateway's own modules or the simulator (python -X importtime
+    # showed them as nearly all of its 570-980 ms; docs/serve.md#figures).
+    import socket
+    import threading
+
+    path = tmp_path / "serve.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    reply = {"ok": True, "data": {"command": "status", "results": [
+        {"gateway_id": "gw-1", "zone": "z", "result": {"gateway_id": "gw-1", "status": {"occupants": 3}}}]}}  # fmt: skip
+    asked = []
+
+    def answer():
+        conn, _ = server.accept()
+        with conn, conn.makefile("rwb") as f:
+            asked.append(json.loads(f.readline()))
+            f.write(json.dumps(reply).encode() + b"\n")
+            f.flush()
+
+    threading.Thread(target=answer, daemon=True).start()
+    probe = (
+        "import sys, json; from shaftgate.cli import main; rc = main(['status', '--all', "
+        "'--json']); print(json.dumps(sorted(sys.modules)), file=sys.stderr); sys.exit(rc)"
+    )
+    env = dict(os.environ, SHAFTGATE_SERVE=str(path), SHAFTGATE_HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    server.close()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["results"][0]["result"]["status"]["occupants"] == 3
+    assert asked[0]["op"] == "run" and asked[0]["command"] == "status"
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    heavy = [m for m in loaded if m.split(".")[0] in ("gateway", "gatewire", "serial", "paho")]
+    heavy += [m for m in loaded if m in ("shaftgate.link.client", "shaftgate.render",
+              "shaftgate.i18n", "shaftgate.sim", "shaftgate.station.control", "tomllib")]  # fmt: skip
+    assert heavy == []
+    assert "shaftgate.cli.gateway" in loaded and "shaftgate.cli.orders" not in loaded
+    # and the full command set when the word is unknown: argparse names them all
+    bad = subprocess.run([sys.executable, "-m", "shaftgate.cli", "stauts"], capture_output=True,
+                         text=True, env=env)  # fmt: skip
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and "evacuate" in bad.stderr
+
+
+def test_commands_read_from_many_threads_at_once_are_all_there():
+    # serve's socket threads look commands up at once (the demo loads five rosters in
+    # parallel): a fresh process, eight threads, every one must find the command.
+    probe = (
+        "import threading; from shaftgate import cli\n"
+        "got = []\n"
+        "ts = [threading.Thread(target=lambda: got.append(cli.COMMANDS.get('roster load')))"
+        " for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "assert len(got) == 8 and all(c is not None and c.kind == 'signed' for c in got), got\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -450,3 +450,17 @@ def test_the_live_view_shows_red_exactly_the_events_serve_raises_an_alarm_on(min
     assert ev.ENTRY not in raised_by and ev.OVER_CAP_ENTRY in raised_by
     red = {k for k in kinds if view.event_style(k) == "alarm"}
     assert red == raised_by | reports_on_raised
+
+
+def test_event_batches_stop_at_a_gap_and_at_the_most_a_message_carries():
+    # A stored page may hold a gap an operator accepted (accept-gap): a batch's seqs are
+    # consecutive, so it ends there; and it never carries more than BATCH_MAX.
+    from shaftgate.station.serve import _batches
+
+    seqs = [1, 2, 3, 7, 8, *range(9, 9 + 250)]
+    got = [[e["seq"] for e in b] for b in _batches([{"seq": s} for s in seqs], 100)]
+    assert got[0] == [1, 2, 3]
+    assert got[1] == list(range(7, 107)) and got[2] == list(range(107, 207))
+    assert got[3] == list(range(207, 259))
+    assert [s for b in got for s in b] == seqs
+    assert list(_batches([], 100)) == []

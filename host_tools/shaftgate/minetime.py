@@ -7,11 +7,12 @@ import re
 import zoneinfo
 from typing import Any
 
-_state: dict[str, Any] = {"tz": None, "name": None}
+_state: dict[str, Any] = {"tz": None, "name": None, "lookup": None}
 
 
 def set_zone(name):
     # name: an IANA zone ("Asia/Shanghai"); None: the host's own zone.
+    _state["lookup"] = None
     if name is None:
         _state["tz"], _state["name"] = None, None
         return
@@ -19,11 +20,26 @@ def set_zone(name):
     _state["name"] = name
 
 
+def set_zone_lookup(lookup):
+    """The zone is lookup()'s name (or None), asked the first time a time is shown or read:
+    a command that shows none (a --json status) never reads the site file for it."""
+    set_zone(None)
+    _state["lookup"] = lookup
+
+
+def _looked_up():
+    lookup = _state["lookup"]
+    if lookup is not None:
+        set_zone(lookup())
+
+
 def zone_name():
+    _looked_up()
     return _state["name"]
 
 
 def zone():
+    _looked_up()
     if _state["tz"] is None:
         return datetime.datetime.now().astimezone().tzinfo
     return _state["tz"]
@@ -40,7 +56,7 @@ def label(time_s=None):
     # "Asia/Shanghai UTC+8": the zone a table's times are in.
     dt = datetime.datetime.fromtimestamp(time_s or 0, zone()) if time_s else now()
     off = _offset_label(dt)
-    return "%s %s" % (_state["name"], off) if _state["name"] else off
+    return "%s %s" % (zone_name(), off) if zone_name() else off
 
 
 def now():

@@ -7,11 +7,13 @@ import sys
 import time
 
 from shaftgate import csvout, eventtext, i18n, minetime, render
+from shaftgate.cli import register
 from shaftgate.cli.station import (
     EXIT_FAILED,
     EXIT_OK,
     DeskError,
     adopt_mine,
+    local_args,
     people_from,
     say_error,
     when_arg,
@@ -331,3 +333,19 @@ def run_permit_history(args):
 
 
 __all__ = ["EXIT_FAILED", "events", "occupants_at", "run_trace", "trace", "wants_history"]
+
+
+# ---- the commands (shaftgate.cli.GROUPS) ----
+
+register(
+    "permit history",
+    "every permit issued, with what became of it (revoked, ended): from serve's record",
+    "local",
+    add_arguments=local_args(permit_history_args),
+)(run_permit_history)
+register(
+    "trace",
+    "one person's route from serve's record (R-ID-3): zones, times, working and dwell time",
+    "local",
+    add_arguments=local_args(trace_args),
+)(run_trace)

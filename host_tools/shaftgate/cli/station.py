@@ -9,20 +9,17 @@ gateways goes to all of them at once and ends with a table of who answered.
 """
 
 import datetime
-import getpass
 import json
-import os
 import sys
 import time
 import zoneinfo
 from pathlib import Path
 
-from shaftgate import alarmtext, csvout, eventtext, i18n, minetime, render, roster_csv
-from shaftgate.link.client import jsonable
+from shaftgate import alarmtext, csvout, eventtext, i18n, minetime, render
+from shaftgate.cli import register
 from shaftgate.station.control import ControlError, ServeClient
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LINK = 0, 1, 2, 3
-NO_ANSWER = ("NoAnswer", "NotConnected", "GatewayTimeout", "LinkError")
 
 
 def mine_time(time_s, time_zone):
@@ -31,166 +28,12 @@ def mine_time(time_s, time_zone):
     return when.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def serve_socket(args, home):
-    """The socket of a running serve, or None: --serve, $SHAFTGATE_SERVE, HOME/serve.sock."""
-    path = getattr(args, "serve", None) or os.environ.get("SHAFTGATE_SERVE")
-    if path:
-        return Path(path)
-    default = Path(home) / "serve.sock"
-    return default if default.exists() else None
-
-
-def wants_direct(args):
-    # A port named on the command line is a commissioning session on that port.
-    if getattr(args, "direct", False) or args.port:
-        return True
-    return any("=" in g for g in (args.gateway or []))
-
-
-def operator_of(args):
-    return (
-        getattr(args, "operator", None) or os.environ.get("SHAFTGATE_OPERATOR") or getpass.getuser()
-    )
-
-
-def _args_for_serve(args):
-    out = {}
-    for k, v in vars(args).items():
-        if k in ("roster_entries", "serve", "home", "key_dir", "port", "gateway", "all"):
-            continue
-        try:
-            json.dumps(v)
-        except TypeError:
-            continue
-        out[k] = v
-    return out
-
-
-def run_through(command, args, out, path, usage_error):
-    name = command.name
-    targets = None if args.all or not args.gateway else list(args.gateway)
-    if targets is None and not args.all and command.kind == "signed":
-        raise usage_error("an order through serve names its gateways: --gateway ID or --all")
-    with ServeClient(path) as serve:
-        from shaftgate.cli import history
-
-        try:
-            if name == "events" and history.wants_history(args):
-                return history.events(serve, args, out)
-            if name == "occupants" and getattr(args, "at", None):
-                return history.occupants_at(serve, args, out)
-        except DeskError as e:
-            raise usage_error(str(e)) from e
-        if name == "events":
-            return _events(serve, args, out, targets)
-        request = {
-            "op": "run",
-            "command": name,
-            "args": _args_for_serve(args),
-            "targets": targets,
-        }
-        if name == "roster load":
-            request["args"]["roster_csv"] = roster_csv.read_text(args.file)
-        if command.kind == "signed":
-            request["operator"] = operator_of(args)
-            reason = getattr(args, "why", None)
-            if not reason and isinstance(getattr(args, "reason", None), str):
-                reason = args.reason
-            if not reason and name == "evacuate":
-                reason = "evacuation reason %s" % render.EVAC_REASON_NAMES.get(
-                    args.reason, args.reason
-                )
-            request["reason"] = reason
-        reply = serve.call(request)
-    results = reply["results"]
-    status = EXIT_OK
-    for r in results:
-        if "error" in r:
-            kind = r["error"]["type"]
-            status = max(status, EXIT_LINK if kind in NO_ANSWER else EXIT_FAILED)
-    if args.json:
-        out.write(json.dumps(jsonable(reply), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
-        return status
-    blocks = [command.render(r["result"], args) for r in results if "result" in r]
-    if blocks:
-        out.write("\n\n".join(blocks) + "\n")
-    if command.kind == "signed" or len(results) > 1 or any("error" in r for r in results):
-        out.write(order_table(reply) + "\n")
-    return status
-
-
-def order_table(reply):
-    results = reply["results"]
-    lines = []
-    if reply.get("order_id"):
-        lines.append("order %d (%s) 指令记录:" % (reply["order_id"], reply["command"]))
-    width = max([len(r["gateway_id"]) for r in results] + [7])
-    zwidth = max([len(r.get("zone") or "") for r in results] + [4])
-    lines.append("%-*s  %-*s  %s" % (width, "gateway", zwidth, "zone", "result 结果"))
-    for r in results:
-        if "result" in r:
-            what = "done 已执行"
-        elif r["error"]["type"] == "GatewayError":
-            what = "REFUSED 拒绝: %s" % r["error"]["message"]
-        elif r["error"]["type"] not in NO_ANSWER:
-            what = "FAILED 失败 (%s): %s" % (r["error"]["type"], r["error"]["message"])
-        else:
-            what = "NO ANSWER 无应答: %s" % r["error"]["message"]
-        lines.append("%-*s  %-*s  %s" % (width, r["gateway_id"], zwidth, r.get("zone") or "", what))
-    failed = [r for r in results if "error" in r]
-    silent = [r["gateway_id"] for r in failed if r["error"]["type"] in NO_ANSWER]
-    refused = [r["gateway_id"] for r in failed if r["gateway_id"] not in silent]
-    summary = "done at %d of %d" % (len(results) - len(failed), len(results))
-    if refused:
-        summary += "; REFUSED or failed at: %s" % ", ".join(refused)
-    if silent:
-        summary += "; NO ANSWER, not carried out at: %s" % ", ".join(silent)
-    lines.append(summary)
-    return "\n".join(lines)
-
-
-def _events(serve, args, out, targets):
-    if targets is None:
-        targets = [r["gateway_id"] for r in serve.call({"op": "status"})["rows"]]
-    if args.follow and len(targets) != 1:
-        raise ControlError("--follow watches one gateway; name exactly one")
-    data = {"events": []}
-    for gid in targets:
-        data = serve.call({"op": "events", "gateway": gid, "last": args.last})
-        doc = {
-            "gateway_id": gid,
-            "catch_up": {
-                "gateway_id": gid,
-                "new_events": 0,
-                "acked_to": None,
-                "unacked": None,
-                "gaps": [],
-                "chain_anchored_at": None,
-            },
-            "recent": data["events"] if args.last else [],
-            "ack_note": "read from serve's record (serve alone acknowledges)",
-            "last": args.last,
-        }
-        if args.json:
-            out.write(json.dumps(jsonable(doc), ensure_ascii=False, sort_keys=True) + "\n")
-        else:
-            out.write(render.render_events(doc) + "\n")
-    out.flush()
-    if not args.follow:
-        return EXIT_OK
-    last = data["events"][-1]["seq"] if data["events"] else 0
-    while True:
-        time.sleep(args.wait)
-        fresh = serve.call({"op": "events", "gateway": targets[0], "last": 1000})["events"]
-        for e in fresh:
-            if e["seq"] > last:
-                last = e["seq"]
-                if args.json:
-                    out.write(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n")
-                else:
-                    out.write(render.event_line(e) + "\n")
-        out.flush()
-
+from shaftgate.cli.through import (  # noqa: E402  (there since the CLI was split; watch, history use them)
+    NO_ANSWER,
+    operator_of,
+    order_table,
+    serve_socket,
+)
 
 # ---- commands of their own ----
 
@@ -526,3 +369,86 @@ def local_args(extra):
         extra(p)
 
     return add
+
+
+# ---- the commands (shaftgate.cli.GROUPS) ----
+
+
+def _watch_args(p):
+    from shaftgate.cli import watch
+
+    watch.watch_args(p)
+
+
+def _run_watch(args):
+    # Imported here: rich is needed by watch alone.
+    from shaftgate.cli import watch
+
+    return watch.run_watch(args)
+
+
+def _report_args(p):
+    from shaftgate.cli import report
+
+    report.report_args(p)
+
+
+def _run_report(args):
+    # Imported here: matplotlib, Jinja2 and WeasyPrint are for the report alone.
+    from shaftgate.cli import report
+
+    return report.run_report(args)
+
+
+register(
+    "serve",
+    "the surface station: owns the gateway links, records, alarms, publishes (docs/serve.md)",
+    "local",
+    add_arguments=serve_args,
+)(run_serve)
+register(
+    "alarms",
+    "the active alarms, from serve",
+    "local",
+    add_arguments=local_args(alarms_args),
+)(run_alarms)
+register(
+    "alarm ack",
+    "acknowledge a latched alarm after checking it (an order, stored with the reason)",
+    "local",
+    add_arguments=local_args(alarm_ack_args),
+)(run_alarm_ack)
+register(
+    "accept-gap",
+    "through serve: record missing events as a gap and go on (after checking why, R-DATA-2)",
+    "local",
+    add_arguments=local_args(accept_gap_args),
+)(run_accept_gap)
+register(
+    "watch",
+    "every gateway live from serve: alarms on top (a: acknowledge), zones, latest events",
+    "local",
+    add_arguments=local_args(_watch_args),
+)(_run_watch)
+
+
+register(
+    "report shift",
+    "the shift report (R-CAP-10): zones against caps, violations, evacuations, gas, trend; HTML and PDF",
+    "local",
+    add_arguments=local_args(_report_args),
+)(_run_report)
+register(
+    "roster show",
+    "the roster serve loaded into each gateway, with names, roles and crews",
+    "local",
+    add_arguments=local_args(roster_show_args),
+)(run_roster_show)
+
+
+register(
+    "orders",
+    "the order audit: who ordered what, why, and which gateways answered",
+    "local",
+    add_arguments=local_args(orders_args),
+)(run_orders)

@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 
 from gatewire.auth import KEY_LEN
+from shaftgate.home import shaftgate_home
 
 # Gateway ids become file names: a narrow alphabet, so "../x" or "a/b" can never name a
 # file outside the keystore. 32 bytes is the wire limit of a gateway id (messages._NAME).
@@ -33,13 +34,6 @@ def check_gateway_id(gateway_id):
             "starting with a letter or digit" % (gateway_id,)
         )
     return gateway_id
-
-
-def shaftgate_home():
-    home = os.environ.get("SHAFTGATE_HOME")
-    if home:
-        return Path(home)
-    return Path.home() / ".config" / "shaftgate"
 
 
 def default_key_dir():

@@ -40,19 +40,15 @@ import pwd
 import socket
 import struct
 import threading
-import time
 from concurrent.futures import wait
 
 from shaftgate import roster_csv
 from shaftgate.link.client import jsonable
 from shaftgate.station import history, report
+from shaftgate.station.control_client import ControlError, ServeClient, wait_for  # noqa: F401
 
 MAX_REQUEST = 4 * 1024 * 1024  # a roster CSV of a big mine fits
 ORDER_WAIT_S = 20.0  # per order, beyond its own per-request timeouts
-
-
-class ControlError(Exception):
-    pass
 
 
 class _Session:
@@ -114,7 +110,9 @@ class ControlServer:
 
     def _serve(self, conn):
         uid = _peer_uid(conn)
-        with conn, conn.makefile("rwb") as f:
+        # Replies go out unbuffered (sendall): a buffered writer would flush again when the
+        # connection closes and raise BrokenPipeError there after its client had gone.
+        with conn, conn.makefile("rb") as f:
             while True:
                 line = f.readline(MAX_REQUEST + 1)
                 if not line:
@@ -130,8 +128,7 @@ class ControlServer:
                     reply = {"ok": False, "error": "not a JSON request: %s" % e}
                 data = json.dumps(jsonable(reply), ensure_ascii=False).encode() + b"\n"
                 try:
-                    f.write(data)
-                    f.flush()
+                    conn.sendall(data)
                 except OSError:
                     return
 
@@ -513,55 +510,3 @@ def _peer_uid(conn):
         return struct.unpack("3i", creds)[1]
     except OSError:
         return None
-
-
-# ---- the client side ----
-
-
-class ServeClient:
-    """One connection to serve's socket; call() sends a request and returns its data."""
-
-    def __init__(self, path, timeout_s=60.0):
-        self.path = os.fspath(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout_s)
-        try:
-            self.sock.connect(self.path)
-        except OSError:
-            self.sock.close()
-            raise
-        self._f = self.sock.makefile("rwb")
-
-    def call(self, request):
-        self._f.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
-        self._f.flush()
-        line = self._f.readline()
-        if not line:
-            raise ControlError("serve closed the connection (%s)" % self.path)
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise ControlError(reply.get("error") or "serve refused the request")
-        return reply["data"]
-
-    def close(self):
-        self._f.close()
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def wait_for(path, timeout_s=30.0):
-    # Until serve answers on its socket (it binds before its links connect).
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with ServeClient(path, 5.0) as c:
-                return c.call({"op": "status"})
-        except (OSError, ControlError):
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.1)

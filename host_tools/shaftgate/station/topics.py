@@ -171,33 +171,13 @@ class EventTexts:
         )
 
     def event(self, event):
-        try:
-            seq, time_s, kind = event["seq"], event["time_s"], event["kind"]
-            tag, a, b, digest = event["tag"], event["a"], event["b"], event["digest"]
-        except (KeyError, TypeError):
-            seq = None
-        if (
-            type(seq) is not int
-            or not 1 <= seq <= 0xFFFFFFFF
-            or type(time_s) is not int
-            or time_s < 0
-            or type(kind) is not int
-            or not 1 <= kind <= 0xFFFF
-            or type(tag) is not int
-            or tag < 0
-            or type(a) is not int
-            or type(b) is not int
-            or not isinstance(digest, (bytes, bytearray))
-            or len(digest) != 16
-        ):
+        fields = _stored_fields(event)
+        if fields is None:
             # Not what the record stores: the checking builder names what is wrong (or
             # takes a hex digest) and its payload is formatted the same way.
             p = _event_payload(None, None, None, event)
-            seq, time_s, kind, tag, a, b, digest = (
-                p["seq"], p["time_s"], p["kind"], p["tag"], p["a"], p["b"], p["digest"]
-            )  # fmt: skip
-        else:
-            digest = digest.hex()
+            fields = tuple(p[k] for k in ("seq", "time_s", "kind", "tag", "a", "b", "digest"))
+        seq, time_s, kind, tag, a, b, digest = fields
         name = KIND_NAMES.get(kind) or "KIND_%d" % kind
         return _EVENT_JSON % (
             self._id, seq, self._where, seq, time_s, kind, name, tag, a, b, digest
@@ -217,6 +197,32 @@ class EventTexts:
             last,
             items,
         )
+
+
+def _stored_fields(event):
+    # (seq, time_s, kind, tag, a, b, digest hex) of an event as the record holds it (ints in
+    # range, a 16-byte digest), or None for anything else.
+    try:
+        seq, time_s, kind = event["seq"], event["time_s"], event["kind"]
+        tag, a, b, digest = event["tag"], event["a"], event["b"], event["digest"]
+    except (KeyError, TypeError):
+        return None
+    if (
+        type(seq) is not int
+        or not 1 <= seq <= 0xFFFFFFFF
+        or type(time_s) is not int
+        or time_s < 0
+        or type(kind) is not int
+        or not 1 <= kind <= 0xFFFF
+        or type(tag) is not int
+        or tag < 0
+        or type(a) is not int
+        or type(b) is not int
+        or not isinstance(digest, (bytes, bytearray))
+        or len(digest) != 16
+    ):
+        return None
+    return seq, time_s, kind, tag, a, b, digest.hex()
 
 
 def _quote(text):

@@ -1,6 +1,8 @@
 """The firmware image a virtual board runs: the .mpy files `shaftgate deploy` builds for
-the profile's board (deploy.build, the same mpy-cross and flags), with hal/virtual.mpy
-in place of that board's own HAL module, which needs `machine`.
+the profile's board (deploy.build, the same mpy-cross and flags), plus hal/virtual.mpy,
+which hal.load() picks on the virtual board. The board's own HAL module (hal/pico.mpy,
+which needs `machine`) stays in the image unused, for the tests that run it over
+stand-ins (tests/test_pico_hal.py); a file never imported costs no heap.
 
 Built once per content: the folder is named by a hash of every source file and of
 mpy-cross's version, so a test session builds it on the first board and every later
@@ -31,6 +33,7 @@ def _digest(paths, tool):
     version = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
     h.update(version.encode())
     h.update(" ".join(_deploy().MPY_CROSS_FLAGS).encode())
+    h.update(b"layout 2: the board's HAL kept")
     for p in sorted(paths):
         h.update(str(p).encode() + b"\0")
         h.update(Path(p).read_bytes())
@@ -38,8 +41,8 @@ def _digest(paths, tool):
 
 
 def firmware_image(board, repo=_REPO):
-    """Folder of the board's file system as deploy ships it for `board`, the HAL swapped
-    for hal/virtual.mpy. Raises deploy.DeployError if a file does not compile."""
+    """Folder of the board's file system as deploy ships it for `board`, with
+    hal/virtual.mpy added. Raises deploy.DeployError if a file does not compile."""
     repo = Path(repo)
     tool = _deploy().mpy_cross_path()
     sources = [src for src, _ in _deploy().firmware_sources(board, repo)]
@@ -54,7 +57,6 @@ def firmware_image(board, repo=_REPO):
     try:
         _deploy().build(board, work, repo=repo, mpy_cross=tool)
         tree = work / "board"
-        (tree / "hal" / (board + ".mpy")).unlink()
         compile_module(
             tool,
             virtual,

@@ -1,9 +1,9 @@
-# A stand-in for MicroPython's `rp2` module (benches only): DMA channels that move a
+# A stand-in for MicroPython's `rp2` module (tests and benches only, never a board): DMA channels that move a
 # reader UART's bytes into a ring as the RP2040's DMA does for hal/pico.py's DmaChannel:
 # each byte written where the channel is, the write address wrapping in the ring, the
 # transfer count (registers word 2) going down; writing registers word 7
 # (AL1_TRANS_COUNT_TRIG) loads a count and starts the channel again where it stopped.
-import machine
+import standin_machine as machine
 
 _UART_BASE = (0x40034000, 0x40038000)
 CHANNELS = []
@@ -69,7 +69,8 @@ class DMA:
 def wire(uart_id, data):
     # A reader sends `data` on UART uart_id: into its DMA ring if hal/pico.py set one up,
     # else into the UART's own buffer (the interrupt-fed receive).
-    for ch in CHANNELS:
+    for i in range(len(CHANNELS) - 1, -1, -1):  # the newest board's channel (a test makes many)
+        ch = CHANNELS[i]
         if ch.uart == uart_id and ch.running:
             ch.receive(data)
             return

@@ -1,4 +1,4 @@
-# A stand-in for MicroPython's `machine` on an RP2040 (benches only, never a board): just
+# A stand-in for MicroPython's `machine` on an RP2040 (tests and benches only): just
 # enough of Pin, UART, ADC, WDT, RTC, mem32 and reset_cause for the real hal/pico.py and
 # hal/mcu.py to run under the WebAssembly port, whose build has no `machine`. The bench is
 # the world around the board: it pulses pins, puts reader bytes on the wire (straight
