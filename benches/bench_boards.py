@@ -167,7 +167,9 @@ def run():
                 _kb(r.get("load_heap")),
                 _kb(limit),
                 "%.0f%%" % (100 * peak / limit) if limit else "-",
-                r.get("died", "%s headroom" % _kb(limit - peak) if limit else ""),
+                r.get(
+                    "died", "%s left after the fullest call" % _kb(limit - peak) if limit else ""
+                ),
             ]
         )
         time_rows.append(
@@ -184,8 +186,8 @@ def run():
     took = time.monotonic() - t0
     return [
         (
-            "Heap in use on each board profile (peak after a call; frozen: bytecode not "
-            "counted), %d s to measure" % took,
+            "Heap in use on each board profile (peak after a call, garbage included: "
+            "the live heap is bench fit's; frozen: bytecode not counted), %d s to measure" % took,
             ["profile", "scenario", "boot", "under load", "heap", "peak/heap", "note"],
             heap_rows,
         ),

@@ -5,7 +5,7 @@ as the .mpy files `shaftgate deploy` ships, under the real MicroPython (WebAssem
 A shaft gateway with a 2,000-person roster (loaded over the link, as a host does) and 300
 people in: first boot, reboot, crossings with events pushed to a host, acks, status, a
 roster load and a config-set (benches/fit_work.py, driven by benches/fit_probe.mjs one
-call per phase). "before" is the firmware at commit BEFORE, built the same way.
+call per phase). "before" is the firmware at commit BEFORE, built the same way with the mpy-cross options deploy used then.
 
 Heap: this port reclaims garbage only between top-level calls, so a call's figure is
 everything it allocated on top of what was live (a board would collect inside it: the
@@ -13,18 +13,22 @@ figure is an upper bound, as the strict board profile reads it). Board time: VM 
 (the Pico's published 8-queens time / this VM's), about +-50 %, noisy on a shared machine.
 """
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
 import tempfile
+from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "host_tools"))
 
+from shaftgate.cli import deploy  # noqa: E402
 from shaftgate.cli.deploy import build  # noqa: E402
 
 # main when this round of the board-fit work began (the round before began at 22c9d18);
@@ -45,9 +49,40 @@ def _source_tree(commit, dest):
     return dest
 
 
-def probe(repo):
+def flags_at(commit):
+    """The mpy-cross options deploy used at commit (none before MPY_CROSS_FLAGS), so that
+    "before" is built as it was shipped then."""
+    text = subprocess.run(
+        ["git", "-C", str(REPO), "show", "%s:host_tools/shaftgate/cli/deploy.py" % commit],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"^MPY_CROSS_FLAGS = (\(.*?\))", text, re.M)
+    return ast.literal_eval(m.group(1)) if m else ()
+
+
+@contextmanager
+def _built_with(flags):
+    if flags is None:
+        yield
+        return
+    kept = deploy.MPY_CROSS_FLAGS
+    deploy.MPY_CROSS_FLAGS = tuple(flags)
+    try:
+        yield
+    finally:
+        deploy.MPY_CROSS_FLAGS = kept
+
+
+def _build(tmp, repo, flags):
+    with _built_with(flags):
+        return build("pico", tmp, repo=Path(repo))
+
+
+def probe(repo, flags=None):
     with tempfile.TemporaryDirectory(prefix="shaftgate-fit-") as tmp:
-        files = build("pico", tmp, repo=Path(repo))
+        files = _build(tmp, repo, flags)
         proc = subprocess.run(
             ["node", str(REPO / "benches" / "fit_probe.mjs"), tmp],
             capture_output=True,
@@ -62,6 +97,50 @@ def probe(repo):
             figures["mpy_bytes"] = sum(size for _, size in files)
             return figures
     raise RuntimeError("fit probe failed:\n" + proc.stderr[-3000:])
+
+
+# Modules imported on use and let go after (not in the heap after boot): their cost is
+# counted while one runs. The rest is imported at boot (gateway.boot) and by the board.
+ON_USE = ("gateway.config", "gateway.rosterload", "gateway.commands")
+
+
+def module_costs(repo, flags=None):
+    """{module: bytes of heap it keeps once imported} for the pico build of repo, under the
+    real MicroPython (benches/module_cost.mjs), and {module: .mpy bytes}."""
+    with tempfile.TemporaryDirectory(prefix="shaftgate-modules-") as tmp:
+        files = _build(tmp, repo, flags)
+        present = {f[:-4].replace("/", ".") for f, _ in files if f.endswith(".mpy")}
+        roots = ["gateway.boot", "hal.pico"] + [m for m in ON_USE if m in present]
+        proc = subprocess.run(
+            ["node", str(REPO / "benches" / "module_cost.mjs"), tmp, ",".join(roots)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=str(REPO),
+        )
+    for line in proc.stdout.splitlines():
+        if line.startswith(PREFIX):
+            sizes = {f[:-4].replace("/", "."): n for f, n in files if f.endswith(".mpy")}
+            return json.loads(line[len(PREFIX) :])["cost"], sizes
+    raise RuntimeError("module cost probe failed:\n" + proc.stderr[-3000:])
+
+
+def module_rows(before_repo, before_flags):
+    cost, mpy = module_costs(REPO)
+    old, _ = module_costs(before_repo, before_flags)
+    rows = []
+    for name, n in sorted(cost.items(), key=lambda kv: -kv[1]):
+        where = "on use" if name in ON_USE else ("board" if name.startswith("hal.") else "boot")
+        was = old.get(name)
+        rows.append(
+            (name, where, "%d B" % mpy.get(name, 0), "-" if was is None else _kb(was), _kb(n))
+        )
+    resident = sum(n for k, n in cost.items() if k not in ON_USE)
+    was_resident = sum(n for k, n in old.items() if k not in ON_USE)
+    rows.append(
+        ("all imported at boot (firmware + board)", "", "", _kb(was_resident), _kb(resident))
+    )
+    return rows
 
 
 def steady(figures_list):
@@ -162,7 +241,9 @@ def _rows(f):
 
 def run():
     with tempfile.TemporaryDirectory(prefix="shaftgate-before-") as old:
-        before = _rows(probe(_source_tree(BEFORE, old)))
+        flags = flags_at(BEFORE)
+        before = _rows(probe(_source_tree(BEFORE, old), flags))
+        modules = module_rows(old, flags)
     after = _rows(steady([probe(REPO), probe(REPO)]))
     rows = []
     for key in after:
@@ -180,7 +261,13 @@ def run():
             "firmware as .mpy; before = %s" % BEFORE,
             ["figure", "before", "after"],
             rows,
-        )
+        ),
+        (
+            "Each module's own heap once imported (.mpy as deployed, biggest first; imported "
+            "in dependency order, the live heap's growth at each); before = %s" % BEFORE,
+            ["module", "imported", ".mpy", "heap before", "heap after"],
+            modules,
+        ),
     ]
 
 
@@ -188,4 +275,4 @@ if __name__ == "__main__":
     for title, _header, rows in run():
         print(title)
         for r in rows:
-            print("  %-66s %14s %14s" % r)
+            print("  " + "  ".join("%14s" % c for c in r))

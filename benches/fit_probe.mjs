@@ -103,6 +103,7 @@ const codeLive = live() - bare;
 // figure below counts them. This port lacks two `micropython` names hal.pico imports.
 mp.FS.mkdirTree("/standin");
 mp.FS.writeFile("/standin/machine.py", "");
+mp.FS.writeFile("/standin/rp2.py", ""); // hal.pico uses rp2.DMA only inside Board()
 mp.FS.writeFile(
   "/standin/upy_standin.py",
   "from micropython import *\ndef alloc_emergency_exception_buf(n):\n    pass\n",
@@ -111,7 +112,7 @@ run(
   [
     "import builtins",
     "sys.path.append('/standin')",
-    "import machine, upy_standin",
+    "import machine, rp2, upy_standin",
     "_real_import = builtins.__import__",
     "def _board_import(name, *a):",
     "    return upy_standin if name == 'micropython' else _real_import(name, *a)",

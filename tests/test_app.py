@@ -1443,6 +1443,39 @@ def test_an_exception_inside_a_handler_is_answered_logged_and_survived():
     assert rig.board.work
 
 
+def test_a_roster_part_whose_staging_write_fails_is_answered_and_the_load_ends():
+    # A part is staged in the step after it was read (a job): a flash fault there is
+    # answered and logged as in _handle, never a reset, and the old roster stays.
+    rig = staffed()
+    rs = rig.gw.zone.roster
+    n_before = rs.n
+    flash = rs._flash
+
+    class Failing:
+        def __getattr__(self, name):
+            return getattr(flash, name)
+
+        def append(self, name, data):
+            raise OSError(28, "no space")
+
+    rs._flash = Failing()
+    before = rig.last_seq()
+    part = [roster_entry(t) for t in range(1, 11)]
+    r = rig.request("roster-load", load_id=9, part=0, parts=2, entries=part, total=20)
+    assert r.code == E_INTERNAL and "OSError" in r.text, r
+    err = of_kind(rig.events_after(before), ev.INTERNAL_ERROR)
+    assert [e[3] for e in err] == [messages.ROSTER_LOAD]
+    rs._flash = flash
+    # The load ended: its next part is out of sequence; the old roster is in force.
+    r = rig.request("roster-load", load_id=9, part=1, parts=2, entries=part, total=20)
+    assert r.code == E_REFUSED, r
+    assert rs.n == n_before
+    # A fresh load goes through.
+    r = rig.request("roster-load", load_id=10, part=0, parts=1, entries=part, total=10)
+    assert r.ok, r
+    assert rs.n == 10
+
+
 def test_a_command_whose_counter_cannot_be_stored_is_not_acted_on():
     # docs/keys.md: the counter is on flash before the command acts, or it does not act.
     rig = Rig()

@@ -404,6 +404,11 @@ def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     assert rig.gw.zone.roster.find(3) >= 0  # the old roster still answers
     other = rig.request("roster-load", load_id=10, part=0, parts=1, entries=[], total=0)
     assert other.code == E_REFUSED and "in progress" in other.text
+    # A config change, a job of its own too, waits for the commit: refused, nothing set.
+    warn = rig.gw.cfg["warn_pct"]
+    other = rig.request("config-set", changes={"warn_pct": warn - 5})
+    assert other.code == E_REFUSED and "in progress" in other.text, other
+    assert rig.gw.cfg["warn_pct"] == warn
     status = rig.call("status")  # other requests are served meanwhile
     assert status["occupants"] == 1
     done = rig.reply_to("roster-load", env[1])
@@ -412,6 +417,8 @@ def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     assert r.find(3) == -1 and r.find(1900) == -1 and r.find(1901) >= 0 and r.find(3000) >= 0
     tags = [e[0] for e in r.entries()]
     assert tags == sorted(tags)
+    rig.call("config-set", changes={"warn_pct": warn - 5})  # and goes through after it
+    assert rig.gw.cfg["warn_pct"] == warn - 5
 
 
 def test_a_roster_commit_that_finds_a_person_twice_is_refused_and_the_old_stays():

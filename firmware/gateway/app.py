@@ -846,6 +846,15 @@ class Gateway:
             finally:
                 self._in_command = False
             self._send(messages.error_reply(rid, E_REFUSED, str(e), "entries"))
+        except Exception as e:
+            # As in _handle: a fault in one command is answered as failed and logged,
+            # and the gateway goes on (a flash write that fails while a part is staged).
+            self._job = None
+            gc.collect()
+            self.emit(ev.INTERNAL_ERROR, code, _i31(rid), 0)
+            self._send(
+                messages.error_reply(rid, E_INTERNAL, "internal error: %s" % type(e).__name__, None)
+            )
         finally:
             if self._job is None:
                 self._let_commands_go()

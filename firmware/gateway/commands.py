@@ -42,25 +42,49 @@ def config_set(gw, body):
     if "gateway_id" in changes and changes["gateway_id"] != gw.cfg["gateway_id"]:
         # The event chain starts from the gateway id: it is fixed at provisioning.
         raise ProtocolError(E_REFUSED, "gateway_id is set at provisioning only", "gateway_id")
-    configuration = _config()
-    new = configuration.apply(gw.cfg, changes)
+    if gw._job is not None:
+        raise ProtocolError(
+            E_REFUSED, "another command is in progress: send again once it has answered", None
+        )
+    # Two steps, each a call of its own (a board's heap then holds one of them at a time):
+    # the trial, then the change. The reply follows the change, as _run_job sends it.
+    gw._job = [_change_config(gw, changes), 0, 0, {}]
+    return _LATER
+
+
+def _change_config(gw, changes):
     try:
-        built = gw._build(new)  # a trial: what the zone or interlocks refuse changes nothing
-    except (ValueError, ProtocolError) as e:
-        raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
-    for k in configuration.loosened(gw.cfg, new):
-        # Loosening a gas limit is allowed only signed, as this is; it is evidence too.
-        gw.emit(ev.GAS_LIMIT_LOOSENED, configuration.GAS_LIMITS.index(k) + 1, new[k], gw.cfg[k])
-    store.write_cbor(gw.flash, store.CONFIG_FILE, new)
-    gw._save_state()
-    # Rebuild from flash exactly as a boot would: one path for both.
-    gw.emit(ev.CONFIG_CHANGED, 0, len(body["changes"]), 0)
-    gw.system &= ~SYS_CONFIG_BAD
-    gw._install(new, built)
-    for _ in gw._restore():
-        pass
-    store.unload("config")
-    return None
+        configuration = _config()
+        new = configuration.apply(gw.cfg, changes)
+        try:
+            built = gw._build(new)  # a trial: what the zone or interlocks refuse changes nothing
+        except (ValueError, ProtocolError) as e:
+            raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
+        loosened = []
+        for k in configuration.loosened(gw.cfg, new):
+            loosened.append((configuration.GAS_LIMITS.index(k) + 1, new[k], gw.cfg[k]))
+        configuration = None
+        store.unload("config")
+        yield
+        # One step from here to the end, as one command's effects (the reserve theirs):
+        # nothing runs between the state saved and the zone rebuilt from it.
+        gw._in_command = True
+        try:
+            for g in loosened:
+                # Loosening a gas limit is allowed only signed, as this is; it is evidence.
+                gw.emit(ev.GAS_LIMIT_LOOSENED, g[0], g[1], g[2])
+            store.write_cbor(gw.flash, store.CONFIG_FILE, new)
+            gw._save_state()
+            # Rebuild from flash exactly as a boot would: one path for both.
+            gw.emit(ev.CONFIG_CHANGED, 0, len(changes), 0)
+            gw.system &= ~SYS_CONFIG_BAD
+            gw._install(new, built)  # the trial, now the zone in force
+            for _ in gw._restore():
+                pass
+        finally:
+            gw._in_command = False
+    finally:
+        store.unload("config")
 
 
 def roster_load(gw, body):
@@ -68,7 +92,9 @@ def roster_load(gw, body):
     part = body["part"]
     if gw._job is not None:
         raise ProtocolError(
-            E_REFUSED, "a roster commit is in progress: send again once it has answered", "part"
+            E_REFUSED,
+            "a roster commit or another command is in progress: send again once it has answered",
+            "part",
         )
     if part == 0:
         gw._roster_load = [body["load_id"], body["parts"], 0, body["total"]]
@@ -101,6 +127,12 @@ def _stage_part(gw, roster, body, load, fields):
         roster.abort()
         gw._roster_load = None
         raise ProtocolError(E_BAD_FIELD, str(e), "entries")
+    except Exception:
+        # The staging write failed (flash): the load ends, the old roster stays, and
+        # _run_job answers the fault; the host starts again from part 0.
+        roster.abort()
+        gw._roster_load = None
+        raise
     load[2] = part + 1
     fields["received"] = load[2]
     if load[2] < load[1]:
