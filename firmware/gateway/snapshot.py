@@ -49,6 +49,8 @@ class Snapshots:
         self._slot = -1  # the slot holding the newest good snapshot, -1: none
         self._head = bytearray(_HEAD)
         self._tail = bytearray(4)
+        self._gen_of = [-1] * len(SLOTS)  # each slot's generation, -1: not whole
+        self._seq_of = [0] * len(SLOTS)
 
     def save(self, seq, zone, il_blob, sealed):
         # Durable on return (the last append is synced): the caller may then act or reply.
@@ -99,47 +101,75 @@ class Snapshots:
     def covered(self):
         # The seq the newest whole snapshot covers, or None (read before boot logs
         # anything: the log must still hold every event after it, R-DATA-2).
-        best = None
-        best_gen = -1
-        for name in SLOTS:
-            data = self._flash.read(name)
-            if data is None:
-                continue
-            gen = _valid(data)
-            if gen > best_gen:
-                best_gen = gen
-                best = struct.unpack_from("<I", data, 8)[0]
-            data = None
-        return best
+        slot = self._newest()
+        return self._seq_of[slot] if slot >= 0 else None
 
     def load(self, zone, now_ms, now_s):
         # Restores the zone from the newest valid slot; returns (seq, interlocks CBOR,
         # sealed), or None if there is no snapshot at all. SnapshotError if there are
         # snapshots and none is valid; the zone is then untouched.
-        best = None
-        best_gen = -1
-        best_slot = -1
         fl = self._flash
-        seen = False
-        for i in range(len(SLOTS)):
-            data = fl.read(SLOTS[i])
-            if data is None:
-                continue
-            seen = True
-            gen = _valid(data)
-            if gen > best_gen:
-                best = data
-                best_gen = gen
-                best_slot = i
-            data = None
-        if best is None:
-            if seen:
-                raise SnapshotError("state snapshot: no slot is whole (damaged or cut)")
+        best_slot = self._newest()
+        if best_slot < 0:
+            for name in SLOTS:
+                if fl.size(name) is not None:
+                    raise SnapshotError("state snapshot: no slot is whole (damaged or cut)")
             return None
-        result = _restore(best, zone, now_ms, now_s)
+        # Only the chosen slot is read whole (the boot's heap peak): each slot was
+        # checked through a small buffer. Checked again as read.
+        data = fl.read(SLOTS[best_slot])
+        best_gen = _valid(data) if data is not None else -1
+        if best_gen < 0 or best_gen != self._gen_of[best_slot]:
+            raise SnapshotError("state snapshot: slot changed while read")
+        result = _restore(data, zone, now_ms, now_s)
         self.gen = best_gen
         self._slot = best_slot
         return result
+
+    def _newest(self):
+        # The slot holding the newest whole snapshot, -1 if none.
+        gens = self._gen_of
+        best = -1
+        for i in range(len(SLOTS)):
+            gens[i] = self._check(SLOTS[i])
+            self._seq_of[i] = struct.unpack_from("<I", self._head, 8)[0] if gens[i] >= 0 else 0
+            if gens[i] >= 0 and (best < 0 or gens[i] > gens[best]):
+                best = i
+        return best
+
+    def _check(self, name):
+        # _valid() of a slot read through a 256-byte buffer, never the whole file: the
+        # generation of a whole snapshot, else -1. Leaves its header in self._head.
+        fl = self._flash
+        size = fl.size(name)
+        if size is None or size < _HEAD + 4:
+            return -1
+        head = self._head
+        f = fl.reader(name)
+        try:
+            if f.readinto(head) != _HEAD or head[:4] != _MAGIC:
+                return -1
+            h = struct.unpack_from(_HEAD_FMT, head, 0)
+            if h[5] != _VERSION or size != _HEAD + h[8] + h[9] * 15 + 4:
+                return -1
+            crc = crc32(head)
+            left = size - 4 - _HEAD
+            buf = bytearray(256)
+            mv = memoryview(buf)
+            while left > 0:
+                got = f.readinto(buf)
+                if not got:
+                    return -1
+                k = got if got < left else left
+                crc = crc32(buf if k == 256 else mv[:k], crc)
+                left -= k
+            f.seek(size - 4)
+            tail = self._tail
+            if f.readinto(tail) != 4 or struct.unpack_from("<I", tail, 0)[0] != crc & _U32_MAX:
+                return -1
+            return h[1]
+        finally:
+            f.close()
 
 
 def _valid(data):
