@@ -101,7 +101,8 @@ def probe(repo, flags=None):
 
 # Modules imported on use and let go after (not in the heap after boot): their cost is
 # counted while one runs. The rest is imported at boot (gateway.boot) and by the board.
-ON_USE = ("gateway.config", "gateway.rosterload", "gateway.commands")
+# gateway.bootseq runs the boot and is let go once it is done (config-set uses it again).
+ON_USE = ("gateway.config", "gateway.rosterload", "gateway.commands", "gateway.bootseq")
 
 
 def module_costs(repo, flags=None):
@@ -131,6 +132,8 @@ def module_rows(before_repo, before_flags):
     rows = []
     for name, n in sorted(cost.items(), key=lambda kv: -kv[1]):
         where = "on use" if name in ON_USE else ("board" if name.startswith("hal.") else "boot")
+        if name == "gateway.bootseq":
+            where = "boot only"
         was = old.get(name)
         rows.append(
             (name, where, "%d B" % mpy.get(name, 0), "-" if was is None else _kb(was), _kb(n))

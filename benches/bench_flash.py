@@ -21,7 +21,7 @@ holding files that never change (roster, config) are never erased and not counte
 import gateway_work
 import lfs_flash
 
-from gateway import app
+from gateway import bootseq
 from gateway import eventlog as eventlog_mod
 
 CROSSINGS = 4000
@@ -39,11 +39,11 @@ def _shaft(segment_records):
             self.flash = lfs_flash.LfsFlash(fs)
 
     real = eventlog_mod.EventLog
-    app.EventLog = lambda *a, **k: real(*a, segment_records=segment_records, **k)
+    bootseq.EventLog = lambda *a, **k: real(*a, segment_records=segment_records, **k)
     try:
         shaft = gateway_work.Shaft(host=True, board=LfsBoard())
     finally:
-        app.EventLog = real
+        bootseq.EventLog = real
     return shaft, dev
 
 

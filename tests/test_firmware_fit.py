@@ -208,6 +208,24 @@ def test_a_staged_boot_keeps_outputs_safe_and_feeds_the_watchdog_per_phase():
     assert gw.zone.count == 39 and gw.system == 0
 
 
+def test_the_boot_code_leaves_the_heap_once_booted():
+    import sys
+
+    rig = staffed()
+    rig.board.flash.close()
+    b = FakeBoard(rig.root)
+    b.rtc = NOW_S
+    gw = app.Gateway(b, staged=True)
+    assert "gateway.bootseq" in sys.modules  # the boot's phases run from it
+    gw.step()
+    assert gw.booting and "gateway.bootseq" in sys.modules
+    while gw.booting:
+        b.ms += 10
+        gw.step()
+    assert "gateway.bootseq" not in sys.modules
+    assert gw.zone.roster.n == len(roster_entries()) and gw.system == 0
+
+
 def test_an_unstaged_boot_is_done_on_return():
     rig = staffed()
     rig.board.flash.close()
@@ -600,6 +618,7 @@ def test_rarely_used_modules_leave_the_heap_after_use():
     rig.call("config-set", changes={"warn_pct": 85})
     assert "gateway.config" not in sys.modules
     assert "gateway.commands" not in sys.modules
+    assert "gateway.bootseq" not in sys.modules  # config-set rebuilds without the boot's code
     assert rig.gw.cfg["warn_pct"] == 85
     r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
     assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it

@@ -12,17 +12,13 @@ from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
 from gateway.eventlog import (
     SEGMENT_RECORDS,
-    EventLog,
     LogFull,
     flash_bytes_max,
-    genesis_digest,
 )
 from gateway.pushframe import EventFramer
-from gateway.rejects import RejectTally
-from gateway.roster import Roster
-from gateway.snapshot import SnapshotError, Snapshots
+from gateway.snapshot import SnapshotError
 from gateway.zone import Zone
-from gatewire import auth, cbor, frame, messages
+from gatewire import cbor, frame, messages
 from gatewire.errors import (
     E_AUTH_BAD,
     E_BAD_FIELD,
@@ -88,9 +84,8 @@ _RESERVED = (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT, ev.LOG_TORN_DISCARDED, ev.LO
 # still free; an evacuation while an eighth is; interlock events (50-99: relays, gas,
 # video, evacuation progress) may use all but that eighth, and the log's own alarms all
 # of it. So commands alone cannot hold back an evacuation, and forged frames never reach
-# the reserve at all (gateway/rejects.py).
-_RESERVE_DIV = const(16)
-_RESERVE_MIN = const(8)
+# the reserve at all (gateway/rejects.py). Its size is set at boot (gateway/bootseq.py).
+
 # Crossings the ledger is rebuilt from at boot (snapshot + these, in log order).
 _REPLAYED = (ev.ENTRY, ev.EXIT)
 
@@ -197,7 +192,9 @@ class Gateway:
         self.ch4_ppm = -1
         self.co_ppm = -1
         self._where = AT_BOOT
-        self._booting = self._boot()
+        from gateway import bootseq
+
+        self._booting = bootseq.run(self)
         if not staged:
             while self.boot_step():
                 pass
@@ -215,92 +212,14 @@ class Gateway:
             next(phases)
         except StopIteration:
             self._booting = None
+            phases = None
+            store.unload("bootseq")
         self.board.feed_watchdog()
         return self._booting is not None
 
     @property
     def booting(self):
         return self._booting is not None
-
-    def _boot(self):
-        fl = self.flash
-        self.boot_count = store.next_boot_count(fl)
-        try:
-            self.key = store.read_key(fl)
-        except store.StoreError:
-            self.key = None
-        if self.key is None:
-            self.system |= SYS_NOT_PROVISIONED
-        configuration = _config()
-        cfg = configuration.defaults()
-        try:
-            stored = store.read_cbor(fl, store.CONFIG_FILE)
-            if stored is not None:
-                cfg = configuration.apply(cfg, stored)
-            else:
-                self.system |= SYS_CONFIG_BAD
-        except (store.StoreError, ProtocolError):
-            self.system |= SYS_CONFIG_BAD
-        self.cfg = cfg
-        try:
-            counter = store.read_counter(fl)
-        except store.StoreError:
-            # A damaged counter must not reopen old commands to replay: every command is
-            # refused (and the alarm raised) until the gateway is provisioned again.
-            counter = 1 << 62
-            self.system |= SYS_COUNTER_BAD
-        self.verifier = auth.Verifier(self.key, counter) if self.key else None
-        # The schema's code leaves the heap before the zone is built (the boot's peak);
-        # a refused config below imports it again. The generator's frame would keep it.
-        configuration = None
-        store.unload("config")
-        yield
-        self._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
-        if self._fs_bytes:
-            try:
-                self._check_log_fits(cfg)
-            except ProtocolError:
-                # A stored log_capacity the file system cannot hold: defaults, work off.
-                self.system |= SYS_CONFIG_BAD
-                cfg = self.cfg = _config().defaults()
-        cap = cfg["log_capacity"]
-        self.log = EventLog(
-            fl,
-            cap,
-            reserve=max(_RESERVE_MIN, cap // _RESERVE_DIV),
-            genesis=genesis_digest(cfg["gateway_id"]),
-            damaged_kind=ev.LOG_RECORD_DAMAGED,
-        )
-        self.rejects = RejectTally(self.emit, self.log, self._now_ms)
-        self.snapshots = Snapshots(fl)
-        self._log_against_state()
-        self._pushed = self.log.last_seq
-        # The log's digest of its newest record, updated in place (read by _stash).
-        self._log_digest = getattr(self.log, "_digest", None)
-        yield
-        self.roster = Roster(self.emit, fl)
-        try:
-            if not self.roster.open():
-                self.system |= SYS_ROSTER_BAD
-        except (OSError, ValueError):
-            self.system |= SYS_ROSTER_BAD
-        yield
-        self._install(cfg)
-        yield
-        for _ in self._restore():
-            yield
-        self.system &= ~SYS_RESTORING
-        self.emit(ev.BOOT, self.boot_count & 0xFFFF, self.system, self.log.last_seq & 0x7FFFFFFF)
-        if self.log.torn_on_boot:
-            self.emit(ev.LOG_TORN_DISCARDED, 0, self.log.torn_on_boot, 0)
-        if self.log.tampered:
-            self.system |= SYS_LOG_TAMPERED
-            self.emit(ev.LOG_TAMPERED, self.log.tamper_code, self.log.tamper_seq & 0x7FFFFFFF, 0)
-        if self.system & ~SYS_RESTORING:
-            self.emit(ev.SYSTEM_ALARM, 0, self.system, 0)
-        self._log_last_fault()
-        self._save_state()
-        store.unload("config")
 
     def _check_log_fits(self, cfg):
         # The log must fit the file system it is on, with room beside it for the roster's
@@ -380,18 +299,10 @@ class Gateway:
             self.system |= SYS_STATE_LOST
             covered = self.log.anchor_seq
         if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
-            covered = self.log.last_seq  # see _log_against_state: nothing to replay
+            covered = self.log.last_seq  # see bootseq._log_against_state: nothing to replay
         yield
         for _ in self._replay(covered):
             yield
-
-    def _log_against_state(self):
-        # Before anything is logged on this boot: a snapshot that covers events the log
-        # no longer holds means they were deleted (R-DATA-2). Their seqs are never given
-        # out again; the log reports the tampering and boot logs LOG_TAMPERED.
-        seq = self.snapshots.covered()
-        if seq is not None:
-            self.log.lost_through(seq)
 
     def _replay(self, covered):
         # Crossings logged after the snapshot bring the ledger up to the last event. It
@@ -497,24 +408,6 @@ class Gateway:
             self._log_full()
 
     # ---- faults ----
-
-    def _log_last_fault(self):
-        # The fault that reset the board last time, recorded by _fault(), as evidence.
-        try:
-            rec = store.read_cbor(self.flash, FAULT_FILE)
-        except store.StoreError:
-            rec = [0, 0, 0, "?"]
-        if rec is None:
-            return
-        ok = isinstance(rec, list) and len(rec) == 4
-        for i in range(3):
-            if not ok or type(rec[i]) is not int or not 0 <= rec[i] <= 0xFFFF:
-                ok = False
-        if ok:
-            self.emit(ev.FAULT, rec[1], rec[0], rec[2])
-        else:
-            self.emit(ev.FAULT, 0, 0, 0)
-        self.flash.remove(FAULT_FILE)
 
     def _fault(self, e):
         # An exception escaped step(): outputs safe at once, the fault on flash for the

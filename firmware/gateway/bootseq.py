@@ -1,0 +1,143 @@
+# The boot sequence: restoring the gateway from flash (key, configuration, counter,
+# event log, roster, state snapshot and the crossings logged after it), one phase per
+# boot_step(). Boot-only code, so it leaves the heap once the gateway has booted
+# (store.unload, as config and commands do): a board keeps imported bytecode in its heap.
+from gateway import events as ev
+from gateway import store
+from gateway.app import (
+    FAULT_FILE,
+    SYS_CONFIG_BAD,
+    SYS_COUNTER_BAD,
+    SYS_LOG_TAMPERED,
+    SYS_NOT_PROVISIONED,
+    SYS_RESTORING,
+    SYS_ROSTER_BAD,
+    _config,
+)
+from gateway.eventlog import EventLog, genesis_digest
+from gateway.rejects import RejectTally
+from gateway.roster import Roster
+from gateway.snapshot import Snapshots
+from gatewire import auth
+from gatewire.errors import ProtocolError
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(__x):
+        return __x
+
+
+# The log's reserve (gateway/app.py emit): a sixteenth of it, at least 8 events.
+_RESERVE_DIV = const(16)
+_RESERVE_MIN = const(8)
+
+
+def run(gw):
+    fl = gw.flash
+    gw.boot_count = store.next_boot_count(fl)
+    try:
+        gw.key = store.read_key(fl)
+    except store.StoreError:
+        gw.key = None
+    if gw.key is None:
+        gw.system |= SYS_NOT_PROVISIONED
+    configuration = _config()
+    cfg = configuration.defaults()
+    try:
+        stored = store.read_cbor(fl, store.CONFIG_FILE)
+        if stored is not None:
+            cfg = configuration.apply(cfg, stored)
+        else:
+            gw.system |= SYS_CONFIG_BAD
+    except (store.StoreError, ProtocolError):
+        gw.system |= SYS_CONFIG_BAD
+    gw.cfg = cfg
+    try:
+        counter = store.read_counter(fl)
+    except store.StoreError:
+        # A damaged counter must not reopen old commands to replay: every command is
+        # refused (and the alarm raised) until the gateway is provisioned again.
+        counter = 1 << 62
+        gw.system |= SYS_COUNTER_BAD
+    gw.verifier = auth.Verifier(gw.key, counter) if gw.key else None
+    # The schema's code leaves the heap before the zone is built (the boot's peak);
+    # a refused config below imports it again. The generator's frame would keep it.
+    configuration = None
+    store.unload("config")
+    yield
+    gw._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
+    if gw._fs_bytes:
+        try:
+            gw._check_log_fits(cfg)
+        except ProtocolError:
+            # A stored log_capacity the file system cannot hold: defaults, work off.
+            gw.system |= SYS_CONFIG_BAD
+            cfg = gw.cfg = _config().defaults()
+    cap = cfg["log_capacity"]
+    gw.log = EventLog(
+        fl,
+        cap,
+        reserve=max(_RESERVE_MIN, cap // _RESERVE_DIV),
+        genesis=genesis_digest(cfg["gateway_id"]),
+        damaged_kind=ev.LOG_RECORD_DAMAGED,
+    )
+    gw.rejects = RejectTally(gw.emit, gw.log, gw._now_ms)
+    gw.snapshots = Snapshots(fl)
+    _log_against_state(gw)
+    gw._pushed = gw.log.last_seq
+    # The log's digest of its newest record, updated in place (read by _stash).
+    gw._log_digest = getattr(gw.log, "_digest", None)
+    yield
+    gw.roster = Roster(gw.emit, fl)
+    try:
+        if not gw.roster.open():
+            gw.system |= SYS_ROSTER_BAD
+    except (OSError, ValueError):
+        gw.system |= SYS_ROSTER_BAD
+    yield
+    gw._install(cfg)
+    yield
+    for _ in gw._restore():
+        yield
+    gw.system &= ~SYS_RESTORING
+    gw.emit(ev.BOOT, gw.boot_count & 0xFFFF, gw.system, gw.log.last_seq & 0x7FFFFFFF)
+    if gw.log.torn_on_boot:
+        gw.emit(ev.LOG_TORN_DISCARDED, 0, gw.log.torn_on_boot, 0)
+    if gw.log.tampered:
+        gw.system |= SYS_LOG_TAMPERED
+        gw.emit(ev.LOG_TAMPERED, gw.log.tamper_code, gw.log.tamper_seq & 0x7FFFFFFF, 0)
+    if gw.system & ~SYS_RESTORING:
+        gw.emit(ev.SYSTEM_ALARM, 0, gw.system, 0)
+    _log_last_fault(gw)
+    gw._save_state()
+    store.unload("config")
+
+
+def _log_against_state(gw):
+    # Before anything is logged on this boot: a snapshot that covers events the log
+    # no longer holds means they were deleted (R-DATA-2). Their seqs are never given
+    # out again; the log reports the tampering and boot logs LOG_TAMPERED.
+    seq = gw.snapshots.covered()
+    if seq is not None:
+        gw.log.lost_through(seq)
+
+
+def _log_last_fault(gw):
+    # The fault that reset the board last time, recorded by _fault(), as evidence.
+    try:
+        rec = store.read_cbor(gw.flash, FAULT_FILE)
+    except store.StoreError:
+        rec = [0, 0, 0, "?"]
+    if rec is None:
+        return
+    ok = isinstance(rec, list) and len(rec) == 4
+    for i in range(3):
+        if not ok or type(rec[i]) is not int or not 0 <= rec[i] <= 0xFFFF:
+            ok = False
+    if ok:
+        gw.emit(ev.FAULT, rec[1], rec[0], rec[2])
+    else:
+        gw.emit(ev.FAULT, 0, 0, 0)
+    gw.flash.remove(FAULT_FILE)
