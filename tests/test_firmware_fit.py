@@ -632,3 +632,83 @@ def test_rarely_used_modules_leave_the_heap_after_use():
     assert not r.ok
     assert "gateway.commands" not in sys.modules
     assert rig.gw.zone.roster.n == 2
+
+
+def _saved_rows(tags):
+    # A gateway whose snapshot holds these tags (person 500 + i, a miner, crew 0).
+    rig = staffed()
+    gw = rig.gw
+    z = gw.zone
+    z.restore_start(0, -1, 0)
+    for i in range(len(tags)):
+        z.restore_row(tags[i], 500 + i, NOW_S - 60, roles.MINER, 0, 0, 0, NOW_S)
+    z.restore_finish(0, NOW_S)
+    gw._save_state()
+    return rig, snapshot.SLOTS[gw.snapshots._slot]
+
+
+def _patch_slot(fl, name, at, value):
+    # One byte of the column area changed (at: offset past the interlocks' blob), its crc
+    # made whole again: a snapshot every check of the file passes, with a bad row.
+    import binascii
+    import struct
+
+    data = bytearray(fl.read(name))
+    il_len = struct.unpack_from("<I", data, 24)[0]
+    data[32 + il_len + at] = value
+    struct.pack_into("<I", data, len(data) - 4, binascii.crc32(data[:-4]) & 0xFFFFFFFF)
+    fl.write(name, bytes(data))
+
+
+def _load_fresh(rig, **cfg):
+    gw = rig.gw
+    zone = gw._build(dict(gw.cfg, **cfg))[0]
+    return zone, snapshot.Snapshots(rig.board.flash)
+
+
+def test_a_whole_snapshot_with_good_rows_restores_them():
+    rig, _name = _saved_rows([11, 12, 13])
+    zone, snaps = _load_fresh(rig)
+    assert snaps.load(zone, 0, NOW_S) is not None
+    assert zone.ledger.n == 3 and zone.ledger.find(12) >= 0
+
+
+def test_a_snapshot_row_out_of_range_is_refused_and_the_zone_left_empty():
+    # Columns: tag, person, since (u32 each), then role, crew, flags (u8 each); 3 rows.
+    for at, value, want in (
+        (4 * 3 + 4 * 1 + 3, 0x40, "row 1: tag or person"),  # person of row 1 >= 2**30
+        (4 * 2 + 3, 0x40, "row 2: tag or person"),  # tag of row 2 >= 2**30
+        (13 * 3 + 1, 9, "row 1: role or crew"),  # crew of row 1 past 2
+        (13 * 3 + 0, 3, "row 0: role or crew"),  # crew of row 0 past 2
+    ):
+        rig, name = _saved_rows([11, 12, 13])
+        _patch_slot(rig.board.flash, name, at, value)
+        zone, snaps = _load_fresh(rig)
+        try:
+            snaps.load(zone, 0, NOW_S)
+        except snapshot.SnapshotError as e:
+            assert want in str(e), (want, str(e))
+        else:
+            raise AssertionError("not refused: " + want)
+        assert zone.ledger.n == 0 and zone.ledger.overflow == 0 and zone.count == 0
+
+
+def test_a_snapshot_tag_twice_is_refused_and_the_zone_left_empty():
+    rig, name = _saved_rows([11, 12, 13])
+    _patch_slot(rig.board.flash, name, 4 * 2, 11)  # row 2's tag: 13 -> 11, row 0's
+    zone, snaps = _load_fresh(rig)
+    e = raises(snapshot.SnapshotError, snaps.load, zone, 0, NOW_S)
+    assert "tag 11 appears twice" in str(e)
+    assert zone.ledger.n == 0 and zone.count == 0
+
+
+def test_rows_past_a_smaller_ledger_are_counted_and_still_checked():
+    rig, name = _saved_rows([11, 12, 13])
+    zone, snaps = _load_fresh(rig, ledger_capacity=2)
+    assert snaps.load(zone, 0, NOW_S) is not None
+    assert zone.ledger.n == 2 and zone.ledger.overflow == 1 and zone.count == 3
+    _patch_slot(rig.board.flash, name, 13 * 3 + 2, 3)  # row 2 (dropped): crew past 2
+    zone, snaps = _load_fresh(rig, ledger_capacity=2)
+    e = raises(snapshot.SnapshotError, snaps.load, zone, 0, NOW_S)
+    assert "row 2: role or crew" in str(e)
+    assert zone.ledger.n == 0 and zone.count == 0

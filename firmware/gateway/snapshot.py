@@ -107,7 +107,8 @@ class Snapshots:
     def load(self, zone, now_ms, now_s):
         # Restores the zone from the newest valid slot; returns (seq, interlocks CBOR,
         # sealed), or None if there is no snapshot at all. SnapshotError if there are
-        # snapshots and none is valid; the zone is then untouched.
+        # snapshots and none is whole (the zone untouched), or the newest holds a bad row
+        # (the zone left empty).
         fl = self._flash
         best_slot = self._newest()
         if best_slot < 0:
@@ -115,14 +116,13 @@ class Snapshots:
                 if fl.size(name) is not None:
                     raise SnapshotError("state snapshot: no slot is whole (damaged or cut)")
             return None
-        # Only the chosen slot is read whole (the boot's heap peak): each slot was
-        # checked through a small buffer. Checked again as read.
-        data = fl.read(SLOTS[best_slot])
-        best_gen = _valid(data) if data is not None else -1
-        if best_gen < 0 or best_gen != self._gen_of[best_slot]:
-            raise SnapshotError("state snapshot: slot changed while read")
-        result = _restore(data, zone, now_ms, now_s)
-        self.gen = best_gen
+        # The chosen slot's rows are read from flash straight into the ledger's arrays
+        # (the boot's heap peak holds no copy of them); each slot was checked whole
+        # through a small buffer, and the header is checked again as read.
+        result = _restore(
+            fl, SLOTS[best_slot], self._head, self._gen_of[best_slot], zone, now_ms, now_s
+        )
+        self.gen = self._gen_of[best_slot]
         self._slot = best_slot
         return result
 
@@ -172,63 +172,97 @@ class Snapshots:
             f.close()
 
 
-def _valid(data):
-    # The generation of a whole snapshot, else -1.
-    size = len(data)
-    if size < _HEAD + 4 or data[:4] != _MAGIC:
-        return -1
-    h = struct.unpack_from(_HEAD_FMT, data, 0)
-    if h[5] != _VERSION or size != _HEAD + h[8] + h[9] * 15 + 4:
-        return -1
-    crc = crc32(memoryview(data)[: size - 4]) & _U32_MAX
-    if struct.unpack_from("<I", data, size - 4)[0] != crc:
-        return -1
-    return h[1]
-
-
-def _restore(data, zone, now_ms, now_s):
-    # The ledger's columns are copied into its arrays as they are (no int per field);
-    # each stay's monotonic start is rebuilt from its wall-clock start in 16-bit halves,
-    # so no big int is made per row either.
-    _magic, _gen, seq, overflow, sealed, _v, cap, expiry, il_len, n = struct.unpack_from(
-        _HEAD_FMT, data, 0
-    )
-    pol = zone.policy
-    top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
-    if cap < -1 or cap > top or (cap >= 0 and expiry < 1):
-        raise SnapshotError("state snapshot: temporary cap %d outside 0..%d" % (cap, top))
-    il_blob = bytes(data[_HEAD : _HEAD + il_len])
-    base = _HEAD + il_len
-    people = base + 4 * n
-    since = people + 4 * n
-    role = since + 4 * n
-    crew = role + n
-    flags = crew + n
-    # Every row checked before the zone is touched: a bad snapshot changes nothing.
-    for k in range(n):
-        t = base + 4 * k
-        p = people + 4 * k
-        if data[t + 3] > 0x3F or data[p + 3] > 0x3F or _u32(data, t) == 0:
-            raise SnapshotError("state snapshot row %d: tag or person out of range" % k)
-        if data[role + k] > roles.MAX_ROLE or data[crew + k] > 2:
-            raise SnapshotError("state snapshot row %d: role or crew out of range" % k)
-    ld = zone.ledger
-    m = n if n <= ld.capacity else ld.capacity  # a smaller ledger now: the rest counted
-    zone.restore_start(overflow + n - m, cap, expiry)
-    mv = memoryview(data)
-    cols = ld.columns()
-    offsets = (base, people, since, role, crew, flags)
-    sizes = (4, 4, 4, 1, 1, 1)
-    for c in range(6):
-        if m:
-            _raw(cols[c], m * sizes[c])[:] = mv[offsets[c] : offsets[c] + m * sizes[c]]
+def _restore(fl, name, head, gen, zone, now_ms, now_s):
+    # The ledger's columns are read into its arrays as they are (no int per field, no
+    # copy of the slot in the heap); each stay's monotonic start is rebuilt from its
+    # wall-clock start in 16-bit halves, so no big int is made per row either. A bad
+    # snapshot leaves the zone empty (restore_start(0, -1, 0)) and raises SnapshotError.
+    f = fl.reader(name)
+    try:
+        if f.readinto(head) != _HEAD:
+            raise SnapshotError("state snapshot: slot changed while read")
+        _magic, got_gen, seq, overflow, sealed, _v, cap, expiry, il_len, n = struct.unpack_from(
+            _HEAD_FMT, head, 0
+        )
+        if got_gen != gen or head[:4] != _MAGIC:
+            raise SnapshotError("state snapshot: slot changed while read")
+        pol = zone.policy
+        top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
+        if cap < -1 or cap > top or (cap >= 0 and expiry < 1):
+            raise SnapshotError("state snapshot: temporary cap %d outside 0..%d" % (cap, top))
+        il_blob = fl.read_at(name, _HEAD, il_len)
+        if il_blob is None or len(il_blob) != il_len:
+            raise SnapshotError("state snapshot: slot changed while read")
+        il_blob = bytes(il_blob)
+        base = _HEAD + il_len
+        ld = zone.ledger
+        m = n if n <= ld.capacity else ld.capacity  # a smaller ledger now: the rest counted
+        zone.restore_start(overflow + n - m, cap, expiry)
+        cols = ld.columns()
+        sizes = (4, 4, 4, 1, 1, 1)
+        offset = base
+        for c in range(6):
+            if m:
+                f.seek(offset)
+                if f.readinto(_raw(cols[c], m * sizes[c])) != m * sizes[c]:
+                    zone.restore_start(0, -1, 0)
+                    raise SnapshotError("state snapshot: slot changed while read")
+            offset += n * sizes[c]
+    finally:
+        f.close()
+    # Every row checked before the zone is in use (rows past a smaller ledger as well).
+    bad = _bad_row(cols, m)
+    if bad < 0 and m < n:
+        bad = _bad_dropped(fl, name, base, m, n)
+    if bad >= 0:
+        zone.restore_start(0, -1, 0)
+        raise SnapshotError(
+            "state snapshot row %d: %s out of range"
+            % (bad >> 1, "role or crew" if bad & 1 else "tag or person")
+        )
     dup = ld.reindex(m)
     if dup >= 0:
+        tags = _raw(cols[0], 4 * m)
         zone.restore_start(0, -1, 0)
-        raise SnapshotError("state snapshot: tag %d appears twice" % _u32(data, base + 4 * dup))
-    _ages(ld, data, since, m, now_ms, now_s)
+        raise SnapshotError("state snapshot: tag %d appears twice" % _u32(tags, 4 * dup))
+    # reindex() clears the ledger's count of unnamed people: set it again, or the
+    # headcount after a reboot would leave them out (fail unsafe: the cap).
+    ld.overflow = overflow + n - m
+    _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_s)
     zone.restore_finish(now_ms, now_s)
     return seq, il_blob, sealed == 1
+
+
+def _bad_row(cols, m):
+    # The first row out of range, as row * 2 (+1: role or crew), else -1. Read in bytes:
+    # a u32 past 2**30 would be a big int.
+    tags = _raw(cols[0], 4 * m)
+    people = _raw(cols[1], 4 * m)
+    role = cols[3]
+    crew = cols[4]
+    for k in range(m):
+        o = 4 * k
+        if tags[o + 3] > 0x3F or people[o + 3] > 0x3F or _u32(tags, o) == 0:
+            return k * 2
+        if role[k] > roles.MAX_ROLE or crew[k] > 2:
+            return k * 2 + 1
+    return -1
+
+
+def _bad_dropped(fl, name, base, m, n):
+    # As _bad_row for the rows a smaller ledger drops (rare: read from flash then).
+    d = n - m
+    tags = fl.read_at(name, base + 4 * m, 4 * d)
+    people = fl.read_at(name, base + 4 * n + 4 * m, 4 * d)
+    role = fl.read_at(name, base + 12 * n + m, d)
+    crew = fl.read_at(name, base + 13 * n + m, d)
+    for k in range(d):
+        o = 4 * k
+        if tags[o + 3] > 0x3F or people[o + 3] > 0x3F or _u32(tags, o) == 0:
+            return (m + k) * 2
+        if role[k] > roles.MAX_ROLE or crew[k] > 2:
+            return (m + k) * 2 + 1
+    return -1
 
 
 _EPOCH_HI = 1577836800 >> 16  # caps.EPOCH_S in 16-bit halves
