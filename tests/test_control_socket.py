@@ -41,3 +41,25 @@ def test_a_client_gone_before_its_reply_ends_only_its_own_connection(tmp_path):
         threading.excepthook = old_hook
     assert line.startswith(b'{"ok": true') and len(line) > 1_000_000
     assert failures == []
+
+
+def test_a_cli_whose_serve_went_away_says_so_rather_than_broken_pipe(tmp_path):
+    from shaftgate.station.control_client import ControlError, ServeClient
+
+    path = str(tmp_path / "serve.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    client = ServeClient(path, timeout_s=5)
+    conn, _ = listener.accept()
+    conn.close()  # serve stopped between two of the client's requests
+    listener.close()
+    time.sleep(0.1)
+    try:
+        client.call({"op": "status"})
+    except ControlError as e:
+        assert "serve closed the connection" in str(e)
+    else:
+        raise AssertionError("a call to a serve that has gone returned")
+    finally:
+        client.close()

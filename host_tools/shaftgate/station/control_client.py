@@ -23,14 +23,23 @@ class ServeClient:
         except OSError:
             self.sock.close()
             raise
-        self._f = self.sock.makefile("rwb")
+        # Requests go out unbuffered: a buffered writer would flush again on close and
+        # raise there once serve had gone.
+        self._f = self.sock.makefile("rb")
 
     def call(self, request):
-        self._f.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
-        self._f.flush()
-        line = self._f.readline()
+        gone = "serve closed the connection (%s)" % self.path
+        try:
+            self.sock.sendall(json.dumps(request, ensure_ascii=False).encode() + b"\n")
+            line = self._f.readline()
+        except TimeoutError:
+            raise ControlError(
+                "serve did not answer within %g s (%s)" % (self.sock.gettimeout(), self.path)
+            ) from None
+        except (BrokenPipeError, ConnectionResetError):
+            raise ControlError(gone) from None
         if not line:
-            raise ControlError("serve closed the connection (%s)" % self.path)
+            raise ControlError(gone)
         reply = json.loads(line)
         if not reply.get("ok"):
             raise ControlError(reply.get("error") or "serve refused the request")
