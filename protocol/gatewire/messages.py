@@ -7,8 +7,10 @@
 # ignored so an older peer reads a newer one's messages. Bodies are maps with small int
 # keys on the wire and named fields on the Python side.
 #
-# Schemas are nested tuples rather than a class per message: one shared tuple per kind of
-# field, and one validator walks all of them, so the board holds data, not code per type.
+# Schemas are compact tables rather than a class (or a tree of tuples) per message: a
+# board imports this module at boot, and 258 nested tuples cost it about 10 KB of heap.
+# The readable schema is tests/messages_schema.py; the tables below are generated from
+# it and decoded back to tuples only for the docs, tools and error texts.
 from gatewire.errors import E_BAD_ENVELOPE, E_BAD_FIELD, E_UNKNOWN_TYPE, E_VERSION, ProtocolError
 
 try:
@@ -35,7 +37,7 @@ REQ_ID_MAX = 0xFFFFFFFF
 ID_MAX = const(0x3FFFFFFF)
 TIME_MAX = 0xFFFFFFFF  # unix seconds, good until 2106
 
-# ---- type specs ----
+# ---- type specs (the tuples body_spec() returns; tests/messages_schema.py) ----
 # (T_INT, lo, hi)                          int, lo <= v <= hi (bool is not an int here)
 # (T_BOOL,)                                true / false
 # (T_STR, lo, hi)                          text of lo..hi UTF-8 bytes (what a record stores)
@@ -59,99 +61,23 @@ T_MAP = const(7)
 T_DICT = const(8)
 T_EITHER = const(9)
 
-_REQ = True
-_OPT = False
 
-_ID = (T_INT, 1, ID_MAX)
-_ID_OR_NONE = (T_INT, 0, ID_MAX)
-_U32 = (T_INT, 0, 0xFFFFFFFF)
-_U16 = (T_INT, 0, 0xFFFF)
-_U8 = (T_INT, 0, 0xFF)
-_TIME = (T_INT, 0, TIME_MAX)  # 0: unset / never
-_SEQ = (T_INT, 0, 0xFFFFFFFF)
-_BOOL = (T_BOOL,)
-_NAME = (T_STR, 1, 32)  # gateway, zone, job ids; config keys
-_REASON = (T_STR, 1, 64)
-_VERSION = (T_INT, 1, 0xFF)
-# 100 % methane is 1,000,000 ppm: nothing larger is a reading.
-_PPM = (T_INT, 0, 1000000)
-# Event a/b (the event log stores them as i32) and config ints.
-_I32 = (T_INT, -0x80000000, 0x7FFFFFFF)
 # 2020-01-01: a host with an unset clock must not drag the gateway's clock back to 1970.
 TIME_SET_MIN = 1577836800
-
-EVENT_FIELDS = (
-    (0, "seq", _REQ, (T_INT, 1, 0xFFFFFFFF)),
-    (1, "time_s", _REQ, _TIME),
-    (2, "kind", _REQ, (T_INT, 1, 0xFFFF)),  # gateway/events.py
-    (3, "tag", _REQ, _U32),  # 0: no tag
-    (4, "a", _REQ, _I32),
-    (5, "b", _REQ, _I32),
-    (6, "digest", _REQ, (T_BYTES, 16, 16)),  # hash chain up to and including this event
-)
-_EVENT = (T_MAP, EVENT_FIELDS, (), "event")
 EVENTS_MAX = const(50)
+
 
 # R-HOT-1: one job, one safety technical measure, one ticket; R-HOT-2: a fire watcher.
 PERMIT_HOT_WORK = const(1)  # flag bit 0
 PERMIT_KEY_MAINTENANCE = const(2)  # bit 1, R-VIDEO-2
 PERMIT_KEY_MEASUREMENT = const(4)  # bit 2, R-VIDEO-2
-# Unknown bits are refused, not ignored: an old gateway must not accept a permit whose
-# meaning it cannot enforce.
-_PERMIT_FLAGS = (T_INT, 1, 7)
 PERMIT_WORKERS_MAX = const(16)
-PERMIT_FIELDS = (
-    (0, "permit_id", _REQ, _ID),
-    (1, "job_id", _REQ, _ID),
-    (2, "measure_ref", _REQ, _NAME),  # the safety technical measure's reference
-    (3, "start_s", _REQ, _TIME),
-    (4, "end_s", _REQ, _TIME),
-    (5, "workers", _REQ, (T_LIST, 1, PERMIT_WORKERS_MAX, _ID)),
-    (6, "fire_watcher", _REQ, _ID_OR_NONE),  # 0: none; hot work needs one (gateway/permits.py)
-    (7, "flags", _REQ, _PERMIT_FLAGS),
-)
-_PERMIT_ORDERS = (("start_s", "end_s", True),)
-_PERMIT = (T_MAP, PERMIT_FIELDS, _PERMIT_ORDERS, "permit")
 PERMITS_MAX = const(16)  # per permit-list reply; 16 worst-case permits fit one frame
-
-ROSTER_ENTRY = (
-    ("tag_id", _ID),
-    ("person_id", _ID),
-    ("role_code", _U8),
-    ("cert_expiry_s", _TIME),  # 0: no certificate on record
-    ("crew_code", _U16),
-)
 ROSTER_CHUNK_MAX = const(100)  # 100 worst-case entries: about 2.1 KB of a 4 KB frame
 ROSTER_PARTS_MAX = const(255)  # 25,500 people: above the roster's own limit
-
-OCCUPANT = (
-    ("tag_id", _ID),
-    ("person_id", _ID_OR_NONE),  # 0: the tag was not in the roster when it entered
-    ("since_s", _TIME),
-)
 OCCUPANTS_MAX = const(200)
-
-# Config values are checked by the gateway's config module (one rule, one place); here
-# only their shape is bounded: scalars, and short lists of ints, texts or int pairs.
-_CONFIG_LIST_ITEM = (T_EITHER, (_I32, _NAME, (T_LIST, 0, 8, _I32)))
-_CONFIG_VALUE = (T_EITHER, (_I32, _BOOL, (T_STR, 0, 64), (T_LIST, 0, 64, _CONFIG_LIST_ITEM)))
-_SETTINGS_MAX = const(64)
-
 ERROR_TEXT_MAX = const(160)
 ERROR_FIELD_MAX = const(48)
-ERROR_FIELDS = (
-    (0, "code", _REQ, (T_INT, 1, 0xFF)),  # gatewire.errors E_*
-    (1, "text", _REQ, (T_STR, 0, ERROR_TEXT_MAX)),
-    (2, "field", _OPT, (T_STR, 1, ERROR_FIELD_MAX)),
-)
-
-
-def _map(fields, orders=(), label="body"):
-    return (T_MAP, fields, orders, label)
-
-
-_EMPTY = _map(())
-_ERROR = _map(ERROR_FIELDS, (), "error")
 
 # ---- type codes: requests 1..63, replies 64..95, notifications 96..127 ----
 HELLO = const(1)
@@ -176,212 +102,260 @@ OK = const(64)
 ERROR = const(65)
 EVENT = const(96)
 
-# (code, name, mutating, body spec, reply body spec or None)
-_TYPES = (
-    (
-        HELLO,
-        "hello",
-        False,
-        _map(
-            (
-                (0, "min_version", _REQ, _VERSION),
-                (1, "max_version", _REQ, _VERSION),
-                (2, "host_id", _OPT, _NAME),
-            ),
-            (("min_version", "max_version", False),),
-        ),
-        _map(
-            (
-                (0, "version", _REQ, _VERSION),
-                (1, "gateway_id", _REQ, _NAME),
-                (2, "role", _REQ, (T_ENUM, ("shaft", "face"))),
-                (3, "zone_id", _REQ, _NAME),
-                (4, "zone_kind", _REQ, (T_STR, 1, 16)),  # gateway/config.py ZONE_KINDS
-                (5, "firmware", _REQ, (T_STR, 1, 32)),
-                (6, "boot_count", _REQ, _U32),
-                (7, "last_seq", _REQ, _SEQ),
-                (8, "now_s", _REQ, _TIME),
-                (9, "board", _REQ, (T_STR, 1, 16)),
-            )
-        ),
-    ),
-    (
-        STATUS,
-        "status",
-        False,
-        _EMPTY,
-        _map(
-            (
-                (0, "now_s", _REQ, _TIME),
-                (1, "uptime_s", _REQ, _U32),
-                (2, "occupants", _REQ, _U16),
-                (3, "cap", _REQ, _U16),
-                (4, "shift", _REQ, _U8),  # 0 unknown (strictest cap applies)
-                (5, "lamp", _REQ, (T_INT, 0, 3)),  # 0 off, 1 green, 2 amber, 3 red
-                (6, "work_allowed", _REQ, _BOOL),
-                (7, "hot_work_allowed", _REQ, _BOOL),
-                (8, "sealed", _REQ, _BOOL),
-                (9, "evacuating", _REQ, _BOOL),
-                (10, "drill", _REQ, _BOOL),
-                (11, "video_ok", _REQ, _BOOL),
-                (12, "gas_ok", _REQ, _BOOL),
-                (13, "override_active", _REQ, _BOOL),
-                (14, "ch4_ppm", _OPT, _PPM),  # absent: no reading yet
-                (15, "co_ppm", _OPT, _PPM),
-                (16, "last_seq", _REQ, _SEQ),
-                (17, "unacked", _REQ, _U32),
-                (18, "permits_active", _REQ, _U8),
-            )
-        ),
-    ),
-    (
-        OCCUPANTS,
-        "occupants",
-        False,
-        _map(
-            (
-                (0, "start", _OPT, _U16),  # absent: 0
-                (1, "max_count", _OPT, (T_INT, 1, OCCUPANTS_MAX)),  # absent: OCCUPANTS_MAX
-            )
-        ),
-        _map(
-            (
-                (0, "total", _REQ, _U16),
-                (1, "start", _REQ, _U16),
-                (2, "occupants", _REQ, (T_LIST, 0, OCCUPANTS_MAX, (T_TUPLE, OCCUPANT, "occupant"))),
-            )
-        ),
-    ),
-    (
-        EVENTS_SINCE,
-        "events-since",
-        False,
-        _map(
-            (
-                (0, "from_seq", _REQ, _SEQ),  # events with seq >= from_seq
-                (1, "max_count", _REQ, (T_INT, 1, EVENTS_MAX)),
-            )
-        ),
-        _map(
-            (
-                (0, "events", _REQ, (T_LIST, 0, EVENTS_MAX, _EVENT)),
-                (1, "last_seq", _REQ, _SEQ),
-            )
-        ),
-    ),
-    (
-        ACK,
-        "ack",
-        True,
-        _map(((0, "up_to_seq", _REQ, _SEQ),)),  # inclusive
-        _map(((0, "unacked", _REQ, _U32),)),
-    ),
-    (
-        CONFIG_GET,
-        "config-get",
-        False,
-        _map(((0, "keys", _OPT, (T_LIST, 1, 32, _NAME)),)),  # absent: every setting
-        _map(((0, "settings", _REQ, (T_DICT, 0, _SETTINGS_MAX, _NAME, _CONFIG_VALUE)),)),
-    ),
-    (
-        CONFIG_SET,
-        "config-set",
-        True,
-        # All changes in one command apply together or not at all (gateway/config.py).
-        _map(((0, "changes", _REQ, (T_DICT, 1, 32, _NAME, _CONFIG_VALUE)),)),
-        _EMPTY,
-    ),
-    (
-        ROSTER_LOAD,
-        "roster-load",
-        True,
-        _map(
-            (
-                (0, "load_id", _REQ, _ID),  # the same in every part of one load
-                (1, "part", _REQ, (T_INT, 0, ROSTER_PARTS_MAX - 1)),
-                (2, "parts", _REQ, (T_INT, 1, ROSTER_PARTS_MAX)),
-                (
-                    3,
-                    "entries",
-                    _REQ,
-                    (T_LIST, 0, ROSTER_CHUNK_MAX, (T_TUPLE, ROSTER_ENTRY, "roster entry")),
-                ),
-                (4, "total", _REQ, _U16),  # entries in all parts together, for begin(count)
-            ),
-            (("part", "parts", True),),
-        ),
-        _map(
-            (
-                (0, "received", _REQ, (T_INT, 0, ROSTER_PARTS_MAX)),  # parts held of this load
-                (1, "complete", _REQ, _BOOL),  # all parts in: the new roster is in force
-                (2, "entries", _OPT, _U32),  # the new roster's size, once complete
-            )
-        ),
-    ),
-    (PERMIT_ISSUE, "permit-issue", True, _map(PERMIT_FIELDS, _PERMIT_ORDERS), _EMPTY),
-    (PERMIT_REVOKE, "permit-revoke", True, _map(((0, "permit_id", _REQ, _ID),)), _EMPTY),
-    (
-        PERMIT_LIST,
-        "permit-list",
-        False,
-        _map(((0, "start", _OPT, _U16),)),
-        _map(
-            (
-                (0, "total", _REQ, _U16),
-                (1, "permits", _REQ, (T_LIST, 0, PERMITS_MAX, _PERMIT)),
-            )
-        ),
-    ),
-    (
-        EVACUATE,
-        "evacuate",
-        True,
-        # R-EVAC-1/2; reason: gateway/reasons.py EVAC_REASON_*. Any 0..255 passes here:
-        # refusing an evacuation for a reason code it does not know would fail unsafe.
-        # by: a team leader's person id when one gives the order (R-EVAC-1; the gateway
-        # checks the role in its roster); absent: the dispatcher.
-        _map(((0, "reason", _REQ, _U8), (1, "drill", _REQ, _BOOL), (2, "by", _OPT, _ID))),
-        _EMPTY,
-    ),
-    (ALL_CLEAR, "all-clear", True, _map(((0, "by", _OPT, _ID),)), _EMPTY),
-    (
-        CAP_OVERRIDE,
-        "cap-override",
-        True,
-        # R-CAP-9: a temporary cap set by dispatch, until expiry_s. below_count true: set
-        # it even below the people inside (R-CAP-11: the zone is over its cap at once).
-        _map(
-            (
-                (0, "cap", _REQ, _U16),
-                (1, "expiry_s", _REQ, _TIME),
-                (2, "reason", _REQ, _REASON),
-                (3, "below_count", _OPT, _BOOL),
-            )
-        ),
-        _EMPTY,
-    ),
-    # R-CAP-9: the temporary cap in force ends now (rectification done early).
-    (CAP_OVERRIDE_CLEAR, "cap-override-clear", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
-    (SEAL, "seal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),  # R-SEAL-1
-    (UNSEAL, "unseal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
-    (
-        TIME_SET,
-        "time-set",
-        True,
-        # backwards true: the clock may go back more than the gateway's 2 s tolerance.
-        _map(((0, "time_s", _REQ, (T_INT, TIME_SET_MIN, TIME_MAX)), (1, "backwards", _OPT, _BOOL))),
-        _EMPTY,
-    ),
-    # The body of OK is the reply schema of the request it answers (reply_spec()).
-    (OK, "ok", False, _EMPTY, None),
-    (ERROR, "error", False, _ERROR, None),
-    (EVENT, "event", False, _map(EVENT_FIELDS), None),
+# ---- generated by tests/messages_schema.py: do not edit ----
+_N = (
+    1,
+    255,
+    32,
+    16,
+    0,
+    4294967295,
+    65535,
+    3,
+    1000000,
+    200,
+    1073741823,
+    50,
+    -2147483648,
+    2147483647,
+    64,
+    8,
+    254,
+    100,
+    7,
+    1577836800,
+    160,
+    48,
 )
+_W = (
+    "body",
+    "min_version",
+    "max_version",
+    "host_id",
+    "version",
+    "gateway_id",
+    "role",
+    "shaft",
+    "face",
+    "zone_id",
+    "zone_kind",
+    "firmware",
+    "boot_count",
+    "last_seq",
+    "now_s",
+    "board",
+    "hello",
+    "uptime_s",
+    "occupants",
+    "cap",
+    "shift",
+    "lamp",
+    "work_allowed",
+    "hot_work_allowed",
+    "sealed",
+    "evacuating",
+    "drill",
+    "video_ok",
+    "gas_ok",
+    "override_active",
+    "ch4_ppm",
+    "co_ppm",
+    "unacked",
+    "permits_active",
+    "status",
+    "start",
+    "max_count",
+    "total",
+    "occupant",
+    "tag_id",
+    "person_id",
+    "since_s",
+    "from_seq",
+    "events",
+    "event",
+    "seq",
+    "time_s",
+    "kind",
+    "tag",
+    "a",
+    "b",
+    "digest",
+    "events-since",
+    "up_to_seq",
+    "ack",
+    "keys",
+    "settings",
+    "config-get",
+    "changes",
+    "config-set",
+    "load_id",
+    "part",
+    "parts",
+    "entries",
+    "roster entry",
+    "role_code",
+    "cert_expiry_s",
+    "crew_code",
+    "received",
+    "complete",
+    "roster-load",
+    "permit_id",
+    "job_id",
+    "measure_ref",
+    "start_s",
+    "end_s",
+    "workers",
+    "fire_watcher",
+    "flags",
+    "permit-issue",
+    "permit-revoke",
+    "permits",
+    "permit",
+    "permit-list",
+    "reason",
+    "by",
+    "evacuate",
+    "all-clear",
+    "expiry_s",
+    "below_count",
+    "cap-override",
+    "cap-override-clear",
+    "seal",
+    "unseal",
+    "backwards",
+    "time-set",
+    "ok",
+    "error",
+    "code",
+    "text",
+    "field",
+)
+_S = b"\x00\x00\x01\x02\x00\x02\x03\x00\x01\x01\x00\x00\x01\x02\x01\x00\x00\x02\x03\x00\x00\x03\x01\x01\x02\x00\x07\x00\x00\x06\x00\x16\x04\x02\x07\x08\x02\x00\x03\x02\x00\x02\x00\x04\x05\x00\x04\x05\x00\x04\x05\x02\x00\x03\n\x00\x04\x01\x00\x00\x01\x05\x01\x00\x03\x02\x06\x01\x00 \x03\t\x01\x00\x03\x04\n\x01\x00$\x05\x0b\x01\x00'\x06\x0c\x01\x00*\x07\r\x01\x00-\x08\x0e\x01\x000\t\x0f\x01\x003\x00\x07\x00\x006\x00i\x07\x00\x00i\x00i\x00\x04\x06\x00\x04\x01\x00\x04\x07\x01\x00\x04\x08\x13\x00\x0e\x01\x000\x01\x11\x01\x00*\x02\x12\x01\x00v\x03\x13\x01\x00v\x04\x14\x01\x00y\x05\x15\x01\x00|\x06\x16\x01\x00\x7f\x07\x17\x01\x00\x7f\x08\x18\x01\x00\x7f\t\x19\x01\x00\x7f\n\x1a\x01\x00\x7f\x0b\x1b\x01\x00\x7f\x0c\x1c\x01\x00\x7f\r\x1d\x01\x00\x7f\x0e\x1e\x00\x00\x80\x0f\x1f\x00\x00\x80\x10\r\x01\x00-\x11 \x01\x00*\x12!\x01\x00y\x07\x00\x00\x83\x00i\x00\x00\t\x02\x00#\x00\x00v\x01$\x00\x00\xe9\x07\x00\x00\xec\x00i\x00\x00\n\x00\x04\n\x06&\x03'\x00\xfd(\x01\x00)\x000\x05\x04\t\x01\x03\x03\x00%\x01\x00v\x01#\x01\x00v\x02\x12\x01\x01\x0f\x07\x00\x01\x14\x00i\x00\x00\x0b\x02\x00*\x01\x00-\x01$\x01\x01*\x07\x00\x01-\x00i\x00\x00\x05\x00\x00\x06\x00\x0c\r\x03\x03\x03\x07\x00-\x01\x01>\x01.\x01\x000\x02/\x01\x01A\x030\x01\x00*\x041\x01\x01D\x052\x01\x01D\x063\x01\x01G\x07,\x01J\x00i\x05\x04\x0b\x01n\x02\x00+\x01\x01t\x01\r\x01\x00-\x07\x00\x01y\x00i\x01\x005\x01\x00-\x07\x00\x01\x8a\x00i\x01\x00 \x01\x00*\x07\x00\x01\x96\x00i\x05\x00\x02\x00\x03\x01\x007\x00\x01\xa2\x07\x00\x01\xa7\x00i\x02\x04\x0e\x05\x04\x0f\x01D\t\x03\x01D\x00\x03\x01\xb6\x05\x04\x0e\x01\xbb\t\x04\x01D\x00\x7f\x01\xb3\x01\xc3\x08\x04\x0e\x00\x03\x01\xc8\x01\x008\x01\x01\xd2\x07\x00\x01\xd9\x00i\x08\x00\x02\x00\x03\x01\xc8\x01\x00:\x01\x01\xe5\x07\x00\x01\xec\x00i\x00\x04\x10\x00\x00\x01\x06@\x05'\x00\xfd(\x00\xfdA\x00yB\x000C\x00v\x05\x04\x11\x01\xfe\x05\x00<\x01\x00\xfd\x01=\x01\x01\xf8\x02>\x01\x01\xfb\x03?\x01\x02\x10\x04%\x01\x00v\x01=>\x01\x07\x00\x02\x15\x02/\x00\x04\x01\x03\x00D\x01\x029\x01E\x01\x00\x7f\x02?\x00\x00*\x07\x00\x02<\x00i\x05\x00\x03\x00\xfd\x00\x00\x12\x08\x00G\x01\x00\xfd\x01H\x01\x00\xfd\x02I\x01\x00\x03\x03J\x01\x000\x04K\x01\x000\x05L\x01\x02R\x06M\x01\x01\x00\x07N\x01\x02W\x01JK\x01\x07\x00\x02Z\x02\x83\x01\x00G\x01\x00\xfd\x07\x00\x02\x8d\x00i\x01\x00#\x00\x00v\x07\x00\x02\x99\x00i\x07R\x02Z\x02\x83\x05\x04\x03\x02\xa5\x02\x00%\x01\x00v\x01Q\x01\x02\xab\x07\x00\x02\xb0\x00i\x03\x00T\x01\x00y\x01\x1a\x01\x00\x7f\x02U\x00\x00\xfd\x07\x00\x02\xc1\x00i\x01\x00U\x00\x00\xfd\x07\x00\x02\xd7\x00i\x02\x00\x0e\x04\x00\x13\x01\x00v\x01X\x01\x000\x02T\x01\x02\xe3\x03Y\x00\x00\x7f\x07\x00\x02\xe6\x00i\x01\x00T\x00\x02\xe3\x07\x00\x03\x01\x00i\x01\x00T\x00\x02\xe3\x07\x00\x03\r\x00i\x01\x00T\x00\x02\xe3\x07\x00\x03\x19\x00i\x00\x13\x05\x02\x00.\x01\x03%\x01^\x00\x00\x7f\x07\x00\x03(\x00i\x00\x00\x01\x02\x04\x14\x02\x00\x15\x03\x00b\x01\x039\x01c\x01\x03<\x02d\x00\x03?\x07a\x03B\x00i\x07\x00\x01J\x00i"
+_T = b'\x01\x10\x00\x00\x1a\x00j\x02"\x00\x00p\x00\xe3\x03\x12\x00\x00\xf7\x01$\x044\x00\x018\x01\x84\x056\x01\x01\x90\x01\x9c\x069\x00\x01\xad\x01\xdf\x07;\x01\x01\xf2\x00p\x08F\x01\x023\x02L\tO\x01\x02\x87\x00p\nP\x01\x02\x93\x00p\x0bS\x00\x02\x9f\x02\xbb\x0cV\x01\x02\xd1\x00p\rW\x01\x02\xdd\x00p\x0eZ\x01\x02\xfb\x00p\x12[\x01\x03\x07\x00p\x0f\\\x01\x03\x13\x00p\x10]\x01\x03\x1f\x00p\x11_\x01\x033\x00p@`\x00\x00p\xff\xffAa\x00\x03R\xff\xff`,\x00\x03X\xff\xff'
+MUTATING = (5, 7, 8, 9, 10, 12, 13, 14, 18, 15, 16, 17)
+_ERROR = const(850)
+_EVENT = const(856)
+# ---- end of generated tables ----
 
-# For docs and tools: (code, name, mutating, body fields)
-CATALOGUE = tuple((t[0], t[1], t[2], t[3][1]) for t in _TYPES)
-# Mutating commands must arrive authenticated (gatewire.auth); the firmware checks.
-MUTATING = tuple(t[0] for t in _TYPES if t[2])
+
+def _off(o):
+    # the 2-byte offset into _S stored at _S[o]
+    return _S[o] << 8 | _S[o + 1]
+
+
+# Per type in _T, 7 bytes: code, name (_W index), mutating, body offset, reply offset.
+_TYPE_SIZE = const(7)
+_NO_REPLY = const(0xFFFF)
+
+
+def _type_by_code(code):
+    # -> the type's index in _T, or -1
+    i = 0
+    n = len(_T)
+    while i < n:
+        if _T[i] == code:
+            return i
+        i += _TYPE_SIZE
+    return -1
+
+
+def _type_named(name):
+    i = 0
+    n = len(_T)
+    while i < n:
+        if _W[_T[i + 1]] == name:
+            return i
+        i += _TYPE_SIZE
+    raise ProtocolError(E_UNKNOWN_TYPE, "unknown message type %r" % (name,), "type")
+
+
+def _body_of(i):
+    return _T[i + 3] << 8 | _T[i + 4]
+
+
+def _reply_of(i):
+    return _T[i + 5] << 8 | _T[i + 6]
+
+
+# ---- decoding the tables to the tuples above (docs, tools, error texts) ----
+
+
+def _spec(o, memo):
+    # The spec tuple at offset o; memo keeps shared parts shared (one tuple per offset).
+    s = memo.get(o)
+    if s is not None:
+        return s
+    k = _S[o]
+    if k == T_INT or k == T_STR or k == T_BYTES:
+        s = (k, _N[_S[o + 1]], _N[_S[o + 2]])
+    elif k == T_BOOL:
+        s = (k,)
+    elif k == T_ENUM:
+        s = (k, tuple([_W[_S[o + 2 + j]] for j in range(_S[o + 1])]))
+    elif k == T_LIST:
+        s = (k, _N[_S[o + 1]], _N[_S[o + 2]], _spec(_off(o + 3), memo))
+    elif k == T_TUPLE:
+        parts = []
+        p = o + 3
+        for _ in range(_S[o + 2]):
+            parts.append((_W[_S[p]], _spec(_off(p + 1), memo)))
+            p += 3
+        s = (k, tuple(parts), _W[_S[o + 1]])
+    elif k == T_MAP:
+        s = (k, _fields(_off(o + 2), memo), _orders(_off(o + 4), memo), _W[_S[o + 1]])
+    elif k == T_DICT:
+        s = (k, _N[_S[o + 1]], _N[_S[o + 2]], _spec(_off(o + 3), memo), _spec(_off(o + 5), memo))
+    else:
+        s = (k, tuple([_spec(_off(o + 2 + 2 * j), memo) for j in range(_S[o + 1])]))
+    memo[o] = s
+    return s
+
+
+def _fields(o, memo):
+    fs = memo.get(o)
+    if fs is None:
+        out = []
+        p = o + 1
+        for _ in range(_S[o]):
+            out.append((_S[p], _W[_S[p + 1]], _S[p + 2] == 1, _spec(_off(p + 3), memo)))
+            p += 5
+        fs = memo[o] = tuple(out)
+    return fs
+
+
+def _orders(o, memo):
+    os = memo.get(o)
+    if os is None:
+        out = []
+        p = o + 1
+        for _ in range(_S[o]):
+            out.append((_W[_S[p]], _W[_S[p + 1]], _S[p + 2] == 1))
+            p += 3
+        os = memo[o] = tuple(out)
+    return os
+
+
+# Specs decoded for body_spec() and reply_spec() (host side: the board never calls them),
+# kept so that each call returns the same shared tuples.
+_decoded = {}
+
+
+def catalogue():
+    # For docs and tools: (code, name, mutating, body fields) per type
+    out = []
+    i = 0
+    while i < len(_T):
+        body = _spec(_body_of(i), _decoded)
+        out.append((_T[i], _W[_T[i + 1]], _T[i + 2] == 1, body[1]))
+        i += _TYPE_SIZE
+    return tuple(out)
+
+
+def __getattr__(name):
+    # messages.CATALOGUE, built only when asked for (it is tuples: heap on a board)
+    if name == "CATALOGUE":
+        return catalogue()
+    raise AttributeError(name)
 
 
 def is_mutating(code):
@@ -400,51 +374,38 @@ def message_class(code):
     return None
 
 
-def _type_by_code(code):
-    for t in _TYPES:
-        if t[0] == code:
-            return t
-    return None
-
-
-def _type_named(name):
-    for t in _TYPES:
-        if t[1] == name:
-            return t
-    raise ProtocolError(E_UNKNOWN_TYPE, "unknown message type %r" % (name,), "type")
-
-
 def code_of(name):
-    return _type_named(name)[0]
+    return _T[_type_named(name)]
 
 
 def name_of(code):
-    t = _type_by_code(code)
-    return t[1] if t is not None else None
+    i = _type_by_code(code)
+    return _W[_T[i + 1]] if i >= 0 else None
 
 
 def body_spec(type_name_or_code):
     # (T_MAP, fields, orders, label) of a type's body; an OK body is reply_spec()'s
     if type(type_name_or_code) is int:
-        t = _type_by_code(type_name_or_code)
-        if t is None:
+        i = _type_by_code(type_name_or_code)
+        if i < 0:
             raise ProtocolError(
                 E_UNKNOWN_TYPE, "unknown message type %d" % type_name_or_code, "type"
             )
-        return t[3]
-    return _type_named(type_name_or_code)[3]
+    else:
+        i = _type_named(type_name_or_code)
+    return _spec(_body_of(i), _decoded)
 
 
 def reply_spec(request):
     # The body of the OK reply to a request (name or code)
-    return _request_type(request)[4]
+    return _spec(_reply_of(_request_type(request)), _decoded)
 
 
 def _request_type(request):
-    t = _type_by_code(request) if type(request) is int else _type_named(request)
-    if t is None or t[4] is None:
+    i = _type_by_code(request) if type(request) is int else _type_named(request)
+    if i < 0 or _reply_of(i) == _NO_REPLY:
         raise ProtocolError(E_UNKNOWN_TYPE, "%r is not a request type" % (request,), "type")
-    return t
+    return i
 
 
 # ---- describing specs (error texts and the docs) ----
@@ -477,6 +438,11 @@ def describe(spec):
     return " or ".join([describe(s) for s in spec[1]])
 
 
+def _describe(o):
+    # error path only: decodes into a fresh memo the board lets go of
+    return describe(_spec(o, {}))
+
+
 def _got(v):
     t = type(v)
     if t is int:
@@ -494,7 +460,7 @@ def _got(v):
     return t.__name__
 
 
-# ---- validation ----
+# ---- validation (specs are offsets into _S from here on) ----
 
 
 class _Bad(Exception):
@@ -505,8 +471,8 @@ class _Bad(Exception):
         self.path = [] if path is None else path
 
 
-def _wrong_type(spec, v):
-    return _Bad("expected %s, got %s" % (describe(spec), _got(v)))
+def _wrong_type(o, v):
+    return _Bad("expected %s, got %s" % (_describe(o), _got(v)))
 
 
 def _utf8_len(s):
@@ -517,48 +483,50 @@ def _utf8_len(s):
         raise _Bad("expected str, got text that is not valid UTF-8") from None
 
 
-def _check_len(spec, n, unit):
-    if n < spec[1] or n > spec[2]:
-        raise _Bad("expected %s, got %d %s" % (describe(spec), n, unit))
+def _check_len(o, n, unit):
+    # STR, BYTES, LIST and DICT all hold lo, hi at o + 1, o + 2
+    if n < _N[_S[o + 1]] or n > _N[_S[o + 2]]:
+        raise _Bad("expected %s, got %d %s" % (_describe(o), n, unit))
 
 
-def _check(spec, v):
+def _check(o, v):
     # Returns the Python-side value (maps by name); raises _Bad and nothing else.
-    kind = spec[0]
+    kind = _S[o]
     t = type(v)
     if kind == T_INT:
         if t is not int:
-            raise _wrong_type(spec, v)
-        if v < spec[1] or v > spec[2]:
-            raise _Bad("expected %s, got %d" % (describe(spec), v))
+            raise _wrong_type(o, v)
+        if v < _N[_S[o + 1]] or v > _N[_S[o + 2]]:
+            raise _Bad("expected %s, got %d" % (_describe(o), v))
         return v
     if kind == T_BOOL:
         if t is not bool:
-            raise _wrong_type(spec, v)
+            raise _wrong_type(o, v)
         return v
     if kind == T_STR:
         if t is not str:
-            raise _wrong_type(spec, v)
-        _check_len(spec, _utf8_len(v), "bytes")
+            raise _wrong_type(o, v)
+        _check_len(o, _utf8_len(v), "bytes")
         return v
     if kind == T_BYTES:
         if t is not bytes and t is not bytearray:
-            raise _wrong_type(spec, v)
-        _check_len(spec, len(v), "bytes")
+            raise _wrong_type(o, v)
+        _check_len(o, len(v), "bytes")
         return v
     if kind == T_ENUM:
         if t is not str:
-            raise _wrong_type(spec, v)
-        if v not in spec[1]:
-            raise _Bad("expected %s, got %s" % (describe(spec), repr(v) if len(v) <= 16 else "str"))
-        return v
+            raise _wrong_type(o, v)
+        for j in range(_S[o + 1]):
+            if _W[_S[o + 2 + j]] == v:
+                return v
+        raise _Bad("expected %s, got %s" % (_describe(o), repr(v) if len(v) <= 16 else "str"))
     if kind == T_LIST:
         if t is not list and t is not tuple:
-            raise _wrong_type(spec, v)
-        _check_len(spec, len(v), "elements")
-        elem = spec[3]
+            raise _wrong_type(o, v)
+        _check_len(o, len(v), "elements")
+        elem = _off(o + 3)
         # Scalars are checked in place; lists of tuples and maps become new lists.
-        out = v if elem[0] <= T_ENUM else []
+        out = v if _S[elem] <= T_ENUM else []
         i = 0
         try:
             for e in v:
@@ -572,67 +540,82 @@ def _check(spec, v):
             raise
         return out
     if kind == T_TUPLE:
-        parts = spec[1]
-        n = len(parts)
+        n = _S[o + 2]
         if t is not list and t is not tuple:
-            raise _wrong_type(spec, v)
+            raise _wrong_type(o, v)
         if len(v) < n:
-            raise _Bad("expected %s, got %d elements" % (describe(spec), len(v)))
+            raise _Bad("expected %s, got %d elements" % (_describe(o), len(v)))
+        p = o + 3
         for i in range(n):
             try:
-                _check(parts[i][1], v[i])
+                _check(_off(p + 1), v[i])
             except _Bad as bad:
-                bad.path.append(parts[i][0])
+                bad.path.append(_W[_S[p]])
                 raise
+            p += 3
         return v if (t is list and len(v) == n) else list(v[:n])
     if kind == T_MAP:
         if t is not dict:
-            raise _wrong_type(spec, v)
-        return _check_map(spec, v)
+            raise _wrong_type(o, v)
+        return _check_map(o, v)
     if kind == T_DICT:
         if t is not dict:
-            raise _wrong_type(spec, v)
-        _check_len(spec, len(v), "entries")
+            raise _wrong_type(o, v)
+        _check_len(o, len(v), "entries")
+        ko = _off(o + 3)
+        vo = _off(o + 5)
         for k in v:
             try:
-                _check(spec[3], k)
+                _check(ko, k)
             except _Bad as bad:
                 bad.what = "key: " + bad.what
                 raise
             try:
-                _check(spec[4], v[k])
+                _check(vo, v[k])
             except _Bad as bad:
                 bad.path.append(k)
                 raise
         return v
     # T_EITHER
-    for s in spec[1]:
+    for j in range(_S[o + 1]):
         try:
-            return _check(s, v)
+            return _check(_off(o + 2 + 2 * j), v)
         except _Bad:
             continue
-    raise _wrong_type(spec, v)
+    raise _wrong_type(o, v)
 
 
-def _check_map(spec, m):
-    fields = spec[1]
+def _check_map(o, m):
+    # fields record: count, then per field key, name, required, spec offset (5 bytes)
+    f0 = _off(o + 2)
+    nf = _S[f0]
     out = {}
     for k in m:
         # type(k) is int: a CBOR true key equals 1 in a Python dict but is not key 1
         if type(k) is not int:
             continue
-        for f in fields:
-            if f[0] == k:
+        p = f0 + 1
+        for _ in range(nf):
+            if _S[p] == k:
+                name = _W[_S[p + 1]]
                 try:
-                    out[f[1]] = _check(f[3], m[k])
+                    out[name] = _check(_off(p + 3), m[k])
                 except _Bad as bad:
-                    bad.path.append(f[1])
+                    bad.path.append(name)
                     raise
                 break
-    for f in fields:
-        if f[2] and f[1] not in out:
-            raise _Bad("required, missing", [f[1]])
-    for lo, hi, strict in spec[2]:
+            p += 5
+    p = f0 + 1
+    for _ in range(nf):
+        if _S[p + 2] and _W[_S[p + 1]] not in out:
+            raise _Bad("required, missing", [_W[_S[p + 1]]])
+        p += 5
+    q = _off(o + 4)
+    for _ in range(_S[q]):
+        lo = _W[_S[q + 1]]
+        hi = _W[_S[q + 2]]
+        strict = _S[q + 3]
+        q += 3
         if lo in out and hi in out:
             a = out[lo]
             b = out[hi]
@@ -670,39 +653,45 @@ def _check_body(spec, body):
 # ---- building ----
 
 
-def _field_named(fields, name):
-    for f in fields:
-        if f[1] == name:
-            return f
-    return None
+def _field_named(o, name):
+    # the field record (in the fields of map spec o) named name, or -1
+    p = _off(o + 2)
+    n = _S[p]
+    p += 1
+    for _ in range(n):
+        if _W[_S[p + 1]] == name:
+            return p
+        p += 5
+    return -1
 
 
-def _to_wire(spec, v):
+def _to_wire(o, v):
     # Named maps to int-keyed maps, recursively; every other check is _check's.
-    kind = spec[0]
+    kind = _S[o]
     if kind == T_MAP:
         if type(v) is not dict:
-            raise _wrong_type(spec, v)
+            raise _wrong_type(o, v)
         out = {}
         for name in v:
             value = v[name]
             if value is None:
                 continue  # None: leave an optional field out
-            f = _field_named(spec[1], name)
-            if f is None:
-                raise _Bad("no such field in %s" % spec[3], [name])
+            p = _field_named(o, name)
+            if p < 0:
+                raise _Bad("no such field in %s" % _W[_S[o + 1]], [name])
             try:
-                out[f[0]] = _to_wire(f[3], value)
+                out[_S[p]] = _to_wire(_off(p + 3), value)
             except _Bad as bad:
                 bad.path.append(name)
                 raise
         return out
-    if kind == T_LIST and spec[3][0] == T_MAP and (type(v) is list or type(v) is tuple):
+    if kind == T_LIST and _S[_off(o + 3)] == T_MAP and (type(v) is list or type(v) is tuple):
+        elem = _off(o + 3)
         out = []
         i = 0
         try:
             for e in v:
-                out.append(_to_wire(spec[3], e))
+                out.append(_to_wire(elem, e))
                 i += 1
         except _Bad as bad:
             bad.path.append(i)
@@ -732,17 +721,17 @@ def _check_id(req_id, lo, what):
 
 def request(type_name, req_id, **fields):
     t = _type_named(type_name)
-    if t[4] is None:
+    if _reply_of(t) == _NO_REPLY:
         raise ProtocolError(E_UNKNOWN_TYPE, "'%s' is not a request" % type_name, "type")
     _check_id(req_id, 1, "request")
-    return {KEY_TYPE: t[0], KEY_ID: req_id, KEY_BODY: _build_body(t[3], fields)}
+    return {KEY_TYPE: _T[t], KEY_ID: req_id, KEY_BODY: _build_body(_body_of(t), fields)}
 
 
 def reply(type_name, req_id, **fields):
     # type_name: the request this answers; its reply schema checks the body
     t = _request_type(type_name)
     _check_id(req_id, 1, "reply")
-    return {KEY_TYPE: OK, KEY_ID: req_id, KEY_BODY: _build_body(t[4], fields)}
+    return {KEY_TYPE: OK, KEY_ID: req_id, KEY_BODY: _build_body(_reply_of(t), fields)}
 
 
 def _clip(text, max_bytes):
@@ -857,13 +846,13 @@ def parse(obj, expect="request", answers=None):
         raise ValueError("parsing a reply needs answers=<the request's type>")
     code, req_id, body = _envelope(obj)
     t = _type_by_code(code)
-    if t is None:
+    if t < 0:
         raise ProtocolError(E_UNKNOWN_TYPE, "unknown message type %d" % code, "type")
     cls = message_class(code)
     if cls != expect:
         raise ProtocolError(
             E_UNKNOWN_TYPE,
-            "type %d (%s) is a %s, expected a %s" % (code, t[1], cls, expect),
+            "type %d (%s) is a %s, expected a %s" % (code, _W[_T[t + 1]], cls, expect),
             "type",
         )
     if cls == "event":
@@ -871,5 +860,5 @@ def parse(obj, expect="request", answers=None):
             raise ProtocolError(E_BAD_ENVELOPE, "an event has id 0, got %d" % req_id, "id")
     elif code != ERROR:
         _check_id(req_id, 1, cls)
-    spec = _request_type(answers)[4] if code == OK else t[3]
+    spec = _reply_of(_request_type(answers)) if code == OK else _body_of(t)
     return code, req_id, _check_body(spec, body)
