@@ -36,6 +36,8 @@ def test_shared_structures_stay_shared():
     assert permit[3] == "permit" and issue[3] == "body"
     assert issue[1] is permit[1]
     assert m.body_spec("event")[1] is m.reply_spec("events-since")[1][0][3][3][1]
+    for code, _, _, fields in m.CATALOGUE:
+        assert fields is m.body_spec(code)[1]
     # an edit to one message's fields must not reach another's through a shared tuple
     assert m.body_spec("seal")[1] == m.body_spec("unseal")[1]
 

@@ -8,9 +8,10 @@
 # keys on the wire and named fields on the Python side.
 #
 # Schemas are compact tables rather than a class (or a tree of tuples) per message: a
-# board imports this module at boot, and 258 nested tuples cost it about 10 KB of heap.
+# board imports this module at boot, and 258 nested tuples cost it several KB of heap.
 # The readable schema is tests/messages_schema.py; the tables below are generated from
-# it and decoded back to tuples only for the docs, tools and error texts.
+# it, walked in place by the validator, and decoded back to tuples (gatewire/specs.py)
+# only for the docs and tools.
 from gatewire.errors import E_BAD_ENVELOPE, E_BAD_FIELD, E_UNKNOWN_TYPE, E_VERSION, ProtocolError
 
 try:
@@ -277,84 +278,16 @@ def _reply_of(i):
     return _T[i + 5] << 8 | _T[i + 6]
 
 
-# ---- decoding the tables to the tuples above (docs, tools, error texts) ----
-
-
-def _spec(o, memo):
-    # The spec tuple at offset o; memo keeps shared parts shared (one tuple per offset).
-    s = memo.get(o)
-    if s is not None:
-        return s
-    k = _S[o]
-    if k == T_INT or k == T_STR or k == T_BYTES:
-        s = (k, _N[_S[o + 1]], _N[_S[o + 2]])
-    elif k == T_BOOL:
-        s = (k,)
-    elif k == T_ENUM:
-        s = (k, tuple([_W[_S[o + 2 + j]] for j in range(_S[o + 1])]))
-    elif k == T_LIST:
-        s = (k, _N[_S[o + 1]], _N[_S[o + 2]], _spec(_off(o + 3), memo))
-    elif k == T_TUPLE:
-        parts = []
-        p = o + 3
-        for _ in range(_S[o + 2]):
-            parts.append((_W[_S[p]], _spec(_off(p + 1), memo)))
-            p += 3
-        s = (k, tuple(parts), _W[_S[o + 1]])
-    elif k == T_MAP:
-        s = (k, _fields(_off(o + 2), memo), _orders(_off(o + 4), memo), _W[_S[o + 1]])
-    elif k == T_DICT:
-        s = (k, _N[_S[o + 1]], _N[_S[o + 2]], _spec(_off(o + 3), memo), _spec(_off(o + 5), memo))
-    else:
-        s = (k, tuple([_spec(_off(o + 2 + 2 * j), memo) for j in range(_S[o + 1])]))
-    memo[o] = s
-    return s
-
-
-def _fields(o, memo):
-    fs = memo.get(o)
-    if fs is None:
-        out = []
-        p = o + 1
-        for _ in range(_S[o]):
-            out.append((_S[p], _W[_S[p + 1]], _S[p + 2] == 1, _spec(_off(p + 3), memo)))
-            p += 5
-        fs = memo[o] = tuple(out)
-    return fs
-
-
-def _orders(o, memo):
-    os = memo.get(o)
-    if os is None:
-        out = []
-        p = o + 1
-        for _ in range(_S[o]):
-            out.append((_W[_S[p]], _W[_S[p + 1]], _S[p + 2] == 1))
-            p += 3
-        os = memo[o] = tuple(out)
-    return os
-
-
-# Specs decoded for body_spec() and reply_spec() (host side: the board never calls them),
-# kept so that each call returns the same shared tuples.
-_decoded = {}
-
-
-def catalogue():
-    # For docs and tools: (code, name, mutating, body fields) per type
-    out = []
-    i = 0
-    while i < len(_T):
-        body = _spec(_body_of(i), _decoded)
-        out.append((_T[i], _W[_T[i + 1]], _T[i + 2] == 1, body[1]))
-        i += _TYPE_SIZE
-    return tuple(out)
+# body_spec(), reply_spec(), CATALOGUE and describe() give the schema as the tuples above
+# for the docs and tools; gatewire/specs.py decodes them (the board never imports it).
 
 
 def __getattr__(name):
-    # messages.CATALOGUE, built only when asked for (it is tuples: heap on a board)
+    # messages.CATALOGUE: (code, name, mutating, body fields) per type
     if name == "CATALOGUE":
-        return catalogue()
+        from gatewire import specs
+
+        return specs.catalogue()
     raise AttributeError(name)
 
 
@@ -393,12 +326,17 @@ def body_spec(type_name_or_code):
             )
     else:
         i = _type_named(type_name_or_code)
-    return _spec(_body_of(i), _decoded)
+    from gatewire import specs
+
+    return specs.spec_at(_body_of(i))
 
 
 def reply_spec(request):
     # The body of the OK reply to a request (name or code)
-    return _spec(_reply_of(_request_type(request)), _decoded)
+    o = _reply_of(_request_type(request))
+    from gatewire import specs
+
+    return specs.spec_at(o)
 
 
 def _request_type(request):
@@ -416,31 +354,35 @@ def _range(lo, hi):
 
 
 def describe(spec):
-    kind = spec[0]
-    if kind == T_INT:
-        return "int in %d..%d" % (spec[1], spec[2])
-    if kind == T_BOOL:
-        return "bool"
-    if kind == T_STR:
-        return "str of %s UTF-8 bytes" % _range(spec[1], spec[2])
-    if kind == T_BYTES:
-        return "bytes of length %s" % _range(spec[1], spec[2])
-    if kind == T_ENUM:
-        return "one of " + ", ".join(["'%s'" % w for w in spec[1]])
-    if kind == T_LIST:
-        return "list of %s (%s)" % (_range(spec[1], spec[2]), describe(spec[3]))
-    if kind == T_TUPLE:
-        return "%s [%s]" % (spec[2], ", ".join([p[0] for p in spec[1]]))
-    if kind == T_MAP:
-        return "%s map" % spec[3]
-    if kind == T_DICT:
-        return "map of %s entries, str key -> value" % _range(spec[1], spec[2])
-    return " or ".join([describe(s) for s in spec[1]])
+    # the text of a spec tuple (body_spec()'s), as error texts word it
+    from gatewire import specs
+
+    return specs.describe(spec)
 
 
 def _describe(o):
-    # error path only: decodes into a fresh memo the board lets go of
-    return describe(_spec(o, {}))
+    # the spec at offset o in words (error texts: the same as describe() of its tuple)
+    kind = _S[o]
+    if kind == T_INT:
+        return "int in %d..%d" % (_N[_S[o + 1]], _N[_S[o + 2]])
+    if kind == T_BOOL:
+        return "bool"
+    if kind == T_STR:
+        return "str of %s UTF-8 bytes" % _range(_N[_S[o + 1]], _N[_S[o + 2]])
+    if kind == T_BYTES:
+        return "bytes of length %s" % _range(_N[_S[o + 1]], _N[_S[o + 2]])
+    if kind == T_ENUM:
+        return "one of " + ", ".join(["'%s'" % _W[_S[o + 2 + j]] for j in range(_S[o + 1])])
+    if kind == T_LIST:
+        return "list of %s (%s)" % (_range(_N[_S[o + 1]], _N[_S[o + 2]]), _describe(_off(o + 3)))
+    if kind == T_TUPLE:
+        names = [_W[_S[o + 3 + 3 * j]] for j in range(_S[o + 2])]
+        return "%s [%s]" % (_W[_S[o + 1]], ", ".join(names))
+    if kind == T_MAP:
+        return "%s map" % _W[_S[o + 1]]
+    if kind == T_DICT:
+        return "map of %s entries, str key -> value" % _range(_N[_S[o + 1]], _N[_S[o + 2]])
+    return " or ".join([_describe(_off(o + 2 + 2 * j)) for j in range(_S[o + 1])])
 
 
 def _got(v):
