@@ -101,8 +101,15 @@ def probe(repo, flags=None):
 
 # Modules imported on use and let go after (not in the heap after boot): their cost is
 # counted while one runs. The rest is imported at boot (gateway.boot) and by the board.
-# gateway.bootseq runs the boot and is let go once it is done (config-set uses it again).
-ON_USE = ("gateway.config", "gateway.rosterload", "gateway.commands", "gateway.bootseq")
+# gateway.bootseq runs the boot and is let go once it is done (config-set uses it again);
+# gateway.logscan is the event log's recovery, let go once the log is open.
+ON_USE = (
+    "gateway.config",
+    "gateway.rosterload",
+    "gateway.commands",
+    "gateway.bootseq",
+    "gateway.logscan",
+)
 
 
 def module_costs(repo, flags=None):
@@ -132,7 +139,7 @@ def module_rows(before_repo, before_flags):
     rows = []
     for name, n in sorted(cost.items(), key=lambda kv: -kv[1]):
         where = "on use" if name in ON_USE else ("board" if name.startswith("hal.") else "boot")
-        if name == "gateway.bootseq":
+        if name in ("gateway.bootseq", "gateway.logscan"):
             where = "boot only"
         was = old.get(name)
         rows.append(

@@ -383,9 +383,9 @@ CATALOGUE = (
     M(
         "chain-skip-first",
         "boot check skips each segment's first record",
-        GW + "eventlog.py",
-        "                if prev is not None:\n                    h = hashlib.sha256(prev)",
-        "                if prev is not None and j > 0:\n                    h = hashlib.sha256(prev)",
+        GW + "logscan.py",
+        "            if prev is not None:\n                h = hashlib.sha256(prev)",
+        "            if prev is not None and j > 0:\n                h = hashlib.sha256(prev)",
         ("tests/test_eventlog.py",),
     ),
     M(

@@ -237,6 +237,12 @@ class Gateway:
 
     def _build(self, cfg):
         # Returns (zone, interlocks) for cfg; ValueError / ProtocolError if they refuse it.
+        zone = self._build_zone(cfg)
+        return zone, self._build_interlocks(cfg, zone)
+
+    def _build_zone(self, cfg):
+        # The boot builds the zone and the interlocks in two phases (gateway/bootseq.py),
+        # so that the zone's short-lived allocation is collected before the interlocks'.
         self._check_log_fits(cfg)
         schedule = []
         for s in cfg["shifts"]:
@@ -265,12 +271,17 @@ class Gateway:
         )
         zone.set_restricted(cfg["restricted"])
         zone.set_access(cfg["admit_roles"], cfg["admit_people"])
-        return zone, il_mod.from_config(cfg, zone.is_present, self.emit)
+        return zone
+
+    def _build_interlocks(self, cfg, zone):
+        return il_mod.from_config(cfg, zone.is_present, self.emit)
 
     def _install(self, cfg, built=None):
-        # built: (zone, interlocks) already built for cfg (config-set's trial), not
-        # built twice.
+        # built: (zone, interlocks) already built for cfg (config-set's trial, the boot's
+        # two phases), not built twice; False: cfg was refused while building them.
         try:
+            if built is False:
+                raise ValueError("configuration refused")
             self.zone, self.il = built if built is not None else self._build(cfg)
         except (ValueError, ProtocolError):
             # Fail safe: the stored config is refused; run on defaults with work off.

@@ -97,7 +97,23 @@ def run(gw):
     except (OSError, ValueError):
         gw.system |= SYS_ROSTER_BAD
     yield
-    gw._install(cfg)
+    # The zone and the interlocks in two phases: the zone's short-lived allocation is
+    # collected before the interlocks are built (the boot's peak). A refusal in either
+    # is the stored config refused (_install: defaults, work off).
+    try:
+        zone = gw._build_zone(cfg)
+    except (ValueError, ProtocolError):
+        zone = None
+    yield
+    built = False
+    if zone is not None:
+        try:
+            built = (zone, gw._build_interlocks(cfg, zone))
+        except (ValueError, ProtocolError):
+            pass
+    zone = None
+    gw._install(cfg, built)
+    built = None
     yield
     for _ in gw._restore():
         yield
