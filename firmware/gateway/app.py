@@ -12,13 +12,16 @@ from gateway import reasons, roles, store
 from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
 from gateway.eventlog import (
     SEGMENT_RECORDS,
+    EventLog,
     LogFull,
     flash_bytes_max,
 )
 from gateway.pushframe import EventFramer
-from gateway.snapshot import SnapshotError
+from gateway.rejects import RejectTally
+from gateway.roster import Roster
+from gateway.snapshot import SnapshotError, Snapshots
 from gateway.zone import Zone
-from gatewire import cbor, frame, messages
+from gatewire import auth, cbor, frame, messages
 from gatewire.errors import (
     E_AUTH_BAD,
     E_BAD_FIELD,
@@ -151,6 +154,16 @@ def _i31(v):
 
 
 class Gateway:
+    # Built by the boot sequence (gateway/bootseq.py) before any step runs; declared here
+    # for the type checker only (an annotation without a value makes no attribute).
+    boot_count: int
+    verifier: "auth.Verifier | None"
+    log: EventLog
+    rejects: RejectTally
+    roster: Roster
+    snapshots: Snapshots
+    _fs_bytes: int
+
     def __init__(self, board, staged=False):
         # staged: boot one phase per call of boot_step() (or step()), each short enough
         # for the watchdog, fed between phases (docs/hardware.md); else all at once.
