@@ -217,7 +217,7 @@ class PermitBook:
         return [self.entry(slot) for slot in range(self.capacity) if self.ids[slot]]
 
     def listing(self):
-        # The permit-list reply: gatewire.messages.PERMIT_FIELDS by name.
+        # The permit-list reply: the permit fields by name (tests/messages_schema.py PERMIT_FIELDS).
         out = []
         for slot in range(self.capacity):
             if self.ids[slot]:

@@ -330,7 +330,7 @@ def cert_expiry_s(day, utc_offset_min):
 
 
 def wire_entries(entries, utc_offset_min):
-    # -> [tag_id, person_id, role_code, cert_expiry_s, crew_code] as messages.ROSTER_ENTRY
+    # -> [tag_id, person_id, role_code, cert_expiry_s, crew_code] as the roster-load entry of docs/protocol.md (tests/messages_schema.py ROSTER_ENTRY)
     return [
         [
             e.tag_id,
