@@ -43,33 +43,6 @@ def _cage(w, rng, tags, t0_ms, into, strays_of):
     return end, missed
 
 
-def _play(gate, bench, timeline, i, until_ms, now_ms):
-    # Sends the timeline's reads and beam bodies to the board in STEP_S steps up to
-    # until_ms; returns (next index, model time reached).
-    io = gate.io
-    while now_ms < until_ms:
-        step_end = now_ms + int(STEP_S * 1000)
-        bodies = 0
-        while i < len(timeline) and timeline[i][0] < step_end:
-            _, _, what, point, tag, rssi = timeline[i]
-            if what == "beam":
-                bodies += 1
-            else:
-                io.read_tag(point, tag, rssi)
-            i += 1
-        if bodies:
-            io.beam(bodies)
-        if i >= len(timeline) or timeline[i][0] > step_end + 5000:
-            # Nobody in the doorway for a while: let time pass in bigger steps.
-            target = until_ms if i >= len(timeline) else min(until_ms, timeline[i][0])
-            bench.advance((target - now_ms) / 1000.0)
-            now_ms = target
-        else:
-            bench.advance(STEP_S)
-            now_ms = step_end
-    return i, now_ms
-
-
 def test_shift_change_three_cages_down_and_up(board, report):
     board.require("tags", "beam")
     crew = morning_crew(CAGE * CAGES)
@@ -105,7 +78,7 @@ def test_shift_change_three_cages_down_and_up(board, report):
     i = 0
     now = 0
     for at_ms, inside, what, missed in checks:
-        i, now = _play(shaft, board, timeline, i, at_ms, now)
+        i, now = noise.play_to_board(shaft.io, board.advance, timeline, i, at_ms, now, STEP_S)
         shaft.inside = set(inside)
         report.drive(
             shaft.name,

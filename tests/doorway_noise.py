@@ -137,6 +137,35 @@ def play(zone, timeline, clock, until_ms, step_ms=100, start=0):
         clock.step(step_ms)
 
 
+def play_to_board(board, advance, timeline, i, until_ms, now_ms, step_s=0.25, after_step=None):
+    # Sends the timeline's reads and beam bodies to a board (read_tag, beam) in step_s
+    # steps up to until_ms, moving its time with advance(seconds); a quiet doorway lets
+    # time pass in one step. after_step(), if given, runs after each step. Returns (next
+    # index, model time reached).
+    while now_ms < until_ms:
+        step_end = now_ms + int(step_s * 1000)
+        bodies = 0
+        while i < len(timeline) and timeline[i][0] < step_end:
+            _, _, what, point, tag, rssi = timeline[i]
+            if what == "beam":
+                bodies += 1
+            else:
+                board.read_tag(point, tag, rssi)
+            i += 1
+        if bodies:
+            board.beam(bodies)
+        if i >= len(timeline) or timeline[i][0] > step_end + 5000:
+            target = until_ms if i >= len(timeline) else min(until_ms, timeline[i][0])
+            advance((target - now_ms) / 1000.0)
+            now_ms = target
+        else:
+            advance(step_s)
+            now_ms = step_end
+        if after_step is not None:
+            after_step()
+    return i, now_ms
+
+
 def random_crowd(
     rng, people, crossings, stray_pct, miss_pct, turn_pct=2, span_ms=None, min_exit_reads=1
 ):

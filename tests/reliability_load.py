@@ -107,31 +107,17 @@ def _recorded(mine, gid):
 
 
 def _play(board, timeline, i, until_ms, now_ms, depths, mine, every=4):
-    steps = 0
-    while now_ms < until_ms:
-        step_end = now_ms + int(STEP_S * 1000)
-        bodies = 0
-        while i < len(timeline) and timeline[i][0] < step_end:
-            _, _, what, point, tag, rssi = timeline[i]
-            if what == "beam":
-                bodies += 1
-            else:
-                board.read_tag(point, tag, rssi)
-            i += 1
-        if bodies:
-            board.beam(bodies)
-        if i >= len(timeline) or timeline[i][0] > step_end + 5000:
-            target = until_ms if i >= len(timeline) else min(until_ms, timeline[i][0])
-            board.advance((target - now_ms) / 1000.0)
-            now_ms = target
-        else:
-            board.advance(STEP_S)
-            now_ms = step_end
+    steps = [0]
+
+    def after_step():
         board.sync(30)
-        steps += 1
-        if steps % every == 0:
+        steps[0] += 1
+        if steps[0] % every == 0:
             depths.sample(mine)
-    return i, now_ms
+
+    return noise.play_to_board(
+        board, board.advance, timeline, i, until_ms, now_ms, STEP_S, after_step
+    )
 
 
 class Result:
