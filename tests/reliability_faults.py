@@ -99,7 +99,13 @@ def linkfaults(args, write_section):
         " before the fix, 76 % and 93 % in two runs after it. A reply lost on the line"
         " still costs a whole reconnect (timeout, settle, hello), most of the 10 % above.",
     ]  # fmt: skip
-    write_section("linkfaults", "Link faults", "\n".join(lines))
+    return _report(write_section, "linkfaults", "Link faults", lines, problems)
+
+
+def _report(write_section, key, title, lines, problems):
+    # The section goes into docs/reliability.md from this run and to the terminal; the
+    # exit status says whether the run found a problem.
+    write_section(key, title, "\n".join(lines))
     for line in lines:
         print(line)
     return 1 if problems else 0
@@ -160,10 +166,7 @@ def servecrash(args, write_section):
         " to be back on its socket; the end catch-up and the MQTT drain took %.0f s."
         % (WINDOW, sum(run.restart_s) / len(run.restart_s), run.drain_s),
     ]  # fmt: skip
-    write_section("servecrash", "serve crashes", "\n".join(lines))
-    for line in lines:
-        print(line)
-    return 1 if problems else 0
+    return _report(write_section, "servecrash", "serve crashes", lines, problems)
 
 
 def broker(args, write_section):
@@ -223,10 +226,7 @@ def broker(args, write_section):
         " in\" includes the publisher's wait before it connects again (its backoff grows to"
         " 5 s while the broker is away).",
     ]  # fmt: skip
-    write_section("broker", "Broker outages", "\n".join(lines))
-    for line in lines:
-        print(line)
-    return 1 if problems else 0
+    return _report(write_section, "broker", "Broker outages", lines, problems)
 
 
 def main(argv, write_section):
