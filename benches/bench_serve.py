@@ -30,6 +30,7 @@ from shaftgate.cli.selfcheck import PtyPeer  # noqa: E402
 from shaftgate.sim import Sim  # noqa: E402
 from shaftgate.station import outbox  # noqa: E402
 from shaftgate.station import site as site_file  # noqa: E402
+from shaftgate.station.broker import EmbeddedMosquitto  # noqa: E402
 from shaftgate.station.control import ControlServer, ServeClient  # noqa: E402
 from shaftgate.station.serve import Station  # noqa: E402
 from shaftgate.station.store import EventRecord, Store  # noqa: E402
@@ -147,12 +148,15 @@ def bench_links(folder, publish=False):
     farm = FakeFarm(folder, LINKS, EVENTS_PER_LINK)
     frame_bytes = farm.frame_bytes
     site = _site(folder, farm.ports, publish or "each")
-    broker = TestMosquitto(folder).start() if publish else None
+    # serve's own broker as a site without [broker] runs it (the tests' Mosquitto logs
+    # every message), started before the clock like a broker that is already up.
+    broker = EmbeddedMosquitto(folder / "mosquitto") if publish else None
+    config = broker.start() if publish else None
     station = Station(site, publish=publish)
     total = LINKS * EVENTS_PER_LINK
     t0 = time.perf_counter()
     c0 = time.process_time()  # serve's CPU: this process, the fakes being in their own
-    station.start(broker.config() if broker else None)
+    station.start(config)
     try:
         # Acked implies stored (serve acks after the commit); then what is owed to MQTT.
         # Polled every 50 ms: this thread's CPU counts as serve's.
