@@ -20,8 +20,6 @@ import threading
 import time
 from pathlib import Path
 
-from shaftgate.station.mqtt import WINDOW
-
 log = logging.getLogger(__name__)
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -412,9 +410,6 @@ class EmbeddedMosquitto:
             # Mosquitto's default of 1000 silently drops QoS 1 messages to a consumer that
             # falls that far behind (R-DATA-2); this bounds memory at ~300 bytes a message.
             "max_queued_messages %d" % MAX_QUEUED_MESSAGES,
-            # The Receive Maximum serve's publisher gets (and what each consumer may have
-            # in flight): its whole window, not Mosquitto's default of 20.
-            "max_inflight_messages %d" % WINDOW,
             # Run as whoever runs serve: as root, mosquitto would otherwise switch to the
             # 'mosquitto' user, which cannot write serve's state folder.
             "user %s" % pwd.getpwuid(os.getuid()).pw_name,

@@ -1,11 +1,10 @@
 """The publisher: one thread that empties the outbox into the broker, in order, QoS 1.
 
 A row leaves the outbox only after the broker's PUBACK for it (R-DATA-2: nothing owed is
-dropped). Each connection (mqttwire.py: MQTT 5 straight from bytes) starts again from the
-oldest row still owed: what was in flight when a connection died is sent again, with the
-same id, and that is the only way a consumer sees a message twice. The outbox, not the
-client's memory, is the one account of what is owed, so a serve killed with -9 resumes
-exactly where it was.
+dropped). Each connection is a fresh paho client that starts again from the oldest row
+still owed: what was in flight when a connection died is sent again, with the same id, and
+that is the only way a consumer sees a message twice. The outbox, not paho's memory, is
+the one account of what is owed, so a serve killed with -9 resumes exactly where it was.
 
 At most `window` messages are in flight (and in memory); rows are read in batches of what
 the window has room for.
@@ -17,16 +16,16 @@ import sqlite3
 import threading
 import time
 
-from . import mqttwire, outbox, topics
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from . import outbox, topics
 
 log = logging.getLogger(__name__)
 
-
-# Rows in flight. The broker's Receive Maximum wins if lower: Mosquitto's default is 20,
-# EMQX's 32; serve's embedded Mosquitto allows this many. 100 rather than 20 takes the
-# publisher from 14 to 8 µs of CPU a message (fewer round trips, reads and commits:
-# `./dev bench mqtt`); it is also what a kill may repeat (QoS 1), and ~30 KB of memory.
-WINDOW = 100
+WINDOW = 20  # rows in flight: Mosquitto's default Receive Maximum; the broker's wins if lower
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session through a week's outage
 CONNACK_TIMEOUT_S = 10.0
 IDLE_WAIT_S = 0.5  # nothing in flight: wait this long for wake() before servicing the link
@@ -50,13 +49,6 @@ class _Session:
         self.next_poll = 0.0
         self.presence_mid = None
         self.presence_acked = False
-        self.ping_sent = None  # monotonic time of a PINGREQ not answered yet
-        self._mid = 0
-
-    def next_mid(self):
-        # 1..65535 in turn: at most window + 1 are in flight, so none is still in use.
-        self._mid = self._mid % 65535 + 1
-        return self._mid
 
 
 class MqttPublisher:
@@ -159,109 +151,80 @@ class MqttPublisher:
             raise
         return conn
 
-    def _on_connack(self, wire, s, body):
-        _present, reason, props = mqttwire.parse_connack(body)
-        if reason >= 0x80:
-            s.failed = True
-            self.last_error = "%s refused the connection: %s" % (
-                self.broker.describe(),
-                mqttwire.reason_name(reason),
-            )
-            return
-        # The broker's Receive Maximum holds us, however large our own window. Rows wait
-        # for the "online" presence's PUBACK, so they have the whole of it.
-        s.window = max(1, min(self.window, props.get(mqttwire.RECEIVE_MAXIMUM, 65535)))
-        s.connack = True
-        self.connected = True
-        self.down_since = None
-        self.connections += 1
-        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, True)
-        s.presence_mid = self._send_one(wire, s, t, json.dumps(payload).encode(), retain)
+    def _client(self, s):
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5
+        )
+        client.max_inflight_messages_set(self.window)
+        b = self.broker
+        if b.username is not None:
+            client.username_pw_set(b.username, b.password)
+        if b.tls is not None:
+            client.tls_set(ca_certs=b.tls.ca, certfile=b.tls.cert, keyfile=b.tls.key)
+        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
+        client.will_set(t, json.dumps(payload), qos=1, retain=retain)
 
-    def _send_one(self, wire, s, topic, payload, retain):
-        mid = s.next_mid()
-        wire.send(mqttwire.publish_packet(topic, mid, payload, retain))
-        return mid
+        def on_connect(client, userdata, flags, reason_code, properties):
+            if reason_code.is_failure:
+                s.failed = True
+                self.last_error = "%s refused the connection: %s" % (b.describe(), reason_code)
+                return
+            # paho does not hold itself to the broker's Receive Maximum: we do. Rows wait
+            # for the "online" presence's PUBACK, so they have the whole of it.
+            s.window = max(1, min(self.window, getattr(properties, "ReceiveMaximum", 65535)))
+            s.connack = True
+            self.connected = True
+            self.down_since = None
+            self.connections += 1
+            t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, True)
+            s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
 
-    def _on_packets(self, wire, s, packets):
-        inflight = s.inflight
-        for first, body in packets:
-            kind = first & 0xF0
-            if kind == mqttwire.PUBACK:
-                mid, reason = mqttwire.parse_puback(body)
-                n = inflight.pop(mid, None)
-                if n is None:
-                    if mid == s.presence_mid:
-                        s.presence_acked = True
-                    continue
-                if reason >= 0x80:
-                    # Kept in the outbox; sent again from here on the next connection.
-                    s.failed = True
-                    self.last_error = "broker refused outbox row %d: %s" % (
-                        n,
-                        mqttwire.reason_name(reason),
-                    )
-                    continue
-                s.acked.append(n)
-            elif kind == mqttwire.PINGRESP:
-                s.ping_sent = None
-            elif kind == mqttwire.CONNACK and not s.connack and not s.failed:
-                self._on_connack(wire, s, body)
-            elif kind == mqttwire.DISCONNECT:
-                reason = body[0] if body else 0
-                raise mqttwire.ConnectionLost(
-                    "the broker disconnected: %s" % mqttwire.reason_name(reason)
-                )
-            else:
-                raise mqttwire.MqttError(
-                    "unexpected packet type 0x%02X from the broker%s"
-                    % (first, "" if s.connack else " before CONNACK")
-                )
+        def on_publish(client, userdata, mid, reason_code, properties):
+            n = s.inflight.pop(mid, None)
+            if n is None:
+                if mid == s.presence_mid:
+                    s.presence_acked = True
+                return
+            if reason_code.is_failure:
+                # Kept in the outbox; sent again from here on the next connection.
+                s.failed = True
+                self.last_error = "broker refused outbox row %d: %s" % (n, reason_code)
+                return
+            s.acked.append(n)
 
-    def _keepalive(self, wire, s):
-        # MQTT 3.1.2.10: something sent within every keep-alive, or a PINGREQ; a broker
-        # that does not answer one within a keep-alive is gone.
-        keepalive = self.broker.keepalive
-        now = time.monotonic()
-        if s.ping_sent is not None:
-            if now - s.ping_sent > keepalive:
-                raise mqttwire.ConnectionLost("no PINGRESP within %d s" % keepalive)
-        elif now - wire.sent_at >= keepalive:
-            wire.ping()
-            s.ping_sent = now
+        def on_disconnect(client, userdata, flags, reason_code, properties):
+            self._went_down()
+
+        client.on_connect = on_connect
+        client.on_publish = on_publish
+        client.on_disconnect = on_disconnect
+        return client
 
     def _connection(self, conn, token):
         """One connection, until it fails or stop(). True if the broker accepted it and
         refused nothing: only then does the next attempt come without growing delay."""
         s = self._session = _Session(self.window)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
         b = self.broker
-        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
         try:
-            hello = mqttwire.connect_packet(
-                self.client_id,
-                b.keepalive,
-                SESSION_EXPIRY_S,
-                (t, json.dumps(payload).encode(), retain),
-                b.username,
-                b.password,
-            )
-            tls = None
-            if b.tls is not None:  # reads the TLS files: they may have gone since start
-                tls = mqttwire.tls_context(b.tls.ca, b.tls.cert, b.tls.key)
-            wire = mqttwire.Connection(b.host, b.port, tls)
+            client = self._client(s)  # reads the TLS files: they may have gone since start
+            client.connect(b.host, b.port, b.keepalive, clean_start=False, properties=props)
         except (OSError, ValueError) as e:  # refused, unreachable, TLS (ssl.SSLError)
             self.last_error = "cannot connect to %s: %s" % (b.describe(), e)
             return False
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
-        goodbye = True  # a normal DISCONNECT at the end, unless the connection is gone
         try:
-            wire.send(hello)
             while not self._stop.is_set():
-                wait_s = INFLIGHT_WAIT_S if (s.inflight or not s.connack) else 0.0
-                packets = wire.receive(wait_s)
-                if packets:
-                    self._on_packets(wire, s, packets)
+                rc = client.loop(INFLIGHT_WAIT_S if (s.inflight or not s.connack) else 0.0)
                 self._settle(conn, s)
+                if rc != paho.MQTT_ERR_SUCCESS:
+                    if not s.failed:
+                        self.last_error = "connection to %s lost: %s" % (
+                            b.describe(),
+                            paho.error_string(rc),
+                        )
+                    return s.connack and not s.failed
                 if s.failed:
                     return False
                 if not s.connack:
@@ -269,29 +232,25 @@ class MqttPublisher:
                         self.last_error = "%s sent no CONNACK" % b.describe()
                         return False
                     continue
-                self._keepalive(wire, s)
-                self._fill(conn, wire, s, token)
+                self._fill(conn, client, s, token)
                 if not s.inflight and not s.maybe_more:
                     self._wake.wait(min(IDLE_WAIT_S, max(0.0, s.next_poll - time.monotonic())))
             if s.connack:
-                self._goodbye(wire, s)
+                self._goodbye(client, s)
             return s.connack
-        except (mqttwire.ConnectionLost, mqttwire.MqttError) as e:
-            goodbye = isinstance(e, mqttwire.MqttError)
-            if not s.failed:
-                self.last_error = "connection to %s lost: %s" % (b.describe(), e)
-            return s.connack and not s.failed
         finally:
             self._went_down()
             self._settle(conn, s)
-            wire.close(goodbye)
+            # Sending DISCONNECT closes the socket; on a lost connection paho closed it.
+            client.disconnect()
+            client.loop(0.0)
 
     def _went_down(self):
         if self.connected or self.down_since is None:
             self.down_since = time.time()
         self.connected = False
 
-    def _fill(self, conn, wire, s, token):
+    def _fill(self, conn, client, s, token):
         if not s.presence_acked:
             return  # "online" first, and it must not share the broker's Receive Maximum
         if self._wake.is_set():
@@ -303,20 +262,19 @@ class MqttPublisher:
         rows = outbox.read_batch(conn, s.last_n, room)
         s.maybe_more = len(rows) == room
         s.next_poll = time.monotonic() + POLL_S
-        if not rows:
-            return
-        packets = []
-        inflight = s.inflight
-        publish_packet = mqttwire.publish_packet
         for n, topic, text, retain, auto_id in rows:
-            mid = s.next_mid()
-            packets.append(
-                publish_packet(topic, mid, outbox.wire_payload(token, n, text, auto_id), retain)
+            info = client.publish(
+                topic, outbox.wire_payload(token, n, text, auto_id), qos=1, retain=bool(retain)
             )
-            inflight[mid] = n
-        # One write for the batch: in flight (and owed until its PUBACK) from here on.
-        s.last_n = rows[-1][0]
-        wire.send(b"".join(packets))
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                s.failed = True
+                self.last_error = "could not send outbox row %d: %s" % (
+                    n,
+                    paho.error_string(info.rc),
+                )
+                return
+            s.inflight[info.mid] = n
+            s.last_n = n
 
     def _settle(self, conn, s):
         if not s.acked:
@@ -333,11 +291,12 @@ class MqttPublisher:
         self.published += len(s.acked)
         s.acked.clear()
 
-    def _goodbye(self, wire, s):
+    def _goodbye(self, client, s):
         # A clean DISCONNECT suppresses the will, so "offline" is said here instead.
         t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
-        s.presence_mid = self._send_one(wire, s, t, json.dumps(payload).encode(), retain)
+        s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
         s.presence_acked = False
         deadline = time.monotonic() + STOP_PUBACK_WAIT_S
         while not s.presence_acked and time.monotonic() < deadline:
-            self._on_packets(wire, s, wire.receive(INFLIGHT_WAIT_S))
+            if client.loop(INFLIGHT_WAIT_S) != paho.MQTT_ERR_SUCCESS:
+                return
