@@ -825,7 +825,7 @@ class Gateway:
             "override_active": zone.policy.override_cap >= 0,
             "last_seq": self.log.last_seq,
             "unacked": self.log.unacked(),
-            "permits_active": il.permits.active_count(self._now_s),
+            "permits_active": il.permits_active(self._now_s),
         }
         # The last raw readings, each only if a sensor could give it: a faulty one may
         # report anything, and status must still answer.

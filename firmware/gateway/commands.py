@@ -198,7 +198,7 @@ def permit_revoke(gw, body):
 
 def permit_list(gw, body):
     start = body.get("start", 0)
-    permits = gw.il.permits.listing()
+    permits = gw.il.permit_listing()
     page = permits[start : start + messages.PERMITS_MAX]
     return {"total": len(permits), "permits": page}
 
