@@ -101,14 +101,17 @@ def probe(repo, flags=None):
 
 # Modules imported on use and let go after (not in the heap after boot): their cost is
 # counted while one runs. The rest is imported at boot (gateway.boot) and by the board.
-# gateway.bootseq runs the boot and is let go once it is done (config-set uses it again);
-# gateway.logscan is the event log's recovery, let go once the log is open.
+# gateway.bootseq runs the boot up to the zone and interlocks built and is let go then;
+# gateway.restore restores the state snapshot and the log after it (the boot's last
+# phases, and config-set), let go once done; gateway.logscan is the event log's recovery,
+# let go once the log is open.
 ON_USE = (
     "gateway.config",
     "gateway.rosterload",
     "gateway.commands",
     "gateway.bootseq",
     "gateway.logscan",
+    "gateway.restore",
 )
 
 
@@ -139,7 +142,7 @@ def module_rows(before_repo, before_flags):
     rows = []
     for name, n in sorted(cost.items(), key=lambda kv: -kv[1]):
         where = "on use" if name in ON_USE else ("board" if name.startswith("hal.") else "boot")
-        if name in ("gateway.bootseq", "gateway.logscan"):
+        if name in ("gateway.bootseq", "gateway.logscan", "gateway.restore"):
             where = "boot only"
         was = old.get(name)
         rows.append(

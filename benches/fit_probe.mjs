@@ -81,6 +81,7 @@ function measured(phase, code) {
   p.us_max = Math.max(p.us_max, us);
   p.us_min = Math.min(p.us_min ?? Infinity, us);
   p.us_total += us;
+  (p.each ||= []).push([start, peak, after]);
   return r;
 }
 

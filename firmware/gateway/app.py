@@ -19,7 +19,7 @@ from gateway.eventlog import (
 from gateway.pushframe import EventFramer
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
-from gateway.snapshot import SnapshotError, Snapshots
+from gateway.snapshot import Snapshots
 from gateway.zone import Zone
 from gatewire import auth, cbor, frame, messages
 from gatewire.errors import (
@@ -207,6 +207,7 @@ class Gateway:
         self._where = AT_BOOT
         from gateway import bootseq
 
+        self._boot_part = 0  # 0: gateway/bootseq.py's phases, 1: gateway/restore.py's
         self._booting = bootseq.run(self)
         if not staged:
             while self.boot_step():
@@ -224,9 +225,18 @@ class Gateway:
         try:
             next(phases)
         except StopIteration:
-            self._booting = None
-            phases = None
-            store.unload("bootseq")
+            self._booting = phases = None
+            if self._boot_part == 0:
+                # The zone and the interlocks are built: the boot sequence's code leaves
+                # the heap before the restore's comes in (gateway/restore.py), the
+                # boot's peak, and that one's once booted.
+                store.unload("bootseq")
+                from gateway import restore
+
+                self._boot_part = 1
+                self._booting = restore.boot(self)
+            else:
+                store.unload("restore")
         self.board.feed_watchdog()
         return self._booting is not None
 
@@ -304,31 +314,8 @@ class Gateway:
         self.cfg = cfg
         self.sealed = False
 
-    def _restore(self):
-        # The zone and interlocks from the newest snapshot, then the crossings logged
-        # after it, yielding between parts. The roster is not reread: it is on flash
-        # already, opened at boot.
-        now_ms = self._now_ms
-        covered = 0
-        try:
-            snap = self.snapshots.load(self.zone, now_ms, self._now_s)
-            if snap is not None:
-                covered, il_blob, sealed = snap
-                self.il.restore(cbor.loads(il_blob), now_ms)
-                self.sealed = sealed
-                self.zone.set_sealed(sealed)
-            elif self.log.anchor_seq > 0:
-                raise SnapshotError("state snapshot missing while acked events are gone")
-        except (SnapshotError, ProtocolError, ValueError, TypeError, IndexError):
-            self.system |= SYS_STATE_LOST
-            covered = self.log.anchor_seq
-        if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
-            covered = self.log.last_seq  # see bootseq._log_against_state: nothing to replay
-        yield
-        for _ in self._replay(covered):
-            yield
-
     def _replay(self, covered):
+        # gateway/restore.py's last part (a method, which the power-cut checks replace).
         # Crossings logged after the snapshot bring the ledger up to the last event. It
         # walks by position, never by the seq a record holds: a damaged log may repeat
         # or reorder seqs, and boot must still end (the log reports the damage).

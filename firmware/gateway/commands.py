@@ -79,12 +79,15 @@ def _change_config(gw, changes):
             gw.emit(ev.CONFIG_CHANGED, 0, len(changes), 0)
             gw.system &= ~SYS_CONFIG_BAD
             gw._install(new, built)  # the trial, now the zone in force
-            for _ in gw._restore():
+            from gateway import restore
+
+            for _ in restore.run(gw):
                 pass
         finally:
             gw._in_command = False
     finally:
         store.unload("config")
+        store.unload("restore")
 
 
 def roster_load(gw, body):
