@@ -1,12 +1,13 @@
 // The firmware's fit on a board (issue 9 items 2, 4, 7), measured under the real
 // MicroPython (WebAssembly) with the firmware loaded as the .mpy files deploy ships.
-//   node benches/fit_probe.mjs BUILD_DIR
+//   node benches/fit_probe.mjs BUILD_DIR [permit]
 // BUILD_DIR/board is shaftgate.cli.deploy.build()'s tree for the pico. Each phase (import,
 // boot step, crossing, request) is its own top-level call, because this port reclaims
 // garbage only between calls: a call's peak is bounded by the heap in use when it returns
 // (everything it allocated counts, as if the board never collected inside it). Prints
 // one "@@bench {json}" line: per phase the highest such bound, the live heap after it
-// and its VM time.
+// and its VM time. "permit": a hot-work permit is issued before the reboot, so that the
+// reboot restores it (the permit book's code is in the heap only while one is held).
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
 import path from "node:path";
@@ -14,6 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const build = process.argv[2];
+const withPermit = process.argv[3] === "permit";
 const out = [];
 const mp = await loadMicroPython({
   heapsize: 192 * 1024,
@@ -139,6 +141,7 @@ measured("first boot", "W.boot_all()");
 while (value("W.fill_more()")) {
   measured("fill (300 in)", "W.fill_step()");
 }
+if (withPermit) measured("permit issue", "W.permit()");
 measured("ack 300 in", "W.ack()");
 measured("reboot prepare", "W.drop()");
 let n = 0;
