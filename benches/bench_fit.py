@@ -102,7 +102,8 @@ def probe(repo, flags=None, permit=False):
 
 # Modules imported on use and let go after (not in the heap after boot): their cost is
 # counted while one runs. The rest is imported at boot (gateway.boot) and by the board.
-# gateway.bootseq runs the boot up to the zone and interlocks built and is let go then;
+# gateway.bootseq runs the boot up to the zone and interlocks built (with gateway.build,
+# which config-set imports too) and both are let go then;
 # gateway.restore restores the state snapshot and the log after it (the boot's last
 # phases, and config-set), let go once done; gateway.logscan is the event log's recovery,
 # let go once the log is open.
@@ -113,6 +114,7 @@ ON_USE = (
     "gateway.bootseq",
     "gateway.logscan",
     "gateway.restore",
+    "gateway.build",
 )
 
 
@@ -143,7 +145,7 @@ def module_rows(before_repo, before_flags):
     rows = []
     for name, n in sorted(cost.items(), key=lambda kv: -kv[1]):
         where = "on use" if name in ON_USE else ("board" if name.startswith("hal.") else "boot")
-        if name in ("gateway.bootseq", "gateway.logscan", "gateway.restore"):
+        if name in ("gateway.bootseq", "gateway.logscan", "gateway.restore", "gateway.build"):
             where = "boot only"
         was = old.get(name)
         rows.append(

@@ -91,11 +91,11 @@ const bare = live();
 // Importing is timed three times (the modules dropped between), the fastest kept: one
 // import is a single sample on a shared machine.
 // gateway.bootseq is imported as a board's boot does (the modules it imports stay) and let
-// go as it is once booted.
+// go, with gateway.build, as they are once the zone is built.
 const IMPORT =
   "0\nfrom gateway import app, boot, store\nfrom hal import flashfs\n" +
   "try:\n    from gateway import bootseq\nexcept ImportError:\n    pass\n" + // before it existed
-  "else:\n    bootseq = None\n    store.unload('bootseq')";
+  "else:\n    bootseq = None\n    store.unload('bootseq')\n    store.unload('build')";
 const DROP =
   "for _k in [k for k in sys.modules if k.split('.')[0] in ('gateway', 'gatewire', 'hal')]:\n" +
   "    del sys.modules[_k]";

@@ -229,6 +229,7 @@ def test_the_boot_code_leaves_the_heap_once_booted():
         b.ms += 10
         gw.step()
     assert "gateway.bootseq" not in sys.modules and "gateway.restore" not in sys.modules
+    assert "gateway.build" not in sys.modules
     assert gw.zone.roster.n == len(roster_entries()) and gw.system == 0
 
 
@@ -626,6 +627,7 @@ def test_rarely_used_modules_leave_the_heap_after_use():
     assert "gateway.commands" not in sys.modules
     assert "gateway.bootseq" not in sys.modules  # config-set rebuilds without the boot's code
     assert "gateway.restore" not in sys.modules  # and lets the restore's go after
+    assert "gateway.build" not in sys.modules
     assert rig.gw.cfg["warn_pct"] == 85
     r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
     assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it
@@ -668,8 +670,10 @@ def _patch_slot(fl, name, at, value):
 
 
 def _load_fresh(rig, **cfg):
+    from gateway import build
+
     gw = rig.gw
-    zone = gw._build(dict(gw.cfg, **cfg))[0]
+    zone = build.both(gw, dict(gw.cfg, **cfg))[0]
     return zone, snapshot.Snapshots(rig.board.flash)
 
 

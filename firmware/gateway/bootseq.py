@@ -3,8 +3,8 @@
 # so it leaves the heap once that is done (store.unload, as config and commands do): a
 # board keeps imported bytecode in its heap. The state snapshot and the crossings logged
 # after it are restored next, by gateway/restore.py.
+from gateway import build, store
 from gateway import events as ev
-from gateway import store
 from gateway.app import (
     SYS_CONFIG_BAD,
     SYS_COUNTER_BAD,
@@ -68,7 +68,7 @@ def run(gw):
     gw._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
     if gw._fs_bytes:
         try:
-            gw._check_log_fits(cfg)
+            build.check_log_fits(gw, cfg)
         except ProtocolError:
             # A stored log_capacity the file system cannot hold: defaults, work off.
             gw.system |= SYS_CONFIG_BAD
@@ -97,20 +97,20 @@ def run(gw):
     yield
     # The zone and the interlocks in two phases: the zone's short-lived allocation is
     # collected before the interlocks are built (the boot's peak). A refusal in either
-    # is the stored config refused (_install: defaults, work off).
+    # is the stored config refused (build.install: defaults, work off).
     try:
-        zone = gw._build_zone(cfg)
+        zone = build.zone(gw, cfg)
     except (ValueError, ProtocolError):
         zone = None
     yield
     built = False
     if zone is not None:
         try:
-            built = (zone, gw._build_interlocks(cfg, zone))
+            built = (zone, build.locks(gw, cfg, zone))
         except (ValueError, ProtocolError):
             pass
     zone = None
-    gw._install(cfg, built)
+    build.install(gw, cfg, built)
     # The restore's phases follow from gateway/restore.py (app.boot_step), once this
     # module's code has left the heap.
 

@@ -57,7 +57,11 @@ def _change_config(gw, changes):
         configuration = _config()
         new = configuration.apply(gw.cfg, changes)
         try:
-            built = gw._build(new)  # a trial: what the zone or interlocks refuse changes nothing
+            from gateway import build
+
+            built = build.both(
+                gw, new
+            )  # a trial: what the zone or interlocks refuse changes nothing
         except (ValueError, ProtocolError) as e:
             raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
         loosened = []
@@ -78,7 +82,9 @@ def _change_config(gw, changes):
             # Rebuild from flash exactly as a boot would: one path for both.
             gw.emit(ev.CONFIG_CHANGED, 0, len(changes), 0)
             gw.system &= ~SYS_CONFIG_BAD
-            gw._install(new, built)  # the trial, now the zone in force
+            from gateway import build
+
+            build.install(gw, new, built)  # the trial, now the zone in force
             from gateway import restore
 
             for _ in restore.run(gw):
@@ -87,6 +93,7 @@ def _change_config(gw, changes):
             gw._in_command = False
     finally:
         store.unload("config")
+        store.unload("build")
         store.unload("restore")
 
 
