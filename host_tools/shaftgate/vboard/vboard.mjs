@@ -614,9 +614,22 @@ const io = {
 mp.registerJsModule("vboard_io", io);
 
 mp.runPython(`
+import gc
 import sys
 import micropython
 sys.path[:] = ["", "/", "/lib", "/extra"]
+
+# The heap a call needed, read inside it just before it returns (see readHeapIn in
+# vboard.mjs): this port collects only when a call from the host returns. Small ints
+# into globals that already exist: the reading allocates nothing.
+_vb_split = 0
+_vb_total_in = 0
+_vb_used_in = 0
+
+def _vb_in():
+    global _vb_total_in, _vb_used_in
+    _vb_used_in = gc.mem_alloc()
+    _vb_total_in = _vb_used_in + gc.mem_free() - _vb_split
 
 def _vb_traceback(e):
     import io
@@ -653,6 +666,8 @@ def _vb_import(entry):
         _vb_mod = sys.modules[entry]
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_make_board():
     global _vb_board, _vb_gen
@@ -664,6 +679,8 @@ def _vb_make_board():
             _vb_gen = phases(_vb_board)
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_phase():
     # 1: a phase ran (its name in _vb_phase_name); 0: boot is over; str: a traceback.
@@ -678,6 +695,8 @@ def _vb_phase():
         return 0
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_start():
     global _vb_gw
@@ -685,12 +704,16 @@ def _vb_start():
         _vb_gw = _vb_mod.start(_vb_board)
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_step():
     try:
         _vb_gw.step()
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_mem_info():
     micropython.mem_info()
@@ -753,7 +776,13 @@ function callPython(fn, arg) {
   }
 }
 
-// ---- the heap, read where each call returns ----
+// ---- the heap, read inside each call just before it returns ----
+// This port collects only when a call from the host returns (docs/hardware.md, "Board
+// profiles"): inside a call nothing is freed, and an allocation that does not fit adds a
+// heap area; at the return the collection frees every added area left empty. So the heap
+// is read twice: inside the call, just before it returns (_vb_in: everything the call
+// allocated, garbage included, stricter than a board and never looser), and after it
+// (what stays live, and an area kept by a live object).
 function readHeap() {
   capture = [];
   try {
@@ -762,14 +791,30 @@ function readHeap() {
     const lines = capture;
     capture = null;
     const gcLine = lines.find((l) => l.startsWith("GC: total:"));
-    const m = gcLine && /GC: total: (\d+), used: (\d+), free: (\d+)/.exec(gcLine);
+    const m = gcLine && /GC: total: (\d+), used: (\d+), free: (\d+)(?:, max new split: (\d+))?/.exec(gcLine);
     if (!m) crash("virtual board: no GC line in micropython.mem_info(): " + trim(lines.join("\n")));
-    return { total: Number(m[1]), used: Number(m[2]) };
+    return { total: Number(m[1]), used: Number(m[2]), split: Number(m[4] || 0) };
   }
 }
 const heapStart = readHeap();
 const heapLimit = heapStart.total; // the profile's heap as this port counts it
-const heapStats = { limit: heapLimit, used_last: 0, used_peak: 0, peak_in: "", code_bytes: 0 };
+// gc.mem_free() counts the room the heap may still grow by: _vb_in takes it off.
+mp.runPython("_vb_split = " + heapStart.split);
+const heapStats = {
+  limit: heapLimit,
+  used_last: 0, // live after the last call returned
+  used_peak: 0,
+  peak_in: "",
+  needed_last: 0, // the heap the last call needed, read inside it (garbage included)
+  needed_peak: 0,
+  needed_in: "",
+  code_bytes: 0,
+};
+
+function readHeapIn() {
+  // The reading _vb_in made just before the call returned: [heap total, bytes allocated].
+  return [Number(G("_vb_total_in")), Number(G("_vb_used_in"))];
+}
 const vbCodeBytes = G("_vb_code_bytes");
 
 // ---- calibration: the same benchmark the profile's published figure is for ----
@@ -870,7 +915,7 @@ function loseToStalls() {
 
 const callStats = { last_ms: 0, max_ms: 0, max_in: "" };
 // Since the supervisor's last {"mark"}: the longest call and the most heap in use.
-let window = { max_ms: 0, max_in: "", heap_used_peak: 0, steps: 0 };
+let window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0 };
 
 function endCall() {
   shared[SH_IN_CALL] = 0;
@@ -893,6 +938,7 @@ function endCall() {
     if (wdtArmed) unfedMax = Math.max(unfedMax, boardNowMs - lastFeedBoard);
   }
   if (P.check_heap) {
+    const [totalIn, usedIn] = readHeapIn();
     const h = readHeap();
     heapStats.used_last = h.used;
     if (h.used > window.heap_used_peak) window.heap_used_peak = h.used;
@@ -904,12 +950,24 @@ function endCall() {
     // Frozen: the heap was made larger by the image's code; code never imported is slack.
     const slack = P.frozen_code ? Math.max(0, cfg.frozen_code_bytes - heapStats.code_bytes) : 0;
     const limit = heapLimit - slack;
-    if (h.total > heapLimit || h.used > limit) {
+    // Grown: an allocation found no room in the board's heap. Frozen: the bytes allocated
+    // (garbage included) passed what the board's heap holds beside the code imported.
+    const total = Math.max(h.total, totalIn);
+    const used = Math.max(h.used, usedIn);
+    const needed = Math.max(total > heapLimit ? total : 0, used);
+    heapStats.needed_last = needed;
+    if (needed > window.heap_needed_peak) window.heap_needed_peak = needed;
+    if (needed > heapStats.needed_peak) {
+      heapStats.needed_peak = needed;
+      heapStats.needed_in = callName;
+    }
+    if (total > heapLimit || used > limit) {
       crash(
         "MemoryError (" + P.name + " profile, " + P.heap_kb + " KB heap" +
           (P.frozen_code ? ", " + heapStats.code_bytes + " bytes of frozen code not counted" : "") +
-          "): the GC heap needed " + Math.max(h.total, h.used) + " bytes, over the board's " + limit +
-          ", during " + callName + " (" + h.used + " bytes in use when it returned)",
+          "): the GC heap needed " + needed + " bytes, over the board's " + limit + ", during " +
+          callName + " (" + usedIn + " bytes allocated by its end, garbage included; " + h.used +
+          " bytes in use when it returned)",
       );
     }
   }
@@ -988,7 +1046,7 @@ function applyMessage(msg) {
   } else if ("sync" in msg) {
     syncWaiting.push([msg.sync, tagsQueued, rxQueued]);
   } else if ("mark" in msg) {
-    window = { max_ms: 0, max_in: "", heap_used_peak: 0, steps: 0, mark: msg.mark };
+    window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0, mark: msg.mark };
   } else {
     log("unknown supervisor message: " + trim(JSON.stringify(msg)));
   }
