@@ -621,6 +621,39 @@ def test_garbage_inside_the_heap_is_counted_and_passes(make_board):
     assert s["window"]["heap_needed_peak"] >= s["window"]["heap_used_peak"] + 20 * 1024, s
 
 
+def test_the_board_is_charged_the_heap_of_the_picos_own_hal(make_board):
+    # A Pico holds hal.pico, hal.mcu, their parts and hal.flashfs beside the firmware
+    # (measured per image under the same interpreter); the virtual board holds its harness
+    # and hal.virtual instead, which take less: the difference is charged at boot.
+    board = make_board()
+    cost = board.boot_report["hal_cost"]
+    assert cost["board"] >= 10 * 1024, cost  # the real modules, measured, not a guess
+    assert cost["own"] == cost["harness"] + cost["hal_virtual"] + cost["board_object"], cost
+    assert 0 < cost["own"] <= cost["board"], cost
+    assert cost["charged"] == cost["board"] - cost["own"], cost
+    phases = dict((name, used) for name, _, used in board.boot_report["boot_phases"])
+    charge = "boot: the board's HAL beyond hal.virtual (%d bytes)" % cost["charged"]
+    assert phases[charge] - phases["boot: Board()"] >= cost["charged"], phases
+    # Held for the board's life: 20 KB less than the heap's free room still fits; 20 KB
+    # and half the charge more does not.
+    s = report(board)
+    free_kb = (s["heap"]["limit"] - s["heap"]["used_last"]) // 1024
+    with open_port(board) as port:
+        assert ask(port, b"!keep %d" % (free_kb - 20)) == b"kept"
+        board.sync()
+        port.write(b"!keep %d\n" % (20 + cost["charged"] // 2048))
+        with pytest.raises(BoardCrashed) as info:
+            board.wait_outputs(lambda o: False, HANG_GUARD_S)
+    assert "MemoryError (pico profile" in info.value.traceback
+
+
+def test_a_board_without_a_heap_limit_is_charged_nothing(make_board):
+    board = make_board(profile="loose")
+    cost = board.boot_report["hal_cost"]
+    assert cost["charged"] == 0 and cost["board"] == 0, cost
+    assert not any("beyond hal.virtual" in p[0] for p in board.boot_report["boot_phases"])
+
+
 def test_the_heap_limit_is_the_profiles(make_board):
     # The same 250 KB is nothing to a board without a fixed heap (the loose profile).
     board = make_board(profile="loose")

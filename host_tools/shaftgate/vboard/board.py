@@ -35,7 +35,7 @@ from pathlib import Path
 
 from gatewire import cbor
 from shaftgate.vboard import profiles
-from shaftgate.vboard.image import firmware_image
+from shaftgate.vboard.image import board_hal_cost, firmware_image
 from shaftgate.vboard.line import SerialLine
 
 DEFAULT_ENTRY = "gateway.boot"
@@ -163,6 +163,10 @@ class VirtualBoard:
             if not isinstance(e, DeployError):
                 raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
+        try:
+            hal_bytes = board_hal_cost(image, self.profile.get("board_hal") or (), self.repo)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            raise BoardError("virtual board: %s" % e) from e
         self._settings = {
             "repo": str(self.repo),
             "flash_dir": str(self.flash_dir),
@@ -179,6 +183,9 @@ class VirtualBoard:
             "watchdog_bites": bool(watchdog_bites),
             "image_dir": str(image),
             "profile": self.profile,
+            # The heap the board's own HAL modules take beside the firmware: charged at boot
+            # as far as hal/virtual.py and the harness take less (vboard.mjs).
+            "board_hal_bytes": hal_bytes,
             # The bytecode a frozen image keeps in flash: every .mpy the virtual board can
             # import (hal/mcu.mpy needs `machine`, which only a real board has).
             "frozen_code_bytes": sum(

@@ -18,6 +18,12 @@ VirtualBoard(profile=...), else the SHAFTGATE_BOARD_PROFILE environment variable
   ring of reader_ring bytes (hal/pico.py, hal/dmaring.py), which runs on through flash
   work; bytes are lost only when more than the ring holds wait unread at a poll.
 
+- board_hal: the board's own HAL modules, which a real board holds in its heap beside the
+  firmware (the Pico: hal.pico with hal.mcu, the reader, pulse, gas-loop, clock and DMA
+  parts, and hal.flashfs). The virtual board runs hal/virtual.py instead; when that and
+  its harness take less heap than these modules (measured per image, image.py), it
+  charges the difference as one block at boot, so that it is never kinder than the board.
+
 `loose` is the virtual board as it was before the profiles: heap unlimited, watchdog on
 the wall clock from its first feed, no board time, no FIFO loss. It is kept for the tests
 that do not yet fit a board (each one names it explicitly, see tests/conftest.py).
@@ -69,6 +75,7 @@ PROFILES = {
         "uart_fifo": 32,  # RP2040 datasheet 4.2: UART RX FIFO 32 entries
         "reader_rx": "dma",  # hal/pico.py
         "reader_ring": 512,  # hal/pico.py READER_RING
+        "board_hal": ["hal.pico", "hal.flashfs"],
     },
     "esp32": {
         "name": "esp32",
@@ -85,6 +92,7 @@ PROFILES = {
         "uart_fifo": 128,  # ESP32 TRM 13.3: 128-byte RX FIFO per UART
         "reader_rx": "uart",  # hal/esp32.py: the port's UART driver
         "reader_ring": 0,
+        "board_hal": ["hal.esp32", "hal.flashfs"],
     },
     # The ESP32 with the firmware frozen into its image (firmware/manifest.py): bytecode
     # and constants stay in flash, only data takes the heap. Measured by counting the
@@ -107,6 +115,8 @@ PROFILES = {
         "uart_fifo": 128,
         "reader_rx": "uart",
         "reader_ring": 0,
+        # Frozen: the HAL's code is in flash too; only code never imported is discounted.
+        "board_hal": [],
     },
     "loose": {
         "name": "loose",
@@ -123,6 +133,7 @@ PROFILES = {
         "uart_fifo": 0,  # 0: no FIFO model, nothing lost
         "reader_rx": "uart",
         "reader_ring": 0,
+        "board_hal": [],
     },
 }
 

@@ -284,6 +284,8 @@ const mp = await loadMicroPython({
   },
   stderr: (line) => process.stderr.write("[fw] " + line + "\n"),
 });
+// The port's own heap before anything of ours: the harness is measured from here.
+const bareUsed = Number(mp.pyimport("gc").mem_alloc());
 // Bytes cross by address: Python lends a buffer's address (uctypes.addressof) and we
 // read or write the interpreter's linear memory. No allocation on the Python heap, unlike
 // bytes(JsProxy), which costs one call per byte. Pinned to the port's 1.27.0 layout.
@@ -641,6 +643,7 @@ _vb_board = None
 _vb_gw = None
 _vb_mod = None
 _vb_gen = None
+_vb_has_phases = False
 _vb_phase_name = ""
 
 def _vb_stopped(e):
@@ -659,24 +662,43 @@ def _vb_stopped(e):
 # generator yielding a name after each phase and returning the gateway, is driven one
 # phase per call; one with only start(board) is one call.
 def _vb_import(entry):
-    global _vb_mod
+    global _vb_mod, _vb_has_phases
     try:
         import hal
         __import__(entry)
         _vb_mod = sys.modules[entry]
+        _vb_has_phases = hasattr(_vb_mod, "phases")
+    except BaseException as e:
+        return _vb_stopped(e)
+    finally:
+        _vb_in()
+
+def _vb_hal():
+    try:
+        import hal
+        hal.load("virtual")
     except BaseException as e:
         return _vb_stopped(e)
     finally:
         _vb_in()
 
 def _vb_make_board():
-    global _vb_board, _vb_gen
+    global _vb_board
     try:
         import hal
         _vb_board = hal.load("virtual").Board()
-        phases = getattr(_vb_mod, "phases", None)
-        if phases is not None:
-            _vb_gen = phases(_vb_board)
+    except BaseException as e:
+        return _vb_stopped(e)
+    finally:
+        _vb_in()
+
+_vb_ballast = None
+
+def _vb_charge(n):
+    # The heap the board's own HAL would take beyond ours: held for the board's life.
+    global _vb_ballast
+    try:
+        _vb_ballast = bytearray(n)
     except BaseException as e:
         return _vb_stopped(e)
     finally:
@@ -684,8 +706,10 @@ def _vb_make_board():
 
 def _vb_phase():
     # 1: a phase ran (its name in _vb_phase_name); 0: boot is over; str: a traceback.
-    global _vb_gw, _vb_phase_name
+    global _vb_gw, _vb_gen, _vb_phase_name
     try:
+        if _vb_gen is None:
+            _vb_gen = _vb_mod.phases(_vb_board)
         _vb_phase_name = str(next(_vb_gen))
         return 1
     except StopIteration as e:
@@ -752,7 +776,9 @@ def _vb_queens(n):
 `);
 const G = (name) => mp.globals.get(name);
 const vbImport = G("_vb_import");
+const vbHal = G("_vb_hal");
 const vbMakeBoard = G("_vb_make_board");
+const vbCharge = G("_vb_charge");
 const vbPhase = G("_vb_phase");
 const vbStart = G("_vb_start");
 const vbStep = G("_vb_step");
@@ -802,7 +828,7 @@ const heapLimit = heapStart.total; // the profile's heap as this port counts it
 mp.runPython("_vb_split = " + heapStart.split);
 const heapStats = {
   limit: heapLimit,
-  used_last: 0, // live after the last call returned
+  used_last: heapStart.used, // live after the last call returned
   used_peak: 0,
   peak_in: "",
   needed_last: 0, // the heap the last call needed, read inside it (garbage included)
@@ -940,6 +966,7 @@ function endCall() {
   if (P.check_heap) {
     const [totalIn, usedIn] = readHeapIn();
     const h = readHeap();
+    const liveBefore = heapStats.used_last; // live when the call began (after the last one)
     heapStats.used_last = h.used;
     if (h.used > window.heap_used_peak) window.heap_used_peak = h.used;
     if (h.used > heapStats.used_peak) {
@@ -966,8 +993,9 @@ function endCall() {
         "MemoryError (" + P.name + " profile, " + P.heap_kb + " KB heap" +
           (P.frozen_code ? ", " + heapStats.code_bytes + " bytes of frozen code not counted" : "") +
           "): the GC heap needed " + needed + " bytes, over the board's " + limit + ", during " +
-          callName + " (" + usedIn + " bytes allocated by its end, garbage included; " + h.used +
-          " bytes in use when it returned)",
+          callName + " (" + usedIn + " bytes allocated by its end, garbage included: " +
+          (usedIn - liveBefore) + " by the call on " + liveBefore + " live when it began; " +
+          h.used + " bytes in use when it returned)",
       );
     }
   }
@@ -1111,9 +1139,25 @@ function bootCall(name, fn, arg) {
   return result;
 }
 
+// What the virtual board's own HAL and harness hold, against the real board's HAL modules
+// (cfg.board_hal_bytes, measured per image by halcost.mjs): the live heap the harness
+// added before the firmware, and what importing hal.virtual and building Board() added.
+const halCost = { board: cfg.board_hal_bytes || 0, harness: 0, hal_virtual: 0, board_object: 0, own: 0, charged: 0 };
+halCost.harness = readHeap().used - bareUsed;
 bootCall("boot: import " + cfg.entry, vbImport, cfg.entry);
+let liveMark = readHeap().used;
+bootCall("boot: import hal.virtual", vbHal);
+halCost.hal_virtual = readHeap().used - liveMark;
+liveMark = readHeap().used;
 bootCall("boot: Board()", vbMakeBoard);
-if (mp.globals.get("_vb_gen") != null) {
+halCost.board_object = readHeap().used - liveMark;
+halCost.own = halCost.harness + halCost.hal_virtual + halCost.board_object;
+if (P.check_heap && halCost.board > halCost.own) {
+  // Never kinder than the board: its own HAL would take this much more of the heap.
+  halCost.charged = halCost.board - halCost.own;
+  bootCall("boot: the board's HAL beyond hal.virtual (" + halCost.charged + " bytes)", vbCharge, halCost.charged);
+}
+if (mp.globals.get("_vb_has_phases")) {
   for (let i = 0; ; i++) {
     const r = bootCall("boot: phase " + (i + 1), vbPhase);
     if (r === 0) {
@@ -1143,6 +1187,7 @@ send({
     boot_board_ms: bootBoardMs,
     boot_phases: bootPhases,
     heap: heapStats,
+    hal_cost: halCost,
   },
 });
 sendOutputs();
