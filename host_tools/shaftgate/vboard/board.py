@@ -7,7 +7,8 @@ any instant loses nothing the firmware was told was written) and the world aroun
 board (cameras on or off, the gas reading, the clock offset).
 
 The board is held to a board profile (profiles.py, docs/hardware.md "Board profiles"):
-a fixed GC heap checked after every call into the firmware, the .mpy files deploy ships,
+a fixed GC heap read inside every call into the firmware just before it returns (garbage
+included) with the heap of the board's own HAL charged, the .mpy files deploy ships,
 the watchdog armed by Board() and judged in estimated board time, flash stalls that cost
 reader bytes. A board that breaks its profile dies as the real one would: a MemoryError
 is a crash (``BoardCrashed``, its text says during which step or boot phase), a step past

@@ -4,8 +4,10 @@ VirtualBoard(profile=...), else the SHAFTGATE_BOARD_PROFILE environment variable
 --board-profile sets it), else DEFAULT.
 
 - heap_kb: the GC heap of the board. The WebAssembly port grows its heap instead of
-  failing; the heap is checked where each call from the host returns (a boot phase, a
-  step, a test function) and growth past this size is the board's MemoryError.
+  failing, and collects only when a call from the host returns; the heap is read inside
+  each call just before it returns (a boot phase, a step, a test function: everything
+  the call allocated, garbage included) and growth past this size is the board's
+  MemoryError.
 - watchdog_min_ms / watchdog_max_ms: the range machine.WDT accepts on the chip.
 - calibration: the benchmark run in the VM at power-on and the published time of the same
   benchmark on the chip; board time = VM CPU time x (published / measured).

@@ -10,7 +10,9 @@
 //
 // Board profiles (shaftgate/vboard/profiles.py, docs/hardware.md "Board profiles"): every
 // call into the firmware from here (import, Board(), each boot phase, each step) is one
-// call, after which the GC heap is checked against the profile (the board's MemoryError),
+// call, inside which (just before it returns) and after which the GC heap is checked
+// against the profile (the board's MemoryError; the heap of the board's own HAL beyond
+// hal.virtual and this harness is charged at boot, see halcost.mjs),
 // the call's board time is estimated (VM CPU time x the calibration factor measured at
 // power-on, plus the datasheet time of each flash erase/program it made), bytes a reader
 // UART could not hold during those flash stalls are lost, and the watchdog (armed by
@@ -837,6 +839,27 @@ const heapStats = {
   code_bytes: 0,
 };
 
+// This port collects between calls only now and then (when a call's allocations pass its
+// threshold, or one found no room): garbage of earlier steps can still lie in the heap
+// when a call begins, and would count as the call's. So a call that follows one which
+// allocated starts on a collected heap, as the runner's tests do (tests/mpy_runner.mjs):
+// what a board's collector could have freed at that moment is freed. Host time, not
+// board time: it runs between calls.
+const gcCollect = mp.pyimport("gc").collect;
+let cleanUsed = -1; // live heap after the last collection, while nothing was allocated since
+
+function collectIfDirty() {
+  if (heapStats.used_last === cleanUsed) return;
+  gcCollect();
+  cleanUsed = readHeap().used;
+  heapStats.used_last = cleanUsed;
+}
+
+function liveHeap() {
+  gcCollect();
+  return readHeap().used;
+}
+
 function readHeapIn() {
   // The reading _vb_in made just before the call returned: [heap total, bytes allocated].
   return [Number(G("_vb_total_in")), Number(G("_vb_used_in"))];
@@ -1010,6 +1033,7 @@ function watchdogReset(text) {
 }
 
 function runCall(name, fn, arg) {
+  if (P.check_heap) collectIfDirty();
   beginCall(name);
   const result = callPython(fn, arg);
   const ms = endCall();
@@ -1143,14 +1167,14 @@ function bootCall(name, fn, arg) {
 // (cfg.board_hal_bytes, measured per image by halcost.mjs): the live heap the harness
 // added before the firmware, and what importing hal.virtual and building Board() added.
 const halCost = { board: cfg.board_hal_bytes || 0, harness: 0, hal_virtual: 0, board_object: 0, own: 0, charged: 0 };
-halCost.harness = readHeap().used - bareUsed;
+halCost.harness = liveHeap() - bareUsed;
 bootCall("boot: import " + cfg.entry, vbImport, cfg.entry);
-let liveMark = readHeap().used;
+let liveMark = liveHeap();
 bootCall("boot: import hal.virtual", vbHal);
-halCost.hal_virtual = readHeap().used - liveMark;
-liveMark = readHeap().used;
+halCost.hal_virtual = liveHeap() - liveMark;
+liveMark = liveHeap();
 bootCall("boot: Board()", vbMakeBoard);
-halCost.board_object = readHeap().used - liveMark;
+halCost.board_object = liveHeap() - liveMark;
 halCost.own = halCost.harness + halCost.hal_virtual + halCost.board_object;
 if (P.check_heap && halCost.board > halCost.own) {
   // Never kinder than the board: its own HAL would take this much more of the heap.
