@@ -165,7 +165,7 @@ class VirtualBoard:
                 raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
         try:
-            hal_bytes = board_hal_cost(image, self.profile.get("board_hal") or (), self.repo)
+            hal_cost = board_hal_cost(image, self.profile.get("board_hal") or (), self.repo)
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
             raise BoardError("virtual board: %s" % e) from e
         self._settings = {
@@ -186,7 +186,8 @@ class VirtualBoard:
             "profile": self.profile,
             # The heap the board's own HAL modules take beside the firmware: charged at boot
             # as far as hal/virtual.py and the harness take less (vboard.mjs).
-            "board_hal_bytes": hal_bytes,
+            "board_hal_bytes": hal_cost["bytes"],
+            "board_hal_modules": hal_cost["modules"],
             # The bytecode a frozen image keeps in flash: every .mpy the virtual board can
             # import (hal/mcu.mpy needs `machine`, which only a real board has).
             "frozen_code_bytes": sum(

@@ -78,15 +78,16 @@ def firmware_image(board, repo=_REPO):
 
 
 def board_hal_cost(image_dir, modules, repo=_REPO, node=None):
-    """Bytes of heap the real board's own HAL modules (e.g. hal.pico, hal.flashfs) take
-    beside the firmware, measured once per image under the same MicroPython (halcost.mjs)
-    and kept beside it. 0 for no modules. Raises RuntimeError if the measurement fails."""
+    """Heap the real board's own HAL modules (e.g. hal.mcu, hal.pico) take beside the
+    firmware, measured once per image under the same MicroPython (halcost.mjs) and kept
+    beside it: {"bytes": all of them, "modules": {name: bytes}}, {"bytes": 0, ...} for no
+    modules. Raises RuntimeError if the measurement fails."""
     if not modules:
-        return 0
+        return {"bytes": 0, "modules": {}}
     image_dir = Path(image_dir)
-    cached = image_dir.parent / ("hal-cost-%s.json" % "+".join(modules))
+    cached = image_dir.parent / ("hal-cost-2-%s.json" % "+".join(modules))
     if cached.is_file():
-        return json.loads(cached.read_text())["bytes"]
+        return json.loads(cached.read_text())
     node = node or shutil.which("node")
     if not node:
         raise RuntimeError("Node.js is not on PATH: the board's HAL cannot be measured")
@@ -111,7 +112,7 @@ def board_hal_cost(image_dir, modules, repo=_REPO, node=None):
     temp = cached.with_name(".%s.%d" % (cached.name, os.getpid()))
     temp.write_text(json.dumps(figure))
     os.replace(temp, cached)  # parallel measurers write the same figure
-    return figure["bytes"]
+    return figure
 
 
 def compile_module(tool, src, out, name, flags=()):

@@ -288,6 +288,15 @@ const mp = await loadMicroPython({
 });
 // The port's own heap before anything of ours: the harness is measured from here.
 const bareUsed = Number(mp.pyimport("gc").mem_alloc());
+// The live heap now, for the figures of what the harness holds (a few ms at power-on).
+// gc.collect() only asks this port for a collection, which runs when that call returns.
+const gcModule = mp.pyimport("gc");
+function liveNow() {
+  gcModule.collect();
+  return Number(gcModule.mem_alloc());
+}
+const harnessParts = { port: liveNow() - bareUsed };
+let harnessMark = bareUsed + harnessParts.port;
 // Bytes cross by address: Python lends a buffer's address (uctypes.addressof) and we
 // read or write the interpreter's linear memory. No allocation on the Python heap, unlike
 // bytes(JsProxy), which costs one call per byte. Pinned to the port's 1.27.0 layout.
@@ -616,6 +625,8 @@ const io = {
   },
 };
 mp.registerJsModule("vboard_io", io);
+harnessParts.vboard_io = liveNow() - harnessMark;
+harnessMark += harnessParts.vboard_io;
 
 mp.runPython(`
 import gc
@@ -624,8 +635,8 @@ import micropython
 sys.path[:] = ["", "/", "/lib", "/extra"]
 
 # The heap a call needed, read inside it just before it returns (see readHeapIn in
-# vboard.mjs): this port collects only when a call from the host returns. Small ints
-# into globals that already exist: the reading allocates nothing.
+# vboard.mjs): this port never collects inside a call from the host. Small ints into
+# globals that already exist: the reading allocates nothing.
 _vb_split = 0
 _vb_total_in = 0
 _vb_used_in = 0
@@ -776,6 +787,8 @@ def _vb_place(cols, row, n):
 def _vb_queens(n):
     return _vb_place([0] * n, 0, n)
 `);
+harnessParts.functions = liveNow() - harnessMark;
+harnessMark += harnessParts.functions;
 const G = (name) => mp.globals.get(name);
 const vbImport = G("_vb_import");
 const vbHal = G("_vb_hal");
@@ -805,9 +818,9 @@ function callPython(fn, arg) {
 }
 
 // ---- the heap, read inside each call just before it returns ----
-// This port collects only when a call from the host returns (docs/hardware.md, "Board
-// profiles"): inside a call nothing is freed, and an allocation that does not fit adds a
-// heap area; at the return the collection frees every added area left empty. So the heap
+// This port never collects inside a call from the host (docs/hardware.md, "Board
+// profiles"): an allocation that does not fit adds a heap area, and the collection that
+// then runs when the call returns frees every added area left empty. So the heap
 // is read twice: inside the call, just before it returns (_vb_in: everything the call
 // allocated, garbage included, stricter than a board and never looser), and after it
 // (what stays live, and an area kept by a live object).
@@ -884,6 +897,7 @@ if (BOARD_TIME) {
   shared[SH_FACTOR] = factor;
   mp.runPython("del _vb_queens, _vb_place, _vb_safe");
 }
+harnessParts.calibration = liveNow() - harnessMark;
 
 // ---- one call from the host: board time, flash stalls, FIFO, heap, watchdog ----
 function beginCall(name) {
@@ -1166,7 +1180,16 @@ function bootCall(name, fn, arg) {
 // What the virtual board's own HAL and harness hold, against the real board's HAL modules
 // (cfg.board_hal_bytes, measured per image by halcost.mjs): the live heap the harness
 // added before the firmware, and what importing hal.virtual and building Board() added.
-const halCost = { board: cfg.board_hal_bytes || 0, harness: 0, hal_virtual: 0, board_object: 0, own: 0, charged: 0 };
+const halCost = {
+  board: cfg.board_hal_bytes || 0,
+  board_modules: cfg.board_hal_modules || {},
+  harness: 0,
+  harness_parts: harnessParts,
+  hal_virtual: 0,
+  board_object: 0,
+  own: 0,
+  charged: 0,
+};
 halCost.harness = liveHeap() - bareUsed;
 bootCall("boot: import " + cfg.entry, vbImport, cfg.entry);
 let liveMark = liveHeap();
