@@ -1,7 +1,8 @@
 """Tests that do not fit a board yet (issue 9): they run on the `loose` board profile
 (heap unlimited, no board time) whatever the session's, each with the figure that stops
-it on the pico profile, measured with `pytest --board-profile pico`. Remove an entry once
-its test passes under pico; tests/test_board_fit.py keeps this list honest.
+it on the pico profile, measured with `pytest FILE --board-profile pico --board-fit-listed`
+(the option runs listed tests under the session's profile too). Remove an entry once its
+test passes under pico; tests/test_board_fit.py keeps this list honest.
 
 Keys: a test file (relative to the repository), or "file::test name" for one test.
 
@@ -92,7 +93,7 @@ NOT_YET = {
     ),
     # Measured 2026-12-04 ~20:00 UTC (h4-vboard) with the virtual board reading the heap
     # inside each call and charging the Pico's own HAL (docs/hardware.md, "Board
-    # profiles"): `pytest FILE --board-profile pico` with the entry taken off this list.
+    # profiles"): `pytest FILE --board-profile pico --board-fit-listed`.
     "hil_tests/test_hil_bench_emulated.py": _HIL_HEAP
     % "at step 99 (the host's first requests after the jig's reset): the step allocated "
     "32,288 bytes on 175,536 live, 207,824 by its end",
