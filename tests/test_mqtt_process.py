@@ -3,11 +3,13 @@ Mosquitto. It publishes what the parent commits when woken, says "offline" on st
 started again if it dies (nothing lost), and never outlives a serve killed with -9
 (R-DATA-2: one account of what is owed, one publisher for it)."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +81,32 @@ def test_a_child_that_dies_is_started_again_and_nothing_is_lost(mosquitto, tmp_p
     finally:
         pub.stop()
         sub.close()
+        conn.close()
+
+
+def test_a_child_that_stops_reading_holds_up_no_wake_and_is_killed_on_stop(mosquitto, tmp_path):
+    # Link threads call wake() after every commit: a hung child must not block them.
+    path = tmp_path / "station.sqlite"
+    conn = open_db(path)
+    pub = PublisherProcess(path, mosquitto.config(), "m1", "serve-m1")
+    try:
+        pub.start()
+        assert wait_until(lambda: pub.status()["connected"], 15)
+        child = pub.pid
+        os.kill(child, signal.SIGSTOP)
+        woke = threading.Thread(target=lambda: [pub.wake() for _ in range(200_000)])
+        woke.start()
+        woke.join(30)  # 200,000 wakes are 400 KB: far past what a pipe holds
+        assert not woke.is_alive()
+        stopper = threading.Thread(target=pub.stop, kwargs={"timeout_s": 1.0})
+        stopper.start()
+        stopper.join(15)
+        assert not stopper.is_alive() and not _alive(child)
+        assert pub.restarts == 0  # stopped on purpose: not started again
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGCONT)
+        pub.stop()
         conn.close()
 
 

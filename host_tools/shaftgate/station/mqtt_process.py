@@ -102,12 +102,20 @@ class PublisherProcess:
 
     def stop(self, timeout_s=15.0):
         """The child says "offline", disconnects and ends; rows still owed stay in the
-        outbox for the next start."""
+        outbox for the next start. A child that does not end in timeout_s is killed."""
         self._stopping.set()
         self._say(b"s\n")
-        if self._thread is not None:
-            self._thread.join(timeout_s + STOP_GRACE_S)
-            self._thread = None
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout_s)
+        if thread.is_alive():
+            with self._lock:
+                proc = self._proc
+            if proc is not None:
+                proc.kill()
+            thread.join(STOP_GRACE_S)
+        self._thread = None
 
     def wake(self):
         """The caller committed new outbox rows."""
@@ -117,15 +125,19 @@ class PublisherProcess:
         return dict(self._status)
 
     def _say(self, line):
+        # Never blocks: a link thread calls wake() after each commit, and a child that
+        # stopped reading (hung, stopped) must not hold up the acks to the gateways. A
+        # wake that does not fit is not needed (a full pipe holds thousands); the child
+        # also looks at the outbox every second unwoken. A stop that does not fit ends
+        # in a kill (stop()).
         with self._lock:
             proc = self._proc
             if proc is None:
                 return
             try:
-                proc.stdin.write(line)
-                proc.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # it died: _run sees its stdout end and starts another
+                os.write(proc.stdin.fileno(), line)
+            except (BlockingIOError, BrokenPipeError, ValueError, OSError):
+                pass  # full, or it died: _run sees its stdout end and starts another
 
     # ---- the parent's thread: start the child, read its status, start it again ----
 
@@ -137,7 +149,10 @@ class PublisherProcess:
             if self._stopping.is_set():
                 break
             self.restarts += 1
-            error = "publisher process ended (exit code %s); starting it again" % code
+            if isinstance(code, str):
+                error = "publisher process %s; starting it again" % code
+            else:
+                error = "publisher process ended (exit code %s); starting it again" % code
             log.error("MQTT %s", error)
             self._status = self._status_before(time.time(), error)
             if time.monotonic() - began > 60:
@@ -152,18 +167,23 @@ class PublisherProcess:
         with self._lock:
             if self._stopping.is_set():
                 return None
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "shaftgate.station.mqtt_process"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-            )
-            self._proc = proc
             try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "shaftgate.station.mqtt_process"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+            except OSError as e:
+                return "not started: %s" % e
+            try:
+                # Before anything else and blocking: a few hundred bytes, into an empty pipe.
                 proc.stdin.write(json.dumps(self.settings).encode() + b"\n")
                 proc.stdin.flush()
+                os.set_blocking(proc.stdin.fileno(), False)
             except OSError:
-                pass
+                pass  # it died at once: its stdout ends below
+            self._proc = proc
         try:
             for line in proc.stdout:
                 with contextlib.suppress(ValueError):
