@@ -4,9 +4,12 @@ million events.
 
 The gateways are tests/fake_gateway.py (the real protocol stack and hash-chained event
 log, no rules) each behind a real pty; serve's Station runs in this process with its
-real link threads, SQLite on disk (WAL, synchronous=FULL) and control socket. For the
-throughput figures the fakes run in a child process of their own (like gateways, they are
-not serve's work); on the shared 2-core build machine the rates are still a floor.
+real link threads, SQLite on disk (WAL, synchronous=FULL) and control socket, and its MQTT
+publisher in the child process serve gives it (station/mqtt_process.py), into serve's
+embedded Mosquitto. For the throughput figures the fakes run in a child process of their
+own (like gateways, they are not serve's work); on the shared 2-core build machine the
+rates are still a floor. CPU per event is counted per process: the link threads', the
+publisher's (their sum is serve's), and apart from serve's, Mosquitto's and the fakes'.
 """
 
 import multiprocessing
