@@ -73,6 +73,7 @@ class PublisherProcess:
         self.restarts = 0
         self._lock = threading.Lock()  # the child's stdin, and who the child is
         self._proc = None
+        self._stdin_fd = None  # the child's stdin, while there is a child
         self._stopping = threading.Event()
         self._thread = None
         self._status = self._status_before(time.time(), None)
@@ -131,11 +132,10 @@ class PublisherProcess:
         # also looks at the outbox every second unwoken. A stop that does not fit ends
         # in a kill (stop()).
         with self._lock:
-            proc = self._proc
-            if proc is None:
+            if self._stdin_fd is None:
                 return
             try:
-                os.write(proc.stdin.fileno(), line)
+                os.write(self._stdin_fd, line)
             except (BlockingIOError, BrokenPipeError, ValueError, OSError):
                 pass  # full, or it died: _run sees its stdout end and starts another
 
@@ -176,16 +176,21 @@ class PublisherProcess:
                 )
             except OSError as e:
                 return "not started: %s" % e
+            stdin, stdout = proc.stdin, proc.stdout
+            if stdin is None or stdout is None:  # both PIPE above: for the type checker
+                proc.kill()
+                return "not started: no pipes (exit code %s)" % proc.wait()
             try:
                 # Before anything else and blocking: a few hundred bytes, into an empty pipe.
-                proc.stdin.write(json.dumps(self.settings).encode() + b"\n")
-                proc.stdin.flush()
-                os.set_blocking(proc.stdin.fileno(), False)
+                stdin.write(json.dumps(self.settings).encode() + b"\n")
+                stdin.flush()
+                os.set_blocking(stdin.fileno(), False)
             except OSError:
                 pass  # it died at once: its stdout ends below
             self._proc = proc
+            self._stdin_fd = stdin.fileno()
         try:
-            for line in proc.stdout:
+            for line in stdout:
                 with contextlib.suppress(ValueError):
                     self._status = json.loads(line)
         finally:
@@ -197,8 +202,9 @@ class PublisherProcess:
             code = proc.wait()
             with self._lock:
                 self._proc = None
-                proc.stdin.close()
-                proc.stdout.close()
+                self._stdin_fd = None
+                stdin.close()
+                stdout.close()
         return code
 
 
