@@ -32,6 +32,7 @@ import binascii
 import hashlib
 import struct
 
+from gateway.caps import CLOCK_MAX_S, unix_hi, unix_lo
 from gatewire.errors import E_BAD_FIELD, E_FULL, ProtocolError
 
 try:
@@ -58,6 +59,7 @@ TAMPER_SEQ = const(4)  # a seq missing, repeated or out of place (deletion, reor
 TAMPER_CHAIN = const(5)  # a digest does not chain from the record before (modification)
 
 _FIELDS = "<IIHHIii"
+_FIELDS_HALVES = "<IHHHHIii"  # the same bytes, time_s as its low and high 16-bit halves
 _FIELDS_SIZE = const(24)
 _CRC_AT = const(40)
 _META = "<4sII16s"
@@ -219,10 +221,21 @@ class EventLog:
     # ---- the hot path ----
 
     def append(self, time_s, kind, tag, a, b, reserved=False, keep=-1):
-        # keep: places that must stay free after this one (default: the whole reserve
-        # for an ordinary event, none for a reserved one), for tiers inside the reserve.
+        # time_s: unix seconds (any u32). keep: places that must stay free after this one
+        # (default: the whole reserve for an ordinary event, none for a reserved one),
+        # for tiers inside the reserve.
         if not isinstance(time_s, int) or time_s < 0 or time_s > _U32_MAX:
             raise _field_error("time_s", 0, _U32_MAX)
+        return self._append(time_s >> 16, time_s & 0xFFFF, kind, tag, a, b, reserved, keep)
+
+    def append_clock(self, clock_s, kind, tag, a, b, reserved=False, keep=-1):
+        # As append, the time in the firmware's clock seconds (gateway/caps.py, 0 =
+        # unknown): stored as the same unix u32, built from halves, so no big int is made.
+        if not isinstance(clock_s, int) or clock_s < 0 or clock_s > CLOCK_MAX_S:
+            raise _field_error("clock_s", 0, CLOCK_MAX_S)
+        return self._append(unix_hi(clock_s), unix_lo(clock_s), kind, tag, a, b, reserved, keep)
+
+    def _append(self, time_hi, time_lo, kind, tag, a, b, reserved, keep):
         if not isinstance(kind, int) or kind < 1 or kind > 0xFFFF:
             raise _field_error("kind", 1, 0xFFFF)
         if not isinstance(tag, int) or tag < 0 or tag > _U32_MAX:
@@ -253,7 +266,7 @@ class EventLog:
         name = self._segment_name(seq) if new_seg else self._seg_name
 
         rec = self._rec
-        struct.pack_into(_FIELDS, rec, 0, seq, time_s, kind, 0, tag, a, b)
+        struct.pack_into(_FIELDS_HALVES, rec, 0, seq, time_lo, time_hi, kind, 0, tag, a, b)
         h = hashlib.sha256(self._digest)
         h.update(self._fields_mv)
         digest = h.digest()

@@ -58,8 +58,8 @@ CONFIG_KEYS = (
 )
 
 
-def from_config(cfg, is_present, emit):
-    kwargs = {}
+def from_config(cfg, is_present, emit, epoch_s=0):
+    kwargs = {"epoch_s": epoch_s}
     for key in CONFIG_KEYS:
         if key in cfg:
             kwargs[key] = cfg[key]
@@ -89,7 +89,10 @@ class Interlocks:
         max_permit_s=43200,
         ch4_max_ppm=1000000,
         co_max_ppm=10000,
+        epoch_s=0,
     ):
+        # epoch_s: what tick()'s now_s counts from (caps.now_clock): 0 unix seconds,
+        # caps.EPOCH_S the firmware's clock seconds.
         self.video = Video(cameras, video_timeout_ms, video_holdoff_ms, emit)
         self.gas = Gas(
             emit,
@@ -103,7 +106,7 @@ class Interlocks:
             co_max_ppm,
             gas_holdoff_ms,
         )
-        self.permits = PermitBook(zone_id, emit, permit_capacity, max_permit_s)
+        self.permits = PermitBook(zone_id, emit, permit_capacity, max_permit_s, epoch_s)
         self.hotwork = HotWork(self.permits, is_present, emit, fire_watch_s)
         self.evacuation = Evacuation(emit)
         self._emit = emit
@@ -136,8 +139,8 @@ class Interlocks:
         self._decide(now_ms, False)
 
     def tick(self, now_ms, now_s, count):
-        # Once per app step, after the inputs: now_s = board.rtc_s() (0: not set);
-        # count = people in the zone now.
+        # Once per app step, after the inputs: now_s the wall clock counted from the
+        # epoch_s given (0: not set); count = people in the zone now.
         if type(now_s) is not int or now_s < 0:
             now_s = 0
         self._now_s = now_s

@@ -17,6 +17,7 @@ import struct
 from binascii import crc32
 
 from gateway import roles
+from gateway.caps import now_clock, unix_hi, unix_lo
 
 SLOTS = ("state.a", "state.b")
 _MAGIC = b"SGS1"
@@ -228,7 +229,7 @@ def _restore(fl, name, head, gen, zone, now_ms, now_s):
     # reindex() clears the ledger's count of unnamed people: set it again, or the
     # headcount after a reboot would leave them out (fail unsafe: the cap).
     ld.overflow = overflow + n - m
-    _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_s)
+    _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_clock(now_s, zone.policy.epoch_s))
     zone.restore_finish(now_ms, now_s)
     return seq, il_blob, sealed == 1
 
@@ -271,12 +272,12 @@ _MAX_AGE_MS = 0x1FFFFFFF  # zone's longest exact age
 _MAX_AGE_S = _MAX_AGE_MS // 1000
 
 
-def _ages(ld, data, since, n, now_ms, now_s):
+def _ages(ld, data, since, n, now_ms, now_c):
     # since_ms of each row: now_ms less its age from the wall clock, as zone._since_ms
-    # gives it (0 when either clock is unknown).
-    known = 1577836800 <= now_s <= 0xFFFFFFFF
-    now_hi = now_s >> 16 if known else 0
-    now_lo = now_s & 0xFFFF if known else 0
+    # gives it (0 when either clock is unknown). now_c: clock seconds (caps.now_clock).
+    known = now_c > 0
+    now_hi = unix_hi(now_c)
+    now_lo = unix_lo(now_c)
     for r in range(n):
         o = since + 4 * r
         hi = data[o + 2] | data[o + 3] << 8
