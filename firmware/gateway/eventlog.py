@@ -184,6 +184,7 @@ class EventLog:
         self._fields_mv = mv[:_FIELDS_SIZE]
         self._crc_mv = mv[:_CRC_AT]
         self._meta = bytearray(META_SIZE)
+        self._meta_crc_mv = memoryview(self._meta)[:_META_CRC_AT]
         self._digest = bytearray(DIGEST_SIZE)  # of the newest record, or the anchor
         # First and last seq of each segment but the newest, as two lists of small ints:
         # a full log of 8-record segments has hundreds of them. The digest a removed
@@ -479,7 +480,7 @@ class EventLog:
     def _write_meta(self, acked, anchor_seq, anchor):
         m = self._meta
         struct.pack_into(_META, m, 0, _MAGIC, acked, anchor_seq, anchor)
-        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(memoryview(m)[:_META_CRC_AT]))
+        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(self._meta_crc_mv))
         self._flash.write(self._meta_name, m)
 
     def _clean_torn_tail(self):
