@@ -159,6 +159,10 @@ def test_unplugged_board_is_link_lost_misses_the_order_and_comes_back(mine):
         assert p.returncode == 3, p.stdout + p.stderr
         assert "done at 2 of 3" in p.stdout
         assert "NO ANSWER, not carried out at: gw-face2" in p.stdout
+        # The audit keeps which gateway missed the order, and why.
+        p = mine.cli("orders", "--last", "1")
+        assert "answered 2/3" in p.stdout and "why: monthly drill" in p.stdout, p.stdout
+        assert "NOT carried out at gw-face2" in p.stdout, p.stdout
     finally:
         board.replug()
     mine.wait(lambda: mine.rows()["gw-face2"]["answering"], 30, "gw-face2 answering again")

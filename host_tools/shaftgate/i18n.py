@@ -750,6 +750,14 @@ MESSAGES = {
     ),
     "events_none_shown": ("--last 0: none shown", "--last 0：不显示事件"),
     "roster_empty": ("no roster loaded through serve yet", "尚未通过 serve 加载名册"),
+    "orders_none": ("no orders recorded", "无命令记录"),
+    "orders_in_progress": ("in progress, no answers stored yet", "执行中，尚无应答"),
+    "orders_answered": ("answered {ok}/{n}", "已执行 {ok}/{n}"),
+    "orders_why": ("why: {why}", "理由：{why}"),
+    "orders_failed": (
+        "NOT carried out at {where}: {kind}: {message}",
+        "未在 {where} 执行：{kind}：{message}",
+    ),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
     # permit history
     "ph_active": ("in the book", "有效"),

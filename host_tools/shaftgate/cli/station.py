@@ -329,23 +329,54 @@ def run_orders(args):
     if args.json:
         print(json.dumps(orders, ensure_ascii=False, indent=2))
         return EXIT_OK
+    print(orders_text(orders, reply["mine"]["time_zone"]))
+    return EXIT_OK
+
+
+def orders_text(orders, time_zone):
+    """The audit of orders as a dispatcher reads it: one line per order (who, when, what,
+    to which gateways, why, how many answered), then one line per gateway that did not
+    carry it out, with the reason it gave or why there was no answer."""
+    t = i18n.t
+    if not orders:
+        return t("orders_none")
+    lines = []
     for o in orders:
-        results = o["results"] or []
-        ok = sum(1 for r in results if "error" not in r)
-        print(
-            "%5d %s %-10s %-14s %s  answered %d/%d  why: %s"
+        results = o["results"]
+        if results is None:
+            outcome = t("orders_in_progress")
+        else:
+            ok = sum(1 for r in results if "error" not in r)
+            outcome = t("orders_answered", ok=ok, n=len(results))
+        lines.append(
+            "%5d %s %-10s %-14s %s  %s  %s"
             % (
                 o["id"],
-                mine_time(o["received_s"], reply["mine"]["time_zone"]),
+                mine_time(o["received_s"], time_zone),
                 o["operator"],
                 o["command"],
                 ",".join(o["targets"]),
-                ok,
-                len(results),
-                o["reason"],
+                outcome,
+                t("orders_why", why=o["reason"]),
             )
         )
-    return EXIT_OK
+        for r in results or []:
+            err = r.get("error")
+            if err is not None:
+                where = r.get("gateway_id") or r.get("alarm") or "?"
+                zone = r.get("zone")
+                if zone:
+                    where = "%s (%s)" % (where, zone)
+                lines.append(
+                    "      %s"
+                    % t(
+                        "orders_failed",
+                        where=where,
+                        kind=err.get("type", "?"),
+                        message=err.get("message", ""),
+                    )
+                )
+    return "\n".join(lines)
 
 
 def orders_args(p):
