@@ -630,6 +630,31 @@ def test_an_idle_step_allocates_nothing_when_the_second_changes():
     assert b._rtc_c > c0 + 19 and gw._now_s == b._rtc_c
 
 
+def test_a_board_counting_clock_seconds_shows_unix_times_at_every_edge():
+    # The real boards' RTC counts clock seconds (RTC_EPOCH_S, gateway/caps.py); the host
+    # sees unix seconds everywhere as before: hello and status, every event's time (logged
+    # and pushed, the chain intact), the occupants' since_s, and time-set's effect.
+    rig = staffed(board_class=QuietBoard)
+    b = rig.board
+    gw = rig.gw
+    assert b.rtc_s() == b.rtc - EPOCH_S and 0 < gw._now_s < (1 << 30)
+    assert rig.call("status")["now_s"] == b.rtc
+    assert rig.call("hello", min_version=1, max_version=1)["now_s"] == b.rtc
+    before = rig.last_seq()
+    start = b.rtc
+    rig.cross(3)
+    fetched = rig.events_after(before)
+    entries = of_kind(fetched, ev.ENTRY)
+    assert entries and start <= entries[0][1] <= b.rtc
+    assert all(start <= e[1] <= b.rtc for e in fetched)
+    pushed = [e for e in rig.pushed if e[0] > before]
+    assert pushed and pushed == fetched[: len(pushed)]  # same unix times, same digests
+    rows = rig.call("occupants")["occupants"]
+    assert [r[2] for r in rows if r[0] == 3] == [entries[0][1]]  # since_s: the entry's time
+    rig.call("time-set", time_s=b.rtc + 3600)
+    assert b.rtc_s() == b.rtc - EPOCH_S and rig.call("status")["now_s"] == b.rtc
+
+
 def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
     # The bulk restore (columns copied, ages from 16-bit halves) against zone._since_ms.
     from gateway import zone as zone_mod
