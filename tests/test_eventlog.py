@@ -280,6 +280,18 @@ def test_nearly_full_warns_before_the_log_fills():
     assert log.free() == 5 and log.nearly_full()
 
 
+def test_segment_names_take_any_prefix_even_one_with_a_percent_sign():
+    # Names are formatted from a kept "<prefix>%08x": a '%' in the prefix stays literal.
+    flash = TornFlash.on_files()
+    log = EventLog(flash, capacity=64, reserve=2, segment_records=2, prefix="e%v")
+    _fill(log, 5)
+    assert sorted(flash.names()) == ["e%v00000001", "e%v00000003", "e%v00000005"]
+    log.ack(4)
+    assert sorted(n for n in flash.names() if not n.endswith("meta")) == ["e%v00000005"]
+    again = EventLog(flash, capacity=64, reserve=2, segment_records=2, prefix="e%v")
+    assert again.last_seq == 5 and not again.tampered and len(again.since(4, 10)) == 1
+
+
 def test_bad_configuration_is_refused():
     flash = TornFlash.on_files()
     raises(ValueError, EventLog, flash, capacity=0)

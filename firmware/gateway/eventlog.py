@@ -177,6 +177,9 @@ class EventLog:
         self._flash = flash
         self._k = segment_records
         self._prefix = prefix
+        # A segment's name from one int: no argument tuple per name (a name is made on
+        # every new segment and for every segment an ack removes).
+        self._name_fmt = prefix.replace("%", "%%") + "%08x"
         self._meta_name = prefix + "meta"
         # Preallocated so that append() packs in place (ARCHITECTURE.md §6).
         self._rec = bytearray(RECORD_SIZE)
@@ -430,7 +433,7 @@ class EventLog:
     # ---- internals ----
 
     def _segment_name(self, first):
-        return "%s%08x" % (self._prefix, first)
+        return self._name_fmt % first
 
     def _tamper(self, code, seq, reason):
         # Keep the first finding: later ones are usually its consequences.
