@@ -1,6 +1,7 @@
 # Per-shift personnel caps by zone kind (R-CAP-1..5), the shift schedule, temporary caps
 # for rectification work (R-CAP-9) and the early-warning level (R-CAP-6).
-# Pure: the wall clock comes in as now_s (unix seconds, 0 = never set).
+# Pure: the wall clock comes in as now_s, 0 = never set, counted from the policy's epoch_s
+# (unix seconds, or the firmware's clock seconds defined below).
 try:
     from micropython import const
 except ImportError:
