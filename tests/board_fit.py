@@ -39,8 +39,11 @@ Gone from this list (h4-vboard): the serve and reliability tests behind virtual 
 test_reliability_broker, test_reliability_crash, test_desk) and
 hil_tests/test_hil_power_cuts.py pass under pico with the virtual board as strict as the
 runner (the heap read inside each call, a collected heap when a call begins, the Pico's
-own HAL charged: docs/hardware.md, "Board profiles"). The HIL scenarios still listed die
-at their roster loads (130-180 people).
+own HAL charged: docs/hardware.md, "Board profiles"). test_serve_gap runs no virtual
+board (a CPython FakeGateway): its entry was never about a board's heap. test_load_serve
+had chosen loose itself (tests/reliability_load.py's default), which also left the whole
+rest of a session on loose: it now keeps the session's profile and puts the variable
+back. The HIL scenarios still listed die at their roster loads (130-180 people).
 """
 
 from pathlib import Path
