@@ -1,12 +1,13 @@
 // The firmware's fit on a board (issue 9 items 2, 4, 7), measured under the real
 // MicroPython (WebAssembly) with the firmware loaded as the .mpy files deploy ships.
-//   node benches/fit_probe.mjs BUILD_DIR
+//   node benches/fit_probe.mjs BUILD_DIR [permit]
 // BUILD_DIR/board is shaftgate.cli.deploy.build()'s tree for the pico. Each phase (import,
 // boot step, crossing, request) is its own top-level call, because this port reclaims
 // garbage only between calls: a call's peak is bounded by the heap in use when it returns
 // (everything it allocated counts, as if the board never collected inside it). Prints
 // one "@@bench {json}" line: per phase the highest such bound, the live heap after it
-// and its VM time.
+// and its VM time. "permit": a hot-work permit is issued before the reboot, so that the
+// reboot restores it (the permit book's code is in the heap only while one is held).
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import fs from "node:fs";
 import path from "node:path";
@@ -14,6 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const build = process.argv[2];
+const withPermit = process.argv[3] === "permit";
 const out = [];
 const mp = await loadMicroPython({
   heapsize: 192 * 1024,
@@ -81,6 +83,7 @@ function measured(phase, code) {
   p.us_max = Math.max(p.us_max, us);
   p.us_min = Math.min(p.us_min ?? Infinity, us);
   p.us_total += us;
+  (p.each ||= []).push([start, peak, after]);
   return r;
 }
 
@@ -88,11 +91,11 @@ const bare = live();
 // Importing is timed three times (the modules dropped between), the fastest kept: one
 // import is a single sample on a shared machine.
 // gateway.bootseq is imported as a board's boot does (the modules it imports stay) and let
-// go as it is once booted.
+// go, with gateway.build, as they are once the zone is built.
 const IMPORT =
   "0\nfrom gateway import app, boot, store\nfrom hal import flashfs\n" +
   "try:\n    from gateway import bootseq\nexcept ImportError:\n    pass\n" + // before it existed
-  "else:\n    bootseq = None\n    store.unload('bootseq')";
+  "else:\n    bootseq = None\n    store.unload('bootseq')\n    store.unload('build')";
 const DROP =
   "for _k in [k for k in sys.modules if k.split('.')[0] in ('gateway', 'gatewire', 'hal')]:\n" +
   "    del sys.modules[_k]";
@@ -138,6 +141,7 @@ measured("first boot", "W.boot_all()");
 while (value("W.fill_more()")) {
   measured("fill (300 in)", "W.fill_step()");
 }
+if (withPermit) measured("permit issue", "W.permit()");
 measured("ack 300 in", "W.ack()");
 measured("reboot prepare", "W.drop()");
 let n = 0;

@@ -143,6 +143,23 @@ class Work:
     def ack(self):
         self.signed("ack", up_to_seq=self.gw.log.last_seq)
 
+    def permit(self):
+        # A hot-work permit in force through the reboot (the probe's "permit" run): the
+        # permit book's code is in the heap only while one is held (gateway/interlocks.py).
+        now = self.board.rtc
+        self.signed(
+            "permit-issue",
+            permit_id=1,
+            job_id=1,
+            measure_ref="bench-1",
+            start_s=now - 60,
+            end_s=now + 3600,
+            workers=[100001],
+            fire_watcher=100002,
+            flags=1,
+        )
+        assert self.gw.il.permits is not None and self.gw.il.permits.count == 1
+
     def status(self):
         self.request(messages.request("status", self._rid()))
 

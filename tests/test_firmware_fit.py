@@ -10,7 +10,7 @@ from apprig import KEY, NOW_S, Rig, fresh_root, of_kind, roster_entry
 from fakeboard import FakeBoard
 from mpcheck import raises
 
-from gateway import app, roles, roster, snapshot, store
+from gateway import app, restore, roles, roster, snapshot, store
 from gateway import events as ev
 from gateway.roster import Roster
 from gatewire.errors import E_REFUSED
@@ -219,10 +219,17 @@ def test_the_boot_code_leaves_the_heap_once_booted():
     assert "gateway.bootseq" in sys.modules  # the boot's phases run from it
     gw.step()
     assert gw.booting and "gateway.bootseq" in sys.modules
-    while gw.booting:
+    while gw.booting and "gateway.bootseq" in sys.modules:
         b.ms += 10
         gw.step()
-    assert "gateway.bootseq" not in sys.modules
+    # The zone built, the restore's phases run without the boot sequence's code.
+    assert gw.booting and "gateway.restore" in sys.modules
+    while gw.booting:
+        assert "gateway.bootseq" not in sys.modules
+        b.ms += 10
+        gw.step()
+    assert "gateway.bootseq" not in sys.modules and "gateway.restore" not in sys.modules
+    assert "gateway.build" not in sys.modules
     assert gw.zone.roster.n == len(roster_entries()) and gw.system == 0
 
 
@@ -619,6 +626,8 @@ def test_rarely_used_modules_leave_the_heap_after_use():
     assert "gateway.config" not in sys.modules
     assert "gateway.commands" not in sys.modules
     assert "gateway.bootseq" not in sys.modules  # config-set rebuilds without the boot's code
+    assert "gateway.restore" not in sys.modules  # and lets the restore's go after
+    assert "gateway.build" not in sys.modules
     assert rig.gw.cfg["warn_pct"] == 85
     r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
     assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it
@@ -661,15 +670,17 @@ def _patch_slot(fl, name, at, value):
 
 
 def _load_fresh(rig, **cfg):
+    from gateway import build
+
     gw = rig.gw
-    zone = gw._build(dict(gw.cfg, **cfg))[0]
+    zone = build.both(gw, dict(gw.cfg, **cfg))[0]
     return zone, snapshot.Snapshots(rig.board.flash)
 
 
 def test_a_whole_snapshot_with_good_rows_restores_them():
     rig, _name = _saved_rows([11, 12, 13])
     zone, snaps = _load_fresh(rig)
-    assert snaps.load(zone, 0, NOW_S) is not None
+    assert restore.load(snaps, zone, 0, NOW_S) is not None
     assert zone.ledger.n == 3 and zone.ledger.find(12) >= 0
 
 
@@ -685,7 +696,7 @@ def test_a_snapshot_row_out_of_range_is_refused_and_the_zone_left_empty():
         _patch_slot(rig.board.flash, name, at, value)
         zone, snaps = _load_fresh(rig)
         try:
-            snaps.load(zone, 0, NOW_S)
+            restore.load(snaps, zone, 0, NOW_S)
         except snapshot.SnapshotError as e:
             assert want in str(e), (want, str(e))
         else:
@@ -697,7 +708,7 @@ def test_a_snapshot_tag_twice_is_refused_and_the_zone_left_empty():
     rig, name = _saved_rows([11, 12, 13])
     _patch_slot(rig.board.flash, name, 4 * 2, 11)  # row 2's tag: 13 -> 11, row 0's
     zone, snaps = _load_fresh(rig)
-    e = raises(snapshot.SnapshotError, snaps.load, zone, 0, NOW_S)
+    e = raises(snapshot.SnapshotError, restore.load, snaps, zone, 0, NOW_S)
     assert "tag 11 appears twice" in str(e)
     assert zone.ledger.n == 0 and zone.count == 0
 
@@ -705,10 +716,10 @@ def test_a_snapshot_tag_twice_is_refused_and_the_zone_left_empty():
 def test_rows_past_a_smaller_ledger_are_counted_and_still_checked():
     rig, name = _saved_rows([11, 12, 13])
     zone, snaps = _load_fresh(rig, ledger_capacity=2)
-    assert snaps.load(zone, 0, NOW_S) is not None
+    assert restore.load(snaps, zone, 0, NOW_S) is not None
     assert zone.ledger.n == 2 and zone.ledger.overflow == 1 and zone.count == 3
     _patch_slot(rig.board.flash, name, 13 * 3 + 2, 3)  # row 2 (dropped): crew past 2
     zone, snaps = _load_fresh(rig, ledger_capacity=2)
-    e = raises(snapshot.SnapshotError, snaps.load, zone, 0, NOW_S)
+    e = raises(snapshot.SnapshotError, restore.load, snaps, zone, 0, NOW_S)
     assert "row 2: role or crew" in str(e)
     assert zone.ledger.n == 0 and zone.count == 0

@@ -6,8 +6,15 @@ import gc
 from interlock_rig import T0_S, ZONE, Log, Rig
 from mpcheck import raises
 
-from gateway import config, events
-from gateway.interlocks import LAMP_AMBER, LAMP_NONE, LAMP_RED, Interlocks, from_config
+from gateway import config, events, permits
+from gateway.interlocks import (
+    LAMP_AMBER,
+    LAMP_NONE,
+    LAMP_RED,
+    PERMIT_CAPACITY_MAX,
+    Interlocks,
+    from_config,
+)
 from gateway.permits import KEY_MAINTENANCE
 from gateway.reasons import (
     ALARM_EVACUATION,
@@ -22,6 +29,7 @@ from gateway.reasons import (
     EVAC_REASON_FLOOD_WARNING,
     OK,
     REFUSE_GAS_NOT_SAFE,
+    REFUSE_UNKNOWN_PERMIT,
     WHY_CLOCK_UNSET,
     WHY_EVACUATION,
     WHY_GAS_HIGH,
@@ -467,7 +475,8 @@ def test_built_from_the_gateway_config():
     log = Log()
     il = from_config(cfg, lambda p: False, log)
     assert il.video.cameras == 2 and il.gas.ch4_stop_ppm == 10000
-    assert il.gas.stuck_ms == 1800000 and il.hotwork.fire_watch_s == 3600
+    assert il.gas.stuck_ms == 1800000 and il.hotwork is None  # built on first use
+    assert il._hot_work().fire_watch_s == 3600
     assert il.gas.holdoff_ms == 5000
     cfg["gas_holdoff_ms"] = 0
     assert from_config(cfg, lambda p: False, log).gas.holdoff_ms == 0
@@ -475,6 +484,70 @@ def test_built_from_the_gateway_config():
     assert raises(ProtocolError, Interlocks, ZONE, None, log, ch4_evac_ppm=9000).field == (
         "ch4_evac_ppm"
     )
+
+
+def test_the_permit_book_is_held_only_while_it_holds_something():
+    # Its code (gateway/permits.py, hotwork.py) is imported when a permit comes and let
+    # go once no permit and no fire watch is left: a board keeps imported code in its heap.
+    import sys
+
+    r = Rig(fire_watch_s=10).ready()
+    il = r.il
+    assert il.hotwork is None and il.permits is None
+    assert il.hot_reasons == WHY_NO_PERMIT and not il.hot_relay  # as an empty book's
+    assert il.permits_active(r.now_s) == 0 and il.permit_listing() == []
+    assert il.snapshot()[1:3] == [[], []]
+    assert il.revoke_permit(9, r.now_ms) == REFUSE_UNKNOWN_PERMIT
+    assert raises(ProtocolError, il.revoke_permit, 0, r.now_ms).field == "permit_id"
+    assert not il.permit_valid(7)
+    assert r.hot_permit(7, length_s=5) == OK
+    assert il.hotwork is not None and "gateway.hotwork" in sys.modules
+    assert il.permits_active(r.now_s) == 1 and len(il.permit_listing()) == 1
+    r.people.enter(WATCHER, 51)
+    r.step()
+    assert il.hot_relay
+    r.run(5)  # the window ends: the fire watch that follows keeps the book
+    assert not il.hot_relay and il.hotwork is not None and il.hotwork.watching == 1
+    r.run(10)  # the watch is over: nothing held, the code let go
+    assert il.hotwork is None and il.permits is None
+    assert "gateway.hotwork" not in sys.modules and "gateway.permits" not in sys.modules
+    assert il.hot_reasons == WHY_NO_PERMIT
+    # A permit for later keeps the book, and it comes back on the next one.
+    assert r.hot_permit(8, start_off_s=3600) == OK
+    r.run(3)
+    assert il.hotwork is not None and il.permits.count == 1
+    saved = il.snapshot()
+    assert saved[1] and il.permit_listing()[0]["permit_id"] == 8
+
+
+def test_a_snapshot_without_permits_loads_no_book_and_a_bad_list_is_refused():
+    r = Rig()
+    saved = r.il.snapshot()
+    r2 = Rig()
+    r2.il.restore(saved, 0)
+    assert r2.il.hotwork is None
+    for i in (1, 2):
+        for bad in (None, 0, (), {}):
+            wrong = list(saved)
+            wrong[i] = bad
+            raises(ProtocolError, Rig().il.restore, wrong, 0)
+
+
+def test_the_permit_settings_are_checked_without_the_book():
+    # A bad setting is refused when the interlocks are built (boot, config-set), not when
+    # the first permit comes; the limits are the book's own.
+    assert PERMIT_CAPACITY_MAX == permits.MAX_CAPACITY
+    for kw, field in (
+        ({"permit_capacity": 0}, "permit_capacity"),
+        ({"permit_capacity": PERMIT_CAPACITY_MAX + 1}, "permit_capacity"),
+        ({"max_permit_s": 59}, "max_permit_s"),
+        ({"fire_watch_s": -1}, "fire_watch_s"),
+        ({"fire_watch_s": 86401}, "fire_watch_s"),
+    ):
+        assert raises(ProtocolError, Interlocks, ZONE, None, Log(), **kw).field == field
+    assert raises(ProtocolError, Interlocks, "", None, Log()).field == "zone_id"
+    il = Interlocks(ZONE, None, Log(), permit_capacity=PERMIT_CAPACITY_MAX, fire_watch_s=0)
+    assert il._hot_work().book.capacity == PERMIT_CAPACITY_MAX
 
 
 def test_the_steady_path_allocates_nothing():

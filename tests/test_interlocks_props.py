@@ -528,7 +528,8 @@ class InterlockMachine(RuleBasedStateMachine):
 
     @invariant()
     def fire_watch_agrees(self):
-        assert self.il.hotwork.watching == len(self.m_watches)
+        hw = self.il.hotwork  # None: the book let go, holding nothing
+        assert (hw.watching if hw is not None else 0) == len(self.m_watches)
         away = any(w[1] not in self.present for w in self.m_watches)
         assert bool(self.il.alarms & ALARM_FIRE_WATCH) == away
 

@@ -7,20 +7,16 @@ import gc
 import sys
 
 from gateway import events as ev
-from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
-from gateway.caps import LEGAL_CAPS, SHIFT_UNKNOWN
+from gateway.caps import SHIFT_UNKNOWN
 from gateway.eventlog import (
-    SEGMENT_RECORDS,
     EventLog,
     LogFull,
-    flash_bytes_max,
 )
 from gateway.pushframe import EventFramer
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
-from gateway.snapshot import SnapshotError, Snapshots
-from gateway.zone import Zone
+from gateway.snapshot import Snapshots
 from gatewire import auth, cbor, frame, messages
 from gatewire.errors import (
     E_AUTH_BAD,
@@ -207,6 +203,7 @@ class Gateway:
         self._where = AT_BOOT
         from gateway import bootseq
 
+        self._boot_part = 0  # 0: gateway/bootseq.py's phases, 1: gateway/restore.py's
         self._booting = bootseq.run(self)
         if not staged:
             while self.boot_step():
@@ -224,9 +221,19 @@ class Gateway:
         try:
             next(phases)
         except StopIteration:
-            self._booting = None
-            phases = None
-            store.unload("bootseq")
+            self._booting = phases = None
+            if self._boot_part == 0:
+                # The zone and the interlocks are built: the boot sequence's code leaves
+                # the heap before the restore's comes in (gateway/restore.py), the
+                # boot's peak, and that one's once booted.
+                store.unload("bootseq")
+                store.unload("build")
+                from gateway import restore
+
+                self._boot_part = 1
+                self._booting = restore.boot(self)
+            else:
+                store.unload("restore")
         self.board.feed_watchdog()
         return self._booting is not None
 
@@ -234,101 +241,8 @@ class Gateway:
     def booting(self):
         return self._booting is not None
 
-    def _check_log_fits(self, cfg):
-        # The log must fit the file system it is on, with room beside it for the roster's
-        # two slots and staging, the snapshots and the rest: half of it at most.
-        if not self._fs_bytes:
-            return
-        need = flash_bytes_max(cfg["log_capacity"], SEGMENT_RECORDS)
-        if need > self._fs_bytes // 2:
-            raise ProtocolError(
-                E_BAD_FIELD,
-                "log_capacity %d needs %d bytes of flash; the file system holds %d and "
-                "the log may have half" % (cfg["log_capacity"], need, self._fs_bytes),
-                "log_capacity",
-            )
-
-    def _build(self, cfg):
-        # Returns (zone, interlocks) for cfg; ValueError / ProtocolError if they refuse it.
-        zone = self._build_zone(cfg)
-        return zone, self._build_interlocks(cfg, zone)
-
-    def _build_zone(self, cfg):
-        # The boot builds the zone and the interlocks in two phases (gateway/bootseq.py),
-        # so that the zone's short-lived allocation is collected before the interlocks'.
-        self._check_log_fits(cfg)
-        schedule = []
-        for s in cfg["shifts"]:
-            schedule.append((s[0], s[1]))
-        caps = None
-        limit = cfg["cap_limit"]
-        legal = LEGAL_CAPS.get(cfg["zone_kind"])
-        if limit and legal is not None:
-            # A tighter cap lowers each shift's legal cap, never raises one (R-CAP-1..5).
-            caps = [min(limit, legal[0]), min(limit, legal[1])]
-        zone = Zone(
-            cfg["zone_kind"],
-            cfg["role"],
-            self.emit,
-            caps=caps,
-            shaft_cap=cfg["mine_cap"] if cfg["role"] == "shaft" else None,
-            warn_pct=cfg["warn_pct"],
-            schedule=schedule,
-            utc_offset_min=cfg["utc_offset_min"],
-            ledger_capacity=cfg["ledger_capacity"],
-            roster=self.roster,
-            window_ms=cfg["doorway_window_ms"],
-            tag_still_s=cfg["tag_still_s"],
-            max_dwell_s=cfg["max_dwell_s"],
-            untagged_window_ms=cfg["untagged_window_ms"],
-        )
-        zone.set_restricted(cfg["restricted"])
-        zone.set_access(cfg["admit_roles"], cfg["admit_people"])
-        return zone
-
-    def _build_interlocks(self, cfg, zone):
-        return il_mod.from_config(cfg, zone.is_present, self.emit)
-
-    def _install(self, cfg, built=None):
-        # built: (zone, interlocks) already built for cfg (config-set's trial, the boot's
-        # two phases), not built twice; False: cfg was refused while building them.
-        try:
-            if built is False:
-                raise ValueError("configuration refused")
-            self.zone, self.il = built if built is not None else self._build(cfg)
-        except (ValueError, ProtocolError):
-            # Fail safe: the stored config is refused; run on defaults with work off.
-            self.system |= SYS_CONFIG_BAD
-            cfg = _config().defaults()
-            self.zone, self.il = self._build(cfg)
-        self.cfg = cfg
-        self.sealed = False
-
-    def _restore(self):
-        # The zone and interlocks from the newest snapshot, then the crossings logged
-        # after it, yielding between parts. The roster is not reread: it is on flash
-        # already, opened at boot.
-        now_ms = self._now_ms
-        covered = 0
-        try:
-            snap = self.snapshots.load(self.zone, now_ms, self._now_s)
-            if snap is not None:
-                covered, il_blob, sealed = snap
-                self.il.restore(cbor.loads(il_blob), now_ms)
-                self.sealed = sealed
-                self.zone.set_sealed(sealed)
-            elif self.log.anchor_seq > 0:
-                raise SnapshotError("state snapshot missing while acked events are gone")
-        except (SnapshotError, ProtocolError, ValueError, TypeError, IndexError):
-            self.system |= SYS_STATE_LOST
-            covered = self.log.anchor_seq
-        if type(covered) is not int or covered < 0 or covered > self.log.last_seq:
-            covered = self.log.last_seq  # see bootseq._log_against_state: nothing to replay
-        yield
-        for _ in self._replay(covered):
-            yield
-
     def _replay(self, covered):
+        # gateway/restore.py's last part (a method, which the power-cut checks replace).
         # Crossings logged after the snapshot bring the ledger up to the last event. It
         # walks by position, never by the seq a record holds: a damaged log may repeat
         # or reorder seqs, and boot must still end (the log reports the damage).
@@ -825,7 +739,7 @@ class Gateway:
             "override_active": zone.policy.override_cap >= 0,
             "last_seq": self.log.last_seq,
             "unacked": self.log.unacked(),
-            "permits_active": il.permits.active_count(self._now_s),
+            "permits_active": il.permits_active(self._now_s),
         }
         # The last raw readings, each only if a sensor could give it: a faulty one may
         # report anything, and status must still answer.

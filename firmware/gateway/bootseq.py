@@ -1,16 +1,14 @@
-# The boot sequence: restoring the gateway from flash (key, configuration, counter,
-# event log, roster, state snapshot and the crossings logged after it), one phase per
-# boot_step(). Boot-only code, so it leaves the heap once the gateway has booted
-# (store.unload, as config and commands do): a board keeps imported bytecode in its heap.
+# The boot sequence: the gateway from flash (key, configuration, counter, event log,
+# roster), then its zone and interlocks built, one phase per boot_step(). Boot-only code,
+# so it leaves the heap once that is done (store.unload, as config and commands do): a
+# board keeps imported bytecode in its heap. The state snapshot and the crossings logged
+# after it are restored next, by gateway/restore.py.
+from gateway import build, store
 from gateway import events as ev
-from gateway import store
 from gateway.app import (
-    FAULT_FILE,
     SYS_CONFIG_BAD,
     SYS_COUNTER_BAD,
-    SYS_LOG_TAMPERED,
     SYS_NOT_PROVISIONED,
-    SYS_RESTORING,
     SYS_ROSTER_BAD,
     _config,
 )
@@ -70,7 +68,7 @@ def run(gw):
     gw._fs_bytes = fl.fs_bytes() if hasattr(fl, "fs_bytes") else 0
     if gw._fs_bytes:
         try:
-            gw._check_log_fits(cfg)
+            build.check_log_fits(gw, cfg)
         except ProtocolError:
             # A stored log_capacity the file system cannot hold: defaults, work off.
             gw.system |= SYS_CONFIG_BAD
@@ -99,36 +97,22 @@ def run(gw):
     yield
     # The zone and the interlocks in two phases: the zone's short-lived allocation is
     # collected before the interlocks are built (the boot's peak). A refusal in either
-    # is the stored config refused (_install: defaults, work off).
+    # is the stored config refused (build.install: defaults, work off).
     try:
-        zone = gw._build_zone(cfg)
+        zone = build.zone(gw, cfg)
     except (ValueError, ProtocolError):
         zone = None
     yield
     built = False
     if zone is not None:
         try:
-            built = (zone, gw._build_interlocks(cfg, zone))
+            built = (zone, build.locks(gw, cfg, zone))
         except (ValueError, ProtocolError):
             pass
     zone = None
-    gw._install(cfg, built)
-    built = None
-    yield
-    for _ in gw._restore():
-        yield
-    gw.system &= ~SYS_RESTORING
-    gw.emit(ev.BOOT, gw.boot_count & 0xFFFF, gw.system, gw.log.last_seq & 0x7FFFFFFF)
-    if gw.log.torn_on_boot:
-        gw.emit(ev.LOG_TORN_DISCARDED, 0, gw.log.torn_on_boot, 0)
-    if gw.log.tampered:
-        gw.system |= SYS_LOG_TAMPERED
-        gw.emit(ev.LOG_TAMPERED, gw.log.tamper_code, gw.log.tamper_seq & 0x7FFFFFFF, 0)
-    if gw.system & ~SYS_RESTORING:
-        gw.emit(ev.SYSTEM_ALARM, 0, gw.system, 0)
-    _log_last_fault(gw)
-    gw._save_state()
-    store.unload("config")
+    build.install(gw, cfg, built)
+    # The restore's phases follow from gateway/restore.py (app.boot_step), once this
+    # module's code has left the heap.
 
 
 def _log_against_state(gw):
@@ -138,22 +122,3 @@ def _log_against_state(gw):
     seq = gw.snapshots.covered()
     if seq is not None:
         gw.log.lost_through(seq)
-
-
-def _log_last_fault(gw):
-    # The fault that reset the board last time, recorded by _fault(), as evidence.
-    try:
-        rec = store.read_cbor(gw.flash, FAULT_FILE)
-    except store.StoreError:
-        rec = [0, 0, 0, "?"]
-    if rec is None:
-        return
-    ok = isinstance(rec, list) and len(rec) == 4
-    for i in range(3):
-        if not ok or type(rec[i]) is not int or not 0 <= rec[i] <= 0xFFFF:
-            ok = False
-    if ok:
-        gw.emit(ev.FAULT, rec[1], rec[0], rec[2])
-    else:
-        gw.emit(ev.FAULT, 0, 0, 0)
-    gw.flash.remove(FAULT_FILE)

@@ -57,7 +57,11 @@ def _change_config(gw, changes):
         configuration = _config()
         new = configuration.apply(gw.cfg, changes)
         try:
-            built = gw._build(new)  # a trial: what the zone or interlocks refuse changes nothing
+            from gateway import build
+
+            built = build.both(
+                gw, new
+            )  # a trial: what the zone or interlocks refuse changes nothing
         except (ValueError, ProtocolError) as e:
             raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
         loosened = []
@@ -78,13 +82,19 @@ def _change_config(gw, changes):
             # Rebuild from flash exactly as a boot would: one path for both.
             gw.emit(ev.CONFIG_CHANGED, 0, len(changes), 0)
             gw.system &= ~SYS_CONFIG_BAD
-            gw._install(new, built)  # the trial, now the zone in force
-            for _ in gw._restore():
+            from gateway import build
+
+            build.install(gw, new, built)  # the trial, now the zone in force
+            from gateway import restore
+
+            for _ in restore.run(gw):
                 pass
         finally:
             gw._in_command = False
     finally:
         store.unload("config")
+        store.unload("build")
+        store.unload("restore")
 
 
 def roster_load(gw, body):
@@ -198,7 +208,7 @@ def permit_revoke(gw, body):
 
 def permit_list(gw, body):
     start = body.get("start", 0)
-    permits = gw.il.permits.listing()
+    permits = gw.il.permit_listing()
     page = permits[start : start + messages.PERMITS_MAX]
     return {"total": len(permits), "permits": page}
 

@@ -9,19 +9,26 @@
 # raises them. After boot both relays stay off until a fresh heartbeat from every camera
 # has been live for the video hold-off and gas has been known and safe for the gas
 # hold-off (gas.py).
-from gateway import events
-from gateway.checks import bad_field
+#
+# The permit book and its fire watches (gateway/permits.py, gateway/hotwork.py) are
+# imported when a permit is issued or a snapshot holds one, and let go once the book is
+# empty and no fire watch runs (_let_permits_go): most of the time a zone holds no permit,
+# and a board keeps imported code in its 192 KB heap. With none loaded the hot-work relay
+# has no permit to be on under (WHY_NO_PERMIT), as with an empty book.
+from gateway import events, store
+from gateway.checks import bad_field, check_int
 from gateway.evacuation import Evacuation
 from gateway.gas import Gas
-from gateway.hotwork import HotWork
-from gateway.permits import HOT, PermitBook
 from gateway.reasons import (
     ALARM_EVACUATION,
     ALARM_FIRE_WATCH,
     ALARM_GAS_FAULT,
     ALARM_GAS_HIGH,
     ALARM_VIDEO,
+    REFUSE_UNKNOWN_PERMIT,
+    WHY_CLOCK_UNSET,
     WHY_EVACUATION,
+    WHY_NO_PERMIT,
     WHY_PERMIT_CHANGED,
 )
 from gateway.video import Video
@@ -41,6 +48,12 @@ LAMP_AMBER = const(2)
 LAMP_RED = const(3)
 
 SNAPSHOT_VERSION = const(1)
+
+# gateway/permits.py's HOT, MAX_CAPACITY and ID_MAX, for the checks made without it
+# (tests/test_interlocks.py holds them equal).
+_HOT = const(1)
+PERMIT_CAPACITY_MAX = const(32)
+_ID_MAX = const(0x3FFFFFFF)
 
 # Config keys (gateway/config.py) that become constructor arguments of the same name.
 CONFIG_KEYS = (
@@ -103,8 +116,17 @@ class Interlocks:
             co_max_ppm,
             gas_holdoff_ms,
         )
-        self.permits = PermitBook(zone_id, emit, permit_capacity, max_permit_s)
-        self.hotwork = HotWork(self.permits, is_present, emit, fire_watch_s)
+        # The permit book's and the fire watch's settings, checked now as building them
+        # would (a bad one is refused at boot and by config-set, not at the first permit).
+        if not isinstance(zone_id, str) or not zone_id:
+            raise bad_field("zone_id", "expected a non-empty text")
+        check_int("permit_capacity", permit_capacity, 1, PERMIT_CAPACITY_MAX)
+        check_int("max_permit_s", max_permit_s, 60, 86400)
+        check_int("fire_watch_s", fire_watch_s, 0, 86400)
+        self._permit_args = (zone_id, permit_capacity, max_permit_s, fire_watch_s)
+        self._is_present = is_present
+        self.permits = None  # PermitBook and HotWork while a permit or a watch is held
+        self.hotwork = None
         self.evacuation = Evacuation(emit)
         self._emit = emit
         self._now_s = 0  # wall clock at the last tick (0: not set)
@@ -145,20 +167,65 @@ class Interlocks:
         self.gas.tick(now_ms)
         if self.gas.evac_demand:
             self.evacuation.gas(now_ms)
-        self.hotwork.tick(now_ms, now_s)
+        hw = self.hotwork
+        if hw is not None:
+            hw.tick(now_ms, now_s)
         self.evacuation.tick(now_ms, count)
         self._decide(now_ms, True)
-        self.hotwork.key_work(now_s, self.video.ok)
+        if hw is not None:
+            hw.key_work(now_s, self.video.ok)
+            self._let_permits_go()
+
+    # ---- the permit book, loaded while it holds anything ----
+
+    def _hot_work(self):
+        # The book and its watches, imported and built if not held: a failed import
+        # (MemoryError) raises before anything has changed, so the command that needed
+        # it is answered as failed (app.py: INTERNAL_ERROR) and no permit is issued.
+        hw = self.hotwork
+        if hw is None:
+            from gateway.hotwork import HotWork
+            from gateway.permits import PermitBook
+
+            zone_id, capacity, max_s, watch_s = self._permit_args
+            book = PermitBook(zone_id, self._emit, capacity, max_s)
+            hw = HotWork(book, self._is_present, self._emit, watch_s)
+            self.permits = book
+            self.hotwork = hw
+        return hw
+
+    def _let_permits_go(self):
+        # After a tick: no permit, no fire watch and the hot-work relay off, so nothing of
+        # the book is state any more (an empty book's reasons are WHY_NO_PERMIT as well).
+        hw = self.hotwork
+        if hw.watching or self.permits.count or self.hot_relay or hw.alarm:
+            return
+        self.hotwork = None
+        self.permits = None
+        store.unload("hotwork")
+        store.unload("permits")
+
+    def permits_active(self, now_s):
+        book = self.permits
+        return 0 if book is None else book.active_count(now_s)
+
+    def permit_listing(self):
+        book = self.permits
+        return [] if book is None else book.listing()
 
     # ---- commands (authenticated by the app; return reasons.OK or a REFUSE_* code,
     # raise ProtocolError(E_BAD_FIELD) naming a malformed field) ----
 
     def issue_permit(self, *permit):
         # permit: PermitBook.issue's fields, permit_id to now_s, in its order.
-        return self.hotwork.issue(*permit)
+        return self._hot_work().issue(*permit)
 
     def revoke_permit(self, permit_id, now_ms):
-        result = self.hotwork.revoke(permit_id, now_ms)
+        hw = self.hotwork
+        if hw is None:
+            check_int("permit_id", permit_id, 1, _ID_MAX)
+            return REFUSE_UNKNOWN_PERMIT  # the book is empty
+        result = hw.revoke(permit_id, now_ms)
         self._decide(now_ms, False)
         return result
 
@@ -178,7 +245,10 @@ class Interlocks:
 
     def permit_valid(self, permit_id):
         # R-VIDEO-2: a key-work or hot-work ticket counts only while video is up.
-        return self.hotwork.permit_valid(permit_id, self._now_s, self.video.ok)
+        hw = self.hotwork
+        if hw is None:
+            return False  # the book is empty
+        return hw.permit_valid(permit_id, self._now_s, self.video.ok)
 
     # ---- the decision ----
 
@@ -187,8 +257,16 @@ class Interlocks:
         work = self.video.reasons() | self.gas.work_reasons()
         if evac:
             work |= WHY_EVACUATION
-        hot = work | self.gas.hot_reasons() | self.hotwork.reasons(self._now_s)
-        slot = self.hotwork.slot
+        hw = self.hotwork
+        if hw is not None:
+            hot = work | self.gas.hot_reasons() | hw.reasons(self._now_s)
+            slot = hw.slot
+        else:
+            # As HotWork.reasons for an empty book.
+            hot = work | self.gas.hot_reasons() | WHY_NO_PERMIT
+            if self._now_s <= 0:
+                hot |= WHY_CLOCK_UNSET
+            slot = -1
         if self.hot_relay and slot >= 0 and self.permits.ids[slot] != self._hot_permit:
             hot |= WHY_PERMIT_CHANGED  # R-HOT-1: off between two tickets, however short
         self.work_reasons = work
@@ -217,7 +295,7 @@ class Interlocks:
             alarms |= ALARM_VIDEO
         if self.gas.fault:
             alarms |= ALARM_GAS_FAULT
-        if self.hotwork.alarm:
+        if hw is not None and hw.alarm:
             alarms |= ALARM_FIRE_WATCH
         self.alarms = alarms
         self.sounder = alarms != 0
@@ -232,10 +310,11 @@ class Interlocks:
     # ---- persistence: plain lists and ints, for the app to store (CBOR) on change ----
 
     def snapshot(self):
+        hw = self.hotwork
         return [
             SNAPSHOT_VERSION,
-            self.permits.entries(),
-            self.hotwork.watches(),
+            [] if hw is None else self.permits.entries(),
+            [] if hw is None else hw.watches(),
             self.evacuation.snapshot(),
             self.gas.snapshot(),
         ]
@@ -247,12 +326,16 @@ class Interlocks:
             raise bad_field(
                 "snapshot", "expected [%d, permits, watches, evacuation, gas]" % SNAPSHOT_VERSION
             )
-        self.permits.check_entries(data[1])
-        hot = 0
-        for e in data[1]:
-            if e[6] & HOT:
-                hot += 1
-        self.hotwork.check_watches(data[2], hot)
+        hw = self.hotwork
+        if hw is None and (data[1] != [] or data[2] != []):
+            hw = self._hot_work()  # permits or watches to restore (or lists to refuse)
+        if hw is not None:
+            self.permits.check_entries(data[1])
+            hot = 0
+            for e in data[1]:
+                if e[6] & _HOT:
+                    hot += 1
+            hw.check_watches(data[2], hot)
         self.evacuation.check(data[3])
         gas = data[4]
         if not isinstance(gas, list) or len(gas) != 2:
@@ -264,8 +347,9 @@ class Interlocks:
                 v = item[i]
                 if type(v) is not int or v < 0 or v > 0x3FFFFFFF or (i == 3 and v > 999):
                     raise bad_field("gas", "exceedance fields are small non-negative integers")
-        self.permits.restore(data[1])
-        self.hotwork.restore_watches(data[2], now_ms)
+        if hw is not None:
+            self.permits.restore(data[1])
+            hw.restore_watches(data[2], now_ms)
         self.evacuation.restore(data[3], now_ms)
         self.gas.restore(gas, now_ms)
         self._decide(now_ms, False)

@@ -70,7 +70,6 @@ from gateway.ledger import (
     FLAG_UNKNOWN,
     TICKS_MASK,
     Ledger,
-    first_twice,
     ticks_age,
 )
 from gateway.roster import MAX_ID, Roster
@@ -112,9 +111,6 @@ LAMP_GREEN = const(1)
 LAMP_AMBER = const(2)
 LAMP_RED = const(3)
 
-SNAPSHOT_VERSION = const(1)
-_ROW = const(6)  # snapshot row: tag, person, since_s, role, crew, flags
-_U32_MAX = 0xFFFFFFFF
 _MAX_TIMER_MS = const(0x1FFFFFFF)  # ages are exact below 2**29 ms (6.2 days)
 _SCAN_MS = const(1000)  # overstay is checked once a second, not on every step
 _BAD_RING = const(8)  # R-DATA-4 alarms remembered, so one stray reader cannot flood the log
@@ -347,45 +343,12 @@ class Zone:
 
     # ---- persistence ----
 
-    def snapshot(self):
-        # [version, overflow, override cap (-1 none), override expiry_s, then per named
-        # person: tag, person, since_s, role, crew, flags]. Plain ints, for CBOR.
-        ld = self.ledger
-        out = [SNAPSHOT_VERSION, ld.overflow, self.policy.override_cap]
-        out.append(self.policy.override_expiry_s)
-        for r in range(ld.n):
-            out.append(ld.tag(r))
-            out.append(ld.person(r))
-            out.append(ld.since_s(r))
-            out.append(ld.role(r))
-            out.append(ld.crew(r))
-            out.append(ld.flags(r))
-        return out
-
-    def restore(self, snap, now_ms, now_s):
-        # Replaces the ledger with a snapshot. Bad input raises ValueError and changes
-        # nothing. Rows beyond this ledger's capacity are kept as counted-unnamed
-        # (overflow): nobody is dropped. The monotonic clock restarted with the board,
-        # so each stay's age is rebuilt from the wall clock when both are known.
-        rows = _check_snapshot(snap, self.policy)
-        self.restore_start(snap[1], snap[2], snap[3])
-        for k in range(rows):
-            b = 4 + k * _ROW
-            self.restore_row(
-                snap[b],
-                snap[b + 1],
-                snap[b + 2],
-                snap[b + 3],
-                snap[b + 4],
-                snap[b + 5],
-                now_ms,
-                now_s,
-            )
-        self.restore_finish(now_ms, now_s)
-
     def restore_start(self, overflow, override_cap, override_expiry_s):
-        # restore() in three parts, for a snapshot read row by row (gateway/snapshot.py):
-        # the caller has checked every value against check_restored_*.
+        # Replaces the ledger with a snapshot's, in three parts (start, each row, finish)
+        # for a snapshot read from flash (gateway/snapshot.py, which has checked every
+        # value). Rows beyond this ledger's capacity are kept as counted-unnamed
+        # (overflow): nobody is dropped. The monotonic clock restarted with the board, so
+        # each stay's age is rebuilt from the wall clock when both are known.
         ld = self.ledger
         ld.clear()
         self.doorway.clear()
@@ -691,34 +654,3 @@ def _sort(a):
             a[j + 1] = a[j]
             j -= 1
         a[j + 1] = v
-
-
-def _check_snapshot(snap, policy):
-    # Number of rows in a valid snapshot; raises ValueError naming the first problem.
-    if not isinstance(snap, (list, tuple)) or len(snap) < 4:
-        raise ValueError("ledger snapshot: expected a list starting [version, overflow, ...]")
-    if snap[0] != SNAPSHOT_VERSION:
-        raise ValueError("ledger snapshot: version %r, expected %d" % (snap[0], SNAPSHOT_VERSION))
-    _int("ledger snapshot overflow", snap[1], 0, 65535)
-    top = policy.legal[0] if policy.legal[0] > policy.legal[1] else policy.legal[1]
-    if snap[2] != -1:
-        _int("ledger snapshot temporary cap", snap[2], 0, top)
-        _int("ledger snapshot temporary cap expiry", snap[3], 1, _U32_MAX)
-    if (len(snap) - 4) % _ROW:
-        raise ValueError("ledger snapshot: rows are %d integers each" % _ROW)
-    rows = (len(snap) - 4) // _ROW
-    seen = array("I", range(rows))
-    for k in range(rows):
-        b = 4 + k * _ROW
-        what = "ledger snapshot row %d" % k
-        tag = _int(what + " tag", snap[b], 1, MAX_ID)
-        _int(what + " person", snap[b + 1], 0, MAX_ID)
-        _int(what + " since_s", snap[b + 2], 0, _U32_MAX)
-        _int(what + " role", snap[b + 3], 0, roles.MAX_ROLE)
-        _int(what + " crew", snap[b + 4], 0, 2)
-        _int(what + " flags", snap[b + 5], 0, 255)
-        seen[k] = tag
-    k = first_twice(seen)
-    if k >= 0:
-        raise ValueError("ledger snapshot: tag %d appears twice" % seen[k])
-    return rows

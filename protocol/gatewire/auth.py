@@ -1,6 +1,10 @@
 # Command authentication: HMAC-SHA256 over the canonical CBOR of the envelope, with a
 # monotonic counter against replay. Key provisioning and counter persistence: docs/keys.md.
 # Built on hashlib.sha256 alone because board builds ship no hmac module.
+#
+# A board only verifies: the host's side (Signer, sign, the bare HMAC, mac_input and the
+# counter at start-up) is in gatewire/signing.py, out of a board's heap, and reached as
+# this module's attributes as well (__getattr__ below).
 import hashlib
 
 from gatewire import cbor
@@ -35,12 +39,6 @@ _KEY_COUNTER = const(3)
 _KEY_TAG = const(4)
 
 
-def _check_buffer(value, what):
-    # MicroPython's hashlib accepts str too; a str key or message is a caller bug, not data.
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError("%s must be bytes, got %s" % (what, type(value).__name__))
-
-
 def _pads(key):
     if len(key) > _BLOCK_LEN:
         key = hashlib.sha256(key).digest()
@@ -60,13 +58,6 @@ def _hmac_with_pads(inner_pad, outer_pad, msg):
     outer = hashlib.sha256(outer_pad)
     outer.update(inner.digest())
     return outer.digest()
-
-
-def hmac_sha256(key, msg):
-    _check_buffer(key, "HMAC key")
-    _check_buffer(msg, "HMAC message")
-    inner_pad, outer_pad = _pads(key)
-    return _hmac_with_pads(inner_pad, outer_pad, msg)
 
 
 def _is_counter(value):
@@ -100,10 +91,6 @@ def _unsigned_copy(envelope):
     return unsigned
 
 
-def mac_input(envelope):
-    return cbor.dumps(_unsigned_copy(envelope))
-
-
 def _tag(inner_pad, outer_pad, envelope, counter):
     unsigned = _unsigned_copy(envelope)
     unsigned[_KEY_COUNTER] = counter
@@ -113,41 +100,12 @@ def _tag(inner_pad, outer_pad, envelope, counter):
     return _hmac_with_pads(inner_pad, outer_pad, msg)[:TAG_LEN]
 
 
-def _sign_with_pads(inner_pad, outer_pad, envelope, counter):
-    if not _is_counter(counter):
-        raise ValueError("auth counter must be an int in 1..%d, got %r" % (COUNTER_MAX, counter))
-    # Tag computed before either key is set: an unencodable envelope is left untouched.
-    tag = _tag(inner_pad, outer_pad, envelope, counter)
-    envelope[_KEY_COUNTER] = counter
-    envelope[_KEY_TAG] = tag
-    return envelope
-
-
-def sign(envelope, key, counter):
-    _check_key(key)
-    inner_pad, outer_pad = _pads(key)
-    return _sign_with_pads(inner_pad, outer_pad, envelope, counter)
-
-
 def _tags_equal(a, b):
     # Constant time over TAG_LEN bytes, so response timing does not reveal a tag's prefix.
     diff = 0
     for i in range(TAG_LEN):
         diff |= a[i] ^ b[i]
     return diff == 0
-
-
-def initial_counter(persisted, now_ms):
-    # Host start-up: above everything it ever sent even if the counter file is stale or
-    # lost (wall clock) and even if the clock went back (persisted + 1). docs/keys.md.
-    if type(persisted) is not int or persisted < 0:
-        raise ValueError("persisted counter must be an int >= 0, got %r" % (persisted,))
-    if type(now_ms) is not int or now_ms < 0:
-        raise ValueError("now_ms must be an int >= 0, got %r" % (now_ms,))
-    counter = max(persisted + 1, now_ms)
-    if counter > COUNTER_MAX:
-        raise ValueError("initial counter %d exceeds %d" % (counter, COUNTER_MAX))
-    return counter
 
 
 class Verifier:
@@ -200,20 +158,13 @@ class Verifier:
         return counter
 
 
-class Signer:
-    # Host side. counter is the last one used: persist it after each sign (docs/keys.md).
-    def __init__(self, key, counter=0):
-        _check_key(key)
-        if type(counter) is not int or not 0 <= counter <= COUNTER_MAX:
-            raise ValueError("counter must be an int in 0..%d, got %r" % (COUNTER_MAX, counter))
-        self._inner_pad, self._outer_pad = _pads(key)
-        self.counter = counter
+_HOST_SIDE = ("Signer", "sign", "hmac_sha256", "mac_input", "initial_counter")
 
-    def sign(self, envelope):
-        if self.counter >= COUNTER_MAX:
-            raise ValueError("auth counter exhausted at %d: rotate the key" % COUNTER_MAX)
-        next_counter = self.counter + 1
-        _sign_with_pads(self._inner_pad, self._outer_pad, envelope, next_counter)
-        # Advanced only once the envelope is signed, so a failed sign burns no counter.
-        self.counter = next_counter
-        return envelope
+
+def __getattr__(name):
+    # auth.Signer and the rest of the host's side, from gatewire/signing.py.
+    if name in _HOST_SIDE:
+        from gatewire import signing
+
+        return getattr(signing, name)
+    raise AttributeError(name)
