@@ -87,25 +87,28 @@ NOT_YET = {
         _APP
         % "its first test, test_a_bad_envelope_is_answered_under_its_valid_id, allocated 204 KB in its one call, 126 KB in use when it returned"
     ),
-    # Measured 2026-12-04 19:25-19:40 UTC (h4-vboard) after merging h4-heap's cuts, with
-    # the virtual board reading the heap inside each call and charging the Pico's own HAL
-    # (docs/hardware.md, "Board profiles"): `pytest FILE --board-profile pico
-    # --board-fit-listed`.
+    # Measured 2026-12-04 19:50-20:00 UTC (h4-vboard) on main 2639c4f (h4-heap's and
+    # h4-hot's cuts in), with the virtual board reading the heap inside each call and
+    # charging the Pico's own HAL (docs/hardware.md, "Board profiles"):
+    # `pytest FILE --board-profile pico --board-fit-listed`.
     "hil_tests/test_hil_bench_emulated.py": _HIL_HEAP
-    % "at step 71: the step allocated 31,168 bytes on 161,824 live, 192,992 by its end",
+    % "at step 95: the step allocated 31,296 bytes on 164,848 live, 196,144 by its end",
     "hil_tests/test_hil_morning_shift.py": (
-        "fits the pico heap now, but the shaft loses reads: of the first batch (24 people, "
-        "their 48 reads back to back at 57,600 baud), 24 lines are lost to a DMA ring "
-        "overrun (504 bytes unread at a poll, the ring holds 512 less a 16-byte guard), "
-        "count 2 where 26 went down: the board's steps then run longer than the ~86 ms "
-        "the ring lasts (hal/pico.py READER_RING, issue 9 item 6)"
+        "fits the pico heap now, but the shaft loses reads: its first batch is 24 outer "
+        "reads then 24 inner ones, sent at once; the virtual board puts both readers' lines "
+        "on their wires from the same instant and serves reads strictly in the world's "
+        "order, so the inner reader's 24 lines (504 bytes) wait whole in its DMA ring while "
+        "the outer ones are served, past the ring's 512 less its 16-byte guard: all 24 lost, "
+        "count 2 where 26 went down. hal.mcu alternates the two readers, so whether a Pico "
+        "loses them too is not settled: the wire model (a read starting after the one before "
+        "it in the world's order) or the scenario's pacing is the open question"
     ),
     "tests/test_reliability_link.py": _HIL_HEAP
     % "in the shaft's virtual board behind serve over the bad line: step 1,904 allocated "
     "43,200 bytes on 158,608 live; rebooted by its watchdog, boot phase 2 (the log's "
     "recovery) allocated 76,944 bytes on 138,752 live",
     "hil_tests/test_hil_shift_change.py": _HIL_HEAP
-    % "at step 1,526, mid-shift: the step allocated 45,936 bytes on 158,752 live",
+    % "at step 1,526, mid-shift: the step allocated 45,728 bytes on 161,376 live",
 }
 
 
