@@ -165,7 +165,9 @@ class VirtualBoard:
                 raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
         try:
-            hal_cost = board_hal_cost(image, self.profile.get("board_hal") or (), self.repo)
+            hal_cost = board_hal_cost(
+                image, self.profile.get("board_hal") or (), self.repo, node=self._node
+            )
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
             raise BoardError("virtual board: %s" % e) from e
         self._settings = {
