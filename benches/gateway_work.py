@@ -8,13 +8,17 @@ import os
 
 from gateway import app, store
 from gateway.roster import Roster
-from gatewire import auth, cbor, frame, messages
+from gatewire import auth, cbor, frame, messages, specs
 from hal.flashfs import FileFlash
 
+# The host's side of gatewire (messages.request from gatewire/specs.py, auth.Signer from
+# gatewire/signing.py) is imported with the bench's own code: a board never holds it, so
+# no figure of the gateway's heap may (signing.py is absent before it existed).
+_HOST_SIDE = [specs]
 try:
-    # The host's signing (auth.Signer), imported with the bench's own code: a board never
-    # holds it, so no figure of the gateway's heap may (absent before gatewire/signing.py).
-    from gatewire import signing  # noqa: F401
+    from gatewire import signing
+
+    _HOST_SIDE.append(signing)
 except ImportError:
     pass
 
