@@ -106,7 +106,8 @@ def probe(repo, flags=None, permit=False):
 # which config-set imports too) and both are let go then;
 # gateway.restore restores the state snapshot and the log after it (the boot's last
 # phases, and config-set), let go once done; gateway.logscan is the event log's recovery,
-# let go once the log is open.
+# let go once the log is open; gateway.permits and gateway.hotwork are imported while a
+# permit or a fire watch is held (gateway/interlocks.py).
 ON_USE = (
     "gateway.config",
     "gateway.rosterload",
@@ -115,7 +116,10 @@ ON_USE = (
     "gateway.logscan",
     "gateway.restore",
     "gateway.build",
+    "gateway.permits",
+    "gateway.hotwork",
 )
+PERMIT_BOOK = ("gateway.permits", "gateway.hotwork")
 
 
 def module_costs(repo, flags=None):
@@ -152,7 +156,8 @@ def module_rows(before_repo, before_flags):
             (name, where, "%d B" % mpy.get(name, 0), "-" if was is None else _kb(was), _kb(n))
         )
     resident = sum(n for k, n in cost.items() if k not in ON_USE)
-    was_resident = sum(n for k, n in old.items() if k not in ON_USE)
+    # The permit book was imported at boot before it was imported on use (h4-heap).
+    was_resident = sum(n for k, n in old.items() if k not in ON_USE or k in PERMIT_BOOK)
     rows.append(
         ("all imported at boot (firmware + board)", "", "", _kb(was_resident), _kb(resident))
     )

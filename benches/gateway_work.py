@@ -8,19 +8,18 @@ import os
 
 from gateway import app, store
 from gateway.roster import Roster
-from gatewire import auth, cbor, frame, messages, specs
+from gatewire import auth, cbor, frame, messages
 from hal.flashfs import FileFlash
 
 # The host's side of gatewire (messages.request from gatewire/specs.py, auth.Signer from
 # gatewire/signing.py) is imported with the bench's own code: a board never holds it, so
-# no figure of the gateway's heap may (signing.py is absent before it existed).
-_HOST_SIDE = [specs]
-try:
-    from gatewire import signing
-
-    _HOST_SIDE.append(signing)
-except ImportError:
-    pass
+# no figure of the gateway's heap may (either is absent from a tree before it existed).
+_HOST_SIDE = []
+for _name in ("specs", "signing"):
+    try:
+        _HOST_SIDE.append(__import__("gatewire." + _name))
+    except ImportError:
+        pass
 
 NOW_S = 1749960000
 ROSTER = 2000
