@@ -79,10 +79,6 @@ NOT_YET = {
         "lost: with the pico heap unchecked the demo passes with 0 lines lost, with the "
         "DMA receive (hal/dmaring.py) and with the UART receive alike (h2-hot)"
     ),
-    "tests/test_app_link_spec.py": (
-        _APP
-        % "its first test, test_a_bad_envelope_is_answered_under_its_valid_id, allocated 204 KB in its one call, 126 KB in use when it returned"
-    ),
     "hil_tests/test_hil_bench_emulated.py": _HIL_HEAP
     % "at step 122 (the host's first requests after the jig's reset), 187,568 bytes in use "
     "when it returned (measured 2026-12-04 after this round's cuts; was step 41, 147 KB)",
