@@ -36,6 +36,12 @@ def pytest_addoption(parser):
         help="board profile of virtual boards and MicroPython runs: pico (default), esp32, "
         "esp32-frozen, loose (sets $%s)" % PROFILE_ENV,
     )
+    parser.addoption(
+        "--board-fit-listed",
+        action="store_true",
+        help="run the tests tests/board_fit.py lists under the session's board profile too "
+        "(to re-measure them: remove an entry once its test passes)",
+    )
 
 
 def pytest_configure(config):
@@ -49,6 +55,10 @@ def pytest_configure(config):
             raise pytest.UsageError(str(e)) from e
         # The environment, so that boards started by subprocesses (shaftgate sim) follow.
         os.environ[PROFILE_ENV] = chosen
+    if config.getoption("--board-fit-listed"):
+        import board_fit
+
+        board_fit.NOT_YET.clear()
 
 
 _saved_profile = pytest.StashKey()

@@ -218,6 +218,11 @@ class Echo:
         elif cmd.startswith(b"!keep "):
             _KEPT.append(bytearray(int(cmd[6:]) * 1024))
             b.link_write(b"kept\n")
+        elif cmd.startswith(b"!churn "):
+            # Garbage only: N KB made and dropped in 1 KB pieces within this one step.
+            for _ in range(int(cmd[7:])):
+                bytearray(1024)
+            b.link_write(b"churned\n")
         elif cmd.startswith(b"!queens "):
             # Board time: each run is the calibration benchmark, one published board time.
             for _ in range(int(cmd[8:])):
@@ -578,6 +583,76 @@ def test_a_module_that_keeps_250_kb_dies_with_a_memory_error(make_board):
     assert "MemoryError (pico profile, 192 KB heap)" in text, text
     assert "during step " in text, text
     assert board.outputs() == SAFE_OUTPUTS
+
+
+def test_a_step_that_churns_past_the_heap_inside_one_call_dies_with_a_memory_error(make_board):
+    # 300 KB made and dropped within one step, nothing of it kept: read after the step
+    # returned (this port's collection has freed the areas the step added) the heap looks
+    # as it was, so only the reading inside the call sees it. A board's collector might
+    # have reclaimed some of it; the check counts all of it, stricter, never looser.
+    board = make_board()
+    with open_port(board) as port:
+        port.write(b"!churn 300\n")
+        with pytest.raises(BoardCrashed) as info:
+            board.wait_outputs(lambda o: False, HANG_GUARD_S)
+    text = info.value.traceback
+    assert "MemoryError (pico profile, 192 KB heap)" in text, text
+    assert "garbage included" in text and "during step " in text, text
+    # What stayed live when it returned is well inside the board's heap: the old reading,
+    # after the return, let this step pass.
+    kept = int(text.split("; ")[1].split(" bytes in use")[0])
+    limit = int(text.split("over the board's ")[1].split(",")[0])
+    assert kept < limit - 100 * 1024, text
+    assert board.outputs() == SAFE_OUTPUTS
+
+
+def test_garbage_inside_the_heap_is_counted_and_passes(make_board):
+    # 20 KB of garbage in one step fits beside what the board keeps: no MemoryError, and
+    # the board reports what the step needed, its garbage included.
+    board = make_board()
+    with open_port(board) as port:
+        board.mark("churn")
+        assert ask(port, b"!churn 20") == b"churned"
+        board.sync()
+        s = report(board)
+    assert board.running and board.crashed is None
+    heap = s["heap"]
+    assert heap["needed_peak"] <= heap["limit"]
+    assert s["window"]["heap_needed_peak"] >= s["window"]["heap_used_peak"] + 20 * 1024, s
+
+
+def test_the_board_is_charged_the_heap_of_the_picos_own_hal(make_board):
+    # A Pico holds hal.pico, hal.mcu, their parts and hal.flashfs beside the firmware
+    # (measured per image under the same interpreter); the virtual board holds its harness
+    # and hal.virtual instead, which take less: the difference is charged at boot.
+    board = make_board()
+    cost = board.boot_report["hal_cost"]
+    assert cost["board"] >= 10 * 1024, cost  # the real modules, measured, not a guess
+    assert cost["own"] == cost["harness"] + cost["hal_virtual"] + cost["board_object"], cost
+    assert 0 < cost["own"] <= cost["board"], cost
+    assert cost["charged"] == cost["board"] - cost["own"], cost
+    phases = dict((name, used) for name, _, used in board.boot_report["boot_phases"])
+    charge = "boot: the board's HAL beyond hal.virtual (%d bytes)" % cost["charged"]
+    # From the charge on, the heap holds at least what the Pico's HAL would.
+    assert phases[charge] >= cost["board"], phases
+    # Held for the board's life: 20 KB less than the heap's free room still fits; 20 KB
+    # and half the charge more does not.
+    s = report(board)
+    free_kb = (s["heap"]["limit"] - s["heap"]["used_last"]) // 1024
+    with open_port(board) as port:
+        assert ask(port, b"!keep %d" % (free_kb - 20)) == b"kept"
+        board.sync()
+        port.write(b"!keep %d\n" % (20 + cost["charged"] // 2048))
+        with pytest.raises(BoardCrashed) as info:
+            board.wait_outputs(lambda o: False, HANG_GUARD_S)
+    assert "MemoryError (pico profile" in info.value.traceback
+
+
+def test_a_board_without_a_heap_limit_is_charged_nothing(make_board):
+    board = make_board(profile="loose")
+    cost = board.boot_report["hal_cost"]
+    assert cost["charged"] == 0 and cost["board"] == 0, cost
+    assert not any("beyond hal.virtual" in p[0] for p in board.boot_report["boot_phases"])
 
 
 def test_the_heap_limit_is_the_profiles(make_board):

@@ -7,7 +7,8 @@ any instant loses nothing the firmware was told was written) and the world aroun
 board (cameras on or off, the gas reading, the clock offset).
 
 The board is held to a board profile (profiles.py, docs/hardware.md "Board profiles"):
-a fixed GC heap checked after every call into the firmware, the .mpy files deploy ships,
+a fixed GC heap read inside every call into the firmware just before it returns (garbage
+included) with the heap of the board's own HAL charged, the .mpy files deploy ships,
 the watchdog armed by Board() and judged in estimated board time, flash stalls that cost
 reader bytes. A board that breaks its profile dies as the real one would: a MemoryError
 is a crash (``BoardCrashed``, its text says during which step or boot phase), a step past
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from gatewire import cbor
 from shaftgate.vboard import profiles
-from shaftgate.vboard.image import firmware_image
+from shaftgate.vboard.image import board_hal_cost, firmware_image
 from shaftgate.vboard.line import SerialLine
 
 DEFAULT_ENTRY = "gateway.boot"
@@ -163,6 +164,10 @@ class VirtualBoard:
             if not isinstance(e, DeployError):
                 raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
+        try:
+            hal_cost = board_hal_cost(image, self.profile.get("board_hal") or (), self.repo)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            raise BoardError("virtual board: %s" % e) from e
         self._settings = {
             "repo": str(self.repo),
             "flash_dir": str(self.flash_dir),
@@ -179,6 +184,10 @@ class VirtualBoard:
             "watchdog_bites": bool(watchdog_bites),
             "image_dir": str(image),
             "profile": self.profile,
+            # The heap the board's own HAL modules take beside the firmware: charged at boot
+            # as far as hal/virtual.py and the harness take less (vboard.mjs).
+            "board_hal_bytes": hal_cost["bytes"],
+            "board_hal_modules": hal_cost["modules"],
             # The bytecode a frozen image keeps in flash: every .mpy the virtual board can
             # import (hal/mcu.mpy needs `machine`, which only a real board has).
             "frozen_code_bytes": sum(

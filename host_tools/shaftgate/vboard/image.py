@@ -11,6 +11,7 @@ temporary folder and renamed, so parallel builders never see half an image.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -74,6 +75,44 @@ def firmware_image(board, repo=_REPO):
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return final / "board"
+
+
+def board_hal_cost(image_dir, modules, repo=_REPO, node=None):
+    """Heap the real board's own HAL modules (e.g. hal.mcu, hal.pico) take beside the
+    firmware, measured once per image under the same MicroPython (halcost.mjs) and kept
+    beside it: {"bytes": all of them, "modules": {name: bytes}}, {"bytes": 0, ...} for no
+    modules. Raises RuntimeError if the measurement fails."""
+    if not modules:
+        return {"bytes": 0, "modules": {}}
+    image_dir = Path(image_dir)
+    cached = image_dir.parent / ("hal-cost-2-%s.json" % "+".join(modules))
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    node = node or shutil.which("node")
+    if not node:
+        raise RuntimeError("Node.js is not on PATH: the board's HAL cannot be measured")
+    proc = subprocess.run(
+        [
+            node,
+            str(Path(__file__).with_name("halcost.mjs")),
+            str(Path(repo)),
+            str(image_dir),
+            "gateway.boot",
+            ",".join(modules),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(
+            "measuring the heap of %s failed:\n%s" % (", ".join(modules), proc.stderr[-2000:])
+        )
+    figure = json.loads(proc.stdout.strip().splitlines()[-1])
+    temp = cached.with_name(".%s.%d" % (cached.name, os.getpid()))
+    temp.write_text(json.dumps(figure))
+    os.replace(temp, cached)  # parallel measurers write the same figure
+    return figure
 
 
 def compile_module(tool, src, out, name, flags=()):

@@ -10,7 +10,9 @@
 //
 // Board profiles (shaftgate/vboard/profiles.py, docs/hardware.md "Board profiles"): every
 // call into the firmware from here (import, Board(), each boot phase, each step) is one
-// call, after which the GC heap is checked against the profile (the board's MemoryError),
+// call, inside which (just before it returns) and after which the GC heap is checked
+// against the profile (the board's MemoryError; the heap of the board's own HAL beyond
+// hal.virtual and this harness is charged at boot, see halcost.mjs),
 // the call's board time is estimated (VM CPU time x the calibration factor measured at
 // power-on, plus the datasheet time of each flash erase/program it made), bytes a reader
 // UART could not hold during those flash stalls are lost, and the watchdog (armed by
@@ -284,6 +286,17 @@ const mp = await loadMicroPython({
   },
   stderr: (line) => process.stderr.write("[fw] " + line + "\n"),
 });
+// The port's own heap before anything of ours: the harness is measured from here.
+const bareUsed = Number(mp.pyimport("gc").mem_alloc());
+// The live heap now, for the figures of what the harness holds (a few ms at power-on).
+// gc.collect() only asks this port for a collection, which runs when that call returns.
+const gcModule = mp.pyimport("gc");
+function liveNow() {
+  gcModule.collect();
+  return Number(gcModule.mem_alloc());
+}
+const harnessParts = { port: liveNow() - bareUsed };
+let harnessMark = bareUsed + harnessParts.port;
 // Bytes cross by address: Python lends a buffer's address (uctypes.addressof) and we
 // read or write the interpreter's linear memory. No allocation on the Python heap, unlike
 // bytes(JsProxy), which costs one call per byte. Pinned to the port's 1.27.0 layout.
@@ -612,11 +625,26 @@ const io = {
   },
 };
 mp.registerJsModule("vboard_io", io);
+harnessParts.vboard_io = liveNow() - harnessMark;
+harnessMark += harnessParts.vboard_io;
 
 mp.runPython(`
+import gc
 import sys
 import micropython
 sys.path[:] = ["", "/", "/lib", "/extra"]
+
+# The heap a call needed, read inside it just before it returns (see readHeapIn in
+# vboard.mjs): this port never collects inside a call from the host. Small ints into
+# globals that already exist: the reading allocates nothing.
+_vb_split = 0
+_vb_total_in = 0
+_vb_used_in = 0
+
+def _vb_in():
+    global _vb_total_in, _vb_used_in
+    _vb_used_in = gc.mem_alloc()
+    _vb_total_in = _vb_used_in + gc.mem_free() - _vb_split
 
 def _vb_traceback(e):
     import io
@@ -628,6 +656,7 @@ _vb_board = None
 _vb_gw = None
 _vb_mod = None
 _vb_gen = None
+_vb_has_phases = False
 _vb_phase_name = ""
 
 def _vb_stopped(e):
@@ -646,29 +675,54 @@ def _vb_stopped(e):
 # generator yielding a name after each phase and returning the gateway, is driven one
 # phase per call; one with only start(board) is one call.
 def _vb_import(entry):
-    global _vb_mod
+    global _vb_mod, _vb_has_phases
     try:
         import hal
         __import__(entry)
         _vb_mod = sys.modules[entry]
+        _vb_has_phases = hasattr(_vb_mod, "phases")
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
+
+def _vb_hal():
+    try:
+        import hal
+        hal.load("virtual")
+    except BaseException as e:
+        return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_make_board():
-    global _vb_board, _vb_gen
+    global _vb_board
     try:
         import hal
         _vb_board = hal.load("virtual").Board()
-        phases = getattr(_vb_mod, "phases", None)
-        if phases is not None:
-            _vb_gen = phases(_vb_board)
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
+
+_vb_ballast = None
+
+def _vb_charge(n):
+    # The heap the board's own HAL would take beyond ours: held for the board's life.
+    global _vb_ballast
+    try:
+        _vb_ballast = bytearray(n)
+    except BaseException as e:
+        return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_phase():
     # 1: a phase ran (its name in _vb_phase_name); 0: boot is over; str: a traceback.
-    global _vb_gw, _vb_phase_name
+    global _vb_gw, _vb_gen, _vb_phase_name
     try:
+        if _vb_gen is None:
+            _vb_gen = _vb_mod.phases(_vb_board)
         _vb_phase_name = str(next(_vb_gen))
         return 1
     except StopIteration as e:
@@ -678,6 +732,8 @@ def _vb_phase():
         return 0
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_start():
     global _vb_gw
@@ -685,12 +741,16 @@ def _vb_start():
         _vb_gw = _vb_mod.start(_vb_board)
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_step():
     try:
         _vb_gw.step()
     except BaseException as e:
         return _vb_stopped(e)
+    finally:
+        _vb_in()
 
 def _vb_mem_info():
     micropython.mem_info()
@@ -727,9 +787,13 @@ def _vb_place(cols, row, n):
 def _vb_queens(n):
     return _vb_place([0] * n, 0, n)
 `);
+harnessParts.functions = liveNow() - harnessMark;
+harnessMark += harnessParts.functions;
 const G = (name) => mp.globals.get(name);
 const vbImport = G("_vb_import");
+const vbHal = G("_vb_hal");
 const vbMakeBoard = G("_vb_make_board");
+const vbCharge = G("_vb_charge");
 const vbPhase = G("_vb_phase");
 const vbStart = G("_vb_start");
 const vbStep = G("_vb_step");
@@ -753,7 +817,13 @@ function callPython(fn, arg) {
   }
 }
 
-// ---- the heap, read where each call returns ----
+// ---- the heap, read inside each call just before it returns ----
+// This port never collects inside a call from the host (docs/hardware.md, "Board
+// profiles"): an allocation that does not fit adds a heap area, and the collection that
+// then runs when the call returns frees every added area left empty. So the heap
+// is read twice: inside the call, just before it returns (_vb_in: everything the call
+// allocated, garbage included, stricter than a board and never looser), and after it
+// (what stays live, and an area kept by a live object).
 function readHeap() {
   capture = [];
   try {
@@ -762,14 +832,51 @@ function readHeap() {
     const lines = capture;
     capture = null;
     const gcLine = lines.find((l) => l.startsWith("GC: total:"));
-    const m = gcLine && /GC: total: (\d+), used: (\d+), free: (\d+)/.exec(gcLine);
+    const m = gcLine && /GC: total: (\d+), used: (\d+), free: (\d+)(?:, max new split: (\d+))?/.exec(gcLine);
     if (!m) crash("virtual board: no GC line in micropython.mem_info(): " + trim(lines.join("\n")));
-    return { total: Number(m[1]), used: Number(m[2]) };
+    return { total: Number(m[1]), used: Number(m[2]), split: Number(m[4] || 0) };
   }
 }
 const heapStart = readHeap();
 const heapLimit = heapStart.total; // the profile's heap as this port counts it
-const heapStats = { limit: heapLimit, used_last: 0, used_peak: 0, peak_in: "", code_bytes: 0 };
+// gc.mem_free() counts the room the heap may still grow by: _vb_in takes it off.
+mp.runPython("_vb_split = " + heapStart.split);
+const heapStats = {
+  limit: heapLimit,
+  used_last: heapStart.used, // live after the last call returned
+  used_peak: 0,
+  peak_in: "",
+  needed_last: 0, // the heap the last call needed, read inside it (garbage included)
+  needed_peak: 0,
+  needed_in: "",
+  code_bytes: 0,
+};
+
+// This port collects between calls only now and then (when a call's allocations pass its
+// threshold, or one found no room): garbage of earlier steps can still lie in the heap
+// when a call begins, and would count as the call's. So a call that follows one which
+// allocated starts on a collected heap, as the runner's tests do (tests/mpy_runner.mjs):
+// what a board's collector could have freed at that moment is freed. Host time, not
+// board time: it runs between calls.
+const gcCollect = mp.pyimport("gc").collect;
+let cleanUsed = -1; // live heap after the last collection, while nothing was allocated since
+
+function collectIfDirty() {
+  if (heapStats.used_last === cleanUsed) return;
+  gcCollect();
+  cleanUsed = readHeap().used;
+  heapStats.used_last = cleanUsed;
+}
+
+function liveHeap() {
+  gcCollect();
+  return readHeap().used;
+}
+
+function readHeapIn() {
+  // The reading _vb_in made just before the call returned: [heap total, bytes allocated].
+  return [Number(G("_vb_total_in")), Number(G("_vb_used_in"))];
+}
 const vbCodeBytes = G("_vb_code_bytes");
 
 // ---- calibration: the same benchmark the profile's published figure is for ----
@@ -790,6 +897,7 @@ if (BOARD_TIME) {
   shared[SH_FACTOR] = factor;
   mp.runPython("del _vb_queens, _vb_place, _vb_safe");
 }
+harnessParts.calibration = liveNow() - harnessMark;
 
 // ---- one call from the host: board time, flash stalls, FIFO, heap, watchdog ----
 function beginCall(name) {
@@ -870,7 +978,7 @@ function loseToStalls() {
 
 const callStats = { last_ms: 0, max_ms: 0, max_in: "" };
 // Since the supervisor's last {"mark"}: the longest call and the most heap in use.
-let window = { max_ms: 0, max_in: "", heap_used_peak: 0, steps: 0 };
+let window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0 };
 
 function endCall() {
   shared[SH_IN_CALL] = 0;
@@ -893,7 +1001,9 @@ function endCall() {
     if (wdtArmed) unfedMax = Math.max(unfedMax, boardNowMs - lastFeedBoard);
   }
   if (P.check_heap) {
+    const [totalIn, usedIn] = readHeapIn();
     const h = readHeap();
+    const liveBefore = heapStats.used_last; // live when the call began (after the last one)
     heapStats.used_last = h.used;
     if (h.used > window.heap_used_peak) window.heap_used_peak = h.used;
     if (h.used > heapStats.used_peak) {
@@ -904,12 +1014,25 @@ function endCall() {
     // Frozen: the heap was made larger by the image's code; code never imported is slack.
     const slack = P.frozen_code ? Math.max(0, cfg.frozen_code_bytes - heapStats.code_bytes) : 0;
     const limit = heapLimit - slack;
-    if (h.total > heapLimit || h.used > limit) {
+    // Grown: an allocation found no room in the board's heap. Frozen: the bytes allocated
+    // (garbage included) passed what the board's heap holds beside the code imported.
+    const total = Math.max(h.total, totalIn);
+    const used = Math.max(h.used, usedIn);
+    const needed = Math.max(total > heapLimit ? total : 0, used);
+    heapStats.needed_last = needed;
+    if (needed > window.heap_needed_peak) window.heap_needed_peak = needed;
+    if (needed > heapStats.needed_peak) {
+      heapStats.needed_peak = needed;
+      heapStats.needed_in = callName;
+    }
+    if (total > heapLimit || used > limit) {
       crash(
         "MemoryError (" + P.name + " profile, " + P.heap_kb + " KB heap" +
           (P.frozen_code ? ", " + heapStats.code_bytes + " bytes of frozen code not counted" : "") +
-          "): the GC heap needed " + Math.max(h.total, h.used) + " bytes, over the board's " + limit +
-          ", during " + callName + " (" + h.used + " bytes in use when it returned)",
+          "): the GC heap needed " + needed + " bytes, over the board's " + limit + ", during " +
+          callName + " (" + usedIn + " bytes allocated by its end, garbage included: " +
+          (usedIn - liveBefore) + " by the call on " + liveBefore + " live when it began; " +
+          h.used + " bytes in use when it returned)",
       );
     }
   }
@@ -924,6 +1047,7 @@ function watchdogReset(text) {
 }
 
 function runCall(name, fn, arg) {
+  if (P.check_heap) collectIfDirty();
   beginCall(name);
   const result = callPython(fn, arg);
   const ms = endCall();
@@ -988,7 +1112,7 @@ function applyMessage(msg) {
   } else if ("sync" in msg) {
     syncWaiting.push([msg.sync, tagsQueued, rxQueued]);
   } else if ("mark" in msg) {
-    window = { max_ms: 0, max_in: "", heap_used_peak: 0, steps: 0, mark: msg.mark };
+    window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0, mark: msg.mark };
   } else {
     log("unknown supervisor message: " + trim(JSON.stringify(msg)));
   }
@@ -1053,9 +1177,34 @@ function bootCall(name, fn, arg) {
   return result;
 }
 
+// What the virtual board's own HAL and harness hold, against the real board's HAL modules
+// (cfg.board_hal_bytes, measured per image by halcost.mjs): the live heap the harness
+// added before the firmware, and what importing hal.virtual and building Board() added.
+const halCost = {
+  board: cfg.board_hal_bytes || 0,
+  board_modules: cfg.board_hal_modules || {},
+  harness: 0,
+  harness_parts: harnessParts,
+  hal_virtual: 0,
+  board_object: 0,
+  own: 0,
+  charged: 0,
+};
+halCost.harness = liveHeap() - bareUsed;
 bootCall("boot: import " + cfg.entry, vbImport, cfg.entry);
+let liveMark = liveHeap();
+bootCall("boot: import hal.virtual", vbHal);
+halCost.hal_virtual = liveHeap() - liveMark;
+liveMark = liveHeap();
 bootCall("boot: Board()", vbMakeBoard);
-if (mp.globals.get("_vb_gen") != null) {
+halCost.board_object = liveHeap() - liveMark;
+halCost.own = halCost.harness + halCost.hal_virtual + halCost.board_object;
+if (P.check_heap && halCost.board > halCost.own) {
+  // Never kinder than the board: its own HAL would take this much more of the heap.
+  halCost.charged = halCost.board - halCost.own;
+  bootCall("boot: the board's HAL beyond hal.virtual (" + halCost.charged + " bytes)", vbCharge, halCost.charged);
+}
+if (mp.globals.get("_vb_has_phases")) {
   for (let i = 0; ; i++) {
     const r = bootCall("boot: phase " + (i + 1), vbPhase);
     if (r === 0) {
@@ -1085,6 +1234,7 @@ send({
     boot_board_ms: bootBoardMs,
     boot_phases: bootPhases,
     heap: heapStats,
+    hal_cost: halCost,
   },
 });
 sendOutputs();
