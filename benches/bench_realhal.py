@@ -2,8 +2,10 @@
 hal/mcu.py under MicroPython, with stand-ins for what the WebAssembly port lacks
 (tests/standin_*.py: machine, rp2, the tick counter), beside the bench's allocation-free
 board, and before/after: the same bench scripts run over the firmware of commit BASE
-(default 7f9cbe0, the tree this work began from; $SHAFTGATE_BENCH_BASE chooses another),
-extracted with git archive into build/bench-before-<BASE>/."""
+(default bda9a2d, the tree the clock-seconds time base began from; 7f9cbe0 was the one
+before; $SHAFTGATE_BENCH_BASE chooses another),
+extracted with git archive into build/bench-before-<BASE>/. Then where the bytes of a
+crossing and of a signed ack go, call by call (benches/upy_realhal_parts.py)."""
 
 import os
 import shutil
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from mpy import REPO, run_script
 
-BASE = os.environ.get("SHAFTGATE_BENCH_BASE", "7f9cbe0")
+BASE = os.environ.get("SHAFTGATE_BENCH_BASE", "bda9a2d")
 HERE = Path(__file__).resolve().parent
 # The bench's side, the same for both trees.
 OURS = ("benches/upy_realhal.py", "benches/realhal_work.py", "tests/standin_machine.py")
@@ -60,11 +62,23 @@ def run():
                 after["benchboard_" + key],
             )
         )
+    # Where it goes, call site by call site (benches/upy_realhal_parts.py), this tree only.
+    parts = run_script(HERE / "upy_realhal_parts.py")
+    part_rows = []
+    for prefix, what in (("crossing_", "per crossing"), ("ack_", "signed ack, one step")):
+        for key in sorted(k for k in parts if k.startswith(prefix)):
+            name = key[len(prefix) :]
+            part_rows.append(("%s: %s" % (what, name), parts[key]))
     return [
         (
             "Heap on the real HAL path (hal/pico.py + hal/mcu.py over stand-in machine, rp2), "
             "bytes; shaft, 2,000 in the roster, 300 in",
             ["allocated by", "before (%s)" % BASE, "after", "after, bench board"],
             rows,
-        )
+        ),
+        (
+            "Where it goes on the real HAL path, bytes (each call with its callees)",
+            ["call", "after"],
+            part_rows,
+        ),
     ]

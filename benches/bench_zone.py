@@ -14,7 +14,7 @@ def cpython_crossings_per_s():
     z = zone_work.make_zone("shaft")
     zone_work.load_roster(z)
     t = zone_work.fill(z, 1000)
-    seconds = [zone_work.NOW_S] * N
+    seconds = [zone_work.NOW_C] * N
     t = zone_work.run_crossings(z, t, seconds, N)  # warm up
     t0 = time.perf_counter()
     zone_work.run_crossings(z, t, seconds, N)

@@ -8,6 +8,7 @@ import gc
 from gateway_work import CONFIG, IN_ZONE, KEY, NOW_S, ROSTER, BenchBoard, fresh_root
 
 from gateway import app, store
+from gateway.caps import EPOCH_S
 from gatewire import auth, cbor, frame, messages
 
 PART = 100  # roster entries per roster-load part (messages.ROSTER_CHUNK_MAX)
@@ -146,7 +147,7 @@ class Work:
     def permit(self):
         # A hot-work permit in force through the reboot (the probe's "permit" run): the
         # permit book's code is in the heap only while one is held (gateway/interlocks.py).
-        now = self.board.rtc
+        now = self.board.rtc + EPOCH_S  # unix: the bench board counts clock seconds
         self.signed(
             "permit-issue",
             permit_id=1,

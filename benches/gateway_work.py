@@ -7,6 +7,7 @@
 import os
 
 from gateway import app, store
+from gateway.caps import EPOCH_S
 from gateway.roster import Roster
 from gatewire import auth, cbor, frame, messages
 from hal.flashfs import FileFlash
@@ -57,13 +58,15 @@ def fresh_root():
 
 
 class BenchBoard:
-    # The HAL's methods, each allocation-free on the step path.
+    # The HAL's methods, each allocation-free on the step path; its RTC counts clock
+    # seconds as the real boards' does (hal/mcu.py), a small int.
     name = "bench"
+    RTC_EPOCH_S = EPOCH_S
 
     def __init__(self, root):
         self.flash = FileFlash(root)
         self.ms = 1000
-        self.rtc = NOW_S
+        self.rtc = NOW_S - EPOCH_S
         self.point = -1  # the one pending tag read, -1: none
         self.tag = 0
         self.wobble = 0
@@ -84,7 +87,7 @@ class BenchBoard:
         return self.rtc
 
     def set_rtc_s(self, t):
-        self.rtc = t
+        self.rtc = t - EPOCH_S  # unix seconds in, as the host sends them
 
     def read_tag(self, out):
         if self.point < 0:
@@ -224,7 +227,8 @@ class Shaft:
         gw.step()
 
     def run(self, n, seconds=None):
-        # n crossings by the POOL tags, each going in then out; seconds[k]: the wall clock.
+        # n crossings by the POOL tags, each going in then out; seconds[k]: the wall
+        # clock in clock seconds.
         b = self.board
         for k in range(n):
             if seconds is not None:

@@ -10,6 +10,8 @@ import time
 
 from gateway_work import NOW_S, Shaft
 
+from gateway.caps import EPOCH_S
+
 BATCH = 50  # crossings between two acks: within the 64 events pushed before an ack
 BATCHES = 10
 
@@ -43,13 +45,15 @@ def heap_per_idle_step(shaft, n=500):
 
 
 def heap_per_log_append(shaft, n=500):
+    # As the app appends: the time in clock seconds (gateway/caps.py).
     log = shaft.gw.log
-    log.append(NOW_S, 1, 5, 1, 2)
+    now_c = NOW_S - EPOCH_S
+    log.append_clock(now_c, 1, 5, 1, 2)
     gc.collect()
     gc.disable()
     before = gc.mem_alloc()
     for _ in range(n):
-        log.append(NOW_S, 1, 5, 1, 2)
+        log.append_clock(now_c, 1, 5, 1, 2)
     used = gc.mem_alloc() - before
     gc.enable()
     return used / n
@@ -78,9 +82,9 @@ def main():
     )
     # A new wall-clock second on every crossing, the values made beforehand as the
     # board's RTC makes them, so only the application's own work is counted.
-    seconds = [NOW_S + 10000 + k for k in range(BATCHES * BATCH)]
+    seconds = [NOW_S - EPOCH_S + 10000 + k for k in range(BATCHES * BATCH)]
     out["upy_heap_per_crossing_new_second_bytes"] = heap_per_crossing(quiet, seconds)
-    quiet.board.rtc = NOW_S + 10000 + BATCHES * BATCH
+    quiet.board.rtc = NOW_S - EPOCH_S + 10000 + BATCHES * BATCH
     out["upy_heap_per_idle_step_bytes"] = heap_per_idle_step(quiet)
     out["upy_heap_per_log_append_bytes"] = heap_per_log_append(quiet)
     out["upy_crossings_per_s"] = crossings_per_s(quiet)

@@ -7,7 +7,7 @@ import gc
 import json
 import time
 
-from zone_work import IN_ZONE, NOW_S, events, fill, load_roster, make_zone, run_crossings
+from zone_work import IN_ZONE, NOW_C, events, fill, load_roster, make_zone, run_crossings
 
 CROSSINGS = 1000
 
@@ -28,12 +28,12 @@ def main():
     load_roster(z)
     t = fill(z, 1000)
     assert z.count == IN_ZONE, z.count
-    same_second = [NOW_S] * (CROSSINGS + 100)
+    same_second = [NOW_C] * (CROSSINGS + 100)
     used, t = heap_per_run(z, t, same_second)
     out["upy_heap_1000_crossings_bytes"] = used
-    # A new wall-clock second on every crossing, made before measuring as the board's
-    # rtc_s() makes it, so only the zone's own work is counted.
-    new_seconds = [NOW_S + k for k in range(CROSSINGS + 100)]
+    # A new wall-clock second on every crossing (clock seconds, small ints as the
+    # board's rtc_s() gives them).
+    new_seconds = [NOW_C + k for k in range(CROSSINGS + 100)]
     used, t = heap_per_run(z, t, new_seconds)
     out["upy_heap_1000_crossings_new_second_bytes"] = used
     assert z.count == IN_ZONE, z.count

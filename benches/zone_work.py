@@ -3,9 +3,11 @@
 # Runs unchanged under MicroPython and CPython.
 from array import array
 
+from gateway.caps import EPOCH_S
 from gateway.zone import Zone
 
 NOW_S = 1749960000
+NOW_C = NOW_S - EPOCH_S  # the same second in clock seconds, as the app gives the zone
 SETTLE_MS = 2000
 ROSTER = 2000
 IN_ZONE = 300
@@ -26,8 +28,8 @@ def emit(kind, tag, a, b):
 
 def make_zone(kind="shaft"):
     if kind == "shaft":
-        return Zone("shaft", "shaft", emit, shaft_cap=1000, ledger_capacity=512)
-    return Zone(kind, "face", emit, ledger_capacity=512)
+        return Zone("shaft", "shaft", emit, shaft_cap=1000, ledger_capacity=512, epoch_s=EPOCH_S)
+    return Zone(kind, "face", emit, ledger_capacity=512, epoch_s=EPOCH_S)
 
 
 def load_roster(z, n=ROSTER):
@@ -44,6 +46,7 @@ def load_roster(z, n=ROSTER):
 
 
 def crossing(z, tag, into, t, now_s):
+    # now_s: clock seconds (gateway/caps.py), as gateway/app.py gives the zone.
     # One person through the doorway: a read at each point (two at the outer one on the
     # way out: one outer read is never an exit), then the settle time.
     a = 0 if into else 1
@@ -56,7 +59,7 @@ def crossing(z, tag, into, t, now_s):
 
 def fill(z, t, n=IN_ZONE):
     for tag in range(1, n + 1):
-        crossing(z, tag, True, t, NOW_S)
+        crossing(z, tag, True, t, NOW_C)
         t += 2500
     return t
 

@@ -51,6 +51,7 @@ class Rig:
         self.log = Log()
         self.people = People()
         self.il = Interlocks(ZONE, self.people.is_present, self.log, cameras=cameras, **kw)
+        self.epoch_s = kw.get("epoch_s", 0)  # caps.EPOCH_S: ticks given in clock seconds
         self.now_ms = 1000
         self.now_s = T0_S if clock_set else 0
         self.beats = [0] * 8
@@ -75,7 +76,11 @@ class Rig:
             self._wobble = 1 - self._wobble if self.jitter else 0
             ch4 = self.ch4_ppm + self._wobble if type(self.ch4_ppm) is int else self.ch4_ppm
             self.il.on_gas(ch4, self.co_ppm, self.gas_flags, self.now_ms)
-        self.il.tick(self.now_ms, self.now_s, len(self.people.inside))
+        self.il.tick(self.now_ms, self.now(), len(self.people.inside))
+
+    def now(self):
+        # now_s (unix) as the interlocks take it: unix or clock seconds (gateway/caps.py).
+        return self.now_s - self.epoch_s if self.now_s and self.epoch_s else self.now_s
 
     def run(self, seconds, ms=1000):
         for _ in range(seconds * 1000 // ms):
@@ -102,5 +107,5 @@ class Rig:
             watcher,
             list(workers),
             flags,
-            self.now_s,
+            self.now(),
         )

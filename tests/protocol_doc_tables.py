@@ -143,7 +143,12 @@ FIELD_NOTES = {
     ),
     ("seal request", "reason"): "why, for the record",
     ("unseal request", "reason"): "why, for the record",
-    ("time-set request", "time_s"): "unix s, UTC; values before 2020-01-01 are refused",
+    ("time-set request", "time_s"): (
+        "unix s, UTC; values before 2020-01-01 are refused; the gateway also refuses "
+        "(`bad-field`, `time_s`) 1577836800 itself and anything after 2651578623 "
+        "(2054-01-09T13:37:03Z): its clock counts seconds since 2020-01-01 as a 30-bit "
+        'small int (docs/firmware-design.md, "Time")'
+    ),
     ("time-set request", "backwards"): (
         "true: the clock may move back more than 2 s; absent or false: such a step is refused"
     ),

@@ -1119,6 +1119,32 @@ def test_time_set_sets_the_wall_clock_and_logs_the_step():
     assert of_kind(rig.events_after(before), ev.TIME_SET)[-1][4] in (99, 100)
 
 
+def test_time_set_holds_2038_and_the_clock_range_end_and_refuses_past_2054():
+    # The firmware's clock seconds (gateway/caps.py) run from 2020 to 2054-01-09T13:37:03Z
+    # (2**30 - 1 s): exact across 2**31 (2038, where a signed 32-bit unix time wraps) and
+    # at the end of the range; past it the clock reads as unknown (fail safe) and a
+    # time-set beyond it is refused, changing nothing.
+    rig = Rig(rtc_s=0)
+    rig.step(100)
+    t2038 = 0x7FFFFFFF + 5
+    before = rig.last_seq()
+    rig.call("time-set", time_s=t2038)
+    assert rig.call("status")["now_s"] in (t2038, t2038 + 1)
+    ts = of_kind(rig.events_after(before), ev.TIME_SET)
+    assert len(ts) == 1 and ts[0][1] == t2038  # the record's unix time, exact
+    end = 2651578623
+    rig.call("time-set", time_s=end)
+    st = rig.call("status")
+    assert st["now_s"] == end and not rig.board.refused
+    r = rig.raw_request("time-set", {0: end + 1})
+    assert r.code == E_BAD_FIELD and r.field == "time_s" and "2054" in r.text
+    assert rig.call("status")["now_s"] == end  # refused: the clock as it was
+    rig.step(1500)  # the board's clock runs past the range
+    st = rig.call("status")
+    assert st["now_s"] == 0 and st["shift"] == 0  # unknown: the strictest cap
+    assert rig.board.refused  # certificates unverifiable: entry refused (R-ID-4)
+
+
 def test_time_set_back_beyond_the_tolerance_needs_the_backwards_flag():
     rig = staffed()
     rig.clock_runs = False  # the wall clock stands still, so every step is exact

@@ -5,6 +5,8 @@ from mpcheck import raises
 from zonekit import NOW_S
 
 from gateway.caps import (
+    CLOCK_MAX_S,
+    EPOCH_S,
     LEVEL_FULL,
     LEVEL_OK,
     LEVEL_OVER,
@@ -13,9 +15,17 @@ from gateway.caps import (
     SHIFT_MAINTENANCE,
     SHIFT_PRODUCTION,
     SHIFT_UNKNOWN,
+    UNIX_MAX_S,
     CapPolicy,
+    clock_bound,
     clock_known,
+    clock_of,
+    now_clock,
+    unix_hi,
+    unix_lo,
+    unix_of,
 )
+from hal import clock as hal_clock
 
 P = SHIFT_PRODUCTION
 M = SHIFT_MAINTENANCE
@@ -175,3 +185,71 @@ def test_r_cap_9_without_a_clock_a_temporary_cap_may_only_lower():
     assert c.cap(P, False) == 20
     c.set_override(5, NOW_S + 3600, NOW_S)
     assert c.cap(SHIFT_UNKNOWN, False) == 5
+
+
+# ---- the firmware's time base: clock seconds ----
+
+
+def _unix_from_halves(c):
+    return unix_hi(c) * 65536 + unix_lo(c)
+
+
+def test_clock_seconds_convert_exactly_across_the_range_and_2038():
+    # Halves built without a big int give the exact unix time at both ends of the range,
+    # around every 16-bit carry, across 2**31 (2038-01-19T03:14:08Z) and in between.
+    assert CLOCK_MAX_S == (1 << 30) - 1 and UNIX_MAX_S == EPOCH_S + CLOCK_MAX_S
+    assert hal_clock.EPOCH_S == EPOCH_S and hal_clock.CLOCK_MAX_S == CLOCK_MAX_S
+    assert hal_clock.RTC_MIN_S == EPOCH_S + 1 and hal_clock.RTC_MAX_S == UNIX_MAX_S
+    probes = [1, 2, 0x1EFF, 0x1F00, 0xFFFF, 0x10000, 0x7FFFFFFF - EPOCH_S, 0x80000000 - EPOCH_S]
+    probes += [CLOCK_MAX_S - 1, CLOCK_MAX_S]
+    c = 1
+    while c < CLOCK_MAX_S:
+        probes.append(c)
+        c += 9_999_991  # about every 116 days
+    for c in probes:
+        assert _unix_from_halves(c) == c + EPOCH_S == unix_of(c), c
+        assert clock_of(c + EPOCH_S) == c and clock_known(c + EPOCH_S), c
+        assert unix_hi(c) < 0x10000 and unix_lo(c) < 0x10000
+    assert unix_hi(0) == unix_lo(0) == unix_of(0) == 0  # unknown stays unknown
+
+
+def test_clock_of_refuses_what_clock_seconds_cannot_hold():
+    for bad in (0, 1000, EPOCH_S, UNIX_MAX_S + 1, 0xFFFFFFFF, -5, None, 1.7e9, True):
+        assert clock_of(bad) == 0 and not clock_known(bad), bad
+    assert clock_of(EPOCH_S + 1) == 1 and clock_of(UNIX_MAX_S) == CLOCK_MAX_S
+    assert now_clock(CLOCK_MAX_S, EPOCH_S) == CLOCK_MAX_S
+    assert now_clock(CLOCK_MAX_S + 1, EPOCH_S) == 0 and now_clock(-1, EPOCH_S) == 0
+    assert now_clock(NOW_S, 0) == NOW_S - EPOCH_S and now_clock(NOW_S, EPOCH_S) == 0
+    raises(ValueError, CapPolicy, "coal_face", epoch_s=1)
+
+
+def test_clock_bound_keeps_every_comparison_with_a_known_clock():
+    # A window end past 2054 or before 2020 compares with any clock second as it would
+    # in unix seconds.
+    ends = [0, 1, EPOCH_S - 1, EPOCH_S, EPOCH_S + 1, NOW_S, UNIX_MAX_S, UNIX_MAX_S + 1]
+    ends += [0xFFFFFFFF]
+    nows = [1, 2, NOW_S - EPOCH_S, CLOCK_MAX_S - 1, CLOCK_MAX_S]
+    for e in ends:
+        b = clock_bound(e)
+        for c in nows:
+            u = c + EPOCH_S
+            assert (c < b) == (u < e) and (c >= b) == (u >= e), (e, c)
+
+
+def test_the_policy_in_clock_seconds_decides_as_in_unix_seconds():
+    sched = [[0, M], [480, P], [960, P]]
+    unix = CapPolicy("coal_face", schedule=sched, utc_offset_min=480)
+    clk = CapPolicy("coal_face", schedule=sched, utc_offset_min=480, epoch_s=EPOCH_S)
+    for k in range(0, 86400 * 2, 1799):
+        assert unix.shift_at(NOW_S + k) == clk.shift_at(NOW_S - EPOCH_S + k), k
+    unix.set_override(10, NOW_S + 600, NOW_S)
+    clk.set_override(10, NOW_S + 600, NOW_S - EPOCH_S)
+    assert clk.override_expiry_s == NOW_S + 600  # kept as the wire gave it
+    for k in (0, 599, 600, 601):
+        assert unix.override_expired(NOW_S + k) == clk.override_expired(NOW_S - EPOCH_S + k)
+    assert not clk.override_expired(NOW_S - EPOCH_S + 599)
+    assert clk.override_expired(NOW_S - EPOCH_S + 600)
+    assert not clk.override_expired(0)  # unknown clock: never expires by itself
+    e = raises(ValueError, clk.check_override, 10, NOW_S + 604801, NOW_S - EPOCH_S)
+    assert "604801" in str(e)
+    raises(ValueError, clk.check_override, 10, NOW_S + 60, 0)

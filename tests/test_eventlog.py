@@ -8,6 +8,7 @@ from hostcalls import in_parts
 from mpcheck import raises
 from tornflash import PowerCut, TornFlash, fresh_root
 
+from gateway.caps import CLOCK_MAX_S, EPOCH_S
 from gateway.eventlog import (
     GENESIS,
     RECORD_SIZE,
@@ -279,6 +280,18 @@ def test_nearly_full_warns_before_the_log_fills():
     assert log.free() == 5 and log.nearly_full()
 
 
+def test_segment_names_take_any_prefix_even_one_with_a_percent_sign():
+    # Names are formatted from a kept "<prefix>%08x": a '%' in the prefix stays literal.
+    flash = TornFlash.on_files()
+    log = EventLog(flash, capacity=64, reserve=2, segment_records=2, prefix="e%v")
+    _fill(log, 5)
+    assert sorted(flash.names()) == ["e%v00000001", "e%v00000003", "e%v00000005"]
+    log.ack(4)
+    assert sorted(n for n in flash.names() if not n.endswith("meta")) == ["e%v00000005"]
+    again = EventLog(flash, capacity=64, reserve=2, segment_records=2, prefix="e%v")
+    assert again.last_seq == 5 and not again.tampered and len(again.since(4, 10)) == 1
+
+
 def test_bad_configuration_is_refused():
     flash = TornFlash.on_files()
     raises(ValueError, EventLog, flash, capacity=0)
@@ -532,10 +545,33 @@ def test_unpack_record_reports_crc():
     assert not unpack_record(raw)[1]
 
 
+def test_append_clock_stores_the_unix_time_append_would():
+    # The app logs in clock seconds (gateway/caps.py); flash keeps unix u32 as before, so
+    # the records and their chain are byte for byte those of append(unix): at both ends
+    # of the clock's range, across 2**31 (2038) and 0 for an unknown clock.
+    _fa, by_clock = _new()
+    _fb, by_unix = _new()
+    clocks = [0, 1, 0xFFFF, 0x10000, 0x1F00, 0x1EFF, 0x7FFFFFFF - EPOCH_S, 0x80000000 - EPOCH_S]
+    clocks += [CLOCK_MAX_S - 1, CLOCK_MAX_S, 12345678]
+    for i in range(len(clocks)):
+        c = clocks[i]
+        by_clock.append_clock(c, 1, 10 + i, i, -i)
+        by_unix.append(c + EPOCH_S if c else 0, 1, 10 + i, i, -i)
+    assert by_clock.last_digest() == by_unix.last_digest()
+    got = _all(by_clock)
+    assert got == _all(by_unix)
+    assert [r[1] for r in got] == [c + EPOCH_S if c else 0 for c in clocks]
+    for bad in (-1, CLOCK_MAX_S + 1, None, 1.5):
+        assert raises(ProtocolError, by_clock.append_clock, bad, 1, 0, 0, 0).field == "clock_s"
+    assert by_clock.last_seq == len(clocks)  # a refused append changes nothing
+
+
 def test_append_allocates_only_its_hash():
     # ARCHITECTURE.md §6. Measured under MicroPython (gc.mem_alloc); CPython has no
-    # comparable figure. Per event: the sha256 object and its digest (192 B) and the crc
-    # as a big int (32 B); the segment file stays open between appends. 218 B in 1.27.
+    # comparable figure. Per event, as the app appends (append_clock: the time in clock
+    # seconds, stored as unix halves): the sha256 object and its digest (192 B, the
+    # floor: hashlib makes both) and the crc as a big int (32 B, 3 crcs in 4); the
+    # segment file stays open between appends, the time makes no big int.
     import sys
 
     if sys.implementation.name != "micropython":
@@ -545,16 +581,17 @@ def test_append_allocates_only_its_hash():
     log = _open(FileFlash(fresh_root()), capacity=10000, segment_records=128)
     _fill(log, 3)
     n = 200
+    c0 = 1700000000 - EPOCH_S
     gc.collect()
     gc.disable()
     try:
         before = gc.mem_alloc()
         for i in range(n):
-            log.append(1700000000, 1, 0xC0FFEE01, i, -i)
+            log.append_clock(c0 + i, 1, 0xC0FFEE01, i, -i)
         per_event = (gc.mem_alloc() - before) // n
     finally:
         gc.enable()
-    assert per_event <= 256, per_event
+    assert per_event <= 224, per_event
 
 
 # ---- a power cut at every byte of every write ----

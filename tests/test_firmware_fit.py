@@ -12,6 +12,7 @@ from mpcheck import raises
 
 from gateway import app, restore, roles, roster, snapshot, store
 from gateway import events as ev
+from gateway.caps import EPOCH_S
 from gateway.roster import Roster
 from gatewire.errors import E_REFUSED
 from hal import clock
@@ -373,20 +374,21 @@ def test_roster_lookups_allocate_nothing():
     assert _alloc(look) == 0
 
 
-def test_the_wall_clock_allocates_only_when_the_second_changes():
+def test_the_wall_clock_allocates_nothing_even_when_the_second_changes():
+    # Clock seconds (gateway/caps.py): a small int each second, where a unix time was a
+    # big int on a 32-bit board.
     c = clock.WallClock()
     c.set(NOW_S, 1000)
-    assert c.now_s(1999) == NOW_S and c.now_s(2000) == NOW_S + 1
-    first = c.now_s(2100)
-    assert c.now_s(2500) is first  # the same object: nothing made
+    now_c = NOW_S - clock.EPOCH_S
+    assert c.now_s(1999) == now_c and c.now_s(2000) == now_c + 1
     ms = [2600]
 
     def read():
-        ms[0] += 1  # within the second
-        c.now_s(ms[0] % 1000 + 2000)
+        ms[0] += 7  # a new second every ~143 reads
+        c.now_s(ms[0])
 
     assert _alloc(read, 300) == 0
-    assert c.now_s(3000) == NOW_S + 2
+    assert c.now_s(ms[0]) == now_c + (ms[0] - 1000) // 1000
 
 
 def test_a_snapshot_save_with_300_in_allocates_under_2_kb():
@@ -475,7 +477,7 @@ def test_the_event_framer_gives_the_bytes_gatewire_gives():
     ]
     for seq, t, kind, tag, a, b, d in cases:
         want = frame.encode(cbor.dumps(messages.event(seq, t, kind, tag, a, b, d)))
-        got = bytes(f.frame(seq, t, kind, tag, a, b, d))
+        got = bytes(f.frame(seq, t >> 16, t & 0xFFFF, kind, tag, a, b, d))
         assert got == want, (seq, got, want)
 
 
@@ -492,7 +494,23 @@ def test_a_pushed_crossing_reaches_the_host_as_the_log_has_it():
 
 class QuietBoard(FakeBoard):
     # FakeBoard whose inputs allocate nothing once `quiet` (as a real board's do), so
-    # a heap figure is the gateway's own.
+    # a heap figure is the gateway's own; its RTC counts clock seconds as the real
+    # boards' does (hal/mcu.py: a small int).
+    # The rig reads and sets `rtc` in unix seconds; the gateway reads rtc_s().
+    RTC_EPOCH_S = EPOCH_S
+    _rtc_c = 0
+
+    @property
+    def rtc(self):
+        return self._rtc_c + EPOCH_S if self._rtc_c else 0
+
+    @rtc.setter
+    def rtc(self, unix_s):
+        self._rtc_c = unix_s - EPOCH_S if unix_s else 0
+
+    def rtc_s(self):
+        return self._rtc_c
+
     def __init__(self, root, cameras=1):
         FakeBoard.__init__(self, root, cameras)
         self.quiet = False
@@ -571,7 +589,8 @@ def test_a_pushed_crossing_allocates_at_most_64_bytes_beyond_its_log_append():
     events = (gw.log.last_seq - before) // 21
     assert events >= 1 and gw._pushed == gw.log.last_seq  # every event pushed
     assert history == len(b.history)  # no output changed: FakeBoard's record is quiet
-    append = _alloc(lambda: gw.log.append(NOW_S, ev.ENTRY, 2, 1, 1), 20)
+    now_c = NOW_S - EPOCH_S + 100
+    append = _alloc(lambda: gw.log.append_clock(now_c, ev.ENTRY, 2, 1, 1), 20)
     assert history == len(b.history)
     assert used - events * append <= 64, (used, events, append)
 
@@ -589,6 +608,53 @@ def test_an_idle_step_allocates_nothing():
     assert _alloc(idle, 40) == 0
 
 
+def test_an_idle_step_allocates_nothing_when_the_second_changes():
+    # Issue 9 item 7: the wall clock moves on (a new second every 10th step) and the
+    # step still allocates nothing: clock seconds are small ints, and the zone's shift,
+    # cap and override checks run on them (a unix time made a big int every second).
+    rig = staffed(board_class=QuietBoard)
+    gw = rig.gw
+    b = rig.board
+    b.quiet = True
+    steps = [0]
+
+    def idle():
+        b.ms += 100
+        steps[0] += 1
+        if steps[0] % 10 == 0:
+            b._rtc_c += 1
+        gw.step()
+
+    c0 = b._rtc_c
+    assert _alloc(idle, 200) == 0
+    assert b._rtc_c > c0 + 19 and gw._now_s == b._rtc_c
+
+
+def test_a_board_counting_clock_seconds_shows_unix_times_at_every_edge():
+    # The real boards' RTC counts clock seconds (RTC_EPOCH_S, gateway/caps.py); the host
+    # sees unix seconds everywhere as before: hello and status, every event's time (logged
+    # and pushed, the chain intact), the occupants' since_s, and time-set's effect.
+    rig = staffed(board_class=QuietBoard)
+    b = rig.board
+    gw = rig.gw
+    assert b.rtc_s() == b.rtc - EPOCH_S and 0 < gw._now_s < (1 << 30)
+    assert rig.call("status")["now_s"] == b.rtc
+    assert rig.call("hello", min_version=1, max_version=1)["now_s"] == b.rtc
+    before = rig.last_seq()
+    start = b.rtc
+    rig.cross(3)
+    fetched = rig.events_after(before)
+    entries = of_kind(fetched, ev.ENTRY)
+    assert entries and start <= entries[0][1] <= b.rtc
+    assert all(start <= e[1] <= b.rtc for e in fetched)
+    pushed = [e for e in rig.pushed if e[0] > before]
+    assert pushed and pushed == fetched[: len(pushed)]  # same unix times, same digests
+    rows = rig.call("occupants")["occupants"]
+    assert [r[2] for r in rows if r[0] == 3] == [entries[0][1]]  # since_s: the entry's time
+    rig.call("time-set", time_s=b.rtc + 3600)
+    assert b.rtc_s() == b.rtc - EPOCH_S and rig.call("status")["now_s"] == b.rtc
+
+
 def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
     # The bulk restore (columns copied, ages from 16-bit halves) against zone._since_ms.
     from gateway import zone as zone_mod
@@ -598,10 +664,11 @@ def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
     now = NOW_S + 5000
     starts = [now - 1, now - 3600, now - 86400 * 3, now - 86400 * 9, now + 50, 0, 1000]
     z = gw.zone
+    now_c = now - EPOCH_S  # the app's zone takes clock seconds (gateway/caps.py)
     z.restore_start(0, -1, 0)
     for i in range(len(starts)):
-        z.restore_row(100 + i, 500 + i, starts[i], 1, i % 3, i, 0, now)
-    z.restore_finish(0, now)
+        z.restore_row(100 + i, 500 + i, starts[i], 1, i % 3, i, 0, now_c)
+    z.restore_finish(0, now_c)
     gw._save_state()
     rig.power_cut(rtc_s=now)
     ld = rig.gw.zone.ledger
@@ -610,7 +677,7 @@ def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
     for i in range(len(starts)):
         r = ld.find(100 + i)
         assert ld.person(r) == 500 + i and ld.crew(r) == i % 3 and ld.flags(r) == i
-        want = zone_mod._since_ms(starts[i], now_ms, now) & 0x3FFFFFFF
+        want = zone_mod._since_ms(starts[i], now_ms, now_c) & 0x3FFFFFFF
         assert ld.since_ms(r) == want, (i, ld.since_ms(r), want)
     assert ld.crew_count[0] + ld.crew_count[1] + ld.crew_count[2] == len(starts)
 

@@ -15,6 +15,11 @@ from hal.readerline import ReaderLine
 TICKS_PERIOD = 1 << 30
 
 
+def C(unix_s):
+    # The clock seconds (gateway/caps.py) the wall clock reads for a unix time.
+    return unix_s - clock.EPOCH_S
+
+
 class FakeUart:
     # any()/readinto(buf, n) like machine.UART with timeout=0. With loop=True it replays
     # its bytes forever without allocating, for the allocation measurement.
@@ -282,23 +287,23 @@ def test_wall_clock_rejects_bad_times_and_stays_unset():
     c = clock.WallClock()
     raises(ValueError, c.set, 0, 0)
     raises(ValueError, c.set, clock.RTC_MIN_S - 1, 0)
-    raises(ValueError, c.set, clock.RTC_MAX_S, 0)
+    raises(ValueError, c.set, clock.RTC_MAX_S + 1, 0)
     raises(TypeError, c.set, 1.7e9, 0)
     raises(TypeError, c.set, True, 0)
     raises(TypeError, c.set, "1700000000", 0)
     assert c.now_s(0) == 0
     c.set(1_700_000_000, 100)
     raises(ValueError, c.set, 5, 200)
-    assert c.now_s(100) == 1_700_000_000  # a refused set changes nothing
+    assert c.now_s(100) == C(1_700_000_000)  # a refused set changes nothing
 
 
 def test_wall_clock_counts_seconds_across_a_ticks_wrap():
     c = clock.WallClock()
     start_ms = TICKS_PERIOD - 1500
     c.set(1_700_000_000, start_ms)
-    assert c.now_s(start_ms + 999) == 1_700_000_000
-    assert c.now_s(TICKS_PERIOD - 500) == 1_700_000_001
-    assert c.now_s(1500) == 1_700_000_003  # ticks wrapped to 1500
+    assert c.now_s(start_ms + 999) == C(1_700_000_000)
+    assert c.now_s(TICKS_PERIOD - 500) == C(1_700_000_001)
+    assert c.now_s(1500) == C(1_700_000_003)  # ticks wrapped to 1500
 
 
 def test_wall_clock_reanchors_daily_and_stays_exact():
@@ -310,7 +315,7 @@ def test_wall_clock_reanchors_daily_and_stays_exact():
     for _ in range(96):
         ms = (ms + 18_000_123) % TICKS_PERIOD
         expected_ms += 18_000_123
-        assert c.now_s(ms) == 1_700_000_000 + expected_ms // 1000
+        assert c.now_s(ms) == C(1_700_000_000) + expected_ms // 1000
 
 
 def test_wall_clock_unsets_itself_when_not_read_past_the_half_period():
@@ -318,6 +323,48 @@ def test_wall_clock_unsets_itself_when_not_read_past_the_half_period():
     c.set(1_700_000_000, 0)
     assert c.now_s((1 << 29) + 10) == 0  # 6.2 days unread: elapsed time is lost
     assert not c.is_set()
+
+
+def test_wall_clock_reads_clock_seconds_from_2020_to_2054_then_unsets():
+    # The time base (gateway/caps.py): unix seconds in at set(), clock seconds out, exact
+    # at both ends of the range and across 2**31 (2038-01-19T03:14:08Z, where a signed
+    # 32-bit unix time wraps); past 2054-01-09T13:37:03Z the clock unsets itself (fail
+    # safe: an unknown clock, never a wrapped one).
+    c = clock.WallClock()
+    c.set(clock.RTC_MIN_S, 0)
+    assert c.now_s(0) == 1
+    c.set(clock.RTC_MAX_S, 0)
+    assert c.now_s(999) == clock.CLOCK_MAX_S == (1 << 30) - 1
+    assert c.now_s(1000) == 0 and not c.is_set()  # one second past the range
+    c.set(0x7FFFFFFF - 2, 0)
+    for k in range(6):
+        assert c.now_s(1000 * k) == C(0x7FFFFFFF - 2 + k)
+    c.set(clock.RTC_MAX_S - 100, 0)
+    assert c.now_s(99_000) == clock.CLOCK_MAX_S - 1
+    assert c.now_s(101_000) == 0 and not c.is_set()
+
+
+def test_wall_clock_reads_allocate_nothing():
+    # rtc_s() on the real boards is this read: a small int each new second, no big int
+    # (issue 9 item 7). A unix time there would be 32 bytes a second.
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython: the [micropython] run of this test is the one that counts
+    c = clock.WallClock()
+    c.set(1_750_000_000, 0)
+    ms = 0
+    for _ in range(10):
+        ms += 250
+        c.now_s(ms)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(400):
+        ms += 250  # a new second every 4th read
+        c.now_s(ms)
+    after = gc.mem_alloc()
+    gc.enable()
+    assert c.now_s(ms) == C(1_750_000_000) + ms // 1000
+    assert after - before == 0, after - before
 
 
 # ---- pulse inputs ----

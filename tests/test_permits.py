@@ -212,3 +212,45 @@ def test_book_arguments_are_checked():
     assert raises(ProtocolError, PermitBook, "", log).field == "zone_id"
     assert raises(ProtocolError, PermitBook, ZONE, log, 0).field == "permit_capacity"
     assert raises(ProtocolError, PermitBook, ZONE, log, 8, 10).field == "max_permit_s"
+
+
+def test_windows_in_clock_seconds_decide_as_in_unix_seconds_to_2054_and_past_it():
+    # The app's book counts now_s in clock seconds (gateway/caps.py); windows stay unix as
+    # the wire gives them (entries, listing) and compare exactly, across 2038 and with an
+    # end after 2054 (a window the clock never sees end: in force to the clock's last
+    # second, then the clock is unknown and nothing is in its window).
+    from gateway.caps import CLOCK_MAX_S, EPOCH_S, UNIX_MAX_S
+
+    log = Log()
+    book = PermitBook(ZONE, log, 8, 43200, epoch_s=EPOCH_S)
+    c = NOW - EPOCH_S
+    assert book.issue(*_args(), now_s=c) == OK
+    slot = book.find(1)
+    assert book.entries()[0][3:5] == [NOW, NOW + 3600]  # unix, as given
+    assert not book.in_window(slot, c - 1) and book.in_window(slot, c)
+    assert book.in_window(slot, c + 3599) and not book.in_window(slot, c + 3600)
+    assert not book.in_window(slot, 0)  # unknown clock: no window is open
+    assert book.issue(*_args(permit_id=2), now_s=0) == REFUSE_CLOCK_UNSET
+    assert book.issue(*_args(permit_id=3, start=NOW - 60, end=NOW), now_s=c) == REFUSE_ENDED
+    t38 = 0x80000000  # 2038-01-19T03:14:08Z
+    assert (
+        book.issue(
+            *_args(permit_id=4, start=t38 - 10, end=t38 + 10, flags=KEY_MAINTENANCE, watcher=0),
+            now_s=c,
+        )
+        == OK
+    )
+    s4 = book.find(4)
+    for k in (-11, -10, 0, 9, 10):
+        assert book.in_window(s4, t38 - EPOCH_S + k) == (-10 <= k < 10), k
+    end = UNIX_MAX_S + 100  # after the clock's range: its bound keeps it open to the end
+    assert (
+        book.issue(
+            *_args(permit_id=5, start=UNIX_MAX_S - 100, end=end, flags=KEY_MAINTENANCE, watcher=0),
+            now_s=c,
+        )
+        == OK
+    )
+    s5 = book.find(5)
+    assert book.in_window(s5, CLOCK_MAX_S) and not book.in_window(s5, CLOCK_MAX_S - 101)
+    assert not book.in_window(s5, CLOCK_MAX_S + 1)  # not a clock second: unknown

@@ -133,9 +133,32 @@ def test_the_wall_clock_counts_from_time_set_on_the_tick_counter():
     import standin_ticks
 
     assert board.rtc_s() == 0  # never set in this boot: everything on the clock fails safe
-    board.set_rtc_s(NOW_S)
+    board.set_rtc_s(NOW_S)  # unix seconds in, as the host's time-set carries them
     standin_ticks.now[0] += 2500
-    assert board.rtc_s() == NOW_S + 2
+    # Clock seconds out (gateway/caps.py): a small int, since RTC_EPOCH_S.
+    assert board.RTC_EPOCH_S == 1577836800
+    assert board.rtc_s() == NOW_S - board.RTC_EPOCH_S + 2 < (1 << 30)
+
+
+def test_reading_the_wall_clock_allocates_nothing():
+    # Issue 9 item 7: rtc_s() on the real board makes no big int, even each new second.
+    board, _ = _board()
+    if board is None:
+        return
+    import standin_ticks
+
+    board.set_rtc_s(NOW_S)
+    board.rtc_s()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(300):
+        standin_ticks.now[0] += 100  # a new second every 10th read
+        board.rtc_s()
+    after = gc.mem_alloc()
+    gc.enable()
+    assert board.rtc_s() == NOW_S - board.RTC_EPOCH_S + 30
+    assert after - before == 0, after - before
 
 
 def test_polling_idle_readers_allocates_nothing():

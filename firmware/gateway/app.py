@@ -10,7 +10,15 @@ from gateway import events as ev
 from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
 from gateway import zone as zone_mod
-from gateway.caps import SHIFT_UNKNOWN
+from gateway.caps import (
+    CLOCK_MAX_S,
+    EPOCH_S,
+    SHIFT_UNKNOWN,
+    clock_of,
+    unix_hi,
+    unix_lo,
+    unix_of,
+)
 from gateway.eventlog import (
     EventLog,
     LogFull,
@@ -192,8 +200,15 @@ class Gateway:
         self._ring_digest = [bytearray(16) for _ in range(_RING_MASK + 1)]
         self._log_digest = None
         self._decoder = frame.Decoder()
+        # The wall clock in clock seconds (gateway/caps.py), as every rule takes it. The
+        # real boards count their RTC from EPOCH_S (hal/clock.py: a small int, read with
+        # no allocation); a board without RTC_EPOCH_S counts unix seconds.
+        epoch = getattr(board, "RTC_EPOCH_S", 0)
+        if epoch != 0 and epoch != EPOCH_S:
+            raise ValueError("board RTC_EPOCH_S must be 0 or %d, got %r" % (EPOCH_S, epoch))
+        self._rtc_clock = epoch == EPOCH_S
         # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
-        self._now_s = board.rtc_s()
+        self._now_s = self.read_clock()
         self._now_ms = board.ticks_ms()
         self._boot_ms = self._now_ms
         self._dirty = False  # the snapshot needs rewriting
@@ -215,6 +230,15 @@ class Gateway:
         if not staged:
             while self.boot_step():
                 pass
+
+    def read_clock(self):
+        # The board's wall clock in clock seconds, 0 while unknown.
+        t = self.board.rtc_s()
+        if not self._rtc_clock:
+            return clock_of(t)  # a unix board (tests, the virtual board): allocates
+        if type(t) is not int or t < 0 or t > CLOCK_MAX_S:
+            return 0
+        return t
 
     # ---- boot: restore everything, outputs safe until done ----
 
@@ -284,7 +308,7 @@ class Gateway:
             keep = log.reserve
         try:
             try:
-                log.append(self._now_s, kind, tag, a, b, False, keep)
+                log.append_clock(self._now_s, kind, tag, a, b, False, keep)
             except OSError as e:
                 if e.args[0] != ENOSPC:
                     raise
@@ -330,7 +354,7 @@ class Gateway:
             return
         self.system |= SYS_LOG_FULL
         try:
-            self.log.append(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
+            self.log.append_clock(self._now_s, ev.LOG_FULL, 0, self.log.unacked(), 0, True)
         except (LogFull, OSError):
             self.lost_events += 1
 
@@ -403,7 +427,7 @@ class Gateway:
             return
         self._where = AT_INPUTS
         now_ms = b.ticks_ms()
-        now_s = b.rtc_s()
+        now_s = self.read_clock()
         self._now_ms = now_ms
         self._now_s = now_s
         zone = self.zone
@@ -515,9 +539,11 @@ class Gateway:
             k = seq & _RING_MASK
             if ring[k] == seq:
                 # Stashed by emit() as it was logged: framed in place, nothing allocated.
+                t = self._ring_time[k]
                 f = self._framer.frame(
                     seq,
-                    self._ring_time[k],
+                    unix_hi(t),
+                    unix_lo(t),
                     self._ring_kind[k],
                     self._ring_tag[k],
                     self._ring_a[k],
@@ -527,7 +553,9 @@ class Gateway:
             else:
                 # Logged before this boot or overwritten in the ring: read back from flash.
                 r = log.since(self._pushed, 1)[0]
-                f = self._framer.frame(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+                f = self._framer.frame(
+                    r[0], r[1] >> 16, r[1] & 0xFFFF, r[2], r[3], r[4], r[5], r[6]
+                )
             self.board.link_write(f)
             self._pushed = seq
             n += 1
@@ -721,7 +749,7 @@ class Gateway:
             "firmware": FIRMWARE_VERSION,
             "boot_count": self.boot_count,
             "last_seq": self.log.last_seq,
-            "now_s": self._now_s,
+            "now_s": unix_of(self._now_s),
             "board": self.board_name,
         }
 
@@ -730,7 +758,7 @@ class Gateway:
         il = self.il
         shift = zone.shift
         out = {
-            "now_s": self._now_s,
+            "now_s": unix_of(self._now_s),
             "uptime_s": ((self._now_ms - self._boot_ms) & 0x3FFFFFFF) // 1000,
             "occupants": zone.count,
             "cap": zone.cap,

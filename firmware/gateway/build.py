@@ -4,7 +4,7 @@
 # after (store.unload), so that it is not in a board's heap the rest of the time.
 from gateway import interlocks
 from gateway.app import SYS_CONFIG_BAD, _config
-from gateway.caps import LEGAL_CAPS
+from gateway.caps import EPOCH_S, LEGAL_CAPS
 from gateway.eventlog import SEGMENT_RECORDS, flash_bytes_max
 from gateway.zone import Zone
 from gatewire.errors import E_BAD_FIELD, ProtocolError
@@ -59,6 +59,7 @@ def zone(gw, cfg):
         tag_still_s=cfg["tag_still_s"],
         max_dwell_s=cfg["max_dwell_s"],
         untagged_window_ms=cfg["untagged_window_ms"],
+        epoch_s=EPOCH_S,  # the app's now_s is clock seconds (gateway/caps.py)
     )
     z.set_restricted(cfg["restricted"])
     z.set_access(cfg["admit_roles"], cfg["admit_people"])
@@ -66,7 +67,7 @@ def zone(gw, cfg):
 
 
 def locks(gw, cfg, z):
-    return interlocks.from_config(cfg, z.is_present, gw.emit)
+    return interlocks.from_config(cfg, z.is_present, gw.emit, EPOCH_S)
 
 
 def install(gw, cfg, built=None):

@@ -14,6 +14,7 @@ from gateway.app import (
     SYS_ROSTER_BAD,
     _config,
 )
+from gateway.caps import EPOCH_S, UNIX_MAX_S, clock_known, clock_of, unix_of
 from gatewire import messages
 from gatewire.errors import E_BAD_FIELD, E_REFUSED, ProtocolError
 
@@ -245,8 +246,17 @@ def cap_override_clear(gw, body):
 
 
 def time_set(gw, body):
-    old = gw.board.rtc_s()
+    old = unix_of(gw.read_clock())
     new = body["time_s"]
+    if not clock_known(new):
+        # The firmware keeps time in clock seconds (gateway/caps.py): a time it cannot
+        # hold is refused, and the clock stays as it is.
+        raise ProtocolError(
+            E_BAD_FIELD,
+            "time-set: time_s %r is outside %d..%d (2020-01-01..2054-01-09 UTC)"
+            % (new, EPOCH_S + 1, UNIX_MAX_S),
+            "time_s",
+        )
     moved = _clamp_i32(new - old)
     back = moved < -CLOCK_BACK_TOLERANCE_S
     if back and body.get("backwards") is not True:
@@ -260,7 +270,7 @@ def time_set(gw, body):
             "backwards",
         )
     gw.board.set_rtc_s(new)
-    gw._now_s = new
+    gw._now_s = clock_of(new)
     # Logged at the new time, with the old one in tag: every clock change has both.
     gw.emit(ev.TIME_SET, old if 0 <= old <= 0xFFFFFFFF else 0, moved, 1 if back else 0)
     return None

@@ -32,6 +32,7 @@ import binascii
 import hashlib
 import struct
 
+from gateway.caps import CLOCK_MAX_S, unix_hi, unix_lo
 from gatewire.errors import E_BAD_FIELD, E_FULL, ProtocolError
 
 try:
@@ -58,6 +59,7 @@ TAMPER_SEQ = const(4)  # a seq missing, repeated or out of place (deletion, reor
 TAMPER_CHAIN = const(5)  # a digest does not chain from the record before (modification)
 
 _FIELDS = "<IIHHIii"
+_FIELDS_HALVES = "<IHHHHIii"  # the same bytes, time_s as its low and high 16-bit halves
 _FIELDS_SIZE = const(24)
 _CRC_AT = const(40)
 _META = "<4sII16s"
@@ -175,6 +177,9 @@ class EventLog:
         self._flash = flash
         self._k = segment_records
         self._prefix = prefix
+        # A segment's name from one int: no argument tuple per name (a name is made on
+        # every new segment and for every segment an ack removes).
+        self._name_fmt = prefix.replace("%", "%%") + "%08x"
         self._meta_name = prefix + "meta"
         # Preallocated so that append() packs in place (ARCHITECTURE.md §6).
         self._rec = bytearray(RECORD_SIZE)
@@ -182,6 +187,7 @@ class EventLog:
         self._fields_mv = mv[:_FIELDS_SIZE]
         self._crc_mv = mv[:_CRC_AT]
         self._meta = bytearray(META_SIZE)
+        self._meta_crc_mv = memoryview(self._meta)[:_META_CRC_AT]
         self._digest = bytearray(DIGEST_SIZE)  # of the newest record, or the anchor
         # First and last seq of each segment but the newest, as two lists of small ints:
         # a full log of 8-record segments has hundreds of them. The digest a removed
@@ -219,10 +225,21 @@ class EventLog:
     # ---- the hot path ----
 
     def append(self, time_s, kind, tag, a, b, reserved=False, keep=-1):
-        # keep: places that must stay free after this one (default: the whole reserve
-        # for an ordinary event, none for a reserved one), for tiers inside the reserve.
+        # time_s: unix seconds (any u32). keep: places that must stay free after this one
+        # (default: the whole reserve for an ordinary event, none for a reserved one),
+        # for tiers inside the reserve.
         if not isinstance(time_s, int) or time_s < 0 or time_s > _U32_MAX:
             raise _field_error("time_s", 0, _U32_MAX)
+        return self._append(time_s >> 16, time_s & 0xFFFF, kind, tag, a, b, reserved, keep)
+
+    def append_clock(self, clock_s, kind, tag, a, b, reserved=False, keep=-1):
+        # As append, the time in the firmware's clock seconds (gateway/caps.py, 0 =
+        # unknown): stored as the same unix u32, built from halves, so no big int is made.
+        if not isinstance(clock_s, int) or clock_s < 0 or clock_s > CLOCK_MAX_S:
+            raise _field_error("clock_s", 0, CLOCK_MAX_S)
+        return self._append(unix_hi(clock_s), unix_lo(clock_s), kind, tag, a, b, reserved, keep)
+
+    def _append(self, time_hi, time_lo, kind, tag, a, b, reserved, keep):
         if not isinstance(kind, int) or kind < 1 or kind > 0xFFFF:
             raise _field_error("kind", 1, 0xFFFF)
         if not isinstance(tag, int) or tag < 0 or tag > _U32_MAX:
@@ -253,7 +270,7 @@ class EventLog:
         name = self._segment_name(seq) if new_seg else self._seg_name
 
         rec = self._rec
-        struct.pack_into(_FIELDS, rec, 0, seq, time_s, kind, 0, tag, a, b)
+        struct.pack_into(_FIELDS_HALVES, rec, 0, seq, time_lo, time_hi, kind, 0, tag, a, b)
         h = hashlib.sha256(self._digest)
         h.update(self._fields_mv)
         digest = h.digest()
@@ -416,7 +433,7 @@ class EventLog:
     # ---- internals ----
 
     def _segment_name(self, first):
-        return "%s%08x" % (self._prefix, first)
+        return self._name_fmt % first
 
     def _tamper(self, code, seq, reason):
         # Keep the first finding: later ones are usually its consequences.
@@ -429,13 +446,14 @@ class EventLog:
     def _stored_digest(self, first, seq):
         # The digest field of record seq in the segment that starts at first, as stored:
         # the anchor an ack leaves must be what the next record chains from on flash.
+        # Only the digest's 16 bytes are read (an ack's step: no 44-byte copy and slice).
         data = self._flash.read_at(
-            self._segment_name(first), (seq - first) * RECORD_SIZE, RECORD_SIZE
+            self._segment_name(first), (seq - first) * RECORD_SIZE + _FIELDS_SIZE, DIGEST_SIZE
         )
-        if data is None or len(data) < RECORD_SIZE:
+        if data is None or len(data) < DIGEST_SIZE:
             self._tamper(TAMPER_LAYOUT, seq, "record %d vanished before its ack" % seq)
             return bytes(DIGEST_SIZE)
-        return bytes(data[_FIELDS_SIZE:_CRC_AT])
+        return data if type(data) is bytes else bytes(data)
 
     def lost_through(self, seq):
         # Something outside the log (the state snapshot) shows events up to seq were
@@ -466,7 +484,7 @@ class EventLog:
     def _write_meta(self, acked, anchor_seq, anchor):
         m = self._meta
         struct.pack_into(_META, m, 0, _MAGIC, acked, anchor_seq, anchor)
-        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(memoryview(m)[:_META_CRC_AT]))
+        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(self._meta_crc_mv))
         self._flash.write(self._meta_name, m)
 
     def _clean_torn_tail(self):

@@ -60,20 +60,22 @@ class HotWork:
     # ---- every tick ----
 
     def tick(self, now_ms, now_s):
+        # now_s counts from the book's epoch_s (gateway/permits.py).
         book = self.book
-        if now_s > 0:
+        now_c = book.clock(now_s)
+        if now_c > 0:
             for slot in range(book.capacity):
                 if not book.ids[slot]:
                     continue
-                if now_s >= book.ends[slot]:
+                if now_c >= book.c_ends[slot]:
                     self._finish(slot, events.PERMIT_ENDED, now_ms)
-                elif book.starts[slot] <= now_s:
+                elif book.c_starts[slot] <= now_c:
                     book.began[slot] = 1
         self._watch(now_ms)
 
     def reasons(self, now_s):
         # The permit and people conditions of the hot-work relay (R-HOT-1, R-HOT-2).
-        if now_s <= 0:
+        if self.book.clock(now_s) <= 0:
             self.slot = -1
             return WHY_CLOCK_UNSET | WHY_NO_PERMIT
         book = self.book
@@ -91,10 +93,11 @@ class HotWork:
     def key_work(self, now_s, video_ok):
         # R-VIDEO-2: key maintenance and key measurement only under video.
         book = self.book
+        now_c = book.clock(now_s)
         for slot in range(book.capacity):
             if not book.ids[slot] or not book.flags[slot] & KEY_WORK:
                 continue
-            open_now = book.in_window(slot, now_s)
+            open_now = book.in_window_c(slot, now_c)
             if open_now and not video_ok:
                 if not book.halted[slot]:
                     book.halted[slot] = 1

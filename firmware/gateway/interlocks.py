@@ -16,6 +16,7 @@
 # and a board keeps imported code in its 192 KB heap. With none loaded the hot-work relay
 # has no permit to be on under (WHY_NO_PERMIT), as with an empty book.
 from gateway import events, store
+from gateway.caps import EPOCH_S, now_clock
 from gateway.checks import bad_field, check_int
 from gateway.evacuation import Evacuation
 from gateway.gas import Gas
@@ -71,8 +72,8 @@ CONFIG_KEYS = (
 )
 
 
-def from_config(cfg, is_present, emit):
-    kwargs = {}
+def from_config(cfg, is_present, emit, epoch_s=0):
+    kwargs = {"epoch_s": epoch_s}
     for key in CONFIG_KEYS:
         if key in cfg:
             kwargs[key] = cfg[key]
@@ -102,7 +103,10 @@ class Interlocks:
         max_permit_s=43200,
         ch4_max_ppm=1000000,
         co_max_ppm=10000,
+        epoch_s=0,
     ):
+        # epoch_s: what tick()'s now_s counts from (caps.now_clock): 0 unix seconds,
+        # caps.EPOCH_S the firmware's clock seconds.
         self.video = Video(cameras, video_timeout_ms, video_holdoff_ms, emit)
         self.gas = Gas(
             emit,
@@ -124,6 +128,9 @@ class Interlocks:
         check_int("max_permit_s", max_permit_s, 60, 86400)
         check_int("fire_watch_s", fire_watch_s, 0, 86400)
         self._permit_args = (zone_id, permit_capacity, max_permit_s, fire_watch_s)
+        if epoch_s != 0 and epoch_s != EPOCH_S:
+            raise bad_field("epoch_s", "expected 0 (unix seconds) or %d (clock seconds)" % EPOCH_S)
+        self._epoch_s = epoch_s
         self._is_present = is_present
         self.permits = None  # PermitBook and HotWork while a permit or a watch is held
         self.hotwork = None
@@ -158,8 +165,8 @@ class Interlocks:
         self._decide(now_ms, False)
 
     def tick(self, now_ms, now_s, count):
-        # Once per app step, after the inputs: now_s = board.rtc_s() (0: not set);
-        # count = people in the zone now.
+        # Once per app step, after the inputs: now_s the wall clock counted from the
+        # epoch_s given (0: not set); count = people in the zone now.
         if type(now_s) is not int or now_s < 0:
             now_s = 0
         self._now_s = now_s
@@ -188,7 +195,7 @@ class Interlocks:
             from gateway.permits import PermitBook
 
             zone_id, capacity, max_s, watch_s = self._permit_args
-            book = PermitBook(zone_id, self._emit, capacity, max_s)
+            book = PermitBook(zone_id, self._emit, capacity, max_s, self._epoch_s)
             hw = HotWork(book, self._is_present, self._emit, watch_s)
             self.permits = book
             self.hotwork = hw
@@ -264,7 +271,7 @@ class Interlocks:
         else:
             # As HotWork.reasons for an empty book.
             hot = work | self.gas.hot_reasons() | WHY_NO_PERMIT
-            if self._now_s <= 0:
+            if now_clock(self._now_s, self._epoch_s) <= 0:
                 hot |= WHY_CLOCK_UNSET
             slot = -1
         book = self.permits

@@ -3,9 +3,17 @@
 # into the hole) and an open-addressing table maps tag -> row, so a lookup costs a few
 # probes and nothing on the path of a crossing allocates.
 #
-# Times: since_s is the wall clock (0 = unknown then); since_ms is the monotonic clock
-# kept modulo 2**30 like MicroPython's ticks_ms, so ages are exact up to 12.4 days.
+# Times: since_s is the wall clock in unix seconds (0 = unknown then), as the snapshot
+# stores it; since_ms is the monotonic clock kept modulo 2**30 like MicroPython's
+# ticks_ms, so ages are exact up to 12.4 days. A unix time is a big int on a 32-bit
+# board, so the crossing path writes and moves since_s as bytes (set_since, remove):
+# reading or storing it as an int would allocate one each time.
 from array import array
+
+try:
+    import uctypes
+except ImportError:
+    uctypes = None
 
 try:
     from micropython import const
@@ -35,6 +43,13 @@ def _u32s(n):
     return array("I", range(n))
 
 
+def _bytes_of(arr, n):
+    # The array's memory as bytes, written through without a copy.
+    if uctypes is not None:
+        return uctypes.bytearray_at(uctypes.addressof(arr), n)
+    return memoryview(arr).cast("B")
+
+
 def _home(tag, mask):
     return (tag ^ (tag >> 11) ^ (tag >> 21)) & mask
 
@@ -52,6 +67,7 @@ class Ledger:
         self._tag = _u32s(capacity)
         self._person = _u32s(capacity)
         self._since_s = _u32s(capacity)
+        self._since_b = _bytes_of(self._since_s, 4 * capacity)  # little-endian on both ports
         self._since_ms = _u32s(capacity)
         self._role = bytearray(capacity)
         self._crew = bytearray(capacity)
@@ -131,7 +147,13 @@ class Ledger:
             slot[i] = r + 1
             self._tag[r] = tag
             self._person[r] = self._person[last]
-            self._since_s[r] = self._since_s[last]
+            b = self._since_b
+            i = 4 * r
+            j = 4 * last
+            b[i] = b[j]
+            b[i + 1] = b[j + 1]
+            b[i + 2] = b[j + 2]
+            b[i + 3] = b[j + 3]
             self._since_ms[r] = self._since_ms[last]
             self._role[r] = self._role[last]
             self._crew[r] = self._crew[last]
@@ -186,6 +208,15 @@ class Ledger:
 
     def since_s(self, r):
         return self._since_s[r]
+
+    def set_since(self, r, hi, lo):
+        # since_s of row r from its 16-bit halves (caps.unix_hi / unix_lo): no big int.
+        b = self._since_b
+        i = 4 * r
+        b[i] = lo & 0xFF
+        b[i + 1] = lo >> 8
+        b[i + 2] = hi & 0xFF
+        b[i + 3] = hi >> 8
 
     def since_ms(self, r):
         return self._since_ms[r]

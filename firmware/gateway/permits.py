@@ -9,7 +9,12 @@
 # R-VIDEO-2 kinds KEY_MAINTENANCE / KEY_MEASUREMENT (valid only while video is up). Only
 # one hot-work permit may be in the book for any instant: a second one whose window
 # overlaps is refused, so the relay can never be on under two tickets.
+#
+# Windows are kept as given (unix seconds: the wire, the snapshot, the listing) and, for
+# the checks every tick, as clock seconds bounded to the clock's range (caps.clock_bound),
+# so that a tick compares small ints; now_s counts from the book's epoch_s (caps.now_clock).
 from gateway import events
+from gateway.caps import clock_bound, now_clock
 from gateway.checks import bad_field, check_int
 from gateway.reasons import (
     OK,
@@ -48,13 +53,14 @@ ENTRY_LEN = const(9)
 
 
 class PermitBook:
-    def __init__(self, zone_id, emit, capacity=8, max_window_s=43200):
+    def __init__(self, zone_id, emit, capacity=8, max_window_s=43200, epoch_s=0):
         if not isinstance(zone_id, str) or not zone_id:
             raise bad_field("zone_id", "expected a non-empty text")
         check_int("permit_capacity", capacity, 1, MAX_CAPACITY)
         # One ticket covers one job in one shift; 12 h is the longest shift pattern.
         check_int("max_permit_s", max_window_s, 60, 86400)
         self.zone_id = zone_id
+        self.epoch_s = epoch_s
         self.capacity = capacity
         self.max_window_s = max_window_s
         self._emit = emit
@@ -63,6 +69,8 @@ class PermitBook:
         self.measures = [""] * capacity
         self.starts = [0] * capacity
         self.ends = [0] * capacity
+        self.c_starts = [0] * capacity  # clock_bound(starts[slot])
+        self.c_ends = [0] * capacity
         self.watchers = [0] * capacity
         self.flags = [0] * capacity
         self.workers = [[0] * MAX_WORKERS for _ in range(capacity)]
@@ -118,9 +126,10 @@ class PermitBook:
         self.validate(permit_id, job_id, measure_ref, start_s, end_s, watcher, workers, flags)
         if zone_id != self.zone_id:
             return REFUSE_WRONG_ZONE
-        if type(now_s) is not int or now_s <= 0:
+        now_c = self.clock(now_s)
+        if not now_c:
             return REFUSE_CLOCK_UNSET
-        if end_s <= now_s:
+        if clock_bound(end_s) <= now_c:
             return REFUSE_ENDED
         if self.find(permit_id) >= 0:
             return REFUSE_DUPLICATE
@@ -142,6 +151,8 @@ class PermitBook:
         self.measures[slot] = measure_ref
         self.starts[slot] = start_s
         self.ends[slot] = end_s
+        self.c_starts[slot] = clock_bound(start_s)
+        self.c_ends[slot] = clock_bound(end_s)
         self.watchers[slot] = watcher
         self.flags[slot] = flags
         row = self.workers[slot]
@@ -173,16 +184,22 @@ class PermitBook:
                 n += 1
         return n
 
+    def clock(self, now_s):
+        # now_s as clock seconds, 0 while the wall clock is unknown.
+        return now_clock(now_s, self.epoch_s)
+
     def in_window(self, slot, now_s):
-        # Comparisons only: wall-clock seconds are big ints on a 32-bit board, and
-        # subtracting them would allocate on every tick.
-        return 0 < now_s and self.starts[slot] <= now_s and now_s < self.ends[slot]
+        return self.in_window_c(slot, self.clock(now_s))
+
+    def in_window_c(self, slot, now_c):
+        return 0 < now_c and self.c_starts[slot] <= now_c and now_c < self.c_ends[slot]
 
     def hot_in_window(self, now_s):
-        if now_s <= 0:
+        now_c = self.clock(now_s)
+        if now_c <= 0:
             return -1
         for slot in range(self.capacity):
-            if self.ids[slot] and self.flags[slot] & HOT and self.in_window(slot, now_s):
+            if self.ids[slot] and self.flags[slot] & HOT and self.in_window_c(slot, now_c):
                 return slot
         return -1
 
@@ -238,8 +255,9 @@ class PermitBook:
     def active_count(self, now_s):
         # Permits inside their window now (status reply).
         n = 0
+        now_c = self.clock(now_s)
         for slot in range(self.capacity):
-            if self.ids[slot] and self.in_window(slot, now_s):
+            if self.ids[slot] and self.in_window_c(slot, now_c):
                 n += 1
         return n
 

@@ -32,8 +32,10 @@ class EventFramer:
         self._pviews: list = [None] * (_PAYLOAD_MAX + 1)
         self._views: list = [None] * (_WIRE_MAX + 1)
 
-    def frame(self, seq, time_s, kind, tag, a, b, digest):
+    def frame(self, seq, time_hi, time_lo, kind, tag, a, b, digest):
         # The framed notification as a memoryview into a buffer reused by the next call.
+        # The event's unix time comes as its 16-bit halves (caps.unix_hi / unix_lo): a
+        # unix time is a big int on a 32-bit board, its halves are not.
         p = self._p
         p[0] = 0xA3  # {type, id, body}
         p[1] = 0
@@ -46,7 +48,13 @@ class EventFramer:
         p[w] = 0
         w = self._int(w + 1, seq)
         p[w] = 1
-        w = self._int(w + 1, time_s)
+        if time_hi:
+            # Past 0xFFFF: CBOR's four-byte head, as _int would give the whole value.
+            p[w + 1] = 26
+            struct.pack_into(">HH", p, w + 2, time_hi, time_lo)
+            w += 6
+        else:
+            w = self._int(w + 1, time_lo)
         p[w] = 2
         w = self._int(w + 1, kind)
         p[w] = 3

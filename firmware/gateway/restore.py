@@ -9,6 +9,7 @@ import struct
 from gateway import events as ev
 from gateway import roles, store
 from gateway.app import FAULT_FILE, SYS_LOG_TAMPERED, SYS_RESTORING, SYS_STATE_LOST
+from gateway.caps import now_clock, unix_hi, unix_lo
 from gateway.snapshot import _HEAD, _HEAD_FMT, _MAGIC, SLOTS, SnapshotError, _raw
 from gatewire import cbor
 from gatewire.errors import ProtocolError
@@ -155,7 +156,7 @@ def _read_slot(fl, name, head, gen, zone, now_ms, now_s):
     # reindex() clears the ledger's count of unnamed people: set it again, or the
     # headcount after a reboot would leave them out (fail unsafe: the cap).
     ld.overflow = overflow + n - m
-    _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_s)
+    _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_clock(now_s, zone.policy.epoch_s))
     zone.restore_finish(now_ms, now_s)
     return seq, il_blob, sealed == 1
 
@@ -198,12 +199,12 @@ _MAX_AGE_MS = 0x1FFFFFFF  # zone's longest exact age
 _MAX_AGE_S = _MAX_AGE_MS // 1000
 
 
-def _ages(ld, data, since, n, now_ms, now_s):
+def _ages(ld, data, since, n, now_ms, now_c):
     # since_ms of each row: now_ms less its age from the wall clock, as zone._since_ms
-    # gives it (0 when either clock is unknown).
-    known = 1577836800 <= now_s <= 0xFFFFFFFF
-    now_hi = now_s >> 16 if known else 0
-    now_lo = now_s & 0xFFFF if known else 0
+    # gives it (0 when either clock is unknown). now_c: clock seconds (caps.now_clock).
+    known = now_c > 0
+    now_hi = unix_hi(now_c)
+    now_lo = unix_lo(now_c)
     for r in range(n):
         o = since + 4 * r
         hi = data[o + 2] | data[o + 3] << 8

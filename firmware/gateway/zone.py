@@ -1,7 +1,9 @@
 # One zone entrance: the people side of a gateway. Composes the doorway (direction), the
 # roster (who a tag is), the ledger (who is in) and the cap policy, and decides refusals
 # and violations. Pure: time comes in as now_ms / now_s, events go out through
-# emit(kind, tag, a, b), and nothing here raises on what the field sends.
+# emit(kind, tag, a, b), and nothing here raises on what the field sends. now_s counts
+# from the zone's epoch_s (caps.now_clock): the app gives clock seconds (small ints, so a
+# step allocates nothing for time), tests and tools may give unix seconds.
 #
 # The count is the truth (R-CAP-11, R-ID-2 "hiding the number underground"): whoever
 # crosses inward is counted, refused or not. A refusal is a signal shown while someone
@@ -31,6 +33,10 @@ from gateway.caps import (
     SHIFT_UNKNOWN,
     CapPolicy,
     clock_known,
+    now_clock,
+    unix_hi,
+    unix_lo,
+    unix_of,
 )
 from gateway.doorway import (
     INNER,
@@ -162,6 +168,7 @@ class Zone:
         tag_still_s=600,
         max_dwell_s=36000,
         untagged_window_ms=10000,
+        epoch_s=0,
     ):
         if role not in ("shaft", "face"):
             raise ValueError("gateway role %r is not 'shaft' or 'face'" % (role,))
@@ -173,7 +180,10 @@ class Zone:
         _int("tag_still_s", tag_still_s, 0, _MAX_TIMER_MS // 1000)
         _int("max_dwell_s", max_dwell_s, 0, _MAX_TIMER_MS // 1000)
         _int("untagged_window_ms", untagged_window_ms, 100, 600000)
-        self.policy = CapPolicy(kind, caps, shaft_cap, warn_pct, schedule, utc_offset_min)
+        self.policy = CapPolicy(
+            kind, caps, shaft_cap, warn_pct, schedule, utc_offset_min, epoch_s=epoch_s
+        )
+        self._epoch_s = self.policy.epoch_s
         self.kind = kind
         self.role = role
         self._emit = emit
@@ -198,8 +208,8 @@ class Zone:
         self._admit_people = array("I")
         self._now_ms = 0
         self._now_s = None  # the last now_s seen; derived values below are cached for it
-        self._rel_s = -1  # now_s - EPOCH_S, or -1 while the wall clock is unknown
-        self._clock_s = 0  # now_s as recorded in the ledger (0 = unknown)
+        self._rel_s = -1  # clock seconds (now_s - EPOCH_S as unix), -1 while unknown
+        self._c = 0  # the same, 0 while unknown: what the ledger records (as unix halves)
         self.shift = SHIFT_UNKNOWN
         self.cap = self.policy.cap(SHIFT_UNKNOWN, False)
         self.level = self.policy.level(0, self.cap)
@@ -330,7 +340,7 @@ class Zone:
         # R-CAP-9: a temporary cap for rectification work, until expiry_s (wall clock).
         self._clock(now_s)
         self.policy.set_override(cap, expiry_s, now_s)
-        self._emit(CAP_OVERRIDE_SET, 0, cap, expiry_s - now_s)
+        self._emit(CAP_OVERRIDE_SET, 0, cap, expiry_s - unix_of(self._c))
         self._refresh()
 
     def clear_override(self):
@@ -354,8 +364,7 @@ class Zone:
         self.doorway.clear()
         ld.overflow = overflow
         if override_cap >= 0:
-            self.policy.override_cap = override_cap
-            self.policy.override_expiry_s = override_expiry_s
+            self.policy.restore_override(override_cap, override_expiry_s)
         else:
             self.policy.clear_override()
 
@@ -364,7 +373,8 @@ class Zone:
         ld = self.ledger
         if ld.find(tag) >= 0:
             return False
-        r = ld.add(tag, person, role, crew, flags, since_s, _since_ms(since_s, now_ms, now_s))
+        now_c = now_clock(now_s, self._epoch_s)
+        r = ld.add(tag, person, role, crew, flags, since_s, _since_ms(since_s, now_ms, now_c))
         if r < 0:
             ld.overflow += 1
         return True
@@ -394,7 +404,7 @@ class Zone:
         if kind != ENTRY:
             return
         since_s = time_s if clock_known(time_s) else 0
-        since_ms = _since_ms(since_s, now_ms, self._now_s)
+        since_ms = _since_ms(since_s, now_ms, self._c)
         if r >= 0:
             ld.restart(r, since_s, since_ms)
             return
@@ -410,21 +420,21 @@ class Zone:
     # ---- inside ----
 
     def _clock(self, now_s):
-        # Everything derived from the wall clock is computed once per new now_s: on a
-        # 32-bit board now_s is a big int and arithmetic on it allocates.
+        # Everything derived from the wall clock is computed once per new now_s.
         if now_s == self._now_s:
             return
         self._now_s = now_s
         pol = self.policy
-        if clock_known(now_s):
-            self._rel_s = now_s - EPOCH_S
-            self._clock_s = now_s
+        c = now_clock(now_s, self._epoch_s)
+        if c:
+            self._rel_s = c
+            self._c = c
             shift = pol.shift_at(now_s)
             if pol.override_expired(now_s):
                 self._emit(CAP_OVERRIDE_ENDED, 0, pol.clear_override(), 1)
         else:
             self._rel_s = -1
-            self._clock_s = 0
+            self._c = 0
             shift = SHIFT_UNKNOWN
         if shift != self.shift:
             self.shift = shift
@@ -549,16 +559,20 @@ class Zone:
             flags = 0 if ri >= 0 else FLAG_UNKNOWN
             if ld.count >= self.cap:
                 flags |= FLAG_OVER_CAP
-            r = ld.add(tag, person, role, crew, flags, self._clock_s, now_ms)
+            r = ld.add(tag, person, role, crew, flags, 0, now_ms)
             if r < 0:
                 ld.overflow += 1
+            else:
+                ld.set_since(r, unix_hi(self._c), unix_lo(self._c))
         else:
             # A missed exit: they were recorded in, so they left unseen and came back.
-            # Still one person inside; the stay starts over.
+            # Still one person inside; the stay starts over. (Rare: unix ints allowed.)
             since = ld.since_s(r)
-            gone_s = self._clock_s - since if since and self._clock_s >= since else 0
+            now_u = unix_of(self._c)
+            gone_s = now_u - since if since and now_u >= since else 0
             emit(MISSED_EXIT, tag, ld.person(r), _i32(gone_s))
-            ld.restart(r, self._clock_s, now_ms)
+            ld.restart(r, 0, now_ms)
+            ld.set_since(r, unix_hi(self._c), unix_lo(self._c))
         count = ld.count
         emit(ENTRY, tag, person, count)
         if r < 0:
@@ -634,12 +648,13 @@ class Zone:
         self._emit(kind, tag, point, _small(rssi))
 
 
-def _since_ms(since_s, now_ms, now_s):
-    # The monotonic time of an entry recorded at wall time since_s, for a ledger rebuilt
-    # after a reboot (ticks restarted); unknowable without both clocks: then "just now".
+def _since_ms(since_s, now_ms, now_c):
+    # The monotonic time of an entry recorded at unix time since_s, for a ledger rebuilt
+    # after a reboot (ticks restarted), now_c the clock seconds now; unknowable without
+    # both clocks: then "just now". A boot path: unix arithmetic allowed.
     age_ms = 0
-    if clock_known(now_s) and clock_known(since_s) and since_s <= now_s:
-        age_ms = (now_s - since_s) * 1000
+    if now_c > 0 and clock_known(since_s) and since_s - EPOCH_S <= now_c:
+        age_ms = (now_c - (since_s - EPOCH_S)) * 1000
         if age_ms > _MAX_TIMER_MS:
             age_ms = _MAX_TIMER_MS
     return now_ms - age_ms

@@ -1,5 +1,6 @@
-# Wall clock for the boards: unix seconds kept from the tick counter after the host's
-# time-set, and the civil date for machine.RTC. Pure: runs in CPython tests too.
+# Wall clock for the boards: kept from the tick counter after the host's time-set, read
+# as the firmware's clock seconds (seconds since EPOCH_S, gateway/caps.py), and the civil
+# date for machine.RTC. Pure: runs in CPython tests too.
 try:
     from micropython import const
 except ImportError:
@@ -22,8 +23,12 @@ except ImportError:
         return (__t + __delta) & (_TICKS_PERIOD - 1)
 
 
-RTC_MIN_S = 1_577_836_800  # 2020-01-01: anything earlier is a host with no clock itself
-RTC_MAX_S = 4_102_444_800  # 2100-01-01
+# gateway/caps.py's time base (tests/test_caps.py holds them equal): clock seconds
+# 1..CLOCK_MAX_S are small ints on a 32-bit board, so reading the clock allocates nothing.
+EPOCH_S = 1_577_836_800  # 2020-01-01T00:00Z
+CLOCK_MAX_S = const(0x3FFFFFFF)
+RTC_MIN_S = 1_577_836_801  # anything earlier is a host with no clock itself
+RTC_MAX_S = 2_651_578_623  # EPOCH_S + CLOCK_MAX_S: 2054-01-09T13:37:03Z
 _REANCHOR_MS = const(86_400_000)  # well inside the ticks half-period of 6.2 days
 
 
@@ -47,11 +52,11 @@ def civil_from_unix(t):
 
 
 class WallClock:
-    # Anchored at the host's time-set: rtc_s = anchor + elapsed ticks. Unix seconds are
-    # past 2**30, a big int on a 32-bit board (32 bytes a sum), so the second last read is
-    # kept with the tick at which the next one begins: reading the clock again within
-    # the same second returns the same object and allocates nothing, and a new second
-    # costs one int, not one per call.
+    # Anchored at the host's time-set: now_s = anchor + elapsed ticks, in clock seconds.
+    # Set from unix seconds (the wire's), converted once there; a unix time is past
+    # 2**30, a big int on a 32-bit board, while clock seconds stay small ints until 2054,
+    # so reading the clock allocates nothing. The second last read is kept with the tick
+    # at which the next one begins, so a read within the same second does no arithmetic.
     def __init__(self):
         self._anchor_s = 0
         self._anchor_ms = 0
@@ -64,11 +69,15 @@ class WallClock:
     def set(self, t, now_ms):
         if isinstance(t, bool) or not isinstance(t, int):
             raise TypeError("rtc seconds must be an int, got %s" % type(t).__name__)
-        if t < RTC_MIN_S or t >= RTC_MAX_S:
-            raise ValueError("rtc seconds %d outside 2020..2099" % t)
-        self._anchor_s = t
+        if t < RTC_MIN_S or t > RTC_MAX_S:
+            raise ValueError(
+                "rtc seconds %d outside %d..%d (2020-01-01..2054-01-09 UTC)"
+                % (t, RTC_MIN_S, RTC_MAX_S)
+            )
+        c = t - EPOCH_S
+        self._anchor_s = c
         self._anchor_ms = now_ms
-        self._last_s = t
+        self._last_s = c
         self._next_ms = ticks_add(now_ms, 1000)
 
     def now_s(self, now_ms):
@@ -87,6 +96,11 @@ class WallClock:
             self._anchor_s += whole_s
             self._anchor_ms = ticks_add(self._anchor_ms, whole_s * 1000)
             elapsed_ms -= whole_s * 1000
-        self._last_s = self._anchor_s + elapsed_ms // 1000
+        now = self._anchor_s + elapsed_ms // 1000
+        if now > CLOCK_MAX_S:
+            # Past what clock seconds hold (2054): unknown, never a wrapped time.
+            self._anchor_s = 0
+            return 0
+        self._last_s = now
         self._next_ms = ticks_add(self._anchor_ms, (elapsed_ms // 1000 + 1) * 1000)
-        return self._last_s
+        return now

@@ -27,6 +27,7 @@ class FileFlash:
         if not isinstance(root, str) or not root:
             raise ValueError("flash root must be a non-empty folder path")
         self.root = root
+        self._dir = root + "/"  # built once: a path is then one concatenation, one str
         self._last_name = _NO_NAME
         self._last_path = ""
         self._append_file = None
@@ -202,7 +203,7 @@ class FileFlash:
             or name.endswith(TEMP_SUFFIX)
         ):
             raise ValueError("bad flash file name %r" % (name,))
-        self._last_path = self.root + "/" + name
+        self._last_path = self._dir + name
         self._last_name = name
         return self._last_path
 

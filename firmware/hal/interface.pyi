@@ -24,8 +24,11 @@ class Board(Protocol):
 
     # Monotonic ms; wraps like time.ticks_ms(), compare with ticks_diff.
     def ticks_ms(self) -> int: ...
-    # Wall clock in unix seconds; 0 until set_rtc_s() in this boot (an RTC that kept
-    # running across a reset is not trusted: the host sets the time again).
+    # Wall clock in seconds since the board's RTC_EPOCH_S (optional class attribute: 0,
+    # unix seconds, if absent; the real boards count from gateway.caps.EPOCH_S, so that
+    # the value is a small int on a 32-bit port and reading it allocates nothing); 0
+    # until set_rtc_s() in this boot (an RTC that kept running across a reset is not
+    # trusted: the host sets the time again). set_rtc_s takes unix seconds.
     def rtc_s(self) -> int: ...
     def set_rtc_s(self, t: int) -> None: ...
     # out[0] point (0 outer, 1 inner), out[1] tag id, out[2] rssi dBm, out[3] 1 = low battery

@@ -8,7 +8,7 @@ import time
 import machine
 from micropython import const, kbd_intr
 
-from hal.clock import WallClock, civil_from_unix, ticks_diff
+from hal.clock import EPOCH_S, WallClock, civil_from_unix, ticks_diff
 from hal.flashfs import FileFlash
 from hal.gasloop import CH4_FULL_SCALE_PPM, CO_FULL_SCALE_PPM, check_full_scale, fill_gas
 from hal.pulses import BeatTable, PulseCounter
@@ -136,6 +136,8 @@ class McuBoard:
     # The Board of hal/interface.pyi on a real chip. A board module's Board subclasses it,
     # sets the wiring and watchdog range declared here, and overrides the four methods
     # below __init__ where the chips' ports differ.
+    # rtc_s() counts from here: clock seconds, small ints (gateway/caps.py).
+    RTC_EPOCH_S = EPOCH_S
     CHIP: str
     WATCHDOG_MIN_MS: int
     WATCHDOG_MAX_MS: int
@@ -251,6 +253,7 @@ class McuBoard:
         return self._clock.now_s(time.ticks_ms())
 
     def set_rtc_s(self, t: int) -> None:
+        # t: unix seconds, as the host's time-set carries them.
         self._clock.set(t, time.ticks_ms())
         year, month, day, weekday, hour, minute, second = civil_from_unix(t)
         # Kept in step so that time.localtime() and file dates agree; rtc_s reads ticks.

@@ -1,0 +1,184 @@
+# Under MicroPython (node tests/mpy_runner.mjs run benches/upy_realhal_parts.py): where the
+# heap of a crossing and of a signed ack goes on the REAL board HAL path
+# (benches/realhal_work.py), call site by call site. Each measured method is replaced by a
+# wrapper of its own arity that adds the gc.mem_alloc() delta of the call to a total, so
+# the measuring allocates nothing itself; a figure includes what the call's callees
+# allocate (a total, not exclusive). Prints a table and one "@@bench {json}" line. The
+# figures of docs/hardware.md ("Heap on the real HAL path") come from here.
+import gc
+import json
+
+from realhal_work import RealHalShaft
+
+from gateway import store
+from gatewire import cbor, frame, messages
+
+ACC = {}
+CNT = {}
+
+
+def _wrapper(label, f, arity):
+    ACC[label] = 0
+    CNT[label] = 0
+    if arity == 0:
+
+        def w():
+            b = gc.mem_alloc()
+            r = f()
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    elif arity == 1:
+
+        def w(x):
+            b = gc.mem_alloc()
+            r = f(x)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    elif arity == 2:
+
+        def w(x, y):
+            b = gc.mem_alloc()
+            r = f(x, y)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    elif arity == 3:
+
+        def w(x, y, z):
+            b = gc.mem_alloc()
+            r = f(x, y, z)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    elif arity == 4:
+
+        def w(x, y, z, u):
+            b = gc.mem_alloc()
+            r = f(x, y, z, u)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    elif arity == 6:
+
+        def w(x, y, z, u, v, q):
+            b = gc.mem_alloc()
+            r = f(x, y, z, u, v, q)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    elif arity == 7:
+
+        def w(x, y, z, u, v, q, s):
+            b = gc.mem_alloc()
+            r = f(x, y, z, u, v, q, s)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    else:
+        assert arity == 8, arity
+
+        def w(x, y, z, u, v, q, s, t):
+            b = gc.mem_alloc()
+            r = f(x, y, z, u, v, q, s, t)
+            ACC[label] += gc.mem_alloc() - b
+            CNT[label] += 1
+            return r
+
+    return w
+
+
+def wrap(obj, name, arity, label):
+    setattr(obj, name, _wrapper(label, getattr(obj, name), arity))
+
+
+def reset():
+    for k in ACC:
+        ACC[k] = 0
+        CNT[k] = 0
+
+
+def report(title, total, per, out, prefix):
+    print("%s: %d B in all%s" % (title, total, "" if per == 1 else " over %d" % per))
+    out[prefix + "total"] = total / per
+    for k in sorted(ACC):
+        if CNT[k]:
+            print("  %-26s %8.1f B  (%d calls)" % (k, ACC[k] / per, CNT[k]))
+            out[prefix + k] = ACC[k] / per
+
+
+def crossings(shaft, out, n=50):
+    gw = shaft.gw
+    b = shaft.board
+    wrap(b, "rtc_s", 0, "board.rtc_s")
+    wrap(b, "read_tag", 1, "board.read_tag")
+    wrap(b, "link_write", 1, "board.link_write")
+    wrap(gw.flash, "append", 2, "flash.append")
+    wrap(gw.log, "append_clock", 7, "log.append_clock")
+    wrap(gw._framer, "frame", 8, "framer.frame")
+    wrap(gw.zone, "on_read", 6, "zone.on_read")
+    wrap(gw.zone, "tick", 2, "zone.tick (with its events)")
+    wrap(gw.il, "tick", 3, "il.tick")
+    wrap(gw, "_push_events", 0, "app._push_events")
+    reset()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    shaft.run(n)  # within the push window: every event pushed in the steps counted
+    total = gc.mem_alloc() - before
+    gc.enable()
+    assert gw._pushed == gw.log.last_seq
+    report("crossing with its event pushed, per crossing", total, n, out, "crossing_")
+
+
+def signed_ack(shaft, out):
+    gw = shaft.gw
+    fl = gw.flash
+    wrap(gw, "_authenticate", 2, "app._authenticate")
+    wrap(gw.verifier, "verify", 1, "verifier.verify (HMAC)")
+    wrap(store, "write_cbor", 3, "store.write_cbor (counter)")
+    wrap(gw, "_save_state", 0, "app._save_state")
+    wrap(gw.il, "snapshot", 0, "il.snapshot")
+    wrap(gw.snapshots, "save", 4, "snapshots.save")
+    wrap(gw.log, "ack", 1, "log.ack")
+    wrap(gw.log, "_write_meta", 3, "log._write_meta")
+    wrap(gw.log, "_stored_digest", 2, "log._stored_digest")
+    wrap(fl, "remove", 1, "flash.remove")
+    wrap(fl, "write", 2, "flash.write")
+    wrap(fl, "append_unsynced", 2, "flash.append_unsynced")
+    wrap(gw, "emit", 4, "app.emit (COMMAND)")
+    wrap(gw, "_send", 1, "app._send (reply)")
+    wrap(cbor, "loads", 1, "cbor.loads")
+    up_to = gw.log.last_seq
+    env = messages.request("ack", shaft._rid(), up_to_seq=up_to)
+    shaft.board.rx.extend(frame.encode(cbor.dumps(shaft.signer.sign(env))))
+    reset()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    shaft.idle(10)
+    total = gc.mem_alloc() - before
+    gc.enable()
+    assert gw.log.acked == up_to  # the ack's own COMMAND event comes after
+    report("signed ack with 300 in, one step", total, 1, out, "ack_")
+
+
+def main():
+    out = {}
+    shaft = RealHalShaft(host=True)
+    shaft.run(50)
+    shaft.ack()
+    crossings(shaft, out)
+    signed_ack(shaft, out)
+    print("@@bench " + json.dumps(out))
+
+
+main()
