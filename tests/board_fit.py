@@ -83,10 +83,6 @@ NOT_YET = {
         _APP
         % "its first test, test_a_fault_in_step_leaves_outputs_safe_records_it_and_resets, allocated 248 KB in its one call, 142 KB in use when it returned"
     ),
-    "tests/test_app_link_spec.py": (
-        _APP
-        % "its first test, test_a_bad_envelope_is_answered_under_its_valid_id, allocated 204 KB in its one call, 126 KB in use when it returned"
-    ),
     # Measured 2026-12-04 19:50-20:00 UTC (h4-vboard) on main 2639c4f (h4-heap's and
     # h4-hot's cuts in), with the virtual board reading the heap inside each call and
     # charging the Pico's own HAL (docs/hardware.md, "Board profiles"):
