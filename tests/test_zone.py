@@ -27,6 +27,7 @@ from zonekit import (
 from gateway import events as ev
 from gateway import roles
 from gateway.caps import LEVEL_FULL, LEVEL_OK, LEVEL_OVER, LEVEL_WARNING, SHIFT_UNKNOWN
+from gateway.doorway import DECIDED_IN, DOUBT_NO_BEAM, DOUBT_NO_OUTER
 from gateway.zone import (
     LAMP_AMBER,
     LAMP_GREEN,
@@ -548,6 +549,25 @@ def test_full_ledger_refuses_then_counts_unnamed_and_drops_nobody():
     assert z.count == 2 and rec.of(ev.MISSED_ENTRY) == []
     walk_out(z, c, 1)
     assert z.count == 1 and not z.entry_refused
+
+
+def test_a_tag_counted_unnamed_and_read_again_inside_is_counted_again_and_said():
+    # With the ledger full, 3 is counted without a row, so nothing tells the zone they are
+    # in. Read again at the inner point only (lingering there after the crossing's track
+    # ended), they might be someone whose outer reads were missed: in doubt, in (R-CAP-11),
+    # so counted again, and never silently: the DOUBTFUL_CROSSING names the tag.
+    z, rec, c = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2)
+    walk_in_group(z, c, [1, 2])
+    walk_in(z, c, 3)
+    assert z.count == 3 and z.ledger.overflow == 1
+    rec.clear()
+    reads(z, c, 3, (1, 1, 1))
+    settle(z, c)
+    assert z.count == 4
+    assert rec.of(ev.DOUBTFUL_CROSSING) == [
+        (ev.DOUBTFUL_CROSSING, 3, DECIDED_IN, DOUBT_NO_OUTER | DOUBT_NO_BEAM)
+    ]
+    assert rec.of(ev.ENTRY) == [(ev.ENTRY, 3, person(3), 4)]
 
 
 def test_refusal_signal_while_a_refused_tag_approaches_only():
