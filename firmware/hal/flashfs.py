@@ -59,16 +59,7 @@ class FileFlash:
 
     def write(self, name, data):
         self.close()
-        # The few names written whole (snapshot slots, the log's meta, the counter) come
-        # back every ack: their two paths are kept rather than built again (~130 B).
-        paths = self._write_paths.get(name)
-        if paths is None:
-            path = self._path(name)
-            paths = (path, path + TEMP_SUFFIX)
-            if len(self._write_paths) >= _WRITE_PATHS_MAX:
-                self._write_paths.clear()
-            self._write_paths[name] = paths
-        path, temp = paths
+        path, temp = self._paths_of(name)
         with open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
@@ -90,11 +81,33 @@ class FileFlash:
         # snapshot's crc trailer does).
         self._append(name, data, False)
 
+    def rewrite_unsynced(self, name, data):
+        # Starts the file afresh with data, in place (no temp file, no rename), unsynced,
+        # and keeps it open for the append_unsynced()/append() calls that write the rest
+        # (the last one synced). NOT atomic: a cut leaves the file empty, short or torn
+        # until the synced append returns, so it is only for a file whose reader detects
+        # that and has another copy whole (the state snapshot's slots: a crc trailer, and
+        # a save never goes to the slot holding the newest whole snapshot). Saves a
+        # write()'s temp file, rename and reopen on every snapshot (~270 B of heap).
+        self.close()
+        paths = self._paths_of(name)
+        created = _HAS_FSYNC and not self._exists(name)
+        f = open(paths[0], "wb")
+        self._append_file = f
+        self._append_name = name
+        try:
+            self._write_all(f, data)
+        except Exception:
+            self.close()
+            raise
+        if created:
+            self._sync_dir()
+
     def _append(self, name, data, sync):
-        path = self._path(name)
         created = False
         f = self._append_file
         if f is None or self._append_name != name:
+            path = self._path(name)  # only to open: the open file's name was checked
             self.close()
             created = _HAS_FSYNC and not self._exists(name)
             f = open(path, "ab")
@@ -189,6 +202,18 @@ class FileFlash:
                 out.append(entry)
         out.sort()
         return out
+
+    def _paths_of(self, name):
+        # The few names written whole (snapshot slots, the log's meta, the counter) come
+        # back every ack: their path and temp path are kept rather than built again.
+        paths = self._write_paths.get(name)
+        if paths is None:
+            path = self._path(name)
+            paths = (path, path + TEMP_SUFFIX)
+            if len(self._write_paths) >= _WRITE_PATHS_MAX:
+                self._write_paths.clear()
+            self._write_paths[name] = paths
+        return paths
 
     def _path(self, name):
         # One-entry cache: the event log appends to the same segment name again and
