@@ -183,6 +183,10 @@ class Gateway:
         self._poll_link = hasattr(board, "link_writable")
         self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
+        # Kept encodings, rewritten in place on every save and every command: the
+        # interlocks' CBOR (the snapshot's) and the command counter's (auth.cbor).
+        self._il_cbor = bytearray()
+        self._counter_cbor = bytearray()
         # The last _RING events logged, to push without reading them back (_stash).
         self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
         self._ring_time = [0] * (_RING_MASK + 1)
@@ -352,9 +356,11 @@ class Gateway:
             self.lost_events += 1
 
     def _save_state(self):
-        self.snapshots.save(
-            self.log.last_seq, self.zone, cbor.dumps(self.il.snapshot()), self.sealed
-        )
+        # The interlocks' CBOR into the kept buffer (no bytes copy of it per save).
+        blob = self._il_cbor
+        blob[0:] = b""
+        cbor.encode_into(blob, self.il.snapshot())
+        self.snapshots.save(self.log.last_seq, self.zone, blob, self.sealed)
         self._dirty = False
 
     # ---- the loop ----
@@ -636,7 +642,11 @@ class Gateway:
             raise
         self._in_command = True  # authentic: what follows is a command, logged as one
         try:
-            store.write_cbor(self.flash, store.COUNTER_FILE, counter)
+            # Encoded into the kept buffer (store.read_counter reads it back as CBOR).
+            buf = self._counter_cbor
+            buf[0:] = b""
+            cbor.encode_into(buf, counter)
+            self.flash.write(store.COUNTER_FILE, buf)
         except OSError:
             # Not persisted: acting now would let a replay through after a power cut.
             raise ProtocolError(E_INTERNAL, "could not persist the command counter", None)

@@ -91,11 +91,15 @@ def _unsigned_copy(envelope):
     return unsigned
 
 
-def _tag(inner_pad, outer_pad, envelope, counter):
+def _tag(inner_pad, outer_pad, envelope, counter, msg=None):
+    # msg: a bytearray to encode into (the gateway keeps one: no buffer per command).
     unsigned = _unsigned_copy(envelope)
     unsigned[_KEY_COUNTER] = counter
     # Encoded into a bytearray the hash reads as it is (dumps would copy it to bytes).
-    msg = bytearray()
+    if msg is None:
+        msg = bytearray()
+    else:
+        msg[0:] = b""
     cbor.encode_into(msg, unsigned)
     return _hmac_with_pads(inner_pad, outer_pad, msg)[:TAG_LEN]
 
@@ -118,6 +122,7 @@ class Verifier:
             )
         self._inner_pad, self._outer_pad = _pads(key)
         self.last_counter = last_counter
+        self._msg = bytearray()  # the signed envelope's encoding, rewritten per command
 
     def verify(self, envelope):
         if not isinstance(envelope, dict):
@@ -144,7 +149,7 @@ class Verifier:
             raise AuthError(
                 E_AUTH_BAD, "auth tag is %d bytes, expected %d" % (len(tag), TAG_LEN), "tag"
             )
-        expected = _tag(self._inner_pad, self._outer_pad, envelope, counter)
+        expected = _tag(self._inner_pad, self._outer_pad, envelope, counter, self._msg)
         if not _tags_equal(expected, tag):
             raise AuthError(E_AUTH_BAD, "auth tag does not verify under this key", "tag")
         # Checked after the tag so that "replay" always names an authentic, already-seen command.
