@@ -5,6 +5,7 @@
 # boot in phases with the watchdog fed between them, the roster and the state snapshot
 # in binary slots on flash (newest whole slot wins), and allocation-free lookups.
 import gc
+import sys
 
 from apprig import KEY, NOW_S, Rig, fresh_root, of_kind, roster_entry
 from fakeboard import FakeBoard
@@ -484,6 +485,24 @@ def test_a_signed_command_allocates_no_encoding_per_command():
     assert used <= 720, used
     gw._in_command = False
     assert store.read_counter(rig.board.flash) == gw.verifier.last_counter
+
+
+def test_letting_go_of_the_rare_commands_costs_nothing_when_they_are_not_loaded():
+    # After every command (an ack, a status): no module name built to unload nothing.
+    rig = staffed()
+    gw = rig.gw
+    rig.call("status")
+    assert "gateway.commands" not in sys.modules
+    assert _alloc(gw._let_commands_go, 20) == 0
+    gw._job = 1  # a long command under way holds the module: not let go
+    sys.modules["gateway.commands"] = sys  # a stand-in: unload() only drops the entry
+    gw._let_commands_go()
+    assert sys.modules.get("gateway.commands") is sys
+    gw._job = None
+    gw._let_commands_go()  # done: let go
+    assert "gateway.commands" not in sys.modules
+    rig.call("config-get")  # a rare command: imported, answered, let go
+    assert "gateway.commands" not in sys.modules
 
 
 # ---- a roster commit over several steps ----

@@ -613,7 +613,8 @@ class Gateway:
     def _let_commands_go(self):
         # gateway/commands.py leaves the heap when no command of its is under way: a
         # roster load between its parts and a commit (its generator in _job) hold it.
-        if self._job is None and self._roster_load is None:
+        # Only when it is loaded: unload() builds its module's name (48 B per command).
+        if self._job is None and self._roster_load is None and "gateway.commands" in sys.modules:
             store.unload("commands")
 
     def _room_for(self, code, body):
