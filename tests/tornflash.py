@@ -174,6 +174,15 @@ class TornFlash:
             self.inner.remove(name)
         self._die()
 
+    def remove_numbered(self, fmt, n):
+        # As remove(fmt % n), FileFlash's one-step path for numbered files.
+        if not self._cut_now("remove", fmt % n, 1):
+            self.inner.remove_numbered(fmt, n)
+            return
+        if self._after >= 1:
+            self.inner.remove_numbered(fmt, n)
+        self._die()
+
     def _alive(self):
         if self.dead:
             raise PowerCut("the power is off")

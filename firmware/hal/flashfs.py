@@ -33,6 +33,7 @@ class FileFlash:
         self._append_file = None
         self._append_name = None
         self._write_paths = {}  # name -> (path, temp path), for write()
+        self._path_fmts = {}  # name format -> path format, for remove_numbered()
         try:
             os.mkdir(root)
         except OSError:
@@ -190,6 +191,27 @@ class FileFlash:
             os.remove(path)
         except OSError:
             if self._exists(name):
+                raise
+            return
+        self._sync_dir()
+
+    def remove_numbered(self, fmt, n):
+        # remove(fmt % n), its path made in one step from a kept folder + fmt: the event
+        # log removes a numbered segment per 8 acked events, and a name string beside
+        # each path is 32 B more of an ack's heap. fmt is checked once (a valid name for
+        # n = 0, one integer conversion).
+        path_fmt = self._path_fmts.get(fmt)
+        if path_fmt is None:
+            self._path(fmt % 0)  # raises ValueError for a bad name
+            if len(self._path_fmts) >= _WRITE_PATHS_MAX:
+                self._path_fmts.clear()
+            path_fmt = self._dir.replace("%", "%%") + fmt
+            self._path_fmts[fmt] = path_fmt
+        self.close()
+        try:
+            os.remove(path_fmt % n)
+        except OSError:
+            if self._exists(fmt % n):
                 raise
             return
         self._sync_dir()
