@@ -507,7 +507,7 @@ class Gateway:
         n = b.link_read(self._rx)
         if n <= 0:
             return
-        for payload in self._decoder.feed(self._rx[:n]):
+        for payload in self._decoder.feed(self._rx, n):  # no copy of the bytes read
             self._handle(payload)
 
     def _send(self, envelope):
