@@ -377,6 +377,27 @@ def test_a_snapshot_save_rewrites_the_other_slot_in_place_and_leaves_the_newest_
     assert not rig.gw.system & app.SYS_STATE_LOST and rig.gw.zone.count == 1
 
 
+def test_with_no_whole_snapshot_a_save_writes_its_header_atomically():
+    # Rewriting in place is safe only beside a whole snapshot (the other slot).
+    rig = staffed()
+    fl = rig.board.flash
+    s = rig.gw.snapshots
+    for name in snapshot.SLOTS:
+        fl.remove(name)
+    s._slot = -1
+    calls = []
+    write = fl.write
+    rewrite = fl.rewrite_unsynced
+    fl.write = lambda name, data: (calls.append(("write", name)), write(name, data))
+    fl.rewrite_unsynced = lambda name, data: (calls.append(("rewrite", name)), rewrite(name, data))
+    rig.gw._save_state()
+    assert calls == [("write", snapshot.SLOTS[0])], calls
+    rig.gw._save_state()  # now beside a whole one: in place
+    assert calls[1:] == [("rewrite", snapshot.SLOTS[1])], calls
+    fl.write = write
+    fl.rewrite_unsynced = rewrite
+
+
 def test_a_slot_rewritten_in_place_replaces_the_file_and_takes_the_appends_after_it():
     fl = FileFlash(fresh_root())
     fl.write("s", b"an older, longer snapshot")

@@ -85,7 +85,9 @@ class Snapshots:
         # The slot is rewritten in place where the flash can (no temp file and rename):
         # this slot does not hold the newest whole snapshot, and until the trailer's
         # synced append returns its crc fails, so a cut anywhere leaves boot the other.
-        start = getattr(fl, "rewrite_unsynced", None)
+        # In place only beside a whole snapshot: with none yet (the first save, or both
+        # slots damaged) the header goes through write() as it always did.
+        start = getattr(fl, "rewrite_unsynced", None) if self._slot >= 0 else None
         if start is None:
             fl.write(name, head)
         else:
