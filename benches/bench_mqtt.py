@@ -14,6 +14,8 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from wire_sample import events_batch
 
 from gatewire import cbor, frame
@@ -64,6 +66,38 @@ class Counter:
     def close(self):
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def paho_alone_us(cfg, protocol, n=N_THROUGHPUT, window=20):
+    # A bare paho loop publishing one event's payload n times at QoS 1, nothing else: what
+    # paho itself costs a message, in MQTT 5 (serve's) or 3.1.1 (issue 11 asked which).
+    payload = topics.EventTexts("bench", "G1", "face-1").event(event(1)).encode()
+    kw = {"clean_session": False} if protocol == paho.MQTTv311 else {}
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, "bench-paho-%d" % protocol, protocol=protocol, **kw
+    )
+    client.max_inflight_messages_set(window)
+    client.username_pw_set(cfg.username, cfg.password)
+    acked = [0]
+    client.on_publish = lambda c, u, mid, rc, props: acked.__setitem__(0, acked[0] + 1)
+    if protocol == paho.MQTTv5:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        client.connect(cfg.host, cfg.port, 30, clean_start=False, properties=props)
+    else:
+        client.connect(cfg.host, cfg.port, 30)
+    while not client.is_connected():
+        client.loop(0.05)
+    c0 = time.process_time()
+    sent = 0
+    while acked[0] < n:
+        while sent < n and sent - acked[0] < window:
+            client.publish("shaftgate/bench/event/G1", payload, qos=1)
+            sent += 1
+        client.loop(0.05)
+    used_s = time.process_time() - c0
+    client.disconnect()
+    return used_s / n * 1e6
 
 
 def open_db(path):
@@ -165,6 +199,8 @@ def run():
             acked_s, received_s, got = throughput(folder, cfg)
             cpu_us = cpu_per_message_us(folder, cfg)
             lat = latency(folder, cfg)
+            v5_us = paho_alone_us(cfg, paho.MQTTv5)
+            v311_us = paho_alone_us(cfg, paho.MQTTv311)
         finally:
             broker.stop()
         per_row = disk(folder)
@@ -188,6 +224,12 @@ def run():
             % (N_LATENCY, LATENCY_RATE_PER_S),
             ["percentile", "ms"],
             [("p50", pct(lat, 50)), ("p99", pct(lat, 99)), ("max", lat[-1])],
+        ),
+        (
+            "MQTT: paho alone, QoS 1, window 20, %d messages (no outbox, no subscriber)"
+            % N_THROUGHPUT,
+            ["protocol", "CPU per message, us"],
+            [("MQTT 5 (serve's)", v5_us), ("MQTT 3.1.1, clean_session False", v311_us)],
         ),
         (
             "MQTT: outbox on disk while the broker is away",

@@ -12,12 +12,15 @@ from gateway.roster import Roster
 from gatewire import auth, cbor, frame, messages
 from hal.flashfs import FileFlash
 
-try:
-    # The host's signing (auth.Signer), imported with the bench's own code: a board never
-    # holds it, so no figure of the gateway's heap may (absent before gatewire/signing.py).
-    from gatewire import signing  # noqa: F401
-except ImportError:
-    pass
+# The host's side of gatewire (messages.request from gatewire/specs.py, auth.Signer from
+# gatewire/signing.py) is imported with the bench's own code: a board never holds it, so
+# no figure of the gateway's heap may (either is absent from a tree before it existed).
+_HOST_SIDE = []
+for _name in ("specs", "signing"):
+    try:
+        _HOST_SIDE.append(__import__("gatewire." + _name))
+    except ImportError:
+        pass
 
 NOW_S = 1749960000
 ROSTER = 2000

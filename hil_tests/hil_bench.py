@@ -254,6 +254,9 @@ class Gate:
         )
         self.link_open = True
         self.inside = set()  # tags the scenario has walked in and not out
+        # The mine clock when the last batch's crossings were complete (settled), before
+        # the doorway's window ran out: when the gateway counts them in or out.
+        self.crossed_s = None
         self.report = bench.report
 
     # ---- the link ----
@@ -386,6 +389,7 @@ class Gate:
                     self.io.read_tag(second, tag)
             self.io.sync()
             self.bench.advance(SETTLE_S)
+            self.crossed_s = self.bench.now_s()
             if into:
                 self.inside.update(batch)
             else:

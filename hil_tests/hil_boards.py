@@ -27,6 +27,14 @@ from shaftgate.vboard import BoardTimeout, VirtualBoard
 OUTER = 0
 INNER = 1
 OUTPUT_NAMES = ("lamp", "sounder", "work_relay", "hot_relay", "entry_refused")
+# Steps of the gateway firmware a virtual board's sync() waits for once its inputs are
+# consumed, all at the clock as it stands: the firmware takes two to finish reacting to
+# an instant (gateway/app.py judges the evacuation's zone clear from the count before that
+# step's crossings settle, so a count reaching 0 is judged clear in the next step). A real
+# board runs many steps a second; with one, the next advance() could land before that
+# second step when the host answers quickly and after it when the host is slow, so what
+# the firmware records (ZONE_CLEAR's time) would hang on the host's load.
+SETTLE_STEPS = 2
 
 
 class BenchError(Exception):
@@ -194,7 +202,7 @@ class SimBoard(BoardUnderTest):
         self.vb.advance(seconds)
 
     def sync(self, timeout_s=10.0):
-        self.vb.sync(timeout_s)
+        self.vb.sync(timeout_s, steps=SETTLE_STEPS)
 
     def outputs(self):
         return _sim_outputs(self.vb.outputs())

@@ -104,10 +104,25 @@ class Reply:
         return "<error %s %d %r field=%r>" % (self.name, self.code, self.text, self.field)
 
 
+def rig_in_parts(**kw):
+    # A Rig whose gateway boots one phase per part, for a test in parts
+    # (tests/hostcalls.py): `rig = yield from rig_in_parts(...)`. Each part is a call of
+    # its own under the MicroPython runner, so no one call is charged the whole boot.
+    rig = Rig(staged=True, **kw)
+    yield
+    while rig.gw.boot_step():
+        yield
+    return rig
+
+
 class Rig:
     # config: a dict laid over face_config(), bytes written as config.cbor as they are,
     # or None for no config file at all. key None: an unprovisioned gateway.
-    def __init__(self, config=(), key=KEY, cameras=1, rtc_s=NOW_S, board_class=FakeBoard):
+    def __init__(
+        self, config=(), key=KEY, cameras=1, rtc_s=NOW_S, board_class=FakeBoard, staged=False
+    ):
+        # staged: the gateway boots one phase per boot_step() (a test in parts yields
+        # between them, tests/hostcalls.py); else it is booted on return.
         self.root = fresh_root()
         self.cameras = cameras
         self.board_class = board_class
@@ -140,7 +155,7 @@ class Rig:
         self.last_gas = None  # (ms, ch4, co, flags) as last fed since boot
         self.step_now_s = rtc_s  # the wall clock the last step ran with
         self.on_step = None  # called after every step of the gateway
-        self.gw = app.Gateway(self.board)
+        self.gw = app.Gateway(self.board, staged=staged)
         self.decoder = frame.Decoder()
 
     # ---- time and inputs ----

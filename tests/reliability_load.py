@@ -128,8 +128,21 @@ def run(home, cages=3, up=False, seed=10, boards=2, profile="loose"):
     # profile: the virtual boards' (tests/board_fit.py: the firmware does not fit the
     # pico heap with a roster loaded yet, issue 9); None keeps the session's.
     home = Path(home)
+    # Set for the boards serve starts, and put back after: a test session's later tests
+    # keep the session's profile.
+    saved = os.environ.get(profiles.ENV)
     if profile is not None:
         os.environ[profiles.ENV] = profile
+    try:
+        return _run(home, cages, up, seed, boards)
+    finally:
+        if saved is None:
+            os.environ.pop(profiles.ENV, None)
+        else:
+            os.environ[profiles.ENV] = saved
+
+
+def _run(home, cages, up, seed, boards):
     rng = random.Random(seed)
     broker = TestMosquitto(home / "broker").start()
     mine = Mine(home / "mine", boards, broker='host = "127.0.0.1"\nport = %d' % broker.port)

@@ -142,7 +142,7 @@ CATALOGUE = (
         "hot-permit-swap",
         "hot-work relay stays on from one ticket to the next",
         GW + "interlocks.py",
-        "if self.hot_relay and slot >= 0 and self.permits.ids[slot] != self._hot_permit:",
+        "if self.hot_relay and slot >= 0 and book is not None and book.ids[slot] != self._hot_permit:",
         "if False:",
         IL_TESTS,
     ),

@@ -387,6 +387,49 @@ def test_ticks_wrap_like_micropython_and_beats_follow(make_board):
         board.wait_outputs(lambda o: not o["hot_relay"], 5)
 
 
+# A firmware that, like gateway/app.py with a zone's count, finishes reacting to an input
+# one step after it read it: it says when it read the gas sample and when it reacted.
+TWO_STEP_FIRMWARE = r"""
+class TwoStep:
+    def __init__(self, board):
+        self.board = board
+        self.gas = [0, 0, 0]
+        self.read_at = None
+
+    def step(self):
+        b = self.board
+        b.feed_watchdog()
+        if self.read_at is not None:
+            b.link_write(b"read %d reacted %d\n" % (self.read_at, b.ticks_ms()))
+            self.read_at = None
+        if b.read_gas(self.gas):
+            self.read_at = b.ticks_ms()
+
+
+def start(board):
+    return TwoStep(board)
+"""
+
+
+def test_a_sync_of_two_steps_has_both_at_the_clock_it_found(make_board, fw_dir):
+    # The HIL bench syncs for two steps (hil_tests/hil_boards.py SETTLE_STEPS) and then
+    # moves the clock at once. Steps 200 ms apart: a host answering a one-step sync is
+    # always back with its advance before the second step, which would then react 30 s
+    # late; a two-step sync must not return until that step has run.
+    (fw_dir / "two_step_boot.py").write_text(TWO_STEP_FIRMWARE)
+    board = make_board(entry="two_step_boot", step_interval_ms=200, gas_sample_ms=60000)
+    with open_port(board) as port:
+        for _ in range(3):
+            board.gas(20000, 0)  # sampled at the next step (the sample is due at once)
+            board.sync(steps=2)
+            board.advance(30)
+            words = port.readline().split()
+            assert words[:1] == [b"read"], words
+            read_ms, reacted_ms = int(words[1]), int(words[3])
+            # Only real time between the two steps (200 ms a step, more on a busy host).
+            assert 0 <= reacted_ms - read_ms < 30000, words
+
+
 def test_power_cut_kills_at_once_and_power_on_restores_flash(board):
     with open_port(board) as port:
         board.video(0, True)

@@ -7,7 +7,9 @@ import gc
 import sys
 
 from gateway import events as ev
+from gateway import interlocks as il_mod
 from gateway import reasons, roles, store
+from gateway import zone as zone_mod
 from gateway.caps import (
     CLOCK_MAX_S,
     EPOCH_S,
@@ -166,6 +168,11 @@ class Gateway:
     rejects: RejectTally
     roster: Roster
     snapshots: Snapshots
+    # and by gateway/build.py's install (boot and config-set)
+    zone: "zone_mod.Zone"
+    il: "il_mod.Interlocks"
+    cfg: dict
+    sealed: bool
     _fs_bytes: int
 
     def __init__(self, board, staged=False):

@@ -205,7 +205,7 @@ class Interlocks:
         # After a tick: no permit, no fire watch and the hot-work relay off, so nothing of
         # the book is state any more (an empty book's reasons are WHY_NO_PERMIT as well).
         hw = self.hotwork
-        if hw.watching or self.permits.count or self.hot_relay or hw.alarm:
+        if hw is None or hw.watching or hw.book.count or self.hot_relay or hw.alarm:
             return
         self.hotwork = None
         self.permits = None
@@ -274,7 +274,8 @@ class Interlocks:
             if now_clock(self._now_s, self._epoch_s) <= 0:
                 hot |= WHY_CLOCK_UNSET
             slot = -1
-        if self.hot_relay and slot >= 0 and self.permits.ids[slot] != self._hot_permit:
+        book = self.permits
+        if self.hot_relay and slot >= 0 and book is not None and book.ids[slot] != self._hot_permit:
             hot |= WHY_PERMIT_CHANGED  # R-HOT-1: off between two tickets, however short
         self.work_reasons = work
         self.hot_reasons = hot
@@ -288,11 +289,13 @@ class Interlocks:
         if may_raise and not work and not self.work_relay:
             self.work_relay = True
             self._emit(events.WORK_ON, 0, 0, 0)
-        if may_raise and not hot and not self.hot_relay:
+        if may_raise and not hot and not self.hot_relay and hw is not None:
+            # (hot == 0 only with a permit in its window: hw is held then.)
+            book = hw.book
             self.hot_relay = True
-            self._hot_permit = self.permits.ids[slot]
-            self._hot_job = self.permits.jobs[slot]
-            self._emit(events.HOT_ON, self._hot_permit, self._hot_job, self.permits.watchers[slot])
+            self._hot_permit = book.ids[slot]
+            self._hot_job = book.jobs[slot]
+            self._emit(events.HOT_ON, self._hot_permit, self._hot_job, book.watchers[slot])
         alarms = 0
         if evac:
             alarms |= ALARM_EVACUATION
@@ -320,7 +323,7 @@ class Interlocks:
         hw = self.hotwork
         return [
             SNAPSHOT_VERSION,
-            [] if hw is None else self.permits.entries(),
+            [] if hw is None else hw.book.entries(),
             [] if hw is None else hw.watches(),
             self.evacuation.snapshot(),
             self.gas.snapshot(),
@@ -337,7 +340,7 @@ class Interlocks:
         if hw is None and (data[1] != [] or data[2] != []):
             hw = self._hot_work()  # permits or watches to restore (or lists to refuse)
         if hw is not None:
-            self.permits.check_entries(data[1])
+            hw.book.check_entries(data[1])
             hot = 0
             for e in data[1]:
                 if e[6] & _HOT:
@@ -355,7 +358,7 @@ class Interlocks:
                 if type(v) is not int or v < 0 or v > 0x3FFFFFFF or (i == 3 and v > 999):
                     raise bad_field("gas", "exceedance fields are small non-negative integers")
         if hw is not None:
-            self.permits.restore(data[1])
+            hw.book.restore(data[1])
             hw.restore_watches(data[2], now_ms)
         self.evacuation.restore(data[3], now_ms)
         self.gas.restore(gas, now_ms)

@@ -278,16 +278,23 @@ def _reply_of(i):
     return _T[i + 5] << 8 | _T[i + 6]
 
 
-# body_spec(), reply_spec(), CATALOGUE and describe() give the schema as the tuples above
-# for the docs and tools; gatewire/specs.py decodes them (the board never imports it).
+# The host's side is gatewire/specs.py, which the board never imports: building a request
+# (request), a type's code by name (code_of), and the schema as the tuples above for the
+# docs and tools (body_spec, reply_spec, describe, CATALOGUE). They are this module's
+# attributes as well, through __getattr__.
+_HOST_SIDE = ("request", "code_of", "body_spec", "reply_spec", "describe")
 
 
 def __getattr__(name):
-    # messages.CATALOGUE: (code, name, mutating, body fields) per type
-    if name == "CATALOGUE":
+    # CATALOGUE: (code, name, mutating, body fields) per type
+    if name in _HOST_SIDE or name == "CATALOGUE":
         from gatewire import specs
 
-        return specs.catalogue()
+        # getattr: what the host's type checker reads as Any (messages.request(...) is
+        # a call of it, never of the catalogue's tuple)
+        if name == "CATALOGUE":
+            return getattr(specs, "catalogue")()  # noqa: B009
+        return getattr(specs, name)
     raise AttributeError(name)
 
 
@@ -307,36 +314,9 @@ def message_class(code):
     return None
 
 
-def code_of(name):
-    return _T[_type_named(name)]
-
-
 def name_of(code):
     i = _type_by_code(code)
     return _W[_T[i + 1]] if i >= 0 else None
-
-
-def body_spec(type_name_or_code):
-    # (T_MAP, fields, orders, label) of a type's body; an OK body is reply_spec()'s
-    if type(type_name_or_code) is int:
-        i = _type_by_code(type_name_or_code)
-        if i < 0:
-            raise ProtocolError(
-                E_UNKNOWN_TYPE, "unknown message type %d" % type_name_or_code, "type"
-            )
-    else:
-        i = _type_named(type_name_or_code)
-    from gatewire import specs
-
-    return specs.spec_at(_body_of(i))
-
-
-def reply_spec(request):
-    # The body of the OK reply to a request (name or code)
-    o = _reply_of(_request_type(request))
-    from gatewire import specs
-
-    return specs.spec_at(o)
 
 
 def _request_type(request):
@@ -351,13 +331,6 @@ def _request_type(request):
 
 def _range(lo, hi):
     return ("%d" % lo) if lo == hi else ("%d..%d" % (lo, hi))
-
-
-def describe(spec):
-    # the text of a spec tuple (body_spec()'s), as error texts word it
-    from gatewire import specs
-
-    return specs.describe(spec)
 
 
 def _describe(o):
@@ -659,14 +632,6 @@ def _check_id(req_id, lo, what):
             "%s id must be an int in %d..%d, got %s" % (what, lo, REQ_ID_MAX, _got(req_id)),
             "id",
         )
-
-
-def request(type_name, req_id, **fields):
-    t = _type_named(type_name)
-    if _reply_of(t) == _NO_REPLY:
-        raise ProtocolError(E_UNKNOWN_TYPE, "'%s' is not a request" % type_name, "type")
-    _check_id(req_id, 1, "request")
-    return {KEY_TYPE: _T[t], KEY_ID: req_id, KEY_BODY: _build_body(_body_of(t), fields)}
 
 
 def reply(type_name, req_id, **fields):

@@ -1,11 +1,17 @@
 # The message schema as nested tuples (the shapes listed in gatewire/messages.py), decoded
-# from messages' compact tables for the docs (docs/protocol.md), tools and tests. Host side:
-# the board validates on the tables in place and never imports this module.
+# from messages' compact tables for the docs (docs/protocol.md), tools and tests, and the
+# rest of the host's side of messages: building a request, a type's code by name. The
+# board validates on the tables in place, answers and never imports this module; these
+# are messages' attributes of the same names on the host (messages.__getattr__).
+from gatewire.errors import E_UNKNOWN_TYPE, ProtocolError
 from gatewire.messages import (
     _N,
     _S,
     _T,
     _W,
+    KEY_BODY,
+    KEY_ID,
+    KEY_TYPE,
     T_BOOL,
     T_BYTES,
     T_DICT,
@@ -16,8 +22,14 @@ from gatewire.messages import (
     T_STR,
     T_TUPLE,
     _body_of,
+    _build_body,
+    _check_id,
     _off,
     _range,
+    _reply_of,
+    _request_type,
+    _type_by_code,
+    _type_named,
 )
 
 # messages._TYPE_SIZE: a const() there, so not an attribute under MicroPython
@@ -122,3 +134,39 @@ def describe(spec):
     if kind == T_DICT:
         return "map of %s entries, str key -> value" % _range(spec[1], spec[2])
     return " or ".join([describe(s) for s in spec[1]])
+
+
+# ---- the host's side of gatewire.messages ----
+
+# messages._NO_REPLY: a const() there, so not an attribute under MicroPython
+_NO_REPLY = 0xFFFF
+
+
+def request(type_name, req_id, **fields):
+    t = _type_named(type_name)
+    if _reply_of(t) == _NO_REPLY:
+        raise ProtocolError(E_UNKNOWN_TYPE, "'%s' is not a request" % type_name, "type")
+    _check_id(req_id, 1, "request")
+    return {KEY_TYPE: _T[t], KEY_ID: req_id, KEY_BODY: _build_body(_body_of(t), fields)}
+
+
+def code_of(name):
+    return _T[_type_named(name)]
+
+
+def body_spec(type_name_or_code):
+    # (T_MAP, fields, orders, label) of a type's body; an OK body is reply_spec()'s
+    if type(type_name_or_code) is int:
+        i = _type_by_code(type_name_or_code)
+        if i < 0:
+            raise ProtocolError(
+                E_UNKNOWN_TYPE, "unknown message type %d" % type_name_or_code, "type"
+            )
+    else:
+        i = _type_named(type_name_or_code)
+    return spec_at(_body_of(i))
+
+
+def reply_spec(request):
+    # The body of the OK reply to a request (name or code)
+    return spec_at(_reply_of(_request_type(request)))

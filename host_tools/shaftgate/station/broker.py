@@ -234,6 +234,11 @@ class EmbeddedMosquitto:
         p = self._proc
         return p is not None and p.poll() is None
 
+    @property
+    def pid(self):
+        p = self._proc
+        return p.pid if p is not None else None
+
     def start(self):
         if self._thread is not None:
             raise RuntimeError("embedded mosquitto already started")

@@ -211,9 +211,14 @@ class GatewayLink(threading.Thread):
         self.state.connected = True
         record = self.record = self.station.event_record(gw.id)
         chain_retry_at = 0.0
+        first = True
         while not self._halt.is_set():
             self._run_orders(client)
-            client.wait_for_events(POLL_S)
+            if not first:
+                # The first poll goes at once: what the gateway logged while the link was
+                # down is owed to the record now, not a poll interval later.
+                client.wait_for_events(POLL_S)
+            first = False
             self._run_orders(client)
             began = time.monotonic()
             asked = time.time()

@@ -4,7 +4,8 @@ It owns every serial link (a thread each, station/links.py), records every event
 SQLite before acknowledging it (station/store.py), raises the mine-wide alarms
 (station/alarms.py), answers the CLI and the view on a local socket (station/control.py)
 and, unless --no-publish, owes every event, zone state, headcount, alarm and link change
-to MQTT through the outbox (station/outbox.py, station/mqtt.py).
+to MQTT through the outbox (station/outbox.py; station/mqtt.py publishes it from a child
+process, station/mqtt_process.py).
 """
 
 import json
@@ -79,7 +80,7 @@ class Station:
 
     def _start_publisher(self, broker):
         from shaftgate.station import broker as broker_mod
-        from shaftgate.station.mqtt import MqttPublisher
+        from shaftgate.station.mqtt_process import PublisherProcess
 
         if broker is None:
             broker = broker_mod.BrokerConfig.from_table(
@@ -90,7 +91,8 @@ class Station:
             self.broker = broker_mod.EmbeddedMosquitto(self.site.database.parent / "mosquitto")
             broker = self.broker.start()
         self.broker_config = broker
-        self.publisher = MqttPublisher(
+        # In a process of its own: it runs on another core than the link threads.
+        self.publisher = PublisherProcess(
             self.site.database, broker, self.site.mine_id, "shaftgate-serve-%s" % self.site.mine_id
         )
         self.publisher.start()

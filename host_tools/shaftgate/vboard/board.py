@@ -165,7 +165,9 @@ class VirtualBoard:
                 raise
             raise BoardError("virtual board: cannot build the firmware image: %s" % e) from e
         try:
-            hal_cost = board_hal_cost(image, self.profile.get("board_hal") or (), self.repo)
+            hal_cost = board_hal_cost(
+                image, self.profile.get("board_hal") or (), self.repo, node=self._node
+            )
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
             raise BoardError("virtual board: %s" % e) from e
         self._settings = {
@@ -508,15 +510,17 @@ class VirtualBoard:
         board a time-set that agrees with its advanced clock."""
         return time.time() + self._advanced_ms / 1000
 
-    def sync(self, timeout_s=5.0):
+    def sync(self, timeout_s=5.0, steps=1):
         """Wait until the firmware has consumed every tag read and link byte sent so far and
-        then completed one more step. Needs a firmware that reads its inputs."""
+        then completed `steps` more steps, all at the clock as advanced so far (what it
+        does in them cannot see a later advance()). Needs a firmware that reads its inputs."""
+        _check_int("steps", steps, 1, 1000)
         with self._lock:
             self._sync_next += 1
             sync_id = self._sync_next
             proc = self._proc
             self._raise_if_crashed()
-            if not self._send({"sync": sync_id}):
+            if not self._send({"sync": sync_id, "steps": steps}):
                 raise BoardError("board %s is not running" % self.name)
             deadline = time.monotonic() + timeout_s
             while sync_id not in self._synced:

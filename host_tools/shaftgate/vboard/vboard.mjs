@@ -1062,7 +1062,8 @@ function sendOutputs() {
 }
 
 // ---- supervisor messages ----
-let syncWaiting = []; // [id, tags needed, rx bytes needed]
+// [id, tags needed, rx bytes needed, full steps wanted, step count once consumed (or null)]
+let syncWaiting = [];
 
 function readerLineBytes(read) {
   // "$TAG,<id>,<rssi>,<battery>*<checksum>\r\n" (docs/hardware.md)
@@ -1110,7 +1111,9 @@ function applyMessage(msg) {
     // Only jumps a person would notice: the demo advances in small steps many times a second.
     if (msg.advance >= 60000) log("clock advanced " + msg.advance + " ms");
   } else if ("sync" in msg) {
-    syncWaiting.push([msg.sync, tagsQueued, rxQueued]);
+    // "steps": how many full steps must follow (1 when not given, as before).
+    const n = Number.isInteger(msg.steps) && msg.steps > 0 ? msg.steps : 1;
+    syncWaiting.push([msg.sync, tagsQueued, rxQueued, n, null]);
   } else if ("mark" in msg) {
     window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0, mark: msg.mark };
   } else {
@@ -1272,19 +1275,27 @@ setInterval(() => {
 }, ALIVE_MS);
 
 function tick() {
-  // Syncs whose stimuli the firmware has consumed are answered after one more full step.
-  const answer = [];
-  const keep = [];
+  // Syncs whose stimuli the firmware has consumed are answered after as many more full
+  // steps as they asked for, every one of them at the clock the sync found (advances
+  // sent before it are applied by then). One step reads an input; what follows from it
+  // may take the firmware another (a zone count that reaches 0 in one step is judged
+  // clear in the next), so a supervisor that moves the clock straight after a one-step
+  // sync may have the second step see the jump, or not, by how fast the host answered.
   for (const s of syncWaiting) {
-    if (tagsTaken >= s[1] && rxTaken >= s[2]) answer.push(s[0]);
-    else keep.push(s);
+    if (s[4] === null && tagsTaken >= s[1] && rxTaken >= s[2]) s[4] = steps;
   }
-  syncWaiting = keep;
   shared[SH_STEP] = steps + 1;
   const [error] = runCall("step " + (steps + 1), vbStep);
   if (error) crash(error);
   steps++;
   sendOutputs();
+  const answer = [];
+  const keep = [];
+  for (const s of syncWaiting) {
+    if (s[4] !== null && steps - s[4] >= s[3]) answer.push(s[0]);
+    else keep.push(s);
+  }
+  syncWaiting = keep;
   for (const id of answer) send({ sync: id });
   if (BOARD_TIME) {
     // The loop's sleep_ms between steps: board time passes, the watchdog counts it.
