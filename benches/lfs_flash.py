@@ -81,6 +81,18 @@ class LfsFlash:
     def append_unsynced(self, name, data):
         self._append_to(name, data, False)
 
+    def rewrite_unsynced(self, name, data):
+        # FileFlash.rewrite_unsynced(): the file truncated and started afresh, unsynced,
+        # kept open for the appends that follow (littlefs makes it visible at their sync).
+        self.close()
+        self._append = lfs.file_open(
+            self.fs.fs,
+            "/" + name,
+            lfs.LFSFileFlag.wronly | lfs.LFSFileFlag.creat | lfs.LFSFileFlag.trunc,
+        )
+        self._append_name = name
+        lfs.file_write(self.fs.fs, self._append, bytes(data))
+
     def _append_to(self, name, data, sync):
         if self._append_name != name:
             self.close()

@@ -220,6 +220,41 @@ def test_ack_removes_only_wholly_acked_full_segments():
     verify_chain(_all(log), log.anchor_digest(), log.anchor_seq)
 
 
+def test_an_ack_removes_its_segments_by_number_without_a_name_each():
+    # FileFlash.remove_numbered: the path in one step (an ack's heap, 32 B a segment);
+    # the segment's name is built only for a flash without it.
+    flash, log = _new()
+    _fill(log, 10)  # segments 1-4, 5-8, 9-10
+    removed = []
+    inner_remove = flash.inner.remove_numbered
+
+    def spy(fmt, n):
+        removed.append(fmt % n)
+        inner_remove(fmt, n)
+
+    flash.inner.remove_numbered = spy
+    assert log.ack(8) == 2
+    assert removed == [_seg(1), _seg(5)]
+    assert flash.names() == [_seg(9), "evmeta"]
+    del flash.inner.remove_numbered
+    log2 = _reboot(flash)
+    assert (log2.acked, log2.anchor_seq, log2.removed_on_boot) == (8, 8, 0)
+
+
+def test_fileflash_removes_a_numbered_file_once_and_checks_the_format():
+    root = fresh_root() + "%d"  # a '%' in the folder is no conversion
+    fl = FileFlash(root)
+    fl.write("ev0000000a", b"x")
+    fl.write("ev0000000b", b"y")
+    fl.remove_numbered("ev%08x", 10)
+    assert fl.names() == ["ev0000000b"]
+    fl.remove_numbered("ev%08x", 10)  # idempotent, as remove()
+    assert fl.names() == ["ev0000000b"]
+    raises(ValueError, fl.remove_numbered, "x/%08x", 11)
+    raises(ValueError, fl.remove_numbered, "%s" + TEMP_SUFFIX, 11)
+    assert fl.names() == ["ev0000000b"]
+
+
 def test_since_still_serves_acked_records_left_in_a_segment():
     _, log = _new()
     _fill(log, 6)

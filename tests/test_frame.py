@@ -465,6 +465,25 @@ def test_refused_feed_changes_nothing():
     assert damaged(d) == 0
 
 
+def test_feed_takes_the_first_n_bytes_of_a_buffer_as_they_are():
+    # A board's receive buffer, fed with the count read into it: the bytes past n are
+    # stale and must not count, delimiters included.
+    payloads, stream = mixed_stream()
+    stale = b"\x00\x02x" * 13 + b"\x00"  # whole frames, but past n
+    for cut in (0, 1, len(stream) // 2, len(stream)):
+        d = frame.Decoder()
+        buf = bytearray(stream[:cut]) + stale
+        got = d.feed(buf, cut)
+        rest = bytearray(stream[cut:]) + bytearray(8)
+        got += d.feed(rest, len(stream) - cut)
+        assert got == payloads, cut
+    d = frame.Decoder()
+    raises(ValueError, d.feed, buf, len(buf) + 1)
+    raises(ValueError, d.feed, buf, -1)
+    raises(ValueError, d.feed, buf, True)
+    assert d.feed(frame.encode(b"ok")) == [b"ok"]
+
+
 def test_reset_forgets_partial_frame_and_counters():
     d = frame.Decoder()
     w = frame.encode(b"interrupted frame")

@@ -1,5 +1,6 @@
 # Power cuts for tests, on CPython and MicroPython alike. TornFlash wraps a Flash and
-# can cut the power part-way through a mutating call (write, append, truncate, remove),
+# can cut the power part-way through a mutating call (write, append, append_unsynced,
+# rewrite_unsynced, truncate, remove),
 # leaving on the real files exactly what a power loss at that byte leaves behind; after
 # that every call raises PowerCut until reboot() reopens the same files with a fresh Flash.
 import os
@@ -126,6 +127,34 @@ class TornFlash:
             self.inner.append(name, part)
         self._die()
 
+    def append_unsynced(self, name, data):
+        # As append(): what reached the file before the cut stays (unsynced bytes may
+        # reach it or not on a board; the writer syncs its last part and checks it).
+        data = bytes(data)
+        if not self._cut_now("append", name, len(data)):
+            self.inner.append_unsynced(name, data)
+            return
+        self.inner.append_unsynced(name, self._cut_part(data))
+        self._die()
+
+    def rewrite_unsynced(self, name, data):
+        # In place, not atomic (hal/flashfs.py): a cut leaves the file truncated to what
+        # was written of data so far, even nothing.
+        data = bytes(data)
+        if not self._cut_now("rewrite", name, len(data)):
+            self.inner.rewrite_unsynced(name, data)
+            return
+        self.inner.rewrite_unsynced(name, self._cut_part(data))
+        self._die()
+
+    def _cut_part(self, data):
+        if self._after >= len(data):
+            return data
+        part = data[: self._after]
+        if self._fill is not None:
+            part += bytes([self._fill]) * (len(data) - self._after)
+        return part
+
     def truncate(self, name, size):
         if not self._cut_now("truncate", name, size):
             self.inner.truncate(name, size)
@@ -143,6 +172,15 @@ class TornFlash:
             return
         if self._after >= 1:
             self.inner.remove(name)
+        self._die()
+
+    def remove_numbered(self, fmt, n):
+        # As remove(fmt % n), FileFlash's one-step path for numbered files.
+        if not self._cut_now("remove", fmt % n, 1):
+            self.inner.remove_numbered(fmt, n)
+            return
+        if self._after >= 1:
+            self.inner.remove_numbered(fmt, n)
         self._die()
 
     def _alive(self):

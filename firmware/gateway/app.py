@@ -190,6 +190,10 @@ class Gateway:
         self._poll_link = hasattr(board, "link_writable")
         self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
+        # Kept encodings, rewritten in place on every save and every command: the
+        # interlocks' CBOR (the snapshot's) and the command counter's (auth.cbor).
+        self._il_cbor = bytearray()
+        self._counter_cbor = bytearray()
         # The last _RING events logged, to push without reading them back (_stash).
         self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
         self._ring_time = [0] * (_RING_MASK + 1)
@@ -359,9 +363,11 @@ class Gateway:
             self.lost_events += 1
 
     def _save_state(self):
-        self.snapshots.save(
-            self.log.last_seq, self.zone, cbor.dumps(self.il.snapshot()), self.sealed
-        )
+        # The interlocks' CBOR into the kept buffer (no bytes copy of it per save).
+        blob = self._il_cbor
+        blob[0:] = b""
+        cbor.encode_into(blob, self.il.snapshot())
+        self.snapshots.save(self.log.last_seq, self.zone, blob, self.sealed)
         self._dirty = False
 
     # ---- the loop ----
@@ -508,7 +514,7 @@ class Gateway:
         n = b.link_read(self._rx)
         if n <= 0:
             return
-        for payload in self._decoder.feed(self._rx[:n]):
+        for payload in self._decoder.feed(self._rx, n):  # no copy of the bytes read
             self._handle(payload)
 
     def _send(self, envelope):
@@ -614,7 +620,8 @@ class Gateway:
     def _let_commands_go(self):
         # gateway/commands.py leaves the heap when no command of its is under way: a
         # roster load between its parts and a commit (its generator in _job) hold it.
-        if self._job is None and self._roster_load is None:
+        # Only when it is loaded: unload() builds its module's name (48 B per command).
+        if self._job is None and self._roster_load is None and "gateway.commands" in sys.modules:
             store.unload("commands")
 
     def _room_for(self, code, body):
@@ -643,7 +650,11 @@ class Gateway:
             raise
         self._in_command = True  # authentic: what follows is a command, logged as one
         try:
-            store.write_cbor(self.flash, store.COUNTER_FILE, counter)
+            # Encoded into the kept buffer (store.read_counter reads it back as CBOR).
+            buf = self._counter_cbor
+            buf[0:] = b""
+            cbor.encode_into(buf, counter)
+            self.flash.write(store.COUNTER_FILE, buf)
         except OSError:
             # Not persisted: acting now would let a replay through after a power cut.
             raise ProtocolError(E_INTERNAL, "could not persist the command counter", None)

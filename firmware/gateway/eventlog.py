@@ -337,8 +337,13 @@ class EventLog:
         if self._gaps:
             self._count_skipped()
         removed = 0
+        # By number where the flash can (FileFlash: the path in one step, no name).
+        remove_numbered = getattr(self._flash, "remove_numbered", None)
         while n_old:
-            self._flash.remove(self._segment_name(self._old_first[0]))
+            if remove_numbered is None:
+                self._flash.remove(self._segment_name(self._old_first[0]))
+            else:
+                remove_numbered(self._name_fmt, self._old_first[0])
             self._old_first.pop(0)
             self._old_last.pop(0)
             n_old -= 1

@@ -11,8 +11,8 @@
 #   the interlocks' snapshot as CBOR (small: permits, watches, evacuation, gas)
 #   columns tag u32 * rows, person u32 * rows, since_s u32 * rows, role, crew, flags u8 * rows
 #   trailer crc32 of everything before it
-# A save goes to the slot not holding the newest good snapshot, so a cut save leaves that
-# one whole; boot takes the valid slot with the highest generation. Reading one back into
+# A save goes to the slot not holding the newest good snapshot, rewritten in place, so a
+# cut save leaves that one whole; boot takes the valid slot with the highest generation. Reading one back into
 # the zone is boot-time code, in gateway/restore.py.
 import struct
 from binascii import crc32
@@ -82,7 +82,16 @@ class Snapshots:
         # synced: the whole slot is on flash when save returns, and a cut before that
         # leaves a slot whose crc fails, so boot takes the other one.
         put = getattr(fl, "append_unsynced", fl.append)
-        fl.write(name, head)
+        # The slot is rewritten in place where the flash can (no temp file and rename):
+        # this slot does not hold the newest whole snapshot, and until the trailer's
+        # synced append returns its crc fails, so a cut anywhere leaves boot the other.
+        # In place only beside a whole snapshot: with none yet (the first save, or both
+        # slots damaged) the header goes through write() as it always did.
+        start = getattr(fl, "rewrite_unsynced", None) if self._slot >= 0 else None
+        if start is None:
+            fl.write(name, head)
+        else:
+            start(name, head)
         crc = crc32(head)
         put(name, il_blob)
         crc = crc32(il_blob, crc)

@@ -33,6 +33,7 @@ class FileFlash:
         self._append_file = None
         self._append_name = None
         self._write_paths = {}  # name -> (path, temp path), for write()
+        self._path_fmts = {}  # name format -> path format, for remove_numbered()
         try:
             os.mkdir(root)
         except OSError:
@@ -59,16 +60,7 @@ class FileFlash:
 
     def write(self, name, data):
         self.close()
-        # The few names written whole (snapshot slots, the log's meta, the counter) come
-        # back every ack: their two paths are kept rather than built again (~130 B).
-        paths = self._write_paths.get(name)
-        if paths is None:
-            path = self._path(name)
-            paths = (path, path + TEMP_SUFFIX)
-            if len(self._write_paths) >= _WRITE_PATHS_MAX:
-                self._write_paths.clear()
-            self._write_paths[name] = paths
-        path, temp = paths
+        path, temp = self._paths_of(name)
         with open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
@@ -90,11 +82,33 @@ class FileFlash:
         # snapshot's crc trailer does).
         self._append(name, data, False)
 
+    def rewrite_unsynced(self, name, data):
+        # Starts the file afresh with data, in place (no temp file, no rename), unsynced,
+        # and keeps it open for the append_unsynced()/append() calls that write the rest
+        # (the last one synced). NOT atomic: a cut leaves the file empty, short or torn
+        # until the synced append returns, so it is only for a file whose reader detects
+        # that and has another copy whole (the state snapshot's slots: a crc trailer, and
+        # a save never goes to the slot holding the newest whole snapshot). Saves a
+        # write()'s temp file, rename and reopen on every snapshot (~270 B of heap).
+        self.close()
+        paths = self._paths_of(name)
+        created = _HAS_FSYNC and not self._exists(name)
+        f = open(paths[0], "wb")
+        self._append_file = f
+        self._append_name = name
+        try:
+            self._write_all(f, data)
+        except Exception:
+            self.close()
+            raise
+        if created:
+            self._sync_dir()
+
     def _append(self, name, data, sync):
-        path = self._path(name)
         created = False
         f = self._append_file
         if f is None or self._append_name != name:
+            path = self._path(name)  # only to open: the open file's name was checked
             self.close()
             created = _HAS_FSYNC and not self._exists(name)
             f = open(path, "ab")
@@ -181,6 +195,27 @@ class FileFlash:
             return
         self._sync_dir()
 
+    def remove_numbered(self, fmt, n):
+        # remove(fmt % n), its path made in one step from a kept folder + fmt: the event
+        # log removes a numbered segment per 8 acked events, and a name string beside
+        # each path is 32 B more of an ack's heap. fmt is checked once (a valid name for
+        # n = 0, one integer conversion).
+        path_fmt = self._path_fmts.get(fmt)
+        if path_fmt is None:
+            self._path(fmt % 0)  # raises ValueError for a bad name
+            if len(self._path_fmts) >= _WRITE_PATHS_MAX:
+                self._path_fmts.clear()
+            path_fmt = self._dir.replace("%", "%%") + fmt
+            self._path_fmts[fmt] = path_fmt
+        self.close()
+        try:
+            os.remove(path_fmt % n)
+        except OSError:
+            if self._exists(fmt % n):
+                raise
+            return
+        self._sync_dir()
+
     def names(self):
         self.close()
         out = []
@@ -189,6 +224,18 @@ class FileFlash:
                 out.append(entry)
         out.sort()
         return out
+
+    def _paths_of(self, name):
+        # The few names written whole (snapshot slots, the log's meta, the counter) come
+        # back every ack: their path and temp path are kept rather than built again.
+        paths = self._write_paths.get(name)
+        if paths is None:
+            path = self._path(name)
+            paths = (path, path + TEMP_SUFFIX)
+            if len(self._write_paths) >= _WRITE_PATHS_MAX:
+                self._write_paths.clear()
+            self._write_paths[name] = paths
+        return paths
 
     def _path(self, name):
         # One-entry cache: the event log appends to the same segment name again and

@@ -170,14 +170,19 @@ class Decoder(object):
         self._zero_due = False  # the previous block ended with an implied zero
         self._skipping = False  # oversize: drop everything up to the next zero
 
-    def feed(self, chunk):
+    def feed(self, chunk, n=None):
+        # n: only chunk[:n] is new (a board's receive buffer, read into in place: fed
+        # as it is, with no copy of the bytes read, ~100 B a request).
         chunk = _bytes_like(chunk, "chunk")
+        if n is None:
+            n = len(chunk)
+        elif type(n) is not int or n < 0 or n > len(chunk):
+            raise ValueError("n must be an int in 0..%d, got %r" % (len(chunk), n))
         payloads = []
-        n = len(chunk)
         src = memoryview(chunk)
         pos = 0
         while pos < n:
-            z = chunk.find(_DELIMITER, pos)
+            z = chunk.find(_DELIMITER, pos, n)
             stop = n if z < 0 else z
             if stop > pos:
                 self._take(chunk, src, pos, stop)
