@@ -62,6 +62,7 @@ def pytest_configure(config):
 
 
 _saved_profile = pytest.StashKey()
+_profile_before = pytest.StashKey()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -69,6 +70,7 @@ def pytest_runtest_setup(item):
     # Before any fixture of the test, module-scoped ones included (a shared demo run).
     import board_fit
 
+    item.stash[_profile_before] = os.environ.get(PROFILE_ENV)
     name = board_fit.profile_for(item.path, item.name)
     if name is not None:
         item.stash[_saved_profile] = os.environ.get(PROFILE_ENV)
@@ -87,3 +89,22 @@ def pytest_runtest_teardown(item, nextitem):
                 os.environ.pop(PROFILE_ENV, None)
             else:
                 os.environ[PROFILE_ENV] = old
+        _profile_kept(item)
+
+
+def _profile_kept(item):
+    # A test that changes the board profile and does not put it back would run every later
+    # test of the session under it, silently (once, a helper left it "loose": the heap
+    # checks of the rest of the suite were off). Put it back and fail the test that did it.
+    before = item.stash.get(_profile_before, None)
+    now = os.environ.get(PROFILE_ENV)
+    if now == before:
+        return
+    if before is None:
+        os.environ.pop(PROFILE_ENV, None)
+    else:
+        os.environ[PROFILE_ENV] = before
+    pytest.fail(
+        "%s left $%s=%r (was %r): put it back when done" % (item.nodeid, PROFILE_ENV, now, before),
+        pytrace=False,
+    )

@@ -2,6 +2,9 @@
 the pico profile, and its lookup picks them (and nothing else) out."""
 
 import ast
+import os
+import subprocess
+import sys
 
 import board_fit
 
@@ -39,3 +42,44 @@ def test_a_listed_test_runs_loose_and_others_keep_the_session_profile():
     finally:
         board_fit.NOT_YET.clear()
         board_fit.NOT_YET.update(listed)
+
+
+def test_a_test_that_leaves_the_board_profile_changed_fails_and_it_is_put_back(tmp_path):
+    # The root conftest guards the session's profile: a test that changes it and does not
+    # put it back fails, and the next test runs under the profile the session chose.
+    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text(encoding="utf-8"))
+    (tmp_path / "test_leak.py").write_text(
+        "import os\n"
+        "def test_leaves_it_loose():\n"
+        "    os.environ['SHAFTGATE_BOARD_PROFILE'] = 'loose'\n"
+        "def test_puts_it_back(monkeypatch):\n"
+        "    monkeypatch.setenv('SHAFTGATE_BOARD_PROFILE', 'esp32')\n"
+        "def test_sees_the_sessions_profile():\n"
+        "    assert os.environ.get('SHAFTGATE_BOARD_PROFILE') == 'pico'\n"
+    )
+    env = dict(os.environ, SHAFTGATE_BOARD_PROFILE="pico")
+    env["PYTHONPATH"] = os.pathsep.join(str(ROOT / d) for d in ("tests", "host_tools", "protocol"))
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "3 passed, 1 error" in out, out
+    assert "test_leaves_it_loose left $SHAFTGATE_BOARD_PROFILE='loose' (was 'pico')" in out, out
