@@ -61,6 +61,17 @@ _W25Q = {
     "program_max_ms": 3.0,
 }
 
+# The board modules both MCU boards import beside the firmware, in import order (each
+# one's own figure in boot_report["hal_cost"]); each board adds its own last.
+_MCU_HAL = (
+    "hal.clock",
+    "hal.flashfs",
+    "hal.gasloop",
+    "hal.pulses",
+    "hal.readerline",
+    "hal.mcu",
+)
+
 PROFILES = {
     "pico": {
         "name": "pico",
@@ -77,17 +88,7 @@ PROFILES = {
         "uart_fifo": 32,  # RP2040 datasheet 4.2: UART RX FIFO 32 entries
         "reader_rx": "dma",  # hal/pico.py
         "reader_ring": 512,  # hal/pico.py READER_RING
-        # In import order (each one's own figure in boot_report["hal_cost"]).
-        "board_hal": [
-            "hal.clock",
-            "hal.flashfs",
-            "hal.gasloop",
-            "hal.pulses",
-            "hal.readerline",
-            "hal.mcu",
-            "hal.dmaring",
-            "hal.pico",
-        ],
+        "board_hal": [*_MCU_HAL, "hal.dmaring", "hal.pico"],
     },
     "esp32": {
         "name": "esp32",
@@ -104,15 +105,7 @@ PROFILES = {
         "uart_fifo": 128,  # ESP32 TRM 13.3: 128-byte RX FIFO per UART
         "reader_rx": "uart",  # hal/esp32.py: the port's UART driver
         "reader_ring": 0,
-        "board_hal": [
-            "hal.clock",
-            "hal.flashfs",
-            "hal.gasloop",
-            "hal.pulses",
-            "hal.readerline",
-            "hal.mcu",
-            "hal.esp32",
-        ],
+        "board_hal": [*_MCU_HAL, "hal.esp32"],
     },
     # The ESP32 with the firmware frozen into its image (firmware/manifest.py): bytecode
     # and constants stay in flash, only data takes the heap. Measured by counting the
