@@ -7,8 +7,11 @@
 // so each import's growth of the live heap (collected before and after) is that module's
 // own bytecode, constants and globals. Prints one "@@bench {json}" line.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
-import fs from "node:fs";
 import path from "node:path";
+import {
+  copyMpyTree,
+  installStandins,
+} from "../host_tools/shaftgate/vboard/standin.mjs";
 
 const build = process.argv[2];
 const roots = process.argv[3].split(",");
@@ -21,40 +24,8 @@ async function vm() {
     stdout: (l) => printed.push(l),
     stderr: (l) => process.stderr.write(l.slice(0, 2000) + "\n"),
   });
-  const copyTree = (hostDir, vmDir) => {
-    mp.FS.mkdirTree(vmDir);
-    for (const ent of fs.readdirSync(hostDir, { withFileTypes: true })) {
-      const h = path.join(hostDir, ent.name);
-      if (ent.isDirectory()) copyTree(h, vmDir + "/" + ent.name);
-      else if (ent.name.endsWith(".mpy")) mp.FS.writeFile(vmDir + "/" + ent.name, fs.readFileSync(h));
-    }
-  };
-  copyTree(path.join(build, "board"), "/board");
-  // The board modules import `machine`, which this port lacks: an empty stand-in is
-  // enough to import them (nothing here builds a Board), and costs the same in both passes.
-  mp.FS.mkdirTree("/standin");
-  mp.FS.writeFile("/standin/machine.py", "");
-  mp.FS.writeFile("/standin/rp2.py", ""); // hal.pico uses rp2.DMA only inside Board()
-  // and a few board-only names of `micropython`, through a stand-in module.
-  mp.FS.writeFile(
-    "/standin/upy_standin.py",
-    "from micropython import *\n" +
-      "def alloc_emergency_exception_buf(n):\n    pass\n" +
-      "def kbd_intr(c):\n    pass\n",
-  );
-  mp.runPython(
-    [
-      "import gc, sys, builtins",
-      "sys.path[:0] = ['/board', '/standin']",
-      "import machine, rp2, upy_standin",
-      "_orig = builtins.__import__",
-      "def _upy(name, *a):",
-      "    if name == 'micropython':",
-      "        return upy_standin",
-      "    return _orig(name, *a)",
-      "builtins.__import__ = _upy",
-    ].join("\n"),
-  );
+  copyMpyTree(mp, path.join(build, "board"), "/board");
+  installStandins(mp);
   return mp;
 }
 

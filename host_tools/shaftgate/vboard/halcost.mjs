@@ -8,9 +8,9 @@
 // its own call; the growth of the live heap over the HAL imports is the figure: their
 // bytecode, tables, globals and the qstrs they add. Nothing builds a Board, so the HAL's
 // buffers (the Pico's DMA rings, its reader lines) are not in it. Prints one JSON line.
-import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { copyMpyTree, installStandins } from "./standin.mjs";
 
 const [repo, imageDir, entry, modulesText] = process.argv.slice(2);
 const runtime = path.join(
@@ -25,35 +25,8 @@ const mp = await loadMicroPython({
   stderr: (l) => process.stderr.write(l.slice(0, 2000) + "\n"),
 });
 
-function copyTree(hostDir, vmDir) {
-  mp.FS.mkdirTree(vmDir);
-  for (const ent of fs.readdirSync(hostDir, { withFileTypes: true })) {
-    const h = path.join(hostDir, ent.name);
-    if (ent.isDirectory()) copyTree(h, vmDir + "/" + ent.name);
-    else if (ent.name.endsWith(".mpy")) mp.FS.writeFile(vmDir + "/" + ent.name, fs.readFileSync(h));
-  }
-}
-copyTree(imageDir, "/board");
-mp.FS.mkdirTree("/standin");
-mp.FS.writeFile("/standin/machine.py", "");
-mp.FS.writeFile("/standin/rp2.py", "");
-mp.FS.writeFile(
-  "/standin/upy_standin.py",
-  "from micropython import *\n" +
-    "def alloc_emergency_exception_buf(n):\n    pass\n" +
-    "def kbd_intr(c):\n    pass\n",
-);
-mp.runPython(
-  [
-    "import gc, sys, builtins",
-    "sys.path[:0] = ['/board', '/standin']",
-    "import machine, rp2, upy_standin",
-    "_orig = builtins.__import__",
-    "def _upy(name, *a):",
-    "    return upy_standin if name == 'micropython' else _orig(name, *a)",
-    "builtins.__import__ = _upy",
-  ].join("\n"),
-);
+copyMpyTree(mp, imageDir, "/board");
+installStandins(mp);
 
 function live() {
   // gc.collect() only asks this port for a collection, which runs when the call returns.
