@@ -175,6 +175,8 @@ class EventLog:
         self.reserve = reserve
         self.warn_free = warn_free
         self._flash = flash
+        # By number where the flash can (FileFlash: the path in one step, no name).
+        self._remove_numbered = getattr(flash, "remove_numbered", None)
         self._k = segment_records
         self._prefix = prefix
         # A segment's name from one int: no argument tuple per name (a name is made on
@@ -337,8 +339,7 @@ class EventLog:
         if self._gaps:
             self._count_skipped()
         removed = 0
-        # By number where the flash can (FileFlash: the path in one step, no name).
-        remove_numbered = getattr(self._flash, "remove_numbered", None)
+        remove_numbered = self._remove_numbered
         while n_old:
             if remove_numbered is None:
                 self._flash.remove(self._segment_name(self._old_first[0]))
