@@ -193,6 +193,14 @@ class Rig:
         self.gas = (ch4_ppm, co_ppm, 0)
         self.step(500, 14)
 
+    def ready_in_parts(self, ch4_ppm=2000, co_ppm=0):
+        # ready() for a test in parts: `yield from rig.ready_in_parts()`.
+        self.video = True
+        self.gas = (ch4_ppm, co_ppm, 0)
+        for _ in range(7):
+            self.step(500, 2)
+            yield
+
     def cross(self, tag, into=True):
         # One person through the doorway: read at the point they come from, then at the
         # other (twice on the way out: one outer read is never an exit), then past the
@@ -298,6 +306,24 @@ class Rig:
                 return out
             from_seq = out[-1][0] + 1
 
+    def fetch_in_parts(self, from_seq=1):
+        # fetch() for a test in parts (tests/hostcalls.py): `evs = yield from
+        # rig.fetch_in_parts(1)`, a part per page.
+        out = []
+        while True:
+            body = self.call("events-since", from_seq=from_seq, max_count=messages.EVENTS_MAX)
+            page = body["events"]
+            body = None
+            for ev in page:
+                e = event_tuple(ev)
+                self._keep(e)
+                out.append(e)
+            if not page:
+                return out
+            page = None
+            from_seq = out[-1][0] + 1
+            yield
+
     def events_after(self, seq):
         return self.fetch(seq + 1)
 
@@ -325,9 +351,30 @@ class Rig:
             )
         return body
 
+    def load_roster_in_parts(self, entries, part_size=10, load_id=1):
+        # load_roster() for a test in parts: `yield from rig.load_roster_in_parts(...)`,
+        # a part per roster part.
+        parts = (len(entries) + part_size - 1) // part_size or 1
+        for p in range(parts):
+            self.call(
+                "roster-load",
+                load_id=load_id,
+                part=p,
+                parts=parts,
+                entries=entries[p * part_size : (p + 1) * part_size],
+                total=len(entries),
+            )
+            yield
+
     def occupants(self):
-        body = self.call("occupants")
-        return body["total"], sorted([tuple(r) for r in body["occupants"]])
+        # Every page, as a host reads them (docs/protocol.md 8.5): a gateway sends at most
+        # app.OCCUPANTS_PAGE rows a reply.
+        rows = []
+        while True:
+            body = self.call("occupants", start=len(rows))
+            rows.extend([tuple(r) for r in body["occupants"]])
+            if not body["occupants"] or len(rows) >= body["total"]:
+                return body["total"], sorted(rows)
 
     # ---- power ----
 
