@@ -383,6 +383,10 @@ class Gate:
             batch = tags[i : i + BATCH_MAX]
             for tag in batch:
                 self.io.read_tag(first, tag)
+            # The batch passes the first point before it reaches the second: the reads of
+            # one reach the board before the other's (each reader's lines arrive at its
+            # baud rate, both readers at once, as on a board).
+            self.io.sync()
             # Twice at the outer point on the way out: one outer read is never an exit.
             for _ in range(1 if into else 2):
                 for tag in batch:
