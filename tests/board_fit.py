@@ -61,15 +61,19 @@ Gone from this list (h6-suite), each measured with `pytest FILE --board-profile 
   (two segments) per boot step anyway (EventLog.recovering, tests/test_eventlog_parts.py:
   a 400-record log's scan allocated 245 KB in one call).
 - hil_tests/test_hil_morning_shift.py: it fitted the heap, but the shaft lost a batch's
-  24 inner reads to a DMA ring overrun. A modelling artefact, not a Pico's: the virtual
-  board served the two readers strictly in the world's order, so the inner reader's
-  lines, arrived whole, waited in its ring for the outer reader's still on the wire;
-  hal/mcu.py takes each reader's complete lines in turn. The model now does the same
-  (tests/test_vboard.py `test_two_readers_bursting_at_once_are_read_in_turn_and_lose_nothing`),
-  and the scenarios pace a crossing as people walk: the first point's reads reach the
-  board before the second point's (hil_bench `_walk`, VirtualBoard.cross_in/cross_out),
-  since two lines of one tag arriving at once could be taken in either order, as on a
-  board.
+  24 inner reads to a DMA ring overrun. The scenario's pacing, not a Pico's fault: it
+  sent a batch's 24 outer and 24 inner reads at one instant, which puts both readers'
+  lines on their wires together, while the board takes reads in the world's order, so
+  the inner lines waited whole in their ring for the outer ones still arriving. People
+  reach the inner point after the outer one, a few at a time: the bench now passes
+  people at a reader 8 at a time and the batch at the second point only once the board
+  has taken the first point's reads (hil_bench `_pass`, READER_PACE). A real limit
+  stays: 24 lines back to back on one wire (504 bytes) are more than the 512-byte ring
+  holds unread (496), so a Pico must poll in the middle of such a burst (every ~85 ms).
+  Tried and dropped: the virtual board taking whichever line arrived first (as
+  hal/mcu.py's alternate polling would) let the shift change's host-lumped reads of one
+  tag reach the doorway out of the world's order (30126 counted out and in, 30169 never:
+  4 runs in 6 failed); so did starting each line no earlier than the read before it.
 - tests/test_app_flash_damage.py: its first test allocated 404 KB in one call (h4);
   now in parts (the rig's boot, a 3-person roster, each crossing, each boot onto the
   damaged flash and each page a call of its own), the most one part needs is under
@@ -137,7 +141,9 @@ NOT_YET = {
     "ledger's arrays for ledger_capacity 512, the doorway's tracks), its interlocks "
     "1.7 KB; about 21 KB of it stays live into the next step, beside the zone in force, "
     "until build.install. A real board problem (two zones live at once), for the zone's "
-    "owners: check the config without building a second zone, or size it first",
+    "owners: check the config without building a second zone, or size it first. Tried: "
+    "the trial a step per part (settings, zone, interlocks): the zone's step alone then "
+    "allocated 24,480 bytes on 165,760 live and found no free block (step 60)",
 }
 
 

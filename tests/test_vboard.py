@@ -769,27 +769,6 @@ def test_a_burst_past_the_dma_ring_between_two_polls_is_lost(make_board):
     assert len(arrived) == 40 - lost
 
 
-def test_two_readers_bursting_at_once_are_read_in_turn_and_lose_nothing(make_board):
-    # Both readers send 24 lines at the same instant (504 bytes each, nearly the 512-byte
-    # ring less its guard): as hal/mcu.py does, the board takes each reader's lines as
-    # they arrive, the two in turn, so neither ring fills. The old model served the two
-    # strictly in the world's order: the inner reader's 24 lines waited whole in its ring
-    # while the outer's arrived, and all 24 were lost (hil_tests/test_hil_morning_shift.py).
-    board = make_board(profile="pico")
-    outer = [(OUTER, 600 + i) for i in range(24)]
-    inner = [(INNER, 700 + i) for i in range(24)]
-    with open_port(board) as port:
-        board.read_tags(outer + inner)
-        board.sync(HANG_GUARD_S)
-        seen = [port.readline() for _ in range(48)]
-        status = report(board)
-    assert status["tags_lost"] == 0, status
-    # Each reader's lines in its own order, the two interleaved as they arrived.
-    assert [x for x in seen if x.startswith(b"tag 0 ")] == [b"tag 0 %d -60\n" % t for _, t in outer]
-    assert [x for x in seen if x.startswith(b"tag 1 ")] == [b"tag 1 %d -60\n" % t for _, t in inner]
-    assert seen.index(b"tag 1 700 -60\n") < seen.index(b"tag 0 623 -60\n")
-
-
 def test_a_broken_entry_module_fails_power_on_clearly(make_board, fw_dir):
     (fw_dir / "broken_boot.py").write_text("import no_such_module\n")
     with pytest.raises(BoardCrashed) as info:

@@ -455,29 +455,16 @@ class VirtualBoard:
 
     def cross_in(self, tag, rssi=-60):
         """A person walking in: read at the outer point, then at the inner one."""
-        return (
-            self.read_tag(OUTER, tag, rssi)
-            and self._walked_on()
-            and self.read_tag(INNER, tag, rssi)
-        )
+        return self.read_tag(OUTER, tag, rssi) and self.read_tag(INNER, tag, rssi)
 
     def cross_out(self, tag, rssi=-60):
         """A person walking out: read at the inner point, then twice at the outer one (the
         doorway takes one outer read for a stray, never for an exit)."""
         return (
             self.read_tag(INNER, tag, rssi)
-            and self._walked_on()
             and self.read_tag(OUTER, tag, rssi)
             and self.read_tag(OUTER, tag, rssi)
         )
-
-    def _walked_on(self):
-        # With board time both readers' lines are on their wires at once and the board
-        # takes them in turn, as hal/mcu.py does: the read at the first point must have
-        # reached the board before the person reaches the second, as when walking.
-        if self.profile.get("board_time"):
-            self.sync()
-        return True
 
     def beam(self, n=1):
         """n bodies through the beam / turnstile (its count restarts at 0 on power-on)."""

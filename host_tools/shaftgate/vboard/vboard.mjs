@@ -215,7 +215,6 @@ const tagFifo = [];
 // after another per reader; it can be read once its last byte has arrived (board time).
 const wires = [[], []];
 const wireEnd = [0, 0];
-let nextReader = 0; // hal/mcu.py's _next_reader: the reader read_tag polls first
 let tagsLost = 0; // lines garbled by a UART FIFO overflow during a flash stall
 let tagsQueued = 0; // totals, for sync: a sync is answered once its stimuli are consumed
 let tagsTaken = 0;
@@ -406,23 +405,14 @@ const io = {
     let r;
     if (BOARD_TIME) {
       loseReaderBytes(boardNow());
-      // As the boards' HAL takes them (hal/mcu.py read_tag): each reader's lines in its
-      // own order, once a line's last byte has arrived; the two readers in turn, the
-      // first of each call alternating, so that a busy one cannot starve the other. Not
-      // the world's order across the two: a line waiting on the other reader's backlog
-      // would sit whole in its ring, which the board's own HAL never lets happen.
-      const now = boardNow();
-      const first = nextReader;
-      nextReader ^= 1;
+      // Reads in the order the world made them (the doorway judges direction by order):
+      // the oldest line of the two readers, once its last byte has arrived.
       let pick = -1;
-      for (const w of [first, first ^ 1]) {
+      for (let w = 0; w < 2; w++) {
         const line = wires[w][0];
-        if (line && line.end <= now) {
-          pick = w;
-          break;
-        }
+        if (line && (pick < 0 || line.seq < wires[pick][0].seq)) pick = w;
       }
-      if (pick < 0) return 0;
+      if (pick < 0 || wires[pick][0].end > boardNow()) return 0;
       r = wires[pick].shift().read;
     } else {
       if (tagFifo.length === 0) return 0;
