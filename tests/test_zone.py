@@ -567,7 +567,7 @@ def _full_shaft(**kw):
 
 
 def _unnamed(z):
-    u, k = z.unnamed()
+    u, k = z.unnamed_tags, z.unnamed_n
     return sorted(u[i] for i in range(k))
 
 

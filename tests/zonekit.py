@@ -148,7 +148,7 @@ def idle_in_parts(zone, clock, seconds, part_s=300):
 def snapshot(z, memory=True):
     ld = z.ledger
     out = [ld.overflow, z.policy.override_cap, z.policy.override_expiry_s]
-    u, k = z.unnamed()
+    u, k = z.unnamed_tags, z.unnamed_n
     if not memory:
         k = 0
     out.append(k)

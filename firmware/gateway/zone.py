@@ -21,7 +21,9 @@
 #        check_override / set_override(cap, expiry_s, now_s), clear_override(),
 #        roster.begin/add/commit
 #   out  count, cap, level (caps.LEVEL_*), shift, lamp (LAMP_*), entry_refused,
-#        parallel_crews, is_present(person), occupants(), snapshot(), restore(...)
+#        parallel_crews, is_present(person), occupants(), unnamed_tags / unnamed_n (the
+#        remembered tags counted without a ledger row), restore_start / restore_row /
+#        restore_unnamed / restore_finish, replay(...)
 # Crossings complete in tick(), not in on_read(): a read alone never moves anyone.
 from array import array
 
@@ -201,10 +203,11 @@ class Zone:
         self._emit = emit
         self.roster = roster if roster is not None else Roster(emit)
         self.ledger = Ledger(ledger_capacity)
-        # The first _unnamed_n of these are tags counted in ledger.overflow (the rest of
-        # the overflow: counted, tag not remembered). Cleared with the ledger.
-        self._unnamed = array("I", bytes(4 * unnamed_memory))
-        self._unnamed_n = 0
+        # The first unnamed_n of these are remembered tags counted in ledger.overflow (the
+        # rest of the overflow: counted, no tag remembered); the snapshot writes them as
+        # they are (gateway/snapshot.py). Cleared with the ledger.
+        self.unnamed_tags = array("I", bytes(4 * unnamed_memory))
+        self.unnamed_n = 0
         self.doorway = Doorway(
             doorway_capacity,
             settle_ms,
@@ -255,12 +258,6 @@ class Zone:
 
     def is_present(self, person_id):
         return self.ledger.find_person(person_id) >= 0
-
-    def unnamed(self):
-        # (array, n): the first n are the remembered tags counted without a ledger row,
-        # for the snapshot (gateway/snapshot.py writes them as they are). The rest of
-        # ledger.overflow, if any, is counted with no tag remembered.
-        return self._unnamed, self._unnamed_n
 
     def occupants(self):
         # (tag, person_id, since_s) of each named person inside; person 0 = unknown tag.
@@ -383,7 +380,7 @@ class Zone:
         # each stay's age is rebuilt from the wall clock when both are known.
         ld = self.ledger
         ld.clear()
-        self._unnamed_n = 0
+        self.unnamed_n = 0
         self.doorway.clear()
         ld.overflow = overflow
         if override_cap >= 0:
@@ -409,7 +406,7 @@ class Zone:
         # in already, or past the overflow or the memory: fail safe, nobody un-counted.
         if not _is_int(tag) or tag <= 0 or tag > MAX_ID or self._is_in(tag):
             return False
-        if self._unnamed_n >= self.ledger.overflow:
+        if self.unnamed_n >= self.ledger.overflow:
             return False
         return self._remember(tag)
 
@@ -438,7 +435,7 @@ class Zone:
             if u >= 0:
                 self._forget(u)
                 ld.overflow -= 1
-            elif ld.overflow > self._unnamed_n:
+            elif ld.overflow > self.unnamed_n:
                 # An EXIT logged for a tag neither named nor remembered: only a log from
                 # before the memory (this firmware says such an exit with a kept-in
                 # DOUBTFUL_CROSSING instead), which un-counted one then.
@@ -580,25 +577,25 @@ class Zone:
     def _unnamed_at(self, tag):
         # Index of tag among the remembered tags counted without a row, else -1. A scan:
         # the memory is small and, but for a full ledger, empty.
-        u = self._unnamed
-        for i in range(self._unnamed_n):
+        u = self.unnamed_tags
+        for i in range(self.unnamed_n):
             if u[i] == tag:
                 return i
         return -1
 
     def _remember(self, tag):
         # False when the memory is full: the tag is counted (overflow) but not remembered.
-        n = self._unnamed_n
-        if n >= len(self._unnamed):
+        n = self.unnamed_n
+        if n >= len(self.unnamed_tags):
             return False
-        self._unnamed[n] = tag
-        self._unnamed_n = n + 1
+        self.unnamed_tags[n] = tag
+        self.unnamed_n = n + 1
         return True
 
     def _forget(self, i):
-        n = self._unnamed_n - 1
-        self._unnamed[i] = self._unnamed[n]
-        self._unnamed_n = n
+        n = self.unnamed_n - 1
+        self.unnamed_tags[i] = self.unnamed_tags[n]
+        self.unnamed_n = n
 
     def _cross(self, tag, into_zone):
         if into_zone:
@@ -687,7 +684,7 @@ class Zone:
             self._forget(u)
             ld.overflow -= 1
             self._emit(EXIT, tag, person, ld.count)
-        elif ld.overflow > self._unnamed_n:
+        elif ld.overflow > self.unnamed_n:
             # Some counted without a row are not remembered (past the memory, or from a
             # snapshot without it): this may be one of them, or someone who came in
             # uncounted. Which is unknowable, so nobody is un-counted (R-CAP-11: in doubt,
