@@ -902,3 +902,13 @@ def test_clock_object_is_monotonic():
     assert c.s == NOW_S
     c.step(1)
     assert c.s == NOW_S + 1
+
+
+def test_the_zones_folded_event_constants_agree_with_their_modules():
+    # zone.py folds these as const() of its own (no global each on the board's heap).
+    from gateway import doorway, zone
+
+    if hasattr(zone, "_DOUBT_UNNAMED"):  # CPython; mpy-cross folds them away
+        assert zone._DOUBTFUL_CROSSING == ev.DOUBTFUL_CROSSING
+        assert zone._KEPT_IN == doorway.DECIDED_KEPT_IN
+        assert zone._DOUBT_UNNAMED == doorway.DOUBT_UNNAMED

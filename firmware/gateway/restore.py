@@ -158,8 +158,11 @@ def _read_slot(fl, name, head, gen, zone, now_ms, now_s):
     ld.overflow = overflow + n - m
     if m < n:
         _remember(fl, name, base, m, n - m, zone)  # the rows a smaller ledger drops
-    at = base + 15 * n  # the remembered tags, if any, between the columns and the trailer
-    _remember(fl, name, at, 0, (fl.size(name) - 4 - at) >> 2, zone)
+    if overflow:
+        # The remembered tags (at most overflow of them: Snapshots._check), between the
+        # columns and the trailer.
+        at = base + 15 * n
+        _remember(fl, name, at, 0, (fl.size(name) - 4 - at) >> 2, zone)
     _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_clock(now_s, zone.policy.epoch_s))
     zone.restore_finish(now_ms, now_s)
     return seq, il_blob, sealed == 1

@@ -41,8 +41,6 @@ from gateway.caps import (
     unix_of,
 )
 from gateway.doorway import (
-    DECIDED_KEPT_IN,
-    DOUBT_UNNAMED,
     INNER,
     OUTER,
     REFUSAL_LOGGED,
@@ -54,7 +52,6 @@ from gateway.events import (
     CAP_OK,
     CAP_OVERRIDE_ENDED,
     CAP_OVERRIDE_SET,
-    DOUBTFUL_CROSSING,
     ENTRY,
     ENTRY_REFUSED,
     EVACUATION_ENTRY,
@@ -134,6 +131,12 @@ _ADMIT_PEOPLE_MAX = const(256)
 # does; 128 bytes of u32, allocated once. Overflow past the ledger is itself exceptional
 # (the ledger is sized above the zone's cap), so this is a second line, not the count.
 UNNAMED_MEMORY = const(32)
+# events.DOUBTFUL_CROSSING, doorway.DECIDED_KEPT_IN and doorway.DOUBT_UNNAMED as folded
+# constants: imported, each would be a global of this module on the board's heap
+# (tests/test_zone.py checks they agree).
+_DOUBTFUL_CROSSING = const(33)
+_KEPT_IN = const(2)
+_DOUBT_UNNAMED = const(256)
 
 
 def _is_int(v):
@@ -206,7 +209,7 @@ class Zone:
         # The first unnamed_n of these are remembered tags counted in ledger.overflow (the
         # rest of the overflow: counted, no tag remembered); the snapshot writes them as
         # they are (gateway/snapshot.py). Cleared with the ledger.
-        self.unnamed_tags = array("I", bytes(4 * unnamed_memory))
+        self.unnamed_tags = array("I", range(unnamed_memory))  # no temporary buffer
         self.unnamed_n = 0
         self.doorway = Doorway(
             doorway_capacity,
@@ -689,7 +692,7 @@ class Zone:
             # snapshot without it): this may be one of them, or someone who came in
             # uncounted. Which is unknowable, so nobody is un-counted (R-CAP-11: in doubt,
             # in), and the doubt is said.
-            self._emit(DOUBTFUL_CROSSING, tag, DECIDED_KEPT_IN, DOUBT_UNNAMED)
+            self._emit(_DOUBTFUL_CROSSING, tag, _KEPT_IN, _DOUBT_UNNAMED)
         else:
             # Leaving without having been seen coming in: never a negative count.
             self._emit(MISSED_ENTRY, tag, person, ld.count)
