@@ -85,12 +85,24 @@ def backlog(conn):
     return count, oldest
 
 
-def read_batch(conn, after_n, limit):
+def read_batch(conn, after_n, limit, only=None, skip=None):
     """Up to `limit` rows after row `after_n`, oldest first:
-    [(n, topic, payload text, retain, auto_id)]; wire_payload() makes what is sent."""
+    [(n, topic, payload text, retain, auto_id)]; wire_payload() makes what is sent.
+
+    A publisher that owns a share of the outbox (station/mqtt_share.py) names it by
+    topic: `only` the topics it takes, or `skip` the topics the others take. A topic is
+    owned by one publisher at a time, so each topic's rows still go out in row order."""
+    where, args = "n > ?", [after_n]
+    if only is not None:
+        where += " AND topic IN (%s)" % ",".join("?" * len(only))
+        args += only
+    if skip:
+        where += " AND topic NOT IN (%s)" % ",".join("?" * len(skip))
+        args += skip
+    args.append(limit)
     return conn.execute(
-        "SELECT n, topic, payload, retain, auto_id FROM outbox WHERE n > ? ORDER BY n LIMIT ?",
-        (after_n, limit),
+        "SELECT n, topic, payload, retain, auto_id FROM outbox WHERE %s ORDER BY n LIMIT ?" % where,
+        args,
     ).fetchall()
 
 

@@ -4,8 +4,8 @@ It owns every serial link (a thread each, station/links.py), records every event
 SQLite before acknowledging it (station/store.py), raises the mine-wide alarms
 (station/alarms.py), answers the CLI and the view on a local socket (station/control.py)
 and, unless --no-publish, owes every event, zone state, headcount, alarm and link change
-to MQTT through the outbox (station/outbox.py; station/mqtt.py publishes it from a child
-process, station/mqtt_process.py).
+to MQTT through the outbox (station/outbox.py; station/mqtt.py publishes it from child
+processes, station/mqtt_process.py, each with a share of the gateways, station/mqtt_shares.py).
 """
 
 import json
@@ -80,7 +80,7 @@ class Station:
 
     def _start_publisher(self, broker):
         from shaftgate.station import broker as broker_mod
-        from shaftgate.station.mqtt_process import PublisherProcess
+        from shaftgate.station import mqtt_shares
 
         if broker is None:
             broker = broker_mod.BrokerConfig.from_table(
@@ -91,9 +91,15 @@ class Station:
             self.broker = broker_mod.EmbeddedMosquitto(self.site.database.parent / "mosquitto")
             broker = self.broker.start()
         self.broker_config = broker
-        # In a process of its own: it runs on another core than the link threads.
-        self.publisher = PublisherProcess(
-            self.site.database, broker, self.site.mine_id, "shaftgate-serve-%s" % self.site.mine_id
+        # In processes of their own: they run on other cores than the link threads.
+        count = self.site.mqtt_publishers or mqtt_shares.default_count()
+        self.publisher = mqtt_shares.PublisherGroup(
+            self.site.database,
+            broker,
+            self.site.mine_id,
+            "shaftgate-serve-%s" % self.site.mine_id,
+            [g.id for g in self.site.gateways],
+            count,
         )
         self.publisher.start()
 
@@ -170,7 +176,7 @@ class Station:
         self.outbox.enqueue_texts(conn, False, out)
 
     def recorded(self, gateway_id, events):
-        self._wake()
+        self._wake(gateway_id)
         with self._feed_lock:
             # Raw: rendered for the view when it asks (feed_after), not for every event.
             for e in events:
@@ -293,9 +299,9 @@ class Station:
         elif "outbox_full" in self.alarms.active and count < bound:
             self.alarms.clear(conn, "outbox_full", "outbox back within its bound")
 
-    def _wake(self):
+    def _wake(self, gateway_id=None):
         if self.publisher is not None:
-            self.publisher.wake()
+            self.publisher.wake(gateway_id)
 
     # ---- read by the control socket ----
 
