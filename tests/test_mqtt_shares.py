@@ -303,3 +303,22 @@ def test_broker_restarted_mid_stream_loses_and_reorders_nothing(mosquitto, db, g
         assert wait_until(lambda: g.status()["connected"], 10)
     finally:
         sub.close()
+
+
+def test_what_serve_checks_every_tick_bounds_the_count_and_is_zero_only_when_empty(db):
+    _path, conn = db
+    assert outbox.owed_at_most(conn) == 0 and outbox.oldest(conn) is None
+    fill(conn, 1, 4, chunk=4)  # 21 rows
+    first_s = conn.execute("SELECT enqueued_s FROM outbox ORDER BY n LIMIT 1").fetchone()[0]
+    assert outbox.oldest(conn) == first_s
+    # Publishers delete their shares apart: gaps in the middle, a span that bounds the count.
+    ns = [n for (n,) in conn.execute("SELECT n FROM outbox ORDER BY n")]
+    outbox.delete(conn, ns[1:-1:2])
+    conn.commit()
+    assert outbox.owed_at_most(conn) == 21 > outbox.pending(conn) == 11
+    outbox.delete(conn, ns[:1])
+    conn.commit()
+    assert outbox.owed_at_most(conn) == 19 and outbox.oldest(conn) > 0
+    outbox.delete(conn, ns)
+    conn.commit()
+    assert outbox.owed_at_most(conn) == 0 and outbox.oldest(conn) is None

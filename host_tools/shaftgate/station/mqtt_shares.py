@@ -135,15 +135,20 @@ class PublisherGroup:
     def start(self):
         if self._thread is not None:
             raise RuntimeError("publishers already started")
+        if self._lock_fd is None:
+            raise RuntimeError("a stopped PublisherGroup is not started again: make another")
         self._stopping.clear()
         self._thread = threading.Thread(target=self._begin, name="mqtt-shares", daemon=True)
         self._thread.start()
 
     def _begin(self):
+        fd = self._lock_fd
+        if fd is None:  # stopped before it began
+            return
         said = False
         while not self._stopping.is_set():
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 self._waiting = (
