@@ -9,12 +9,14 @@ repeats at most what was in flight. The parent and the child share three things:
   - the child's stdin: the settings as the first line (JSON: the broker's password is
     not on a command line), then "w" for wake() and "s" for stop(). End of file means
     serve died: the child ends at once (os._exit), its connection drops and the broker
-    publishes the retained "offline" will. A serve killed with -9 therefore never leaves
-    a publisher behind to race the next one for the same client id and outbox.
+    publishes the retained "offline" will (of the one publisher that carries serve's
+    presence). A serve killed with -9 therefore never leaves a publisher behind to race
+    the next one for the same client id and outbox.
   - the child's stdout: its status() as a JSON line whenever it changes.
   - its stderr: serve's own, for the child's log.
 A child that dies is started again (the backoff grows to RESTART_MAX_S), and status()
-says so meanwhile.
+says so meanwhile (and `restarts`, `last_exit` after). serve runs one of these per share
+of the gateways: mqtt_shares.py.
 """
 
 import contextlib
