@@ -83,6 +83,7 @@ def test_a_tag_on_each_reader_is_read_with_its_point():
         if board.read_tag(out):
             got.append(tuple(out))
     assert sorted(got) == [(0, 40213, -61, 0), (1, 7, -90, 1)]
+    assert board.reader_lost(0) == board.reader_lost(1) == 0
     assert machine.UARTS[0].any() == 0  # nothing went the interrupt's way
 
 
@@ -100,11 +101,17 @@ def test_a_burst_larger_than_the_ring_is_an_overrun_not_a_wrong_tag():
         if board.read_tag(out):
             seen.append(out[1])
     assert board._readers[0]._stream.overruns == 1
+    # R-DATA-1: the loss is reported (the gateway's READER_DATA_LOST): at least a line per
+    # 26 bytes the ring dropped, on the outer reader only.
+    lost = board.reader_lost(0)
+    assert lost >= board._readers[0]._stream.lost_bytes // 26 >= 19
+    assert board.reader_lost(1) == 0
     standin_rp2.wire(0, _line(555))
     for _ in range(4):
         if board.read_tag(out):
             seen.append(out[1])
     assert seen[-1] == 555
+    assert board.reader_lost(0) == lost  # a clean line after it loses nothing more
     assert all(1000 < t < 1040 or t == 555 for t in seen), seen
 
 

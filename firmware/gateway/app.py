@@ -19,6 +19,7 @@ from gateway.caps import (
     unix_lo,
     unix_of,
 )
+from gateway.elapsed import ticks_diff
 from gateway.eventlog import (
     EventLog,
     LogFull,
@@ -50,6 +51,7 @@ except ImportError:
 FIRMWARE_VERSION = "0.1.0"
 ENOSPC = const(28)  # MicroPython's MP_ENOSPC (littlefs: no space) and Linux's (the vboard)
 _MAX_READS_PER_STEP = const(16)
+READER_LOST_EVERY_MS = const(60000)  # READER_DATA_LOST at most this often per point
 _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
 _RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
@@ -195,6 +197,10 @@ class Gateway:
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
         self._poll_link = hasattr(board, "link_writable")
+        self._lost_fn = getattr(board, "reader_lost", None)
+        self._lost_seen = [0, 0]  # each point's reader_lost() when last logged
+        self._lost_ms = [0, 0]  # when that was; the first loss is logged at once
+        self._lost_logged = 0  # bit per point: logged once, later ones wait a minute
         self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
         # Kept encodings, rewritten in place on every save and every command: the
@@ -450,6 +456,8 @@ class Gateway:
         while n < _MAX_READS_PER_STEP and b.read_tag(t):
             zone.on_read(t[0], t[1], t[2], t[3], now_ms, now_s)
             n += 1
+        if self._lost_fn is not None:
+            self._readers_lost(now_ms)
         zone.on_beam(b.beam_count(), now_ms)
         cams = b.video_beats(self._beats)
         il.on_video(self._beats, cams, now_ms)
@@ -486,6 +494,27 @@ class Gateway:
         self._where = AT_PUSH
         self._push_events()
         b.feed_watchdog()
+
+    def _readers_lost(self, now_ms):
+        # R-DATA-1: a reader line lost before it was parsed may be a person crossing
+        # uncounted, so it is alarmed (READER_DATA_LOST); a noisy cable is pooled to one
+        # event a minute per point, b counting every line since the last. Small ints only.
+        seen = self._lost_seen
+        for p in range(2):
+            n = self._lost_fn(p)
+            if n == seen[p]:
+                continue
+            bit = 1 << p
+            if (
+                self._lost_logged & bit
+                and 0 <= ticks_diff(now_ms, self._lost_ms[p]) < READER_LOST_EVERY_MS
+            ):
+                continue
+            # A count that went back (a board that restarted its counter) is all new.
+            self.emit(ev.READER_DATA_LOST, 0, p, n - seen[p] if n > seen[p] else n)
+            seen[p] = n
+            self._lost_ms[p] = now_ms
+            self._lost_logged |= bit
 
     def _drive(self):
         b = self.board

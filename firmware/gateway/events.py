@@ -107,6 +107,10 @@ STATE_CONFIRMED = const(114)  # all-clear after a lost snapshot: tag=0, a=person
 # its COMMAND_REFUSED: evidence of what was asked.
 TIME_BACK_REFUSED = const(115)  # R-DATA-2 at the clock: tag=time asked, a=seconds back (<0)
 CAP_OVERRIDE_REFUSED = const(116)  # R-CAP-11 cap below count: tag=0, a=cap, b=people in zone
+# R-DATA-1: reader lines lost before they were parsed (board.reader_lost: bad checksum,
+# cut short, DMA ring overrun): someone may have crossed uncounted. The first at once,
+# then at most one a minute per point, b counting every line lost meanwhile.
+READER_DATA_LOST = const(117)  # tag=0, a=point (0 outer, 1 inner), b=lines lost
 # board fit (125-129). FAULT's a: 1 MemoryError, 2 OSError, 3 ValueError, 4 TypeError,
 # 5 IndexError, 6 KeyError, 7 AttributeError, 8 ZeroDivisionError, 9 RuntimeError, 0 other.
 FAULT = const(125)  # step() failed, board reset: tag=where (app.AT_*), a=error, b=reset cause

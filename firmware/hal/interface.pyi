@@ -54,6 +54,9 @@ class Board(Protocol):
     def link_write(self, data: Buffer) -> None: ...
     def feed_watchdog(self) -> None: ...
     # Optional (the real boards have them; the gateway checks with hasattr once):
+    # reader_lost(point) -> int: reader lines lost before they were parsed, since boot
+    #   (bad checksum, cut short, a receive ring overrun): the gateway alarms a change
+    #   (events.READER_DATA_LOST). A board that cannot lose a line need not have it.
     # link_writable() -> bool: the link takes bytes now without blocking (events wait
     #   on flash otherwise); reset_cause() -> int: machine.reset_cause(); reset(): after
     #   a fault in step(), outputs already safe.

@@ -267,6 +267,9 @@ class McuBoard:
             return True
         return self._readers[first ^ 1].poll(out)
 
+    def reader_lost(self, point: int) -> int:
+        return self._readers[point].lost()
+
     def beam_count(self) -> int:
         return self._beam.count
 

@@ -14,6 +14,7 @@ except ImportError:
 
 
 LINE_MAX = const(48)  # the longest valid line is 24 bytes; more is noise
+WIRE_LINE_MAX = const(26)  # the longest valid line with its "\r\n": bytes lost -> lines
 RX_CHUNK = const(64)  # bytes taken from the UART per poll: bounds the time one poll takes
 TAG_ID_MAX = const(999_999_999)  # 9 digits: stays a small int on a 32-bit board
 RSSI_MIN_DBM = const(-127)
@@ -62,6 +63,17 @@ class ReaderLine:
         self._overlong = False
         self.bad_lines = 0
         self.tag_lines = 0
+        # A DMA ring (hal/dmaring.py) counts what its overruns lost; a UART does not.
+        self._ring = stream if hasattr(stream, "lost_bytes") else None
+
+    def lost(self):
+        # Lines lost before they could be read as tags, since boot: each that failed (a
+        # checksum, a line cut short) and, from a DMA ring's overruns, at least one per
+        # WIRE_LINE_MAX bytes. Any of them may have been a person crossing (R-DATA-1).
+        n = self.bad_lines
+        if self._ring is not None:
+            n += self._ring.lost_bytes // WIRE_LINE_MAX
+        return n
 
     def poll(self, out):
         # At most one read from the stream per call, so a babbling reader cannot hold up

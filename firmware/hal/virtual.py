@@ -178,6 +178,7 @@ class Board:
         self._ticks = vboard_io.ticks_ms
         self._rtc = vboard_io.rtc_s
         self._tag = vboard_io.read_tag
+        self.reader_lost = vboard_io.reader_lost  # lines the model lost on a reader's wire
         self._beam = vboard_io.beam_count
         self._beats = vboard_io.video_beats
         self._gas = vboard_io.read_gas

@@ -216,6 +216,9 @@ const tagFifo = [];
 const wires = [[], []];
 const wireEnd = [0, 0];
 let tagsLost = 0; // lines garbled by a UART FIFO overflow during a flash stall
+// The same per reader, as the board itself would count them (hal.virtual reader_lost):
+// a line cut by a stall fails its checksum, a ring overrun is counted by the DMA ring.
+const readerLost = [0, 0];
 let tagsQueued = 0; // totals, for sync: a sync is answered once its stimuli are consumed
 let tagsTaken = 0;
 let tagsDropped = 0;
@@ -422,6 +425,7 @@ const io = {
     for (let i = 0; i < 4; i++) M.setValue(ioAddr + 4 * (IO_TAG + i), r[i], "i32");
     return 1;
   },
+  reader_lost: (w) => (w === 0 || w === 1 ? readerLost[w] : 0),
   beam_count: () => beamCount,
   video_beats(limit) {
     const now = nowMs();
@@ -924,6 +928,7 @@ function dropLines(w, why) {
   for (const line of wires[w]) {
     if (line.lost) {
       tagsLost++;
+      readerLost[w]++;
       tagsTaken++; // settled, for sync: it will never be read
       log("reader " + w + ": line of tag " + line.read[1] + " lost " + why);
     } else keep.push(line);
