@@ -72,6 +72,23 @@ def test_one_event_text_names_people_and_commands_in_both_languages(lang):
     assert view.event_text(command) == eventtext.describe(command)
 
 
+def test_reader_data_lost_reads_as_an_alarm_that_someone_may_be_uncounted(lang):
+    # R-DATA-1: events.READER_DATA_LOST (a point, b lines), raised as a latched alarm.
+    from shaftgate.station import alarms
+
+    inner = {"kind": ev.READER_DATA_LOST, "tag": 0, "a": 1, "b": 23}
+    outer = dict(inner, a=0, b=1)
+    lang("en")
+    assert eventtext.describe(inner) == (
+        "inner reader lost 23 line(s): someone may not have been counted"
+    )
+    lang("zh")
+    assert eventtext.describe(inner) == "内侧读卡器数据丢失 23 行：可能有人未被计数"
+    assert eventtext.describe(outer) == "外侧读卡器数据丢失 1 行：可能有人未被计数"
+    assert i18n.kind_name(ev.READER_DATA_LOST) == "读卡器数据丢失"
+    assert ev.READER_DATA_LOST in alarms.LATCHED_KINDS
+
+
 def test_cjk_columns_line_up(lang):
     lang("zh")
     out = render.table(("姓名", "岗位", "n"), [("王伟", "班组长", 1), ("Li", "miner", 22)])

@@ -268,6 +268,11 @@ _DESCRIBE = {
         "ev_time_back_refused", dur=duration(-e["a"]), when=_when(e["tag"])
     ),
     ev.CAP_OVERRIDE_REFUSED: lambda e, p: t("ev_override_refused", cap=e["a"], n=e["b"]),
+    ev.READER_DATA_LOST: lambda e, p: t(
+        "ev_reader_lost",
+        point=t("ev_point_inner" if e["a"] else "ev_point_outer"),
+        n=e["b"],
+    ),
     ev.INTERNAL_ERROR: lambda e, p: t("ev_internal", command=_command(e["tag"])),
     ev.STATE_CONFIRMED: lambda e, p: t(
         "ev_confirmed", who=p.person(e["a"]) if e["a"] else t("ev_dispatch")

@@ -137,6 +137,7 @@ KINDS = {
     ev.STATE_CONFIRMED: ("state confirmed", "状态确认"),
     ev.TIME_BACK_REFUSED: ("clock back refused", "拒绝回拨时钟"),
     ev.CAP_OVERRIDE_REFUSED: ("temporary cap refused", "临时定员被拒"),
+    ev.READER_DATA_LOST: ("READER DATA LOST", "读卡器数据丢失"),
     ev.LOG_RECORD_DAMAGED: ("DAMAGED LOG RECORD", "记录损坏"),
     ev.FAULT: ("GATEWAY FAULT", "网关故障"),
 }
@@ -466,6 +467,12 @@ MESSAGES = {
         "temporary cap {cap} refused: {n} people inside (R-CAP-11)",
         "临时定员 {cap} 被拒：区内已有 {n} 人（R-CAP-11）",
     ),
+    "ev_reader_lost": (
+        "{point} reader lost {n} line(s): someone may not have been counted",
+        "{point}读卡器数据丢失 {n} 行：可能有人未被计数",
+    ),
+    "ev_point_outer": ("outer", "外侧"),
+    "ev_point_inner": ("inner", "内侧"),
     "ev_internal": ("{command} failed inside the gateway", "{command}在网关内部失败"),
     "ev_confirmed": ("state confirmed by {who}", "状态由{who}确认"),
     "ev_dispatch": ("dispatch", "调度"),

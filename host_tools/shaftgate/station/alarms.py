@@ -69,6 +69,7 @@ LATCHED_KINDS = frozenset(
     (
         *PEOPLE_VIOLATIONS,
         ev.READ_POINT_UNKNOWN,
+        ev.READER_DATA_LOST,  # R-DATA-1: someone may have crossed uncounted
         ev.LOG_TAMPERED,
         ev.LOG_RECORD_DAMAGED,
         ev.LOG_FULL,
