@@ -228,6 +228,8 @@ class Echo:
             for _ in range(int(cmd[8:])):
                 _queens(8)
             b.link_write(b"queens\n")
+        elif cmd == b"!lost":
+            b.link_write(b"lost %d %d\n" % (b.reader_lost(0), b.reader_lost(1)))
         elif cmd.startswith(b"!flashloop "):
             self.flash_bytes = int(cmd[11:])
             b.link_write(b"flashloop\n")
@@ -737,6 +739,10 @@ def _tags_through_flash_work(board, burst=10):
     assert quiet["tags_lost"] == 0  # no flash work: every line arrives
     assert arrived[-1] == b"tag 0 700 -60\n", arrived
     assert alone["tags_lost"] == status["tags_lost"], alone
+    # R-DATA-1: the board's HAL learns of every line the model lost, on its reader (outer),
+    # as a Pico's counts a torn line or a ring overrun (hal.virtual reader_lost).
+    with open_port(board) as port:
+        assert ask(port, b"!lost") == b"lost %d 0" % alone["tags_lost"]
     return status["tags_lost"], arrived[:-1]
 
 
