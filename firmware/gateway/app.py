@@ -456,8 +456,7 @@ class Gateway:
         while n < _MAX_READS_PER_STEP and b.read_tag(t):
             zone.on_read(t[0], t[1], t[2], t[3], now_ms, now_s)
             n += 1
-        if self._lost_fn is not None:
-            self._readers_lost(now_ms)
+        self._readers_lost(now_ms)
         zone.on_beam(b.beam_count(), now_ms)
         cams = b.video_beats(self._beats)
         il.on_video(self._beats, cams, now_ms)
@@ -499,9 +498,12 @@ class Gateway:
         # R-DATA-1: a reader line lost before it was parsed may be a person crossing
         # uncounted, so it is alarmed (READER_DATA_LOST); a noisy cable is pooled to one
         # event a minute per point, b counting every line since the last. Small ints only.
+        lost = self._lost_fn
+        if lost is None:
+            return
         seen = self._lost_seen
         for p in range(2):
-            n = self._lost_fn(p)
+            n = lost(p)
             if n == seen[p]:
                 continue
             bit = 1 << p
