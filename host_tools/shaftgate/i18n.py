@@ -218,6 +218,10 @@ ALARM_CLASSES = {
     "outside_mine": ("tag at a face but out of the mine", "标签未经井口下井"),
     "two_places": ("cloned tag (two places at once)", "标签克隆(同时两处)"),
     "read_point_unknown": ("tag where no zone is", "标签出现在无区域处"),
+    "reader_data_lost": (
+        "reader data lost: someone may be uncounted",
+        "读卡器数据丢失：可能有人未被计数",
+    ),
     "clock_drift": ("clock drift", "时钟偏差"),
     "feed_late": ("MQTT feed late", "数据上传延迟"),
     "evacuation": ("evacuation", "撤人"),
