@@ -150,7 +150,7 @@ def signed_ack(shaft, out):
     wrap(gw.snapshots, "save", 4, "snapshots.save")
     wrap(gw.log, "ack", 1, "log.ack")
     wrap(gw.log, "_write_meta", 3, "log._write_meta")
-    wrap(gw.log, "_stored_digest", 2, "log._stored_digest")
+    wrap(gw.log, "_stored_digest", 3, "log._stored_digest")
     wrap(fl, "remove", 1, "flash.remove")
     wrap(fl, "remove_numbered", 2, "flash.remove_numbered")
     wrap(fl, "write", 2, "flash.write")
