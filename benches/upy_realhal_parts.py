@@ -146,7 +146,7 @@ def signed_ack(shaft, out):
     wrap(gw.verifier, "verify", 1, "verifier.verify (HMAC)")
     wrap(store, "write_cbor", 3, "store.write_cbor (counter)")
     wrap(gw, "_save_state", 0, "app._save_state")
-    wrap(gw.il, "snapshot", 0, "il.snapshot")
+    wrap(gw.il, "snapshot_cbor", 1, "il.snapshot_cbor")
     wrap(gw.snapshots, "save", 4, "snapshots.save")
     wrap(gw.log, "ack", 1, "log.ack")
     wrap(gw.log, "_write_meta", 3, "log._write_meta")

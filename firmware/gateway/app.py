@@ -363,10 +363,9 @@ class Gateway:
             self.lost_events += 1
 
     def _save_state(self):
-        # The interlocks' CBOR into the kept buffer (no bytes copy of it per save).
-        blob = self._il_cbor
-        blob[0:] = b""
-        cbor.encode_into(blob, self.il.snapshot())
+        # The interlocks' CBOR: a kept constant while they hold nothing, else encoded into
+        # the kept buffer (no bytes copy of it per save).
+        blob = self.il.snapshot_cbor(self._il_cbor)
         self.snapshots.save(self.log.last_seq, self.zone, blob, self.sealed)
         self._dirty = False
 
