@@ -366,7 +366,7 @@ CATALOGUE = (
         "auth-counter-volatile",
         "the command counter is not persisted",
         GW + "app.py",
-        "store.write_cbor(self.flash, store.COUNTER_FILE, counter)",
+        "slots.write(counter)",
         "counter = counter",
         APP_TESTS,
     ),
