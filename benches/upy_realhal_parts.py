@@ -162,6 +162,12 @@ def signed_ack(shaft, out):
     wrap(gw, "emit", 4, "app.emit (COMMAND)")
     wrap(gw, "_send", 1, "app._send (reply)")
     wrap(cbor, "loads", 1, "cbor.loads")
+    wrap(messages, "envelope_id", 1, "messages.envelope_id")
+    wrap(messages, "parse_envelope", 1, "messages.parse_envelope")
+    wrap(messages, "parse", 2, "messages.parse")
+    wrap(gw, "_dispatch", 3, "app._dispatch")
+    wrap(gw, "_room_for", 2, "app._room_for")
+    wrap(gw, "_serve_link", 0, "app._serve_link (all of it)")
     up_to = gw.log.last_seq
     env = messages.request("ack", shaft._rid(), up_to_seq=up_to)
     shaft.board.rx.extend(frame.encode(cbor.dumps(shaft.signer.sign(env))))
