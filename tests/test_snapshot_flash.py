@@ -96,3 +96,77 @@ def test_a_cut_before_the_trailer_leaves_the_older_slot_in_force(shaft, monkeypa
     # Without the cut the new save is the one in force.
     gw._save_state()
     assert snapshot.Snapshots(fl).covered() == gw.log.last_seq
+
+
+def _remount(image):
+    # The file system a board finds at power-on after the cut (the chip's bytes then).
+    return lfs_flash.LfsFlash(
+        LittleFS(
+            context=UserContext(buffer=image),
+            block_size=lfs_flash.BLOCK_SIZE,
+            block_count=len(image) // lfs_flash.BLOCK_SIZE,
+            read_size=lfs_flash.READ_SIZE,
+            prog_size=lfs_flash.PROG_SIZE,
+            cache_size=4 * lfs_flash.PROG_SIZE,
+            lookahead_size=lfs_flash.LOOKAHEAD,
+            block_cycles=lfs_flash.BLOCK_CYCLES,
+        )
+    )
+
+
+def _cut_at_the_synced_append_of(fl, dev, name, monkeypatch, image):
+    synced_append = fl.append
+
+    def cut(n, data):
+        if n == name:
+            image["flash"] = bytearray(dev.buffer)
+            raise OSError(5, "power cut")
+        return synced_append(n, data)
+
+    monkeypatch.setattr(fl, "append", cut)
+
+
+def test_a_cut_before_the_log_metas_crc_leaves_the_older_slot_in_force(monkeypatch):
+    # The event log's ack record, rewritten in place in the slot not in force
+    # (gateway/eventlog.py): on littlefs a cut before its synced crc append leaves that
+    # slot as it was (copy-on-write) or short, and the other slot in force, whole.
+    from gateway.eventlog import EventLog
+
+    fs, dev = lfs_flash.mount()
+    fl = lfs_flash.LfsFlash(fs)
+    log = EventLog(fl, capacity=100, reserve=2, segment_records=4)
+    for i in range(20):
+        log.append(1000 + i, 1, i, i, 0)
+    log.ack(2)  # slot 0, atomically
+    log.ack(3)  # slot 1, in place
+    assert fl.size("evmeta") == fl.size("evmeta2") == 32
+    image = {}
+    _cut_at_the_synced_append_of(fl, dev, "evmeta", monkeypatch, image)
+    with pytest.raises(OSError):
+        log.ack(9)  # slot 0, in place: cut before its crc
+    monkeypatch.undo()
+    after = EventLog(_remount(image["flash"]), capacity=100, reserve=2, segment_records=4)
+    assert after.acked == 3 and not after.tampered, after.tamper_reason
+    assert after.last_seq == 20 and after.removed_on_boot == 0
+    # Without the cut the new slot is the one in force.
+    log2 = EventLog(fl, capacity=100, reserve=2, segment_records=4)
+    log2.ack(9)
+    assert EventLog(fl, capacity=100, reserve=2, segment_records=4).acked == 9
+
+
+def test_a_cut_before_the_counters_crc_leaves_the_older_counter_in_force(monkeypatch):
+    from gateway import store
+
+    fs, dev = lfs_flash.mount()
+    fl = lfs_flash.LfsFlash(fs)
+    slots = store.CounterSlots(fl)
+    slots.write(1733300000001)  # auth.cbor, atomically
+    slots.write(1733300000002)  # auth2.cbor, in place
+    image = {}
+    _cut_at_the_synced_append_of(fl, dev, "auth.cbor", monkeypatch, image)
+    with pytest.raises(OSError):
+        slots.write(1733300000003)
+    monkeypatch.undo()
+    assert store.read_counter(_remount(image["flash"])) == 1733300000002
+    store.CounterSlots(fl).write(1733300000004)
+    assert store.read_counter(fl) == 1733300000004
