@@ -14,6 +14,15 @@ from gatewire import cbor
 BIG = 1733300000000  # a host's counter is about its unix ms: past 32 bits
 
 
+class _Counter:
+    # The app's counter writer: store.Slots over COUNTER_SLOTS, and store.write_counter.
+    def __init__(self, flash):
+        self.slots = store.Slots(flash, store.COUNTER_SLOTS, 16)
+
+    def write(self, counter):
+        store.write_counter(self.slots, counter)
+
+
 def _writes(flash):
     return [h[:2] for h in flash.history]
 
@@ -21,7 +30,7 @@ def _writes(flash):
 def test_the_first_write_of_a_boot_is_atomic_then_the_slots_alternate_in_place():
     flash = TornFlash.on_files()
     assert store.read_counter(flash) == 0
-    slots = store.CounterSlots(flash)
+    slots = _Counter(flash)
     slots.write(5)
     slots.write(BIG)
     slots.write(BIG + 1)
@@ -36,7 +45,7 @@ def test_the_first_write_of_a_boot_is_atomic_then_the_slots_alternate_in_place()
     flash.reboot()
     assert store.read_counter(flash) == BIG + 1
     # After a boot: atomic first again, whichever slot is in force.
-    again = store.CounterSlots(flash)
+    again = _Counter(flash)
     again.write(BIG + 2)
     assert flash.history[-1][:2] == ("write", "auth.cbor")
     assert store.read_counter(flash) == BIG + 2
@@ -46,7 +55,7 @@ def test_a_counter_older_firmware_wrote_is_read_and_the_highest_slot_wins():
     flash = TornFlash.on_files()
     flash.write("auth.cbor", cbor.dumps(41))
     assert store.read_counter(flash) == 41
-    slots = store.CounterSlots(flash)
+    slots = _Counter(flash)
     slots.write(42)
     slots.write(43)
     assert store.read_counter(flash) == 43
@@ -58,7 +67,7 @@ def test_a_counter_older_firmware_wrote_is_read_and_the_highest_slot_wins():
 
 def test_a_torn_slot_beside_a_whole_one_leaves_the_older_counter_in_force():
     flash = TornFlash.on_files()
-    slots = store.CounterSlots(flash)
+    slots = _Counter(flash)
     slots.write(7)
     slots.write(8)
     whole = flash.read("auth.cbor")
@@ -87,7 +96,7 @@ def _sweep(before):
     # write and read work.
     def setup():
         flash = TornFlash.on_files()
-        slots = store.CounterSlots(flash)
+        slots = _Counter(flash)
         for c in before:
             slots.write(c)
         return flash, slots
@@ -111,7 +120,7 @@ def _sweep(before):
                 landed = op == len(ops) - 1 and after == n
                 # Until the last byte lands, the counter before is in force, whole.
                 assert got == (new if landed else (before[-1] if before else 0)), (op, after)
-                store.CounterSlots(flash).write(new + 1)
+                _Counter(flash).write(new + 1)
                 assert store.read_counter(flash) == new + 1
                 runs += 1
                 yield

@@ -14,7 +14,7 @@ import gateway_work
 import lfs_flash
 from littlefs import LittleFS, UserContext
 
-from gateway import snapshot
+from gateway import snapshot, store
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,15 @@ def test_a_cut_before_the_trailer_leaves_the_older_slot_in_force(shaft, monkeypa
     assert snapshot.Snapshots(fl).covered() == gw.log.last_seq
 
 
+class _Counter:
+    # The app's counter writer: store.Slots over COUNTER_SLOTS, and store.write_counter.
+    def __init__(self, flash):
+        self.slots = store.Slots(flash, store.COUNTER_SLOTS, 16)
+
+    def write(self, counter):
+        store.write_counter(self.slots, counter)
+
+
 def _remount(image):
     # The file system a board finds at power-on after the cut (the chip's bytes then).
     return lfs_flash.LfsFlash(
@@ -155,11 +164,10 @@ def test_a_cut_before_the_log_metas_crc_leaves_the_older_slot_in_force(monkeypat
 
 
 def test_a_cut_before_the_counters_crc_leaves_the_older_counter_in_force(monkeypatch):
-    from gateway import store
 
     fs, dev = lfs_flash.mount()
     fl = lfs_flash.LfsFlash(fs)
-    slots = store.CounterSlots(fl)
+    slots = _Counter(fl)
     slots.write(1733300000001)  # auth.cbor, atomically
     slots.write(1733300000002)  # auth2.cbor, in place
     image = {}
@@ -168,5 +176,5 @@ def test_a_cut_before_the_counters_crc_leaves_the_older_counter_in_force(monkeyp
         slots.write(1733300000003)
     monkeypatch.undo()
     assert store.read_counter(_remount(image["flash"])) == 1733300000002
-    store.CounterSlots(fl).write(1733300000004)
+    _Counter(fl).write(1733300000004)
     assert store.read_counter(fl) == 1733300000004

@@ -193,7 +193,7 @@ class Gateway:
         # Kept encodings, rewritten in place on every save and every command: the
         # interlocks' CBOR (the snapshot's).
         self._il_cbor = bytearray()
-        self._counter_slots = None  # store.CounterSlots, built at the first command
+        self._counter_slots = None  # store.Slots of the counter, built at the first command
         # The last _RING events logged, to push without reading them back (_stash).
         self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
         self._ring_time = [0] * (_RING_MASK + 1)
@@ -651,8 +651,8 @@ class Gateway:
         try:
             slots = self._counter_slots
             if slots is None or slots._flash is not self.flash:
-                slots = self._counter_slots = store.CounterSlots(self.flash)
-            slots.write(counter)
+                slots = self._counter_slots = store.Slots(self.flash, store.COUNTER_SLOTS, 16)
+            store.write_counter(slots, counter)
         except OSError:
             # Not persisted: acting now would let a replay through after a power cut.
             raise ProtocolError(E_INTERNAL, "could not persist the command counter", None)

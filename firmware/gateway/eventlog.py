@@ -40,6 +40,7 @@ import binascii
 import hashlib
 import struct
 
+from gateway import store
 from gateway.caps import CLOCK_MAX_S, unix_hi, unix_lo
 from gatewire.errors import E_BAD_FIELD, E_FULL, ProtocolError
 
@@ -76,7 +77,6 @@ _FIELDS_HALVES = "<IHHHHIii"  # the same bytes, time_s as its low and high 16-bi
 _FIELDS_SIZE = const(24)
 _CRC_AT = const(40)
 _META = "<4sII16s"
-_META_CRC_AT = const(28)
 _MAGIC = b"SGE1"
 _U32_MAX = 0xFFFFFFFF
 _I32_MIN = -0x80000000
@@ -195,17 +195,13 @@ class EventLog:
         # A segment's name from one int: no argument tuple per name (a name is made on
         # every new segment and for every segment an ack removes).
         self._name_fmt = prefix.replace("%", "%%") + "%08x"
-        self._meta_names = (prefix + "meta", prefix + "meta2")
-        self._meta_slot = -1  # the slot holding the meta in force, -1: none whole
-        self._rewrite = getattr(flash, "rewrite_unsynced", None)
+        # The ack record's two slots (the format above); logscan sets the one in force.
+        self._meta = store.Slots(flash, (prefix + "meta", prefix + "meta2"), META_SIZE)
         # Preallocated so that append() packs in place (ARCHITECTURE.md §6).
         self._rec = bytearray(RECORD_SIZE)
         mv = memoryview(self._rec)
         self._fields_mv = mv[:_FIELDS_SIZE]
         self._crc_mv = mv[:_CRC_AT]
-        self._meta = bytearray(META_SIZE)
-        self._meta_crc_mv = memoryview(self._meta)[:_META_CRC_AT]
-        self._meta_tail_mv = memoryview(self._meta)[_META_CRC_AT:]
         self._ends = bytearray(_ENDS * DIGEST_SIZE)
         self._end_seq = [0] * _ENDS  # the record each digest in _ends is of; 0: none
         self._end_next = 0
@@ -239,7 +235,7 @@ class EventLog:
         self._skipped = 0
         # The recovery scan runs only here, once a boot: its code leaves the heap after
         # (gateway/logscan.py), as the boot sequence's does.
-        from gateway import logscan, store
+        from gateway import logscan
 
         logscan.recover(self)
         store.unload("logscan")
@@ -528,20 +524,10 @@ class EventLog:
         self._skipped = n
 
     def _write_meta(self, acked, anchor_seq, anchor):
+        # Into the slot not in force, in place beside a whole one (store.Slots).
         m = self._meta
-        struct.pack_into(_META, m, 0, _MAGIC, acked, anchor_seq, anchor)
-        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(self._meta_crc_mv))
-        # Into the slot not in force. In place (no temp file and rename: 128 B of an
-        # ack's heap) only beside a whole slot: a cut then leaves that one in force.
-        slot = self._meta_slot
-        target = 0 if slot < 0 else 1 - slot
-        name = self._meta_names[target]
-        if slot < 0 or self._rewrite is None:
-            self._flash.write(name, m)
-        else:
-            self._rewrite(name, self._meta_crc_mv)
-            self._flash.append(name, self._meta_tail_mv)  # synced: the slot is whole
-        self._meta_slot = target
+        struct.pack_into(_META, m.rec, 0, _MAGIC, acked, anchor_seq, anchor)
+        m.write()
 
     def _clean_torn_tail(self):
         name = self._torn_name

@@ -219,12 +219,12 @@ def _read_meta(log):
     best = None
     damaged = False
     for i in range(2):
-        m = _read_slot(log._flash.read(log._meta_names[i]))
+        m = _read_slot(log._flash.read(log._meta.names[i]))
         if m is False:
             damaged = True
         elif m is not None and (best is None or m[0] > best[0]):
             best = m
-            log._meta_slot = i
+            log._meta.slot = i
     if best is None and damaged:
         return False
     return best

@@ -22,10 +22,6 @@ KEY_FILE = "gateway.key"
 CONFIG_FILE = "config.cbor"
 COUNTER_FILE = "auth.cbor"  # the counter's slot 0 (older firmware's one CBOR file)
 COUNTER_SLOTS = (COUNTER_FILE, "auth2.cbor")
-_COUNTER_MAGIC = b"SGC1"
-_COUNTER_FMT = "<4sQ"
-_COUNTER_CRC_AT = 12
-_COUNTER_SIZE = 16
 BOOTS_FILE = "boots.cbor"
 
 
@@ -65,67 +61,68 @@ def read_counter(flash):
     # StoreError if no slot is whole but one is there (damaged: never 0, which would
     # reopen every old command to replay).
     best = -1
-    damaged = None
+    bad = None
     for name in COUNTER_SLOTS:
-        n = _read_counter_slot(flash, name)
-        if n is None:
+        data = flash.read(name)
+        if data is None:
             continue
+        n = -1
+        if data[:4] == b"SGC1":
+            if (
+                len(data) == 16
+                and crc32(memoryview(data)[:12]) == struct.unpack_from("<I", data, 12)[0]
+            ):
+                n = struct.unpack_from("<Q", data, 4)[0]
+        else:
+            try:
+                n = cbor.loads(data)  # one CBOR uint, as older firmware wrote it
+            except ValueError:
+                pass
+            if type(n) is not int:
+                n = -1
         if n < 0:
-            damaged = name
+            bad = name
         elif n > best:
             best = n
-    if best < 0 and damaged is not None:
-        raise StoreError(damaged, "expected a non-negative counter")
+    if best < 0 and bad is not None:
+        raise StoreError(bad, "expected a non-negative counter")
     return best if best >= 0 else 0
 
 
-def _read_counter_slot(flash, name):
-    # The slot's counter; None if it is not there, -1 if it is damaged or torn.
-    data = flash.read(name)
-    if data is None:
-        return None
-    if data[:4] == _COUNTER_MAGIC:
-        if (
-            len(data) != _COUNTER_SIZE
-            or crc32(memoryview(data)[:_COUNTER_CRC_AT])
-            != struct.unpack_from("<I", data, _COUNTER_CRC_AT)[0]
-        ):
-            return -1
-        return struct.unpack_from(_COUNTER_FMT, data, 0)[1]
-    try:
-        obj = cbor.loads(data)  # as older firmware wrote it
-    except ValueError:
-        return -1
-    return obj if type(obj) is int and obj >= 0 else -1
+def write_counter(slots, counter):
+    # slots: Slots(flash, COUNTER_SLOTS, 16), kept. Durable on return.
+    struct.pack_into("<4sQ", slots.rec, 0, b"SGC1", counter)
+    slots.write()
 
 
-class CounterSlots:
-    # Writes the last accepted command counter (the format above); durable on return.
-    def __init__(self, flash):
+class Slots:
+    # Two slots of one small record with a crc32 trailer over the rest, written in turn:
+    # the command counter, the event log's ack record. The reader takes the whole slot
+    # with the newest contents. A write goes to the slot not written last, in place
+    # (Flash.rewrite_unsynced, then the crc's synced append: no temp file and rename, 128
+    # B of heap) beside the whole one; a cut leaves it torn and the other in force. The
+    # first write (slot -1: which slot is whole was not looked up, or none is) is atomic.
+    def __init__(self, flash, names, size):
         self._flash = flash
         self._rewrite = getattr(flash, "rewrite_unsynced", None)
-        self._slot = -1  # the slot written last, -1: none yet this boot
-        self._rec = bytearray(_COUNTER_SIZE)
-        mv = memoryview(self._rec)
-        self._head = mv[:_COUNTER_CRC_AT]
-        self._tail = mv[_COUNTER_CRC_AT:]
+        self.names = names
+        self.slot = -1  # the slot written last, or found in force at boot
+        self.rec = bytearray(size)  # packed by the caller, all but the crc
+        mv = memoryview(self.rec)
+        self.head = mv[: size - 4]
+        self._tail = mv[size - 4 :]
 
-    def write(self, counter):
-        rec = self._rec
-        struct.pack_into(_COUNTER_FMT, rec, 0, _COUNTER_MAGIC, counter)
-        struct.pack_into("<I", rec, _COUNTER_CRC_AT, crc32(self._head))
-        slot = self._slot
+    def write(self):
+        struct.pack_into("<I", self.rec, len(self.rec) - 4, crc32(self.head))
+        slot = self.slot
         target = 0 if slot < 0 else 1 - slot
-        name = COUNTER_SLOTS[target]
-        # The first write of a boot is atomic: which slot is in force was not looked up,
-        # and an atomic write leaves either slot whole. Then in place, beside the whole
-        # slot just written.
+        name = self.names[target]
         if slot < 0 or self._rewrite is None:
-            self._flash.write(name, rec)
+            self._flash.write(name, self.rec)
         else:
-            self._rewrite(name, self._head)
+            self._rewrite(name, self.head)
             self._flash.append(name, self._tail)  # synced: the slot is whole
-        self._slot = target
+        self.slot = target
 
 
 def next_boot_count(flash):
