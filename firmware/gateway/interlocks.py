@@ -54,7 +54,7 @@ SNAPSHOT_VERSION = const(1)
 # gateway/permits.py's HOT, MAX_CAPACITY and ID_MAX, for the checks made without it
 # (tests/test_interlocks.py holds them equal).
 _HOT = const(1)
-_IDLE_CBOR = [None]  # snapshot_cbor's encoding with nothing held, made once
+_idle_cbor = None  # snapshot_cbor's encoding with nothing held, made once
 PERMIT_CAPACITY_MAX = const(32)
 _ID_MAX = const(0x3FFFFFFF)
 
@@ -332,11 +332,10 @@ class Interlocks:
             and not self.gas.ch4.over
             and not self.gas.co.over
         ):
-            idle = _IDLE_CBOR[0]
-            if idle is None:
-                idle = cbor.dumps(self.snapshot())
-                _IDLE_CBOR[0] = idle
-            return idle
+            global _idle_cbor
+            if _idle_cbor is None:
+                _idle_cbor = cbor.dumps(self.snapshot())
+            return _idle_cbor
         buf[0:] = b""
         cbor.encode_into(buf, self.snapshot())
         return buf

@@ -100,10 +100,10 @@ class Snapshots:
         put(name, il_blob)
         crc = crc32(il_blob, crc)
         if n:
-            if self._ledger is not ld:
-                self._ledger = ld
-                self._cols = ld.columns()
             cols = self._cols
+            if cols is None or self._ledger is not ld:
+                cols = self._cols = ld.columns()
+                self._ledger = ld
             for i in range(6):
                 # tag, person, since_s: u32; role, crew, flags: u8
                 part = _raw(cols[i], n * 4 if i < 3 else n)
