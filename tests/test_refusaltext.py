@@ -243,3 +243,55 @@ def test_stored_errors_round_trip_through_json_and_old_rows_still_read():
     assert refusaltext.stored({"type": "LinkError", "message": "read failed"}) == "read failed"
     i18n.set_lang("en")
     assert refusaltext.stored(rec) == str(e)
+
+
+def test_the_request_is_named_once_and_a_permit_number_kept():
+    i18n.set_lang("zh")
+    e = GatewayError(
+        "G1",
+        "permit-issue",
+        E_REFUSED,
+        "permit refused: worker 5 is not in this gateway's roster (R-HOT-3)",
+        "workers",
+    )
+    assert refusaltext.exception_text(e).startswith(
+        "网关 G1 拒绝签发作业票：作业人员 5 不在本网关名册中（R-HOT-3）（拒绝，字段 workers）"
+    )
+    e = GatewayError(
+        "G1",
+        "permit-revoke",
+        E_REFUSED,
+        "revoke of permit 77 refused: no permit with this id in the book (never issued, "
+        "revoked or ended): nothing changed",
+    )
+    assert refusaltext.exception_text(e).startswith(
+        "网关 G1 拒绝撤销作业票：撤销作业票 77 被拒：票簿中无此编号的作业票"
+    )
+
+
+def test_the_order_table_through_serve_says_the_refusal_in_the_reader_language():
+    from shaftgate.cli.through import order_table
+
+    e = GatewayError(
+        "G1", "seal", E_REFUSED, "seal refused: the zone is already sealed: nothing changed"
+    )
+    reply = {
+        "order_id": 3,
+        "command": "seal",
+        "results": [
+            {"gateway_id": "G1", "zone": "face", "error": refusaltext.error_record(e)},
+            {
+                "gateway_id": "G2",
+                "zone": "face2",
+                "error": refusaltext.serve_error("NoAnswer", "err_order_time"),
+            },
+        ],
+    }
+    i18n.set_lang("zh")
+    text = order_table(reply)
+    assert "REFUSED 拒绝: 网关 G1 拒绝封闭：区域已封闭，未作任何更改（拒绝）〔网关原文：" in text
+    assert "NO ANSWER 无应答: 在指令时限内无应答：可能已执行，也可能未执行；请先查询状态" in text
+    i18n.set_lang("en")
+    text = order_table(reply)
+    assert "REFUSED 拒绝: %s" % e in text
+    assert "NO ANSWER 无应答: no answer within the order's time: it may or may not" in text

@@ -192,8 +192,9 @@ def _fill(table, text):
     return None
 
 
-def reason_zh(text):
-    """The firmware's refusal text in Chinese, or None when it is not a known one."""
+def reason_zh(text, request_zh=None):
+    """The firmware's refusal text in Chinese, or None when it is not a known one. The
+    firmware's "<what> refused: " is left out when it names request_zh again."""
     zh = _fill(_REASON_RES, text)
     if zh is not None:
         return zh
@@ -204,7 +205,9 @@ def reason_zh(text):
     why = _fill(_REASON_RES, m.group("why"))
     if what is None or why is None:
         return None
-    return "%s被拒：%s" % (what, why)
+    if what == request_zh:
+        return why
+    return "%s%s被拒：%s" % (what, " " if what[-1].isdigit() else "", why)
 
 
 # ---- a refusal, as the dispatcher reads it ----
@@ -244,11 +247,12 @@ def refusal(who, request, code, text, field=None):
         shown = shown[len(echo) :]  # the firmware says what it refused; once is enough
     if i18n.lang() != "zh":
         return "%s refused %s: %s (%s%s)" % (who, request, shown, name, field_en)
-    why = reason_zh(shown) if code in (errors.E_REFUSED, errors.E_FULL) else None
-    if why is None:
-        why = reason_zh(text) if code in (errors.E_REFUSED, errors.E_FULL) else None
+    request_zh = _request_zh(request)
+    why = None
+    if code in (errors.E_REFUSED, errors.E_FULL):
+        why = reason_zh(shown, request_zh) or reason_zh(text, request_zh)
     field_zh = "，字段 %s" % field if field else ""
-    head = "%s拒绝%s" % (_who_zh(who), _request_zh(request))
+    head = "%s拒绝%s" % (_who_zh(who), request_zh)
     if why is None:
         return "%s（%s%s）〔网关原文：%s〕" % (head, code_name(code), field_zh, text)
     return "%s：%s（%s%s）〔网关原文：%s〕" % (head, why, code_name(code), field_zh, text)
