@@ -217,8 +217,14 @@ class ZoneMachine(RuleBasedStateMachine):
         self._reads([tag], (1,) * repeats + (0,) * repeats)
         self.inside.remove(tag)
         self.accounted.discard(tag)
+        unrem = tag in self.unrem_people
         self.unrem_people.discard(tag)
         doubts = self._settle()  # counts the EXIT out
+        if unrem and (tag, DECIDED_IN) in [d[:2] for d in doubts]:
+            # Counted among the unremembered, and on the way out counted in again on
+            # thin evidence (a beam body paired with the inner reads), then out: the old
+            # count stays, said by that recount.
+            self.unrem_said += 1
         if repeats == 1 and known:
             # One outer read is never an exit: kept in, and the dispatcher is told.
             assert (tag, DECIDED_KEPT_IN) in [d[:2] for d in doubts], (
@@ -468,5 +474,21 @@ def test_a_recounted_tag_whose_memory_is_lost_again_stays_said():
     m.stray_reads(point=1, tag=9)
     m.reboot(memory_lost=True)
     assert m.zone.count == 5 and m.unremembered == 2
+    _check(m)
+    m.teardown()
+
+
+def test_an_unremembered_person_recounted_on_the_way_out_leaves_a_said_count():
+    # Found by a longer run: 12 among the unremembered (the memory lost), a beam body
+    # waiting; on the way out 12's inner reads take the body (counted in again, said),
+    # then the outer reads make an exit of that new count. The old one stays: said.
+    m = ZoneMachine()
+    m.setup(capacity=3, caps=[3, 5], memory=1)
+    m.crowd_in(tags={1, 2, 3})
+    m.walk_in(repeats=1, tag=12)
+    m.reboot(memory_lost=True)
+    m.beam(n=1)
+    m.walk_out(repeats=1, tag=12)
+    assert m.zone.count == 4 and len(m.inside) == 3 and m.unrem_said == 1
     _check(m)
     m.teardown()
