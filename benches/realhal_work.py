@@ -5,6 +5,7 @@
 # the DMA ring, samples gas through the ADC, keeps its wall clock with hal.clock and
 # drives its outputs through hal.mcu.Outputs. Only the console link is the bench's (the
 # port's stdin cannot be fed from here): BenchLink has StdioLink's three methods.
+import os
 import sys
 
 _BENCHES = [p for p in sys.path if p.endswith("/benches")]
@@ -57,10 +58,28 @@ class BenchLink:
         self.tx_bytes += len(data)
 
 
+def _board_root():
+    # Under MicroPython (the figures' run, an in-memory file system): a fresh folder whose
+    # path is as long as the board's own (hal/mcu.py FLASH_ROOT, "/data"), so each path
+    # the firmware builds to open or remove a file costs the heap it costs on a Pico; the
+    # bench's usual folder (/tmp/shaftgate-bench-N) made every path 32 B longer.
+    if sys.implementation.name != "micropython":
+        return fresh_root()
+    width = len(getattr(mcu, "FLASH_ROOT", "/data"))
+    for i in range(1000):
+        root = ("/d%0" + str(width - 2) + "d") % i
+        try:
+            os.mkdir(root)
+        except OSError:
+            continue
+        return root
+    return fresh_root()
+
+
 class PicoBench(pico.Board):
     # The real Pico board, plus the bench's side of the world (BenchBoard's names).
     def __init__(self):
-        mcu.FLASH_ROOT = fresh_root()
+        mcu.FLASH_ROOT = _board_root()
         pico.Board.__init__(self)
         self._link = BenchLink()
         self._camera = machine.PINS[self.CAMERA_PINS[0]]

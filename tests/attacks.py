@@ -202,7 +202,7 @@ def flood(rig, row):
 
 
 def _segments(rig):
-    names = [n for n in rig.gw.flash.names() if n.startswith("ev") and n != "evmeta"]
+    names = [n for n in rig.gw.flash.names() if n.startswith("ev") and not n.startswith("evmeta")]
     out = []
     for n in names:
         try:

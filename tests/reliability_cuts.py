@@ -304,7 +304,7 @@ def cycle(rig, rng, host, state, figs, n):
     except PowerCut:
         figs.in_a_write += 1
         call, name = flash.history[-1][:2]
-        if name.startswith("ev") and name != "evmeta":
+        if name.startswith("ev") and not name.startswith("evmeta"):
             name = "ev<seq>"
         figs.where[(call, name)] += 1
         rig._collect()  # what left the board before the power went
@@ -417,6 +417,7 @@ def _where_text(where):
     names = {
         "ev<seq>": "an event-log segment",
         "evmeta": "the log's ack record",
+        "evmeta2": "the log's ack record",
         "auth.cbor": "the command counter",
         "config.cbor": "the config",
     }

@@ -391,7 +391,7 @@ CATALOGUE = (
         "auth-counter-volatile",
         "the command counter is not persisted",
         GW + "app.py",
-        "store.write_cbor(self.flash, store.COUNTER_FILE, counter)",
+        "store.write_counter(slots, counter)",
         "counter = counter",
         APP_TESTS,
     ),

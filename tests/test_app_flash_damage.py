@@ -127,7 +127,9 @@ def test_a_repeated_seq_at_the_newest_record_does_not_hang_the_replay():
     yield from rig.cross_in_parts(101)
     yield
     rig.board.flash.close()
-    names = [n for n in rig.board.flash.names() if n.startswith("ev") and n != "evmeta"]
+    names = [
+        n for n in rig.board.flash.names() if n.startswith("ev") and not n.startswith("evmeta")
+    ]
     newest = names[-1]
     data = rig.board.flash.read(newest)
     rig.board.flash.append(newest, data[-44:])  # the last record, once more
@@ -178,7 +180,7 @@ def test_reordered_segments_are_tampering():
         yield
     fl = rig.board.flash
     fl.close()
-    segs = [n for n in fl.names() if n.startswith("ev") and n != "evmeta"]
+    segs = [n for n in fl.names() if n.startswith("ev") and not n.startswith("evmeta")]
     assert len(segs) >= 2
     a, b = fl.read(segs[0]), fl.read(segs[1])
     fl.write(segs[0], b)

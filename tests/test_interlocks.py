@@ -456,6 +456,40 @@ def test_a_reboot_keeps_permits_watch_and_evacuation_but_not_the_relays():
     assert not r2.il.work_relay  # still evacuating
 
 
+def test_the_snapshot_with_nothing_held_is_one_kept_encoding_and_anything_held_is_encoded():
+    from gatewire import cbor
+
+    r = Rig()
+    r.run(5)
+    buf = bytearray(b"old")
+    idle = r.il.snapshot_cbor(buf)
+    assert bytes(idle) == cbor.dumps(r.il.snapshot())
+    assert r.il.snapshot_cbor(buf) is idle  # the same object: nothing built again
+    # Anything held is in the encoding, never the kept idle one.
+    held = []
+    e = Rig()
+    e.il.evacuate(CAUSE_TEAM_LEADER, 77, 0, False, e.now_ms)
+    held.append(e)
+    g = Rig()
+    g.ch4_ppm = 15000
+    g.run(3)
+    assert g.il.gas.ch4.over
+    held.append(g)
+    c = Rig()
+    c.co_ppm = 100
+    c.run(3)
+    assert c.il.gas.co.over
+    held.append(c)
+    held.append(_hot_rig())
+    for h in held:
+        out = h.il.snapshot_cbor(buf)
+        assert out is buf and bytes(out) == cbor.dumps(h.il.snapshot())
+        assert bytes(out) != bytes(idle)
+    # Once the evacuation is over, nothing is held: the idle encoding again.
+    assert e.il.all_clear(77, e.now_ms) == OK
+    assert e.il.snapshot_cbor(buf) is idle
+
+
 def test_a_bad_snapshot_raises_and_changes_nothing():
     r = _hot_rig()
     saved = r.il.snapshot()

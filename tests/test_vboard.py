@@ -86,6 +86,23 @@ def _flash_check(flash):
     except TypeError:
         pass
     assert flash.names() == ["blob", "boots.log", "empty", "log"], flash.names()
+    # The optional calls a Pico's FileFlash has, so the firmware takes the same path.
+    flash.rewrite_unsynced("log", b"xy")  # an existing file, started afresh in place
+    flash.append_unsynced("log", b"z")
+    flash.append("log", b"!")
+    assert flash.read("log") == b"xyz!"
+    flash.rewrite_unsynced("fresh", memoryview(b"-new-")[1:4])  # a file not there yet
+    assert flash.read("fresh") == b"new"
+    try:
+        flash.rewrite_unsynced("a/b", b"x")
+        raise AssertionError("bad name accepted by rewrite_unsynced")
+    except ValueError:
+        pass
+    flash.write("ev0000000a", b"1")
+    flash.remove_numbered("ev%08x", 10)
+    flash.remove_numbered("ev%08x", 10)  # idempotent, as remove()
+    assert "ev0000000a" not in flash.names()
+    flash.remove("fresh")
     flash.remove("blob")
     flash.remove("blob")
     flash.remove("empty")

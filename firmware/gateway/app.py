@@ -204,9 +204,9 @@ class Gateway:
         self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
         # Kept encodings, rewritten in place on every save and every command: the
-        # interlocks' CBOR (the snapshot's) and the command counter's (auth.cbor).
+        # interlocks' CBOR (the snapshot's).
         self._il_cbor = bytearray()
-        self._counter_cbor = bytearray()
+        self._counter_slots = None  # store.Slots of the counter, built at the first command
         # The last _RING events logged, to push without reading them back (_stash).
         self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
         self._ring_time = [0] * (_RING_MASK + 1)
@@ -376,10 +376,9 @@ class Gateway:
             self.lost_events += 1
 
     def _save_state(self):
-        # The interlocks' CBOR into the kept buffer (no bytes copy of it per save).
-        blob = self._il_cbor
-        blob[0:] = b""
-        cbor.encode_into(blob, self.il.snapshot())
+        # The interlocks' CBOR: a kept constant while they hold nothing, else encoded into
+        # the kept buffer (no bytes copy of it per save).
+        blob = self.il.snapshot_cbor(self._il_cbor)
         self.snapshots.save(self.log.last_seq, self.zone, blob, self.sealed)
         self._dirty = False
 
@@ -688,11 +687,10 @@ class Gateway:
             raise
         self._in_command = True  # authentic: what follows is a command, logged as one
         try:
-            # Encoded into the kept buffer (store.read_counter reads it back as CBOR).
-            buf = self._counter_cbor
-            buf[0:] = b""
-            cbor.encode_into(buf, counter)
-            self.flash.write(store.COUNTER_FILE, buf)
+            slots = self._counter_slots
+            if slots is None or slots._flash is not self.flash:
+                slots = self._counter_slots = store.Slots(self.flash, store.COUNTER_SLOTS, 16)
+            store.write_counter(slots, counter)
         except OSError:
             # Not persisted: acting now would let a replay through after a power cut.
             raise ProtocolError(E_INTERNAL, "could not persist the command counter", None)

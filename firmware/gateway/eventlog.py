@@ -11,9 +11,17 @@
 #                           in its own blocks, and littlefs copies the last, partly written
 #                           block to a freshly erased one on every synced append: one erase
 #                           per event (docs/hardware.md, "Flash wear", has the figures).
-#   <prefix>meta            32 bytes, replaced atomically: magic "SGE1", acked seq u32,
-#                           anchor seq u32, anchor digest (16 B: the last record removed),
-#                           crc32 of the 28 bytes before.
+#   <prefix>meta, <prefix>meta2
+#                           two slots of 32 bytes: magic "SGE1", acked seq u32, anchor seq
+#                           u32, anchor digest (16 B: the last record removed), crc32 of the
+#                           28 bytes before. The slot whose crc holds with the higher acked
+#                           seq is in force (acked only grows). An ack writes the other slot
+#                           in place (Flash.rewrite_unsynced, then the crc's synced append):
+#                           a cut leaves that slot torn and the older one in force, which
+#                           the flash still matches (segments go only after the write).
+#                           The first write, with no whole slot yet, is atomic (write()).
+#                           Firmware before this wrote <prefix>meta alone: it reads as the
+#                           one whole slot.
 # A record, RECORD_SIZE bytes:
 #   0 seq u32 | 4 time_s u32 | 8 kind u16 | 10 spare u16 = 0 | 12 tag u32 | 16 a i32 |
 #   20 b i32 | 24 digest 16 B | 40 crc32 u32 of bytes 0-39
@@ -23,7 +31,7 @@
 #
 # Durability: append() returns only after Flash.append() returned, and the app sends an
 # event to the host only after that, so anything the host acks is on flash. ack() writes
-# the meta before removing segments; a cut in between leaves segments the meta already
+# a meta slot before removing segments; a cut in between leaves segments the meta already
 # covers, and boot removes them. A cut mid-append leaves at most one torn record at the
 # tail of the newest segment: boot drops it and counts it in torn_on_boot. Anything else
 # that does not verify marks the log tampered (never repaired); logging goes on, chained
@@ -32,6 +40,7 @@ import binascii
 import hashlib
 import struct
 
+from gateway import store
 from gateway.caps import CLOCK_MAX_S, unix_hi, unix_lo
 from gatewire.errors import E_BAD_FIELD, E_FULL, ProtocolError
 
@@ -50,6 +59,11 @@ GENESIS = bytes(DIGEST_SIZE)
 # Littlefs keeps a file inline up to min(cache, block/8) = 512 B on a Pico (progsize 256,
 # 4 KB blocks); 8 records also pad to two 256-byte program units at most per commit.
 SEGMENT_RECORDS = const(8)
+# The last digests of the newest sealed segments, kept so that an ack finds its anchor
+# without reading flash (an open file and a path: 224 B of an ack's heap). The app pushes
+# at most 64 events past the last ack (8 segments), so 10 cover an ack of all it pushed;
+# an older anchor is read back from flash.
+_ENDS = const(10)
 
 # Why boot or a read found the log tampered (tamper_code), for the app's alarm event.
 TAMPER_META = const(1)  # meta file damaged, or the log began from another genesis
@@ -63,7 +77,6 @@ _FIELDS_HALVES = "<IHHHHIii"  # the same bytes, time_s as its low and high 16-bi
 _FIELDS_SIZE = const(24)
 _CRC_AT = const(40)
 _META = "<4sII16s"
-_META_CRC_AT = const(28)
 _MAGIC = b"SGE1"
 _U32_MAX = 0xFFFFFFFF
 _I32_MIN = -0x80000000
@@ -123,8 +136,8 @@ def unpack_record(data, offset=0):
 
 def flash_bytes_max(capacity, segment_records):
     # Unacked records are capped at capacity and at most one segment holds acked ones
-    # (the newest, or the one being acked through); + meta and its temp copy.
-    return (capacity + segment_records - 1) * RECORD_SIZE + 2 * META_SIZE
+    # (the newest, or the one being acked through); + two meta slots and a temp copy.
+    return (capacity + segment_records - 1) * RECORD_SIZE + 3 * META_SIZE
 
 
 def _crc_ok(data, offset):
@@ -185,14 +198,17 @@ class EventLog:
         # A segment's name from one int: no argument tuple per name (a name is made on
         # every new segment and for every segment an ack removes).
         self._name_fmt = prefix.replace("%", "%%") + "%08x"
-        self._meta_name = prefix + "meta"
+        # The ack record's two slots (the format above); logscan sets the one in force.
+        self._meta = store.Slots(flash, (prefix + "meta", prefix + "meta2"), META_SIZE)
         # Preallocated so that append() packs in place (ARCHITECTURE.md §6).
         self._rec = bytearray(RECORD_SIZE)
         mv = memoryview(self._rec)
         self._fields_mv = mv[:_FIELDS_SIZE]
         self._crc_mv = mv[:_CRC_AT]
-        self._meta = bytearray(META_SIZE)
-        self._meta_crc_mv = memoryview(self._meta)[:_META_CRC_AT]
+        self._ends = bytearray(_ENDS * DIGEST_SIZE)
+        self._end_seq = [0] * _ENDS  # the record each digest in _ends is of; 0: none
+        self._end_next = 0
+        self._anchor_new = bytearray(DIGEST_SIZE)  # an ack's anchor, until its meta is on
         self._digest = bytearray(DIGEST_SIZE)  # of the newest record, or the anchor
         # First and last seq of each segment but the newest, as two lists of small ints:
         # a full log of 8-record segments has hundreds of them. The digest a removed
@@ -208,7 +224,7 @@ class EventLog:
         self.last_seq = 0  # highest seq ever given out
         self.acked = 0
         self.anchor_seq = 0
-        self._anchor = bytes(genesis)
+        self._anchor = bytearray(genesis)  # changed in place: an ack allocates no copy
         self.torn_on_boot = 0
         self.removed_on_boot = 0  # segments an interrupted ack left behind
         self.tampered = False
@@ -227,7 +243,7 @@ class EventLog:
     def recovering(self):
         # The recovery scan, once a boot, as a generator yielding between its parts; its
         # code leaves the heap after (gateway/logscan.py), as the boot sequence's does.
-        from gateway import logscan, store
+        from gateway import logscan
 
         try:
             for _ in logscan.recover(self):
@@ -298,8 +314,10 @@ class EventLog:
 
         if new_seg:
             if self._seg_name is not None:
+                last = self._seg_first + self._seg_count - 1
                 self._old_first.append(self._seg_first)
-                self._old_last.append(self._seg_first + self._seg_count - 1)
+                self._old_last.append(last)
+                self._remember_end(last, self._digest)
             self._seg_name = name
             self._seg_first = seq
             self._seg_count = 0
@@ -332,7 +350,8 @@ class EventLog:
             n_old += 1
         if n_old:
             anchor_seq = self._old_last[n_old - 1]
-            anchor = self._stored_digest(self._old_first[n_old - 1], anchor_seq)
+            anchor = self._anchor_new
+            self._stored_digest(self._old_first[n_old - 1], anchor_seq, anchor)
         # The newest segment goes only once full: appends would otherwise reopen it.
         drop_newest = (
             n_old == len(self._old_first)
@@ -342,11 +361,13 @@ class EventLog:
         )
         if drop_newest:
             anchor_seq = self._seg_first + self._seg_count - 1
-            anchor = bytes(self._digest)
+            anchor = self._anchor_new
+            struct.pack_into("16s", anchor, 0, self._digest)
         self._write_meta(seq, anchor_seq, anchor)
         self.acked = seq
         self.anchor_seq = anchor_seq
-        self._anchor = anchor
+        if anchor is not self._anchor:
+            struct.pack_into("16s", self._anchor, 0, anchor)
         if self._gaps:
             self._count_skipped()
         removed = 0
@@ -445,7 +466,7 @@ class EventLog:
         return bytes(self._digest)
 
     def anchor_digest(self):
-        return self._anchor
+        return bytes(self._anchor)
 
     # ---- internals ----
 
@@ -460,17 +481,32 @@ class EventLog:
             self.tamper_seq = seq
             self.tamper_reason = reason
 
-    def _stored_digest(self, first, seq):
-        # The digest field of record seq in the segment that starts at first, as stored:
-        # the anchor an ack leaves must be what the next record chains from on flash.
-        # Only the digest's 16 bytes are read (an ack's step: no 44-byte copy and slice).
+    def _remember_end(self, seq, digest):
+        # digest: of record seq, the last of a sealed segment (its anchor once acked).
+        i = self._end_next
+        self._end_seq[i] = seq
+        struct.pack_into("16s", self._ends, i * DIGEST_SIZE, digest)
+        self._end_next = 0 if i + 1 >= _ENDS else i + 1
+
+    def _stored_digest(self, first, seq, out):
+        # The digest of record seq, the last of the segment that starts at first, into
+        # out: the anchor an ack leaves, what the next record chains from. Kept for the
+        # newest segments (_remember_end); else only its 16 bytes are read from flash.
+        seqs = self._end_seq
+        for i in range(_ENDS):
+            if seqs[i] == seq:
+                ends = self._ends
+                k = i * DIGEST_SIZE
+                for j in range(DIGEST_SIZE):
+                    out[j] = ends[k + j]
+                return
         data = self._flash.read_at(
             self._segment_name(first), (seq - first) * RECORD_SIZE + _FIELDS_SIZE, DIGEST_SIZE
         )
         if data is None or len(data) < DIGEST_SIZE:
             self._tamper(TAMPER_LAYOUT, seq, "record %d vanished before its ack" % seq)
-            return bytes(DIGEST_SIZE)
-        return data if type(data) is bytes else bytes(data)
+            data = GENESIS
+        struct.pack_into("16s", out, 0, data)
 
     def lost_through(self, seq):
         # Something outside the log (the state snapshot) shows events up to seq were
@@ -499,10 +535,10 @@ class EventLog:
         self._skipped = n
 
     def _write_meta(self, acked, anchor_seq, anchor):
+        # Into the slot not in force, in place beside a whole one (store.Slots).
         m = self._meta
-        struct.pack_into(_META, m, 0, _MAGIC, acked, anchor_seq, anchor)
-        struct.pack_into("<I", m, _META_CRC_AT, binascii.crc32(self._meta_crc_mv))
-        self._flash.write(self._meta_name, m)
+        struct.pack_into(_META, m.rec, 0, _MAGIC, acked, anchor_seq, anchor)
+        m.write()
 
     def _clean_torn_tail(self):
         name = self._torn_name

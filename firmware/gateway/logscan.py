@@ -56,10 +56,11 @@ def recover(log):
         log._tamper(TAMPER_META, 0, "event log meta file is damaged")
         anchor_known = False
     elif meta is not None:
-        genesis = log._anchor
-        log.acked, log.anchor_seq, log._anchor = meta
-        if log.anchor_seq == 0 and log._anchor != genesis:
+        if meta[1] == 0 and meta[2] != log._anchor:
             log._tamper(TAMPER_META, 0, "event log was started from another genesis")
+        log.acked = meta[0]
+        log.anchor_seq = meta[1]
+        struct.pack_into("16s", log._anchor, 0, meta[2])
 
     # Finish what a cut ack left: segments the meta already covers. Empty segments
     # hold nothing (a cut between creating a file and writing to it).
@@ -79,14 +80,14 @@ def recover(log):
 
     if anchor_known:
         prev_seq = log.anchor_seq
-        prev = log._anchor
+        prev = bytes(log._anchor)
     else:
         # Nothing to check the first record against; the rest still chain.
         prev_seq = firsts[0] - 1 if firsts else 0
         prev = None
         log.acked = prev_seq
         log.anchor_seq = prev_seq
-        log._anchor = bytes(DIGEST_SIZE)
+        struct.pack_into("16s", log._anchor, 0, bytes(DIGEST_SIZE))
     spans = []
     claimed = 0  # the highest seq any segment file's name and size lay claim to
     for i, first in enumerate(firsts):
@@ -125,6 +126,8 @@ def recover(log):
                     log._tamper(TAMPER_CHAIN, seq, "record %d does not chain" % seq)
             prev = digest
         if whole:
+            # An ack after boot then finds its anchor without reading it back.
+            log._remember_end(first + whole - 1, prev)
             spans.append(first)
             spans.append(first + whole - 1)
             if first + whole - 1 > prev_seq:
@@ -221,7 +224,23 @@ def _segment_firsts(log):
 
 
 def _read_meta(log):
-    raw = log._flash.read(log._meta_name)
+    # The slot in force (gateway/eventlog.py): the whole one with the higher acked seq.
+    # None: no slot; False: no slot whole, so the acked seq and anchor are unknown.
+    best = None
+    damaged = False
+    for i in range(2):
+        m = _read_slot(log._flash.read(log._meta.names[i]))
+        if m is False:
+            damaged = True
+        elif m is not None and (best is None or m[0] > best[0]):
+            best = m
+            log._meta.slot = i
+    if best is None and damaged:
+        return False
+    return best
+
+
+def _read_slot(raw):
     if raw is None:
         return None
     if (

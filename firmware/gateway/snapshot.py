@@ -57,6 +57,14 @@ class Snapshots:
         self._tail = bytearray(4)
         self._gen_of = [-1] * len(SLOTS)  # each slot's generation, -1: not whole
         self._seq_of = [0] * len(SLOTS)
+        # Looked up once (a getattr with a default makes a bound method on every call):
+        # the parts unsynced where the flash can (one sync per part would copy the
+        # file's last block to a fresh one each time: an erase per part on littlefs),
+        # and the slot rewritten in place where it can (no temp file and rename).
+        self._put = getattr(flash, "append_unsynced", flash.append)
+        self._start = getattr(flash, "rewrite_unsynced", None)
+        self._ledger = None  # the ledger whose columns _cols holds (kept: no tuple a save)
+        self._cols = None
 
     def save(self, seq, zone, il_blob, sealed):
         # Durable on return (the last append is synced): the caller may then act or reply.
@@ -84,17 +92,13 @@ class Snapshots:
             len(il_blob),
             n,
         )
-        # The parts unsynced where the flash can (one sync per part would copy the file's
-        # last block to a fresh one each time: an erase per part on littlefs), the trailer
-        # synced: the whole slot is on flash when save returns, and a cut before that
-        # leaves a slot whose crc fails, so boot takes the other one.
-        put = getattr(fl, "append_unsynced", fl.append)
-        # The slot is rewritten in place where the flash can (no temp file and rename):
-        # this slot does not hold the newest whole snapshot, and until the trailer's
-        # synced append returns its crc fails, so a cut anywhere leaves boot the other.
-        # In place only beside a whole snapshot: with none yet (the first save, or both
-        # slots damaged) the header goes through write() as it always did.
-        start = getattr(fl, "rewrite_unsynced", None) if self._slot >= 0 else None
+        # The parts unsynced, the trailer synced: the whole slot is on flash when save
+        # returns, and a cut before that leaves a slot whose crc fails, so boot takes the
+        # other one. In place only beside a whole snapshot (this slot does not hold the
+        # newest, and until the trailer lands its crc fails); with none yet (the first
+        # save, or both slots damaged) the header goes through write() as it always did.
+        put = self._put
+        start = self._start if self._slot >= 0 else None
         if start is None:
             fl.write(name, head)
         else:
@@ -103,9 +107,13 @@ class Snapshots:
         put(name, il_blob)
         crc = crc32(il_blob, crc)
         if n:
-            tags, people, since, role, crew, flags = ld.columns()
-            for col, size in ((tags, 4), (people, 4), (since, 4), (role, 1), (crew, 1), (flags, 1)):
-                part = _raw(col, n * size)
+            cols = self._cols
+            if cols is None or self._ledger is not ld:
+                cols = self._cols = ld.columns()
+                self._ledger = ld
+            for i in range(6):
+                # tag, person, since_s: u32; role, crew, flags: u8
+                part = _raw(cols[i], n * 4 if i < 3 else n)
                 put(name, part)
                 crc = crc32(part, crc)
         n = zone.unnamed_n
@@ -113,7 +121,7 @@ class Snapshots:
             part = _raw(zone.unnamed_tags, 4 * n)
             put(name, part)
             crc = crc32(part, crc)
-        struct.pack_into("<I", self._tail, 0, crc & _U32_MAX)
+        struct.pack_into("<I", self._tail, 0, crc)  # crc32 is unsigned: no & (a big int)
         fl.append(name, self._tail)
         self.gen = gen
         self._slot = slot

@@ -1,16 +1,27 @@
 # What the gateway keeps on flash besides the event log, the state snapshot
 # (gateway/snapshot.py) and the roster (gateway/roster.py): its key, its configuration,
 # the last accepted command counter and the boot count. Each is one file written
-# atomically (Flash.write), so a power cut leaves the old or the new version.
+# atomically (Flash.write), so a power cut leaves the old or the new version, but the
+# counter, written on every signed command: two slots, COUNTER_SLOTS, each 16 bytes,
+#   "SGC1", counter u64, crc32 u32 of the 12 bytes before (little-endian);
+# the highest counter among the whole slots is in force (it only grows). The first write
+# of a boot is atomic; later ones go to the other slot in place (Flash.rewrite_unsynced,
+# then the crc's synced append: no temp file and rename, 144 B of a command's heap). A
+# cut leaves that slot torn and the other, older one in force: the command being
+# persisted had not acted (docs/keys.md), so accepting it again is no replay. Firmware
+# before this wrote COUNTER_FILE alone as one CBOR uint: read as a whole slot.
 # The deploy tool and the virtual board provision KEY_FILE and CONFIG_FILE by name.
+import struct
 import sys
+from binascii import crc32
 
 from gatewire import cbor
 from gatewire.auth import KEY_LEN
 
 KEY_FILE = "gateway.key"
 CONFIG_FILE = "config.cbor"
-COUNTER_FILE = "auth.cbor"
+COUNTER_FILE = "auth.cbor"  # the counter's slot 0 (older firmware's one CBOR file)
+COUNTER_SLOTS = (COUNTER_FILE, "auth2.cbor")
 BOOTS_FILE = "boots.cbor"
 
 
@@ -46,12 +57,72 @@ def write_cbor(flash, name, obj):
 
 
 def read_counter(flash):
-    obj = read_cbor(flash, COUNTER_FILE)
-    if obj is None:
-        return 0
-    if type(obj) is not int or obj < 0:
-        raise StoreError(COUNTER_FILE, "expected a non-negative counter")
-    return obj
+    # The counter in force: the highest of the whole slots, 0 if there is none at all.
+    # StoreError if no slot is whole but one is there (damaged: never 0, which would
+    # reopen every old command to replay).
+    best = -1
+    bad = None
+    for name in COUNTER_SLOTS:
+        data = flash.read(name)
+        if data is None:
+            continue
+        n = -1
+        if data[:4] == b"SGC1":
+            if (
+                len(data) == 16
+                and crc32(memoryview(data)[:12]) == struct.unpack_from("<I", data, 12)[0]
+            ):
+                n = struct.unpack_from("<Q", data, 4)[0]
+        else:
+            try:
+                n = cbor.loads(data)  # one CBOR uint, as older firmware wrote it
+            except ValueError:
+                pass
+            if type(n) is not int:
+                n = -1
+        if n < 0:
+            bad = name
+        elif n > best:
+            best = n
+    if best < 0 and bad is not None:
+        raise StoreError(bad, "expected a non-negative counter")
+    return best if best >= 0 else 0
+
+
+def write_counter(slots, counter):
+    # slots: Slots(flash, COUNTER_SLOTS, 16), kept. Durable on return.
+    struct.pack_into("<4sQ", slots.rec, 0, b"SGC1", counter)
+    slots.write()
+
+
+class Slots:
+    # Two slots of one small record with a crc32 trailer over the rest, written in turn:
+    # the command counter, the event log's ack record. The reader takes the whole slot
+    # with the newest contents. A write goes to the slot not written last, in place
+    # (Flash.rewrite_unsynced, then the crc's synced append: no temp file and rename, 128
+    # B of heap) beside the whole one; a cut leaves it torn and the other in force. The
+    # first write (slot -1: which slot is whole was not looked up, or none is) is atomic.
+    def __init__(self, flash, names, size):
+        self._flash = flash
+        self._rewrite = getattr(flash, "rewrite_unsynced", None)
+        self.names = names
+        self.slot = -1  # the slot written last, or found in force at boot
+        self.rec = bytearray(size)  # packed by the caller, all but the crc
+        mv = memoryview(self.rec)
+        self.head = mv[: size - 4]
+        self._tail = mv[size - 4 :]
+
+    def write(self):
+        struct.pack_into("<I", self.rec, len(self.rec) - 4, crc32(self.head))
+        slot = self.slot
+        target = 0 if slot < 0 else 1 - slot
+        name = self.names[target]
+        if slot < 0 or self._rewrite is None:
+            self._flash.write(name, self.rec)
+        else:
+            self._rewrite(name, self.head)
+            self._flash.append(name, self._tail)  # synced: the slot is whole
+        self.slot = target
 
 
 def next_boot_count(flash):

@@ -72,6 +72,24 @@ class Flash:
             self._append(name, _buffer(data, "flash data"), len(data), 0), "flash append " + name
         )
 
+    def rewrite_unsynced(self, name, data):
+        # As hal.flashfs's, so that a virtual board takes the Pico's path (the snapshot's,
+        # the log meta's and the counter's slots rewritten in place): the file emptied,
+        # then data appended unsynced; the caller's last append syncs. NOT atomic: a cut
+        # leaves the file empty or short, which those callers detect (a crc trailer) and
+        # pass over for their other, whole slot.
+        _name(name)
+        if self._size(name) != -_ENOENT:
+            _check(self._size(name), "flash size " + name)
+            _check(vboard_io.fl_truncate(name, 0), "flash rewrite " + name)
+        _check(
+            self._append(name, _buffer(data, "flash data"), len(data), 0), "flash rewrite " + name
+        )
+
+    def remove_numbered(self, fmt, n):
+        # As hal.flashfs's: remove(fmt % n) (the event log's acked segments).
+        self.remove(fmt % n)
+
     def size(self, name):
         _name(name)
         n = self._size(name)

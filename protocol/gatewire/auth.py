@@ -145,7 +145,7 @@ class Verifier:
             raise AuthError(
                 E_AUTH_BAD, "auth tag is %d bytes, expected %d" % (len(tag), TAG_LEN), "tag"
             )
-        expected = self._tag_of(envelope, tag)
+        expected = self._tag_of(envelope, tag)  # the whole HMAC: its first TAG_LEN compared
         if not _tags_equal(expected, tag):
             raise AuthError(E_AUTH_BAD, "auth tag does not verify under this key", "tag")
         # Checked after the tag so that "replay" always names an authentic, already-seen command.
@@ -175,7 +175,9 @@ class Verifier:
             if no_body:
                 envelope.pop(_KEY_BODY, None)
             envelope[_KEY_TAG] = tag
-        return _hmac_with_pads(self._inner_pad, self._outer_pad, msg)[:TAG_LEN]
+        # Not cut to TAG_LEN: _tags_equal compares the first TAG_LEN bytes, and the cut
+        # would be another bytes object per command.
+        return _hmac_with_pads(self._inner_pad, self._outer_pad, msg)
 
 
 _HOST_SIDE = ("Signer", "sign", "hmac_sha256", "mac_input", "initial_counter")
