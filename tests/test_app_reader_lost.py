@@ -86,6 +86,6 @@ def test_no_loss_no_event():
 @in_parts
 def test_a_board_without_reader_lost_runs_as_before():
     plain = yield from rig_in_parts()
-    assert plain.gw._lost_fn is None
+    assert plain.gw._lost is None
     yield from steps(plain, 1000, 5)
     assert (yield from lost_events(plain)) == []

@@ -19,7 +19,6 @@ from gateway.caps import (
     unix_lo,
     unix_of,
 )
-from gateway.elapsed import ticks_diff
 from gateway.eventlog import (
     EventLog,
     LogFull,
@@ -197,10 +196,6 @@ class Gateway:
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
         self._poll_link = hasattr(board, "link_writable")
-        self._lost_fn = getattr(board, "reader_lost", None)
-        self._lost_seen = [0, 0]  # each point's reader_lost() when last logged
-        self._lost_ms = [0, 0]  # when that was; the first loss is logged at once
-        self._lost_logged = 0  # bit per point: logged once, later ones wait a minute
         self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
         # Kept encodings, rewritten in place on every save and every command: the
@@ -228,6 +223,8 @@ class Gateway:
         self._now_s = self.read_clock()
         self._now_ms = board.ticks_ms()
         self._boot_ms = self._now_ms
+        t = self._now_ms - READER_LOST_EVERY_MS  # no loss logged yet: the first goes at once
+        self._lost = [board.reader_lost, 0, t, 0, t] if hasattr(board, "reader_lost") else None
         self._dirty = False  # the snapshot needs rewriting
         self._host = False  # a host said hello on this boot: push events to it
         self._pushed = 0  # highest seq pushed as a notification
@@ -497,25 +494,18 @@ class Gateway:
         # R-DATA-1: a reader line lost before it was parsed may be a person crossing
         # uncounted, so it is alarmed (READER_DATA_LOST); a noisy cable is pooled to one
         # event a minute per point, b counting every line since the last. Small ints only.
-        lost = self._lost_fn
-        if lost is None:
+        # self._lost: [board.reader_lost, then per point: count when last logged, when].
+        st = self._lost
+        if st is None:
             return
-        seen = self._lost_seen
         for p in range(2):
-            n = lost(p)
-            if n == seen[p]:
-                continue
-            bit = 1 << p
-            if (
-                self._lost_logged & bit
-                and 0 <= ticks_diff(now_ms, self._lost_ms[p]) < READER_LOST_EVERY_MS
-            ):
-                continue
-            # A count that went back (a board that restarted its counter) is all new.
-            self.emit(ev.READER_DATA_LOST, 0, p, n - seen[p] if n > seen[p] else n)
-            seen[p] = n
-            self._lost_ms[p] = now_ms
-            self._lost_logged |= bit
+            i = 1 + 2 * p
+            n = st[0](p) - st[i]
+            # Held back only within a minute of the last (the mask: ticks_ms wraps).
+            if n > 0 and (now_ms - st[i + 1]) & 0x3FFFFFFF >= READER_LOST_EVERY_MS:
+                self.emit(ev.READER_DATA_LOST, 0, p, n)
+                st[i] += n
+                st[i + 1] = now_ms
 
     def _drive(self):
         b = self.board
