@@ -20,6 +20,20 @@ def _roster_entry(i):
     return [tag, 100000 + i, 1 + i % 12, NOW_S + 86400 * 365, 0]
 
 
+def _scrub(obj, keep, depth):
+    d = getattr(obj, "__dict__", None)
+    if d is None or obj in keep:
+        return
+    for k in list(d):
+        v = d[k]
+        if depth and not isinstance(v, (int, str, bytes, bytearray)):
+            _scrub(v, keep, depth - 1)
+        try:
+            setattr(obj, k, None)
+        except (AttributeError, TypeError):
+            pass
+
+
 class Work:
     def __init__(self):
         self.board = BenchBoard(fresh_root())
@@ -62,6 +76,12 @@ class Work:
             self.ack()
 
     def drop(self):
+        # The old gateway's objects emptied before it is let go: this port's collector
+        # scans its stack conservatively, and a stale word pointing at the gateway would
+        # keep its buffers (a 4 KB frame buffer, the ledger's columns) alive through the
+        # reboot, by a different amount in each build (docs/hardware.md "Board fit").
+        keep = (self.board, self.board.flash)
+        _scrub(self.gw, keep, 3)
         self.gw = None
         gc.collect()
 
