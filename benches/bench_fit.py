@@ -64,7 +64,8 @@ def flags_at(commit):
 
 def transforms_at(commit):
     """Whether deploy at commit rewrote the sources before mpy-cross (the const fallback
-    stripped, constants folded across modules: deploy.board_texts, h6-heap)."""
+    stripped, constants folded across modules, private names shortened:
+    deploy.board_texts, h6-heap)."""
     text = subprocess.run(
         ["git", "-C", str(REPO), "show", "%s:host_tools/shaftgate/cli/deploy.py" % commit],
         capture_output=True,
@@ -80,7 +81,7 @@ def _plain_texts(board, repo):
     for src, dest in deploy.firmware_sources(board, repo):
         if dest != "main.py":
             texts[dest] = src.read_text(encoding="utf-8")
-    return texts, {}
+    return texts, {}, {}
 
 
 @contextmanager

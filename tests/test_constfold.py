@@ -141,7 +141,7 @@ def test_text_after_other_scripts_keeps_its_columns():
 
 
 def test_the_firmware_build_folds_and_still_compiles(tmp_path):
-    texts, consts = deploy.board_texts("pico")
+    texts, consts, _ = deploy.board_texts("pico")
     assert consts["gatewire.messages"]["HELLO"] == 1
     # A request type is read by number on the board now: not an attribute any more.
     assert "HELLO = const(" not in texts["gatewire/messages.py"]

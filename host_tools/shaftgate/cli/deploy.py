@@ -39,7 +39,7 @@ from typing import NamedTuple
 from gateway import config as gateway_config
 from gatewire import cbor
 from gatewire.errors import ProtocolError
-from shaftgate.cli import constfold
+from shaftgate.cli import constfold, shortnames
 from shaftgate.cli.frozen import frozen_files
 from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
 
@@ -176,21 +176,44 @@ def strip_const_fallback(text):
 
 
 def board_texts(board, repo=REPO):
-    """({path on the board: the source mpy-cross compiles}, constants table) for the
-    board's modules: the const fallback stripped and the constants folded across
-    modules (shaftgate/cli/constfold.py). main.py (compiled on the board) and the virtual
+    """({path on the board: the source mpy-cross compiles}, constants table, short names)
+    for the board's modules: the const fallback stripped, the constants folded across
+    modules (shaftgate/cli/constfold.py) and the private names shortened
+    (shaftgate/cli/shortnames.py). main.py (compiled on the board) and the virtual
     board's HAL (built beside the image, shaftgate/vboard/image.py) are read, not
-    rebuilt: a constant either names stays a module attribute."""
+    rebuilt: a constant or a name either names stays as it is."""
     sources = {}
-    referrers = [(Path(repo) / "firmware" / "hal" / "virtual.py").read_text(encoding="utf-8")]
     for src, dest in firmware_sources(board, repo):
-        text = src.read_text(encoding="utf-8")
-        if dest == "main.py":
-            referrers.append(text)
-        else:
-            sources[dest] = strip_const_fallback(text)
+        if dest != "main.py":
+            sources[dest] = strip_const_fallback(src.read_text(encoding="utf-8"))
+    referrers = _referrers(repo)
+    names = short_names(repo)
     try:
-        return constfold.fold_all(sources, referrers)
+        folded, consts = constfold.fold_all(sources, referrers)
+    except SyntaxError as e:
+        raise DeployError("a firmware file does not parse: %s" % e) from e
+    return {p: shortnames.rename(t, names) for p, t in folded.items()}, consts, names
+
+
+def _referrers(repo):
+    fw = Path(repo) / "firmware"
+    return [
+        (fw / "main.py").read_text(encoding="utf-8"),
+        (fw / "hal" / "virtual.py").read_text(encoding="utf-8"),
+    ]
+
+
+def short_names(repo=REPO):
+    """{private name: short name}, the same for every board's build (a test compiled
+    beside an image is renamed alike, whichever board's image it runs on): planned over
+    every board's modules."""
+    sources = {}
+    for board in BOARDS:
+        for src, dest in firmware_sources(board, repo):
+            if dest != "main.py":
+                sources[dest] = src.read_text(encoding="utf-8")
+    try:
+        return shortnames.plan(sources, _referrers(repo))
     except SyntaxError as e:
         raise DeployError("a firmware file does not parse: %s" % e) from e
 
@@ -208,7 +231,7 @@ def build(board, build_dir, repo=REPO, mpy_cross=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((src, dest, out))
 
-    texts, _ = board_texts(board, repo)
+    texts = board_texts(board, repo)[0]
 
     def compile_one(job):
         src, dest, out = job

@@ -36,7 +36,7 @@ def _digest(paths, tool):
     h.update(" ".join(_deploy().MPY_CROSS_FLAGS).encode())
     h.update(b"layout 3: the board's HAL kept, constants folded")
     # What the build does to a source before mpy-cross (the const fallback, the folding).
-    for tool_src in ("constfold.py", "deploy.py"):
+    for tool_src in ("constfold.py", "shortnames.py", "deploy.py"):
         h.update((_REPO / "host_tools" / "shaftgate" / "cli" / tool_src).read_bytes())
     for p in sorted(paths):
         h.update(str(p).encode() + b"\0")
@@ -143,26 +143,28 @@ def folded_beside(paths, repo=_REPO):
     constants folded into them as the build folds them into its own modules
     (shaftgate/cli/constfold.py); a module that does not parse is left as it is (mpy-cross
     says what is wrong with it)."""
-    from shaftgate.cli import constfold  # as _deploy(): shaftgate.cli imports this package
+    from shaftgate.cli import constfold, shortnames  # as _deploy(): see there
 
     texts = {}
     for p in paths:
         text = Path(p).read_text(encoding="utf-8")
         texts[Path(p).name] = _deploy().strip_const_fallback(text)
+    consts, names = firmware_consts(repo)
     try:
-        folded, _ = constfold.fold_all(texts, given=firmware_consts(repo), leaves=True)
+        folded, _ = constfold.fold_all(texts, given=consts, leaves=True)
     except SyntaxError:
-        folded = {}
-    return {p: folded.get(Path(p).name) for p in paths}
+        return {p: None for p in paths}
+    return {p: shortnames.rename(folded[Path(p).name], names) for p in paths}
 
 
 _CONSTS = {}
 
 
 def firmware_consts(repo=_REPO):
-    """The constants the build folds (shaftgate/cli/constfold.py), of every board's
-    modules: a test or the virtual board's HAL compiled beside an image folds them too.
-    Worked out once per process and content (a few seconds)."""
+    """(the constants the build folds, of every board's modules (shaftgate/cli/constfold.py),
+    the private names it shortens (shaftgate/cli/shortnames.py)): a test or the virtual
+    board's HAL compiled beside an image is folded and renamed alike. Worked out once
+    per process and content (a few seconds)."""
     sources = sorted(
         {src for b in _deploy().BOARDS for src, _ in _deploy().firmware_sources(b, repo)}
     )
@@ -173,8 +175,8 @@ def firmware_consts(repo=_REPO):
     for board in _deploy().BOARDS:
         for module, names in _deploy().board_texts(board, repo)[1].items():
             out.setdefault(module, {}).update(names)
-    _CONSTS[key] = out
-    return out
+    _CONSTS[key] = out, _deploy().short_names(repo)
+    return _CONSTS[key]
 
 
 def compiled_tests(test_file, repo=_REPO):
