@@ -5,11 +5,14 @@ million events.
 The gateways are tests/fake_gateway.py (the real protocol stack and hash-chained event
 log, no rules) each behind a real pty; serve's Station runs in this process with its
 real link threads, SQLite on disk (WAL, synchronous=FULL) and control socket, and its MQTT
-publisher in the child process serve gives it (station/mqtt_process.py), into serve's
-embedded Mosquitto. For the throughput figures the fakes run in a child process of their
-own (like gateways, they are not serve's work); on the shared 2-core build machine the
-rates are still a floor. CPU per event is counted per process: the link threads', the
-publisher's (their sum is serve's), and apart from serve's, Mosquitto's and the fakes'.
+publishers in the child processes serve gives them (station/mqtt_shares.py: N connections,
+each a share of the gateways), into serve's embedded Mosquitto. For the throughput figures
+the fakes run in a child process of their own (like gateways, they are not serve's work);
+on the shared 2-core build machine the rates are still a floor. CPU per event is counted
+per process: the link threads', each publisher's (their sum is serve's), and apart from
+serve's, Mosquitto's and the fakes'. From those: the cores a station needs for 10x.
+
+BENCH_SERVE_PUBLISHERS=1,2,3 (the default) chooses the counts measured in "each" mode.
 """
 
 import multiprocessing
@@ -49,7 +52,7 @@ LATENCY_READS = 60  # one every 0.3 s: the doorway tracks at most 32 tags per 8 
 PAGE = 16
 
 
-def _site(folder, gateways, mqtt_events="each"):
+def _site(folder, gateways, mqtt_events="each", publishers=1):
     keys = folder / "keys"
     keys.mkdir(mode=0o700)
     lines = [
@@ -61,6 +64,7 @@ def _site(folder, gateways, mqtt_events="each"):
         "clock_drift_s = 86400",
         "transit_allowance = 1000",
         'mqtt_events = "%s"' % mqtt_events,
+        "mqtt_publishers = %d" % publishers,
     ]
     for i, (gid, port) in enumerate(gateways):
         fd = os.open(keys / ("%s.key" % gid), os.O_WRONLY | os.O_CREAT, 0o600)
@@ -159,10 +163,10 @@ def _owed(station):
         return station.store.conn.execute("SELECT EXISTS (SELECT 1 FROM outbox)").fetchone()[0]
 
 
-def bench_links(folder, publish=False):
+def bench_links(folder, publish=False, publishers=1):
     farm = FakeFarm(folder, LINKS, EVENTS_PER_LINK)
     frame_bytes = farm.frame_bytes
-    site = _site(folder, farm.ports, publish or "each")
+    site = _site(folder, farm.ports, publish or "each", publishers)
     # serve's own broker as a site without [broker] runs it (the tests' Mosquitto logs
     # every message), started before the clock like a broker that is already up.
     broker = EmbeddedMosquitto(folder / "mosquitto") if publish else None
@@ -181,9 +185,11 @@ def bench_links(folder, publish=False):
             time.sleep(0.05)
         elapsed = time.perf_counter() - t0
         cpu_s = time.process_time() - c0
-        pub_cpu_s = 0.0
+        pubs_cpu_s = []  # each publisher's own process
         if station.publisher is not None:
-            pub_cpu_s = _cpu_s(station.publisher.pid)  # the publisher's own process
+            if station.publisher.restarts:
+                raise RuntimeError("a publisher process died during the run")
+            pubs_cpu_s = [_cpu_s(pid) for pid in station.publisher.pids]
         broker_cpu_s = _cpu_s(broker.pid) if broker is not None else 0.0
         farm_cpu_s = farm.cpu_s()
         stored = station.store.count_events()
@@ -200,11 +206,15 @@ def bench_links(folder, publish=False):
     rate = total / elapsed
     wire = LINKS * BAUD_BYTES_S / frame_bytes
     links_us = cpu_s / total * 1e6
-    pub_us = pub_cpu_s / total * 1e6
-    cpu_us = links_us + pub_us
+    pubs_us = [c / total * 1e6 for c in pubs_cpu_s]
+    cpu_us = links_us + sum(pubs_us)
     what = "stored and acknowledged"
     if publish:
-        what = "stored, acknowledged and published (QoS 1, events = %s)" % publish
+        what = "stored, acknowledged and published (QoS 1, events = %s, %d publisher%s)" % (
+            publish,
+            len(pubs_us),
+            "s" if len(pubs_us) > 1 else "",
+        )
     rows = [
         ("events %s, %d links" % (what, LINKS), "events/s", rate),
         ("  ratio to the wire (goal >= 10)", "x", rate / wire),
@@ -212,17 +222,35 @@ def bench_links(folder, publish=False):
         ("  events/s one free core would take: ratio to the wire", "x", 1e6 / cpu_us / wire),
     ]
     if publish:
-        # The link threads and the publisher are two processes: on two free cores the
-        # slower of the two sets the pace (the gateways being boards of their own).
+        # The link threads and each publisher are processes of their own: on as many free
+        # cores the slowest sets the pace (the gateways being boards of their own). The
+        # cores a station needs for 10x: all of serve's and Mosquitto's CPU at 10x the
+        # wire, and no one process past one core's worth.
+        broker_us = broker_cpu_s / total * 1e6
+        goal = 10 * wire
+        rows += [("    of which the link threads' process", "us", links_us)]
         rows += [
-            ("    of which the link threads' process", "us", links_us),
-            ("    of which the publisher's process (its start included)", "us", pub_us),
+            ("    of which publisher %d's process (its start included)" % i, "us", us)
+            for i, us in enumerate(pubs_us)
+        ]
+        rows += [
             (
-                "  events/s two free cores would take (the slower process): ratio to the wire",
+                "  events/s %d free cores would take (the slowest process): ratio to the wire"
+                % (1 + len(pubs_us)),
                 "x",
-                1e6 / max(links_us, pub_us) / wire,
+                1e6 / max(links_us, *pubs_us) / wire,
             ),
-            ("  Mosquitto's CPU per event (not counted above)", "us", broker_cpu_s / total * 1e6),
+            ("  Mosquitto's CPU per event (not counted above)", "us", broker_us),
+            (
+                "  cores serve and Mosquitto need at 10x the wire (%d events/s)" % goal,
+                "cores",
+                (cpu_us + broker_us) * goal / 1e6,
+            ),
+            (
+                "  the busiest process at 10x the wire (over 1.0: it cannot keep up)",
+                "cores",
+                max(links_us, *pubs_us) * goal / 1e6,
+            ),
             (
                 "  the fake gateways' CPU per event (not counted above)",
                 "us",
@@ -406,9 +434,10 @@ def run():
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
         rows = []
+        counts = [int(n) for n in os.environ.get("BENCH_SERVE_PUBLISHERS", "1,2,3").split(",")]
         parts = (
             bench_links,
-            lambda f: bench_links(f, publish="each"),
+            *(lambda f, n=n: bench_links(f, publish="each", publishers=n) for n in counts),
             lambda f: bench_links(f, publish="batches"),
             bench_latency,
             bench_status,

@@ -261,6 +261,31 @@ CATALOGUE = (
         "        if False:\n            self._refused(reasons.REFUSE_NOT_SEALED",
         ("tests/test_app.py", "tests/test_app_props.py"),
     ),
+    # ---- counted without a ledger row (R-CAP-11) ----
+    M(
+        "unnamed-any-exit",
+        "any exit by a tag the zone does not know un-counts one counted without a row",
+        GW + "zone.py",
+        "self._emit(_DOUBTFUL_CROSSING, tag, _KEPT_IN, _DOUBT_UNNAMED)",
+        "ld.overflow -= 1\n            self._emit(EXIT, tag, person, ld.count)",
+        ("tests/test_zone.py", "tests/test_zone_props.py"),
+    ),
+    M(
+        "unnamed-not-inside",
+        "a remembered tag is not known inside (read again inside: counted twice)",
+        GW + "zone.py",
+        "return self.ledger.find(tag) >= 0 or self._unnamed_at(tag) >= 0",
+        "return self.ledger.find(tag) >= 0",
+        ("tests/test_zone.py", "tests/test_zone_props.py"),
+    ),
+    M(
+        "unnamed-not-saved",
+        "the remembered tags are left out of the state snapshot",
+        GW + "snapshot.py",
+        "        n = zone.unnamed_n\n",
+        "        n = 0\n",
+        ("tests/test_zone_snapshot.py",),
+    ),
     # ---- seal (R-SEAL-1) ----
     M(
         "seal-cap",

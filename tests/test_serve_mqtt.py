@@ -7,8 +7,9 @@ import time
 
 import jsonschema
 import pytest
-from mqtt_broker import Subscriber, TestMosquitto
+from mqtt_broker import Subscriber, TestMosquitto, wait_until
 from serve_rig import Mine
+from test_mqtt_process import _alive
 
 from shaftgate.station import topics
 
@@ -228,3 +229,46 @@ def test_batches_beside_single_events_carry_each_event_once_as_its_own_message(t
     assert len(items) == len({e["id"] for e in items})  # no event in two batches
     for e in items:
         assert e == singles[e["id"]]
+
+
+def test_serve_publishes_over_the_connections_the_site_file_names_and_a_kill_ends_them(tmp_path):
+    # [serve] mqtt_publishers = 2: two child processes, a share of the gateways each; serve
+    # killed with -9 takes both with it and its presence turns offline (publisher 0's will).
+    broker = TestMosquitto(tmp_path).start()
+    mine = Mine(
+        tmp_path / "mine",
+        2,
+        extra_serve="mqtt_publishers = 2",
+        broker='host = "127.0.0.1"\nport = %d' % broker.port,
+    )
+    sub = Subscriber(broker, "shaftgate/test-mine/#")
+    try:
+        mine.start_serve()
+        mine.wait(lambda: mine.call({"op": "status"})["mqtt"].get("connected"), 20, "connected")
+        status = mine.call({"op": "status"})["mqtt"]
+        each = status["publishers"]
+        assert [(p["client_id"], p["gateways"]) for p in each] == [
+            ("shaftgate-serve-test-mine-p0", ["gw-shaft"]),
+            ("shaftgate-serve-test-mine-p1", ["gw-face1"]),
+        ]
+        pids = [p["pid"] for p in each]
+        assert len(set(pids)) == 2 and all(_alive(p) for p in pids)
+        for i, gid in enumerate(("gw-shaft", "gw-face1")):
+            mine.boards[gid].read_tag(0, 424240 + i)  # unknown tag: refused, an event at once
+        mine.wait(lambda: len(recorded_ids(mine)) >= 2, 20, "recorded")
+        want = recorded_ids(mine)
+        msgs = sub.wait_for(lambda m: want <= set(event_ids(m)), 20)
+        assert want <= set(event_ids(msgs))
+        mine.wait(lambda: mine.call({"op": "status"})["mqtt"]["publishers"][1]["published"], 10)
+        mine.kill_serve()
+        assert wait_until(lambda: not any(_alive(p) for p in pids), 5)
+        msgs = sub.wait_for(
+            lambda m: [p["state"] for t, p, _ in m if "/presence/" in t][-1:] == ["offline"], 10
+        )
+        states = [(t, p["state"]) for t, p, _ in msgs if "/presence/" in t]
+        assert states[-1] == ("shaftgate/test-mine/presence/shaftgate-serve-test-mine", "offline")
+        assert {t for t, _ in states} == {"shaftgate/test-mine/presence/shaftgate-serve-test-mine"}
+    finally:
+        sub.close()
+        mine.close()
+        broker.stop()

@@ -73,6 +73,9 @@ def test_site_file_reads_every_table(tmp_path):
     assert site.mqtt_events == "each"  # the per-event contract unless the site says otherwise
     batches = load(tmp_path, GOOD.replace("clock_drift_s = 20", 'mqtt_events = "batches"'))
     assert batches.mqtt_events == "batches"
+    assert site.mqtt_publishers is None  # serve decides by its cores (mqtt_shares.py)
+    two = load(tmp_path, GOOD.replace("clock_drift_s = 20", "mqtt_publishers = 2"))
+    assert two.mqtt_publishers == 2
 
 
 @pytest.mark.parametrize(
@@ -94,6 +97,30 @@ def test_site_file_reads_every_table(tmp_path):
         ('key = "other-keys/gw-face1.key"', 'key = "k/x.key"', 23, "gateways[1].key"),
         ('id = "xinji-2"', 'id = "Xinji 2"', 2, "mine.id"),
         ("clock_drift_s = 20", 'clock_drift_s = 20\nmqtt_events = "some"', 11, "serve.mqtt_events"),
+        (
+            "clock_drift_s = 20",
+            "clock_drift_s = 20\nmqtt_publishers = 0",
+            11,
+            "serve.mqtt_publishers",
+        ),
+        (
+            "clock_drift_s = 20",
+            "clock_drift_s = 20\nmqtt_publishers = 17",
+            11,
+            "serve.mqtt_publishers",
+        ),
+        (
+            "clock_drift_s = 20",
+            'clock_drift_s = 20\nmqtt_publishers = "3"',
+            11,
+            "serve.mqtt_publishers",
+        ),
+        (
+            "clock_drift_s = 20",
+            "clock_drift_s = 20\nmqtt_publishers = true",
+            11,
+            "serve.mqtt_publishers",
+        ),
     ],
 )
 def test_site_file_errors_name_line_and_key(tmp_path, old, new, line, key):

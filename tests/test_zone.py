@@ -27,7 +27,13 @@ from zonekit import (
 from gateway import events as ev
 from gateway import roles
 from gateway.caps import LEVEL_FULL, LEVEL_OK, LEVEL_OVER, LEVEL_WARNING, SHIFT_UNKNOWN
-from gateway.doorway import DECIDED_IN, DOUBT_NO_BEAM, DOUBT_NO_OUTER
+from gateway.doorway import (
+    DECIDED_IN,
+    DECIDED_KEPT_IN,
+    DOUBT_NO_BEAM,
+    DOUBT_NO_OUTER,
+    DOUBT_UNNAMED,
+)
 from gateway.zone import (
     LAMP_AMBER,
     LAMP_GREEN,
@@ -551,23 +557,105 @@ def test_full_ledger_refuses_then_counts_unnamed_and_drops_nobody():
     assert z.count == 1 and not z.entry_refused
 
 
-def test_a_tag_counted_unnamed_and_read_again_inside_is_counted_again_and_said():
-    # With the ledger full, 3 is counted without a row, so nothing tells the zone they are
-    # in. Read again at the inner point only (lingering there after the crossing's track
-    # ended), they might be someone whose outer reads were missed: in doubt, in (R-CAP-11),
-    # so counted again, and never silently: the DOUBTFUL_CROSSING names the tag.
-    z, rec, c = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2)
+def _full_shaft(**kw):
+    # A shaft whose ledger holds 2: 1 and 2 named, 3 counted without a row (remembered).
+    z, rec, c = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2, **kw)
     walk_in_group(z, c, [1, 2])
     walk_in(z, c, 3)
     assert z.count == 3 and z.ledger.overflow == 1
+    return z, rec, c
+
+
+def _unnamed(z):
+    u, k = z.unnamed_tags, z.unnamed_n
+    return sorted(u[i] for i in range(k))
+
+
+def _kept_unnamed(tag):
+    return (ev.DOUBTFUL_CROSSING, tag, DECIDED_KEPT_IN, DOUBT_UNNAMED)
+
+
+def test_r_cap_11_someone_who_came_in_uncounted_leaving_un_counts_nobody():
+    # The gap R-CAP-11 closed: with the ledger full, 3 is counted without a row; 4 came in
+    # uncounted (the inner read missed). 4 walking out must not take 3 off the count: 3
+    # is remembered and 4 is not, so it is a missed entry, said. Then 3 walks out.
+    z, rec, c = _full_shaft()
+    assert _unnamed(z) == [3]
+    reads(z, c, 4, (0, 0))
+    settle(z, c)  # in, never read inside
+    rec.clear()
+    walk_out(z, c, 4)
+    assert z.count == 3 and z.ledger.overflow == 1
+    assert rec.of(ev.MISSED_ENTRY) == [(ev.MISSED_ENTRY, 4, person(4), 3)]
+    assert rec.of(ev.EXIT) == [] and rec.of(ev.DOUBTFUL_CROSSING) == []
+    walk_out(z, c, 3)  # not firing: a remembered tag out is un-counted, EXIT
+    assert z.count == 2 and z.ledger.overflow == 0 and _unnamed(z) == []
+    assert rec.of(ev.EXIT) == [(ev.EXIT, 3, person(3), 2)]
+    assert rec.of(ev.DOUBTFUL_CROSSING) == []
+
+
+def test_r_cap_11_past_the_memory_an_unknown_exit_is_kept_in_and_said():
+    # A memory of one: 5 is counted without a row and not remembered. An exit by a tag
+    # neither named nor remembered may then be 5 or someone who came in uncounted (4):
+    # nobody is un-counted, and the doubt is said. Only 3 (remembered) is un-counted.
+    z, rec, c = _full_shaft(unnamed_memory=1)
+    walk_in(z, c, 5)
+    assert z.count == 4 and z.ledger.overflow == 2 and _unnamed(z) == [3]
+    assert rec.tags(ev.LEDGER_FULL) == [3, 5]
+    reads(z, c, 4, (0, 0))
+    settle(z, c)
+    rec.clear()
+    walk_out(z, c, 4)
+    assert z.count == 4 and rec.of(ev.DOUBTFUL_CROSSING) == [_kept_unnamed(4)]
+    assert rec.of(ev.EXIT) == [] and rec.of(ev.MISSED_ENTRY) == []
+    rec.clear()
+    walk_out(z, c, 5)  # 5 really leaves: still counted (fail safe), said the same way
+    assert z.count == 4 and rec.of(ev.DOUBTFUL_CROSSING) == [_kept_unnamed(5)]
+    rec.clear()
+    walk_out(z, c, 3)
+    assert z.count == 3 and rec.of(ev.EXIT) == [(ev.EXIT, 3, person(3), 3)]
+    assert rec.of(ev.DOUBTFUL_CROSSING) == []
+
+
+def test_a_remembered_tag_read_again_inside_is_not_counted_twice():
+    # 3 is counted without a row and remembered, so the zone knows them in: read again
+    # at the inner point only, nobody new is counted and nothing is doubted.
+    z, rec, c = _full_shaft()
     rec.clear()
     reads(z, c, 3, (1, 1, 1))
     settle(z, c)
-    assert z.count == 4
+    assert z.count == 3 and rec.log == []
+
+
+def test_a_tag_counted_unnamed_and_not_remembered_read_again_inside_is_counted_again_and_said():
+    # Past the memory (one: 3), 5 is counted without a row and the zone cannot know they
+    # are in. Read again at the inner point only, they might be someone whose outer reads
+    # were missed: in doubt, in (R-CAP-11), so counted again, and never silently: the
+    # DOUBTFUL_CROSSING names the tag.
+    z, rec, c = _full_shaft(unnamed_memory=1)
+    walk_in(z, c, 5)
+    rec.clear()
+    reads(z, c, 5, (1, 1, 1))
+    settle(z, c)
+    assert z.count == 5
     assert rec.of(ev.DOUBTFUL_CROSSING) == [
-        (ev.DOUBTFUL_CROSSING, 3, DECIDED_IN, DOUBT_NO_OUTER | DOUBT_NO_BEAM)
+        (ev.DOUBTFUL_CROSSING, 5, DECIDED_IN, DOUBT_NO_OUTER | DOUBT_NO_BEAM)
     ]
-    assert rec.of(ev.ENTRY) == [(ev.ENTRY, 3, person(3), 4)]
+    assert rec.of(ev.ENTRY) == [(ev.ENTRY, 5, person(5), 5)]
+
+
+def test_a_remembered_tag_back_in_without_an_exit_is_a_missed_exit_counted_once():
+    z, rec, c = _full_shaft()
+    reads(z, c, 3, (1, 0))  # one outer read: kept in
+    settle(z, c)
+    rec.clear()
+    walk_in(z, c, 3)  # in again from outside: not refused for the full ledger, not new
+    assert refusals(rec) == []
+    assert rec.of(ev.MISSED_EXIT) == [(ev.MISSED_EXIT, 3, person(3), 0)]
+    assert rec.of(ev.ENTRY) == [(ev.ENTRY, 3, person(3), 3)]
+    assert z.count == 3 and _unnamed(z) == [3]
+    walk_in(z, c, 4)  # firing: someone new is refused (no row) and counted
+    assert refusals(rec) == [(4, REFUSE_LEDGER_FULL)] and z.count == 4
 
 
 def test_refusal_signal_while_a_refused_tag_approaches_only():
@@ -704,15 +792,83 @@ def test_replay_of_logged_crossings_after_the_snapshot_rebuilds_the_ledger():
     assert z2.is_present(person(4)) and not z2.is_present(person(2))
 
 
-def test_replay_into_a_full_ledger_counts_unnamed():
-    z, _rec, c = make_zone("coal_face", "face", TAGS, ledger_capacity=2)
-    for t in (1, 2, 3):
+def test_replay_into_a_full_ledger_counts_unnamed_and_remembers_them():
+    z, rec, c = make_zone("coal_face", "face", TAGS, ledger_capacity=2, unnamed_memory=1)
+    for t in (1, 2, 3, 4):
         z.replay(ev.ENTRY, t, c.s, c.ms)
     z.replay(ev.ENTRY, 1, c.s, c.ms)  # again: a missed exit, still one person
-    assert z.count == 3 and z.ledger.overflow == 1
-    z.replay(ev.EXIT, 7, c.s, c.ms)  # not named inside: one of the unnamed
-    z.replay(ev.EXIT, 7, c.s, c.ms)  # nobody left to account for: count stays
-    assert z.count == 2
+    z.replay(ev.ENTRY, 3, c.s, c.ms)  # counted without a row and remembered: the same
+    assert z.count == 4 and z.ledger.overflow == 2 and _unnamed(z) == [3]
+    z.replay(ev.EXIT, 3, c.s, c.ms)  # the remembered one out
+    assert z.count == 3 and z.ledger.overflow == 1 and _unnamed(z) == []
+    # An EXIT of a tag neither named nor remembered: only a log from before the memory
+    # has one (this firmware logs a kept-in DOUBTFUL_CROSSING), and it un-counted one of
+    # the unremembered then. With none unremembered, nothing.
+    z.replay(ev.EXIT, 7, c.s, c.ms)
+    assert z.count == 2 and z.ledger.overflow == 0
+    z.replay(ev.EXIT, 7, c.s, c.ms)
+    assert z.count == 2 and rec.log == []
+    z.replay(ev.ENTRY, 5, c.s, c.ms)
+    z.replay(ev.EXIT, 8, c.s, c.ms)  # 5 is remembered, 8 is not: nobody un-counted
+    assert z.count == 3 and _unnamed(z) == [5]
+
+
+@in_parts
+def test_the_remembered_tags_survive_a_reboot_through_snapshot_and_replay():
+    z, _rec, c = _full_shaft()
+    snap = snapshot(z)
+    walk_in(z, c, 5)  # logged after the snapshot: the replay remembers it
+    logged = [ev.ENTRY, 5]
+    yield
+    z2, rec2, c2 = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2)
+    restore(z2, snap, c2.ms, c.s)
+    z2.replay(logged[0], logged[1], c.s, c2.ms)
+    assert z2.count == 4 and _unnamed(z2) == [3, 5]
+    reads(z2, c2, 4, (0, 0))
+    settle(z2, c2)
+    rec2.clear()
+    walk_out(z2, c2, 4)  # came in uncounted: un-counts nobody
+    assert z2.count == 4 and rec2.tags(ev.MISSED_ENTRY) == [4]
+    walk_out(z2, c2, 3)
+    walk_out(z2, c2, 5)
+    assert z2.count == 2 and rec2.tags(ev.EXIT) == [3, 5]
+
+
+@in_parts
+def test_after_a_reboot_without_the_remembered_tags_no_unknown_exit_un_counts():
+    # A snapshot from before the memory (version 1 on flash): the overflow comes back
+    # with no tag remembered, so every exit by a tag the ledger does not hold is kept in
+    # and said (fail safe), 3's own as well.
+    z, _rec, _c = _full_shaft()
+    snap = snapshot(z, memory=False)
+    yield
+    z2, rec2, c2 = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2)
+    restore(z2, snap, c2.ms, c2.s)
+    assert z2.count == 3 and _unnamed(z2) == []
+    walk_out(z2, c2, 3)
+    assert z2.count == 3 and rec2.of(ev.DOUBTFUL_CROSSING) == [_kept_unnamed(3)]
+    assert rec2.of(ev.EXIT) == []
+
+
+def test_restore_remembers_only_good_tags_within_the_overflow():
+    z, _rec, c = make_zone("coal_face", "face", TAGS, ledger_capacity=2, unnamed_memory=2)
+    z.restore_start(2, -1, 0)
+    assert z.restore_row(1, person(1), c.s, 1, 1, 0, c.ms, c.s)
+    assert not z.restore_unnamed(1)  # named already
+    assert not z.restore_unnamed(0) and not z.restore_unnamed(1 << 30)
+    assert not z.restore_unnamed("3")
+    assert z.restore_unnamed(3)
+    assert not z.restore_unnamed(3)  # twice
+    assert z.restore_unnamed(4)
+    assert not z.restore_unnamed(5)  # past the overflow of 2
+    z.restore_finish(c.ms, c.s)
+    assert z.count == 3 and _unnamed(z) == [3, 4]
+    # Rows past a smaller ledger are counted without a row and remembered.
+    z.restore_start(0, -1, 0)
+    for t in (1, 2, 3):
+        assert z.restore_row(t, person(t), c.s, 1, 1, 0, c.ms, c.s)
+    z.restore_finish(c.ms, c.s)
+    assert z.count == 3 and _unnamed(z) == [3]
 
 
 # ---- construction ----
@@ -746,3 +902,13 @@ def test_clock_object_is_monotonic():
     assert c.s == NOW_S
     c.step(1)
     assert c.s == NOW_S + 1
+
+
+def test_the_zones_folded_event_constants_agree_with_their_modules():
+    # zone.py folds these as const() of its own (no global each on the board's heap).
+    from gateway import doorway, zone
+
+    if hasattr(zone, "_DOUBT_UNNAMED"):  # CPython; mpy-cross folds them away
+        assert zone._DOUBTFUL_CROSSING == ev.DOUBTFUL_CROSSING
+        assert zone._KEPT_IN == doorway.DECIDED_KEPT_IN
+        assert zone._DOUBT_UNNAMED == doorway.DOUBT_UNNAMED

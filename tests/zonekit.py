@@ -139,13 +139,21 @@ def idle_in_parts(zone, clock, seconds, part_s=300):
 
 
 # The zone's state as a plain list and back, for tests that reboot a zone in the same
-# heap: [overflow, override cap (-1 none), override expiry_s, then per named person: tag,
-# person, since_s, role, crew, flags]. The board keeps it on flash in binary
-# (gateway/snapshot.py, which checks every value) and restores it through the same
-# restore_start / restore_row / restore_finish as here.
-def snapshot(z):
+# heap: [overflow, override cap (-1 none), override expiry_s, k, then the k remembered tags
+# counted without a ledger row, then per named person: tag, person, since_s, role, crew,
+# flags]. The board keeps it on flash in binary (gateway/snapshot.py, which checks every
+# value) and restores it through the same restore_start / restore_row / restore_unnamed /
+# restore_finish as here. memory=False: as a snapshot from before the zone remembered
+# those tags (version 1 on flash): the overflow with no tag remembered.
+def snapshot(z, memory=True):
     ld = z.ledger
     out = [ld.overflow, z.policy.override_cap, z.policy.override_expiry_s]
+    u, k = z.unnamed_tags, z.unnamed_n
+    if not memory:
+        k = 0
+    out.append(k)
+    for i in range(k):
+        out.append(u[i])
     for r in range(ld.n):
         for v in (ld.tag(r), ld.person(r), ld.since_s(r), ld.role(r), ld.crew(r), ld.flags(r)):
             out.append(v)
@@ -154,7 +162,10 @@ def snapshot(z):
 
 def restore(z, snap, now_ms, now_s):
     z.restore_start(snap[0], snap[1], snap[2])
-    for b in range(3, len(snap), 6):
+    k = snap[3]
+    for b in range(4 + k, len(snap), 6):
         row = snap[b : b + 6]
         assert z.restore_row(row[0], row[1], row[2], row[3], row[4], row[5], now_ms, now_s)
+    for i in range(k):
+        assert z.restore_unnamed(snap[4 + i])
     z.restore_finish(now_ms, now_s)

@@ -84,6 +84,9 @@ DOUBT_ONE_OUTER = const(16)  # left with a single outer read: not enough for an 
 DOUBT_OUTER_ONLY = const(32)  # counted inside, read only at the outer point
 DOUBT_OVERFLOW = const(64)  # doorway full: counted in on an inner read, untracked
 DOUBT_BODY_NEAR = const(128)  # one inner read, near a beam body another track was paired with
+# The zone's (Zone._exit): out by a tag it does not know inside while some counted
+# without a ledger row are not remembered; it may be one of them, so kept in.
+DOUBT_UNNAMED = const(256)
 
 _PULSES = const(128)  # beam bodies waiting for their tag
 _CREDITS = const(32)  # tag entries waiting for their beam body

@@ -156,9 +156,33 @@ def _read_slot(fl, name, head, gen, zone, now_ms, now_s):
     # reindex() clears the ledger's count of unnamed people: set it again, or the
     # headcount after a reboot would leave them out (fail unsafe: the cap).
     ld.overflow = overflow + n - m
+    if m < n:
+        _remember(fl, name, base, m, n - m, zone)  # the rows a smaller ledger drops
+    if overflow:
+        # The remembered tags (at most overflow of them: Snapshots._check), between the
+        # columns and the trailer.
+        at = base + 15 * n
+        _remember(fl, name, at, 0, (fl.size(name) - 4 - at) >> 2, zone)
     _ages(ld, _raw(cols[2], 4 * m), 0, m, now_ms, now_clock(now_s, zone.policy.epoch_s))
     zone.restore_finish(now_ms, now_s)
     return seq, il_blob, sealed == 1
+
+
+def _remember(fl, name, at, first, k, zone):
+    # The tags of those counted without a row, u32s from tag `first` on at `at`, that
+    # the zone's memory still has room for (R-CAP-11). Each is checked as it is taken
+    # (Zone.restore_unnamed): one refused, or not read, is still counted (the overflow),
+    # with no tag remembered, so an exit by a tag the zone does not know un-counts nobody.
+    room = len(zone.unnamed_tags) - zone.unnamed_n
+    if k > room:
+        k = room
+    if k <= 0:
+        return
+    data = fl.read_at(name, at + 4 * first, 4 * k)
+    if data is None or len(data) != 4 * k:
+        return
+    for i in range(k):
+        zone.restore_unnamed(_u32(data, 4 * i))
 
 
 def _bad_row(cols, m):

@@ -10,7 +10,14 @@
 #           override cap i32 (-1 none), override expiry u32, interlocks bytes u32, rows u32
 #   the interlocks' snapshot as CBOR (small: permits, watches, evacuation, gas)
 #   columns tag u32 * rows, person u32 * rows, since_s u32 * rows, role, crew, flags u8 * rows
+#   remembered u32 * k: the tags counted without a ledger row that the zone remembers
+#           (Zone.unnamed_tags, R-CAP-11), k from the slot's size, at most overflow
 #   trailer crc32 of everything before it
+# The remembered tags came later, in the same version: a slot written before them is one
+# with k = 0 (all the overflow counted with no tag remembered, so an exit by a tag the
+# zone does not know is kept in: fail safe), and with none remembered a slot is the same
+# bytes as before. (A version bump would change every save's crcs: each crc32 at or above
+# 2**30 is a big int, 32 B of heap, so test_firmware_fit's save figure moves by chance.)
 # A save goes to the slot not holding the newest good snapshot, rewritten in place, so a
 # cut save leaves that one whole; boot takes the valid slot with the highest generation. Reading one back into
 # the zone is boot-time code, in gateway/restore.py.
@@ -101,6 +108,11 @@ class Snapshots:
                 part = _raw(col, n * size)
                 put(name, part)
                 crc = crc32(part, crc)
+        n = zone.unnamed_n
+        if n:
+            part = _raw(zone.unnamed_tags, 4 * n)
+            put(name, part)
+            crc = crc32(part, crc)
         struct.pack_into("<I", self._tail, 0, crc & _U32_MAX)
         fl.append(name, self._tail)
         self.gen = gen
@@ -136,7 +148,8 @@ class Snapshots:
             if f.readinto(head) != _HEAD or head[:4] != _MAGIC:
                 return -1
             h = struct.unpack_from(_HEAD_FMT, head, 0)
-            if h[5] != _VERSION or size != _HEAD + h[8] + h[9] * 15 + 4:
+            extra = size - (_HEAD + h[8] + h[9] * 15 + 4)  # remembered tags: 4 B each
+            if h[5] != _VERSION or extra < 0 or extra & 3 or extra > 4 * h[3]:
                 return -1
             crc = crc32(head)
             left = size - 4 - _HEAD

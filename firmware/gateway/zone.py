@@ -21,7 +21,9 @@
 #        check_override / set_override(cap, expiry_s, now_s), clear_override(),
 #        roster.begin/add/commit
 #   out  count, cap, level (caps.LEVEL_*), shift, lamp (LAMP_*), entry_refused,
-#        parallel_crews, is_present(person), occupants(), snapshot(), restore(...)
+#        parallel_crews, is_present(person), occupants(), unnamed_tags / unnamed_n (the
+#        remembered tags counted without a ledger row), restore_start / restore_row /
+#        restore_unnamed / restore_finish, replay(...)
 # Crossings complete in tick(), not in on_read(): a read alone never moves anyone.
 from array import array
 
@@ -122,6 +124,19 @@ _SCAN_MS = const(1000)  # overstay is checked once a second, not on every step
 _BAD_RING = const(8)  # R-DATA-4 alarms remembered, so one stray reader cannot flood the log
 _BAD_REPEAT_MS = const(60000)
 _ADMIT_PEOPLE_MAX = const(256)
+# Tags counted without a ledger row (the ledger full) that the zone remembers, so it knows
+# them inside (_is_in) and un-counts one only when a remembered tag goes out (R-CAP-11).
+# Past what it holds, an exit by a tag it does not know is kept in and said. 32 covers a
+# crowd past a full ledger as the doorway's ring of 32 entries awaiting their beam body
+# does; 128 bytes of u32, allocated once. Overflow past the ledger is itself exceptional
+# (the ledger is sized above the zone's cap), so this is a second line, not the count.
+UNNAMED_MEMORY = const(32)
+# events.DOUBTFUL_CROSSING, doorway.DECIDED_KEPT_IN and doorway.DOUBT_UNNAMED as folded
+# constants: imported, each would be a global of this module on the board's heap
+# (tests/test_zone.py checks they agree).
+_DOUBTFUL_CROSSING = const(33)
+_KEPT_IN = const(2)
+_DOUBT_UNNAMED = const(256)
 
 
 def _is_int(v):
@@ -169,6 +184,7 @@ class Zone:
         max_dwell_s=36000,
         untagged_window_ms=10000,
         epoch_s=0,
+        unnamed_memory=UNNAMED_MEMORY,
     ):
         if role not in ("shaft", "face"):
             raise ValueError("gateway role %r is not 'shaft' or 'face'" % (role,))
@@ -180,6 +196,7 @@ class Zone:
         _int("tag_still_s", tag_still_s, 0, _MAX_TIMER_MS // 1000)
         _int("max_dwell_s", max_dwell_s, 0, _MAX_TIMER_MS // 1000)
         _int("untagged_window_ms", untagged_window_ms, 100, 600000)
+        _int("unnamed_memory", unnamed_memory, 1, 255)
         self.policy = CapPolicy(
             kind, caps, shaft_cap, warn_pct, schedule, utc_offset_min, epoch_s=epoch_s
         )
@@ -189,6 +206,11 @@ class Zone:
         self._emit = emit
         self.roster = roster if roster is not None else Roster(emit)
         self.ledger = Ledger(ledger_capacity)
+        # The first unnamed_n of these are remembered tags counted in ledger.overflow (the
+        # rest of the overflow: counted, no tag remembered); the snapshot writes them as
+        # they are (gateway/snapshot.py). Cleared with the ledger.
+        self.unnamed_tags = array("I", range(unnamed_memory))  # no temporary buffer
+        self.unnamed_n = 0
         self.doorway = Doorway(
             doorway_capacity,
             settle_ms,
@@ -361,6 +383,7 @@ class Zone:
         # each stay's age is rebuilt from the wall clock when both are known.
         ld = self.ledger
         ld.clear()
+        self.unnamed_n = 0
         self.doorway.clear()
         ld.overflow = overflow
         if override_cap >= 0:
@@ -377,7 +400,18 @@ class Zone:
         r = ld.add(tag, person, role, crew, flags, since_s, _since_ms(since_s, now_ms, now_c))
         if r < 0:
             ld.overflow += 1
+            self._remember(tag)
         return True
+
+    def restore_unnamed(self, tag):
+        # One remembered tag of the snapshot's overflow, after its rows. False (and not
+        # remembered: still counted, as one of the unremembered) for a bad tag, one that is
+        # in already, or past the overflow or the memory: fail safe, nobody un-counted.
+        if not _is_int(tag) or tag <= 0 or tag > MAX_ID or self._is_in(tag):
+            return False
+        if self.unnamed_n >= self.ledger.overflow:
+            return False
+        return self._remember(tag)
 
     def restore_finish(self, now_ms, now_s):
         self._beam_last = -1
@@ -393,12 +427,21 @@ class Zone:
         # kinds and bad tags are ignored. Outputs catch up at the next tick().
         if not _is_int(tag) or tag <= 0 or tag > MAX_ID:
             return
+        # The remembered tags counted without a row are rebuilt as they were kept then.
         ld = self.ledger
         r = ld.find(tag)
         if kind == EXIT:
             if r >= 0:
                 ld.remove(r)
-            elif ld.overflow > 0:
+                return
+            u = self._unnamed_at(tag)
+            if u >= 0:
+                self._forget(u)
+                ld.overflow -= 1
+            elif ld.overflow > self.unnamed_n:
+                # An EXIT logged for a tag neither named nor remembered: only a log from
+                # before the memory (this firmware says such an exit with a kept-in
+                # DOUBTFUL_CROSSING instead), which un-counted one then.
                 ld.overflow -= 1
             return
         if kind != ENTRY:
@@ -408,6 +451,8 @@ class Zone:
         if r >= 0:
             ld.restart(r, since_s, since_ms)
             return
+        if self._unnamed_at(tag) >= 0:
+            return  # counted without a row already: still one person (a missed exit)
         rs = self.roster
         ri = rs.find(tag)
         if ri >= 0:
@@ -416,6 +461,7 @@ class Zone:
             r = ld.add(tag, 0, 0, 0, FLAG_UNKNOWN, since_s, since_ms)
         if r < 0:
             ld.overflow += 1
+            self._remember(tag)
 
     # ---- inside ----
 
@@ -507,7 +553,7 @@ class Zone:
         # R-CAP-7: the second crew is refused while the first is in (3 - crew: the other).
         if self.role == "face" and crew and ld.crew_count[3 - crew] > 0:
             return REFUSE_PARALLEL_CREWS
-        if ld.find(tag) < 0:
+        if not self._is_in(tag):
             if ld.full:
                 return REFUSE_LEDGER_FULL
             if ld.count >= self.cap:
@@ -529,7 +575,30 @@ class Zone:
         return lo < len(people) and people[lo] == person
 
     def _is_in(self, tag):
-        return self.ledger.find(tag) >= 0
+        return self.ledger.find(tag) >= 0 or self._unnamed_at(tag) >= 0
+
+    def _unnamed_at(self, tag):
+        # Index of tag among the remembered tags counted without a row, else -1. A scan:
+        # the memory is small and, but for a full ledger, empty.
+        u = self.unnamed_tags
+        for i in range(self.unnamed_n):
+            if u[i] == tag:
+                return i
+        return -1
+
+    def _remember(self, tag):
+        # False when the memory is full: the tag is counted (overflow) but not remembered.
+        n = self.unnamed_n
+        if n >= len(self.unnamed_tags):
+            return False
+        self.unnamed_tags[n] = tag
+        self.unnamed_n = n + 1
+        return True
+
+    def _forget(self, i):
+        n = self.unnamed_n - 1
+        self.unnamed_tags[i] = self.unnamed_tags[n]
+        self.unnamed_n = n
 
     def _cross(self, tag, into_zone):
         if into_zone:
@@ -554,16 +623,22 @@ class Zone:
             role = rs.role(ri)
             crew = rs.crew(ri)
         r = ld.find(tag)
-        new = r < 0
+        new = r < 0 and self._unnamed_at(tag) < 0
         if new:
             flags = 0 if ri >= 0 else FLAG_UNKNOWN
             if ld.count >= self.cap:
                 flags |= FLAG_OVER_CAP
             r = ld.add(tag, person, role, crew, flags, 0, now_ms)
             if r < 0:
+                # No row: counted all the same, and remembered if the memory has room.
                 ld.overflow += 1
+                self._remember(tag)
             else:
                 ld.set_since(r, unix_hi(self._c), unix_lo(self._c))
+        elif r < 0:
+            # Counted without a row and in again without an exit between: a missed exit
+            # as for a row (how long they were gone is not kept); still one person.
+            emit(MISSED_EXIT, tag, person, 0)
         else:
             # A missed exit: they were recorded in, so they left unseen and came back.
             # Still one person inside; the stay starts over. (Rare: unix ints allowed.)
@@ -606,10 +681,18 @@ class Zone:
             return
         ri = self.roster.find(tag)
         person = self.roster.person(ri) if ri >= 0 else 0
-        if ld.overflow > 0:
-            # Someone counted unnamed while the ledger was full; this may be them.
+        u = self._unnamed_at(tag)
+        if u >= 0:
+            # Counted without a row while the ledger was full, and remembered: out.
+            self._forget(u)
             ld.overflow -= 1
             self._emit(EXIT, tag, person, ld.count)
+        elif ld.overflow > self.unnamed_n:
+            # Some counted without a row are not remembered (past the memory, or from a
+            # snapshot without it): this may be one of them, or someone who came in
+            # uncounted. Which is unknowable, so nobody is un-counted (R-CAP-11: in doubt,
+            # in), and the doubt is said.
+            self._emit(_DOUBTFUL_CROSSING, tag, _KEPT_IN, _DOUBT_UNNAMED)
         else:
             # Leaving without having been seen coming in: never a negative count.
             self._emit(MISSED_ENTRY, tag, person, ld.count)

@@ -39,6 +39,10 @@ DOUBTS = {
         "one inner read beside another's body",
         "单次内侧读卡邻近他人光栅计数",
     ),
+    doorway.DOUBT_UNNAMED: (
+        "ledger full: some counted in without their tag kept",
+        "名册已满：有计入人员未记卡号",
+    ),
 }
 EVAC_REASONS = {
     reasons.EVAC_REASON_UNSPECIFIED: ("unspecified", "未说明"),

@@ -8,6 +8,10 @@ the one account of what is owed, so a serve killed with -9 resumes exactly where
 
 At most `window` messages are in flight (and in memory); rows are read in batches of what
 the window has room for.
+
+serve runs several of these, each in a process of its own (station/mqtt_shares.py): each
+takes a share of the outbox named by topic (`only_topics`, or everything but
+`skip_topics`), and only the one with `presence=True` carries serve's presence and will.
 """
 
 import json
@@ -52,13 +56,32 @@ class _Session:
 
 
 class MqttPublisher:
-    def __init__(self, db_path, broker, mine_id, client_id, window=WINDOW, backoff_s=BACKOFF_S):
+    def __init__(
+        self,
+        db_path,
+        broker,
+        mine_id,
+        client_id,
+        window=WINDOW,
+        backoff_s=BACKOFF_S,
+        only_topics=None,
+        skip_topics=None,
+        presence=True,
+        presence_id=None,
+    ):
+        # presence: say online/offline (retained) and leave the offline will, under
+        # presence_id (default: the client id) on shaftgate/<mine>/presence/<id>.
         if broker.embedded:
             raise ValueError("start the embedded broker first and pass the config it returns")
         self.db_path = str(db_path)
         self.broker = broker
         self.mine_id = topics.segment(mine_id, "mine id")
         self.client_id = topics.segment(client_id, "client id")
+        self.only_topics = None if only_topics is None else list(only_topics)
+        self.skip_topics = list(skip_topics or ())
+        self.presence_id = None
+        if presence:
+            self.presence_id = topics.segment(presence_id or client_id, "presence id")
         self.window = window
         self.backoff_s = backoff_s
         self.connected = False
@@ -161,8 +184,9 @@ class MqttPublisher:
             client.username_pw_set(b.username, b.password)
         if b.tls is not None:
             client.tls_set(ca_certs=b.tls.ca, certfile=b.tls.cert, keyfile=b.tls.key)
-        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
-        client.will_set(t, json.dumps(payload), qos=1, retain=retain)
+        if self.presence_id is not None:
+            t, payload, retain = topics.presence_msg(self.mine_id, self.presence_id, False)
+            client.will_set(t, json.dumps(payload), qos=1, retain=retain)
 
         def on_connect(client, userdata, flags, reason_code, properties):
             if reason_code.is_failure:
@@ -176,7 +200,10 @@ class MqttPublisher:
             self.connected = True
             self.down_since = None
             self.connections += 1
-            t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, True)
+            if self.presence_id is None:
+                s.presence_acked = True  # nothing to say first: rows have the whole window
+                return
+            t, payload, retain = topics.presence_msg(self.mine_id, self.presence_id, True)
             s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
 
         def on_publish(client, userdata, mid, reason_code, properties):
@@ -235,7 +262,7 @@ class MqttPublisher:
                 self._fill(conn, client, s, token)
                 if not s.inflight and not s.maybe_more:
                     self._wake.wait(min(IDLE_WAIT_S, max(0.0, s.next_poll - time.monotonic())))
-            if s.connack:
+            if s.connack and self.presence_id is not None:
                 self._goodbye(client, s)
             return s.connack
         finally:
@@ -259,7 +286,7 @@ class MqttPublisher:
         room = s.window - len(s.inflight)
         if room <= 0 or (not s.maybe_more and time.monotonic() < s.next_poll):
             return
-        rows = outbox.read_batch(conn, s.last_n, room)
+        rows = outbox.read_batch(conn, s.last_n, room, self.only_topics, self.skip_topics)
         s.maybe_more = len(rows) == room
         s.next_poll = time.monotonic() + POLL_S
         for n, topic, text, retain, auto_id in rows:
@@ -293,7 +320,7 @@ class MqttPublisher:
 
     def _goodbye(self, client, s):
         # A clean DISCONNECT suppresses the will, so "offline" is said here instead.
-        t, payload, retain = topics.presence_msg(self.mine_id, self.client_id, False)
+        t, payload, retain = topics.presence_msg(self.mine_id, self.presence_id, False)
         s.presence_mid = client.publish(t, json.dumps(payload), qos=1, retain=retain).mid
         s.presence_acked = False
         deadline = time.monotonic() + STOP_PUBACK_WAIT_S

@@ -9,12 +9,14 @@ repeats at most what was in flight. The parent and the child share three things:
   - the child's stdin: the settings as the first line (JSON: the broker's password is
     not on a command line), then "w" for wake() and "s" for stop(). End of file means
     serve died: the child ends at once (os._exit), its connection drops and the broker
-    publishes the retained "offline" will. A serve killed with -9 therefore never leaves
-    a publisher behind to race the next one for the same client id and outbox.
+    publishes the retained "offline" will (of the one publisher that carries serve's
+    presence). A serve killed with -9 therefore never leaves a publisher behind to race
+    the next one for the same client id and outbox.
   - the child's stdout: its status() as a JSON line whenever it changes.
   - its stderr: serve's own, for the child's log.
 A child that dies is started again (the backoff grows to RESTART_MAX_S), and status()
-says so meanwhile.
+says so meanwhile (and `restarts`, `last_exit` after). serve runs one of these per share
+of the gateways: mqtt_shares.py.
 """
 
 import contextlib
@@ -59,7 +61,22 @@ def _broker_from(d):
 class PublisherProcess:
     """MqttPublisher's start/stop/wake/status, with the publisher in a child process."""
 
-    def __init__(self, db_path, broker, mine_id, client_id):
+    def __init__(
+        self,
+        db_path,
+        broker,
+        mine_id,
+        client_id,
+        only_topics=None,
+        skip_topics=None,
+        presence=True,
+        presence_id=None,
+        pass_fds=(),
+    ):
+        # only_topics, skip_topics, presence, presence_id: MqttPublisher's (its share of
+        # the outbox, whether it carries serve's presence). pass_fds: held open by every
+        # child for its whole life (mqtt_shares.py: the lock that keeps a later serve's
+        # publishers waiting until these are gone).
         if broker.embedded:
             raise ValueError("start the embedded broker first and pass the config it returns")
         self.settings = {
@@ -67,10 +84,16 @@ class PublisherProcess:
             "broker": _broker_json(broker),
             "mine_id": mine_id,
             "client_id": client_id,
+            "only_topics": None if only_topics is None else list(only_topics),
+            "skip_topics": list(skip_topics or ()),
+            "presence": bool(presence),
+            "presence_id": presence_id,
         }
         self.broker = broker
         self.client_id = client_id
+        self.pass_fds = tuple(pass_fds)
         self.restarts = 0
+        self.last_exit = None  # how the last child ended, while serve runs: for status
         self._lock = threading.Lock()  # the child's stdin, and who the child is
         self._proc = None
         self._stdin_fd = None  # the child's stdin, while there is a child
@@ -123,7 +146,7 @@ class PublisherProcess:
         self._say(b"w\n")
 
     def status(self):
-        return dict(self._status)
+        return dict(self._status, restarts=self.restarts, last_exit=self.last_exit)
 
     def _say(self, line):
         # Never blocks: a link thread calls wake() after each commit, and a child that
@@ -148,13 +171,14 @@ class PublisherProcess:
             code = self._one_child()
             if self._stopping.is_set():
                 break
-            self.restarts += 1
             if isinstance(code, str):
                 error = "publisher process %s; starting it again" % code
             else:
                 error = "publisher process ended (exit code %s); starting it again" % code
-            log.error("MQTT %s", error)
+            log.error("MQTT %s (%s)", error, self.client_id)
             self._status = self._status_before(time.time(), error)
+            self.last_exit = error.split(";")[0]
+            self.restarts += 1
             if time.monotonic() - began > 60:
                 delay_s = RESTART_MIN_S
             if self._stopping.wait(delay_s):
@@ -173,6 +197,7 @@ class PublisherProcess:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     env=env,
+                    pass_fds=self.pass_fds,
                 )
             except OSError as e:
                 return "not started: %s" % e
@@ -212,18 +237,23 @@ class PublisherProcess:
 
 
 def _child():
-    logging.basicConfig(
-        level=logging.INFO, format="serve publisher (pid %d): %%(message)s" % os.getpid()
-    )
     from shaftgate.station.mqtt import MqttPublisher
 
     stdin = sys.stdin.buffer
     settings = json.loads(stdin.readline())
+    logging.basicConfig(
+        level=logging.INFO,
+        format="serve publisher %s (pid %d): %%(message)s" % (settings["client_id"], os.getpid()),
+    )
     pub = MqttPublisher(
         settings["db"],
         _broker_from(settings["broker"]),
         settings["mine_id"],
         settings["client_id"],
+        only_topics=settings["only_topics"],
+        skip_topics=settings["skip_topics"],
+        presence=settings["presence"],
+        presence_id=settings["presence_id"],
     )
     stop = threading.Event()
 

@@ -85,12 +85,41 @@ def backlog(conn):
     return count, oldest
 
 
-def read_batch(conn, after_n, limit):
+def oldest(conn):
+    """time.time() the oldest message owed was enqueued, or None: one index step (rows are
+    numbered in the order they are written, under the store's one lock)."""
+    row = conn.execute("SELECT enqueued_s FROM outbox ORDER BY n LIMIT 1").fetchone()
+    return row[0] if row is not None else None
+
+
+def owed_at_most(conn):
+    """At least the number of messages owed, 0 exactly when none is: the span of row numbers
+    still in the outbox, in two index steps where counting reads every row. Publishers
+    delete their shares apart (mqtt_shares.py), so the span may hold gaps."""
+    first = conn.execute("SELECT min(n) FROM outbox").fetchone()[0]
+    if first is None:
+        return 0
+    return conn.execute("SELECT max(n) FROM outbox").fetchone()[0] - first + 1
+
+
+def read_batch(conn, after_n, limit, only=None, skip=None):
     """Up to `limit` rows after row `after_n`, oldest first:
-    [(n, topic, payload text, retain, auto_id)]; wire_payload() makes what is sent."""
+    [(n, topic, payload text, retain, auto_id)]; wire_payload() makes what is sent.
+
+    A publisher that owns a share of the outbox (station/mqtt_share.py) names it by
+    topic: `only` the topics it takes, or `skip` the topics the others take. A topic is
+    owned by one publisher at a time, so each topic's rows still go out in row order."""
+    where, args = "n > ?", [after_n]
+    if only is not None:
+        where += " AND topic IN (%s)" % ",".join("?" * len(only))
+        args += only
+    if skip:
+        where += " AND topic NOT IN (%s)" % ",".join("?" * len(skip))
+        args += skip
+    args.append(limit)
     return conn.execute(
-        "SELECT n, topic, payload, retain, auto_id FROM outbox WHERE n > ? ORDER BY n LIMIT ?",
-        (after_n, limit),
+        "SELECT n, topic, payload, retain, auto_id FROM outbox WHERE %s ORDER BY n LIMIT ?" % where,
+        args,
     ).fetchall()
 
 

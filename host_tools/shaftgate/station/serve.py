@@ -4,8 +4,8 @@ It owns every serial link (a thread each, station/links.py), records every event
 SQLite before acknowledging it (station/store.py), raises the mine-wide alarms
 (station/alarms.py), answers the CLI and the view on a local socket (station/control.py)
 and, unless --no-publish, owes every event, zone state, headcount, alarm and link change
-to MQTT through the outbox (station/outbox.py; station/mqtt.py publishes it from a child
-process, station/mqtt_process.py).
+to MQTT through the outbox (station/outbox.py; station/mqtt.py publishes it from child
+processes, station/mqtt_process.py, each with a share of the gateways, station/mqtt_shares.py).
 """
 
 import json
@@ -80,7 +80,7 @@ class Station:
 
     def _start_publisher(self, broker):
         from shaftgate.station import broker as broker_mod
-        from shaftgate.station.mqtt_process import PublisherProcess
+        from shaftgate.station import mqtt_shares
 
         if broker is None:
             broker = broker_mod.BrokerConfig.from_table(
@@ -91,9 +91,15 @@ class Station:
             self.broker = broker_mod.EmbeddedMosquitto(self.site.database.parent / "mosquitto")
             broker = self.broker.start()
         self.broker_config = broker
-        # In a process of its own: it runs on another core than the link threads.
-        self.publisher = PublisherProcess(
-            self.site.database, broker, self.site.mine_id, "shaftgate-serve-%s" % self.site.mine_id
+        # In processes of their own: they run on other cores than the link threads.
+        count = self.site.mqtt_publishers or mqtt_shares.default_count()
+        self.publisher = mqtt_shares.PublisherGroup(
+            self.site.database,
+            broker,
+            self.site.mine_id,
+            "shaftgate-serve-%s" % self.site.mine_id,
+            [g.id for g in self.site.gateways],
+            count,
         )
         self.publisher.start()
 
@@ -170,7 +176,7 @@ class Station:
         self.outbox.enqueue_texts(conn, False, out)
 
     def recorded(self, gateway_id, events):
-        self._wake()
+        self._wake(gateway_id)
         with self._feed_lock:
             # Raw: rendered for the view when it asks (feed_after), not for every event.
             for e in events:
@@ -254,31 +260,39 @@ class Station:
         # for longer than feed_late_s is an alarm, cleared once the outbox has drained.
         if self.publisher is None:
             return
-        count, oldest_s = self.outbox.backlog(conn)
+        # Every tick, under the store's lock: index steps only. Counting the rows reads the
+        # whole outbox (15 ms at 30,000 rows), so it is done only when an alarm needs it.
+        oldest_s = self.outbox.oldest(conn)
+        at_most = self.outbox.owed_at_most(conn)  # 0 exactly when nothing is owed
         down_since = self.publisher.status().get("down_since")
         now = time.time()
         late_s = max(now - oldest_s if oldest_s else 0.0, now - down_since if down_since else 0.0)
-        if late_s > self.site.feed_late_s and (count or down_since):
-            self.alarms.raise_(
-                conn,
-                "feed_late",
-                "feed_late",
-                None,
-                "the MQTT feed is %.0f s behind (%d messages owed; broker %s): the platform "
-                "does not see the mine in real time (R-DATA-2)  数据上传延迟 %.0f 秒"
-                % (
-                    late_s,
-                    count,
-                    self.publisher.status().get("last_error") or "unreachable",
-                    late_s,
-                ),
-                {"owed": count, "late_s": round(late_s, 1)},
-            )
-        elif "feed_late" in self.alarms.active and not count and not down_since:
+        if late_s > self.site.feed_late_s and (at_most or down_since):
+            if "feed_late" not in self.alarms.active:
+                count = self.outbox.pending(conn)
+                self.alarms.raise_(
+                    conn,
+                    "feed_late",
+                    "feed_late",
+                    None,
+                    "the MQTT feed is %.0f s behind (%d messages owed; broker %s): the "
+                    "platform does not see the mine in real time (R-DATA-2)  数据上传延迟 %.0f 秒"
+                    % (
+                        late_s,
+                        count,
+                        self.publisher.status().get("last_error") or "unreachable",
+                        late_s,
+                    ),
+                    {"owed": count, "late_s": round(late_s, 1)},
+                )
+        elif "feed_late" in self.alarms.active and not at_most and not down_since:
             self.alarms.clear(conn, "feed_late", "feed caught up")
         # The outbox is never trimmed (what it owes is evidence, R-DATA-2): its bound is
         # where serve says, at once, that the platform is being owed more than it should.
+        # Counted only when the span of row numbers owed reaches it (the span bounds the
+        # count from above: publishers delete their shares apart, leaving gaps).
         bound = self.site.outbox_max
+        count = self.outbox.pending(conn) if at_most >= bound else 0
         if count >= bound:
             self.alarms.raise_(
                 conn,
@@ -293,9 +307,9 @@ class Station:
         elif "outbox_full" in self.alarms.active and count < bound:
             self.alarms.clear(conn, "outbox_full", "outbox back within its bound")
 
-    def _wake(self):
+    def _wake(self, gateway_id=None):
         if self.publisher is not None:
-            self.publisher.wake()
+            self.publisher.wake(gateway_id)
 
     # ---- read by the control socket ----
 

@@ -2,7 +2,7 @@
 
     [mine]       id, name, time_zone
     [serve]      database, socket, keys, link_lost_s, transit_allowance, clock_drift_s,
-                 clock_reference, feed_late_s, outbox_max, mqtt_events
+                 clock_reference, feed_late_s, outbox_max, mqtt_events, mqtt_publishers
     [broker]     optional: host, port, tls, username, password (station/broker.py);
                  absent: serve starts its own Mosquitto on loopback
     [[gateways]] id, port, zone, kind, key
@@ -39,6 +39,7 @@ AUTHORITIES = {
 }
 CLOCK_REFERENCES = ("host", "gateways")
 MQTT_EVENTS = ("each", "batches", "both")
+PUBLISHERS_MOST = 16  # mqtt_shares.MOST
 DEFAULT_PAGE = ("127.0.0.1", 8470)  # the big-screen page: loopback unless configured
 _MINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it becomes a topic level
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -87,6 +88,7 @@ class Site(NamedTuple):
     page_required: bool = False  # named in the site file: serve does not start without it
     outbox_max: int = 100000  # messages owed to the broker past which serve says it is full
     mqtt_events: str = "each"  # MQTT_EVENTS: one message per event, batches, or both
+    mqtt_publishers: int | None = None  # MQTT connections; None: by the cores (mqtt_shares.py)
 
     def gateway(self, gateway_id):
         for g in self.gateways:
@@ -223,6 +225,7 @@ def parse(doc, path, text):
         "outbox_max",
         "page",
         "mqtt_events",
+        "mqtt_publishers",
     }
     r.unknown(serve, ("serve",), allowed)
     database = base / r.get(serve, ("serve", "database"), str, "station.db")
@@ -255,6 +258,15 @@ def parse(doc, path, text):
         r.fail(
             ("serve", "mqtt_events"),
             "%r: expected one of %s" % (mqtt_events, ", ".join(MQTT_EVENTS)),
+        )
+
+    # Connections the outbox is published over, each with a share of the gateways
+    # (station/mqtt_shares.py); absent: one per core beyond the first, at most 3.
+    mqtt_publishers = r.get(serve, ("serve", "mqtt_publishers"), int, None)
+    if mqtt_publishers is not None and not 1 <= mqtt_publishers <= PUBLISHERS_MOST:
+        r.fail(
+            ("serve", "mqtt_publishers"),
+            "%d: expected 1..%d connections" % (mqtt_publishers, PUBLISHERS_MOST),
         )
 
     # The big-screen page (station/page.py): loopback unless the site says otherwise.
@@ -292,6 +304,7 @@ def parse(doc, path, text):
         page=page,
         page_required=page_text is not None,
         mqtt_events=mqtt_events,
+        mqtt_publishers=mqtt_publishers,
     )
 
 
