@@ -19,6 +19,10 @@ GATEWAY_ID = "gw-face-1"
 ZONE_ID = "face-1"
 SAFE = {"work": False, "hot": False, "refused": True, "sounder": False, "lamp": 3}
 OUTPUTS = ("work", "hot", "refused", "sounder", "lamp")
+# The most a reply to the rig may hold (the host side's frame buffer): the gateway's
+# largest (config-get, a page of permits, occupants or events) fit well within it, and
+# under the MicroPython runner the host's buffer sits in the board's heap.
+HOST_RX_MAX = 2048
 
 _made = [0]
 _base = [None]
@@ -156,7 +160,7 @@ class Rig:
         self.step_now_s = rtc_s  # the wall clock the last step ran with
         self.on_step = None  # called after every step of the gateway
         self.gw = app.Gateway(self.board, staged=staged)
-        self.decoder = frame.Decoder()
+        self.decoder = frame.Decoder(HOST_RX_MAX)
 
     # ---- time and inputs ----
 
@@ -192,6 +196,14 @@ class Rig:
         self.video = True
         self.gas = (ch4_ppm, co_ppm, 0)
         self.step(500, 14)
+
+    def ready_in_parts(self, ch4_ppm=2000, co_ppm=0):
+        # ready() for a test in parts: `yield from rig.ready_in_parts()`.
+        self.video = True
+        self.gas = (ch4_ppm, co_ppm, 0)
+        for _ in range(7):
+            self.step(500, 2)
+            yield
 
     def cross(self, tag, into=True):
         # One person through the doorway: read at the point they come from, then at the
@@ -272,6 +284,45 @@ class Rig:
         self.send(env)
         return self.reply_to(name, env[messages.KEY_ID])
 
+    # ---- the link, for a test in parts (tests/hostcalls.py) ----
+    # `body = yield from rig.call_in_parts(...)`: a part per step of the gateway, so that
+    # a long command (a roster load's staging and commit, config-set) is never one call.
+
+    def reply_to_in_parts(self, name, rid, max_steps=40):
+        for _ in range(max_steps):
+            for i in range(len(self.inbox)):
+                obj = self.inbox[i]
+                if obj[messages.KEY_ID] == rid:
+                    self.inbox.pop(i)
+                    return Reply(name, obj)
+            self.step(10)
+            yield
+        raise AssertionError("no reply to %s (id %d)" % (name, rid))
+
+    def request_in_parts(self, name, signed=None, key=None, counter=None, **fields):
+        env = self.envelope(name, signed, key, counter, **fields)
+        self.send(env)
+        rid = env[messages.KEY_ID]
+        env = None
+        return (yield from self.reply_to_in_parts(name, rid))
+
+    def call_in_parts(self, name, **fields):
+        r = yield from self.request_in_parts(name, **fields)
+        assert r.ok, r
+        return r.body
+
+    def cross_in_parts(self, tag, into=True):
+        # cross() a part per read.
+        first = 0 if into else 1
+        self.board.reads.append((first, tag, -60, 0))
+        self.step(200)
+        yield
+        for _ in range(1 if into else 2):
+            self.board.reads.append((1 - first, tag, -60, 0))
+            self.step(200)
+            yield
+        self.step(500, 5)
+
     def call(self, name, **fields):
         r = self.request(name, **fields)
         assert r.ok, r
@@ -297,6 +348,24 @@ class Rig:
             if not page:
                 return out
             from_seq = out[-1][0] + 1
+
+    def fetch_in_parts(self, from_seq=1):
+        # fetch() for a test in parts (tests/hostcalls.py): `evs = yield from
+        # rig.fetch_in_parts(1)`, a part per page.
+        out = []
+        while True:
+            body = self.call("events-since", from_seq=from_seq, max_count=messages.EVENTS_MAX)
+            page = body["events"]
+            body = None
+            for ev in page:
+                e = event_tuple(ev)
+                self._keep(e)
+                out.append(e)
+            if not page:
+                return out
+            page = None
+            from_seq = out[-1][0] + 1
+            yield
 
     def events_after(self, seq):
         return self.fetch(seq + 1)
@@ -325,11 +394,57 @@ class Rig:
             )
         return body
 
+    def load_roster_in_parts(self, entries, part_size=10, load_id=1):
+        # load_roster() for a test in parts: `yield from rig.load_roster_in_parts(...)`,
+        # a part per roster part.
+        parts = (len(entries) + part_size - 1) // part_size or 1
+        for p in range(parts):
+            yield from self.call_in_parts(
+                "roster-load",
+                load_id=load_id,
+                part=p,
+                parts=parts,
+                entries=entries[p * part_size : (p + 1) * part_size],
+                total=len(entries),
+            )
+
     def occupants(self):
-        body = self.call("occupants")
-        return body["total"], sorted([tuple(r) for r in body["occupants"]])
+        # Every page, as a host reads them (docs/protocol.md 8.5): a gateway sends at most
+        # app.OCCUPANTS_PAGE rows a reply.
+        rows = []
+        while True:
+            body = self.call("occupants", start=len(rows))
+            rows.extend([tuple(r) for r in body["occupants"]])
+            if not body["occupants"] or len(rows) >= body["total"]:
+                return body["total"], sorted(rows)
 
     # ---- power ----
+
+    def power_cut_in_parts(self, rtc_s=None, board=None, check=None):
+        # power_cut() for a test in parts: `gw = yield from rig.power_cut_in_parts()`, the
+        # boot a phase per part. board: the new board (else one of board_class on the
+        # same flash folder); check(board) after each phase (e.g. outputs still safe).
+        old = self.board
+        old.flash.close()
+        if board is None:
+            board = self.board_class(self.root, self.cameras)
+        board.rtc = old.rtc if rtc_s is None else rtc_s
+        self.board = board
+        old = None
+        self.decoder = frame.Decoder(HOST_RX_MAX)
+        self.inbox = []
+        self.last_gas = None
+        self.gw = None  # the dead board's RAM: gone before the new one boots
+        yield
+        self.gw = app.Gateway(self.board, staged=True)
+        yield
+        while True:
+            more = self.gw.boot_step()
+            if check is not None:
+                check(self.board)
+            if not more:
+                return self.gw
+            yield
 
     def power_cut(self, rtc_s=None):
         # The board dies and comes back: outputs and RAM gone, flash kept, the wall clock
@@ -338,7 +453,7 @@ class Rig:
         old.flash.close()
         self.board = self.board_class(self.root, self.cameras)
         self.board.rtc = old.rtc if rtc_s is None else rtc_s
-        self.decoder = frame.Decoder()
+        self.decoder = frame.Decoder(HOST_RX_MAX)
         self.inbox = []
         self.last_gas = None
         self.gw = app.Gateway(self.board)

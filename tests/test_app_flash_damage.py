@@ -4,8 +4,9 @@
 # reordered. Each boot finishes, holds the outputs safe until it has, logs LOG_TAMPERED
 # naming what was wrong, and goes on serving and logging. The property tests over
 # arbitrary mutations are tests/test_app_flash_damage_props.py.
-from apprig import SAFE, Rig, roster_entry
+from apprig import SAFE, rig_in_parts, roster_entry
 from fakeboard import FakeBoard
+from hostcalls import in_parts
 
 from gateway import app
 from gateway import events as ev
@@ -49,24 +50,30 @@ def _safe(board):
     } == SAFE
 
 
+# The tests are in parts (tests/hostcalls.py): the rig's boot, its roster load, each
+# crossing and each boot onto the damaged flash a phase per call, as a board's collector
+# could reclaim between them.
+
+
 def staffed_rig():
-    rig = Rig()
+    rig = yield from rig_in_parts()
     rig.call("hello", min_version=1, max_version=1)
-    rig.load_roster([roster_entry(t) for t in TAGS])
-    rig.ready()
+    yield
+    yield from rig.load_roster_in_parts([roster_entry(t) for t in TAGS])
+    yield from rig.ready_in_parts()
     return rig
 
 
+def _assert_safe(board):
+    assert _safe(board)
+
+
 def boot_on(rig):
-    # A power cut onto the flash as it now is: boot must end, outputs safe throughout.
+    # A power cut onto the flash as it now is: boot must end, outputs safe throughout
+    # (checked after every boot phase).
     rig.board.flash.close()
     board = _board_on(rig.root)
-    board.rtc = rig.board.rtc
-    gw = app.Gateway(board)
-    assert _safe(board)
-    rig.board = board
-    rig.gw = gw
-    rig.inbox = []
+    gw = yield from rig.power_cut_in_parts(board=board, check=_assert_safe)
     rig.seen = {}  # the host's copy of the old events: tampering changed them
     return gw
 
@@ -74,19 +81,26 @@ def boot_on(rig):
 def _tampered_events(rig):
     # Paged by position: a damaged log may hold a seq twice, which a host keyed by seq
     # (the rig's fetch) would take for an event that changed.
-    out = []
+    tampered = []
+    n = last = 0  # events read, and the seq of the last
     while True:
         # Past a gap (a segment named far ahead) the position is behind the seqs.
-        at = max(len(out), out[-1]["seq"] if out else 0) + 1
-        page = rig.call("events-since", from_seq=at, max_count=50)["events"]
+        at = max(n, last) + 1
+        page = (yield from rig.call_in_parts("events-since", from_seq=at, max_count=50))["events"]
         if not page:
-            return [e for e in out if e["kind"] == ev.LOG_TAMPERED]
-        out.extend(page)
+            return tampered
+        n += len(page)
+        last = page[-1]["seq"]
+        tampered.extend([e for e in page if e["kind"] == ev.LOG_TAMPERED])
+        page = None
+        yield
 
 
+@in_parts
 def test_two_firmwares_on_one_flash_repeat_seqs_and_boot_finds_it():
-    rig = staffed_rig()
-    rig.cross(101)
+    rig = yield from staffed_rig()
+    yield from rig.cross_in_parts(101)
+    yield
     # A second firmware on the same flash (a second `shaftgate sim` on one home) logs
     # from the same state: the same seqs again, appended to the same segment.
     twin = FakeBoard(rig.root)
@@ -96,33 +110,43 @@ def test_two_firmwares_on_one_flash_repeat_seqs_and_boot_finds_it():
     twin.reads.append((0, 103, -60, 0))
     twin_gw.step()
     twin.flash.close()
-    gw = boot_on(rig)
+    twin = twin_gw = None
+    yield
+    gw = yield from boot_on(rig)
     assert gw.log.tampered and gw.log.tamper_code == TAMPER_SEQ
     assert gw.system & app.SYS_LOG_TAMPERED
     rig.step(100)
     assert rig.call("status")["last_seq"] == gw.log.last_seq
-    assert _tampered_events(rig)
+    yield
+    assert (yield from _tampered_events(rig))
 
 
+@in_parts
 def test_a_repeated_seq_at_the_newest_record_does_not_hang_the_replay():
-    rig = staffed_rig()
-    rig.cross(101)
+    rig = yield from staffed_rig()
+    yield from rig.cross_in_parts(101)
+    yield
     rig.board.flash.close()
     names = [n for n in rig.board.flash.names() if n.startswith("ev") and n != "evmeta"]
     newest = names[-1]
     data = rig.board.flash.read(newest)
     rig.board.flash.append(newest, data[-44:])  # the last record, once more
-    gw = boot_on(rig)
+    gw = yield from boot_on(rig)
     assert gw.log.tampered and gw.log.tamper_code == TAMPER_SEQ
     assert gw.zone.count == 1  # the crossing before the damage still counts
 
 
+@in_parts
 def test_log_files_gone_while_the_state_stays_boot_tampered_and_never_reuse_seqs():
-    rig = staffed_rig()
-    rig.cross(101)
-    rig.cross(102)
+    rig = yield from staffed_rig()
+    yield from rig.cross_in_parts(101)
+    yield
+    yield from rig.cross_in_parts(102)
+    yield
     rig.ack(rig.last_seq())  # the snapshot is rewritten to cover every event so far
-    rig.cross(103)
+    yield
+    yield from rig.cross_in_parts(103)
+    yield
     covered = Snapshots(rig.board.flash).covered()
     assert covered > 1
     rig.board.flash.close()
@@ -130,7 +154,8 @@ def test_log_files_gone_while_the_state_stays_boot_tampered_and_never_reuse_seqs
         if name.startswith("ev"):
             rig.board.flash.remove(name)
     assert Snapshots(rig.board.flash).covered() == covered
-    gw = boot_on(rig)
+    yield
+    gw = yield from boot_on(rig)
     assert gw.log.tampered and gw.log.tamper_code == TAMPER_SEQ
     assert gw.system & app.SYS_LOG_TAMPERED
     # Seqs the snapshot covers are never given out again; later ones a host tells from
@@ -138,15 +163,19 @@ def test_log_files_gone_while_the_state_stays_boot_tampered_and_never_reuse_seqs
     assert gw.log.last_seq > covered
     assert gw.zone.count == 2  # the snapshot still says who is in
     rig.step(100)
-    tampered = _tampered_events(rig)
+    yield
+    tampered = yield from _tampered_events(rig)
     assert tampered and tampered[0]["a"] == 1  # from the first event missing
 
 
+@in_parts
 def test_reordered_segments_are_tampering():
-    rig = staffed_rig()
+    rig = yield from staffed_rig()
     for t in TAGS:
-        rig.cross(t)
-        rig.cross(t, into=False)
+        yield from rig.cross_in_parts(t)
+        yield
+        yield from rig.cross_in_parts(t, into=False)
+        yield
     fl = rig.board.flash
     fl.close()
     segs = [n for n in fl.names() if n.startswith("ev") and n != "evmeta"]
@@ -154,16 +183,21 @@ def test_reordered_segments_are_tampering():
     a, b = fl.read(segs[0]), fl.read(segs[1])
     fl.write(segs[0], b)
     fl.write(segs[1], a)
-    gw = boot_on(rig)
+    a = b = None
+    yield
+    gw = yield from boot_on(rig)
     assert gw.log.tampered
     rig.step(100)
-    assert _tampered_events(rig)
+    yield
+    assert (yield from _tampered_events(rig))
 
 
+@in_parts
 def test_an_undamaged_flash_boots_untampered():
-    rig = staffed_rig()
-    rig.cross(101)
-    gw = boot_on(rig)
+    rig = yield from staffed_rig()
+    yield from rig.cross_in_parts(101)
+    yield
+    gw = yield from boot_on(rig)
     assert not gw.log.tampered and not gw.system & app.SYS_LOG_TAMPERED
     assert gw.zone.count == 1
 
@@ -180,20 +214,26 @@ def _forge_segment(fl, first):
     fl.write("ev%08x" % first, bytes(rec))
 
 
+@in_parts
 def test_a_segment_named_far_ahead_is_logged_as_tampering_and_the_log_keeps_its_room():
     for first in (0x00100000, 0xFFFFFFFF):
-        rig = staffed_rig()
-        rig.cross(101)
+        rig = gw = None
+        yield
+        rig = yield from staffed_rig()
+        yield from rig.cross_in_parts(101)
+        yield
         rig.board.flash.close()
         _forge_segment(rig.board.flash, first)
-        gw = boot_on(rig)
+        gw = yield from boot_on(rig)
         assert gw.log.tampered and gw.log.tamper_code == TAMPER_SEQ
         assert gw.system & app.SYS_LOG_TAMPERED
+        yield
         # Today's records plus at most the forged one: never a log that looks full.
-        held = len(rig.call("events-since", from_seq=1, max_count=50)["events"])
+        held = len((yield from rig.fetch_in_parts(1)))
         assert rig.call("status")["unacked"] <= held + 1
         assert not gw.system & app.SYS_LOG_FULL
         rig.step(100)
-        assert _tampered_events(rig)
-        rig.cross(102)
+        yield
+        assert (yield from _tampered_events(rig))
+        yield from rig.cross_in_parts(102)
         assert gw.zone.count == 2  # entries still taken and logged

@@ -55,6 +55,13 @@ _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for
 _RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
 _RX_BUF = const(256)
 _TX_BUF = const(256)  # a reply that frames within it needs no buffer of its own
+# A reply is held whole in the heap while it is built (the records read, the reply's
+# maps, its CBOR, its frame): about 800 B an event on a board. Replies to a host's full
+# page took 41 KB (50 events) and 29 KB (occupants mid-shift) in one step, more than a
+# Pico's heap has free, so the gateway sends at most these and the host pages on
+# (docs/protocol.md 8.5): the protocol's "at most max_count". Public: tests read them.
+EVENTS_PAGE = const(8)
+OCCUPANTS_PAGE = const(16)
 _PPM_MAX = const(1000000)  # 100 %: the largest reading gatewire's status carries
 # time-set may move the clock back this far without the command's `backwards` flag: the
 # host sends whole seconds and the RTC counts whole seconds, so re-syncing a correct clock
@@ -801,13 +808,16 @@ class Gateway:
 
     def _cmd_occupants(self, body):
         start = body.get("start", 0)
-        most = body.get("max_count", messages.OCCUPANTS_MAX)
+        most = body.get("max_count", OCCUPANTS_PAGE)
+        if most > OCCUPANTS_PAGE:
+            most = OCCUPANTS_PAGE
         rows = []
-        i = 0
-        for tag, person, since_s in self.zone.occupants():
-            if i >= start and len(rows) < most:
-                rows.append([tag, person, since_s])
-            i += 1
+        # The page's rows only, by index (Zone.occupants() order): nothing made for the
+        # rows before start or after the page.
+        ld = self.zone.ledger
+        end = start + most if start + most < ld.n else ld.n
+        for r in range(start, end):
+            rows.append([ld.tag(r), ld.person(r), ld.since_s(r)])
         return {"total": self.zone.count, "start": start, "occupants": rows}
 
     def _cmd_events_since(self, body):
@@ -818,7 +828,10 @@ class Gateway:
                 E_BAD_FIELD, "from_seq %d is past the last event %d" % (frm, last), "from_seq"
             )
         out = []
-        for r in self.log.since(frm - 1 if frm > 0 else 0, body["max_count"]):
+        most = body["max_count"]
+        if most > EVENTS_PAGE:
+            most = EVENTS_PAGE
+        for r in self.log.since(frm - 1 if frm > 0 else 0, most):
             # By field name: reply() maps names to the wire's integer keys itself.
             out.append(
                 {

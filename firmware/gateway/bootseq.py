@@ -80,7 +80,11 @@ def run(gw):
         reserve=max(_RESERVE_MIN, cap // _RESERVE_DIV),
         genesis=genesis_digest(cfg["gateway_id"]),
         damaged_kind=ev.LOG_RECORD_DAMAGED,
+        staged=True,
     )
+    # The log's recovery scan a part per step: its work and garbage grow with the log.
+    for _ in gw.log.recovering():
+        yield
     gw.rejects = RejectTally(gw.emit, gw.log, gw._now_ms)
     gw.snapshots = Snapshots(fl)
     _log_against_state(gw)

@@ -156,7 +156,10 @@ class EventLog:
         prefix="ev",
         genesis=GENESIS,
         damaged_kind=0,
+        staged=False,
     ):
+        # staged: the recovery scan is left to the caller, a part at a time
+        # (recovering(): gateway/bootseq.py runs one part per boot step).
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError("event log capacity must be an integer >= 1")
         if not isinstance(reserve, int) or reserve < 0 or reserve >= capacity:
@@ -217,12 +220,20 @@ class EventLog:
         # unacked() is the records actually held, not the span of their names.
         self._gaps = []
         self._skipped = 0
-        # The recovery scan runs only here, once a boot: its code leaves the heap after
-        # (gateway/logscan.py), as the boot sequence's does.
+        if not staged:
+            for _ in self.recovering():
+                pass
+
+    def recovering(self):
+        # The recovery scan, once a boot, as a generator yielding between its parts; its
+        # code leaves the heap after (gateway/logscan.py), as the boot sequence's does.
         from gateway import logscan, store
 
-        logscan.recover(self)
-        store.unload("logscan")
+        try:
+            for _ in logscan.recover(self):
+                yield
+        finally:
+            store.unload("logscan")
 
     # ---- the hot path ----
 

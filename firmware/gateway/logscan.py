@@ -40,7 +40,15 @@ _HEX = "0123456789abcdef"
 _SEQ_SANE = const(0x7FFFFFFF)
 
 
+# Segments verified per part: recover() yields after each part, so that a board's boot
+# runs it a part per step (gateway/bootseq.py), each part's garbage collectable before
+# the next (about 600 B a record: the segment read, a hash object and its digest), and
+# the watchdog fed between parts, however long the log.
+_PART_SEGMENTS = const(2)
+
+
 def recover(log):
+    # A generator: run it to the end (EventLog() does, unless staged).
     flash = log._flash
     meta = _read_meta(log)
     anchor_known = True
@@ -82,6 +90,8 @@ def recover(log):
     spans = []
     claimed = 0  # the highest seq any segment file's name and size lay claim to
     for i, first in enumerate(firsts):
+        if i and i % _PART_SEGMENTS == 0:
+            yield
         name = log._segment_name(first)
         data = flash.read(name)
         if data is None:
