@@ -791,3 +791,18 @@ def test_commands_read_from_many_threads_at_once_are_all_there():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_refused_order_is_said_in_chinese_with_the_firmware_words_beside(site, capsys):
+    gw = site.gateways["face-1"]
+    gw.evacuating = True
+    text = "all-clear refused: person 999999 is not in this gateway's roster (R-EVAC-1)"
+    gw.refusals["all-clear"] = (7, text, "by")
+    code, out = run("--lang", "zh", "--port", port(site), "all-clear", "--by", 999999)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and out == "" and err.count("\n") == 1
+    said = "网关 face-1 拒绝解除撤人：人员 999999 不在本网关名册中（R-EVAC-1）"  # noqa: RUF001
+    assert said in err, err
+    assert "（拒绝，字段 by）" in err, err  # noqa: RUF001
+    assert "〔网关原文：%s〕" % text in err, err  # noqa: RUF001  (the exact words: evidence)
+    assert gw.evacuating

@@ -69,3 +69,81 @@ def test_chinese():
     assert "已执行 1/2" in text and "理由：gas at face 2" in text
     assert "未在 gw-face2 (face-2) 执行：NoAnswer：link lost" in text
     assert orders_text([], TZ) == "无命令记录"
+
+
+# A refusal and a silence as serve stores them now (station/control.py: the parts beside
+# the English message), and a refusal as rows stored before hold it (the message only).
+REFUSED = {
+    "gateway_id": "gw-face2",
+    "zone": "face-2",
+    "error": {
+        "type": "GatewayError",
+        "message": "gateway gw-face2 refused seal: the zone is already sealed: nothing changed "
+        "(refused)",
+        "who": "gateway gw-face2",
+        "request": "seal",
+        "code": 7,
+        "text": "seal refused: the zone is already sealed: nothing changed",
+        "field": None,
+    },
+}
+SILENT = {
+    "gateway_id": "gw-face3",
+    "zone": "face-3",
+    "error": {
+        "type": "NoAnswer",
+        "message": "no answer within the order's time: it may or may not have been carried "
+        "out; check status",
+        "key": "err_order_time",
+        "fields": {},
+    },
+}
+OLD_REFUSED = {
+    "gateway_id": "gw-face2",
+    "zone": "face-2",
+    "error": {"type": "GatewayError", "message": REFUSED["error"]["message"]},
+}
+
+
+def _seal(results):
+    return _order(results, command="seal", targets=["gw-shaft", "gw-face2", "gw-face3"])
+
+
+def test_a_refused_and_an_unanswered_gateway_in_english():
+    i18n.set_lang("en")
+    lines = orders_text([_seal([OK, REFUSED, SILENT])], TZ).splitlines()
+    assert "answered 1/3" in lines[0] and len(lines) == 3
+    assert lines[1].strip() == (
+        "NOT carried out at gw-face2 (face-2): GatewayError: gateway gw-face2 refused seal: "
+        "the zone is already sealed: nothing changed (refused)"
+    )
+    assert lines[2].strip() == (
+        "NOT carried out at gw-face3 (face-3): NoAnswer: no answer within the order's time: "
+        "it may or may not have been carried out; check status"
+    )
+    # a row stored before the parts were reads the same
+    assert orders_text([_seal([OK, OLD_REFUSED, SILENT])], TZ).splitlines() == lines
+
+
+def test_a_refused_and_an_unanswered_gateway_in_chinese():
+    i18n.set_lang("zh")
+    lines = orders_text([_seal([OK, REFUSED, SILENT])], TZ).splitlines()
+    assert "已执行 1/3" in lines[0] and len(lines) == 3
+    assert lines[1].strip() == (
+        "未在 gw-face2 (face-2) 执行：GatewayError：网关 gw-face2 拒绝封闭：区域已封闭，"
+        "未作任何更改（拒绝）〔网关原文：seal refused: the zone is already sealed: nothing changed〕"
+    )
+    assert lines[2].strip() == (
+        "未在 gw-face3 (face-3) 执行：NoAnswer：在指令时限内无应答：可能已执行，也可能未执行；"
+        "请先查询状态"
+    )
+    old = orders_text([_seal([OK, OLD_REFUSED, SILENT])], TZ).splitlines()
+    # an old row has the firmware's words without its "seal refused: " echo, as stored
+    assert (
+        old[1]
+        .strip()
+        .startswith(
+            "未在 gw-face2 (face-2) 执行：GatewayError：网关 gw-face2 拒绝封闭：区域已封闭，"
+            "未作任何更改（拒绝）〔网关原文：the zone is already sealed: nothing changed〕"
+        )
+    )

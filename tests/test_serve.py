@@ -172,6 +172,23 @@ def test_unplugged_board_is_link_lost_misses_the_order_and_comes_back(mine):
     p = mine.cli("all-clear", "--all", "--why", "drill over")
     assert p.returncode == 1  # the gateway that missed the drill refuses to end it
     assert "done at 2 of 3; REFUSED or failed at: gw-face2" in p.stdout, p.stdout
+    refusal = "all-clear refused: no evacuation is in force: nothing changed"  # the firmware's
+    assert (
+        "REFUSED 拒绝: gateway gw-face2 refused all-clear: no evacuation is in force: "
+        "nothing changed (refused)" in p.stdout
+    ), p.stdout
+    # serve stored the refusal's parts: the audit reads it in either language
+    order = mine.call({"op": "orders", "last": 1})["orders"][0]
+    error = next(r["error"] for r in order["results"] if r["gateway_id"] == "gw-face2")
+    assert (error["code"], error["request"], error["text"]) == (7, "all-clear", refusal)
+    p = mine.cli("orders", "--last", "2", "--lang", "zh")
+    assert p.returncode == 0, p.stderr
+    said = "网关 gw-face2 拒绝解除撤人：当前未在撤人，未作任何更改（拒绝）"  # noqa: RUF001
+    assert "%s〔网关原文：%s〕" % (said, refusal) in p.stdout, p.stdout  # noqa: RUF001
+    assert "未连接" in p.stdout and "理由：monthly drill" in p.stdout, p.stdout  # noqa: RUF001
+    p = mine.cli("orders", "--last", "2", "--lang", "en")
+    assert "refused all-clear: no evacuation is in force: nothing changed" in p.stdout
+    assert "gateway gw-face2 is not connected" in p.stdout, p.stdout
 
 
 def test_kill_9_and_restart_loses_nothing_and_stores_nothing_twice(mine):

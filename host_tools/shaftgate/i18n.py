@@ -758,6 +758,37 @@ MESSAGES = {
         "NOT carried out at {where}: {kind}: {message}",
         "未在 {where} 执行：{kind}：{message}",
     ),
+    # why a gateway did not carry an order out (refusaltext.py; serve stores the key)
+    "err_no_answer_yet": ("no answer yet", "尚无应答"),
+    "err_order_time": (
+        "no answer within the order's time: it may or may not have been carried out; check status",
+        "在指令时限内无应答：可能已执行，也可能未执行；请先查询状态",
+    ),
+    "err_order_time_short": ("no answer within the order's time", "在指令时限内无应答"),
+    "err_nothing_arrived": ("nothing arrived", "未收到任何报文"),
+    "err_timeout": (
+        "no reply from {who} to {request} (request {req_id}) within {secs} s; "
+        "meanwhile: {meanwhile}",
+        "{who} 在 {secs} 秒内未应答{request}（请求 {req_id}）；期间：{meanwhile}",
+    ),
+    "err_maybe_carried_out": (
+        "; {request} may or may not have been carried out: check status first",
+        "；{request}可能已执行，也可能未执行：请先查询状态",
+    ),
+    "err_not_connected": (
+        "gateway {gateway} is not connected: {why}",
+        "网关 {gateway} 未连接：{why}",
+    ),
+    "err_link_lost": (
+        "link to {gateway} lost before the order ran",
+        "指令执行前与网关 {gateway} 的连接已中断",
+    ),
+    "err_orders_full": (
+        "gateway {gateway} already has {n} orders waiting (the most serve queues for one "
+        "link): not queued, not carried out; try again once they have run",
+        "网关 {gateway} 待执行指令已满（{n} 条，serve 每条链路最多排队这么多）：本指令未排队、"
+        "未执行；待其执行完后再试",
+    ),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
     # permit history
     "ph_active": ("in the book", "有效"),

@@ -269,7 +269,9 @@ def _print_json(data, out):
 
 
 def _say_error(e, where=None):
-    text = str(e)
+    from shaftgate import refusaltext
+
+    text = refusaltext.exception_text(e)  # a refusal or a timeout in the operator's language
     if where:
         text = "%s: %s" % (where, text)
     sys.stderr.write("shaftgate: error: %s\n" % text)

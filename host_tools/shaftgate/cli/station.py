@@ -15,7 +15,7 @@ import time
 import zoneinfo
 from pathlib import Path
 
-from shaftgate import alarmtext, csvout, eventtext, i18n, minetime, render
+from shaftgate import alarmtext, csvout, eventtext, i18n, minetime, refusaltext, render
 from shaftgate.cli import register
 from shaftgate.station.control import ControlError, ServeClient
 
@@ -373,7 +373,7 @@ def orders_text(orders, time_zone):
                         "orders_failed",
                         where=where,
                         kind=err.get("type", "?"),
-                        message=err.get("message", ""),
+                        message=refusaltext.stored(err),
                     )
                 )
     return "\n".join(lines)

@@ -122,12 +122,20 @@ def order_table(reply):
     for r in results:
         if "result" in r:
             what = "done 已执行"
-        elif r["error"]["type"] == "GatewayError":
-            what = "REFUSED 拒绝: %s" % r["error"]["message"]
+            lines.append(
+                "%-*s  %-*s  %s" % (width, r["gateway_id"], zwidth, r.get("zone") or "", what)
+            )
+            continue
+        # imported only for a failure: a status through serve stays a quick process start
+        from shaftgate import refusaltext
+
+        said = refusaltext.stored(r["error"])
+        if r["error"]["type"] == "GatewayError":
+            what = "REFUSED 拒绝: %s" % said
         elif r["error"]["type"] not in NO_ANSWER:
-            what = "FAILED 失败 (%s): %s" % (r["error"]["type"], r["error"]["message"])
+            what = "FAILED 失败 (%s): %s" % (r["error"]["type"], said)
         else:
-            what = "NO ANSWER 无应答: %s" % r["error"]["message"]
+            what = "NO ANSWER 无应答: %s" % said
         lines.append("%-*s  %-*s  %s" % (width, r["gateway_id"], zwidth, r.get("zone") or "", what))
     failed = [r for r in results if "error" in r]
     silent = [r["gateway_id"] for r in failed if r["error"]["type"] in NO_ANSWER]

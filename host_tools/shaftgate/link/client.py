@@ -106,6 +106,8 @@ class GatewayTimeout(LinkError):
         self.req_id = req_id
         self.timeout_s = timeout_s
         self.arrived = list(arrived)
+        self.who = who or "gateway %s" % gateway_id
+        self.mutating = mutating
         meanwhile = "; ".join(self.arrived) if self.arrived else "nothing arrived"
         text = "no reply from %s to %s (request %d) within %.1f s; meanwhile: %s" % (
             who or "gateway %s" % gateway_id,

@@ -42,7 +42,7 @@ import struct
 import threading
 from concurrent.futures import wait
 
-from shaftgate import roster_csv
+from shaftgate import refusaltext, roster_csv
 from shaftgate.link.client import jsonable
 from shaftgate.station import history, report
 from shaftgate.station.control_client import ControlError, ServeClient, wait_for  # noqa: F401
@@ -409,7 +409,13 @@ class ControlServer:
                     data = {"gateway_id": gid, "gateway": s.identity, "status": s.status}
                     results[gid] = {"gateway_id": gid, "zone": link.gateway.zone, "result": data}
                 else:
-                    results[gid] = _failed(gid, link, s.error or "no answer yet")
+                    results[gid] = _failed(
+                        gid,
+                        link,
+                        {"type": "NoAnswer", "message": s.error}
+                        if s.error
+                        else refusaltext.serve_error("NoAnswer", "err_no_answer_yet"),
+                    )
                 continue
             if name == "roster load":
                 entries = args.roster_entries
@@ -428,11 +434,7 @@ class ControlServer:
             link = st.links[gid]
             if not future.done():
                 results[gid] = _failed(
-                    gid,
-                    link,
-                    "no answer within the order's time: it may or may not have been "
-                    "carried out; check status",
-                    "NoAnswer",
+                    gid, link, refusaltext.serve_error("NoAnswer", "err_order_time")
                 )
                 continue
             e = future.exception()
@@ -443,7 +445,7 @@ class ControlServer:
                     "result": future.result(),
                 }
             else:
-                results[gid] = _failed(gid, link, str(e), type(e).__name__)
+                results[gid] = _failed(gid, link, refusaltext.error_record(e))
         return [results[g] for g in targets]
 
     def _alarm_ack(self, request, uid):
@@ -480,10 +482,10 @@ class ControlServer:
         future = link.submit(link.accept_gap)
         wait([future], timeout=ORDER_WAIT_S)
         if not future.done():
-            result = _failed(gid, link, "no answer within the order's time")
+            result = _failed(gid, link, refusaltext.serve_error("NoAnswer", "err_order_time_short"))
         elif future.exception() is not None:
             e = future.exception()
-            result = _failed(gid, link, str(e), type(e).__name__)
+            result = _failed(gid, link, refusaltext.error_record(e))
         else:
             result = {"gateway_id": gid, "zone": link.gateway.zone, "result": future.result()}
             with st.store.transaction() as conn:
@@ -492,12 +494,10 @@ class ControlServer:
         return {"order_id": order_id, "command": "accept gap", "results": [result]}
 
 
-def _failed(gid, link, text, kind="NoAnswer"):
-    return {
-        "gateway_id": gid,
-        "zone": link.gateway.zone,
-        "error": {"type": kind, "message": text},
-    }
+def _failed(gid, link, error):
+    # error: {"type", "message"} and, when known, the parts that render it in another
+    # language (refusaltext.error_record, serve_error): the audit is read in either.
+    return {"gateway_id": gid, "zone": link.gateway.zone, "error": error}
 
 
 def _mine(site):

@@ -38,11 +38,20 @@ log = logging.getLogger("shaftgate.serve")
 LINK_ERRORS = (LinkError, ProtocolError, WrongGateway, KeystoreError, OSError)
 
 
-class NotConnected(LinkError):
+class _Keyed(LinkError):
+    # serve's own reason an order did not run: the English text, and a message key with
+    # its fields so the order audit renders it in the reader's language (refusaltext).
+    def __init__(self, text, key=None, **fields):
+        super().__init__(text)
+        self.key = key
+        self.fields = fields
+
+
+class NotConnected(_Keyed):
     pass
 
 
-class OrdersFull(LinkError):
+class OrdersFull(_Keyed):
     pass
 
 
@@ -118,7 +127,10 @@ class GatewayLink(threading.Thread):
             future.set_exception(
                 NotConnected(
                     "gateway %s is not connected: %s"
-                    % (self.gateway.id, self.state.error or "no answer yet")
+                    % (self.gateway.id, self.state.error or "no answer yet"),
+                    "err_not_connected",
+                    gateway=self.gateway.id,
+                    why=self.state.error or {"key": "err_no_answer_yet"},
                 )
             )
             return future
@@ -132,7 +144,10 @@ class GatewayLink(threading.Thread):
                     "gateway %s already has %d orders waiting (the most serve queues for one "
                     "link): not queued, not carried out; try again once they have run  "
                     "该网关待执行指令已满 (%d), 本指令未执行"
-                    % (self.gateway.id, ORDERS_MAX, ORDERS_MAX)
+                    % (self.gateway.id, ORDERS_MAX, ORDERS_MAX),
+                    "err_orders_full",
+                    gateway=self.gateway.id,
+                    n=ORDERS_MAX,
                 )
             )
             return future
@@ -178,7 +193,11 @@ class GatewayLink(threading.Thread):
             except queue.Empty:
                 break
             future.set_exception(
-                NotConnected("link to %s lost before the order ran" % self.gateway.id)
+                NotConnected(
+                    "link to %s lost before the order ran" % self.gateway.id,
+                    "err_link_lost",
+                    gateway=self.gateway.id,
+                )
             )
         self.state.orders_waiting = 0
         if self.client is not None:
