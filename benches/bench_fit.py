@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO / "host_tools"))
 from shaftgate.cli import deploy  # noqa: E402
 from shaftgate.cli.deploy import build  # noqa: E402
 
-# main when this round of the board-fit work began (h4-heap; the rounds before began at
-# 7f9cbe0 and 22c9d18); SHAFTGATE_FIT_BEFORE=<commit> compares with another.
-BEFORE = os.environ.get("SHAFTGATE_FIT_BEFORE", "bda9a2d")
+# main when this round of the board-fit work began (h6-heap; the rounds before began at
+# bda9a2d, 7f9cbe0 and 22c9d18); SHAFTGATE_FIT_BEFORE=<commit> compares with another.
+BEFORE = os.environ.get("SHAFTGATE_FIT_BEFORE", "a607e01")
 HEAP = 192 * 1024  # a Pico's GC heap
 PREFIX = "@@bench "
 
@@ -62,28 +62,53 @@ def flags_at(commit):
     return ast.literal_eval(m.group(1)) if m else ()
 
 
+def transforms_at(commit):
+    """Whether deploy at commit rewrote the sources before mpy-cross (the const fallback
+    stripped, constants folded across modules, private names shortened:
+    deploy.board_texts, h6-heap)."""
+    text = subprocess.run(
+        ["git", "-C", str(REPO), "show", "%s:host_tools/shaftgate/cli/deploy.py" % commit],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return "def board_texts(" in text
+
+
+def _plain_texts(board, repo):
+    # The sources as they are: a build as deploy made it before it rewrote them.
+    texts = {}
+    for src, dest in deploy.firmware_sources(board, repo):
+        if dest != "main.py":
+            texts[dest] = src.read_text(encoding="utf-8")
+    return texts, {}, {}
+
+
 @contextmanager
-def _built_with(flags):
+def _built_with(flags, plain=False):
     if flags is None:
         yield
         return
-    kept = deploy.MPY_CROSS_FLAGS
+    kept = deploy.MPY_CROSS_FLAGS, deploy.board_texts
     deploy.MPY_CROSS_FLAGS = tuple(flags)
+    if plain:
+        deploy.board_texts = _plain_texts
     try:
         yield
     finally:
-        deploy.MPY_CROSS_FLAGS = kept
+        deploy.MPY_CROSS_FLAGS, deploy.board_texts = kept
 
 
-def _build(tmp, repo, flags):
-    with _built_with(flags):
+def _build(tmp, repo, flags, plain=False):
+    with _built_with(flags, plain):
         return build("pico", tmp, repo=Path(repo))
 
 
-def probe(repo, flags=None, permit=False):
-    # permit: a hot-work permit held through the reboot (benches/fit_probe.mjs).
+def probe(repo, flags=None, permit=False, plain=False):
+    # permit: a hot-work permit held through the reboot (benches/fit_probe.mjs); plain:
+    # built without the source rewriting (a commit from before it, transforms_at).
     with tempfile.TemporaryDirectory(prefix="shaftgate-fit-") as tmp:
-        files = _build(tmp, repo, flags)
+        files = _build(tmp, repo, flags, plain)
         proc = subprocess.run(
             ["node", str(REPO / "benches" / "fit_probe.mjs"), tmp] + (["permit"] if permit else []),
             capture_output=True,
@@ -119,14 +144,13 @@ ON_USE = (
     "gateway.permits",
     "gateway.hotwork",
 )
-PERMIT_BOOK = ("gateway.permits", "gateway.hotwork")
 
 
-def module_costs(repo, flags=None):
+def module_costs(repo, flags=None, plain=False):
     """{module: bytes of heap it keeps once imported} for the pico build of repo, under the
     real MicroPython (benches/module_cost.mjs), and {module: .mpy bytes}."""
     with tempfile.TemporaryDirectory(prefix="shaftgate-modules-") as tmp:
-        files = _build(tmp, repo, flags)
+        files = _build(tmp, repo, flags, plain)
         present = {f[:-4].replace("/", ".") for f, _ in files if f.endswith(".mpy")}
         roots = ["gateway.boot", "hal.pico"] + [m for m in ON_USE if m in present]
         proc = subprocess.run(
@@ -143,9 +167,9 @@ def module_costs(repo, flags=None):
     raise RuntimeError("module cost probe failed:\n" + proc.stderr[-3000:])
 
 
-def module_rows(before_repo, before_flags):
+def module_rows(before_repo, before_flags, before_plain=False):
     cost, mpy = module_costs(REPO)
-    old, _ = module_costs(before_repo, before_flags)
+    old, _ = module_costs(before_repo, before_flags, before_plain)
     rows = []
     for name, n in sorted(cost.items(), key=lambda kv: -kv[1]):
         where = "on use" if name in ON_USE else ("board" if name.startswith("hal.") else "boot")
@@ -156,8 +180,7 @@ def module_rows(before_repo, before_flags):
             (name, where, "%d B" % mpy.get(name, 0), "-" if was is None else _kb(was), _kb(n))
         )
     resident = sum(n for k, n in cost.items() if k not in ON_USE)
-    # The permit book was imported at boot before it was imported on use (h4-heap).
-    was_resident = sum(n for k, n in old.items() if k not in ON_USE or k in PERMIT_BOOK)
+    was_resident = sum(n for k, n in old.items() if k not in ON_USE)
     rows.append(
         ("all imported at boot (firmware + board)", "", "", _kb(was_resident), _kb(resident))
     )
@@ -230,6 +253,8 @@ def _rows(f):
         "  of which data (not code)": _kb(
             on_board(reboot["live"]) - f["code"] - f.get("board_code", 0)
         ),
+        "names interned after the reboot (qstrs, the bench's 110 included)": "%d"
+        % f.get("qstrs_rebooted", -1),
         PEAK: _kb(peak("reboot")),
         "free of 192 KB at the reboot peak (goal >= 40 KB)": _kb(HEAP - peak("reboot")),
         "worst point after boot (%s)" % worst_name: _kb(worst),
@@ -266,12 +291,13 @@ def _rows(f):
 def run():
     with tempfile.TemporaryDirectory(prefix="shaftgate-before-") as old:
         flags = flags_at(BEFORE)
+        plain = not transforms_at(BEFORE)
         tree = _source_tree(BEFORE, old)
-        before = _rows(probe(tree, flags))
+        before = _rows(probe(tree, flags, plain=plain))
         # The same reboot with a hot-work permit in force: the permit book's code is in
         # the heap only while one is held (gateway/interlocks.py), the worst case.
-        was_held = _rows(probe(tree, flags, permit=True))
-        modules = module_rows(old, flags)
+        was_held = _rows(probe(tree, flags, permit=True, plain=plain))
+        modules = module_rows(old, flags, plain)
     after = _rows(steady([probe(REPO), probe(REPO)]))
     held = _rows(probe(REPO, permit=True))
     rows = []

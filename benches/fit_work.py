@@ -3,7 +3,6 @@
 # between calls: first boot, filling the zone, reboot (boot phase by boot phase), crossings
 # with events pushed to a host, acks, idle steps, status, a roster load over the link and
 # a config-set. Runs under MicroPython and CPython.
-import gc
 
 from gateway_work import CONFIG, IN_ZONE, KEY, NOW_S, ROSTER, BenchBoard, fresh_root
 
@@ -21,13 +20,32 @@ def _roster_entry(i):
 
 
 class Work:
-    def __init__(self):
-        self.board = BenchBoard(fresh_root())
+    def __init__(self, root=None):
+        self.board = BenchBoard(root or fresh_root())
         self.gw = None
         self.signer = auth.Signer(KEY, 1000)
         self.rid = 0
         self.filled = 0
         self.pool = 0
+
+    @classmethod
+    def resumed(cls, root, counter, rid, ms, rtc):
+        # The board after a reset, in a fresh interpreter (benches/fit_probe.mjs): its
+        # flash (the files copied into root), its clocks, and the host's signer and
+        # request ids going on from where they were; no gateway yet.
+        w = cls(root)
+        w.board.ms = ms
+        w.board.rtc = rtc
+        w.signer = auth.Signer(KEY, counter)
+        w.rid = rid
+        w.filled = IN_ZONE
+        w.pool = 0
+        return w
+
+    def state(self):
+        # What resumed() takes, to go on in another interpreter.
+        b = self.board
+        return [b.flash.root, self.signer.counter, self.rid, b.ms, b.rtc]
 
     def _staged(self):
         return hasattr(app.Gateway, "boot_step")
@@ -60,10 +78,6 @@ class Work:
         self.crossing(self.filled, True)
         if self.filled % 50 == 0:
             self.ack()
-
-    def drop(self):
-        self.gw = None
-        gc.collect()
 
     def boot_step(self):
         # One phase of a reboot; True while more phases remain.

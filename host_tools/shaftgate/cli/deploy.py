@@ -24,8 +24,10 @@ is logged; deploy refuses to overwrite its config.cbor unless --replace-config.
 """
 
 import argparse
+import ast
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -37,6 +39,7 @@ from typing import NamedTuple
 from gateway import config as gateway_config
 from gatewire import cbor
 from gatewire.errors import ProtocolError
+from shaftgate.cli import constfold, shortnames
 from shaftgate.cli.frozen import frozen_files
 from shaftgate.link.keystore import Keystore, KeystoreError, check_gateway_id, shaftgate_home
 
@@ -56,6 +59,17 @@ EXIT_USAGE = 2
 # 5.6 KB of it that only a traceback's line numbers would use. The fault record names
 # the phase (gateway/app.py _fault), not a line, so the board loses nothing it reports.
 MPY_CROSS_FLAGS = ("-X", "no-source-lines")
+# Every firmware module carries this fallback so that CPython (the host tools, the tests)
+# can import it; a board has micropython.const, and mpy-cross folds `NAME = const(...)`
+# whether or not the name was imported. Compiled, the block costs a board about 70 B of
+# heap a module (its import, the `const` global, the unused function's code), so the
+# build compiles the module without it, the line count kept (docs/hardware.md "Board
+# fit"). A module that uses const() any other way keeps it (_strip_const_fallback).
+CONST_FALLBACK = re.compile(
+    r"^try:\n    from micropython import const\nexcept ImportError:\n\n?"
+    r"    def const\(__x\):[^\n]*\n        return __x\n",
+    re.M,
+)
 
 
 class DeployError(Exception):
@@ -132,6 +146,78 @@ def firmware_sources(board, repo=REPO):
     return out
 
 
+def strip_const_fallback(text):
+    """text without CONST_FALLBACK (blank lines in its place), or text unchanged when the
+    module has no such block or names const other than as `NAME = const(...)` at its top
+    level, which mpy-cross folds at compile time (anything else needs the name at run
+    time)."""
+    m = CONST_FALLBACK.search(text)
+    if m is None:
+        return text
+    stripped = text[: m.start()] + "\n" * m.group(0).count("\n") + text[m.end() :]
+    try:
+        tree = ast.parse(stripped)
+    except SyntaxError:
+        return text  # mpy-cross names the error
+    folded = set()
+    for stmt in tree.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Name)
+        ):
+            folded.add(id(stmt.value.func))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "const" and id(node) not in folded:
+            return text
+    return stripped
+
+
+def board_texts(board, repo=REPO):
+    """({path on the board: the source mpy-cross compiles}, constants table, short names)
+    for the board's modules: the const fallback stripped, the constants folded across
+    modules (shaftgate/cli/constfold.py) and the private names shortened
+    (shaftgate/cli/shortnames.py). main.py (compiled on the board) and the virtual
+    board's HAL (built beside the image, shaftgate/vboard/image.py) are read, not
+    rebuilt: a constant or a name either names stays as it is."""
+    sources = {}
+    for src, dest in firmware_sources(board, repo):
+        if dest != "main.py":
+            sources[dest] = strip_const_fallback(src.read_text(encoding="utf-8"))
+    referrers = _referrers(repo)
+    names = short_names(repo)
+    try:
+        folded, consts = constfold.fold_all(sources, referrers)
+    except SyntaxError as e:
+        raise DeployError("a firmware file does not parse: %s" % e) from e
+    return {p: shortnames.rename(t, names) for p, t in folded.items()}, consts, names
+
+
+def _referrers(repo):
+    fw = Path(repo) / "firmware"
+    return [
+        (fw / "main.py").read_text(encoding="utf-8"),
+        (fw / "hal" / "virtual.py").read_text(encoding="utf-8"),
+    ]
+
+
+def short_names(repo=REPO):
+    """{private name: short name}, the same for every board's build (a test compiled
+    beside an image is renamed alike, whichever board's image it runs on): planned over
+    every board's modules."""
+    sources = {}
+    for board in BOARDS:
+        for src, dest in firmware_sources(board, repo):
+            if dest != "main.py":
+                sources[dest] = src.read_text(encoding="utf-8")
+    try:
+        return shortnames.plan(sources, _referrers(repo))
+    except SyntaxError as e:
+        raise DeployError("a firmware file does not parse: %s" % e) from e
+
+
 def build(board, build_dir, repo=REPO, mpy_cross=None):
     """Compiles the firmware into build_dir/board (emptied first); returns (path on the
     board, size) of each file. Raises DeployError naming a file that does not compile."""
@@ -145,17 +231,30 @@ def build(board, build_dir, repo=REPO, mpy_cross=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((src, dest, out))
 
+    texts = board_texts(board, repo)[0]
+
     def compile_one(job):
         src, dest, out = job
         if dest == "main.py":
             shutil.copyfile(src, out)
             return None
+        stripped = texts[dest]
+        if stripped != src.read_text(encoding="utf-8"):
+            # Compiled from a copy beside the output (mpy-cross reads a file).
+            src_used = out.with_suffix(".py")
+            src_used.write_text(stripped, encoding="utf-8")
+        else:
+            src_used = src
         # -s: a traceback on the board names the file by its path there.
-        proc = subprocess.run(
-            [tool, *MPY_CROSS_FLAGS, "-o", str(out), "-s", dest, str(src)],
-            capture_output=True,
-            text=True,
-        )
+        try:
+            proc = subprocess.run(
+                [tool, *MPY_CROSS_FLAGS, "-o", str(out), "-s", dest, str(src_used)],
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            if src_used is not src:
+                src_used.unlink()
         if proc.returncode != 0:
             return "mpy-cross could not compile %s:\n%s" % (src.relative_to(repo), proc.stderr)
         return None

@@ -34,7 +34,10 @@ def _digest(paths, tool):
     version = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
     h.update(version.encode())
     h.update(" ".join(_deploy().MPY_CROSS_FLAGS).encode())
-    h.update(b"layout 2: the board's HAL kept")
+    h.update(b"layout 3: the board's HAL kept, constants folded")
+    # What the build does to a source before mpy-cross (the const fallback, the folding).
+    for tool_src in ("constfold.py", "shortnames.py", "deploy.py"):
+        h.update((_REPO / "host_tools" / "shaftgate" / "cli" / tool_src).read_bytes())
     for p in sorted(paths):
         h.update(str(p).encode() + b"\0")
         h.update(Path(p).read_bytes())
@@ -64,6 +67,7 @@ def firmware_image(board, repo=_REPO):
             tree / "hal" / "virtual.mpy",
             "hal/virtual.py",
             _deploy().MPY_CROSS_FLAGS,  # it stands in for the board's HAL: compiled alike
+            folded_beside([virtual], repo)[virtual],
         )
         try:
             os.rename(work, final)
@@ -115,13 +119,64 @@ def board_hal_cost(image_dir, modules, repo=_REPO, node=None):
     return figure
 
 
-def compile_module(tool, src, out, name, flags=()):
+def compile_module(tool, src, out, name, flags=(), text=None):
     # Test modules keep their line numbers (flags empty): their tracebacks are read.
-    proc = subprocess.run(
-        [tool, *flags, "-o", str(out), "-s", name, str(src)], capture_output=True, text=True
-    )
+    # text: what to compile in place of src's own text (src still names it).
+    used = src
+    if text is not None and text != src.read_text(encoding="utf-8"):
+        used = Path(str(out)[: -len(".mpy")] + ".folded.py")
+        used.write_text(text, encoding="utf-8")
+    try:
+        proc = subprocess.run(
+            [tool, *flags, "-o", str(out), "-s", name, str(used)], capture_output=True, text=True
+        )
+    finally:
+        if used != src:
+            used.unlink()
     if proc.returncode != 0:
         raise _deploy().DeployError("mpy-cross could not compile %s:\n%s" % (src, proc.stderr))
+
+
+def folded_beside(paths, repo=_REPO):
+    """{path: the text to compile} for modules compiled beside the firmware (a test and
+    its helpers, the virtual board's HAL): the const fallback stripped and the firmware's
+    constants folded into them as the build folds them into its own modules
+    (shaftgate/cli/constfold.py); a module that does not parse is left as it is (mpy-cross
+    says what is wrong with it)."""
+    from shaftgate.cli import constfold, shortnames  # as _deploy(): see there
+
+    texts = {}
+    for p in paths:
+        text = Path(p).read_text(encoding="utf-8")
+        texts[Path(p).name] = _deploy().strip_const_fallback(text)
+    consts, names = firmware_consts(repo)
+    try:
+        folded, _ = constfold.fold_all(texts, given=consts, leaves=True)
+    except SyntaxError:
+        return {p: None for p in paths}
+    return {p: shortnames.rename(folded[Path(p).name], names) for p in paths}
+
+
+_CONSTS = {}
+
+
+def firmware_consts(repo=_REPO):
+    """(the constants the build folds, of every board's modules (shaftgate/cli/constfold.py),
+    the private names it shortens (shaftgate/cli/shortnames.py)): a test or the virtual
+    board's HAL compiled beside an image is folded and renamed alike. Worked out once
+    per process and content (a few seconds)."""
+    sources = sorted(
+        {src for b in _deploy().BOARDS for src, _ in _deploy().firmware_sources(b, repo)}
+    )
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sources)
+    if key in _CONSTS:
+        return _CONSTS[key]
+    out = {}
+    for board in _deploy().BOARDS:
+        for module, names in _deploy().board_texts(board, repo)[1].items():
+            out.setdefault(module, {}).update(names)
+    _CONSTS[key] = out, _deploy().short_names(repo)
+    return _CONSTS[key]
 
 
 def compiled_tests(test_file, repo=_REPO):
@@ -134,16 +189,19 @@ def compiled_tests(test_file, repo=_REPO):
     test_file = Path(test_file).resolve()
     helpers = [p for p in sorted(test_file.parent.glob("*.py")) if not p.name.startswith("test_")]
     sources = [*helpers, test_file]
-    key = _digest(sources, tool)
+    # The firmware's constants are folded into the tests: its sources are part of the key.
+    firmware = [src for b in _deploy().BOARDS for src, _ in _deploy().firmware_sources(b, repo)]
+    key = _digest([*sources, *set(firmware)], tool)
     final = repo / CACHE / ("tests-%s-%s" % (test_file.stem, key))
     if final.is_dir():
         return final
     (repo / CACHE).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".tests-", dir=repo / CACHE))
+    texts = folded_beside(sources, repo)
     try:
         for src in sources:
             try:
-                compile_module(tool, src, work / (src.stem + ".mpy"), src.name)
+                compile_module(tool, src, work / (src.stem + ".mpy"), src.name, text=texts[src])
             except _deploy().DeployError:
                 if src == test_file:
                     raise
