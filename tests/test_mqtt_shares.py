@@ -76,9 +76,12 @@ def sent_twice(broker, last):
 
 
 def got_all(last):
+    # Every event and the last headcount: the headcount goes by publisher 0 and may land
+    # after the other publishers' last events, so waiting for the events alone races it.
     def done(msgs):
         ids = {p["id"] for t, p, _ in msgs if "/event/" in t}
-        return len(ids) >= len(GATEWAYS) * last
+        heads = [p["underground"] for t, p, _ in msgs if t.endswith("/headcount")]
+        return len(ids) >= len(GATEWAYS) * last and last in heads
 
     return done
 
