@@ -23,6 +23,7 @@ from gateway.eventlog import (
     EventLog,
     LogFull,
 )
+from gateway.ledger import ticks_age
 from gateway.pushframe import EventFramer
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
@@ -501,8 +502,8 @@ class Gateway:
         for p in range(2):
             i = 1 + 2 * p
             n = st[0](p) - st[i]
-            # Held back only within a minute of the last (the mask: ticks_ms wraps).
-            if n > 0 and (now_ms - st[i + 1]) & 0x3FFFFFFF >= READER_LOST_EVERY_MS:
+            # Held back only within a minute of the last.
+            if n > 0 and ticks_age(now_ms, st[i + 1]) >= READER_LOST_EVERY_MS:
                 self.emit(ev.READER_DATA_LOST, 0, p, n)
                 st[i] += n
                 st[i + 1] = now_ms
@@ -796,7 +797,7 @@ class Gateway:
         shift = zone.shift
         out = {
             "now_s": unix_of(self._now_s),
-            "uptime_s": ((self._now_ms - self._boot_ms) & 0x3FFFFFFF) // 1000,
+            "uptime_s": ticks_age(self._now_ms, self._boot_ms) // 1000,
             "occupants": zone.count,
             "cap": zone.cap,
             "shift": 0 if shift == SHIFT_UNKNOWN else shift + 1,
