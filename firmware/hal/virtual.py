@@ -79,8 +79,9 @@ class Flash:
         # leaves the file empty or short, which those callers detect (a crc trailer) and
         # pass over for their other, whole slot.
         _name(name)
-        if self._size(name) != -_ENOENT:
-            _check(self._size(name), "flash size " + name)
+        size = self._size(name)
+        if size != -_ENOENT:
+            _check(size, "flash size " + name)
             _check(vboard_io.fl_truncate(name, 0), "flash rewrite " + name)
         _check(
             self._append(name, _buffer(data, "flash data"), len(data), 0), "flash rewrite " + name
