@@ -186,9 +186,12 @@ def test_unplugged_board_is_link_lost_misses_the_order_and_comes_back(mine):
     said = "网关 gw-face2 拒绝解除撤人：当前未在撤人，未作任何更改（拒绝）"  # noqa: RUF001
     assert "%s〔网关原文：%s〕" % (said, refusal) in p.stdout, p.stdout  # noqa: RUF001
     assert "未连接" in p.stdout and "理由：monthly drill" in p.stdout, p.stdout  # noqa: RUF001
+    assert "未在 gw-face2 (face2) 执行：拒绝：" in p.stdout, p.stdout  # noqa: RUF001
+    assert "GatewayError" not in p.stdout and "NotConnected" not in p.stdout, p.stdout
     p = mine.cli("orders", "--last", "2", "--lang", "en")
     assert "refused all-clear: no evacuation is in force: nothing changed" in p.stdout
     assert "gateway gw-face2 is not connected" in p.stdout, p.stdout
+    assert "NOT carried out at gw-face2 (face2): refused: " in p.stdout, p.stdout
 
 
 def test_kill_9_and_restart_loses_nothing_and_stores_nothing_twice(mine):

@@ -769,6 +769,10 @@ MESSAGES = {
         "NOT carried out at {where}: {kind}: {message}",
         "未在 {where} 执行：{kind}：{message}",
     ),
+    # what became of it there (refusaltext.kind)
+    "err_kind_refused": ("refused", "拒绝"),
+    "err_kind_no_answer": ("no answer", "无应答"),
+    "err_kind_failed": ("failed ({kind})", "失败（{kind}）"),
     # why a gateway did not carry an order out (refusaltext.py; serve stores the key)
     "err_no_answer_yet": ("no answer yet", "尚无应答"),
     "err_order_time": (
@@ -799,6 +803,14 @@ MESSAGES = {
         "link): not queued, not carried out; try again once they have run",
         "网关 {gateway} 待执行指令已满（{n} 条，serve 每条链路最多排队这么多）：本指令未排队、"
         "未执行；待其执行完后再试",
+    ),
+    # the table an order through serve ends with (cli/through.py order_table)
+    "ot_heading": ("order {order} ({command}):", "指令 {order}（{command}）："),
+    "ot_done": ("done at {ok} of {n}", "已执行 {ok}/{n} 台"),
+    "ot_refused": ("; REFUSED or failed at: {ids}", "；拒绝或失败：{ids}"),
+    "ot_silent": (
+        "; NO ANSWER, not carried out at: {ids}",
+        "；无应答，未执行：{ids}",
     ),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
     # permit history

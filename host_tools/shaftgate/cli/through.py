@@ -112,10 +112,13 @@ def run_through(command, args, out, path, usage_error):
 
 
 def order_table(reply):
+    # imported here, not at the top: a status through serve stays a quick process start
+    from shaftgate.i18n import t
+
     results = reply["results"]
     lines = []
     if reply.get("order_id"):
-        lines.append("order %d (%s) 指令记录:" % (reply["order_id"], reply["command"]))
+        lines.append(t("ot_heading", order=reply["order_id"], command=reply["command"]))
     width = max([len(r["gateway_id"]) for r in results] + [7])
     zwidth = max([len(r.get("zone") or "") for r in results] + [4])
     lines.append("%-*s  %-*s  %s" % (width, "gateway", zwidth, "zone", "result 结果"))
@@ -140,11 +143,11 @@ def order_table(reply):
     failed = [r for r in results if "error" in r]
     silent = [r["gateway_id"] for r in failed if r["error"]["type"] in NO_ANSWER]
     refused = [r["gateway_id"] for r in failed if r["gateway_id"] not in silent]
-    summary = "done at %d of %d" % (len(results) - len(failed), len(results))
+    summary = t("ot_done", ok=len(results) - len(failed), n=len(results))
     if refused:
-        summary += "; REFUSED or failed at: %s" % ", ".join(refused)
+        summary += t("ot_refused", ids=", ".join(refused))
     if silent:
-        summary += "; NO ANSWER, not carried out at: %s" % ", ".join(silent)
+        summary += t("ot_silent", ids=", ".join(silent))
     lines.append(summary)
     return "\n".join(lines)
 
