@@ -812,6 +812,15 @@ MESSAGES = {
         "; NO ANSWER, not carried out at: {ids}",
         "；无应答，未执行：{ids}",
     ),
+    # the demo's last words (sim/demo.py, why it ended: DEMO_ENDED)
+    "demo_stopped": (
+        "stopped after {s} s ({why}); every board is off.\nRecord: {home}/station.db "
+        "(serve, site.toml, serve.log), roster {home}/roster.csv, board logs "
+        "{home}/vboards/*/board.log",
+        "运行 {s} 秒后停止（{why}）；所有板卡已断电。\n记录：{home}/station.db"
+        "（serve、site.toml、serve.log），名册 {home}/roster.csv，板卡日志 "
+        "{home}/vboards/*/board.log",
+    ),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
     # permit history
     "ph_active": ("in the book", "有效"),
@@ -821,4 +830,15 @@ MESSAGES = {
     "ph_by": ("by", "操作员"),
     "ph_closed": ("revoked/ended", "撤销/到期时间"),
     "ph_none": ("no permits issued in that time", "该时段无作业票签发"),
+}
+
+# why the demo ended (sim/demo.py sets the English; tests/test_i18n.py checks each is here)
+DEMO_ENDED = {
+    "the story has played once": "剧情已完整演示一遍",
+    "Ctrl-C": "Ctrl-C 中止",
+    "a board crashed": "有板卡崩溃",
+    "the simulation failed": "仿真失败",
+    "--duration": "已到 --duration 时长",
+    "the output was closed": "输出已关闭",
+    "it could not start": "未能启动",
 }
