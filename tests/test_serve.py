@@ -90,6 +90,19 @@ def test_an_operator_without_the_authority_changes_nothing(mine):
     assert not any(r["status"]["evacuating"] for r in mine.rows().values())
 
 
+def test_a_roster_with_typos_through_serve_sends_nothing_and_says_why_in_chinese(mine):
+    before = len(mine.call({"op": "orders", "last": 1000})["orders"])
+    bad = mine.home / "typos.csv"
+    bad.write_text(ROSTER + "9003,9503,Wang,minr,2026-02-30,production\n", encoding="utf-8")
+    line = len(ROSTER.splitlines()) + 1
+    p = mine.cli("roster", "load", str(bad), "--all", "--why", "typo", "--lang", "zh")
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    said = "名册 %s 未加载，未发送任何内容：2 处问题" % bad  # noqa: RUF001
+    assert said in p.stderr, p.stderr
+    assert "第 %d 行，role 列: 'minr' 不是岗位" % line in p.stderr, p.stderr  # noqa: RUF001
+    assert len(mine.call({"op": "orders", "last": 1000})["orders"]) == before
+
+
 def test_reads_through_serve_and_many_dispatchers_at_once(mine):
     def status(_):
         return mine.cli("status", "--all", "--json")

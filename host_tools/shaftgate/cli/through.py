@@ -3,6 +3,7 @@ imports are the few the command needs, since a dispatcher's `shaftgate status --
 through serve is a whole process start (docs/serve.md#figures: <= 100 ms)."""
 
 import getpass
+import io
 import json
 import os
 import time
@@ -79,7 +80,11 @@ def run_through(command, args, out, path, usage_error):
         if name == "roster load":
             from shaftgate import roster_csv
 
-            request["args"]["roster_csv"] = roster_csv.read_text(args.file)
+            text = roster_csv.read_text(args.file)
+            # Checked here as well as in serve: the problems in this reader's language, and
+            # nothing sent for a file with a fault.
+            roster_csv.parse_roster(io.StringIO(text, newline=""), str(args.file))
+            request["args"]["roster_csv"] = text
         if command.kind == "signed":
             request["operator"] = operator_of(args)
             reason = getattr(args, "why", None)
