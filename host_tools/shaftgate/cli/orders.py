@@ -176,7 +176,10 @@ def _recount_args(p):
 
 def _recount_prepare(args, session):
     # A muster counts one zone: the same figures sent to several gateways would be a wrong
-    # order wherever they happened to fit.
+    # order wherever they happened to fit. (Through serve, serve checks its targets:
+    # station/control.py ONE_GATEWAY.)
+    if not hasattr(args, "all"):
+        return
     named = (1 if args.port else 0) + len(args.gateway or [])
     if args.all or named != 1:
         raise UsageError(
