@@ -9,6 +9,8 @@ import time
 import pytest
 from serve_rig import Mine
 
+from shaftgate.station.control import ControlError
+
 ROSTER = """tag_id,person_id,name,role,cert_expiry,crew
 1001,501,Wang Wei,miner,2031-01-01,production
 1002,502,Li Na,miner,2031-01-01,production
@@ -298,3 +300,50 @@ def test_events_another_host_acknowledged_are_still_in_the_record(mine):
     ]
     assert seqs == list(range(1, len(seqs) + 1))
     assert "chain:gw-face2" not in alarm_keys(mine)
+
+
+def test_a_recount_through_serve_is_an_order_checked_and_alarmed(mine):
+    # R-CAP-11 end to end: the recount is an order of the withdrawal authority, for one
+    # zone, recorded with who and why; the gateway refuses it below the people it knows by
+    # name, and its RECOUNT is latched for acknowledgement.
+    face1 = mine.boards["gw-face1"]
+    face1.cross_in(1006)
+    mine.wait(
+        lambda: db_rows(mine, "SELECT 1 FROM events WHERE gateway_id='gw-face1' AND tag=1006"),
+        20,
+        "the entry of tag 1006 recorded",
+    )
+    was = mine.rows()["gw-face1"]["status"]["occupants"]
+    assert was >= 1
+    args = ["--counted-by", "503", "--gateway", "gw-face1", "--why", "end-of-shift muster"]
+    p = mine.cli("recount", str(was + 1), "--was", str(was), *args, operator="li")
+    assert p.returncode != 0 and "no authority" in p.stderr, p.stdout + p.stderr
+    p = mine.cli("recount", str(was + 1), "--was", str(was), *args[:2], "--all", "--why", "x")
+    assert p.returncode == 2 and "a muster counts one zone" in p.stderr, p.stderr
+    run = {"op": "run", "command": "recount", "operator": "wang", "reason": "x"}
+    run["args"] = {"found": was + 1, "was": was, "counted_by": 503}
+    for targets in (None, ["gw-face1", "gw-face2"]):  # serve checks any client's order
+        with pytest.raises(ControlError, match="a muster counts one zone"):
+            mine.call(dict(run, targets=targets))
+    # One found without a tag: the count goes up, and the recount is an alarm to acknowledge.
+    p = mine.cli("recount", str(was + 1), "--was", str(was), *args)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "count RAISED from %d to %d" % (was, was + 1) in p.stdout, p.stdout
+    mine.wait(lambda: mine.rows()["gw-face1"]["status"]["occupants"] == was + 1, 10, "raised")
+    mine.wait(
+        lambda: [k for k in alarm_keys(mine) if k.startswith("event:gw-face1:recount:")],
+        10,
+        "the recount latched",
+    )
+    order = mine.call({"op": "orders", "last": 1})["orders"][0]
+    assert order["command"] == "recount" and order["operator"] == "wang"
+    assert order["reason"] == "end-of-shift muster"
+    # Below the named: refused, nothing changed, in the dispatcher's language.
+    p = mine.cli("recount", "0", "--was", str(was + 1), *args, "--lang", "zh")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "计数不得低于此数" in p.stdout, p.stdout
+    # Back to what it was: the one added had no tag, so a later count may take it off.
+    p = mine.cli("recount", str(was), "--was", str(was + 1), *args)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "count corrected from %d to %d" % (was + 1, was) in p.stdout, p.stdout
+    mine.wait(lambda: mine.rows()["gw-face1"]["status"]["occupants"] == was, 10, "lowered")

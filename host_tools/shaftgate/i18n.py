@@ -138,6 +138,8 @@ KINDS = {
     ev.TIME_BACK_REFUSED: ("clock back refused", "拒绝回拨时钟"),
     ev.CAP_OVERRIDE_REFUSED: ("temporary cap refused", "临时定员被拒"),
     ev.READER_DATA_LOST: ("READER DATA LOST", "读卡器数据丢失"),
+    ev.RECOUNT_ORDERED: ("recount ordered", "清点人数指令"),
+    ev.RECOUNT: ("RECOUNT", "清点后更正人数"),
     ev.LOG_RECORD_DAMAGED: ("DAMAGED LOG RECORD", "记录损坏"),
     ev.FAULT: ("GATEWAY FAULT", "网关故障"),
 }
@@ -203,6 +205,7 @@ COMMANDS = {
     messages.UNSEAL: ("unseal", "解封"),
     messages.TIME_SET: ("time-set", "校时"),
     messages.CAP_OVERRIDE_CLEAR: ("cap-override clear", "取消临时定员"),
+    messages.RECOUNT: ("recount", "清点人数"),
 }
 # serve's alarm classes (station/alarms.py kinds), as the dispatcher calls them.
 ALARM_CLASSES = {
@@ -243,6 +246,7 @@ ALARM_CLASSES = {
     "fault": ("gateway fault and reset", "网关故障复位"),
     "doorway_overflow": ("doorway overflow: counting in only", "通道跟踪溢出：只计进入"),
     "log_record_damaged": ("damaged log record", "记录损坏"),
+    "recount": ("count corrected by a recount", "清点更正人数"),
 }
 GASES = {1: ("CH4", "甲烷"), 2: ("CO", "一氧化碳")}
 SHIFTS = {
@@ -470,6 +474,29 @@ MESSAGES = {
     "ev_override_refused": (
         "temporary cap {cap} refused: {n} people inside (R-CAP-11)",
         "临时定员 {cap} 被拒：区内已有 {n} 人（R-CAP-11）",
+    ),
+    "done_recount_down": (
+        "count corrected from {before} to {after} by person {counter}'s count",
+        "根据人员 {counter} 的清点，人数由 {before} 更正为 {after}",
+    ),
+    "done_recount_up": (
+        "count RAISED from {before} to {after} by person {counter}'s count: "
+        "people were in uncounted",
+        "根据人员 {counter} 的清点，人数由 {before} 增至 {after}：有人未被计数",
+    ),
+    "ev_recount_ordered": (
+        "recount ordered by {who}: {counter} counted {n} in the zone",
+        "{who}下达清点指令：{counter}清点区内 {n} 人",
+    ),
+    "ev_recount_down": (
+        "count corrected from {before} to {after} by a physical count ({counter}): "
+        "{n} counted without a tag kept cleared (R-CAP-11)",
+        "经实地清点（{counter}）人数由 {before} 更正为 {after}：清除 {n} 个无标签记录的计数（R-CAP-11）",
+    ),
+    "ev_recount_up": (
+        "count RAISED from {before} to {after} by a physical count ({counter}): "
+        "{n} found uncounted (R-CAP-11)",
+        "经实地清点（{counter}）人数由 {before} 增至 {after}：发现 {n} 人未被计数（R-CAP-11）",
     ),
     "ev_reader_lost": (
         "{point} reader lost {n} line(s): someone may not have been counted",
