@@ -16,7 +16,6 @@ from gateway.eventlog import EventLog, genesis_digest
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
 from gateway.snapshot import Snapshots
-from gatewire import auth
 from gatewire.errors import ProtocolError
 
 try:
@@ -59,7 +58,7 @@ def run(gw):
         # refused (and the alarm raised) until the gateway is provisioned again.
         counter = 1 << 62
         gw.system |= SYS_COUNTER_BAD
-    gw.verifier = auth.Verifier(gw.key, counter) if gw.key else None
+    gw._boot_counter = counter  # the verifier is built with the link's code (app._link_in)
     # The schema's code leaves the heap before the zone is built (the boot's peak);
     # a refused config below imports it again. The generator's frame would keep it.
     configuration = None
