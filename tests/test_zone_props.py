@@ -41,7 +41,7 @@ from zonekit import (
 )
 
 from gateway import events as ev
-from gateway import roles
+from gateway import recount, roles
 from gateway.caps import LEVEL_FULL, clock_known
 from gateway.doorway import DECIDED_IN, DECIDED_KEPT_IN, DOUBT_UNNAMED
 from gateway.zone import UNNAMED_MEMORY, Zone
@@ -280,7 +280,7 @@ class ZoneMachine(RuleBasedStateMachine):
             return
         before = z.count
         self.log(ev.RECOUNT, 503, before, found)
-        z.recount(before, found)
+        recount.apply(z, before, found)
         self.unremembered = found - len(known)
         self.accounted = set(self.inside)
         self.unrem_people = self.inside - known
@@ -355,7 +355,10 @@ class ZoneMachine(RuleBasedStateMachine):
         self.clock.ms = 7  # the ticks restart with the board
         restore(self.zone, snap, self.clock.ms, self.clock.s)
         for e in replay:
-            self.zone.replay(e[0], e[1], self.clock.s, self.clock.ms, e[2], e[3])
+            if e[0] == ev.RECOUNT:
+                recount.replay(self.zone, e[2], e[3])
+            else:
+                self.zone.replay(e[0], e[1], self.clock.s, self.clock.ms)
         self.zone.tick(self.clock.ms, self.clock.s)
         self.saved = (snapshot(self.zone), len(self.log.events))
 
