@@ -111,16 +111,18 @@ def _ok_sent(rig, rid):
 @in_parts
 def test_a_recount_survives_a_power_cut_at_every_flash_operation():
     # Cut at each flash operation from the moment the order arrives (part of it
-    # written), until a round runs with no cut: once the OK has left, the count is the
-    # recount's after the reboot (the snapshot, or RECOUNT replayed); before it, the old
-    # count or the new one, never anything else. One rig throughout: each round recounts
-    # from the count it finds, down to 9 (the excess cleared) or up to 10 (one found).
+    # written), until a round runs with no cut: after the reboot the count is the
+    # recount's if its RECOUNT is in the log (the snapshot, or RECOUNT replayed), else
+    # the old one, and the recount's whenever the OK had left. One rig throughout: each
+    # round recounts from the count it finds, down to 9 (the excess cleared) or up to 10
+    # (one found).
     rig = yield from excess_rig(TornBoard)
     answered = 0
     op = 0
     while True:
         was = rig.gw.zone.count
         found = 9 if was == 10 else 10
+        mark = rig.gw.log.last_seq
         env = rig.envelope("recount", found=found, was=was, counted_by=COUNTER)
         rid = env[messages.KEY_ID]
         flash = rig.board.flash
@@ -139,7 +141,10 @@ def test_a_recount_survives_a_power_cut_at_every_flash_operation():
         flash.disarm()
         rig.power_cut()
         z = rig.gw.zone
-        assert z.count == found if ok else z.count in (was, found), (op, ok, was, z.count)
+        logged = [e for e in rig.events_after(mark) if e[2] == ev.RECOUNT]
+        assert [e[3:6] for e in logged] in ([], [(COUNTER, was, found)]), logged
+        assert z.count == (found if logged else was), (op, ok, was, z.count, logged)
+        assert logged or not ok, (op, "OK sent, RECOUNT lost")
         assert z.unnamed_n == 1 and z.ledger.n == LEDGER, op
         answered += ok
         yield
