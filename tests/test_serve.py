@@ -92,6 +92,19 @@ def test_an_operator_without_the_authority_changes_nothing(mine):
     assert not any(r["status"]["evacuating"] for r in mine.rows().values())
 
 
+def test_a_roster_with_typos_through_serve_sends_nothing_and_says_why_in_chinese(mine):
+    before = len(mine.call({"op": "orders", "last": 1000})["orders"])
+    bad = mine.home / "typos.csv"
+    bad.write_text(ROSTER + "9003,9503,Wang,minr,2026-02-30,production\n", encoding="utf-8")
+    line = len(ROSTER.splitlines()) + 1
+    p = mine.cli("roster", "load", str(bad), "--all", "--why", "typo", "--lang", "zh")
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    said = "名册 %s 未加载，未发送任何内容：2 处问题" % bad  # noqa: RUF001
+    assert said in p.stderr, p.stderr
+    assert "第 %d 行，role 列: 'minr' 不是岗位" % line in p.stderr, p.stderr  # noqa: RUF001
+    assert len(mine.call({"op": "orders", "last": 1000})["orders"]) == before
+
+
 def test_reads_through_serve_and_many_dispatchers_at_once(mine):
     def status(_):
         return mine.cli("status", "--all", "--json")
@@ -188,9 +201,12 @@ def test_unplugged_board_is_link_lost_misses_the_order_and_comes_back(mine):
     said = "网关 gw-face2 拒绝解除撤人：当前未在撤人，未作任何更改（拒绝）"  # noqa: RUF001
     assert "%s〔网关原文：%s〕" % (said, refusal) in p.stdout, p.stdout  # noqa: RUF001
     assert "未连接" in p.stdout and "理由：monthly drill" in p.stdout, p.stdout  # noqa: RUF001
+    assert "未在 gw-face2 (face2) 执行：拒绝：" in p.stdout, p.stdout  # noqa: RUF001
+    assert "GatewayError" not in p.stdout and "NotConnected" not in p.stdout, p.stdout
     p = mine.cli("orders", "--last", "2", "--lang", "en")
     assert "refused all-clear: no evacuation is in force: nothing changed" in p.stdout
     assert "gateway gw-face2 is not connected" in p.stdout, p.stdout
+    assert "NOT carried out at gw-face2 (face2): refused: " in p.stdout, p.stdout
 
 
 def test_kill_9_and_restart_loses_nothing_and_stores_nothing_twice(mine):

@@ -796,6 +796,10 @@ MESSAGES = {
         "NOT carried out at {where}: {kind}: {message}",
         "未在 {where} 执行：{kind}：{message}",
     ),
+    # what became of it there (refusaltext.kind)
+    "err_kind_refused": ("refused", "拒绝"),
+    "err_kind_no_answer": ("no answer", "无应答"),
+    "err_kind_failed": ("failed ({kind})", "失败（{kind}）"),
     # why a gateway did not carry an order out (refusaltext.py; serve stores the key)
     "err_no_answer_yet": ("no answer yet", "尚无应答"),
     "err_order_time": (
@@ -827,6 +831,23 @@ MESSAGES = {
         "网关 {gateway} 待执行指令已满（{n} 条，serve 每条链路最多排队这么多）：本指令未排队、"
         "未执行；待其执行完后再试",
     ),
+    # the table an order through serve ends with (cli/through.py order_table)
+    "ot_heading": ("order {order} ({command}):", "指令 {order}（{command}）："),
+    "ot_done": ("done at {ok} of {n}", "已执行 {ok}/{n} 台"),
+    "ot_refused": ("; REFUSED or failed at: {ids}", "；拒绝或失败：{ids}"),
+    "ot_silent": (
+        "; NO ANSWER, not carried out at: {ids}",
+        "；无应答，未执行：{ids}",
+    ),
+    # the demo's last words (sim/demo.py, why it ended: DEMO_ENDED)
+    "demo_stopped": (
+        "stopped after {s} s ({why}); every board is off.\nRecord: {home}/station.db "
+        "(serve, site.toml, serve.log), roster {home}/roster.csv, board logs "
+        "{home}/vboards/*/board.log",
+        "运行 {s} 秒后停止（{why}）；所有板卡已断电。\n记录：{home}/station.db"
+        "（serve、site.toml、serve.log），名册 {home}/roster.csv，板卡日志 "
+        "{home}/vboards/*/board.log",
+    ),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
     # permit history
     "ph_active": ("in the book", "有效"),
@@ -836,4 +857,15 @@ MESSAGES = {
     "ph_by": ("by", "操作员"),
     "ph_closed": ("revoked/ended", "撤销/到期时间"),
     "ph_none": ("no permits issued in that time", "该时段无作业票签发"),
+}
+
+# why the demo ended (sim/demo.py sets the English; tests/test_i18n.py checks each is here)
+DEMO_ENDED = {
+    "the story has played once": "剧情已完整演示一遍",
+    "Ctrl-C": "Ctrl-C 中止",
+    "a board crashed": "有板卡崩溃",
+    "the simulation failed": "仿真失败",
+    "--duration": "已到 --duration 时长",
+    "the output was closed": "输出已关闭",
+    "it could not start": "未能启动",
 }

@@ -398,6 +398,19 @@ def stored(err):
     return message
 
 
+_NO_ANSWER_KINDS = ("NoAnswer", "NotConnected", "GatewayTimeout", "LinkError")
+
+
+def kind(err):
+    """What became of an order at one gateway, in words (not the exception's class)."""
+    name = err.get("type", "?") if isinstance(err, dict) else "?"
+    if name == "GatewayError":
+        return i18n.t("err_kind_refused")
+    if name in _NO_ANSWER_KINDS:
+        return i18n.t("err_kind_no_answer")
+    return i18n.t("err_kind_failed", kind=name)
+
+
 def exception_text(e):
     """What the CLI prints for an error, in the operator's language."""
     from shaftgate.link.client import GatewayError, GatewayTimeout
