@@ -152,3 +152,25 @@ def test_a_recount_survives_a_power_cut_at_every_flash_operation():
             break
         op += 1
     assert answered > 0 and op > 3, (answered, op)
+
+
+@in_parts
+def test_r_evac_3_a_phantom_holds_an_evacuation_open_until_the_muster_recounts_it():
+    # Everyone out but the count stays 1 (the excess): no ZONE_CLEAR, the zone reads as
+    # one unaccounted. The muster at the assembly point finds nobody missing: the recount
+    # to 0 clears the zone, logged with the time to clear.
+    rig = yield from excess_rig()
+    rig.call("evacuate", reason=1, drill=False)
+    for t in range(1, 10):
+        yield from rig.cross_in_parts(t, into=False)
+    seq = rig.last_seq()
+    assert rig.call("status")["occupants"] == 1
+    rig.step(500, 4)
+    assert of_kind(rig.events_after(seq), ev.ZONE_CLEAR) == []
+    yield
+    assert rig.call("recount", found=0, was=1, counted_by=COUNTER)["after"] == 0
+    rig.step(500, 2)
+    evs = rig.events_after(seq)
+    assert [e[5] for e in of_kind(evs, ev.RECOUNT)] == [0]
+    assert len(of_kind(evs, ev.ZONE_CLEAR)) == 1
+    assert rig.call("status")["evacuating"]  # the all-clear is still dispatch's to give
