@@ -53,6 +53,7 @@ APP_SPLIT = tuple(
 APP_TESTS = (*APP_SPLIT, "tests/test_durable_orders.py")
 DOOR_TESTS = ("tests/test_doorway.py", "tests/test_doorway_noise.py", "tests/test_zone.py")
 IL_TESTS = ("tests/test_interlocks.py", "tests/test_interlocks_props.py")
+RECOUNT_TESTS = ("tests/test_recount.py", "tests/test_recount_app.py")
 
 
 class Mutant:
@@ -248,6 +249,47 @@ CATALOGUE = (
         "return code == TEAM_LEADER or code == MINE_LEADER",
         "return code >= TEAM_LEADER",
         (*APP_SPLIT, "tests/test_orders_props.py"),
+    ),
+    # ---- the recount after a muster (R-CAP-11) ----
+    M(
+        "recount-below-named",
+        "a recount takes the count below the people known by name or remembered tag",
+        GW + "commands.py",
+        "        if found < least:\n",
+        "        if found < least - 1:\n",
+        RECOUNT_TESTS,
+    ),
+    M(
+        "recount-onto-moved-count",
+        "a recount carried out onto a count that moved since the muster",
+        GW + "commands.py",
+        '    if body["was"] != before:\n',
+        '    if body["was"] != before and False:\n',
+        RECOUNT_TESTS,
+    ),
+    M(
+        "recount-by-anyone",
+        "a recount ordered by someone who may not order people out",
+        GW + "commands.py",
+        '    gw._order_giver(by, "recount")\n',
+        "",
+        RECOUNT_TESTS,
+    ),
+    M(
+        "recount-not-replayed",
+        "a recount logged but not replayed after a power cut",
+        GW + "app.py",
+        "                    recount.replay(self.zone, r[4], r[5])\n",
+        "                    pass\n",
+        RECOUNT_TESTS,
+    ),
+    M(
+        "recount-lowers-lost-state",
+        "a recount lowers the count while the zone's state is unconfirmed",
+        GW + "commands.py",
+        "        if gw.system & SYS_STATE_LOST:\n",
+        "        if False:\n",
+        RECOUNT_TESTS,
     ),
     M(
         "order-clock-back-loose",

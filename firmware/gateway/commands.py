@@ -368,6 +368,9 @@ def recount(gw, body):
     if gw.log.last_seq == seq:
         # Not on flash: changed now, a power cut would take it back. Nothing changes.
         raise ProtocolError(E_FULL, "recount not logged (event log full); nothing changed", None)
-    zone.recount(before, found)
+    from gateway import recount as recounting
+
+    recounting.apply(zone, before, found)
+    store.unload("recount")
     gw._dirty = True
     return {"before": before, "after": zone.count}
