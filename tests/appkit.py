@@ -75,3 +75,12 @@ def staffed_in_parts(**kw):
     yield from rig.load_roster_in_parts(roster())
     yield from rig.ready_in_parts()
     return rig
+
+
+def bad_reads(rig, n, first_tag=1):
+    # n READ_POINT_UNKNOWN events (R-DATA-4): reads at a point no zone has.
+    for k in range(n):
+        rig.board.reads.append((7, first_tag + k, -70, 0))
+        if len(rig.board.reads) >= 16:
+            rig.step(10)
+    rig.step(10)

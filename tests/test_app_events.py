@@ -5,7 +5,7 @@
 # tests/apprig.py, tests/appkit.py (a staffed face gateway), tests/flashtap.py.
 import struct
 
-from appkit import staffed_in_parts
+from appkit import bad_reads, staffed_in_parts
 from apprig import GATEWAY_ID, of_kind, rig_in_parts
 from hostcalls import in_parts
 from mpcheck import raises
@@ -16,19 +16,10 @@ from gateway.eventlog import ChainBroken, genesis_digest, unpack_record, verify_
 from gatewire.errors import E_BAD_FIELD
 
 
-def _bad_reads(rig, n, first_tag=1):
-    # n READ_POINT_UNKNOWN events (R-DATA-4): reads at a point no zone has.
-    for k in range(n):
-        rig.board.reads.append((7, first_tag + k, -70, 0))
-        if len(rig.board.reads) >= 16:
-            rig.step(10)
-    rig.step(10)
-
-
 @in_parts
 def test_events_are_pushed_only_after_hello_in_order_within_a_window_until_acked():
     rig = yield from rig_in_parts()
-    _bad_reads(rig, 150)
+    bad_reads(rig, 150)
     yield
     rig.step(10, 40)
     yield
@@ -91,7 +82,7 @@ def test_an_ack_beyond_the_last_event_is_refused_naming_up_to_seq():
 @in_parts
 def test_events_since_pages_through_the_log():
     rig = yield from rig_in_parts()
-    _bad_reads(rig, 120)
+    bad_reads(rig, 120)
     yield
     last = rig.last_seq()
     yield
@@ -178,7 +169,7 @@ def test_events_the_host_acknowledged_are_not_pushed_to_it_again():
     # A host catching up with events-since acks far ahead of the push: the push goes on
     # from the ack, not from where it had got to.
     rig = yield from rig_in_parts()
-    _bad_reads(rig, 150)
+    bad_reads(rig, 150)
     yield
     rig.call("hello", min_version=1, max_version=1)
     yield

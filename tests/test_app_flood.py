@@ -3,6 +3,7 @@
 # write each; authentic orders after it are accepted and logged, an evacuation above
 # all. A command the log has no room for is refused, never run unlogged; an ack and an
 # evacuation still get through where other commands are refused.
+from appkit import bad_reads
 from apprig import KEY, NOW_S, OTHER_KEY, Rig, of_kind, roster_entry
 
 from gateway import events as ev
@@ -106,9 +107,7 @@ def test_a_flood_of_forged_frames_holds_back_no_authentic_order_and_is_counted()
 def test_rejections_are_only_counted_while_the_log_is_a_quarter_full():
     rig = Rig(config={"log_capacity": 256})
     rig.ready()
-    from test_app import _bad_reads
-
-    _bad_reads(rig, 64 - rig.gw.log.unacked())
+    bad_reads(rig, 64 - rig.gw.log.unacked())
     assert rig.gw.log.unacked() * 4 >= 256
     before = rig.gw.log.last_seq
     r = rig.request("seal", signed=False)
@@ -127,9 +126,7 @@ def test_a_command_the_log_has_no_room_for_is_refused_but_ack_and_evacuate_get_t
     rig = Rig(config={"log_capacity": 1024})  # reserve 64: commands need 32, evacuate 8
     rig.load_roster([roster_entry(t) for t in (1, 2, 3)])
     rig.ready()
-    from test_app import _bad_reads
-
-    _bad_reads(rig, 1024)  # crossings-like events fill every ordinary place
+    bad_reads(rig, 1024)  # crossings-like events fill every ordinary place
     log = rig.gw.log
     assert log.unacked() >= log.capacity - log.reserve
     # Not firing: commands still fit the reserve.

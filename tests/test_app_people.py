@@ -4,22 +4,13 @@
 # rules are named by their IDs. Shared rig: tests/apprig.py, tests/appkit.py (a staffed face
 # gateway), tests/flashtap.py.
 
-from appkit import staffed_in_parts
+from appkit import bad_reads, staffed_in_parts
 from apprig import GATEWAY_ID, of_kind, person_of
 from hostcalls import in_parts
 
 from gateway import app
 from gateway import events as ev
 from gateway.eventlog import genesis_digest, verify_chain
-
-
-def _bad_reads(rig, n, first_tag=1):
-    # n READ_POINT_UNKNOWN events (R-DATA-4): reads at a point no zone has.
-    for k in range(n):
-        rig.board.reads.append((7, first_tag + k, -70, 0))
-        if len(rig.board.reads) >= 16:
-            rig.step(10)
-    rig.step(10)
 
 
 @in_parts
@@ -95,7 +86,7 @@ def test_the_ledger_is_restored_after_an_ack_removed_old_segments():
     for t in (1, 2, 3):
         rig.cross(t)
     yield
-    _bad_reads(rig, 140)  # fill more than one segment (128 records)
+    bad_reads(rig, 140)  # fill more than one segment (128 records)
     yield
     last = rig.fetch(1)[-1][0]
     yield
