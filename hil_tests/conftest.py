@@ -15,6 +15,7 @@ test ends (pass or fail) and printed at the end of the session.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ from .hil_bench import Bench
 from .hil_report import RunReport
 
 BOARDS = ("sim", "pico", "esp32")
-_written = []  # the reports of this session, printed at its end
+_written = []  # the reports of this session (paths), printed at its end
 _OUTCOME = pytest.StashKey()  # a test's call report (or its failed setup's), for its report
 
 
@@ -72,7 +73,10 @@ def report(request):
     else:
         outcome = rep.outcome
         failure = rep.longreprtext if rep.failed else None
-    _written.append(run.write(outcome, failure))
+    path = run.write(outcome, failure)
+    # Carried by the test's reports to the session that prints them: with pytest-xdist
+    # (./dev test) that is the controller, not this worker.
+    request.node.user_properties.append(("hil_report", str(path)))
 
 
 @pytest.fixture
@@ -94,6 +98,13 @@ def board(request, tmp_path, report):
             if steps:
                 report.note("%s ran about %s firmware steps per second" % (gate.name, steps))
         bench.stop()
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name == "hil_report":
+                _written.append(Path(value))
 
 
 def pytest_terminal_summary(terminalreporter):
