@@ -199,6 +199,8 @@ class Gateway:
         self._poll_link = hasattr(board, "link_writable")
         self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
+        self._tx_mv = memoryview(self._tx)
+        self._tx_payload = bytearray()  # their CBOR, encoded here (_send)
         # Kept encodings, rewritten in place on every save and every command: the
         # interlocks' CBOR (the snapshot's).
         self._il_cbor = bytearray()
@@ -213,6 +215,7 @@ class Gateway:
         self._ring_digest = [bytearray(16) for _ in range(_RING_MASK + 1)]
         self._log_digest = None
         self._decoder = frame.Decoder()
+        self._handle_payload = self._handle
         # The wall clock in clock seconds (gateway/caps.py), as every rule takes it. The
         # real boards count their RTC from EPOCH_S (hal/clock.py: a small int, read with
         # no allocation); a board without RTC_EPOCH_S counts unix seconds.
@@ -542,15 +545,22 @@ class Gateway:
         n = b.link_read(self._rx)
         if n <= 0:
             return
-        for payload in self._decoder.feed(self._rx, n):  # no copy of the bytes read
-            self._handle(payload)
+        # No copy of the bytes read, no list of payloads and no copy of one: each is
+        # handled as a view of the decoder's buffer (a bound method kept, not one a call).
+        self._decoder.feed_each(self._rx, n, self._handle_payload)
 
     def _send(self, envelope):
-        payload = cbor.dumps(envelope)
+        # Encoded into a kept buffer and framed into another: no bytes of the reply are
+        # made (~80 B a request). A payload too long to frame in _TX_BUF is framed on its
+        # own and its buffer let go, so that what is kept stays under _TX_BUF.
+        payload = self._tx_payload
+        payload[0:] = b""
+        cbor.encode_into(payload, envelope)
         if frame.max_wire_len(len(payload)) + 2 <= _TX_BUF:
             n = frame.encode_into(payload, self._tx)
-            self.board.link_write(memoryview(self._tx)[:n])
+            self.board.link_write(self._tx_mv[:n])
         else:
+            self._tx_payload = bytearray()
             self.board.link_write(frame.encode(payload))
 
     def _push_events(self):
@@ -607,7 +617,7 @@ class Gateway:
                 )
             if messages.is_mutating(code):
                 self._authenticate(obj, code)  # sets _in_command once the tag verifies
-            code, rid, body = messages.parse(obj, "request")
+            body = messages.request_body(obj, code)  # the envelope read above, as it is
             if self._in_command and not self._room_for(code, body):
                 # Never run unlogged (R-DATA-2): the host acks, then sends it again.
                 raise ProtocolError(
@@ -709,7 +719,7 @@ class Gateway:
             return None
         if out is None:
             out = {}
-        return messages.reply(name, rid, **out)
+        return messages.reply_of(name, rid, out)
 
     def _run_job(self):
         # One phase of a long command per step; when done, answered as _handle would:
@@ -731,7 +741,7 @@ class Gateway:
                     self._save_state()
             finally:
                 self._in_command = False
-            self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+            self._send(messages.reply_of(messages.name_of(code), rid, job[3]))
         except ProtocolError as e:
             # A phase refused the command with a code of its own, answered as _handle
             # answers a refusal.
