@@ -998,39 +998,32 @@ def test_fileflash_calls_the_mounted_file_system_with_no_copy_of_its_path():
     assert fl.read(name) == rec and fl.size(name) == RECORD_SIZE
 
 
-def test_fileflash_finds_the_file_system_mounted_deepest_over_its_folder():
-    # The path inside the file system: the whole path in the root one, the rest under a
-    # nested mount; none (the os calls) where os has no mount table, for a relative
-    # folder, or where mount() wants its arguments (a MicroPython without the table).
+def test_fileflash_calls_the_root_file_system_only_for_a_folder_in_it():
+    # The file system mounted at "/" for a folder in it and under no other mount; none
+    # (the os calls) where os has no mount table, for a relative folder, under another
+    # mount, or where mount() wants its arguments (a MicroPython without the table).
     import os
 
     from hal import flashfs
 
-    class Fs:
-        def open(self, path, mode):
-            raise AssertionError
-
-        def remove(self, path):
-            raise AssertionError
-
-    top = Fs()
-    inner = Fs()
+    top = object()
+    other = object()
     real = getattr(os, "mount", None)
     try:
-        os.mount = lambda: [(top, "/"), (inner, "/lfs")]
-        assert flashfs._mounted("/data") == (top, "/data")
-        assert flashfs._mounted("/lfs/data") == (inner, "/data")
-        assert flashfs._mounted("/lfs") == (inner, "/")
-        assert flashfs._mounted("/lfsx/data") == (top, "/lfsx/data")
-        assert flashfs._mounted("data") == (None, "data")
-        os.mount = lambda: [(inner, "/lfs")]
-        assert flashfs._mounted("/data") == (None, "/data")
+        os.mount = lambda: [(other, "/lfs"), (top, "/")]
+        assert flashfs._root_fs("/data") is top
+        assert flashfs._root_fs("/lfsx/data") is top
+        assert flashfs._root_fs("/lfs/data") is None
+        assert flashfs._root_fs("/lfs") is None
+        assert flashfs._root_fs("data") is None
+        os.mount = lambda: [(other, "/lfs")]
+        assert flashfs._root_fs("/data") is None
 
         def wants_args(fs, point):
             raise AssertionError
 
         os.mount = wants_args
-        assert flashfs._mounted("/data") == (None, "/data")
+        assert flashfs._root_fs("/data") is None
     finally:
         if real is None:
             del os.mount
@@ -1040,8 +1033,8 @@ def test_fileflash_finds_the_file_system_mounted_deepest_over_its_folder():
 
 def test_fileflash_works_inside_a_file_system_mounted_below_the_root():
     # Under MicroPython: a second file system mounted at a folder of its own; FileFlash
-    # in a folder inside it calls that one with the path inside it, and every file
-    # operation lands where the os calls see it.
+    # in a folder inside it goes through the os calls, and every file operation lands
+    # where they see it.
     import os
     import sys
 
@@ -1055,7 +1048,7 @@ def test_fileflash_works_inside_a_file_system_mounted_below_the_root():
     vfs.mount(vfs.VfsPosix(host), point)
     try:
         fl = FileFlash(point + "/data")
-        assert fl._dir == "/data/"
+        assert fl._open is open  # not the root file system's: the os calls
         # Not write(): this port's VfsPosix with a root folder builds rename()'s two paths
         # in one buffer, so a rename inside it fails whoever calls it (os.rename too).
         fl.append("a", b"hello")

@@ -62,6 +62,7 @@ _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for
 _RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
 _RX_BUF = const(256)
 _TX_BUF = const(256)  # a reply that frames within it needs no buffer of its own
+_TX_KEEP = const(48)  # the longest reply CBOR whose buffer _send keeps (an ack's is 12 B)
 # A reply is held whole in the heap while it is built (the records read, the reply's
 # maps, its CBOR, its frame): about 800 B an event on a board. Replies to a host's full
 # page took 41 KB (50 events) and 29 KB (occupants mid-shift) in one step, more than a
@@ -593,9 +594,9 @@ class Gateway:
         self._decoder.feed_each(self._rx, n, self._handle_payload)
 
     def _send(self, envelope):
-        # Encoded into a kept buffer and framed into another: no bytes of the reply are
-        # made (~80 B a request). A payload too long to frame in _TX_BUF is framed on its
-        # own and its buffer let go, so that what is kept stays under _TX_BUF.
+        # Encoded into a kept buffer and framed into another: no bytes of a short reply
+        # (an ack's, ~80 B a request). The buffer grown by a longer one is let go, so
+        # what is kept stays under _TX_KEEP (the board's heap is tight at its peaks).
         payload = self._tx_payload
         payload[0:] = b""
         cbor.encode_into(payload, envelope)
@@ -603,8 +604,9 @@ class Gateway:
             n = frame.encode_into(payload, self._tx)
             self.board.link_write(self._tx_mv[:n])
         else:
-            self._tx_payload = bytearray()
             self.board.link_write(frame.encode(payload))
+        if len(payload) > _TX_KEEP:
+            self._tx_payload = bytearray()
 
     def _push_events(self):
         log = self.log

@@ -13,12 +13,12 @@
 # contents, never a mix; append() can tear on POSIX, which the event log detects on boot.
 # Every call but append() first closes the file append() keeps open, so no file is ever
 # open twice.
-# Under MicroPython each file call goes to the file system object mounted over the folder
-# (os.mount() with no arguments lists them, MicroPython 1.27), with the path inside that
-# file system: open(), os.remove() and os.stat() first copy their path into a new string
-# object (the VFS layer's lookup_path), 48 B on every call; the object's own methods are
-# the very calls they end in, minus that copy. An ack opens three slots and a segment and
-# removes a segment per 8 events acked: ~480 B of its heap (docs/hardware.md).
+# Under MicroPython the opens and removes go straight to the file system mounted at "/"
+# when the folder is in it (os.mount() with no arguments lists the mounts, MicroPython
+# 1.27): open() and os.remove() first copy their path into a new string object (the VFS
+# layer's lookup_path, 48 B a call) and then call that file system's own method with it.
+# An ack opens three slots and a segment and removes a segment per 8 events acked: ~430 B
+# of its heap (docs/hardware.md). The rarer calls (stat, rename) go through os.
 import os
 
 TEMP_SUFFIX = ".tmp"
@@ -28,33 +28,21 @@ _NO_NAME = object()  # no name is this object, so the path cache starts empty
 _WRITE_PATHS_MAX = 16  # names whose paths write() keeps (they are few; a bound all the same)
 
 
-def _mounted(root):
-    # (file system object, root's path inside it) for an absolute root under MicroPython's
-    # VFS; (None, root) where there is none to call directly (CPython, a relative root, a
-    # MicroPython without the mount table), and the os calls are used as they are.
-    mount = getattr(os, "mount", None)
-    if mount is None or root[:1] != "/":
-        return None, root
+def _root_fs(root):
+    # The file system mounted at "/" if an absolute root lies in it and under no other
+    # mount (a board's flash: rp2 and esp32 mount it there), else None: CPython's os has
+    # no mount(), a MicroPython without the mount table wants arguments.
     try:
-        table = mount()
-    except (TypeError, OSError):
-        return None, root
-    best = None
-    best_len = -1
+        table = os.mount()
+    except Exception:
+        return None
+    found = None
     for fs, point in table:
-        n = len(point)
         if point == "/":
-            n = 0
-        elif not (root == point or root.startswith(point + "/")):
-            continue
-        if n > best_len and hasattr(fs, "open") and hasattr(fs, "remove"):
-            best = fs
-            best_len = n
-    if best is None:
-        return None, root
-    # In the root file system a path keeps its leading "/" (as the VFS layer passes it).
-    inner = root[best_len:] if best_len > 0 else root
-    return best, inner if inner else "/"
+            found = fs
+        elif root == point or root.startswith(point + "/"):
+            return None
+    return found if root[:1] == "/" else None
 
 
 class FileFlash:
@@ -62,20 +50,11 @@ class FileFlash:
         if not isinstance(root, str) or not root:
             raise ValueError("flash root must be a non-empty folder path")
         self.root = root
-        fs, inner = _mounted(root)
-        # A path is root's path inside the file system (built once: a path is then one
-        # concatenation, one str), and the calls are that file system's own, or os's.
-        self._dir = inner.rstrip("/") + "/"
-        if fs is None:
-            self._open = open
-            self._remove = os.remove
-            self._stat = os.stat
-            self._rename = os.rename
-        else:
-            self._open = fs.open
-            self._remove = fs.remove
-            self._stat = fs.stat
-            self._rename = fs.rename
+        self._dir = root + "/"  # built once: a path is then one concatenation, one str
+        # A path in the root file system is the same string to it as to the VFS layer.
+        fs = _root_fs(root)
+        self._open = open if fs is None else fs.open
+        self._remove = os.remove if fs is None else fs.remove
         self._last_name = _NO_NAME
         self._last_path = ""
         self._append_file = None
@@ -112,7 +91,7 @@ class FileFlash:
         with self._open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
-        self._rename(temp, path)
+        os.rename(temp, path)
         self._sync_dir()
 
     def append(self, name, data):
@@ -187,7 +166,7 @@ class FileFlash:
         self.close()
         path = self._path(name)
         try:
-            return self._stat(path)[6]
+            return os.stat(path)[6]
         except OSError:
             if self._exists(name):
                 raise
