@@ -33,6 +33,7 @@ from gatewire.messages import (
     PERMIT_REVOKE,
     PERMIT_WORKERS_MAX,
     PERMITS_MAX,
+    RECOUNT,
     ROSTER_CHUNK_MAX,
     ROSTER_LOAD,
     ROSTER_PARTS_MAX,
@@ -316,6 +317,25 @@ _TYPES = (
     ),
     # R-CAP-9: the temporary cap in force ends now (rectification done early).
     (CAP_OVERRIDE_CLEAR, "cap-override-clear", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
+    (
+        RECOUNT,
+        "recount",
+        True,
+        # R-CAP-11: the headcount a physical count (muster) found in the zone, who counted,
+        # and the count the gateway showed when they counted (refused if it has moved
+        # since: people crossed meanwhile). by: who gives the order, as for all-clear
+        # (R-EVAC-1); absent: the dispatcher. The gateway never goes below the people it
+        # knows by name or by remembered tag (gateway/commands.py recount).
+        _map(
+            (
+                (0, "found", _REQ, _U16),
+                (1, "was", _REQ, _U16),
+                (2, "counted_by", _REQ, _ID),
+                (3, "by", _OPT, _ID),
+            )
+        ),
+        _map(((0, "before", _REQ, _U16), (1, "after", _REQ, _U16))),
+    ),
     (SEAL, "seal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),  # R-SEAL-1
     (UNSEAL, "unseal", True, _map(((0, "reason", _OPT, _REASON),)), _EMPTY),
     (

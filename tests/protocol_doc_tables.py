@@ -133,6 +133,15 @@ FIELD_NOTES = {
         "by",
     ): "a team leader's person id when one orders it (R-EVAC-1; the gateway checks the role in its roster); absent: the dispatcher",
     ("all-clear request", "by"): "person id of who gives the all-clear; absent: the dispatcher",
+    ("recount request", "found"): "the headcount a physical count (muster) found in the "
+    "zone (R-CAP-11)",
+    ("recount request", "was"): "the count the gateway showed when the people were counted; "
+    "refused if its count is another now (people crossed since)",
+    ("recount request", "counted_by"): "person id of who counted (recorded, not checked)",
+    ("recount request", "by"): "person id of who gives the order, checked as for the "
+    "all-clear (R-EVAC-1); absent: the dispatcher",
+    ("recount reply", "before"): "the count before the recount",
+    ("recount reply", "after"): "the count after it: `found`",
     ("cap-override request", "cap"): "temporary cap (R-CAP-9); 0 closes the zone",
     ("cap-override request", "expiry_s"): "unix s when the override ends",
     ("cap-override request", "reason"): "why, for the record",
@@ -200,6 +209,7 @@ PURPOSE = {
     "all-clear": "end the evacuation or drill in force",
     "cap-override": "temporary cap until a time (R-CAP-9)",
     "cap-override-clear": "end the temporary cap in force now (R-CAP-9)",
+    "recount": "set the count a muster found: clears a said excess (R-CAP-11)",
     "seal": "seal the zone: cap 0, any entry alarms (R-SEAL-1)",
     "unseal": "lift the seal",
     "time-set": "set the gateway's wall clock",

@@ -4,6 +4,7 @@
 # up, the roster takes Chinese words and GBK files, times carry the mine's zone.
 import re
 import string
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,21 @@ def test_roster_refuses_a_word_that_is_no_role(tmp_path):
     path.write_bytes((HEADER + "1001,501,王伟,矿长助理,none,生产班\n").encode("gbk"))
     with pytest.raises(roster_csv.RosterError, match="矿长助理"):
         roster_csv.read_roster(path)
+
+
+def test_every_way_the_demo_ends_is_said_in_chinese():
+    from shaftgate.sim import demo
+
+    source = Path(demo.__file__).read_text()
+    said = set(
+        re.findall(r'ended_by = (?:self\.ended_by or |demo\.ended_by or )?"([^"]+)"', source)
+    )
+    said.add("it could not start")
+    assert len(said) >= 6, said
+    assert said <= set(i18n.DEMO_ENDED), said - set(i18n.DEMO_ENDED)
+    i18n.set_lang("zh")
+    try:
+        text = i18n.t("demo_stopped", s="12", why=i18n.DEMO_ENDED["Ctrl-C"], home="/h")
+    finally:
+        i18n.set_lang("en")
+    assert text.startswith("运行 12 秒后停止（Ctrl-C 中止）；所有板卡已断电。")

@@ -52,6 +52,7 @@ REQUESTS = {
     "all-clear": {},
     "cap-override": {"cap": 8, "expiry_s": 1700010000, "reason": "roof repair, R-CAP-9"},
     "cap-override-clear": {"reason": "roof repair done"},
+    "recount": {"found": 9, "was": 10, "counted_by": 1012, "by": 1012},
     "seal": {"reason": "worked out"},
     "unseal": {},
     "time-set": {"time_s": 1700000000},
@@ -108,6 +109,7 @@ REPLIES = {
     "all-clear": {},
     "cap-override": {},
     "cap-override-clear": {},
+    "recount": {"before": 10, "after": 9},
     "seal": {},
     "unseal": {},
     "time-set": {},
@@ -122,6 +124,7 @@ STATE_CHANGING = (
     "all-clear",
     "cap-override",
     "cap-override-clear",
+    "recount",
     "seal",
     "unseal",
     "time-set",
@@ -232,6 +235,7 @@ def test_catalogue_has_the_commands_the_brief_names():
         "all-clear",
         "cap-override",
         "cap-override-clear",
+        "recount",
         "seal",
         "unseal",
         "time-set",
@@ -401,7 +405,7 @@ def test_a_true_key_is_not_key_1():
 
 
 def test_unknown_type_is_refused_as_unknown_type():
-    for code in (0, 19, 63, 66, 95, 97, 127, 128, 1000, 2**40):
+    for code in (0, 20, 63, 66, 95, 97, 127, 128, 1000, 2**40):
         e = refused(E_UNKNOWN_TYPE, m.parse, {0: code, 1: 1, 2: {}}, "request")
         assert e.field == "type" and ("%d" % code) in e.text
     e = refused(E_UNKNOWN_TYPE, m.request, "launch", 1)

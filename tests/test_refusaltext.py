@@ -291,7 +291,32 @@ def test_the_order_table_through_serve_says_the_refusal_in_the_reader_language()
     text = order_table(reply)
     assert "REFUSED 拒绝: 网关 G1 拒绝封闭：区域已封闭，未作任何更改（拒绝）〔网关原文：" in text
     assert "NO ANSWER 无应答: 在指令时限内无应答：可能已执行，也可能未执行；请先查询状态" in text
+    assert text.splitlines()[0] == "指令 3（seal）："
+    assert text.splitlines()[-1] == "已执行 0/2 台；拒绝或失败：G1；无应答，未执行：G2"
     i18n.set_lang("en")
     text = order_table(reply)
     assert "REFUSED 拒绝: %s" % e in text
     assert "NO ANSWER 无应答: no answer within the order's time: it may or may not" in text
+    assert text.splitlines()[0] == "order 3 (seal):"
+    assert text.splitlines()[-1] == (
+        "done at 0 of 2; REFUSED or failed at: G1; NO ANSWER, not carried out at: G2"
+    )
+
+
+def test_what_became_of_an_order_is_said_in_words_not_an_exception_class():
+    e = GatewayError("G1", "seal", E_REFUSED, "seal refused: nothing changed")
+    refused = refusaltext.error_record(e)
+    silent = refusaltext.serve_error("NotConnected", "err_order_time")
+    other = {"type": "ValueError", "message": "bad"}
+    i18n.set_lang("zh")
+    assert [refusaltext.kind(x) for x in (refused, silent, other)] == [
+        "拒绝",
+        "无应答",
+        "失败（ValueError）",
+    ]
+    i18n.set_lang("en")
+    assert [refusaltext.kind(x) for x in (refused, silent, other)] == [
+        "refused",
+        "no answer",
+        "failed (ValueError)",
+    ]

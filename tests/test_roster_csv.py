@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 # The roster CSV (R-ID-1, R-ID-4): every typo is found and named by file, line and column
 # before anything is sent; a good file becomes roster-load parts of at most 100 people.
 import datetime
@@ -161,3 +162,38 @@ def test_names_copy_round_trip(tmp_path):
     names = roster_csv.load_names(path)
     assert names[1001]["name"] == "李娜" and names[1001]["role"] == "welder"
     assert roster_csv.load_names(tmp_path / "none.json") == {}
+
+
+def test_a_roster_clerk_reading_chinese_gets_every_problem_in_chinese():
+    from shaftgate import i18n
+
+    bad = (
+        HEADER
+        + "x,2,A,miner,none,support\n"
+        + "1,2,B,digger,2026-13-01,night\n"
+        + "1,3,,miner,none,support\n"
+        + "4,5,C,miner\n"
+    )
+    i18n.set_lang("zh")
+    try:
+        error, _ = problems(bad)
+    finally:
+        i18n.set_lang("en")
+    text = str(error)
+    assert text.startswith("名册 people.csv 未加载，未发送任何内容：8 处问题"), text
+    for said in (
+        "people.csv 第 2 行，tag_id 列: 'x' 不是整数；标签编号应为 1..",
+        "第 3 行，person_id 列: 人员 2 已在第 2 行持有标签（R-ID-1：一人一卡）",
+        "第 3 行，role 列: 'digger' 不是岗位；应为 采掘工、班组长、",
+        "第 3 行，cert_expiry 列: '2026-13-01' 不是日期；",
+        "第 3 行，crew 列: 'night' 不是班组类别；应为 生产班、检修班、辅助 之一",
+        "第 4 行，tag_id 列: 标签 1 已在第 3 行",
+        "第 4 行，name 列: 为空",
+        "people.csv 第 5 行: 本行 4 个字段，表头为 6 个",
+    ):
+        assert said in text, (said, text)
+    # the same problems, in English, where the reader reads English
+    error, where = problems(bad)
+    assert str(error).startswith("roster people.csv not loaded, nothing was sent: 8 problems")
+    assert "line 3, column crew: 'night' is not a crew; expected one of production" in str(error)
+    assert len(where) == 8

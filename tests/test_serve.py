@@ -9,6 +9,8 @@ import time
 import pytest
 from serve_rig import Mine
 
+from shaftgate.station.control import ControlError
+
 ROSTER = """tag_id,person_id,name,role,cert_expiry,crew
 1001,501,Wang Wei,miner,2031-01-01,production
 1002,502,Li Na,miner,2031-01-01,production
@@ -88,6 +90,19 @@ def test_an_operator_without_the_authority_changes_nothing(mine):
     assert "needs a reason" in p.stderr
     assert len(mine.call({"op": "orders", "last": 1000})["orders"]) == before
     assert not any(r["status"]["evacuating"] for r in mine.rows().values())
+
+
+def test_a_roster_with_typos_through_serve_sends_nothing_and_says_why_in_chinese(mine):
+    before = len(mine.call({"op": "orders", "last": 1000})["orders"])
+    bad = mine.home / "typos.csv"
+    bad.write_text(ROSTER + "9003,9503,Wang,minr,2026-02-30,production\n", encoding="utf-8")
+    line = len(ROSTER.splitlines()) + 1
+    p = mine.cli("roster", "load", str(bad), "--all", "--why", "typo", "--lang", "zh")
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    said = "名册 %s 未加载，未发送任何内容：2 处问题" % bad  # noqa: RUF001
+    assert said in p.stderr, p.stderr
+    assert "第 %d 行，role 列: 'minr' 不是岗位" % line in p.stderr, p.stderr  # noqa: RUF001
+    assert len(mine.call({"op": "orders", "last": 1000})["orders"]) == before
 
 
 def test_reads_through_serve_and_many_dispatchers_at_once(mine):
@@ -186,9 +201,12 @@ def test_unplugged_board_is_link_lost_misses_the_order_and_comes_back(mine):
     said = "网关 gw-face2 拒绝解除撤人：当前未在撤人，未作任何更改（拒绝）"  # noqa: RUF001
     assert "%s〔网关原文：%s〕" % (said, refusal) in p.stdout, p.stdout  # noqa: RUF001
     assert "未连接" in p.stdout and "理由：monthly drill" in p.stdout, p.stdout  # noqa: RUF001
+    assert "未在 gw-face2 (face2) 执行：拒绝：" in p.stdout, p.stdout  # noqa: RUF001
+    assert "GatewayError" not in p.stdout and "NotConnected" not in p.stdout, p.stdout
     p = mine.cli("orders", "--last", "2", "--lang", "en")
     assert "refused all-clear: no evacuation is in force: nothing changed" in p.stdout
     assert "gateway gw-face2 is not connected" in p.stdout, p.stdout
+    assert "NOT carried out at gw-face2 (face2): refused: " in p.stdout, p.stdout
 
 
 def test_kill_9_and_restart_loses_nothing_and_stores_nothing_twice(mine):
@@ -282,3 +300,50 @@ def test_events_another_host_acknowledged_are_still_in_the_record(mine):
     ]
     assert seqs == list(range(1, len(seqs) + 1))
     assert "chain:gw-face2" not in alarm_keys(mine)
+
+
+def test_a_recount_through_serve_is_an_order_checked_and_alarmed(mine):
+    # R-CAP-11 end to end: the recount is an order of the withdrawal authority, for one
+    # zone, recorded with who and why; the gateway refuses it below the people it knows by
+    # name, and its RECOUNT is latched for acknowledgement.
+    face1 = mine.boards["gw-face1"]
+    face1.cross_in(1006)
+    mine.wait(
+        lambda: db_rows(mine, "SELECT 1 FROM events WHERE gateway_id='gw-face1' AND tag=1006"),
+        20,
+        "the entry of tag 1006 recorded",
+    )
+    was = mine.rows()["gw-face1"]["status"]["occupants"]
+    assert was >= 1
+    args = ["--counted-by", "503", "--gateway", "gw-face1", "--why", "end-of-shift muster"]
+    p = mine.cli("recount", str(was + 1), "--was", str(was), *args, operator="li")
+    assert p.returncode != 0 and "no authority" in p.stderr, p.stdout + p.stderr
+    p = mine.cli("recount", str(was + 1), "--was", str(was), *args[:2], "--all", "--why", "x")
+    assert p.returncode == 2 and "a muster counts one zone" in p.stderr, p.stderr
+    run = {"op": "run", "command": "recount", "operator": "wang", "reason": "x"}
+    run["args"] = {"found": was + 1, "was": was, "counted_by": 503}
+    for targets in (None, ["gw-face1", "gw-face2"]):  # serve checks any client's order
+        with pytest.raises(ControlError, match="a muster counts one zone"):
+            mine.call(dict(run, targets=targets))
+    # One found without a tag: the count goes up, and the recount is an alarm to acknowledge.
+    p = mine.cli("recount", str(was + 1), "--was", str(was), *args)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "count RAISED from %d to %d" % (was, was + 1) in p.stdout, p.stdout
+    mine.wait(lambda: mine.rows()["gw-face1"]["status"]["occupants"] == was + 1, 10, "raised")
+    mine.wait(
+        lambda: [k for k in alarm_keys(mine) if k.startswith("event:gw-face1:recount:")],
+        10,
+        "the recount latched",
+    )
+    order = mine.call({"op": "orders", "last": 1})["orders"][0]
+    assert order["command"] == "recount" and order["operator"] == "wang"
+    assert order["reason"] == "end-of-shift muster"
+    # Below the named: refused, nothing changed, in the dispatcher's language.
+    p = mine.cli("recount", "0", "--was", str(was + 1), *args, "--lang", "zh")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "计数不得低于此数" in p.stdout, p.stdout
+    # Back to what it was: the one added had no tag, so a later count may take it off.
+    p = mine.cli("recount", str(was), "--was", str(was + 1), *args)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "count corrected from %d to %d" % (was + 1, was) in p.stdout, p.stdout
+    mine.wait(lambda: mine.rows()["gw-face1"]["status"]["occupants"] == was, 10, "lowered")

@@ -11,10 +11,11 @@ from gateway.app import (
     _LATER,
     CLOCK_BACK_TOLERANCE_S,
     SYS_ROSTER_BAD,
+    SYS_STATE_LOST,
 )
 from gateway.caps import EPOCH_S, UNIX_MAX_S, clock_known, clock_of, unix_of
 from gatewire import messages
-from gatewire.errors import E_BAD_FIELD, E_REFUSED, ProtocolError
+from gatewire.errors import E_BAD_FIELD, E_FULL, E_REFUSED, ProtocolError
 
 try:
     from micropython import const
@@ -250,3 +251,60 @@ def _clamp_i32(v):
     if v < -_I32_MAX:
         return -_I32_MAX
     return v
+
+
+def recount(gw, body):
+    # R-CAP-11: a physical count (muster) of the zone, ordered by whoever may order people
+    # out (R-EVAC-1, as the all-clear). It clears an excess the zone has said (people
+    # counted without a ledger row and no tag kept: an exit by a tag it does not know is
+    # kept in, DOUBTFUL_CROSSING b=256), or adds people found uncounted. Never below the
+    # people the zone knows by row or remembered tag, never onto a count that has moved
+    # since the muster, never while the ledger is in doubt: refused, nothing changed.
+    by = body.get("by", 0)
+    gw._order_giver(by, "recount")
+    zone = gw.zone
+    found = body["found"]
+    counter = body["counted_by"]
+    gw.emit(ev.RECOUNT_ORDERED, counter, by, found)  # evidence, accepted or refused
+    before = zone.count
+    if body["was"] != before:
+        raise ProtocolError(
+            E_REFUSED,
+            "recount refused: the zone counts %d, not the %d the count was taken against: "
+            "people crossed since; count again" % (before, body["was"]),
+            "was",
+        )
+    if found == before:
+        raise ProtocolError(
+            E_REFUSED,
+            "recount refused: the zone counts %d already; nothing changed" % found,
+            "found",
+        )
+    if found < before:
+        if gw.system & SYS_STATE_LOST:
+            # The ledger may be short of people since the lost snapshot: only up.
+            raise ProtocolError(
+                E_REFUSED,
+                "recount refused: the zone's state is unconfirmed since a lost snapshot; "
+                "a recount may only raise the count until the all-clear",
+                "found",
+            )
+        least = zone.ledger.n + zone.unnamed_n
+        if found < least:
+            raise ProtocolError(
+                E_REFUSED,
+                "recount refused: %d found, but %d are in by name or remembered tag; "
+                "the count never goes below them (R-CAP-11)" % (found, least),
+                "found",
+            )
+    seq = gw.log.last_seq
+    gw.emit(ev.RECOUNT, counter, before, found)
+    if gw.log.last_seq == seq:
+        # Not on flash: changed now, a power cut would take it back. Nothing changes.
+        raise ProtocolError(E_FULL, "recount not logged (event log full); nothing changed", None)
+    from gateway import recount as recounting
+
+    recounting.apply(zone, before, found)
+    store.unload("recount")
+    gw._dirty = True
+    return {"before": before, "after": zone.count}

@@ -225,6 +225,23 @@ def rebuild(gw, cfg, pol, commit, result):
 
 
 def _phases(gw, cfg, pol, commit, result):
+    # Run by app's boot_step, one part per step. It must never end there by StopIteration
+    # (that is the boot's own end, which goes on to the link's phases and would build the
+    # command verifier again from the counter read at boot): the last part lets go of
+    # _booting itself and yields. Any fault resets the board (app._fault), which boots
+    # from flash: the old settings or the new, stored whole.
+    try:
+        for _ in _parts(gw, cfg, pol, commit, result):
+            yield
+    except Exception as e:
+        gw._fault(e)
+    gw.system &= ~SYS_RESTORING
+    result[1] = True
+    gw._booting = None
+    yield
+
+
+def _parts(gw, cfg, pol, commit, result):
     zone = gw.zone
     old_cap = zone.ledger.capacity
     # Let go of the old ledger (and the interlocks, rebuilt below): the new one is made in
@@ -242,8 +259,8 @@ def _phases(gw, cfg, pol, commit, result):
         ld = None
     if ld is None:
         # Nothing is stored yet: the old settings stay, with a ledger as before (its
-        # memory was just let go). Failing that too, the step's fault resets the board,
-        # which boots on the old settings.
+        # memory was just let go). Failing that too, the fault resets the board, which
+        # boots on the old settings.
         gc.collect()
         zone.ledger = Ledger(old_cap)
         gw.il = build.locks(gw, gw.cfg, zone)
@@ -263,6 +280,7 @@ def _phases(gw, cfg, pol, commit, result):
 
     for _ in restore.run(gw):
         yield
+    restore = None
     if result[0] is None:
         yield
         gw._in_command = True  # the command's effects, as in the change's step
@@ -270,5 +288,3 @@ def _phases(gw, cfg, pol, commit, result):
             apply(gw, cfg, pol)
         finally:
             gw._in_command = False
-    gw.system &= ~SYS_RESTORING
-    result[1] = True

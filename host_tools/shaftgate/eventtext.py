@@ -274,6 +274,19 @@ _DESCRIBE = {
         n=e["b"],
     ),
     ev.INTERNAL_ERROR: lambda e, p: t("ev_internal", command=_command(e["tag"])),
+    ev.RECOUNT_ORDERED: lambda e, p: t(
+        "ev_recount_ordered",
+        who=p.person(e["a"]) if e["a"] else t("ev_dispatch"),
+        counter=p.person(e["tag"]),
+        n=e["b"],
+    ),
+    ev.RECOUNT: lambda e, p: t(
+        "ev_recount_up" if e["b"] > e["a"] else "ev_recount_down",
+        before=e["a"],
+        after=e["b"],
+        counter=p.person(e["tag"]),
+        n=abs(e["b"] - e["a"]),
+    ),
     ev.STATE_CONFIRMED: lambda e, p: t(
         "ev_confirmed", who=p.person(e["a"]) if e["a"] else t("ev_dispatch")
     ),

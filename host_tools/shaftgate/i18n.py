@@ -138,6 +138,8 @@ KINDS = {
     ev.TIME_BACK_REFUSED: ("clock back refused", "拒绝回拨时钟"),
     ev.CAP_OVERRIDE_REFUSED: ("temporary cap refused", "临时定员被拒"),
     ev.READER_DATA_LOST: ("READER DATA LOST", "读卡器数据丢失"),
+    ev.RECOUNT_ORDERED: ("recount ordered", "清点人数指令"),
+    ev.RECOUNT: ("RECOUNT", "清点后更正人数"),
     ev.LOG_RECORD_DAMAGED: ("DAMAGED LOG RECORD", "记录损坏"),
     ev.FAULT: ("GATEWAY FAULT", "网关故障"),
 }
@@ -203,6 +205,7 @@ COMMANDS = {
     messages.UNSEAL: ("unseal", "解封"),
     messages.TIME_SET: ("time-set", "校时"),
     messages.CAP_OVERRIDE_CLEAR: ("cap-override clear", "取消临时定员"),
+    messages.RECOUNT: ("recount", "清点人数"),
 }
 # serve's alarm classes (station/alarms.py kinds), as the dispatcher calls them.
 ALARM_CLASSES = {
@@ -243,6 +246,7 @@ ALARM_CLASSES = {
     "fault": ("gateway fault and reset", "网关故障复位"),
     "doorway_overflow": ("doorway overflow: counting in only", "通道跟踪溢出：只计进入"),
     "log_record_damaged": ("damaged log record", "记录损坏"),
+    "recount": ("count corrected by a recount", "清点更正人数"),
 }
 GASES = {1: ("CH4", "甲烷"), 2: ("CO", "一氧化碳")}
 SHIFTS = {
@@ -470,6 +474,29 @@ MESSAGES = {
     "ev_override_refused": (
         "temporary cap {cap} refused: {n} people inside (R-CAP-11)",
         "临时定员 {cap} 被拒：区内已有 {n} 人（R-CAP-11）",
+    ),
+    "done_recount_down": (
+        "count corrected from {before} to {after} by person {counter}'s count",
+        "根据人员 {counter} 的清点，人数由 {before} 更正为 {after}",
+    ),
+    "done_recount_up": (
+        "count RAISED from {before} to {after} by person {counter}'s count: "
+        "people were in uncounted",
+        "根据人员 {counter} 的清点，人数由 {before} 增至 {after}：有人未被计数",
+    ),
+    "ev_recount_ordered": (
+        "recount ordered by {who}: {counter} counted {n} in the zone",
+        "{who}下达清点指令：{counter}清点区内 {n} 人",
+    ),
+    "ev_recount_down": (
+        "count corrected from {before} to {after} by a physical count ({counter}): "
+        "{n} counted without a tag kept cleared (R-CAP-11)",
+        "经实地清点（{counter}）人数由 {before} 更正为 {after}：清除 {n} 个无标签记录的计数（R-CAP-11）",
+    ),
+    "ev_recount_up": (
+        "count RAISED from {before} to {after} by a physical count ({counter}): "
+        "{n} found uncounted (R-CAP-11)",
+        "经实地清点（{counter}）人数由 {before} 增至 {after}：发现 {n} 人未被计数（R-CAP-11）",
     ),
     "ev_reader_lost": (
         "{point} reader lost {n} line(s): someone may not have been counted",
@@ -769,6 +796,10 @@ MESSAGES = {
         "NOT carried out at {where}: {kind}: {message}",
         "未在 {where} 执行：{kind}：{message}",
     ),
+    # what became of it there (refusaltext.kind)
+    "err_kind_refused": ("refused", "拒绝"),
+    "err_kind_no_answer": ("no answer", "无应答"),
+    "err_kind_failed": ("failed ({kind})", "失败（{kind}）"),
     # why a gateway did not carry an order out (refusaltext.py; serve stores the key)
     "err_no_answer_yet": ("no answer yet", "尚无应答"),
     "err_order_time": (
@@ -800,6 +831,23 @@ MESSAGES = {
         "网关 {gateway} 待执行指令已满（{n} 条，serve 每条链路最多排队这么多）：本指令未排队、"
         "未执行；待其执行完后再试",
     ),
+    # the table an order through serve ends with (cli/through.py order_table)
+    "ot_heading": ("order {order} ({command}):", "指令 {order}（{command}）："),
+    "ot_done": ("done at {ok} of {n}", "已执行 {ok}/{n} 台"),
+    "ot_refused": ("; REFUSED or failed at: {ids}", "；拒绝或失败：{ids}"),
+    "ot_silent": (
+        "; NO ANSWER, not carried out at: {ids}",
+        "；无应答，未执行：{ids}",
+    ),
+    # the demo's last words (sim/demo.py, why it ended: DEMO_ENDED)
+    "demo_stopped": (
+        "stopped after {s} s ({why}); every board is off.\nRecord: {home}/station.db "
+        "(serve, site.toml, serve.log), roster {home}/roster.csv, board logs "
+        "{home}/vboards/*/board.log",
+        "运行 {s} 秒后停止（{why}）；所有板卡已断电。\n记录：{home}/station.db"
+        "（serve、site.toml、serve.log），名册 {home}/roster.csv，板卡日志 "
+        "{home}/vboards/*/board.log",
+    ),
     "roster_count": ("{n} people on {gateways} gateway(s)", "共 {n} 人，{gateways} 个网关"),
     # permit history
     "ph_active": ("in the book", "有效"),
@@ -809,4 +857,15 @@ MESSAGES = {
     "ph_by": ("by", "操作员"),
     "ph_closed": ("revoked/ended", "撤销/到期时间"),
     "ph_none": ("no permits issued in that time", "该时段无作业票签发"),
+}
+
+# why the demo ended (sim/demo.py sets the English; tests/test_i18n.py checks each is here)
+DEMO_ENDED = {
+    "the story has played once": "剧情已完整演示一遍",
+    "Ctrl-C": "Ctrl-C 中止",
+    "a board crashed": "有板卡崩溃",
+    "the simulation failed": "仿真失败",
+    "--duration": "已到 --duration 时长",
+    "the output was closed": "输出已关闭",
+    "it could not start": "未能启动",
 }

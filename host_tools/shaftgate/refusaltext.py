@@ -58,6 +58,7 @@ _WHATS = (
     (r"cap-override", "临时定员"),
     (r"cap-override-clear", "取消临时定员"),
     (r"time-set", "校时"),
+    (r"recount", "清点人数"),
 )
 
 # Every text the firmware answers E_REFUSED or E_FULL with (the part after "<what>
@@ -98,6 +99,27 @@ REASONS = (
         r"person (?P<p>\d+) is a (?P<role>.+); only a team leader, the mine leader on duty "
         r"or the dispatcher may give it \(R-EVAC-1\)",
         "人员 {p} 是{role}；只有班组长、带班矿领导或调度员可下达（R-EVAC-1）",
+    ),
+    # gateway/commands.py recount (R-CAP-11)
+    (
+        r"the zone counts (?P<n>\d+), not the (?P<was>\d+) the count was taken against: "
+        r"people crossed since; count again",
+        "区内计数为 {n}，而非清点时的 {was}：清点后有人通过，请重新清点",
+    ),
+    (r"the zone counts (?P<n>\d+) already; nothing changed", "区内计数已是 {n}，未作任何更改"),
+    (
+        r"(?P<found>\d+) found, but (?P<n>\d+) are in by name or remembered tag; the count "
+        r"never goes below them \(R-CAP-11\)",
+        "清点为 {found} 人，但区内有 {n} 人按名册或记忆标签在册；计数不得低于此数（R-CAP-11）",
+    ),
+    (
+        r"the zone's state is unconfirmed since a lost snapshot; a recount may only raise "
+        r"the count until the all-clear",
+        "快照丢失后区域状态尚未确认：解除前清点只能增加计数",
+    ),
+    (
+        r"recount not logged \(event log full\); nothing changed",
+        "清点未能记录（事件记录已满），未作任何更改",
     ),
     # gateway/commands.py
     (r"gateway_id is set at provisioning only", "gateway_id 只能在初始配置时设定"),
@@ -374,6 +396,19 @@ def stored(err):
     if err.get("type") == "NoAnswer" and message in _OLD_NO_ANSWER:
         return i18n.t(_OLD_NO_ANSWER[message])
     return message
+
+
+_NO_ANSWER_KINDS = ("NoAnswer", "NotConnected", "GatewayTimeout", "LinkError")
+
+
+def kind(err):
+    """What became of an order at one gateway, in words (not the exception's class)."""
+    name = err.get("type", "?") if isinstance(err, dict) else "?"
+    if name == "GatewayError":
+        return i18n.t("err_kind_refused")
+    if name in _NO_ANSWER_KINDS:
+        return i18n.t("err_kind_no_answer")
+    return i18n.t("err_kind_failed", kind=name)
 
 
 def exception_text(e):

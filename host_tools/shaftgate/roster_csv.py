@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from gateway import roles
 from gatewire.messages import ID_MAX, ROSTER_CHUNK_MAX, ROSTER_PARTS_MAX
-from shaftgate.i18n import CREW_WORDS, ROLE_WORDS
+from shaftgate.i18n import CREW_WORDS, ROLE_WORDS, pick
 
 COLUMNS = ("tag_id", "person_id", "name", "role", "cert_expiry", "crew")
 NO_CERTIFICATE = "none"
@@ -46,6 +46,15 @@ class RosterProblem(NamedTuple):
     line: int  # 1 = the header; 0 = the file as a whole
     column: str | None
     text: str
+    zh: str | None = None  # the same in Chinese, for a roster clerk reading zh
+
+    def said(self):
+        return pick(self.text, self.zh or self.text)
+
+
+def _problem(line, column, words):
+    # words: (English, Chinese), as the parsers below say a fault
+    return RosterProblem(line, column, words[0], words[1])
 
 
 class RosterError(ValueError):
@@ -54,14 +63,20 @@ class RosterError(ValueError):
     def __init__(self, source, problems):
         self.source = source
         self.problems = list(problems)
-        shown = ["%s: %s" % (_where(source, p), p.text) for p in self.problems[:PROBLEMS_SHOWN]]
+        shown = ["%s: %s" % (_where(source, p), p.said()) for p in self.problems[:PROBLEMS_SHOWN]]
         more = len(self.problems) - PROBLEMS_SHOWN
         if more > 0:
-            shown.append("... and %d more problem%s" % (more, "" if more == 1 else "s"))
-        head = "roster %s not loaded, nothing was sent: %d problem%s" % (
-            source,
-            len(self.problems),
-            "" if len(self.problems) == 1 else "s",
+            shown.append(
+                pick(
+                    "... and %d more problem%s" % (more, "" if more == 1 else "s"),
+                    "……另有 %d 处问题" % more,
+                )
+            )
+        n = len(self.problems)
+        head = pick(
+            "roster %s not loaded, nothing was sent: %d problem%s"
+            % (source, n, "" if n == 1 else "s"),
+            "名册 %s 未加载，未发送任何内容：%d 处问题" % (source, n),
         )
         super().__init__(head + "\n  " + "\n  ".join(shown))
 
@@ -70,8 +85,12 @@ def _where(source, problem):
     if problem.line == 0:
         return source
     if problem.column is None:
-        return "%s line %d" % (source, problem.line)
-    return "%s line %d, column %s" % (source, problem.line, problem.column)
+        return pick("%s line %d", "%s 第 %d 行") % (source, problem.line)
+    return pick("%s line %d, column %s", "%s 第 %d 行，%s 列") % (
+        source,
+        problem.line,
+        problem.column,
+    )
 
 
 class RosterEntry(NamedTuple):
@@ -107,13 +126,22 @@ def role_words():
         code += 1
 
 
+_ID_WORDS = {"tag": "标签", "person": "人员"}
+
+
 def _parse_id(text, what):
     # isascii: str.isdigit() also passes "²" and full-width digits.
     if not (text.isascii() and text.isdigit()):
-        return None, "%r is not a whole number; expected a %s id in 1..%d" % (text, what, ID_MAX)
+        return None, (
+            "%r is not a whole number; expected a %s id in 1..%d" % (text, what, ID_MAX),
+            "%r 不是整数；%s编号应为 1..%d" % (text, _ID_WORDS[what], ID_MAX),
+        )
     value = int(text)
     if not 1 <= value <= ID_MAX:
-        return None, "%s id %d is out of range; expected 1..%d" % (what, value, ID_MAX)
+        return None, (
+            "%s id %d is out of range; expected 1..%d" % (what, value, ID_MAX),
+            "%s编号 %d 超出范围；应为 1..%d" % (_ID_WORDS[what], value, ID_MAX),
+        )
     return value, None
 
 
@@ -125,9 +153,11 @@ def _parse_role(text):
     try:
         return roles.code_of(text), None
     except ValueError:
-        return None, "%r is not a role; expected one of %s, or role-N for a mine's own post" % (
-            text,
-            ", ".join(role_words()),
+        words = ", ".join(role_words())
+        return None, (
+            "%r is not a role; expected one of %s, or role-N for a mine's own post" % (text, words),
+            "%r 不是岗位；应为 %s 之一（或其英文 %s），或本矿自设岗位 role-N"
+            % (text, "、".join(w for w in ROLE_WORDS if not w.isascii()), words),
         )
 
 
@@ -142,7 +172,9 @@ def _parse_cert(text):
     except ValueError:
         return None, (
             "%r is not a date; expected the last valid day as YYYY-MM-DD, or %r for no "
-            "certificate on record" % (text, NO_CERTIFICATE)
+            "certificate on record" % (text, NO_CERTIFICATE),
+            "%r 不是日期；应为证书有效期最后一天 YYYY-MM-DD，无证书记录则写 %r"
+            % (text, NO_CERTIFICATE),
         )
 
 
@@ -151,8 +183,19 @@ def _parse_crew(text):
     if code is None and text.strip() in CREW_WORDS:
         code = CREWS[CREW_WORDS[text.strip()]]  # 生产班, 检修班, 辅助
     if code is None:
-        return None, "%r is not a crew; expected one of %s" % (text, ", ".join(CREWS))
+        return None, (
+            "%r is not a crew; expected one of %s" % (text, ", ".join(CREWS)),
+            "%r 不是班组类别；应为 %s 之一"
+            % (text, "、".join(w for w in CREW_WORDS if not w.isascii())),
+        )
     return code, None
+
+
+_EMPTY = ("empty", "为空")
+
+
+def _unreadable(e):
+    return ("not readable as CSV: %s" % e, "无法按 CSV 读取：%s" % e)
 
 
 def parse_roster(lines, source="<roster>"):
@@ -162,24 +205,27 @@ def parse_roster(lines, source="<roster>"):
     try:
         header = next(reader, None)
     except csv.Error as e:
-        raise RosterError(source, [RosterProblem(1, None, "not readable as CSV: %s" % e)]) from e
+        raise RosterError(source, [_problem(1, None, _unreadable(e))]) from e
     if header is None:
-        raise RosterError(source, [RosterProblem(1, None, "the file is empty")])
+        raise RosterError(source, [_problem(1, None, ("the file is empty", "文件为空"))])
     header = [h.strip().lower() for h in header]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]  # a byte-order mark from a spreadsheet export
     for i, h in enumerate(header):
         if h not in COLUMNS:
+            expected = ", ".join(COLUMNS)
             problems.append(
-                RosterProblem(
-                    1, h or "#%d" % (i + 1), "unknown column; expected %s" % ", ".join(COLUMNS)
+                _problem(
+                    1,
+                    h or "#%d" % (i + 1),
+                    ("unknown column; expected %s" % expected, "未知列；应为 %s" % expected),
                 )
             )
         elif header.index(h) != i:
-            problems.append(RosterProblem(1, h, "column appears twice"))
+            problems.append(_problem(1, h, ("column appears twice", "列重复")))
     for c in COLUMNS:
         if c not in header:
-            problems.append(RosterProblem(1, c, "column missing"))
+            problems.append(_problem(1, c, ("column missing", "缺少此列")))
     if problems:
         raise RosterError(source, problems)
     at = {c: header.index(c) for c in COLUMNS}
@@ -194,8 +240,13 @@ def parse_roster(lines, source="<roster>"):
                 continue
             if len(row) != len(header):
                 problems.append(
-                    RosterProblem(
-                        line, None, "%d fields where the header has %d" % (len(row), len(header))
+                    _problem(
+                        line,
+                        None,
+                        (
+                            "%d fields where the header has %d" % (len(row), len(header)),
+                            "本行 %d 个字段，表头为 %d 个" % (len(row), len(header)),
+                        ),
                     )
                 )
                 continue
@@ -210,34 +261,51 @@ def parse_roster(lines, source="<roster>"):
             ):
                 text = cells[column]
                 if not text:
-                    problems.append(RosterProblem(line, column, "empty"))
+                    problems.append(_problem(line, column, _EMPTY))
                     continue
                 value, problem = parse(text)
                 if problem is not None:
-                    problems.append(RosterProblem(line, column, problem))
+                    problems.append(_problem(line, column, problem))
                     continue
                 values[column] = value
             name = cells["name"]
             if not name:
-                problems.append(RosterProblem(line, "name", "empty"))
+                problems.append(_problem(line, "name", _EMPTY))
             elif not name.isprintable():
                 # ANSI escapes, NUL, line breaks: they would rewrite the dispatcher's screen
                 problems.append(
-                    RosterProblem(
-                        line, "name", "%r has control characters (escape codes, NUL)" % name
+                    _problem(
+                        line,
+                        "name",
+                        (
+                            "%r has control characters (escape codes, NUL)" % name,
+                            "%r 含控制字符（转义码、NUL）" % name,
+                        ),
                     )
                 )
             elif len(name) > NAME_MAX_CHARS:
                 problems.append(
-                    RosterProblem(line, "name", "longer than %d characters" % NAME_MAX_CHARS)
+                    _problem(
+                        line,
+                        "name",
+                        (
+                            "longer than %d characters" % NAME_MAX_CHARS,
+                            "超过 %d 个字符" % NAME_MAX_CHARS,
+                        ),
+                    )
                 )
             # R-ID-1: one tag, one person; one person, one tag.
             tag = values.get("tag_id")
             if tag is not None:
                 if tag in tag_line:
                     problems.append(
-                        RosterProblem(
-                            line, "tag_id", "tag %d is already on line %d" % (tag, tag_line[tag])
+                        _problem(
+                            line,
+                            "tag_id",
+                            (
+                                "tag %d is already on line %d" % (tag, tag_line[tag]),
+                                "标签 %d 已在第 %d 行" % (tag, tag_line[tag]),
+                            ),
                         )
                     )
                 else:
@@ -246,11 +314,15 @@ def parse_roster(lines, source="<roster>"):
             if person is not None:
                 if person in person_line:
                     problems.append(
-                        RosterProblem(
+                        _problem(
                             line,
                             "person_id",
-                            "person %d already holds a tag on line %d (R-ID-1: one tag a person)"
-                            % (person, person_line[person]),
+                            (
+                                "person %d already holds a tag on line %d (R-ID-1: one tag a "
+                                "person)" % (person, person_line[person]),
+                                "人员 %d 已在第 %d 行持有标签（R-ID-1：一人一卡）"
+                                % (person, person_line[person]),
+                            ),
                         )
                     )
                 else:
@@ -270,16 +342,23 @@ def parse_roster(lines, source="<roster>"):
                     )
                 )
     except csv.Error as e:
-        problems.append(RosterProblem(reader.line_num, None, "not readable as CSV: %s" % e))
+        problems.append(_problem(reader.line_num, None, _unreadable(e)))
     if not problems and not entries:
-        problems.append(RosterProblem(1, None, "no people in the roster (only a header)"))
-    if len(entries) > ROSTER_CHUNK_MAX * ROSTER_PARTS_MAX:
         problems.append(
-            RosterProblem(
+            _problem(
+                1, None, ("no people in the roster (only a header)", "名册中没有人员（只有表头）")
+            )
+        )
+    most = ROSTER_CHUNK_MAX * ROSTER_PARTS_MAX
+    if len(entries) > most:
+        problems.append(
+            _problem(
                 1,
                 None,
-                "%d people: more than one load can carry (%d)"
-                % (len(entries), ROSTER_CHUNK_MAX * ROSTER_PARTS_MAX),
+                (
+                    "%d people: more than one load can carry (%d)" % (len(entries), most),
+                    "%d 人：超过一次加载的上限（%d）" % (len(entries), most),
+                ),
             )
         )
     if problems:
@@ -307,11 +386,18 @@ def read_text(path):
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise RosterError(str(path), [RosterProblem(0, None, "cannot read: %s" % e)]) from e
+        raise RosterError(str(path), [_problem(0, None, _cannot_read(e))]) from e
     try:
         return decode_csv(data)
     except ValueError as e:
-        raise RosterError(str(path), [RosterProblem(1, None, str(e))]) from e
+        raise RosterError(
+            str(path),
+            [_problem(1, None, (str(e), "既不是 UTF-8 也不是 GBK/GB18030 文本：%s" % e.__cause__))],
+        ) from e
+
+
+def _cannot_read(e):
+    return ("cannot read: %s" % e, "无法读取：%s" % e)
 
 
 def read_roster(path):
@@ -376,8 +462,11 @@ def load_names(path):
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as e:
-        raise RosterError(str(path), [RosterProblem(0, None, "cannot read: %s" % e)]) from e
+        raise RosterError(str(path), [_problem(0, None, _cannot_read(e))]) from e
     people = doc.get("people") if isinstance(doc, dict) else None
     if not isinstance(people, dict):
-        raise RosterError(str(path), [RosterProblem(0, None, "no 'people' map in the file")])
+        raise RosterError(
+            str(path),
+            [_problem(0, None, ("no 'people' map in the file", "文件中没有 'people' 表"))],
+        )
     return {int(tag): info for tag, info in people.items() if tag.isdigit()}

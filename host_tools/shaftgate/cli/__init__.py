@@ -11,7 +11,8 @@ unknown word, serve and the tests read COMMANDS as a whole, which imports every 
 
     gateway.py   status, occupants, time-set, config get/set (the gateway's own state)
     events.py    events
-    orders.py    evacuate, all-clear, seal, unseal, cap-override, cap-override-clear
+    orders.py    evacuate, all-clear, seal, unseal, cap-override, cap-override-clear,
+                 recount
     permits.py   permit issue, revoke, list
     roster.py    roster load
     keys.py      key new, key rotate
@@ -92,6 +93,7 @@ GROUPS = {
     "unseal": ("orders",),
     "cap-override": ("orders",),
     "cap-override-clear": ("orders",),
+    "recount": ("orders",),
     "permit": ("permits", "history"),
     "roster": ("roster", "station"),
     "key": ("keys",),

@@ -1,15 +1,17 @@
-"""Orders to a zone: evacuate and all-clear (R-EVAC), seal and unseal (R-SEAL-1), the temporary cap (R-CAP-9)."""
+"""Orders to a zone: evacuate and all-clear (R-EVAC), seal and unseal (R-SEAL-1), the temporary cap (R-CAP-9), the recount after a muster (R-CAP-11)."""
 
 import time
 
 from gateway.caps import MAX_OVERRIDE_S
-from shaftgate import render
+from shaftgate import i18n, render
 from shaftgate.cli import UsageError, register
 from shaftgate.cli.common import (
     _by_arg,
     _cap,
+    _count,
     _done,
     _gateway_now,
+    _positive_int,
     _reason_arg,
     _render_done,
     evac_reason_code,
@@ -150,3 +152,66 @@ def _cap_override(client, args, session):
 def _cap_override_clear(client, args, session):
     client.cap_override_clear(args.reason, args.timeout)
     return _done(client, "temporary cap cleared: the configured cap is back", reason=args.reason)
+
+
+def _recount_args(p):
+    _by_arg(p)
+    p.add_argument("found", type=_count, metavar="FOUND", help="the people the muster found inside")
+    p.add_argument(
+        "--was",
+        required=True,
+        type=_count,
+        metavar="N",
+        help="the count the gateway showed when they were counted (`shaftgate status`); "
+        "refused if it has moved since: people crossed meanwhile",
+    )
+    p.add_argument(
+        "--counted-by",
+        required=True,
+        type=_positive_int,
+        metavar="PERSON_ID",
+        help="who counted the people in the zone (recorded with the recount)",
+    )
+
+
+def _recount_prepare(args, session):
+    # A muster counts one zone: the same figures sent to several gateways would be a wrong
+    # order wherever they happened to fit. (Through serve, serve checks its targets:
+    # station/control.py ONE_GATEWAY.)
+    if not hasattr(args, "all"):
+        return
+    named = (1 if args.port else 0) + len(args.gateway or [])
+    if args.all or named != 1:
+        raise UsageError(
+            "recount: a muster counts one zone; name exactly one gateway (--gateway ID or "
+            "--port PATH); nothing was sent"
+        )
+
+
+@register(
+    "recount",
+    "set the count a physical count (muster) found: clears a said excess, or adds people "
+    "found uncounted; never below those known by name (R-CAP-11)",
+    "signed",
+    _recount_args,
+    _render_done,
+    _recount_prepare,
+)
+def _recount(client, args, session):
+    body = client.recount(args.found, args.was, args.counted_by, args.by, args.timeout)
+    before, after = body["before"], body["after"]
+    who = " by person %d" % args.by if args.by else ""
+    return _done(
+        client,
+        i18n.t(
+            "done_recount_up" if after > before else "done_recount_down",
+            before=before,
+            after=after,
+            counter=args.counted_by,
+        )
+        + who,
+        before=before,
+        after=after,
+        counted_by=args.counted_by,
+        by=args.by,
+    )

@@ -372,7 +372,7 @@ def orders_text(orders, time_zone):
                     % t(
                         "orders_failed",
                         where=where,
-                        kind=err.get("type", "?"),
+                        kind=refusaltext.kind(err),
                         message=refusaltext.stored(err),
                     )
                 )

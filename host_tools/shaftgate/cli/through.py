@@ -3,6 +3,7 @@ imports are the few the command needs, since a dispatcher's `shaftgate status --
 through serve is a whole process start (docs/serve.md#figures: <= 100 ms)."""
 
 import getpass
+import io
 import json
 import os
 import time
@@ -79,7 +80,11 @@ def run_through(command, args, out, path, usage_error):
         if name == "roster load":
             from shaftgate import roster_csv
 
-            request["args"]["roster_csv"] = roster_csv.read_text(args.file)
+            text = roster_csv.read_text(args.file)
+            # Checked here as well as in serve: the problems in this reader's language, and
+            # nothing sent for a file with a fault.
+            roster_csv.parse_roster(io.StringIO(text, newline=""), str(args.file))
+            request["args"]["roster_csv"] = text
         if command.kind == "signed":
             request["operator"] = operator_of(args)
             reason = getattr(args, "why", None)
@@ -112,10 +117,13 @@ def run_through(command, args, out, path, usage_error):
 
 
 def order_table(reply):
+    # imported here, not at the top: a status through serve stays a quick process start
+    from shaftgate.i18n import t
+
     results = reply["results"]
     lines = []
     if reply.get("order_id"):
-        lines.append("order %d (%s) 指令记录:" % (reply["order_id"], reply["command"]))
+        lines.append(t("ot_heading", order=reply["order_id"], command=reply["command"]))
     width = max([len(r["gateway_id"]) for r in results] + [7])
     zwidth = max([len(r.get("zone") or "") for r in results] + [4])
     lines.append("%-*s  %-*s  %s" % (width, "gateway", zwidth, "zone", "result 结果"))
@@ -140,11 +148,11 @@ def order_table(reply):
     failed = [r for r in results if "error" in r]
     silent = [r["gateway_id"] for r in failed if r["error"]["type"] in NO_ANSWER]
     refused = [r["gateway_id"] for r in failed if r["gateway_id"] not in silent]
-    summary = "done at %d of %d" % (len(results) - len(failed), len(results))
+    summary = t("ot_done", ok=len(results) - len(failed), n=len(results))
     if refused:
-        summary += "; REFUSED or failed at: %s" % ", ".join(refused)
+        summary += t("ot_refused", ids=", ".join(refused))
     if silent:
-        summary += "; NO ANSWER, not carried out at: %s" % ", ".join(silent)
+        summary += t("ot_silent", ids=", ".join(silent))
     lines.append(summary)
     return "\n".join(lines)
 

@@ -667,6 +667,14 @@ class GatewayClient:
             below_count=True if below_count else None,
         )
 
+    def recount(self, found, was, counted_by, by=None, timeout_s=DEFAULT_TIMEOUT_S):
+        # R-CAP-11: the headcount a physical count found, against the count the gateway
+        # showed when it was taken (was); counted_by: who counted; by: the team leader
+        # whose order dispatch relays (absent: the dispatcher). -> {before, after}.
+        return self.request(
+            "recount", timeout_s, found=found, was=was, counted_by=counted_by, by=by
+        )
+
     def cap_override_clear(self, reason=None, timeout_s=DEFAULT_TIMEOUT_S):
         return self.request("cap-override-clear", timeout_s, reason=reason)
 

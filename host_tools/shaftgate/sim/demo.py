@@ -993,15 +993,15 @@ def run(args):
             signal.signal(sig, handler)
         for text in demo.failures:
             print("shaftgate demo: %s" % text, file=sys.stderr)
+        from shaftgate.i18n import DEMO_ENDED, pick, t
+
+        ended = demo.ended_by or "it could not start"
         print(
-            "stopped after %.0f s (%s); every board is off.\nRecord: %s/station.db (serve, "
-            "site.toml, serve.log), roster %s/roster.csv, board logs %s/vboards/*/board.log"
-            % (
-                time.monotonic() - demo.started,
-                demo.ended_by or "it could not start",
-                home,
-                home,
-                home,
+            t(
+                "demo_stopped",
+                s="%.0f" % (time.monotonic() - demo.started),
+                why=pick(ended, DEMO_ENDED.get(ended, ended)),
+                home=home,
             ),
             file=sys.stderr,
         )

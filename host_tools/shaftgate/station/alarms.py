@@ -24,6 +24,7 @@ import statistics
 import time
 
 from gateway import events as ev
+from gateway.doorway import DECIDED_KEPT_IN, DOUBT_UNNAMED
 from shaftgate.link.client import event_kind_name
 
 # kind -> (alarm family, how to key it from the event, kinds that clear it)
@@ -76,6 +77,7 @@ LATCHED_KINDS = frozenset(
         ev.AUTH_REJECTED,
         ev.INTERNAL_ERROR,
         ev.FAULT,
+        ev.RECOUNT,  # R-CAP-11, R-DATA-2: a count changed by order, not by a crossing
     )
 )
 # Kinds by which a tag crosses into a zone (counted or not, it is there).
@@ -93,6 +95,28 @@ ENTRY_KINDS = frozenset(
     )
 )
 EXIT_KINDS = frozenset((ev.EXIT, ev.MISSED_ENTRY))
+
+
+def kept_in_unnamed(e):
+    """An exit the gateway did not accept: a tag it neither names nor remembers went out
+    while some it counts have no tag kept (DOUBTFUL_CROSSING a=2, b=256; R-CAP-11)."""
+    return (
+        e["kind"] == ev.DOUBTFUL_CROSSING and e["a"] == DECIDED_KEPT_IN and e["b"] & DOUBT_UNNAMED
+    )
+
+
+def recounted_out(doubted, e):
+    """The tags a RECOUNT (a=count before, b=after) takes out of the zone, oldest kept-in
+    exit first, removed from doubted ({tag: time_s of its kept-in exit}): a recount that
+    lowers the count clears what the gateway said it could not un-count, and those are the
+    tags read leaving. None when it raised the count, or none was read leaving."""
+    n = e["a"] - e["b"]
+    if n <= 0 or not doubted:
+        return []
+    out = sorted(doubted, key=lambda tag: (doubted[tag], tag))[:n]
+    for tag in out:
+        del doubted[tag]
+    return out
 
 
 # Alarm kinds about a condition that ends by itself (cleared when it does); every other
@@ -130,6 +154,9 @@ class Alarms:
         self.out_at = {}  # tag -> time_s of its last exit at the shaft
         self.at_face = {}  # tag -> (gateway id, time_s) of the face it is inside
         self.pending = []  # (time_s, gateway id, event): face entries awaiting the shaft
+        # gateway id -> {tag: time_s}: tags read leaving but kept in (kept_in_unnamed)
+        # since their last entry there, for a recount to take out (R-CAP-11).
+        self.doubted = {}
         self.shaft_synced_s = None  # the shaft's record is complete up to this gateway time
 
     # ---- raising and clearing ----
@@ -218,8 +245,17 @@ class Alarms:
                     _event_text(gateway_id, e),
                     _event_detail(e),
                 )
-            if gw is None or not e["tag"]:
+            if gw is None:
                 continue
+            if kind == ev.RECOUNT:
+                self._recounted(gw, e)
+                continue
+            if not e["tag"]:
+                continue
+            if kept_in_unnamed(e):
+                self.doubted.setdefault(gw.id, {})[e["tag"]] = e["time_s"]
+            elif kind in ENTRY_KINDS:
+                self.doubted.get(gw.id, {}).pop(e["tag"], None)
             if gw.is_shaft:
                 if kind in ENTRY_KINDS:
                     self.in_mine[e["tag"]] = e["time_s"]
@@ -248,6 +284,16 @@ class Alarms:
                 self.pending.append((e["time_s"], gw.id, e))
         elif e["kind"] in EXIT_KINDS and self.at_face.get(tag, (None,))[0] == gw.id:
             del self.at_face[tag]
+
+    def _recounted(self, gw, e):
+        # The mine-wide view follows the gateway's recount: the tags it had kept in after
+        # they were read leaving are out now (a face's R-DATA-4 checks judge by this).
+        for tag in recounted_out(self.doubted.get(gw.id, {}), e):
+            if gw.is_shaft:
+                if self.in_mine.pop(tag, None) is not None:
+                    self.out_at[tag] = e["time_s"]
+            elif self.at_face.get(tag, (None,))[0] == gw.id:
+                del self.at_face[tag]
 
     def shaft_synced(self, conn, gateway_time_s):
         # The shaft's events are stored up to this (its clock): face entries before it

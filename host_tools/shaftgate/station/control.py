@@ -48,6 +48,9 @@ from shaftgate.station import history, report
 from shaftgate.station.control_client import ControlError, ServeClient, wait_for  # noqa: F401
 
 MAX_REQUEST = 4 * 1024 * 1024  # a roster CSV of a big mine fits
+# Orders about one zone's own figures (a muster's count, R-CAP-11): the same figures sent
+# to several gateways would be a wrong order wherever they happened to fit.
+ONE_GATEWAY = ("recount",)
 ORDER_WAIT_S = 20.0  # per order, beyond its own per-request timeouts
 
 
@@ -362,6 +365,10 @@ class ControlServer:
             # serve alone reads and acknowledges the logs: its record answers instead.
             raise ControlError("events through serve: use the events request (serve's record)")
         targets = self._targets(request)
+        if name in ONE_GATEWAY and len(targets) != 1:
+            raise ControlError(
+                "%s: a muster counts one zone; name exactly one gateway; nothing was sent" % name
+            )
         # The command's own defaults first: a client need not send an option it leaves out.
         args = argparse.Namespace(**cli.command_defaults(name))
         for k, v in (request.get("args") or {}).items():

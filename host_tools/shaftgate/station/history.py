@@ -8,7 +8,8 @@ gateway has a gap before the moment asked about, the answer says so (`incomplete
 instead of presenting a possibly short list as the truth.
 """
 
-from shaftgate.station.alarms import ENTRY_KINDS, EXIT_KINDS
+from gateway import events as ev
+from shaftgate.station.alarms import ENTRY_KINDS, EXIT_KINDS, kept_in_unnamed, recounted_out
 
 MAX_ROWS = 100000
 _ENTRY = tuple(sorted(ENTRY_KINDS))
@@ -66,18 +67,28 @@ def _gaps_before(store, gateway_id, time_s):
 def occupants_at(store, site, time_s):
     """{"zones": [{gateway_id, zone, kind, shaft, tags: [{tag, since_s}], incomplete}],
     "underground": the shaft's list or None}: replayed from every entry and exit up to
-    and including time_s."""
+    and including time_s, and every recount (R-CAP-11: one that lowered the count takes
+    out the tags the gateway had kept in after they were read leaving)."""
     zones = []
     underground = None
     entry_sql, entry_args = _in("kind", _MOVES)
     for g in site.gateways:
         inside = {}
-        for tag, kind, t in store.read(
-            "SELECT tag, kind, time_s FROM events WHERE gateway_id=? AND time_s<=? AND tag>0 "
-            "AND %s ORDER BY seq" % entry_sql,
-            [g.id, int(time_s), *entry_args],
+        doubted = {}
+        for tag, kind, t, a, b in store.read(
+            "SELECT tag, kind, time_s, a, b FROM events WHERE gateway_id=? AND time_s<=? "
+            "AND ((tag>0 AND %s) OR kind IN (?, ?)) ORDER BY seq" % entry_sql,
+            [g.id, int(time_s), *entry_args, ev.DOUBTFUL_CROSSING, ev.RECOUNT],
         ):
-            if kind in ENTRY_KINDS:
+            e = {"kind": kind, "tag": tag, "time_s": t, "a": a, "b": b}
+            if kind == ev.RECOUNT:
+                for out in recounted_out(doubted, e):
+                    inside.pop(out, None)
+            elif kind == ev.DOUBTFUL_CROSSING:
+                if tag > 0 and kept_in_unnamed(e):
+                    doubted[tag] = t
+            elif kind in ENTRY_KINDS:
+                doubted.pop(tag, None)
                 inside.setdefault(tag, t)  # a missed exit keeps the first entry's time
             else:
                 inside.pop(tag, None)

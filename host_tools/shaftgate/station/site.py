@@ -21,11 +21,11 @@ from typing import Any, NamedTuple
 from shaftgate.link.keystore import KeystoreError, check_gateway_id
 
 KINDS = ("shaft", "coal_face", "fm_heading", "db_heading", "repair", "roadway")
-# Who may give which order through serve. "evacuate" also covers the all-clear: both are
-# the withdrawal authority of R-EVAC-1; "orders" the day-to-day ones; "admin" what changes
-# a gateway's settings, clock or roster.
+# Who may give which order through serve. "evacuate" also covers the all-clear and the
+# recount: the withdrawal authority of R-EVAC-1, which the gateway checks for all three;
+# "orders" the day-to-day ones; "admin" what changes a gateway's settings, clock or roster.
 AUTHORITIES = {
-    "evacuate": ("evacuate", "all-clear"),
+    "evacuate": ("evacuate", "all-clear", "recount"),
     "orders": (
         "seal",
         "unseal",
