@@ -84,9 +84,11 @@ Gone from this list (h7-config), measured with `pytest FILE --board-profile pico
   config-set now builds no second zone (gateway/reconfigure.py): the settings are checked
   without one, then the zone in force is changed in place, or for a new ledger_capacity
   its ledger is let go and rebuilt a phase per step with the gateway parked as at boot.
-  Passes on pico (twice); the heaviest call of its board after the reset needed 169,232
-  bytes of the 192,064 (a VirtualBoard's status()["heap"]["needed_peak"], printed at
-  stop, not committed). `./dev bench fit`: config-set's largest step 31.1 -> 9.9 KB.
+  Passes on pico (three times); the heaviest call of its board after the reset needed
+  169,232 bytes of the 192,064 on e78c0ef with this change, 161,216-161,280 merged with
+  main e8e4d5d (a VirtualBoard's status()["heap"]["needed_peak"], printed at stop, not
+  committed). `./dev bench fit`: config-set's largest step 31.1 -> 11.1 KB, its peak
+  194.5 -> 171.1 KB (docs/hardware.md "config-set without a second zone").
 The runner now collects the heap before each part of a test in parts, as the virtual
 board does between its calls: this port collects between calls only now and then, so a
 part was charged the garbage of the parts before it (tests/test_app_pages.py crept from
