@@ -17,7 +17,7 @@ from gateway import events as ev
 from gateway import ledger as ledger_mod
 from gateway import zone as zone_mod
 from gatewire import messages
-from gatewire.errors import E_AUTH_REPLAY, E_BAD_FIELD
+from gatewire.errors import E_AUTH_REPLAY, E_BAD_FIELD, E_REFUSED
 
 SMALL = 32  # ledger rows: small zones, so that a board's heap holds the rig and a check
 PRODUCTION = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -380,6 +380,25 @@ def test_a_kind_whose_cap_is_below_a_temporary_cap_in_force_is_refused():
     yield from rig.power_cut_in_parts()
     assert not rig.gw.system & app.SYS_STATE_LOST and rig.gw.zone.count == 2
     yield
+    # None can come between the check and the change (the job's steps): a cap-override
+    # read then waits for the config-set's answer.
+    rig.call("cap-override-clear")
+    for changes in ({"zone_kind": "repair"}, {"ledger_capacity": 16}):
+        env = rig.envelope("config-set", changes=changes)
+        rig.send(env)
+        rig.step(10)  # read: the job begins
+        assert rig.gw._job is not None
+        over = rig.envelope("cap-override", cap=20, expiry_s=rig.board.rtc + 3600, reason="r")
+        rig.send(over)
+        r = yield from rig.reply_to_in_parts("cap-override", over[messages.KEY_ID])
+        assert r.code == E_REFUSED and "config-set is in progress" in r.text, r
+        assert rig.gw.zone.policy.override_cap == -1
+        r = yield from rig.reply_to_in_parts("config-set", env[messages.KEY_ID])
+        assert r.ok, r
+        env = over = None
+        yield
+    assert rig.gw.zone.kind == "repair" and rig.gw.zone.ledger.capacity == 16
+    yield from _set(rig, zone_kind="coal_face")
     # Not firing: one within the new kind's caps is kept through the change.
     rig.call("cap-override", cap=6, expiry_s=rig.board.rtc + 3600, reason="rectification")
     yield from _set(rig, zone_kind="repair")

@@ -184,6 +184,13 @@ def permit_list(gw, body):
 
 
 def cap_override(gw, body):
+    job = gw._job
+    if job is not None and job[1] == messages.CONFIG_SET:
+        # The settings being changed set the legal cap a temporary one must stay within
+        # (gateway/reconfigure.py checks it before they are stored).
+        raise ProtocolError(
+            E_REFUSED, "a config-set is in progress: send again once it has answered", "cap"
+        )
     zone = gw.zone
     cap = body["cap"]
     try:

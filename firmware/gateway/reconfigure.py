@@ -55,6 +55,7 @@ def change(gw, changes):
         raise _refused(e)
     yield
     try:
+        check_override(gw, new, pol)
         il = interlocks(gw, new)
     except (ValueError, ProtocolError) as e:
         raise _refused(e)
@@ -139,18 +140,7 @@ def check(gw, cfg):
         epoch_s=EPOCH_S,
     )
     zone = gw.zone
-    over = zone.policy.override_cap
-    top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
-    if over > top:
-        # R-CAP-9: a temporary cap never above the regulation; a boot would refuse the
-        # snapshot holding it (the zone's state lost), so the order comes first.
-        key = "mine_cap" if shaft else "zone_kind"
-        raise ProtocolError(
-            E_BAD_FIELD,
-            "a temporary cap of %d is in force, above the %d a %s allows: "
-            "clear it first (cap-override-clear)" % (over, top, cfg["zone_kind"]),
-            key,
-        )
+    check_override(gw, cfg, pol)
     cap = cfg["ledger_capacity"]
     grow = ledger_bytes(cap) - ledger_bytes(zone.ledger.capacity)
     if grow > 0:
@@ -163,6 +153,22 @@ def check(gw, cfg):
                 "ledger_capacity",
             )
     return pol
+
+
+def check_override(gw, cfg, pol):
+    # R-CAP-9: a temporary cap never above the regulation; a boot would refuse the
+    # snapshot holding one above the new caps (the zone's state lost), so the order's
+    # clearing comes first. Checked again in the change's step: a cap-override may be
+    # read in the step between.
+    over = gw.zone.policy.override_cap
+    top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
+    if over > top:
+        raise ProtocolError(
+            E_BAD_FIELD,
+            "a temporary cap of %d is in force, above the %d a %s allows: "
+            "clear it first (cap-override-clear)" % (over, top, cfg["zone_kind"]),
+            "mine_cap" if cfg["role"] == "shaft" else "zone_kind",
+        )
 
 
 def resized(gw, cfg):
