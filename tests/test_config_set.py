@@ -386,8 +386,10 @@ def test_a_kind_whose_cap_is_below_a_temporary_cap_in_force_is_refused():
     for changes in ({"zone_kind": "repair"}, {"ledger_capacity": 16}):
         env = rig.envelope("config-set", changes=changes)
         rig.send(env)
+        yield
         rig.step(10)  # read: the job begins
         assert rig.gw._job is not None
+        yield
         over = rig.envelope("cap-override", cap=20, expiry_s=rig.board.rtc + 3600, reason="r")
         rig.send(over)
         r = yield from rig.reply_to_in_parts("cap-override", over[messages.KEY_ID])
