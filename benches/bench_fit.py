@@ -4,8 +4,8 @@ as the .mpy files `shaftgate deploy` ships, under the real MicroPython (WebAssem
 
 A shaft gateway with a 2,000-person roster (loaded over the link, as a host does) and 300
 people in: first boot, reboot, crossings with events pushed to a host, acks, status, a
-roster load and a config-set (benches/fit_work.py, driven by benches/fit_probe.mjs one
-call per phase). "before" is the firmware at commit BEFORE, built the same way with the mpy-cross options deploy used then.
+roster load and two config-sets, one in place and one that rebuilds the ledger
+(benches/fit_work.py, driven by benches/fit_probe.mjs one call per phase). "before" is the firmware at commit BEFORE, built the same way with the mpy-cross options deploy used then.
 
 Heap: this port reclaims garbage only between top-level calls, so a call's figure is
 everything it allocated on top of what was live (a board would collect inside it: the
@@ -132,11 +132,13 @@ def probe(repo, flags=None, permit=False, plain=False):
 # gateway.restore restores the state snapshot and the log after it (the boot's last
 # phases, and config-set), let go once done; gateway.logscan is the event log's recovery,
 # let go once the log is open; gateway.permits and gateway.hotwork are imported while a
-# permit or a fire watch is held (gateway/interlocks.py).
+# permit or a fire watch is held (gateway/interlocks.py); gateway.reconfigure is
+# config-set's change to the zone in force, imported by it and let go after.
 ON_USE = (
     "gateway.config",
     "gateway.rosterload",
     "gateway.commands",
+    "gateway.reconfigure",
     "gateway.bootseq",
     "gateway.logscan",
     "gateway.restore",
@@ -243,6 +245,7 @@ def _rows(f):
         "roster-load part (steps)",
         "roster-load last part, commit (steps)",
         "config-set (steps)",
+        "config-set, ledger resized (steps)",
     )
     longest = max(phase(k).get("pico_ms_max", 0) for k in step_names)
     longest_name = max((phase(k).get("pico_ms_max", 0), k) for k in step_names)[1]
@@ -273,6 +276,21 @@ def _rows(f):
             phase("roster-load last part, commit (steps)")["alloc_max"]
         ),
         "alloc, config-set (largest step)": _kb(phase("config-set (steps)")["alloc_max"]),
+        "  config-set's peak, live + allocated (free of 192 KB)": "%s (%s)"
+        % (_kb(peak("config-set (steps)")), _kb(HEAP - peak("config-set (steps)"))),
+        "alloc, config-set of ledger_capacity 640 (largest step)": _kb(
+            phase("config-set, ledger resized (steps)")["alloc_max"]
+        ),
+        "  its peak, live + allocated (free of 192 KB)": "%s (%s)"
+        % (
+            _kb(peak("config-set, ledger resized (steps)")),
+            _kb(HEAP - peak("config-set, ledger resized (steps)")),
+        ),
+        "Pico time: config-set, longest step (in place / ledger rebuilt)": "%s / %s"
+        % (
+            _ms(phase("config-set (steps)")["pico_ms_max"]),
+            _ms(phase("config-set, ledger resized (steps)")["pico_ms_max"]),
+        ),
         "Pico time: importing the .mpy (fastest of 3)": _ms(
             phase("import (firmware .mpy)")["pico_ms_min"]
         ),
