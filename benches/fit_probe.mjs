@@ -254,6 +254,8 @@ const parts = value("W.roster_parts()");
 for (let i = 0; i < parts - 1; i++) request("roster-load part (steps)", "W.send_roster_part(" + i + ")");
 request("roster-load last part, commit (steps)", "W.send_roster_part(" + (parts - 1) + ")");
 request("config-set (steps)", "W.send_config_set()");
+// One that needs new arrays (ledger_capacity): the ledger rebuilt a phase per step.
+request("config-set, ledger resized (steps)", "W.send_config_resize()");
 // What one measured call costs by itself (compiling its line): taken off every figure.
 for (let i = 0; i < 20; i++) measured("nothing", "None");
 const overhead = phases.nothing.alloc_max;

@@ -120,6 +120,7 @@ class Work:
             "roster": gw.zone.roster.n,
             "lost": gw.lost_events,
             "work": self.board.work,
+            "ledger": gw.zone.ledger.capacity,
         }
 
     # ---- the link ----
@@ -177,6 +178,10 @@ class Work:
 
     def send_config_set(self):
         self.send(self.signed_env("config-set", changes={"warn_pct": 85}))
+
+    def send_config_resize(self):
+        # A config-set that needs new arrays: the ledger rebuilt (gateway/reconfigure.py).
+        self.send(self.signed_env("config-set", changes={"ledger_capacity": 640}))
 
     def ack(self):
         self.signed("ack", up_to_seq=self.gw.log.last_seq)

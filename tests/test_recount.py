@@ -12,6 +12,7 @@ from recountrig import COUNTER, LEADER, MINER, excess_rig, recount_events
 from zonekit import make_zone, reads, restore, settle, snapshot, walk_in, walk_in_group, walk_out
 
 from gateway import events as ev
+from gateway import recount
 from gatewire import messages
 from gatewire.errors import E_REFUSED
 
@@ -38,16 +39,16 @@ def _excess_zone():
 
 def test_r_cap_11_a_recount_clears_the_excess_and_never_the_known():
     z, rec, c = _excess_zone()
-    z.recount(4, 3)
+    recount.apply(z, 4, 3)
     assert z.count == 3 and z.ledger.overflow == 1 and z.unnamed_n == 1
     # The remembered one is still known: its own exit un-counts it.
     walk_out(z, c, 3)
     assert z.count == 2 and rec.of(ev.EXIT)[-1][1:] == (3, person_of(3), 2)
     # Asked below the named (the command refuses; the zone holds them regardless).
-    z.recount(2, 0)
+    recount.apply(z, 2, 0)
     assert z.count == 2 and z.ledger.n == 2
     # Up: found uncounted, counted without a row and no tag kept.
-    z.recount(2, 5)
+    recount.apply(z, 2, 5)
     assert z.count == 5 and z.ledger.overflow == 3 and z.unnamed_n == 0
     assert z.level > 0 or z.count < z.cap  # refreshed (no stale level)
 
@@ -59,25 +60,25 @@ def test_r_cap_11_a_recount_is_replayed_after_a_power_cut():
     # the higher reading stands: in doubt, in.
     z, _rec, c = _excess_zone()
     snap = snapshot(z)
-    z.recount(4, 3)
+    recount.apply(z, 4, 3)
     count = z.count
     now_s = c.s
     z = None
     yield
     z, _rec, c = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2)
     restore(z, snap, c.ms, now_s)
-    z.replay(ev.RECOUNT, COUNTER, now_s, c.ms, 4, 3)
+    recount.replay(z, 4, 3)
     assert z.count == count == 3 and z.unnamed_n == 1
     z = None
     yield
     z, _rec, c = make_zone("shaft", "shaft", TAGS, shaft_cap=100, ledger_capacity=2)
     restore(z, snap, c.ms, now_s)
     z.replay(ev.ENTRY, 6, now_s, c.ms)  # counted before the recount's before was read
-    z.replay(ev.RECOUNT, COUNTER, now_s, c.ms, 4, 3)
+    recount.replay(z, 4, 3)
     assert z.count == 4
     # A damaged record's fields are not applied.
-    z.replay(ev.RECOUNT, COUNTER, now_s, c.ms, -1, 0)
-    z.replay(ev.RECOUNT, COUNTER, now_s, c.ms, 4, 0x10000)
+    recount.replay(z, -1, 0)
+    recount.replay(z, 4, 0x10000)
     assert z.count == 4
 
 

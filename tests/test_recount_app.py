@@ -111,16 +111,18 @@ def _ok_sent(rig, rid):
 @in_parts
 def test_a_recount_survives_a_power_cut_at_every_flash_operation():
     # Cut at each flash operation from the moment the order arrives (part of it
-    # written), until a round runs with no cut: once the OK has left, the count is the
-    # recount's after the reboot (the snapshot, or RECOUNT replayed); before it, the old
-    # count or the new one, never anything else. One rig throughout: each round recounts
-    # from the count it finds, down to 9 (the excess cleared) or up to 10 (one found).
+    # written), until a round runs with no cut: after the reboot the count is the
+    # recount's if its RECOUNT is in the log (the snapshot, or RECOUNT replayed), else
+    # the old one, and the recount's whenever the OK had left. One rig throughout: each
+    # round recounts from the count it finds, down to 9 (the excess cleared) or up to 10
+    # (one found).
     rig = yield from excess_rig(TornBoard)
     answered = 0
     op = 0
     while True:
         was = rig.gw.zone.count
         found = 9 if was == 10 else 10
+        mark = rig.gw.log.last_seq
         env = rig.envelope("recount", found=found, was=was, counted_by=COUNTER)
         rid = env[messages.KEY_ID]
         flash = rig.board.flash
@@ -139,7 +141,10 @@ def test_a_recount_survives_a_power_cut_at_every_flash_operation():
         flash.disarm()
         rig.power_cut()
         z = rig.gw.zone
-        assert z.count == found if ok else z.count in (was, found), (op, ok, was, z.count)
+        logged = [e for e in rig.events_after(mark) if e[2] == ev.RECOUNT]
+        assert [e[3:6] for e in logged] in ([], [(COUNTER, was, found)]), logged
+        assert z.count == (found if logged else was), (op, ok, was, z.count, logged)
+        assert logged or not ok, (op, "OK sent, RECOUNT lost")
         assert z.unnamed_n == 1 and z.ledger.n == LEDGER, op
         answered += ok
         yield
@@ -147,3 +152,25 @@ def test_a_recount_survives_a_power_cut_at_every_flash_operation():
             break
         op += 1
     assert answered > 0 and op > 3, (answered, op)
+
+
+@in_parts
+def test_r_evac_3_a_phantom_holds_an_evacuation_open_until_the_muster_recounts_it():
+    # Everyone out but the count stays 1 (the excess): no ZONE_CLEAR, the zone reads as
+    # one unaccounted. The muster at the assembly point finds nobody missing: the recount
+    # to 0 clears the zone, logged with the time to clear.
+    rig = yield from excess_rig()
+    rig.call("evacuate", reason=1, drill=False)
+    for t in range(1, 10):
+        yield from rig.cross_in_parts(t, into=False)
+    seq = rig.last_seq()
+    assert rig.call("status")["occupants"] == 1
+    rig.step(500, 4)
+    assert of_kind(rig.events_after(seq), ev.ZONE_CLEAR) == []
+    yield
+    assert rig.call("recount", found=0, was=1, counted_by=COUNTER)["after"] == 0
+    rig.step(500, 2)
+    evs = rig.events_after(seq)
+    assert [e[5] for e in of_kind(evs, ev.RECOUNT)] == [0]
+    assert len(of_kind(evs, ev.ZONE_CLEAR)) == 1
+    assert rig.call("status")["evacuating"]  # the all-clear is still dispatch's to give

@@ -17,7 +17,9 @@
 #   not remembered: kept in),
 #   every entry over the cap produced a violation naming the tag (R-CAP-6, R-CAP-11),
 #   nobody over the cap is hidden: the count includes them,
-#   the level and the refusal output agree with the count and the cap.
+#   the level and the refusal output agree with the count and the cap;
+# and a muster's recount (R-CAP-11) sets the count to the people inside, all counted in,
+# through reboots that replay it.
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -39,7 +41,7 @@ from zonekit import (
 )
 
 from gateway import events as ev
-from gateway import roles
+from gateway import recount, roles
 from gateway.caps import LEVEL_FULL, clock_known
 from gateway.doorway import DECIDED_IN, DECIDED_KEPT_IN, DOUBT_UNNAMED
 from gateway.zone import UNNAMED_MEMORY, Zone
@@ -264,6 +266,27 @@ class ZoneMachine(RuleBasedStateMachine):
         self._reads([tag], (point,) * 3)
         self._settle()
 
+    @rule()
+    def muster(self):
+        # R-CAP-11: the people inside counted by hand and the count set to it by a recount
+        # order, which the gateway takes when it changes the count and is at least the
+        # people known by row or remembered tag (gateway/commands.py recount). Mustered
+        # here while those are all inside: then the count is the people inside, every one
+        # of them counted in. RECOUNT logged as the command logs it: a reboot replays it.
+        z = self.zone
+        known = self.named | self.remembered
+        found = len(self.inside)
+        if not known <= self.inside or found == z.count:
+            return
+        before = z.count
+        self.log(ev.RECOUNT, 503, before, found)
+        recount.apply(z, before, found)
+        self.unremembered = found - len(known)
+        self.accounted = set(self.inside)
+        self.unrem_people = self.inside - known
+        self.unrem_said = 0
+        assert z.count == found
+
     # ---- the world around ----
 
     @rule(n=st.integers(0, 3))
@@ -326,13 +349,16 @@ class ZoneMachine(RuleBasedStateMachine):
                     self.unrem_said += 1
             self.unremembered += len(self.remembered)
             self.remembered = set()
-        replay = [e for e in self.log.events[logged:] if e[0] in (ev.ENTRY, ev.EXIT)]
+        replay = [e for e in self.log.events[logged:] if e[0] in (ev.ENTRY, ev.EXIT, ev.RECOUNT)]
         self.zone = self._new_zone()
         self._load(self.zone)
         self.clock.ms = 7  # the ticks restart with the board
         restore(self.zone, snap, self.clock.ms, self.clock.s)
         for e in replay:
-            self.zone.replay(e[0], e[1], self.clock.s, self.clock.ms)
+            if e[0] == ev.RECOUNT:
+                recount.replay(self.zone, e[2], e[3])
+            else:
+                self.zone.replay(e[0], e[1], self.clock.s, self.clock.ms)
         self.zone.tick(self.clock.ms, self.clock.s)
         self.saved = (snapshot(self.zone), len(self.log.events))
 

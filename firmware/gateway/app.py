@@ -108,9 +108,9 @@ _RESERVED = (ev.LOG_FULL, ev.SYSTEM_ALARM, ev.BOOT, ev.LOG_TORN_DISCARDED, ev.LO
 # of it. So commands alone cannot hold back an evacuation, and forged frames never reach
 # the reserve at all (gateway/rejects.py). Its size is set at boot (gateway/bootseq.py).
 
-# Crossings (and recounts, R-CAP-11) the ledger is rebuilt from at boot (snapshot +
-# these, in log order).
-_REPLAYED = (ev.ENTRY, ev.EXIT, ev.RECOUNT)
+# Crossings the ledger is rebuilt from at boot (snapshot + these, in log order), and
+# RECOUNT (R-CAP-11) in its place among them (Gateway._replay).
+_REPLAYED = (ev.ENTRY, ev.EXIT)
 
 # System state bits (status, SYSTEM_ALARM events): each one keeps work off or entry refused.
 SYS_NOT_PROVISIONED = const(0x01)  # no gateway key: no command can be authenticated
@@ -327,7 +327,12 @@ class Gateway:
                 return
             for r in recs:
                 if r[2] in _REPLAYED:
-                    self.zone.replay(r[2], r[3], r[1], self._now_ms, r[4], r[5])
+                    self.zone.replay(r[2], r[3], r[1], self._now_ms)
+                elif r[2] == ev.RECOUNT:
+                    from gateway import recount  # rare: loaded for it, let go at once
+
+                    recount.replay(self.zone, r[4], r[5])
+                    store.unload("recount")
             # Served in place, so the last one's seq is its position; it jumps a gap
             # (a segment named far ahead) that one record at a time would walk for ever.
             end = recs[-1][0]

@@ -112,8 +112,8 @@ CAP_OVERRIDE_REFUSED = const(116)  # R-CAP-11 cap below count: tag=0, a=cap, b=p
 # then at most one a minute per point, b counting every line lost meanwhile.
 READER_DATA_LOST = const(117)  # R-DATA-1 lines lost: tag=0, a=point (0 outer, 1 inner), b=lines
 # R-CAP-11 recount (muster) orders (gateway/commands.py recount): the order as given,
-# then, if accepted, the count it set. RECOUNT is replayed at boot (Zone.recount), so it
-# is on flash before the count changes.
+# then, if accepted, the count it set. RECOUNT is replayed at boot (gateway/recount.py),
+# so it is on flash before the count changes.
 RECOUNT_ORDERED = const(123)  # tag=person who counted, a=who gave it (0: dispatcher), b=found
 RECOUNT = const(124)  # tag=person who counted, a=count before, b=count after
 # board fit (125-129). FAULT's a: 1 MemoryError, 2 OSError, 3 ValueError, 4 TypeError,

@@ -137,7 +137,6 @@ UNNAMED_MEMORY = const(32)
 _DOUBTFUL_CROSSING = const(33)
 _KEPT_IN = const(2)
 _DOUBT_UNNAMED = const(256)
-_RECOUNT = const(124)  # events.RECOUNT, folded as the three above
 
 
 def _is_int(v):
@@ -421,16 +420,11 @@ class Zone:
         self._clock(now_s)
         self._refresh()
 
-    def replay(self, kind, tag, time_s, now_ms, a=0, b=0):
+    def replay(self, kind, tag, time_s, now_ms):
         # Applies an ENTRY or EXIT already in the event log (logged after the snapshot
         # that restore() was given) to the ledger, exactly as it was counted then, without
-        # logging it again, and a RECOUNT (a=count before, b=after). Person, role and crew
-        # come from the roster now loaded. Other kinds and bad tags are ignored. Outputs
-        # catch up at the next tick().
-        if kind == _RECOUNT:
-            if _is_int(a) and _is_int(b) and 0 <= a and 0 <= b <= 0xFFFF:
-                self.recount(a, b)
-            return
+        # logging it again. Person, role and crew come from the roster now loaded. Other
+        # kinds and bad tags are ignored. Outputs catch up at the next tick().
         if not _is_int(tag) or tag <= 0 or tag > MAX_ID:
             return
         # The remembered tags counted without a row are rebuilt as they were kept then.
@@ -468,22 +462,6 @@ class Zone:
         if r < 0:
             ld.overflow += 1
             self._remember(tag)
-
-    def recount(self, before, after):
-        # R-CAP-11: a recount (muster) order moves the count from before to after through
-        # those counted without a ledger row and no tag kept; RECOUNT is on flash first
-        # (gateway/commands.py recount checks the order). Replayed onto a count other than
-        # before, the higher of the two readings stands, and never fewer than the people
-        # known by row or remembered tag: in doubt, in.
-        ld = self.ledger
-        count = ld.count + after - before
-        if count < after:
-            count = after
-        least = ld.n + self.unnamed_n
-        if count < least:
-            count = least
-        ld.overflow = count - ld.n
-        self._refresh()
 
     # ---- inside ----
 

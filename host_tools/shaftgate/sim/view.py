@@ -59,6 +59,7 @@ _WARN_KINDS = frozenset(
         ev.ENTRY_REFUSED,
         ev.TIME_BACK_REFUSED,
         ev.CAP_OVERRIDE_REFUSED,
+        ev.RECOUNT_ORDERED,  # R-CAP-11: a muster's order (its RECOUNT is an alarm)
         ev.CAP_WARNING,
         ev.CAP_FULL,
         ev.MISSED_ENTRY,
