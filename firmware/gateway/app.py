@@ -185,6 +185,8 @@ class Gateway:
     _rx: bytearray
     _poll_link: bool
     _tx: bytearray
+    _tx_mv: memoryview
+    _tx_payload: bytearray
     _il_cbor: bytearray
     _counter_slots: "store.Slots | None"
     _ring: list
@@ -195,6 +197,7 @@ class Gateway:
     _ring_b: list
     _ring_digest: list
     _log_digest: "bytearray | None"
+    _handle_payload: "object"
     _rtc_clock: bool
     _now_s: int
     _now_ms: int
@@ -574,15 +577,22 @@ class Gateway:
         n = b.link_read(self._rx)
         if n <= 0:
             return
-        for payload in self._decoder.feed(self._rx, n):  # no copy of the bytes read
-            self._handle(payload)
+        # No copy of the bytes read, no list of payloads and no copy of one: each is
+        # handled as a view of the decoder's buffer (a bound method kept, not one a call).
+        self._decoder.feed_each(self._rx, n, self._handle_payload)
 
     def _send(self, envelope):
-        payload = cbor.dumps(envelope)
+        # Encoded into a kept buffer and framed into another: no bytes of the reply are
+        # made (~80 B a request). A payload too long to frame in TX_BUF is framed on its
+        # own and its buffer let go, so that what is kept stays under TX_BUF.
+        payload = self._tx_payload
+        payload[0:] = b""
+        cbor.encode_into(payload, envelope)
         if frame.max_wire_len(len(payload)) + 2 <= TX_BUF:
             n = frame.encode_into(payload, self._tx)
-            self.board.link_write(memoryview(self._tx)[:n])
+            self.board.link_write(self._tx_mv[:n])
         else:
+            self._tx_payload = bytearray()
             self.board.link_write(frame.encode(payload))
 
     def _push_events(self):
@@ -639,7 +649,7 @@ class Gateway:
                 )
             if messages.is_mutating(code):
                 self._authenticate(obj, code)  # sets _in_command once the tag verifies
-            code, rid, body = messages.parse(obj, "request")
+            body = messages.request_body(obj, code)  # the envelope read above, as it is
             if self._in_command and not self._room_for(code, body):
                 # Never run unlogged (R-DATA-2): the host acks, then sends it again.
                 raise ProtocolError(
@@ -741,7 +751,7 @@ class Gateway:
             return None
         if out is None:
             out = {}
-        return messages.reply(name, rid, **out)
+        return messages.reply_of(name, rid, out)
 
     def _run_job(self):
         # One phase of a long command per step; when done, answered as _handle would:
@@ -763,7 +773,7 @@ class Gateway:
                     self._save_state()
             finally:
                 self._in_command = False
-            self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+            self._send(messages.reply_of(messages.name_of(code), rid, job[3]))
         except ProtocolError as e:
             # A phase refused the command with a code of its own, answered as _handle
             # answers a refusal.

@@ -54,6 +54,8 @@ def start(gw, board):
     gw._rx = bytearray(RX_BUF)
     gw._poll_link = hasattr(board, "link_writable")
     gw._tx = bytearray(TX_BUF)  # small replies framed here (status, ack, hello)
+    gw._tx_mv = memoryview(gw._tx)
+    gw._tx_payload = bytearray()  # their CBOR, encoded here (app.Gateway._send)
     # Kept encodings, rewritten in place on every save and every command: the
     # interlocks' CBOR (the snapshot's).
     gw._il_cbor = bytearray()
@@ -67,6 +69,7 @@ def start(gw, board):
     gw._ring_b = [0] * (RING_MASK + 1)
     gw._ring_digest = [bytearray(16) for _ in range(RING_MASK + 1)]
     gw._log_digest = None
+    gw._handle_payload = gw._handle  # kept: the link's handler, no bound method a step
     # The wall clock in clock seconds (gateway/caps.py), as every rule takes it. The
     # real boards count their RTC from EPOCH_S (hal/clock.py: a small int, read with
     # no allocation); a board without RTC_EPOCH_S counts unix seconds.
