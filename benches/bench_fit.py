@@ -230,7 +230,8 @@ def _rows(f):
     def peak(name):
         return on_board(ph[name]["peak"] - overhead)
 
-    later = [k for k in ph if k not in ("first boot", "fill (300 in)", "ack 300 in", "nothing")]
+    first = ("first boot", "roster over the link", "fill (300 in)", "ack 300 in", "nothing")
+    later = [k for k in ph if k not in first]
     later = [k for k in later if not k.startswith("import") and k != "reboot prepare"]
     later = [k for k in later if k != "reboot" and k != "setup"]
     worst, worst_name = max((peak(k), k) for k in later)

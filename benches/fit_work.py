@@ -4,13 +4,22 @@
 # with events pushed to a host, acks, idle steps, status, a roster load over the link and
 # a config-set. Runs under MicroPython and CPython.
 
+import gateway_work
 from gateway_work import CONFIG, IN_ZONE, KEY, NOW_S, ROSTER, BenchBoard, fresh_root
 
 from gateway import app, store
 from gateway.caps import EPOCH_S
-from gatewire import auth, cbor, frame, messages
+from gatewire import cbor
 
 PART = 100  # roster entries per roster-load part (messages.ROSTER_CHUNK_MAX)
+
+
+def host_side():
+    # The bench's side of the link, imported apart (benches/fit_probe.mjs: before the
+    # first boot, and after the reboot, which imports the gateway's link code itself).
+    global auth, frame, messages
+    gateway_work.host_side()
+    from gatewire import auth, frame, messages
 
 
 def _roster_entry(i):
@@ -23,7 +32,8 @@ class Work:
     def __init__(self, root=None):
         self.board = BenchBoard(root or fresh_root())
         self.gw = None
-        self.signer = auth.Signer(KEY, 1000)
+        self.counter = 1000  # the host's command counter (the signer is made on first use)
+        self._signer = None
         self.rid = 0
         self.filled = 0
         self.pool = 0
@@ -36,7 +46,7 @@ class Work:
         w = cls(root)
         w.board.ms = ms
         w.board.rtc = rtc
-        w.signer = auth.Signer(KEY, counter)
+        w.counter = counter
         w.rid = rid
         w.filled = IN_ZONE
         w.pool = 0
@@ -45,7 +55,13 @@ class Work:
     def state(self):
         # What resumed() takes, to go on in another interpreter.
         b = self.board
-        return [b.flash.root, self.signer.counter, self.rid, b.ms, b.rtc]
+        return [b.flash.root, self.signer().counter, self.rid, b.ms, b.rtc]
+
+    def signer(self):
+        if self._signer is None:
+            host_side()
+            self._signer = auth.Signer(KEY, self.counter)
+        return self._signer
 
     def _staged(self):
         return hasattr(app.Gateway, "boot_step")
@@ -57,7 +73,14 @@ class Work:
 
     def boot_all(self):
         # First boot (no roster yet), then the roster over the link as a host sends it.
+        self.boot_first()
+        self.load_roster()
+
+    def boot_first(self):
         self._boot_whole()
+
+    def load_roster(self):
+        host_side()
         self.request(messages.request("hello", self._rid(), min_version=1, max_version=1))
         for i in range(self.roster_parts()):
             self.roster_part(i)
@@ -97,6 +120,7 @@ class Work:
             "roster": gw.zone.roster.n,
             "lost": gw.lost_events,
             "work": self.board.work,
+            "ledger": gw.zone.ledger.capacity,
         }
 
     # ---- the link ----
@@ -131,7 +155,7 @@ class Work:
         self.request(self.signed_env(name, **fields))
 
     def signed_env(self, name, **fields):
-        return self.signer.sign(messages.request(name, self._rid(), **fields))
+        return self.signer().sign(messages.request(name, self._rid(), **fields))
 
     # The probe's requests: queued here, then stepped one call per step.
     def send_ack(self):
@@ -154,6 +178,10 @@ class Work:
 
     def send_config_set(self):
         self.send(self.signed_env("config-set", changes={"warn_pct": 85}))
+
+    def send_config_resize(self):
+        # A config-set that needs new arrays: the ledger rebuilt (gateway/reconfigure.py).
+        self.send(self.signed_env("config-set", changes={"ledger_capacity": 640}))
 
     def ack(self):
         self.signed("ack", up_to_seq=self.gw.log.last_seq)

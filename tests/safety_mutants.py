@@ -30,7 +30,27 @@ SKIP = {".git", ".venv", "node_modules", ".hypothesis", "reports", "run", ".type
 
 GW = "firmware/gateway/"
 ZONE_TESTS = ("tests/test_zone.py", "tests/test_caps.py", "tests/test_zone_props.py")
-APP_TESTS = ("tests/test_app.py", "tests/test_durable_orders.py")
+# The gateway application's end-to-end tests, one file a subject (test_app.py, split).
+APP_SPLIT = tuple(
+    "tests/test_app_%s.py" % subject
+    for subject in (
+        "auth",
+        "boot",
+        "caps",
+        "config",
+        "evacuation",
+        "events",
+        "hotwork",
+        "link",
+        "log_full",
+        "people",
+        "roster",
+        "seal",
+        "time",
+        "video_gas",
+    )
+)
+APP_TESTS = (*APP_SPLIT, "tests/test_durable_orders.py")
 DOOR_TESTS = ("tests/test_doorway.py", "tests/test_doorway_noise.py", "tests/test_zone.py")
 IL_TESTS = ("tests/test_interlocks.py", "tests/test_interlocks_props.py")
 RECOUNT_TESTS = ("tests/test_recount.py", "tests/test_recount_app.py")
@@ -211,7 +231,7 @@ CATALOGUE = (
         GW + "interlocks.py",
         "self.evacuation.all_clear(by, self.gas.work_reasons() == 0, now_ms)",
         "self.evacuation.all_clear(by, True, now_ms)",
-        ("tests/test_app.py", *IL_TESTS),
+        (*APP_SPLIT, *IL_TESTS),
     ),
     # ---- who may give which order (issue 10 item 6) ----
     M(
@@ -220,7 +240,7 @@ CATALOGUE = (
         GW + "app.py",
         '        self._order_giver(by, "all-clear")\n',
         "",
-        ("tests/test_app.py", "tests/test_orders_props.py"),
+        (*APP_SPLIT, "tests/test_orders_props.py"),
     ),
     M(
         "order-any-role-withdraws",
@@ -228,7 +248,7 @@ CATALOGUE = (
         GW + "roles.py",
         "return code == TEAM_LEADER or code == MINE_LEADER",
         "return code >= TEAM_LEADER",
-        ("tests/test_app.py", "tests/test_orders_props.py"),
+        (*APP_SPLIT, "tests/test_orders_props.py"),
     ),
     # ---- the recount after a muster (R-CAP-11) ----
     M(
@@ -285,7 +305,7 @@ CATALOGUE = (
         GW + "commands.py",
         "back = moved < -CLOCK_BACK_TOLERANCE_S",
         "back = moved < -CLOCK_BACK_TOLERANCE_S - 1",
-        ("tests/test_app.py", "tests/test_orders_props.py"),
+        (*APP_SPLIT, "tests/test_orders_props.py"),
     ),
     M(
         "order-cap-below-count",
@@ -293,7 +313,7 @@ CATALOGUE = (
         GW + "commands.py",
         'if cap < count and body.get("below_count") is not True:',
         'if cap < count - 1 and body.get("below_count") is not True:',
-        ("tests/test_app.py", "tests/test_orders_props.py"),
+        (*APP_SPLIT, "tests/test_orders_props.py"),
     ),
     M(
         "order-permit-stranger",
@@ -301,7 +321,7 @@ CATALOGUE = (
         GW + "commands.py",
         "if w and rs.find_person(w) < 0:",
         "if False:",
-        ("tests/test_app.py",),
+        APP_SPLIT,
     ),
     M(
         "order-unseal-open-zone",
@@ -309,7 +329,7 @@ CATALOGUE = (
         GW + "app.py",
         "        if not self.sealed:\n            self._refused(reasons.REFUSE_NOT_SEALED",
         "        if False:\n            self._refused(reasons.REFUSE_NOT_SEALED",
-        ("tests/test_app.py", "tests/test_app_props.py"),
+        (*APP_SPLIT, "tests/test_app_props.py"),
     ),
     # ---- counted without a ledger row (R-CAP-11) ----
     M(
@@ -351,7 +371,7 @@ CATALOGUE = (
         GW + "app.py",
         "blocked = sys_ & _WORK_BLOCKERS or self.sealed",
         "blocked = sys_ & _WORK_BLOCKERS",
-        ("tests/test_app.py", "tests/test_app_props.py"),
+        (*APP_SPLIT, "tests/test_app_props.py"),
     ),
     # ---- who may enter (R-ID-4) ----
     M(
@@ -427,7 +447,7 @@ CATALOGUE = (
         "protocol/gatewire/auth.py",
         "if counter <= self.last_counter:",
         "if counter < self.last_counter:",
-        ("tests/test_auth.py", "tests/test_app.py"),
+        ("tests/test_auth.py", *APP_SPLIT),
     ),
     M(
         "auth-no-tag-check",
@@ -435,7 +455,7 @@ CATALOGUE = (
         "protocol/gatewire/auth.py",
         "if not _tags_equal(expected, tag):",
         "if False:",
-        ("tests/test_auth.py", "tests/test_app.py"),
+        ("tests/test_auth.py", *APP_SPLIT),
     ),
     M(
         "auth-counter-volatile",
@@ -469,7 +489,7 @@ CATALOGUE = (
         GW + "eventlog.py",
         "if last > seq:\n                break",
         "if last > seq + 1:\n                break",
-        ("tests/test_eventlog.py", "tests/test_app.py"),
+        ("tests/test_eventlog.py", *APP_SPLIT),
     ),
     M(
         "log-full-admits",
@@ -502,7 +522,7 @@ CATALOGUE = (
         GW + "app.py",
         "        self._save_state()\n        self.log.ack(seq)",
         "        self.log.ack(seq)",
-        ("tests/test_app.py", "tests/test_app_props.py"),
+        (*APP_SPLIT, "tests/test_app_props.py"),
     ),
     M(
         "restore-no-replay",

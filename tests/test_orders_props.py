@@ -1,5 +1,5 @@
 # Orders only the right people may give, over each rule's whole domain (CPython; the
-# single cases run under MicroPython in test_app.py):
+# single cases run under MicroPython in tests/test_app_evacuation.py, test_app_time.py):
 #   R-EVAC-1: every role code 1..255, and people in no roster, against evacuate and
 #   all-clear: both accepted exactly for a team leader or the mine leader on duty, the
 #   dispatcher always;

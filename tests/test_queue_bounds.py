@@ -4,7 +4,7 @@
 # serve's row and log say so; the outbox (never trimmed: what it owes is evidence)
 # raises outbox_full at its bound; the gateway pushes at most a window beyond the host's
 # ack and holds the rest on flash. The gateway's log full (LOG_FULL, entries refused)
-# and the pooled rejections are tests/test_app.py and tests/test_app_flood.py.
+# and the pooled rejections are tests/test_app_log_full.py and tests/test_app_flood.py.
 import logging
 import time
 

@@ -14,7 +14,7 @@ import gateway_work
 import lfs_flash
 from littlefs import LittleFS, UserContext
 
-from gateway import snapshot, store
+from gateway import bootseq, snapshot, store
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +175,6 @@ def test_a_cut_before_the_counters_crc_leaves_the_older_counter_in_force(monkeyp
     with pytest.raises(OSError):
         slots.write(1733300000003)
     monkeypatch.undo()
-    assert store.read_counter(_remount(image["flash"])) == 1733300000002
+    assert bootseq.read_counter(_remount(image["flash"])) == 1733300000002
     _Counter(fl).write(1733300000004)
-    assert store.read_counter(fl) == 1733300000004
+    assert bootseq.read_counter(fl) == 1733300000004

@@ -24,11 +24,10 @@ from gateway.eventlog import (
     LogFull,
 )
 from gateway.ledger import ticks_age
-from gateway.pushframe import EventFramer
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
 from gateway.snapshot import Snapshots
-from gatewire import auth, cbor, frame, messages
+from gatewire import cbor
 from gatewire.errors import (
     E_AUTH_BAD,
     E_BAD_FIELD,
@@ -47,6 +46,12 @@ except ImportError:
     def const(__x):
         return __x
 
+
+# The link's code is imported by the boot's last phase (Gateway._link_in), not here.
+TYPE_CHECKING = const(0)
+if TYPE_CHECKING:
+    from gateway.pushframe import EventFramer
+    from gatewire import auth, frame, messages
 
 FIRMWARE_VERSION = "0.1.0"
 ENOSPC = const(28)  # MicroPython's MP_ENOSPC (littlefs: no space) and Linux's (the vboard)
@@ -173,6 +178,8 @@ class Gateway:
     # Built by the boot sequence (gateway/bootseq.py) before any step runs; declared here
     # for the type checker only (an annotation without a value makes no attribute).
     boot_count: int
+    key: "bytes | None"
+    _boot_counter: int  # the command counter read at boot, for the verifier (_link_in)
     verifier: "auth.Verifier | None"
     log: EventLog
     rejects: RejectTally
@@ -184,6 +191,9 @@ class Gateway:
     cfg: dict
     sealed: bool
     _fs_bytes: int
+    # and by the boot's last phase (_link_in)
+    _framer: "EventFramer"
+    _decoder: "frame.Decoder"
 
     def __init__(self, board, staged=False):
         # staged: boot one phase per call of boot_step() (or step()), each short enough
@@ -198,7 +208,6 @@ class Gateway:
         self._beats = [0] * 8
         self._rx = bytearray(_RX_BUF)
         self._poll_link = hasattr(board, "link_writable")
-        self._framer = EventFramer()
         self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
         # Kept encodings, rewritten in place on every save and every command: the
         # interlocks' CBOR (the snapshot's).
@@ -213,7 +222,6 @@ class Gateway:
         self._ring_b = [0] * (_RING_MASK + 1)
         self._ring_digest = [bytearray(16) for _ in range(_RING_MASK + 1)]
         self._log_digest = None
-        self._decoder = frame.Decoder()
         # The wall clock in clock seconds (gateway/caps.py), as every rule takes it. The
         # real boards count their RTC from EPOCH_S (hal/clock.py: a small int, read with
         # no allocation); a board without RTC_EPOCH_S counts unix seconds.
@@ -265,24 +273,53 @@ class Gateway:
         phases = self._booting
         if phases is None:
             return False
-        try:
-            next(phases)
-        except StopIteration:
-            self._booting = phases = None
-            if self._boot_part == 0:
-                # The zone and the interlocks are built: the boot sequence's code leaves
-                # the heap before the restore's comes in (gateway/restore.py), the
-                # boot's peak, and that one's once booted.
-                store.unload("bootseq")
-                store.unload("build")
-                from gateway import restore
+        if isinstance(phases, int):
+            # The link's code (_link_in). Raises if an import fails (step(): a
+            # MemoryError collected and this phase tried again, else the fault recorded,
+            # outputs safe, the board reset).
+            self._link_in(phases)
+            self._booting = phases + 1 if phases < 3 else None
+        else:
+            try:
+                next(phases)
+            except StopIteration:
+                if self._boot_part == 0:
+                    # The zone and the interlocks are built: the boot sequence's code
+                    # leaves the heap before the restore's comes in (gateway/restore.py),
+                    # the boot's peak, and that one's once booted.
+                    self._booting = phases = None
+                    store.unload("bootseq")
+                    store.unload("build")
+                    from gateway import restore
 
-                self._boot_part = 1
-                self._booting = restore.boot(self)
-            else:
-                store.unload("restore")
+                    self._boot_part = 1
+                    self._booting = restore.boot(self)
+                else:
+                    # Three phases more, with the restore's code gone (its generator too).
+                    self._booting = 1
+                    store.unload("restore")
         self.board.feed_watchdog()
         return self._booting is not None
+
+    def _link_in(self, part):
+        # The boot's last three phases: the link's code (gatewire.messages, then frame,
+        # auth and the event framer: 19 KB of a board's heap as .mpy), then its objects,
+        # once the restore's code has gone, so that the boot's peak holds neither theirs
+        # nor the other's. An import leaves garbage (a fifth of the module), collected
+        # before the next phase: the largest is alone, and the last phase, whose
+        # garbage tops the booted heap, makes little. Nothing is read from the link or
+        # sent to it before the boot is done.
+        global auth, frame, messages, EventFramer
+        if part == 1:
+            from gatewire import messages
+        elif part == 2:
+            from gateway.pushframe import EventFramer
+            from gatewire import auth, frame
+        else:
+            self._framer = EventFramer()
+            self._decoder = frame.Decoder()
+            key = self.key
+            self.verifier = auth.Verifier(key, self._boot_counter) if key else None
 
     @property
     def booting(self):

@@ -2,7 +2,11 @@
 # roster), then its zone and interlocks built, one phase per boot_step(). Boot-only code,
 # so it leaves the heap once that is done (store.unload, as config and commands do): a
 # board keeps imported bytecode in its heap. The state snapshot and the crossings logged
-# after it are restored next, by gateway/restore.py.
+# after it are restored next, by gateway/restore.py. The readers of the key, the boot
+# count and the command counter are here, not in gateway/store.py, for the same reason.
+import struct
+from binascii import crc32
+
 from gateway import build, store
 from gateway import events as ev
 from gateway.app import (
@@ -16,7 +20,7 @@ from gateway.eventlog import EventLog, genesis_digest
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
 from gateway.snapshot import Snapshots
-from gatewire import auth
+from gatewire import cbor
 from gatewire.errors import ProtocolError
 
 try:
@@ -34,9 +38,9 @@ _RESERVE_MIN = const(8)
 
 def run(gw):
     fl = gw.flash
-    gw.boot_count = store.next_boot_count(fl)
+    gw.boot_count = next_boot_count(fl)
     try:
-        gw.key = store.read_key(fl)
+        gw.key = read_key(fl)
     except store.StoreError:
         gw.key = None
     if gw.key is None:
@@ -53,13 +57,13 @@ def run(gw):
         gw.system |= SYS_CONFIG_BAD
     gw.cfg = cfg
     try:
-        counter = store.read_counter(fl)
+        counter = read_counter(fl)
     except store.StoreError:
         # A damaged counter must not reopen old commands to replay: every command is
         # refused (and the alarm raised) until the gateway is provisioned again.
         counter = 1 << 62
         gw.system |= SYS_COUNTER_BAD
-    gw.verifier = auth.Verifier(gw.key, counter) if gw.key else None
+    gw._boot_counter = counter  # the verifier is built with the link's code (app._link_in)
     # The schema's code leaves the heap before the zone is built (the boot's peak);
     # a refused config below imports it again. The generator's frame would keep it.
     configuration = None
@@ -126,3 +130,57 @@ def _log_against_state(gw):
     seq = gw.snapshots.covered()
     if seq is not None:
         gw.log.lost_through(seq)
+
+
+def read_key(flash):
+    data = flash.read(store.KEY_FILE)
+    if data is None:
+        return None
+    if len(data) != store.KEY_LEN:
+        raise store.StoreError(
+            store.KEY_FILE, "holds %d bytes, a gateway key is %d" % (len(data), store.KEY_LEN)
+        )
+    return bytes(data)
+
+
+def read_counter(flash):
+    # The command counter in force (gateway/store.py has its slots' format): the highest of the whole slots, 0 if there is none at all.
+    # StoreError if no slot is whole but one is there (damaged: never 0, which would
+    # reopen every old command to replay).
+    best = -1
+    bad = None
+    for name in store.COUNTER_SLOTS:
+        data = flash.read(name)
+        if data is None:
+            continue
+        n = -1
+        if data[:4] == b"SGC1":
+            if (
+                len(data) == 16
+                and crc32(memoryview(data)[:12]) == struct.unpack_from("<I", data, 12)[0]
+            ):
+                n = struct.unpack_from("<Q", data, 4)[0]
+        else:
+            try:
+                n = cbor.loads(data)  # one CBOR uint, as older firmware wrote it
+            except ValueError:
+                pass
+            if type(n) is not int:
+                n = -1
+        if n < 0:
+            bad = name
+        elif n > best:
+            best = n
+    if best < 0 and bad is not None:
+        raise store.StoreError(bad, "expected a non-negative counter")
+    return best if best >= 0 else 0
+
+
+def next_boot_count(flash):
+    try:
+        n = store.read_cbor(flash, store.BOOTS_FILE)
+    except store.StoreError:
+        n = None
+    n = n + 1 if type(n) is int and n >= 0 else 1
+    store.write_cbor(flash, store.BOOTS_FILE, n)
+    return n

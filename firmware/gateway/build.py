@@ -1,7 +1,7 @@
 # The zone and the interlocks built from a configuration, and installed as the gateway's:
-# at boot (gateway/bootseq.py, a phase each) and by config-set (gateway/commands.py, its
-# trial and then its change). Code for those moments only: each imports it and lets it go
-# after (store.unload), so that it is not in a board's heap the rest of the time.
+# at boot (gateway/bootseq.py, a phase each); config-set (gateway/reconfigure.py) takes its
+# log check, caps and interlocks, never a second zone. Code for those moments only: each
+# imports it and lets it go after (store.unload), out of a board's heap the rest of the time.
 from gateway import interlocks
 from gateway.app import SYS_CONFIG_BAD, _config
 from gateway.caps import EPOCH_S, LEGAL_CAPS
@@ -35,23 +35,14 @@ def zone(gw, cfg):
     # The boot builds the zone and the interlocks in two phases (gateway/bootseq.py),
     # so that the zone's short-lived allocation is collected before the interlocks'.
     check_log_fits(gw, cfg)
-    schedule = []
-    for s in cfg["shifts"]:
-        schedule.append((s[0], s[1]))
-    caps = None
-    limit = cfg["cap_limit"]
-    legal = LEGAL_CAPS.get(cfg["zone_kind"])
-    if limit and legal is not None:
-        # A tighter cap lowers each shift's legal cap, never raises one (R-CAP-1..5).
-        caps = [min(limit, legal[0]), min(limit, legal[1])]
     z = Zone(
         cfg["zone_kind"],
         cfg["role"],
         gw.emit,
-        caps=caps,
+        caps=caps_of(cfg),
         shaft_cap=cfg["mine_cap"] if cfg["role"] == "shaft" else None,
         warn_pct=cfg["warn_pct"],
-        schedule=schedule,
+        schedule=schedule_of(cfg),
         utc_offset_min=cfg["utc_offset_min"],
         ledger_capacity=cfg["ledger_capacity"],
         roster=gw.roster,
@@ -66,13 +57,30 @@ def zone(gw, cfg):
     return z
 
 
+def caps_of(cfg):
+    # The zone's caps from cfg (Zone's and CapPolicy's caps argument): None for the legal
+    # ones; a tighter cap lowers each shift's legal cap, never raises one (R-CAP-1..5).
+    limit = cfg["cap_limit"]
+    legal = LEGAL_CAPS.get(cfg["zone_kind"])
+    if limit and legal is not None:
+        return [min(limit, legal[0]), min(limit, legal[1])]
+    return None
+
+
+def schedule_of(cfg):
+    schedule = []
+    for s in cfg["shifts"]:
+        schedule.append((s[0], s[1]))
+    return schedule
+
+
 def locks(gw, cfg, z):
     return interlocks.from_config(cfg, z.is_present, gw.emit, EPOCH_S)
 
 
 def install(gw, cfg, built=None):
-    # built: (zone, interlocks) already built for cfg (config-set's trial, the boot's
-    # two phases), not built twice; False: cfg was refused while building them.
+    # built: (zone, interlocks) already built for cfg (the boot's two phases), not built
+    # twice; False: cfg was refused while building them.
     try:
         if built is False:
             raise ValueError("configuration refused")

@@ -49,54 +49,88 @@ def config_set(gw, body):
             E_REFUSED, "another command is in progress: send again once it has answered", None
         )
     # Two steps, each a call of its own (a board's heap then holds one of them at a time):
-    # the trial, then the change. The reply follows the change, as _run_job sends it.
+    # the check, then the change. The reply follows the change, as _run_job sends it.
     gw._job = [_change_config(gw, changes), 0, 0, {}]
     return _LATER
 
 
 def _change_config(gw, changes):
+    # No second zone is built (gateway/reconfigure.py): the settings are checked, then the
+    # zone in force is changed in place, or, for a new ledger_capacity, its ledger rebuilt
+    # a phase per step after the old one is let go. A refusal before the settings are
+    # stored changes nothing.
     try:
         configuration = _config()
         new = configuration.apply(gw.cfg, changes)
-        try:
-            from gateway import build
-
-            built = build.both(
-                gw, new
-            )  # a trial: what the zone or interlocks refuse changes nothing
-        except (ValueError, ProtocolError) as e:
-            raise ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
         loosened = []
         for k in configuration.loosened(gw.cfg, new):
             loosened.append((configuration.GAS_LIMITS.index(k) + 1, new[k], gw.cfg[k]))
         configuration = None
         store.unload("config")
-        yield
-        # One step from here to the end, as one command's effects (the reserve theirs):
-        # nothing runs between the state saved and the zone rebuilt from it.
-        gw._in_command = True
+        from gateway import reconfigure
+
         try:
-            for g in loosened:
-                # Loosening a gas limit is allowed only signed, as this is; it is evidence.
-                gw.emit(ev.GAS_LIMIT_LOOSENED, g[0], g[1], g[2])
-            store.write_cbor(gw.flash, store.CONFIG_FILE, new)
-            gw._save_state()
-            # Rebuild from flash exactly as a boot would: one path for both.
-            gw.emit(ev.CONFIG_CHANGED, 0, len(changes), 0)
-            gw.system &= ~SYS_CONFIG_BAD
-            from gateway import build
-
-            build.install(gw, new, built)  # the trial, now the zone in force
-            from gateway import restore
-
-            for _ in restore.run(gw):
-                pass
+            pol = reconfigure.check(gw, new)
+        except (ValueError, ProtocolError) as e:
+            raise _config_refused(e)
+        yield
+        try:
+            il = reconfigure.interlocks(gw, new)
+        except (ValueError, ProtocolError) as e:
+            raise _config_refused(e)
+        if reconfigure.resized(gw, new):
+            result = [None, False]
+            reconfigure.rebuild(
+                gw, new, pol, lambda: _store_config(gw, new, len(changes), loosened), result
+            )
+            il = None
+            yield  # the job waits while the gateway is parked (app: boot phases)
+            if not result[1]:
+                # A phase failed after the old ledger was let go: the zone is in doubt, so
+                # the board resets and boots from what is on flash (app._fault).
+                gw._fault(RuntimeError("config-set: the ledger's rebuild did not finish"))
+            if result[0] is not None:
+                raise ProtocolError(
+                    E_BAD_FIELD, "config refused: %s" % result[0], "ledger_capacity"
+                )
+            return
+        _store_config(gw, new, len(changes), loosened)
+        try:
+            gw._in_command = True
+            reconfigure.apply(gw, new, pol, il)
+        except Exception as e:
+            # The new settings are stored and the zone only part changed: in doubt, the
+            # board resets and boots from them (app._fault: outputs safe first).
+            gw._fault(e)
         finally:
             gw._in_command = False
     finally:
         store.unload("config")
         store.unload("build")
         store.unload("restore")
+        store.unload("reconfigure")
+
+
+def _config_refused(e):
+    return ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
+
+
+def _store_config(gw, new, n, loosened):
+    # The change on flash, as one command's effects (they may use the log's reserve).
+    # Loosening a gas limit is allowed only signed, as this is; it is evidence, logged
+    # before the settings are (a cut between leaves the old ones, and the attempt said).
+    gw._in_command = True
+    try:
+        for g in loosened:
+            gw.emit(ev.GAS_LIMIT_LOOSENED, g[0], g[1], g[2])
+        store.write_cbor(gw.flash, store.CONFIG_FILE, new)
+        try:
+            gw.emit(ev.CONFIG_CHANGED, 0, n, 0)
+            gw.system &= ~SYS_CONFIG_BAD
+        except Exception as e:
+            gw._fault(e)
+    finally:
+        gw._in_command = False
 
 
 def roster_load(gw, body):

@@ -60,6 +60,10 @@ REFUSAL_LOGGED = const(4)
 STILL_LOGGED = const(8)
 BATTERY_LOGGED = const(16)
 LEFT = const(32)  # just went out: lingering outside is no approach until read inside again
+# An inner read of this passage and a beam body within settle_ms of each other, in either
+# order: set on the track when the second arrives, so that no crowd of later bodies can
+# push it out of a list of recent ones before the track's window ends.
+_NEAR_BODY = const(64)
 _KEPT_ON_CROSSING = const(16)  # BATTERY_LOGGED: one report a passage is enough
 
 # Evidence of the passage so far (reset at each crossing).
@@ -90,7 +94,6 @@ DOUBT_UNNAMED = const(256)
 
 _PULSES = const(128)  # beam bodies waiting for their tag
 _CREDITS = const(32)  # tag entries waiting for their beam body
-_RECENT = const(16)  # times of the last beam bodies, paired or not
 
 
 def _u32s(n):
@@ -152,8 +155,8 @@ class Doorway:
         self._t_last = _u32s(capacity)  # last read anywhere
         self._t_since = _u32s(capacity)  # track start or last crossing
         self._pulses = _Ring(_PULSES)
-        self._recent = _u32s(_RECENT)
-        self._recent_at = 0
+        self._last_body = 0  # when the last beam body went in
+        self._body_seen = False  # _last_body holds a body's time
         self._credits = _Ring(_CREDITS)
         self.beam_seen = False  # a beam pulse arrived since boot: the beam works
         self.beam_total = 0
@@ -210,7 +213,10 @@ class Doorway:
                 self._n_in[i] += 1
             if rssi > self._rssi_in[i]:
                 self._rssi_in[i] = rssi if rssi > -128 else -128
-            self._flags[i] = self._flags[i] & ~LEFT
+            f = self._flags[i] & ~LEFT
+            if self._body_seen and ticks_age(m, self._last_body) <= self.settle_ms:
+                f |= _NEAR_BODY
+            self._flags[i] = f
         self._ev[i] = e
         if self._run_pt[i] == point:
             if self._run_n[i] < 255:
@@ -247,8 +253,12 @@ class Doorway:
         self.beam_seen = True
         self.beam_total = total
         if bodies > 0:
-            self._recent[self._recent_at] = m
-            self._recent_at = (self._recent_at + 1) % _RECENT
+            self._last_body = m
+            self._body_seen = True
+            settle = self.settle_ms
+            for i in range(self.n):
+                if self._n_in[i] and ticks_age(m, self._t_in[i]) <= settle:
+                    self._flags[i] = self._flags[i] | _NEAR_BODY
         cr = self._credits
         pu = self._pulses
         while bodies > 0:
@@ -487,7 +497,7 @@ class Doorway:
         tag = self._tag[i]
         out_tail = self._run_n[i] if self._run_pt[i] == OUTER else 0
         n_in = self._n_in[i]  # the track is dropped below: read what it showed first
-        t_in = self._t_in[i]
+        near = self._flags[i] & _NEAR_BODY
         self._drop(i)
         if e & _E_INSIDE or not e & _E_INNER:
             return  # read outside only, or counted in: nothing to change
@@ -501,7 +511,7 @@ class Doorway:
             if n_in >= 2:
                 # Read inside again and again, and the beam saw no body: in doubt, in.
                 doubt = DOUBT_NO_OUTER | DOUBT_NO_BEAM
-            elif self._body_near(t_in):
+            elif near:
                 # One read inside as a body went in that another track took: which of
                 # the two was the body is unknowable, so both are in.
                 doubt = DOUBT_NO_OUTER | DOUBT_BODY_NEAR
@@ -510,15 +520,6 @@ class Doorway:
             self._beam_entry(m)
             self._on_cross(tag, True)
             self._emit(DOUBTFUL_CROSSING, tag, DECIDED_IN, doubt)
-
-    def _body_near(self, t):
-        if not self.beam_seen:
-            return False
-        for k in range(_RECENT):
-            p = self._recent[k]
-            if p and (ticks_age(t, p) <= self.settle_ms or ticks_age(p, t) <= self.settle_ms):
-                return True
-        return False
 
     def _still(self, i, m):
         if (

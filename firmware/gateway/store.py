@@ -16,7 +16,7 @@ import sys
 from binascii import crc32
 
 from gatewire import cbor
-from gatewire.auth import KEY_LEN
+from gatewire.auth import KEY_LEN  # noqa: F401 (gateway/bootseq.py's read_key)
 
 KEY_FILE = "gateway.key"
 CONFIG_FILE = "config.cbor"
@@ -32,15 +32,6 @@ class StoreError(ValueError):
         self.name = name
 
 
-def read_key(flash):
-    data = flash.read(KEY_FILE)
-    if data is None:
-        return None
-    if len(data) != KEY_LEN:
-        raise StoreError(KEY_FILE, "holds %d bytes, a gateway key is %d" % (len(data), KEY_LEN))
-    return bytes(data)
-
-
 def read_cbor(flash, name):
     # None if the file does not exist; StoreError if it exists and is damaged.
     data = flash.read(name)
@@ -54,39 +45,6 @@ def read_cbor(flash, name):
 
 def write_cbor(flash, name, obj):
     flash.write(name, cbor.dumps(obj))
-
-
-def read_counter(flash):
-    # The counter in force: the highest of the whole slots, 0 if there is none at all.
-    # StoreError if no slot is whole but one is there (damaged: never 0, which would
-    # reopen every old command to replay).
-    best = -1
-    bad = None
-    for name in COUNTER_SLOTS:
-        data = flash.read(name)
-        if data is None:
-            continue
-        n = -1
-        if data[:4] == b"SGC1":
-            if (
-                len(data) == 16
-                and crc32(memoryview(data)[:12]) == struct.unpack_from("<I", data, 12)[0]
-            ):
-                n = struct.unpack_from("<Q", data, 4)[0]
-        else:
-            try:
-                n = cbor.loads(data)  # one CBOR uint, as older firmware wrote it
-            except ValueError:
-                pass
-            if type(n) is not int:
-                n = -1
-        if n < 0:
-            bad = name
-        elif n > best:
-            best = n
-    if best < 0 and bad is not None:
-        raise StoreError(bad, "expected a non-negative counter")
-    return best if best >= 0 else 0
 
 
 def write_counter(slots, counter):
@@ -123,16 +81,6 @@ class Slots:
             self._rewrite(name, self.head)
             self._flash.append(name, self._tail)  # synced: the slot is whole
         self.slot = target
-
-
-def next_boot_count(flash):
-    try:
-        n = read_cbor(flash, BOOTS_FILE)
-    except StoreError:
-        n = None
-    n = n + 1 if type(n) is int and n >= 0 else 1
-    write_cbor(flash, BOOTS_FILE, n)
-    return n
 
 
 def unload(name):
