@@ -17,7 +17,7 @@ from gateway import events as ev
 from gateway import ledger as ledger_mod
 from gateway import zone as zone_mod
 from gatewire import messages
-from gatewire.errors import E_BAD_FIELD
+from gatewire.errors import E_AUTH_REPLAY, E_BAD_FIELD
 
 SMALL = 32  # ledger rows: small zones, so that a board's heap holds the rig and a check
 PRODUCTION = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -181,6 +181,13 @@ def test_a_new_ledger_capacity_rebuilds_the_ledger_with_everyone_still_in():
     assert parked and parked == [(True, False, False, True)] * len(parked), parked
     assert not gw.system & app.SYS_RESTORING
     yield
+    # Parked as at boot, but not booted again: the command counter holds, so a command
+    # signed with a counter already used is still a replay.
+    env = rig.envelope("config-set", counter=rig.signer.counter - 1, changes={"warn_pct": 70})
+    rig.send(env)
+    r = yield from rig.reply_to_in_parts("config-set", env[messages.KEY_ID])
+    assert r.code == E_AUTH_REPLAY and gw.cfg["warn_pct"] == 80, r
+    env = None
     yield from rig.ready_in_parts()
     assert rig.board.work and not rig.board.refused
     yield
@@ -480,6 +487,7 @@ def test_a_fault_after_the_settings_are_stored_resets_onto_them():
         except BoardReset as x:
             e = x
             break
+        yield
     # Firing: in doubt (the settings stored, the zone part changed), outputs safe and reset.
     assert e is not None and resets == [1]
     b = rig.board

@@ -13,6 +13,12 @@
 # contents, never a mix; append() can tear on POSIX, which the event log detects on boot.
 # Every call but append() first closes the file append() keeps open, so no file is ever
 # open twice.
+# Under MicroPython each file call goes to the file system object mounted over the folder
+# (os.mount() with no arguments lists them, MicroPython 1.27), with the path inside that
+# file system: open(), os.remove() and os.stat() first copy their path into a new string
+# object (the VFS layer's lookup_path), 48 B on every call; the object's own methods are
+# the very calls they end in, minus that copy. An ack opens three slots and a segment and
+# removes a segment per 8 events acked: ~480 B of its heap (docs/hardware.md).
 import os
 
 TEMP_SUFFIX = ".tmp"
@@ -22,12 +28,54 @@ _NO_NAME = object()  # no name is this object, so the path cache starts empty
 _WRITE_PATHS_MAX = 16  # names whose paths write() keeps (they are few; a bound all the same)
 
 
+def _mounted(root):
+    # (file system object, root's path inside it) for an absolute root under MicroPython's
+    # VFS; (None, root) where there is none to call directly (CPython, a relative root, a
+    # MicroPython without the mount table), and the os calls are used as they are.
+    mount = getattr(os, "mount", None)
+    if mount is None or root[:1] != "/":
+        return None, root
+    try:
+        table = mount()
+    except (TypeError, OSError):
+        return None, root
+    best = None
+    best_len = -1
+    for fs, point in table:
+        n = len(point)
+        if point == "/":
+            n = 0
+        elif not (root == point or root.startswith(point + "/")):
+            continue
+        if n > best_len and hasattr(fs, "open") and hasattr(fs, "remove"):
+            best = fs
+            best_len = n
+    if best is None:
+        return None, root
+    # In the root file system a path keeps its leading "/" (as the VFS layer passes it).
+    inner = root[best_len:] if best_len > 0 else root
+    return best, inner if inner else "/"
+
+
 class FileFlash:
     def __init__(self, root):
         if not isinstance(root, str) or not root:
             raise ValueError("flash root must be a non-empty folder path")
         self.root = root
-        self._dir = root + "/"  # built once: a path is then one concatenation, one str
+        fs, inner = _mounted(root)
+        # A path is root's path inside the file system (built once: a path is then one
+        # concatenation, one str), and the calls are that file system's own, or os's.
+        self._dir = inner.rstrip("/") + "/"
+        if fs is None:
+            self._open = open
+            self._remove = os.remove
+            self._stat = os.stat
+            self._rename = os.rename
+        else:
+            self._open = fs.open
+            self._remove = fs.remove
+            self._stat = fs.stat
+            self._rename = fs.rename
         self._last_name = _NO_NAME
         self._last_path = ""
         self._append_file = None
@@ -50,7 +98,7 @@ class FileFlash:
         self.close()
         path = self._path(name)
         try:
-            f = open(path, "rb")
+            f = self._open(path, "rb")
         except OSError:
             if self._exists(name):
                 raise
@@ -61,10 +109,10 @@ class FileFlash:
     def write(self, name, data):
         self.close()
         path, temp = self._paths_of(name)
-        with open(temp, "wb") as f:
+        with self._open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
-        os.rename(temp, path)
+        self._rename(temp, path)
         self._sync_dir()
 
     def append(self, name, data):
@@ -93,7 +141,7 @@ class FileFlash:
         self.close()
         paths = self._paths_of(name)
         created = _HAS_FSYNC and not self._exists(name)
-        f = open(paths[0], "wb")
+        f = self._open(paths[0], "wb")
         self._append_file = f
         self._append_name = name
         try:
@@ -111,7 +159,7 @@ class FileFlash:
             path = self._path(name)  # only to open: the open file's name was checked
             self.close()
             created = _HAS_FSYNC and not self._exists(name)
-            f = open(path, "ab")
+            f = self._open(path, "ab")
             self._append_file = f
             self._append_name = name
         try:
@@ -139,7 +187,7 @@ class FileFlash:
         self.close()
         path = self._path(name)
         try:
-            return os.stat(path)[6]
+            return self._stat(path)[6]
         except OSError:
             if self._exists(name):
                 raise
@@ -151,7 +199,7 @@ class FileFlash:
         if offset < 0 or n < 0:
             raise ValueError("read_at offset and n must be >= 0")
         try:
-            f = open(path, "rb")
+            f = self._open(path, "rb")
         except OSError:
             if self._exists(name):
                 raise
@@ -169,7 +217,7 @@ class FileFlash:
         # An open file for seek() and readinto() (the roster is searched in place through
         # one): reading through it allocates nothing. The caller closes it.
         self.close()
-        return open(self._path(name), "rb")
+        return self._open(self._path(name), "rb")
 
     def truncate(self, name, size):
         self.close()
@@ -188,7 +236,7 @@ class FileFlash:
         # Idempotent, so that recovery after a cut can simply repeat a removal.
         path = self._path(name)
         try:
-            os.remove(path)
+            self._remove(path)
         except OSError:
             if self._exists(name):
                 raise
@@ -209,7 +257,7 @@ class FileFlash:
             self._path_fmts[fmt] = path_fmt
         self.close()
         try:
-            os.remove(path_fmt % n)
+            self._remove(path_fmt % n)
         except OSError:
             if self._exists(fmt % n):
                 raise
