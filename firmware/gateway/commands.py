@@ -304,10 +304,11 @@ def recount(gw, body):
                 "the count never goes below them (R-CAP-11)" % (found, least),
                 "found",
             )
-    seq = gw.log.last_seq
+    lost = gw.lost_events
     gw.emit(ev.RECOUNT, counter, before, found)
-    if gw.log.last_seq == seq:
-        # Not on flash: changed now, a power cut would take it back. Nothing changes.
+    if gw.lost_events != lost:
+        # Not on flash (the log full: emit logged LOG_FULL instead, so its seq moved all
+        # the same): changed now, a power cut would take it back. Nothing changes.
         raise ProtocolError(E_FULL, "recount not logged (event log full); nothing changed", None)
     from gateway import recount as recounting
 
