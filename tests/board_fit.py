@@ -74,6 +74,21 @@ Gone from this list (h6-suite), each measured with `pytest FILE --board-profile 
   192 KB with 170-177 KB live. One test stays listed by name: it runs two gateways on
   one flash at once, which two boards never put in one heap.
 (Step figures read with gc.mem_alloc() around Gateway.step, a print not committed.)
+
+Gone from this list (h7-config), measured with `pytest FILE --board-profile pico
+--board-fit-listed` on main e78c0ef, before and after:
+- hil_tests/test_hil_bench_emulated.py: step 95 allocated 31,296 bytes on 164,848 live
+  (h6-suite: step 88, 31,424 on 166,304), config-set's trial (gateway/commands.py
+  _change_config) building a whole second Zone (22.9 KB: the ledger's arrays for
+  ledger_capacity 512, the doorway's tracks) and its interlocks beside the zone in force.
+  config-set now builds no second zone (gateway/reconfigure.py): the settings are checked
+  without one, then the zone in force is changed in place, or for a new ledger_capacity
+  its ledger is let go and rebuilt a phase per step with the gateway parked as at boot.
+  Passes on pico (three times); the heaviest call of its board after the reset needed
+  169,232 bytes of the 192,064 on e78c0ef with this change, 161,216-161,280 merged with
+  main e8e4d5d (a VirtualBoard's status()["heap"]["needed_peak"], printed at stop, not
+  committed). `./dev bench fit`: config-set's largest step 31.1 -> 11.1 KB, its peak
+  194.5 -> 171.1 KB (docs/hardware.md "config-set without a second zone").
 The runner now collects the heap before each part of a test in parts, as the virtual
 board does between its calls: this port collects between calls only now and then, so a
 part was charged the garbage of the parts before it (tests/test_app_pages.py crept from
@@ -202,17 +217,6 @@ NOT_YET = {
         "reads. Fail-safe (one kept in), from the bench's clock, not a board's; to pass "
         "under load the scenario needs a clock that excludes host time"
     ),
-    "hil_tests/test_hil_bench_emulated.py": _HIL_HEAP
-    % "at step 95: the step allocated 31,296 bytes on 164,848 live, 196,144 by its end. "
-    "Found (h6-suite, a607e01: step 88, 31,424 bytes on 166,304 live): the first step of "
-    "config-set's job (gateway/commands.py _change_config), its trial: the config module "
-    "imported 4.8 KB, build imported 1.5 KB, a whole second Zone built 22.9 KB (the "
-    "ledger's arrays for ledger_capacity 512, the doorway's tracks), its interlocks "
-    "1.7 KB; about 21 KB of it stays live into the next step, beside the zone in force, "
-    "until build.install. A real board problem (two zones live at once), for the zone's "
-    "owners: check the config without building a second zone, or size it first. Tried: "
-    "the trial a step per part (settings, zone, interlocks): the zone's step alone then "
-    "allocated 24,480 bytes on 165,760 live and found no free block (step 60)",
 }
 
 

@@ -45,6 +45,7 @@ def _mutating_requests():
         ("seal", {}),
         ("unseal", {}),
         ("time-set", {"time_s": NOW_S + 10}),
+        ("recount", {"found": 1, "was": 0, "counted_by": 1003}),
     ]
 
 

@@ -106,7 +106,7 @@ def test_a_flood_of_forged_frames_holds_back_no_authentic_order_and_is_counted()
 def test_rejections_are_only_counted_while_the_log_is_a_quarter_full():
     rig = Rig(config={"log_capacity": 256})
     rig.ready()
-    from test_app import _bad_reads
+    from test_app_log_full import _bad_reads
 
     _bad_reads(rig, 64 - rig.gw.log.unacked())
     assert rig.gw.log.unacked() * 4 >= 256
@@ -127,7 +127,7 @@ def test_a_command_the_log_has_no_room_for_is_refused_but_ack_and_evacuate_get_t
     rig = Rig(config={"log_capacity": 1024})  # reserve 64: commands need 32, evacuate 8
     rig.load_roster([roster_entry(t) for t in (1, 2, 3)])
     rig.ready()
-    from test_app import _bad_reads
+    from test_app_log_full import _bad_reads
 
     _bad_reads(rig, 1024)  # crossings-like events fill every ordinary place
     log = rig.gw.log

@@ -107,10 +107,21 @@ def _cut_during(files, changes, op, part):
         rig._collect()  # what left the board before the power went
     ok = _ok_sent(rig, rid)
     env = flash = None
+    _drop_job(rig.gw)
     rig.board_class = FakeBoard
     yield from rig.power_cut_in_parts()
     stored = store.read_cbor(rig.board.flash, store.CONFIG_FILE)
     return ok, stored, rig.gw
+
+
+def _drop_job(gw):
+    # The dead board's command, ended now: under CPython its generator (a cycle with the
+    # gateway) would otherwise be collected at some later moment, and its cleanup
+    # (store.unload) could run in the middle of the next boot's import of that module.
+    job = gw._job
+    gw._job = None
+    if job is not None:
+        job[0].close()
 
 
 def _everyone_counted(gw):
