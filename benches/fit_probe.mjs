@@ -114,8 +114,23 @@ const DROP =
 // functions) alive through the whole run: main's merge at 22:40 UTC (2026-12-04) read
 // 3.4 KB more code after the import for 0.6 KB more in the module table, and the same
 // two builds imported once each differ by 624 B (docs/hardware.md "Board fit").
+// Each code figure below is read without the qstr pools its import allocated (reported
+// apart, as the pools the heap holds after the reboot): this port's pools double and are
+// allocated whole, so one import that crosses a boundary would be charged a whole pool.
+const poolsBare = qstrPools().pools;
 measured("import (firmware .mpy)", IMPORT);
-const codeLive = live() - bare;
+const poolsCode = qstrPools().pools;
+const codeLive = live() - bare - (poolsCode - poolsBare);
+// The link's code (gatewire.messages, frame, auth and gateway.pushframe): imported by
+// the firmware's boot in its last phases since h7-heap, with the firmware before (then
+// nothing more here). Read here, in the first interpreter, for the code figures only.
+const liveCode = live();
+run(
+  "try:\n    from gatewire import messages, frame, auth\n    from gateway import pushframe\n" +
+    "except ImportError:\n    pass",
+);
+const poolsLink = qstrPools().pools;
+const linkCode = live() - liveCode - (poolsLink - poolsCode);
 // The Pico's own board modules (hal.pico, hal.mcu and the reader, pulse, gas-loop and
 // clock parts) are in its heap beside the firmware: imported here over a stand-in
 // `machine` (nothing builds a Board; their cost is their code and tables), so that every
@@ -144,7 +159,7 @@ function importBoard() {
   );
 }
 importBoard();
-const boardCode = live() - bare - codeLive;
+const boardCode = live() - bare - codeLive - linkCode - (qstrPools().pools - poolsBare);
 // The bench's own code is taken off every figure below, but not a qstr pool its import
 // happens to allocate: this port's pools double (20 to 1,280 entries, 7 bytes each) and
 // each is allocated whole when the one before is full, so an import that crosses a
@@ -222,6 +237,7 @@ phases.reboot.steps = n + 1;
 // each allocated whole when the one before is full, so the count says which pools the
 // heap holds (docs/hardware.md "Board fit").
 const qstrsRebooted = qstrPools().n;
+const poolsRebooted = qstrPools().pools;
 hostSide();
 // A request: queued, then the gateway stepped one call per step until it has answered.
 function request(phase, send) {
@@ -268,7 +284,7 @@ for (const p of Object.values(phases)) {
   p.pico_ms_min = (p.us_min / 1000) * factor;
   p.pico_ms_total = (p.us_total / 1000) * factor;
 }
-const figures = { qstrs_rebooted: qstrsRebooted, harness_alloc: overhead, code: codeLive, board_code: boardCode, bench_code: benchCode, bench_pool: benchPool, base: before, queens_vm_ms: best / 1000, pico_factor: factor, phases };
+const figures = { qstrs_rebooted: qstrsRebooted, qstr_pools: poolsRebooted, harness_alloc: overhead, code: codeLive, link_code: linkCode, board_code: boardCode, bench_code: benchCode, bench_pool: benchPool, base: before, queens_vm_ms: best / 1000, pico_factor: factor, phases };
 figures.heap_check = heapCheck;
 console.log("@@bench " + JSON.stringify(figures));
 for (const l of out) if (!l.startsWith("@@")) process.stderr.write(l + "\n");

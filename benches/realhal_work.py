@@ -108,11 +108,14 @@ class PicoBench(pico.Board):
 
 class RealHalShaft(Shaft):
     # gateway_work.Shaft on PicoBench: reads go on the readers' wires as reader lines.
-    def __init__(self, host=False):
+    def __init__(self, host=False, staged=False):
         self._lines = {}
         for t in range(1, 301 + POOL + 1):
             self._lines[t] = reader_line(t)
-        Shaft.__init__(self, host, PicoBench())
+        if staged:  # (a tree before staged shafts is benched with this file too)
+            Shaft.__init__(self, host, PicoBench(), True)
+        else:
+            Shaft.__init__(self, host, PicoBench())
 
     def idle(self, ms):
         self.board.ms += ms

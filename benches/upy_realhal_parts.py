@@ -157,7 +157,7 @@ def signed_ack(shaft, out):
     wrap(fl, "rewrite_unsynced", 2, "flash.rewrite_unsynced")
     wrap(fl, "append_unsynced", 2, "flash.append_unsynced")
     wrap(gw.log, "_segment_name", 1, "log._segment_name")
-    wrap(gw, "_handle", 1, "app._handle (all of the request)")
+    wrap(gw, "_handle_payload", 1, "app._handle (all of the request)")
     wrap(gw, "_cmd_ack", 1, "app._cmd_ack")
     wrap(gw, "emit", 4, "app.emit (COMMAND)")
     wrap(gw, "_send", 1, "app._send (reply)")

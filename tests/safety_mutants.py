@@ -284,6 +284,14 @@ CATALOGUE = (
         RECOUNT_TESTS,
     ),
     M(
+        "recount-unlogged-acts",
+        "a recount the log could not take changes the count all the same",
+        GW + "commands.py",
+        "    if gw.lost_events != lost:\n",
+        "    if False:\n",
+        RECOUNT_TESTS,
+    ),
+    M(
         "recount-lowers-lost-state",
         "a recount lowers the count while the zone's state is unconfirmed",
         GW + "commands.py",

@@ -46,7 +46,7 @@ def _mutating_requests():
         ("unseal", {}),
         ("time-set", {"time_s": NOW_S + 10}),
         # R-CAP-11: a muster found one person the empty zone had not counted.
-        ("recount", {"found": 1, "was": 0, "counted_by": 1002}),
+        ("recount", {"found": 1, "was": 0, "counted_by": 1003}),
     ]
 
 

@@ -343,6 +343,60 @@ def test_loads_accepts_bytes_bytearray_and_memoryview_and_returns_bytes():
         assert type(got[0]) is bytes
 
 
+def test_loads_of_a_view_allocates_only_what_it_decodes():
+    # The board's link hands each request as a view of the frame decoder's buffer: it is
+    # decoded as it is (no second view, no isinstance tuple) and the read position comes
+    # from a pool, so an item of ints costs its maps alone, from bytes or from a view.
+    import gc
+
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython: the [micropython] run of this test is the one that counts
+    data = dumps({0: 7, 1: 12345, 2: {0: 600}})
+    view = memoryview(bytearray(data))
+
+    def alloc(source):
+        loads(source)
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        for _ in range(10):
+            loads(source)
+        used = (gc.mem_alloc() - before) // 10
+        gc.enable()
+        return used
+
+    maps = alloc(data)
+    assert alloc(view) == maps, (alloc(view), maps)
+    assert maps <= 80, maps  # two small dicts; 112 B with a position list per call
+
+
+def test_loads_gives_its_position_list_back_when_it_fails_and_nests():
+    # The pool is left as it was after a refused input, and a loads() inside another
+    # (a thread on the host, or a nested decode) takes a list of its own.
+    from gatewire import cbor
+
+    size = len(cbor._AT_POOL)
+    raises(CBORDecodeError, loads, b"\x82\x01")
+    raises(CBORDecodeError, loads, b"\x01\x02")
+    assert len(cbor._AT_POOL) == size
+    inner = []
+    real = cbor._decode
+
+    def nested(buf, at, end, depth):
+        if not inner:
+            inner.append(None)  # once: the inner loads() comes through here too
+            inner[0] = loads(b"\x83\x01\x02\x03")
+        return real(buf, at, end, depth)
+
+    cbor._decode = nested
+    try:
+        assert loads(b"\x82\x18\x64\x05") == [100, 5]
+    finally:
+        cbor._decode = real
+    assert inner == [[1, 2, 3]]
+    assert 1 <= len(cbor._AT_POOL) <= 4
+
+
 def test_loads_refuses_non_buffers_with_type_error():
     for value in ("a0", None, [0xA0], 160):
         e = raises(TypeError, loads, value)

@@ -47,7 +47,7 @@ def test_a_gateway_that_did_not_carry_out_the_order_is_named_with_its_error():
     assert "answered 1/2" in lines[0] and "why: gas at face 2" in lines[0]
     assert " CST " in lines[0]
     assert len(lines) == 2
-    assert "NOT carried out at gw-face2 (face-2): NoAnswer: link lost" in lines[1]
+    assert "NOT carried out at gw-face2 (face-2): no answer: link lost" in lines[1]
 
 
 def test_an_order_carried_out_everywhere_has_no_failure_line():
@@ -67,7 +67,7 @@ def test_chinese():
     i18n.set_lang("zh")
     text = orders_text([_order([OK, LOST])], TZ)
     assert "已执行 1/2" in text and "理由：gas at face 2" in text
-    assert "未在 gw-face2 (face-2) 执行：NoAnswer：link lost" in text
+    assert "未在 gw-face2 (face-2) 执行：无应答：link lost" in text
     assert orders_text([], TZ) == "无命令记录"
 
 
@@ -114,11 +114,11 @@ def test_a_refused_and_an_unanswered_gateway_in_english():
     lines = orders_text([_seal([OK, REFUSED, SILENT])], TZ).splitlines()
     assert "answered 1/3" in lines[0] and len(lines) == 3
     assert lines[1].strip() == (
-        "NOT carried out at gw-face2 (face-2): GatewayError: gateway gw-face2 refused seal: "
+        "NOT carried out at gw-face2 (face-2): refused: gateway gw-face2 refused seal: "
         "the zone is already sealed: nothing changed (refused)"
     )
     assert lines[2].strip() == (
-        "NOT carried out at gw-face3 (face-3): NoAnswer: no answer within the order's time: "
+        "NOT carried out at gw-face3 (face-3): no answer: no answer within the order's time: "
         "it may or may not have been carried out; check status"
     )
     # a row stored before the parts were reads the same
@@ -130,11 +130,11 @@ def test_a_refused_and_an_unanswered_gateway_in_chinese():
     lines = orders_text([_seal([OK, REFUSED, SILENT])], TZ).splitlines()
     assert "已执行 1/3" in lines[0] and len(lines) == 3
     assert lines[1].strip() == (
-        "未在 gw-face2 (face-2) 执行：GatewayError：网关 gw-face2 拒绝封闭：区域已封闭，"
+        "未在 gw-face2 (face-2) 执行：拒绝：网关 gw-face2 拒绝封闭：区域已封闭，"
         "未作任何更改（拒绝）〔网关原文：seal refused: the zone is already sealed: nothing changed〕"
     )
     assert lines[2].strip() == (
-        "未在 gw-face3 (face-3) 执行：NoAnswer：在指令时限内无应答：可能已执行，也可能未执行；"
+        "未在 gw-face3 (face-3) 执行：无应答：在指令时限内无应答：可能已执行，也可能未执行；"
         "请先查询状态"
     )
     old = orders_text([_seal([OK, OLD_REFUSED, SILENT])], TZ).splitlines()
@@ -143,7 +143,7 @@ def test_a_refused_and_an_unanswered_gateway_in_chinese():
         old[1]
         .strip()
         .startswith(
-            "未在 gw-face2 (face-2) 执行：GatewayError：网关 gw-face2 拒绝封闭：区域已封闭，"
+            "未在 gw-face2 (face-2) 执行：拒绝：网关 gw-face2 拒绝封闭：区域已封闭，"
             "未作任何更改（拒绝）〔网关原文：the zone is already sealed: nothing changed〕"
         )
     )

@@ -17,7 +17,7 @@ from gateway import events as ev
 from gateway import ledger as ledger_mod
 from gateway import zone as zone_mod
 from gatewire import messages
-from gatewire.errors import E_BAD_FIELD
+from gatewire.errors import E_AUTH_REPLAY, E_BAD_FIELD, E_REFUSED
 
 SMALL = 32  # ledger rows: small zones, so that a board's heap holds the rig and a check
 PRODUCTION = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -181,6 +181,13 @@ def test_a_new_ledger_capacity_rebuilds_the_ledger_with_everyone_still_in():
     assert parked and parked == [(True, False, False, True)] * len(parked), parked
     assert not gw.system & app.SYS_RESTORING
     yield
+    # Parked as at boot, but not booted again: the command counter holds, so a command
+    # signed with a counter already used is still a replay.
+    env = rig.envelope("config-set", counter=rig.signer.counter - 1, changes={"warn_pct": 70})
+    rig.send(env)
+    r = yield from rig.reply_to_in_parts("config-set", env[messages.KEY_ID])
+    assert r.code == E_AUTH_REPLAY and gw.cfg["warn_pct"] == 80, r
+    env = None
     yield from rig.ready_in_parts()
     assert rig.board.work and not rig.board.refused
     yield
@@ -373,6 +380,27 @@ def test_a_kind_whose_cap_is_below_a_temporary_cap_in_force_is_refused():
     yield from rig.power_cut_in_parts()
     assert not rig.gw.system & app.SYS_STATE_LOST and rig.gw.zone.count == 2
     yield
+    # None can come between the check and the change (the job's steps): a cap-override
+    # read then waits for the config-set's answer.
+    rig.call("cap-override-clear")
+    for changes in ({"zone_kind": "repair"}, {"ledger_capacity": 16}):
+        env = rig.envelope("config-set", changes=changes)
+        rig.send(env)
+        yield
+        rig.step(10)  # read: the job begins
+        assert rig.gw._job is not None
+        yield
+        over = rig.envelope("cap-override", cap=20, expiry_s=rig.board.rtc + 3600, reason="r")
+        rig.send(over)
+        r = yield from rig.reply_to_in_parts("cap-override", over[messages.KEY_ID])
+        assert r.code == E_REFUSED and "config-set is in progress" in r.text, r
+        assert rig.gw.zone.policy.override_cap == -1
+        r = yield from rig.reply_to_in_parts("config-set", env[messages.KEY_ID])
+        assert r.ok, r
+        env = over = None
+        yield
+    assert rig.gw.zone.kind == "repair" and rig.gw.zone.ledger.capacity == 16
+    yield from _set(rig, zone_kind="coal_face")
     # Not firing: one within the new kind's caps is kept through the change.
     rig.call("cap-override", cap=6, expiry_s=rig.board.rtc + 3600, reason="rectification")
     yield from _set(rig, zone_kind="repair")
@@ -480,6 +508,7 @@ def test_a_fault_after_the_settings_are_stored_resets_onto_them():
         except BoardReset as x:
             e = x
             break
+        yield
     # Firing: in doubt (the settings stored, the zone part changed), outputs safe and reset.
     assert e is not None and resets == [1]
     b = rig.board

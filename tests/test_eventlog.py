@@ -940,6 +940,139 @@ def test_fileflash_reopens_an_existing_folder():
     assert FileFlash(root).read("k") == b"v"
 
 
+def _alloc_once(fn, *args):
+    # Bytes one call allocates under MicroPython (collector off; exact on this port).
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        fn(*args)
+        return gc.mem_alloc() - before
+    finally:
+        gc.enable()
+
+
+def test_fileflash_calls_the_mounted_file_system_with_no_copy_of_its_path():
+    # Under MicroPython open(), os.remove() and os.stat() copy their path into a new
+    # string before calling the file system mounted there (48 B here); FileFlash calls
+    # that file system's own methods: a removal costs only its path, an open only its
+    # path and its file object. CPython: the os calls, nothing measured.
+    import os
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return
+    root = fresh_root()
+    fl = FileFlash(root)
+    assert fl._open is not open and fl._remove is not os.remove  # the file system's own
+    fmt = "ev%08x"
+    for n in range(1, 7):
+        fl.append(fmt % n, b"x" * RECORD_SIZE)
+    fl.close()
+    fl.remove_numbered(fmt, 6)  # the path format is made once, and kept
+    path_fmt = fl._dir + fmt
+    path_only = _alloc_once(lambda: path_fmt % 1)
+    got = _alloc_once(fl.remove_numbered, fmt, 1)
+    assert got == path_only, (got, path_only)
+    assert fl.names() == [fmt % n for n in range(2, 6)]
+    path = root + "/" + (fmt % 2)
+    got = _alloc_once(fl._remove, path)
+    assert got == 0, got
+    via_os = _alloc_once(os.remove, root + "/" + (fmt % 3))
+    assert via_os > 0, via_os  # the copy saved (fails if os.remove stops making it)
+    assert fl.names() == [fmt % n for n in range(4, 6)]
+    # A new segment: its path and its open file, and no copy of the path.
+    name = fmt % 6
+    rec = b"y" * RECORD_SIZE
+    own = _alloc_once(fl.append, name, rec)
+    fl.close()
+    other = root + "/" + (fmt % 7)
+
+    def by_builtin():
+        with open(other, "ab") as f:
+            f.write(rec)
+
+    assert own < _alloc_once(by_builtin) + _alloc_once(lambda: root + "/" + name), own
+    assert fl.read(name) == rec and fl.size(name) == RECORD_SIZE
+
+
+def test_fileflash_calls_the_root_file_system_only_for_a_folder_in_it():
+    # The file system mounted at "/" for a folder in it and under no other mount; none
+    # (the os calls) where os has no mount table, for a relative folder, under another
+    # mount, or where mount() wants its arguments (a MicroPython without the table).
+    import os
+
+    from hal import flashfs
+
+    top = object()
+    other = object()
+    real = getattr(os, "mount", None)
+    try:
+        os.mount = lambda: [(other, "/lfs"), (top, "/")]
+        assert flashfs._root_fs("/data") is top
+        assert flashfs._root_fs("/lfsx/data") is top
+        assert flashfs._root_fs("/lfs/data") is None
+        assert flashfs._root_fs("/lfs") is None
+        assert flashfs._root_fs("data") is None
+        os.mount = lambda: [(other, "/lfs")]
+        assert flashfs._root_fs("/data") is None
+
+        def wants_args(fs, point):
+            raise AssertionError
+
+        os.mount = wants_args
+        assert flashfs._root_fs("/data") is None
+    finally:
+        if real is None:
+            del os.mount
+        else:
+            os.mount = real
+
+
+def test_fileflash_works_inside_a_file_system_mounted_below_the_root():
+    # Under MicroPython: a second file system mounted at a folder of its own; FileFlash
+    # in a folder inside it goes through the os calls, and every file operation lands
+    # where they see it.
+    import os
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return
+    import vfs
+
+    host = fresh_root()
+    os.mkdir(host)
+    point = "/mnt%d" % len(os.listdir("/"))
+    vfs.mount(vfs.VfsPosix(host), point)
+    try:
+        fl = FileFlash(point + "/data")
+        assert fl._open is open  # not the root file system's: the os calls
+        # Not write(): this port's VfsPosix with a root folder builds rename()'s two paths
+        # in one buffer, so a rename inside it fails whoever calls it (os.rename too).
+        fl.append("a", b"hello")
+        fl.append("b", b"12")
+        fl.append("b", b"345")
+        fl.rewrite_unsynced("c", b"ab")
+        fl.append("c", b"cd")
+        assert fl.read("a") == b"hello" and fl.read_at("b", 1, 3) == b"234"
+        assert fl.size("c") == 4 and fl.names() == ["a", "b", "c"]
+        fl.remove("a")
+        fl.remove_numbered("%s", "b")
+        assert fl.names() == ["c"]
+        assert os.listdir(host + "/data") == ["c"]
+        with open(point + "/data/c", "rb") as f:
+            assert f.read() == b"abcd"
+        f = fl.reader("c")
+        try:
+            assert f.read() == b"abcd"
+        finally:
+            f.close()
+    finally:
+        vfs.umount(point)
+
+
 def test_an_ack_allocates_only_its_meta_slots_open_file_and_its_removals():
     # No temp file and rename for the meta, no flash read for the anchor, no copy of it.
     # Under MicroPython: an ack that removes no segment allocates the meta slot's open

@@ -514,6 +514,42 @@ def test_a_signed_command_allocates_no_encoding_per_command():
     assert read_counter(rig.board.flash) == gw.verifier.last_counter
 
 
+def test_a_reply_is_encoded_and_framed_in_kept_buffers():
+    # No bytes of the reply made: its CBOR into one kept buffer, its frame into another,
+    # the link given a view (16 B here; 96 B when the CBOR was a new bytes object). A
+    # reply too long to frame in the kept buffer goes framed on its own, and the CBOR
+    # buffer it grew is let go, so what is kept stays small.
+    from gatewire import frame
+
+    rig = staffed()
+    gw = rig.gw
+    env = messages.reply_of("ack", 2, {"unacked": 3})  # its frame's CRC is a small int
+    assert env == messages.reply("ack", 2, unacked=3)
+    b = rig.board
+    b.tx[0:] = b""
+    gw._send(env)
+    assert bytes(b.tx) == frame.encode(cbor.dumps(env))
+    sent = [0]
+
+    def count(data):  # the rig's link keeps what it is sent: its growth is not the reply's
+        sent[0] += len(data)
+
+    b.link_write = count
+    used = _alloc(lambda: gw._send(env), 20)
+    assert used <= 16, used
+    assert sent[0] == 21 * len(frame.encode(cbor.dumps(env)))
+    del b.link_write
+    b.tx[0:] = b""
+    long_env = {0: 1, 1: 9, 2: {0: b"x" * 400}}
+    gw._send(long_env)
+    assert bytes(b.tx) == frame.encode(cbor.dumps(long_env))
+    assert len(gw._tx_payload) == 0
+    b.tx[0:] = b""
+    gw._send(env)
+    assert bytes(b.tx) == frame.encode(cbor.dumps(env))
+    assert len(gw._tx_payload) == len(cbor.dumps(env))
+
+
 def test_letting_go_of_the_rare_commands_costs_nothing_when_they_are_not_loaded():
     # After every command (an ack, a status): no module name built to unload nothing.
     rig = staffed()

@@ -484,6 +484,79 @@ def test_feed_takes_the_first_n_bytes_of_a_buffer_as_they_are():
     assert d.feed(frame.encode(b"ok")) == [b"ok"]
 
 
+def test_feed_each_hands_each_payload_as_feed_returns_it_split_anywhere():
+    # The board's link: each payload handed over as soon as its frame ends, as a view of
+    # the decoder's buffer valid during the call, the same payloads feed() returns,
+    # whatever the chunks; stale bytes past n never count.
+    payloads, stream = mixed_stream()
+    got = []
+
+    def take(view):
+        assert type(view) is memoryview
+        got.append(bytes(view))
+
+    for cut in (0, 1, 5, len(stream) // 2, len(stream) - 1, len(stream)):
+        d = frame.Decoder()
+        del got[:]
+
+        d.feed_each(bytearray(stream[:cut]) + b"\x00\x02x\x00", cut, take)
+        d.feed_each(bytearray(stream[cut:]), len(stream) - cut, take)
+        assert got == payloads, cut
+        assert d.frames_ok == len(payloads)
+    d = frame.Decoder()
+    raises(ValueError, d.feed_each, bytearray(4), 5, take)
+
+
+def test_feed_each_passes_on_what_the_handler_raises_and_decodes_the_next_frame():
+    d = frame.Decoder()
+    seen = []
+
+    def fail(view):
+        seen.append(bytes(view))
+        raise KeyError("handler")
+
+    raises(KeyError, d.feed_each, frame.encode(b"one") + frame.encode(b"two"), None, fail)
+    assert seen == [b"one"]  # the rest of that chunk is not decoded
+    assert d.feed(frame.encode(b"three")) == [b"three"]
+    bad = bytearray(frame.encode(b"four"))
+    bad[3] ^= 1
+    d.feed_each(bad, len(bad), fail)  # a damaged frame reaches no handler
+    assert seen == [b"one"] and d.frames_bad_crc == 1
+
+
+def test_feed_each_allocates_no_list_and_no_copy_of_a_request():
+    # A signed ack's frame (41 bytes, int keys: many short COBS runs) through feed_each:
+    # two views of the decoder's buffer (the crc's and the payload's), where feed()
+    # made a list, a view of the chunk, a view per run and a bytes copy (224 B here).
+    import gc
+
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython: the [micropython] run of this test is the one that counts
+    head = bytes.fromhex("a5000701193039" + "02a10019025803" + "1b0000019390" + "0a2f7b0450")
+    payload = head + bytes(range(1, 17))
+    wire = frame.encode(payload)
+    buf = bytearray(256)
+    buf[: len(wire)] = wire
+    n = len(wire)
+    d = frame.Decoder()
+    got = [0, 0]  # the last payload's length, how many
+
+    def take(view):
+        got[0] = len(view)
+        got[1] += 1
+
+    d.feed_each(buf, n, take)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for _ in range(20):
+        d.feed_each(buf, n, take)
+    used = (gc.mem_alloc() - before) // 20
+    gc.enable()
+    assert got == [len(payload), 21] and len(payload) == 41
+    assert used <= 32, used
+
+
 def test_reset_forgets_partial_frame_and_counters():
     d = frame.Decoder()
     w = frame.encode(b"interrupted frame")

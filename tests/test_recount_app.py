@@ -12,8 +12,9 @@ from tornflash import PowerCut, TornFlash
 
 from gateway import app, snapshot
 from gateway import events as ev
+from gateway.eventlog import LogFull
 from gatewire import messages
-from gatewire.errors import E_AUTH_BAD, E_AUTH_MISSING, E_REFUSED
+from gatewire.errors import E_AUTH_BAD, E_AUTH_MISSING, E_FULL, E_REFUSED
 from hal.flashfs import FileFlash
 
 
@@ -174,3 +175,27 @@ def test_r_evac_3_a_phantom_holds_an_evacuation_open_until_the_muster_recounts_i
     assert [e[5] for e in of_kind(evs, ev.RECOUNT)] == [0]
     assert len(of_kind(evs, ev.ZONE_CLEAR)) == 1
     assert rig.call("status")["evacuating"]  # the all-clear is still dispatch's to give
+
+
+@in_parts
+def test_a_recount_the_log_cannot_take_changes_nothing():
+    # RECOUNT must be on flash before the count moves: a log that refuses it (full, the
+    # reserve gone) leaves the count as it was and the order answered `full`.
+    rig = yield from excess_rig()
+    log = rig.gw.log
+    append = log.append_clock
+
+    def refuse_recount(clock_s, kind, tag, a, b, reserved=False, keep=-1):
+        if kind == ev.RECOUNT:
+            raise LogFull("no room (test)")
+        return append(clock_s, kind, tag, a, b, reserved, keep)
+
+    log.append_clock = refuse_recount
+    r = rig.request("recount", found=9, was=10, counted_by=COUNTER)
+    assert r.code == E_FULL and "nothing changed" in r.text, r
+    assert rig.gw.zone.count == 10
+    log.append_clock = append
+    yield
+    rig.power_cut()
+    assert rig.gw.zone.count == 10
+    assert rig.call("recount", found=9, was=10, counted_by=COUNTER)["after"] == 9

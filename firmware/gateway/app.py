@@ -12,7 +12,6 @@ from gateway import reasons, roles, store
 from gateway import zone as zone_mod
 from gateway.caps import (
     CLOCK_MAX_S,
-    EPOCH_S,
     SHIFT_UNKNOWN,
     clock_of,
     unix_hi,
@@ -59,9 +58,10 @@ _MAX_READS_PER_STEP = const(16)
 READER_LOST_EVERY_MS = const(60000)  # READER_DATA_LOST at most this often per point
 _PUSH_PER_STEP = const(4)
 _PUSH_WINDOW = const(64)  # events pushed beyond the last ack before waiting for one
-_RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
-_RX_BUF = const(256)
-_TX_BUF = const(256)  # a reply that frames within it needs no buffer of its own
+RING_MASK = const(7)  # events stashed for pushing: 8, twice what one step pushes
+RX_BUF = const(256)
+TX_BUF = const(256)  # a reply that frames within it needs no buffer of its own
+_TX_KEEP = const(48)  # the longest reply CBOR whose buffer _send keeps (an ack's is 12 B)
 # A reply is held whole in the heap while it is built (the records read, the reply's
 # maps, its CBOR, its frame): about 800 B an event on a board. Replies to a host's full
 # page took 41 KB (50 events) and 29 KB (occupants mid-shift) in one step, more than a
@@ -177,6 +177,43 @@ def _i31(v):
 class Gateway:
     # Built by the boot sequence (gateway/bootseq.py) before any step runs; declared here
     # for the type checker only (an annotation without a value makes no attribute).
+    # bootseq.start, called by __init__ (boot-only code, let go with the boot):
+    board_name: str
+    system: int
+    _tag: list
+    _gas: list
+    _beats: list
+    _rx: bytearray
+    _poll_link: bool
+    _tx: bytearray
+    _tx_mv: memoryview
+    _tx_payload: bytearray
+    _il_cbor: bytearray
+    _counter_slots: "store.Slots | None"
+    _ring: list
+    _ring_time: list
+    _ring_kind: list
+    _ring_tag: list
+    _ring_a: list
+    _ring_b: list
+    _ring_digest: list
+    _log_digest: "bytearray | None"
+    _handle_payload: "object"
+    _rtc_clock: bool
+    _now_s: int
+    _now_ms: int
+    _boot_ms: int
+    _lost: "list | None"
+    _dirty: bool
+    _host: bool
+    _pushed: int
+    lost_events: int
+    _roster_load: "list | None"
+    _job: "list | None"
+    _in_command: bool
+    ch4_ppm: int
+    co_ppm: int
+    # bootseq.run, the boot's phases:
     boot_count: int
     key: "bytes | None"
     _boot_counter: int  # the command counter read at boot, for the verifier (_link_in)
@@ -199,56 +236,12 @@ class Gateway:
         # staged: boot one phase per call of boot_step() (or step()), each short enough
         # for the watchdog, fed between phases (docs/hardware.md); else all at once.
         self.board = board
-        self._safe_outputs()
-        self.board_name = getattr(board, "name", None) or sys.platform
-        self.system = SYS_RESTORING
         self.flash = board.flash
-        self._tag = [0, 0, 0, 0]
-        self._gas = [0, 0, 0]
-        self._beats = [0] * 8
-        self._rx = bytearray(_RX_BUF)
-        self._poll_link = hasattr(board, "link_writable")
-        self._tx = bytearray(_TX_BUF)  # small replies framed here (status, ack, hello)
-        # Kept encodings, rewritten in place on every save and every command: the
-        # interlocks' CBOR (the snapshot's).
-        self._il_cbor = bytearray()
-        self._counter_slots = None  # store.Slots of the counter, built at the first command
-        # The last _RING events logged, to push without reading them back (_stash).
-        self._ring = [0] * (_RING_MASK + 1)  # seq in each slot, 0: none
-        self._ring_time = [0] * (_RING_MASK + 1)
-        self._ring_kind = [0] * (_RING_MASK + 1)
-        self._ring_tag = [0] * (_RING_MASK + 1)
-        self._ring_a = [0] * (_RING_MASK + 1)
-        self._ring_b = [0] * (_RING_MASK + 1)
-        self._ring_digest = [bytearray(16) for _ in range(_RING_MASK + 1)]
-        self._log_digest = None
-        # The wall clock in clock seconds (gateway/caps.py), as every rule takes it. The
-        # real boards count their RTC from EPOCH_S (hal/clock.py: a small int, read with
-        # no allocation); a board without RTC_EPOCH_S counts unix seconds.
-        epoch = getattr(board, "RTC_EPOCH_S", 0)
-        if epoch != 0 and epoch != EPOCH_S:
-            raise ValueError("board RTC_EPOCH_S must be 0 or %d, got %r" % (EPOCH_S, epoch))
-        self._rtc_clock = epoch == EPOCH_S
-        # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
-        self._now_s = self.read_clock()
-        self._now_ms = board.ticks_ms()
-        self._boot_ms = self._now_ms
-        t = self._now_ms - READER_LOST_EVERY_MS  # no loss logged yet: the first goes at once
-        self._lost = [board.reader_lost, 0, t, 0, t] if hasattr(board, "reader_lost") else None
-        self._dirty = False  # the snapshot needs rewriting
-        self._host = False  # a host said hello on this boot: push events to it
-        self._pushed = 0  # highest seq pushed as a notification
-        self.lost_events = 0  # events that found the log full, reserve included
-        self._roster_load = None  # [load_id, parts, received]
-        # A command finishing over several steps (a roster commit): [phases, code, rid,
-        # reply fields], its reply sent when the last phase is done and on flash.
-        self._job = None
-        self._in_command = False
-        self.ch4_ppm = -1
-        self.co_ppm = -1
+        self._safe_outputs()
         self._where = AT_BOOT
         from gateway import bootseq
 
+        bootseq.start(self, board)
         self._boot_part = 0  # 0: gateway/bootseq.py's phases, 1: gateway/restore.py's
         self._booting = bootseq.run(self)
         if not staged:
@@ -393,7 +386,7 @@ class Gateway:
         # a 16-byte copy into a preallocated digest).
         log = self.log
         seq = log.last_seq
-        k = seq & _RING_MASK
+        k = seq & RING_MASK
         self._ring[k] = seq
         self._ring_time[k] = self._now_s
         self._ring_kind[k] = kind
@@ -585,16 +578,24 @@ class Gateway:
         n = b.link_read(self._rx)
         if n <= 0:
             return
-        for payload in self._decoder.feed(self._rx, n):  # no copy of the bytes read
-            self._handle(payload)
+        # No copy of the bytes read, no list of payloads and no copy of one: each is
+        # handled as a view of the decoder's buffer (a bound method kept, not one a call).
+        self._decoder.feed_each(self._rx, n, self._handle_payload)
 
     def _send(self, envelope):
-        payload = cbor.dumps(envelope)
-        if frame.max_wire_len(len(payload)) + 2 <= _TX_BUF:
+        # Encoded into a kept buffer and framed into another: no bytes of a short reply
+        # (an ack's, ~80 B a request). The buffer grown by a longer one is let go, so
+        # what is kept stays under _TX_KEEP (the board's heap is tight at its peaks).
+        payload = self._tx_payload
+        payload[0:] = b""
+        cbor.encode_into(payload, envelope)
+        if frame.max_wire_len(len(payload)) + 2 <= TX_BUF:
             n = frame.encode_into(payload, self._tx)
-            self.board.link_write(memoryview(self._tx)[:n])
+            self.board.link_write(self._tx_mv[:n])
         else:
             self.board.link_write(frame.encode(payload))
+        if len(payload) > _TX_KEEP:
+            self._tx_payload = bytearray()
 
     def _push_events(self):
         log = self.log
@@ -613,7 +614,7 @@ class Gateway:
             and self._pushed - log.acked < _PUSH_WINDOW
         ):
             seq = self._pushed + 1
-            k = seq & _RING_MASK
+            k = seq & RING_MASK
             if ring[k] == seq:
                 # Stashed by emit() as it was logged: framed in place, nothing allocated.
                 t = self._ring_time[k]
@@ -650,7 +651,7 @@ class Gateway:
                 )
             if messages.is_mutating(code):
                 self._authenticate(obj, code)  # sets _in_command once the tag verifies
-            code, rid, body = messages.parse(obj, "request")
+            body = messages.request_body(obj, code)  # the envelope read above, as it is
             if self._in_command and not self._room_for(code, body):
                 # Never run unlogged (R-DATA-2): the host acks, then sends it again.
                 raise ProtocolError(
@@ -752,7 +753,7 @@ class Gateway:
             return None
         if out is None:
             out = {}
-        return messages.reply(name, rid, **out)
+        return messages.reply_of(name, rid, out)
 
     def _run_job(self):
         # One phase of a long command per step; when done, answered as _handle would:
@@ -774,7 +775,7 @@ class Gateway:
                     self._save_state()
             finally:
                 self._in_command = False
-            self._send(messages.reply(messages.name_of(code), rid, **job[3]))
+            self._send(messages.reply_of(messages.name_of(code), rid, job[3]))
         except ProtocolError as e:
             # A phase refused the command with a code of its own, answered as _handle
             # answers a refusal.

@@ -5,17 +5,24 @@
 # after it are restored next, by gateway/restore.py. The readers of the key, the boot
 # count and the command counter are here, not in gateway/store.py, for the same reason.
 import struct
+import sys
 from binascii import crc32
 
 from gateway import build, store
 from gateway import events as ev
 from gateway.app import (
+    READER_LOST_EVERY_MS,
+    RING_MASK,
+    RX_BUF,
     SYS_CONFIG_BAD,
     SYS_COUNTER_BAD,
     SYS_NOT_PROVISIONED,
+    SYS_RESTORING,
     SYS_ROSTER_BAD,
+    TX_BUF,
     _config,
 )
+from gateway.caps import EPOCH_S
 from gateway.eventlog import EventLog, genesis_digest
 from gateway.rejects import RejectTally
 from gateway.roster import Roster
@@ -34,6 +41,59 @@ except ImportError:
 # The log's reserve (gateway/app.py emit): a sixteenth of it, at least 8 events.
 _RESERVE_DIV = const(16)
 _RESERVE_MIN = const(8)
+
+
+def start(gw, board):
+    # The gateway's state before the boot's first phase, outputs already safe (called by
+    # app.Gateway.__init__; boot-only code, as the rest of this module).
+    gw.board_name = getattr(board, "name", None) or sys.platform
+    gw.system = SYS_RESTORING
+    gw._tag = [0, 0, 0, 0]
+    gw._gas = [0, 0, 0]
+    gw._beats = [0] * 8
+    gw._rx = bytearray(RX_BUF)
+    gw._poll_link = hasattr(board, "link_writable")
+    gw._tx = bytearray(TX_BUF)  # small replies framed here (status, ack, hello)
+    gw._tx_mv = memoryview(gw._tx)
+    gw._tx_payload = bytearray()  # their CBOR, encoded here (app.Gateway._send)
+    # Kept encodings, rewritten in place on every save and every command: the
+    # interlocks' CBOR (the snapshot's).
+    gw._il_cbor = bytearray()
+    gw._counter_slots = None  # store.Slots of the counter, built at the first command
+    # The last RING_MASK + 1 events logged, to push without reading them back (_stash).
+    gw._ring = [0] * (RING_MASK + 1)  # seq in each slot, 0: none
+    gw._ring_time = [0] * (RING_MASK + 1)
+    gw._ring_kind = [0] * (RING_MASK + 1)
+    gw._ring_tag = [0] * (RING_MASK + 1)
+    gw._ring_a = [0] * (RING_MASK + 1)
+    gw._ring_b = [0] * (RING_MASK + 1)
+    gw._ring_digest = [bytearray(16) for _ in range(RING_MASK + 1)]
+    gw._log_digest = None
+    gw._handle_payload = gw._handle  # kept: the link's handler, no bound method a step
+    # The wall clock in clock seconds (gateway/caps.py), as every rule takes it. The
+    # real boards count their RTC from EPOCH_S (hal/clock.py: a small int, read with
+    # no allocation); a board without RTC_EPOCH_S counts unix seconds.
+    epoch = getattr(board, "RTC_EPOCH_S", 0)
+    if epoch != 0 and epoch != EPOCH_S:
+        raise ValueError("board RTC_EPOCH_S must be 0 or %d, got %r" % (EPOCH_S, epoch))
+    gw._rtc_clock = epoch == EPOCH_S
+    # The RTC as it stands: the restore rebuilds each stay's age from the wall clock.
+    gw._now_s = gw.read_clock()
+    gw._now_ms = board.ticks_ms()
+    gw._boot_ms = gw._now_ms
+    t = gw._now_ms - READER_LOST_EVERY_MS  # no loss logged yet: the first goes at once
+    gw._lost = [board.reader_lost, 0, t, 0, t] if hasattr(board, "reader_lost") else None
+    gw._dirty = False  # the snapshot needs rewriting
+    gw._host = False  # a host said hello on this boot: push events to it
+    gw._pushed = 0  # highest seq pushed as a notification
+    gw.lost_events = 0  # events that found the log full, reserve included
+    gw._roster_load = None  # [load_id, parts, received]
+    # A command finishing over several steps (a roster commit): [phases, code, rid,
+    # reply fields], its reply sent when the last phase is done and on flash.
+    gw._job = None
+    gw._in_command = False
+    gw.ch4_ppm = -1
+    gw.co_ppm = -1
 
 
 def run(gw):

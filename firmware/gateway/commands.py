@@ -10,10 +10,8 @@ from gateway import reasons, store
 from gateway.app import (
     _LATER,
     CLOCK_BACK_TOLERANCE_S,
-    SYS_CONFIG_BAD,
     SYS_ROSTER_BAD,
     SYS_STATE_LOST,
-    _config,
 )
 from gateway.caps import EPOCH_S, UNIX_MAX_S, clock_known, clock_of, unix_of
 from gatewire import messages
@@ -55,82 +53,18 @@ def config_set(gw, body):
 
 
 def _change_config(gw, changes):
-    # No second zone is built (gateway/reconfigure.py): the settings are checked, then the
-    # zone in force is changed in place, or, for a new ledger_capacity, its ledger rebuilt
-    # a phase per step after the old one is let go. A refusal before the settings are
-    # stored changes nothing.
+    # gateway/reconfigure.py: the settings checked, then the zone in force changed in
+    # place, or its ledger rebuilt; never a second zone. Its code, the settings' schema
+    # and the builders it uses leave the heap with the job.
     try:
-        configuration = _config()
-        new = configuration.apply(gw.cfg, changes)
-        loosened = []
-        for k in configuration.loosened(gw.cfg, new):
-            loosened.append((configuration.GAS_LIMITS.index(k) + 1, new[k], gw.cfg[k]))
-        configuration = None
-        store.unload("config")
         from gateway import reconfigure
 
-        try:
-            pol = reconfigure.check(gw, new)
-        except (ValueError, ProtocolError) as e:
-            raise _config_refused(e)
-        yield
-        try:
-            il = reconfigure.interlocks(gw, new)
-        except (ValueError, ProtocolError) as e:
-            raise _config_refused(e)
-        if reconfigure.resized(gw, new):
-            result = [None, False]
-            reconfigure.rebuild(
-                gw, new, pol, lambda: _store_config(gw, new, len(changes), loosened), result
-            )
-            il = None
-            yield  # the job waits while the gateway is parked (app: boot phases)
-            if not result[1]:
-                # A phase failed after the old ledger was let go: the zone is in doubt, so
-                # the board resets and boots from what is on flash (app._fault).
-                gw._fault(RuntimeError("config-set: the ledger's rebuild did not finish"))
-            if result[0] is not None:
-                raise ProtocolError(
-                    E_BAD_FIELD, "config refused: %s" % result[0], "ledger_capacity"
-                )
-            return
-        _store_config(gw, new, len(changes), loosened)
-        try:
-            gw._in_command = True
-            reconfigure.apply(gw, new, pol, il)
-        except Exception as e:
-            # The new settings are stored and the zone only part changed: in doubt, the
-            # board resets and boots from them (app._fault: outputs safe first).
-            gw._fault(e)
-        finally:
-            gw._in_command = False
+        yield from reconfigure.change(gw, changes)
     finally:
         store.unload("config")
         store.unload("build")
         store.unload("restore")
         store.unload("reconfigure")
-
-
-def _config_refused(e):
-    return ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
-
-
-def _store_config(gw, new, n, loosened):
-    # The change on flash, as one command's effects (they may use the log's reserve).
-    # Loosening a gas limit is allowed only signed, as this is; it is evidence, logged
-    # before the settings are (a cut between leaves the old ones, and the attempt said).
-    gw._in_command = True
-    try:
-        for g in loosened:
-            gw.emit(ev.GAS_LIMIT_LOOSENED, g[0], g[1], g[2])
-        store.write_cbor(gw.flash, store.CONFIG_FILE, new)
-        try:
-            gw.emit(ev.CONFIG_CHANGED, 0, n, 0)
-            gw.system &= ~SYS_CONFIG_BAD
-        except Exception as e:
-            gw._fault(e)
-    finally:
-        gw._in_command = False
 
 
 def roster_load(gw, body):
@@ -250,6 +184,13 @@ def permit_list(gw, body):
 
 
 def cap_override(gw, body):
+    job = gw._job
+    if job is not None and job[1] == messages.CONFIG_SET:
+        # The settings being changed set the legal cap a temporary one must stay within
+        # (gateway/reconfigure.py checks it before they are stored).
+        raise ProtocolError(
+            E_REFUSED, "a config-set is in progress: send again once it has answered", "cap"
+        )
     zone = gw.zone
     cap = body["cap"]
     try:
@@ -363,10 +304,11 @@ def recount(gw, body):
                 "the count never goes below them (R-CAP-11)" % (found, least),
                 "found",
             )
-    seq = gw.log.last_seq
+    lost = gw.lost_events
     gw.emit(ev.RECOUNT, counter, before, found)
-    if gw.log.last_seq == seq:
-        # Not on flash: changed now, a power cut would take it back. Nothing changes.
+    if gw.lost_events != lost:
+        # Not on flash (the log full: emit logged LOG_FULL instead, so its seq moved all
+        # the same): changed now, a power cut would take it back. Nothing changes.
         raise ProtocolError(E_FULL, "recount not logged (event log full); nothing changed", None)
     from gateway import recount as recounting
 

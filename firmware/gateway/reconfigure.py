@@ -1,4 +1,4 @@
-# config-set's change to the gateway in force (gateway/commands.py _change_config), with
+# config-set's change to the gateway in force (change(), gateway/commands.py's job), with
 # no second zone beside it: a Zone for ledger_capacity 512 is 23 KB (the ledger's arrays,
 # the doorway's tracks), more than a Pico's heap has free (docs/hardware.md "Board fit").
 #   check       the new settings against what the zone, its caps and the heap can take,
@@ -16,9 +16,9 @@
 # Imported for a config-set and let go after (store.unload).
 import gc
 
-from gateway import build, roles
+from gateway import build, roles, store
 from gateway import events as ev
-from gateway.app import SYS_RESTORING
+from gateway.app import SYS_CONFIG_BAD, SYS_RESTORING, _config
 from gateway.caps import EPOCH_S, CapPolicy
 from gateway.ledger import Ledger
 from gatewire import cbor
@@ -36,6 +36,74 @@ except ImportError:
 # logged, the interlocks built): a larger ledger is refused unless the heap has this much
 # more free than the growth, before anything changes.
 _HEAP_MARGIN = const(8192)
+
+
+def change(gw, changes):
+    # The job's steps (gateway/commands.py config_set): the check, then the change; a
+    # new ledger_capacity parks the gateway for the rebuild's phases between the two
+    # yields. A refusal before the settings are stored changes nothing.
+    configuration = _config()
+    new = configuration.apply(gw.cfg, changes)
+    loosened = []
+    for k in configuration.loosened(gw.cfg, new):
+        loosened.append((configuration.GAS_LIMITS.index(k) + 1, new[k], gw.cfg[k]))
+    configuration = None
+    store.unload("config")
+    try:
+        pol = check(gw, new)
+    except (ValueError, ProtocolError) as e:
+        raise _refused(e)
+    yield
+    try:
+        check_override(gw, new, pol)
+        il = interlocks(gw, new)
+    except (ValueError, ProtocolError) as e:
+        raise _refused(e)
+    n = len(changes)
+    if resized(gw, new):
+        il = None
+        result = [None, False]
+        rebuild(gw, new, pol, lambda: _store(gw, new, n, loosened), result)
+        yield  # the job waits while the gateway is parked (app: boot phases)
+        if not result[1]:
+            # A phase failed after the old ledger was let go: the zone is in doubt, so
+            # the board resets and boots from what is on flash (app._fault).
+            gw._fault(RuntimeError("config-set: the ledger's rebuild did not finish"))
+        if result[0] is not None:
+            raise ProtocolError(E_BAD_FIELD, "config refused: %s" % result[0], "ledger_capacity")
+        return
+    _store(gw, new, n, loosened)
+    gw._in_command = True  # the command's effects (they may use the log's reserve)
+    try:
+        apply(gw, new, pol, il)
+    except Exception as e:
+        # The new settings are stored and the zone only part changed: in doubt, the
+        # board resets and boots from them (app._fault: outputs safe first).
+        gw._fault(e)
+    finally:
+        gw._in_command = False
+
+
+def _refused(e):
+    return ProtocolError(E_BAD_FIELD, "config refused: %s" % e, getattr(e, "field", None))
+
+
+def _store(gw, new, n, loosened):
+    # The change on flash, as one command's effects. Loosening a gas limit is allowed
+    # only signed, as this is; it is evidence, logged before the settings are stored (a
+    # cut between leaves the old ones, and the attempt said).
+    gw._in_command = True
+    try:
+        for g in loosened:
+            gw.emit(ev.GAS_LIMIT_LOOSENED, g[0], g[1], g[2])
+        store.write_cbor(gw.flash, store.CONFIG_FILE, new)
+        try:
+            gw.emit(ev.CONFIG_CHANGED, 0, n, 0)
+            gw.system &= ~SYS_CONFIG_BAD
+        except Exception as e:
+            gw._fault(e)  # stored, not said: in doubt, as after apply() below
+    finally:
+        gw._in_command = False
 
 
 def ledger_bytes(capacity):
@@ -72,18 +140,7 @@ def check(gw, cfg):
         epoch_s=EPOCH_S,
     )
     zone = gw.zone
-    over = zone.policy.override_cap
-    top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
-    if over > top:
-        # R-CAP-9: a temporary cap never above the regulation; a boot would refuse the
-        # snapshot holding it (the zone's state lost), so the order comes first.
-        key = "mine_cap" if shaft else "zone_kind"
-        raise ProtocolError(
-            E_BAD_FIELD,
-            "a temporary cap of %d is in force, above the %d a %s allows: "
-            "clear it first (cap-override-clear)" % (over, top, cfg["zone_kind"]),
-            key,
-        )
+    check_override(gw, cfg, pol)
     cap = cfg["ledger_capacity"]
     grow = ledger_bytes(cap) - ledger_bytes(zone.ledger.capacity)
     if grow > 0:
@@ -96,6 +153,22 @@ def check(gw, cfg):
                 "ledger_capacity",
             )
     return pol
+
+
+def check_override(gw, cfg, pol):
+    # R-CAP-9: a temporary cap never above the regulation; a boot would refuse the
+    # snapshot holding one above the new caps (the zone's state lost), so the order's
+    # clearing comes first. Checked again in the change's step: a cap-override may be
+    # read in the step between.
+    over = gw.zone.policy.override_cap
+    top = pol.legal[0] if pol.legal[0] > pol.legal[1] else pol.legal[1]
+    if over > top:
+        raise ProtocolError(
+            E_BAD_FIELD,
+            "a temporary cap of %d is in force, above the %d a %s allows: "
+            "clear it first (cap-override-clear)" % (over, top, cfg["zone_kind"]),
+            "mine_cap" if cfg["role"] == "shaft" else "zone_kind",
+        )
 
 
 def resized(gw, cfg):
@@ -158,6 +231,23 @@ def rebuild(gw, cfg, pol, commit, result):
 
 
 def _phases(gw, cfg, pol, commit, result):
+    # Run by app's boot_step, one part per step. It must never end there by StopIteration
+    # (that is the boot's own end, which goes on to the link's phases and would build the
+    # command verifier again from the counter read at boot): the last part lets go of
+    # _booting itself and yields. Any fault resets the board (app._fault), which boots
+    # from flash: the old settings or the new, stored whole.
+    try:
+        for _ in _parts(gw, cfg, pol, commit, result):
+            yield
+    except Exception as e:
+        gw._fault(e)
+    gw.system &= ~SYS_RESTORING
+    result[1] = True
+    gw._booting = None
+    yield
+
+
+def _parts(gw, cfg, pol, commit, result):
     zone = gw.zone
     old_cap = zone.ledger.capacity
     # Let go of the old ledger (and the interlocks, rebuilt below): the new one is made in
@@ -175,8 +265,8 @@ def _phases(gw, cfg, pol, commit, result):
         ld = None
     if ld is None:
         # Nothing is stored yet: the old settings stay, with a ledger as before (its
-        # memory was just let go). Failing that too, the step's fault resets the board,
-        # which boots on the old settings.
+        # memory was just let go). Failing that too, the fault resets the board, which
+        # boots on the old settings.
         gc.collect()
         zone.ledger = Ledger(old_cap)
         gw.il = build.locks(gw, gw.cfg, zone)
@@ -196,6 +286,7 @@ def _phases(gw, cfg, pol, commit, result):
 
     for _ in restore.run(gw):
         yield
+    restore = None
     if result[0] is None:
         yield
         gw._in_command = True  # the command's effects, as in the change's step
@@ -203,5 +294,3 @@ def _phases(gw, cfg, pol, commit, result):
             apply(gw, cfg, pol)
         finally:
             gw._in_command = False
-    gw.system &= ~SYS_RESTORING
-    result[1] = True

@@ -13,6 +13,12 @@
 # contents, never a mix; append() can tear on POSIX, which the event log detects on boot.
 # Every call but append() first closes the file append() keeps open, so no file is ever
 # open twice.
+# Under MicroPython the opens and removes go straight to the file system mounted at "/"
+# when the folder is in it (os.mount() with no arguments lists the mounts, MicroPython
+# 1.27): open() and os.remove() first copy their path into a new string object (the VFS
+# layer's lookup_path, 48 B a call) and then call that file system's own method with it.
+# An ack opens three slots and a segment and removes a segment per 8 events acked: ~430 B
+# of its heap (docs/hardware.md). The rarer calls (stat, rename) go through os.
 import os
 
 TEMP_SUFFIX = ".tmp"
@@ -22,12 +28,33 @@ _NO_NAME = object()  # no name is this object, so the path cache starts empty
 _WRITE_PATHS_MAX = 16  # names whose paths write() keeps (they are few; a bound all the same)
 
 
+def _root_fs(root):
+    # The file system mounted at "/" if an absolute root lies in it and under no other
+    # mount (a board's flash: rp2 and esp32 mount it there), else None: CPython's os has
+    # no mount(), a MicroPython without the mount table wants arguments.
+    try:
+        table = os.mount()
+    except Exception:
+        return None
+    found = None
+    for fs, point in table:
+        if point == "/":
+            found = fs
+        elif root == point or root.startswith(point + "/"):
+            return None
+    return found if root[:1] == "/" else None
+
+
 class FileFlash:
     def __init__(self, root):
         if not isinstance(root, str) or not root:
             raise ValueError("flash root must be a non-empty folder path")
         self.root = root
         self._dir = root + "/"  # built once: a path is then one concatenation, one str
+        # A path in the root file system is the same string to it as to the VFS layer.
+        fs = _root_fs(root)
+        self._open = open if fs is None else fs.open
+        self._remove = os.remove if fs is None else fs.remove
         self._last_name = _NO_NAME
         self._last_path = ""
         self._append_file = None
@@ -50,7 +77,7 @@ class FileFlash:
         self.close()
         path = self._path(name)
         try:
-            f = open(path, "rb")
+            f = self._open(path, "rb")
         except OSError:
             if self._exists(name):
                 raise
@@ -61,7 +88,7 @@ class FileFlash:
     def write(self, name, data):
         self.close()
         path, temp = self._paths_of(name)
-        with open(temp, "wb") as f:
+        with self._open(temp, "wb") as f:
             self._write_all(f, data)
             self._sync(f)
         os.rename(temp, path)
@@ -93,7 +120,7 @@ class FileFlash:
         self.close()
         paths = self._paths_of(name)
         created = _HAS_FSYNC and not self._exists(name)
-        f = open(paths[0], "wb")
+        f = self._open(paths[0], "wb")
         self._append_file = f
         self._append_name = name
         try:
@@ -111,7 +138,7 @@ class FileFlash:
             path = self._path(name)  # only to open: the open file's name was checked
             self.close()
             created = _HAS_FSYNC and not self._exists(name)
-            f = open(path, "ab")
+            f = self._open(path, "ab")
             self._append_file = f
             self._append_name = name
         try:
@@ -151,7 +178,7 @@ class FileFlash:
         if offset < 0 or n < 0:
             raise ValueError("read_at offset and n must be >= 0")
         try:
-            f = open(path, "rb")
+            f = self._open(path, "rb")
         except OSError:
             if self._exists(name):
                 raise
@@ -169,7 +196,7 @@ class FileFlash:
         # An open file for seek() and readinto() (the roster is searched in place through
         # one): reading through it allocates nothing. The caller closes it.
         self.close()
-        return open(self._path(name), "rb")
+        return self._open(self._path(name), "rb")
 
     def truncate(self, name, size):
         self.close()
@@ -188,7 +215,7 @@ class FileFlash:
         # Idempotent, so that recovery after a cut can simply repeat a removal.
         path = self._path(name)
         try:
-            os.remove(path)
+            self._remove(path)
         except OSError:
             if self._exists(name):
                 raise
@@ -209,7 +236,7 @@ class FileFlash:
             self._path_fmts[fmt] = path_fmt
         self.close()
         try:
-            os.remove(path_fmt % n)
+            self._remove(path_fmt % n)
         except OSError:
             if self._exists(fmt % n):
                 raise

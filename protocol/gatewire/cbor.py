@@ -43,6 +43,8 @@ MAX_DEPTH = const(16)  # nested arrays/maps; a top-level array or map is depth 1
 
 _UINT64_MAX = const(0xFFFFFFFFFFFFFFFF)
 _NONE_LIST = [None]  # multiplied, never changed: a decoded array's first form
+_AT_POOL = [[0]]  # loads()'s position lists, reused (see loads)
+_AT_POOL_MAX = const(4)
 _INF = float("inf")
 _NAN = float("nan")
 
@@ -463,10 +465,13 @@ def _decode(buf, at, end, depth):
 
 
 def loads(data):
-    if type(data) is bytes:
+    t = type(data)
+    if t is bytes:
         buf = data
-    elif isinstance(data, (bytes, bytearray, memoryview)):
-        buf = memoryview(data)
+    elif t is memoryview or isinstance(data, (bytes, bytearray, memoryview)):
+        # A view is decoded as it is (the board's link hands one per request), and known
+        # by its type first: the isinstance tuple is built per call (32 B on a board).
+        buf = data if t is memoryview else memoryview(data)
         # CPython only: MicroPython's memoryview has neither attribute
         if getattr(buf, "itemsize", 1) != 1:
             raise TypeError("cannot decode CBOR from a memoryview of %d-byte items" % buf.itemsize)
@@ -477,8 +482,16 @@ def loads(data):
     end = len(buf)
     if end == 0:
         raise CBORDecodeError("empty input", 0)
-    at = [0]
-    value = _decode(buf, at, end, 0)
-    if at[0] != end:
-        raise CBORDecodeError("%d trailing bytes after the item" % (end - at[0]), at[0])
+    # The position list is taken from a pool and given back: one list a call is 32 B of
+    # a board's heap on every request, and a pool (not one shared list) stays right
+    # for loads() called from two threads (the host) or from inside a decode.
+    at = _AT_POOL.pop() if _AT_POOL else [0]
+    at[0] = 0
+    try:
+        value = _decode(buf, at, end, 0)
+        if at[0] != end:
+            raise CBORDecodeError("%d trailing bytes after the item" % (end - at[0]), at[0])
+    finally:
+        if len(_AT_POOL) < _AT_POOL_MAX:
+            _AT_POOL.append(at)
     return value

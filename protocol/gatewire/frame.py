@@ -40,6 +40,7 @@ _BLOCK_FULL = const(0xFF)  # COBS code of a block of 254 data bytes with no zero
 # 2**30, a small int in MicroPython: a good frame's check allocates nothing.
 _CRC_RESIDUE = const(0x2144DF1C)
 _DELIMITER = b"\x00"
+_SHORT_RUN = const(32)  # COBS runs up to this long are copied byte by byte (_take)
 
 
 def max_wire_len(payload_len):
@@ -50,7 +51,9 @@ def max_wire_len(payload_len):
 
 
 def _bytes_like(data, what):
-    if isinstance(data, (bytes, bytearray)):
+    # By type first: an isinstance tuple is built per call (32 B on a board, every feed).
+    t = type(data)
+    if t is bytearray or t is bytes or isinstance(data, (bytes, bytearray)):
         return data
     if isinstance(data, memoryview):
         # memoryview has no find(); the copy is the price of passing one.
@@ -173,26 +176,37 @@ class Decoder(object):
     def feed(self, chunk, n=None):
         # n: only chunk[:n] is new (a board's receive buffer, read into in place: fed
         # as it is, with no copy of the bytes read, ~100 B a request).
+        payloads = []
+        self._feed(chunk, n, payloads, None)
+        return payloads
+
+    def feed_each(self, chunk, n, handle):
+        # As feed(chunk, n), but each payload goes to handle() as soon as its frame ends,
+        # as a memoryview of the decoder's own buffer, valid only until handle returns
+        # (the next frame is decoded into the same buffer): no list and no copy of a
+        # payload, ~160 B of a board's heap on every request. handle must not feed this
+        # decoder; what it raises comes out of feed_each, the rest of the chunk undecoded
+        # and the decoder ready for the next frame.
+        self._feed(chunk, n, None, handle)
+
+    def _feed(self, chunk, n, payloads, handle):
         chunk = _bytes_like(chunk, "chunk")
         if n is None:
             n = len(chunk)
         elif type(n) is not int or n < 0 or n > len(chunk):
             raise ValueError("n must be an int in 0..%d, got %r" % (len(chunk), n))
-        payloads = []
-        src = memoryview(chunk)
         pos = 0
         while pos < n:
             z = chunk.find(_DELIMITER, pos, n)
             stop = n if z < 0 else z
             if stop > pos:
-                self._take(chunk, src, pos, stop)
+                self._take(chunk, pos, stop)
             if z < 0:
                 break
-            self._finish(payloads)
             pos = z + 1
-        return payloads
+            self._finish(payloads, handle)
 
-    def _take(self, chunk, src, pos, stop):
+    def _take(self, chunk, pos, stop):
         # chunk[pos:stop] holds no zero: it continues the current frame.
         if self._skipping:
             self.bytes_discarded += stop - pos
@@ -225,7 +239,13 @@ class Decoder(object):
                 if fill + k > cap:
                     self._oversize()
                     return
-                frame_mv[fill : fill + k] = src[pos : pos + k]
+                if k > _SHORT_RUN:
+                    frame_mv[fill : fill + k] = memoryview(chunk)[pos : pos + k]
+                else:
+                    # A short run byte by byte: a slice is a view object per run, and a
+                    # request's CBOR (int keys 0, 0 bytes in its ints) is mostly short runs.
+                    for j in range(k):
+                        frame_mv[fill + j] = chunk[pos + j]
                 fill += k
                 pos += k
                 left -= k
@@ -239,7 +259,7 @@ class Decoder(object):
         self._clear()
         self._skipping = True
 
-    def _finish(self, payloads):
+    def _finish(self, payloads, handle):
         # A delimiter arrived: judge the frame before it.
         if self._skipping:
             self._skipping = False
@@ -253,10 +273,14 @@ class Decoder(object):
         elif fill <= CRC_BYTES:
             self.frames_too_short += 1
         else:
-            if binascii.crc32(self._frame_mv[:fill]) == _CRC_RESIDUE:
-                payloads.append(bytes(self._frame_mv[: fill - CRC_BYTES]))
+            whole = self._frame_mv[:fill]
+            if binascii.crc32(whole) == _CRC_RESIDUE:
                 self.frames_ok += 1
-                self._clear()
+                self._clear()  # first: handle may raise, and the next frame starts clean
+                if handle is None:
+                    payloads.append(bytes(whole[: fill - CRC_BYTES]))
+                else:
+                    handle(whole[: fill - CRC_BYTES])
                 return
             self.frames_bad_crc += 1
         self.bytes_discarded += wire_len
