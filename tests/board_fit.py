@@ -114,7 +114,7 @@ _APP = (
 )
 # test_app.py split by subject (h7-suite): its import alone allocated 199,904 bytes. Each
 # test_app_*.py imports within the heap now, and its tests run in parts (apprig's and appkit's
-# *_in_parts helpers); 40 of the 68 pass on pico. The rest are listed by name with the part
+# *_in_parts helpers); 42 of the 68 pass on pico. The rest are listed by name with the part
 # that ran out (`pytest FILE --board-profile pico --board-fit-listed`, 2026-12-05, on main
 # e8e4d5d, with h7-heap's, h7-config's and h7-recount's merges): a rig booted in parts
 # leaves 160-193 KB live here, so a part of 16-30 KB (a roster-load part, a boot on a watched or journalled flash in one call,
@@ -183,12 +183,8 @@ NOT_YET = {
     % (35, "209,504", "178,272"),
     "tests/test_app_auth.py::test_a_gateway_without_a_key_refuses_every_mutating_command_and_logs_each": _APP_PART
     % (9, "212,144", "168,624"),
-    "tests/test_app_boot.py::test_outputs_are_safe_from_the_first_instant_of_boot_until_restored": _APP_PART
-    % (1, "200,416", "168,624"),
-    "tests/test_app_events.py::test_a_record_changed_on_flash_is_reported_and_breaks_the_chain": _APP_PART
-    % (31, "192,672", "166,640"),
     "tests/test_app_hotwork.py::test_a_permit_needs_the_wall_clock": _APP_PART
-    % (8, "198,592", "174,240"),
+    % (11, "193,632", "174,656"),
     "tests/test_durable_orders.py": (
         _APP
         % "its first test, test_an_acknowledged_seal_survives_a_power_cut_at_any_instant, allocated 5.5 MB (a staffed rig, a power cut and a reboot at each of 28 instants) in its one call, 182 KB in use when it returned"
