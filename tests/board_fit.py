@@ -169,13 +169,6 @@ NOT_YET = {
     % (11, "189,312", "175,680"),
     "tests/test_app_hotwork.py::test_r_hot_2_hot_work_is_on_flash_as_begun_before_the_relay_closes": _APP_PART
     % (19, "195,328", "179,968"),
-    # These two fitted with 400 and 192 bytes to spare at e8e4d5d; h7-ack's cuts to a
-    # request's garbage (docs/hardware.md, "Heap on the real HAL path") keep ~780 B more
-    # live (bytecode and kept buffers), measured 2026-12-05 on h7-ack.
-    "tests/test_app_hotwork.py::test_a_permit_ended_by_its_window_cannot_be_revoked_and_says_so": _APP_PART
-    % (22, "192,848", "178,544"),
-    "tests/test_app_hotwork.py::test_r_hot_2_3_a_permit_names_people_in_the_roster": _APP_PART
-    % (27, "192,992", "179,376"),
     "tests/test_app_link.py::test_garbage_on_the_link_changes_nothing": _APP_PART
     % (21, "232,528", "165,456"),
     "tests/test_app_log_full.py::test_a_full_log_refuses_entries_before_dropping_events_and_an_ack_clears_it": _APP_PART
