@@ -33,7 +33,8 @@ def _root_fs(root):
     # mount (a board's flash: rp2 and esp32 mount it there), else None: CPython's os has
     # no mount(), a MicroPython without the mount table wants arguments.
     try:
-        table = os.mount()
+        # no arguments: the mount table (MicroPython's vfs.mount()), which the stubs do not know
+        table = os.mount()  # pyright: ignore[reportCallIssue]
     except Exception:
         return None
     found = None

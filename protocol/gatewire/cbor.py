@@ -473,8 +473,9 @@ def loads(data):
         # by its type first: the isinstance tuple is built per call (32 B on a board).
         buf = data if t is memoryview else memoryview(data)
         # CPython only: MicroPython's memoryview has neither attribute
-        if getattr(buf, "itemsize", 1) != 1:
-            raise TypeError("cannot decode CBOR from a memoryview of %d-byte items" % buf.itemsize)
+        size = getattr(buf, "itemsize", 1)
+        if size != 1:
+            raise TypeError("cannot decode CBOR from a memoryview of %d-byte items" % size)
         if not getattr(buf, "c_contiguous", True):
             buf = bytes(buf)  # a strided view cannot be decoded to str in place
     else:
