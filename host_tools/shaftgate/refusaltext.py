@@ -132,6 +132,10 @@ REASONS = (
         "名册提交或另一条指令正在执行：待其应答后再发送",
     ),
     (
+        r"a config-set is in progress: send again once it has answered",
+        "配置更改正在执行：待其应答后再发送",
+    ),
+    (
         r"roster part (?P<n>\d+) out of sequence: start again with part 0",
         "名册分段 {n} 顺序错误：请从第 0 段重新开始",
     ),
