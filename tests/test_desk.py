@@ -215,7 +215,13 @@ def test_watch_live_in_a_terminal_acks_focuses_and_rings(mine, tmp_path):
     env = {"SHAFTGATE_HOME": str(mine.home), "SHAFTGATE_OPERATOR": "wang"}
     term = Tmux(tmp_path, "%s watch --lang zh" % SHAFTGATE, env)
     try:
-        screen = mine.wait(lambda: "气体超限" in term.screen() and term.screen(), 20, "watch drawn")
+        # The whole screen, not its first lines: tmux may be caught mid-draw (a loaded CI).
+        def drawn():
+            screen = term.screen()
+            parts = ("气体超限", "face1 (gw-face1)", "shaft (gw-shaft)", "最新事件")
+            return all(p in screen for p in parts) and screen
+
+        screen = mine.wait(drawn, 20, "watch drawn")
         assert "未解除报警：1 条" in screen and "face1 (gw-face1)" in screen
         assert "shaft (gw-shaft)" in screen and "最新事件" in screen and "人数/定员" in screen
         mine.wait(lambda: term.bells() >= 1, 10, "the bell for the unacknowledged alarm")
