@@ -4,21 +4,12 @@
 # firing and not firing; rules are named by their IDs. Shared rig: tests/apprig.py,
 # tests/appkit.py (a staffed face gateway), tests/flashtap.py.
 
-from appkit import roster
+from appkit import bad_reads, roster
 from apprig import of_kind, rig_in_parts
 from hostcalls import in_parts
 
 from gateway import app
 from gateway import events as ev
-
-
-def _bad_reads(rig, n, first_tag=1):
-    # n READ_POINT_UNKNOWN events (R-DATA-4): reads at a point no zone has.
-    for k in range(n):
-        rig.board.reads.append((7, first_tag + k, -70, 0))
-        if len(rig.board.reads) >= 16:
-            rig.step(10)
-    rig.step(10)
 
 
 @in_parts
@@ -57,7 +48,7 @@ def test_a_crossing_the_full_log_could_not_record_still_survives_a_power_cut():
     yield
     rig.ready()
     yield
-    _bad_reads(rig, 70)
+    bad_reads(rig, 70)
     yield
     assert rig.gw.lost_events > 0  # the log is full: ordinary events are being dropped
     before = rig.gw.lost_events
@@ -77,6 +68,6 @@ def test_a_log_with_room_refuses_nobody():
     rig = yield from rig_in_parts(config={"log_capacity": 64})
     rig.ready()
     yield
-    _bad_reads(rig, 20)
+    bad_reads(rig, 20)
     yield
     assert not rig.board.refused and not rig.gw.system & app.SYS_LOG_FULL
