@@ -167,7 +167,10 @@ class Tmux:
     def __init__(self, home, command, env):
         self.sock = "desk-%d" % os.getpid()
         self.raw = home / "watch-raw.log"
-        self.env = dict(os.environ, LANG="C.UTF-8", TERM="xterm-256color")
+        # The terminal's own size, not the caller's: pytest-xdist's workers export COLUMNS,
+        # which Rich takes over the window's 150 (the zones then wrap to "(gw-f…").
+        base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        self.env = dict(base, LANG="C.UTF-8", TERM="xterm-256color")
         exports = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in env.items())
         self.tmux(
             "new-session",
@@ -216,12 +219,17 @@ def test_watch_live_in_a_terminal_acks_focuses_and_rings(mine, tmp_path):
     term = Tmux(tmp_path, "%s watch --lang zh" % SHAFTGATE, env)
     try:
         # The whole screen, not its first lines: tmux may be caught mid-draw (a loaded CI).
+        last = [""]
+
         def drawn():
-            screen = term.screen()
+            last[0] = screen = term.screen()
             parts = ("气体超限", "face1 (gw-face1)", "shaft (gw-shaft)", "最新事件")
             return all(p in screen for p in parts) and screen
 
-        screen = mine.wait(drawn, 20, "watch drawn")
+        try:
+            screen = mine.wait(drawn, 20, "watch drawn")
+        except AssertionError as e:
+            raise AssertionError("%s\nthe screen last seen:\n%s" % (e, last[0])) from None
         assert "未解除报警：1 条" in screen and "face1 (gw-face1)" in screen
         assert "shaft (gw-shaft)" in screen and "最新事件" in screen and "人数/定员" in screen
         mine.wait(lambda: term.bells() >= 1, 10, "the bell for the unacknowledged alarm")
