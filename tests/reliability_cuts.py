@@ -26,15 +26,14 @@ import collections
 import random
 
 from apprig import KEY, NOW_S, Rig, person_of, roster_entry
-from fakeboard import FakeBoard
-from tornflash import PowerCut, TornFlash
+from tornboard import TornBoard
+from tornflash import PowerCut
 
 from gateway import events as ev
 from gateway import roles
 from gateway.eventlog import ChainBroken, genesis_digest, verify_chain
 from gateway.permits import KEY_MAINTENANCE
 from gatewire import frame, messages
-from hal.flashfs import FileFlash
 
 CREW = 60
 EXTRA = tuple(range(201, 221))  # in roster B only; never walk
@@ -42,13 +41,6 @@ VIDEO_HOLDOFF_MS = 5000
 STEP_MS = 100
 MAX_OP = 40  # flash operations a cycle makes, about (the cut lands in 0..MAX_OP-1)
 SAFE = {"work": False, "hot": False, "refused": True}
-
-
-class TornBoard(FakeBoard):
-    def __init__(self, root, cameras=1):
-        FakeBoard.__init__(self, root, cameras)
-        self.flash.close()
-        self.flash = TornFlash(lambda: FileFlash(root))
 
 
 def _crew_entry(tag):

@@ -14,11 +14,11 @@ import sys
 from apprig import Rig, rig_in_parts, roster_entry
 from fakeboard import FakeBoard
 from hostcalls import in_parts
-from tornflash import PowerCut, TornFlash
+from tornboard import TornBoard
+from tornflash import PowerCut
 
 from gateway import app, store
 from gatewire import messages
-from hal.flashfs import FileFlash
 
 INSIDE = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 # Each loosens a gas limit too: its event is logged before the settings are stored.
@@ -31,13 +31,6 @@ RESIZED_OPS = 16
 # Cut before the operation wrote anything, and 5 bytes into it; under MicroPython the
 # second only (the same firmware: the CPython run has both, CI's time is short).
 PARTS = (5,) if sys.implementation.name == "micropython" else (0, 5)
-
-
-class TornBoard(FakeBoard):
-    def __init__(self, root, cameras=1):
-        FakeBoard.__init__(self, root, cameras)
-        self.flash.close()
-        self.flash = TornFlash(lambda: FileFlash(root))
 
 
 def _staged_files():

@@ -8,12 +8,12 @@
 from apprig import NOW_S, Rig, person_of, roster_entry
 from fakeboard import FakeBoard
 from mpcheck import raises
-from tornflash import PowerCut, TornFlash
+from tornboard import TornBoard
+from tornflash import PowerCut
 
 from gateway import app, roles
 from gateway.permits import KEY_MAINTENANCE
 from gatewire import messages
-from hal.flashfs import FileFlash
 
 LEADER = 2
 WORKER = 4
@@ -32,13 +32,6 @@ TIME_AHEAD_S = 90
 # More flash operations than any command (and its step) makes: the rounds past the last
 # one cut after every write was done.
 MAX_OPS = 16  # the ack makes 14 (its counter slot written in place: 2)
-
-
-class TornBoard(FakeBoard):
-    def __init__(self, root, cameras=1):
-        FakeBoard.__init__(self, root, cameras)
-        self.flash.close()
-        self.flash = TornFlash(lambda: FileFlash(root))
 
 
 def _roster():

@@ -5,24 +5,16 @@
 # only onto the count the muster was taken against, RECOUNT on flash before the count
 # moves (replayed after a power cut).
 from apprig import OTHER_KEY, of_kind, person_of, rig_in_parts
-from fakeboard import FakeBoard
 from hostcalls import in_parts
 from recountrig import COUNTER, LEDGER, MINER, excess_rig, recount_events, roster
-from tornflash import PowerCut, TornFlash
+from tornboard import TornBoard
+from tornflash import PowerCut
 
 from gateway import app, snapshot
 from gateway import events as ev
 from gateway.eventlog import LogFull
 from gatewire import messages
 from gatewire.errors import E_AUTH_BAD, E_AUTH_MISSING, E_FULL, E_REFUSED
-from hal.flashfs import FileFlash
-
-
-class TornBoard(FakeBoard):
-    def __init__(self, root, cameras=1):
-        FakeBoard.__init__(self, root, cameras)
-        self.flash.close()
-        self.flash = TornFlash(lambda: FileFlash(root))
 
 
 @in_parts
