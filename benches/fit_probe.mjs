@@ -92,7 +92,7 @@ function measured(phase, code) {
   p.us_max = Math.max(p.us_max, us);
   p.us_min = Math.min(p.us_min ?? Infinity, us);
   p.us_total += us;
-  (p.each ||= []).push([start, peak, after]);
+  (p.each ||= []).push([start, peak, after, us]);
   return r;
 }
 
@@ -253,6 +253,9 @@ request("status (steps)", "W.send_status()");
 const parts = value("W.roster_parts()");
 for (let i = 0; i < parts - 1; i++) request("roster-load part (steps)", "W.send_roster_part(" + i + ")");
 request("roster-load last part, commit (steps)", "W.send_roster_part(" + (parts - 1) + ")");
+// The same roster in tag order (a site's file sorted by tag), loaded over it.
+for (let i = 0; i < parts - 1; i++) request("roster-load part (steps)", "W.send_roster_part(" + i + ", True)");
+request("roster-load in tag order, commit (steps)", "W.send_roster_part(" + (parts - 1) + ", True)");
 request("config-set (steps)", "W.send_config_set()");
 // One that needs new arrays (ledger_capacity): the ledger rebuilt a phase per step.
 request("config-set, ledger resized (steps)", "W.send_config_resize()");

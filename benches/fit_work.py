@@ -22,9 +22,11 @@ def host_side():
     from gatewire import auth, frame, messages
 
 
-def _roster_entry(i):
-    # Tags in no particular order, as a site's roster file lists people.
-    tag = 1 + (i * 7919) % ROSTER
+def _roster_entry(i, in_order=False):
+    # Tags in no particular order, as a site's roster file lists people; in_order: a file
+    # in tag and person order (the worst case of a quicksort whose pivot is the last
+    # item, which MicroPython's list.sort is: gateway/rosterload.py).
+    tag = 1 + i if in_order else 1 + (i * 7919) % ROSTER
     return [tag, 100000 + i, 1 + i % 12, NOW_S + 86400 * 365, 0]
 
 
@@ -167,12 +169,14 @@ class Work:
     def send_status(self):
         self.send(messages.request("status", self._rid()))
 
-    def send_roster_part(self, i):
+    def send_roster_part(self, i, in_order=False):
         parts = self.roster_parts()
-        entries = [_roster_entry(k) for k in range(i * PART, min(ROSTER, (i + 1) * PART))]
+        last = min(ROSTER, (i + 1) * PART)
+        entries = [_roster_entry(k, in_order) for k in range(i * PART, last)]
+        load = 9 if in_order else 8
         self.send(
             self.signed_env(
-                "roster-load", load_id=8, part=i, parts=parts, entries=entries, total=ROSTER
+                "roster-load", load_id=load, part=i, parts=parts, entries=entries, total=ROSTER
             )
         )
 

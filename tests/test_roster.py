@@ -199,6 +199,136 @@ def test_two_thousand_people():
     assert r.find(2001) == -1
 
 
+# ---- the commit's two-digit sort (gateway/rosterload.py) ----
+
+LOW = 1 << 17  # a tag's low digit in the commit's sort: 17 bits; the high one 13
+
+
+def _spread(tags):
+    # The tags in an order that is neither theirs nor its reverse.
+    return [tags[(k * 7) % len(tags)] for k in range(len(tags))] if len(tags) % 7 else tags[::-1]
+
+
+def test_tags_that_share_their_low_bits_are_sorted_by_their_high_bits():
+    tags = [
+        5,
+        5 + LOW,
+        5 + 3 * LOW,
+        4 + LOW,
+        LOW - 1,
+        LOW,
+        1,
+        6 + 8191 * LOW,
+        MAX_ID - LOW,
+        MAX_ID,
+        2 + 3 * LOW,
+    ]
+    r = loaded([entry(t, person=100 + k) for k, t in enumerate(_spread(tags))], chunk=4)
+    assert [e[0] for e in r.entries()] == sorted(tags)
+    for k, t in enumerate(_spread(tags)):
+        i = r.find(t)
+        assert r.tag(i) == t and r.person(i) == 100 + k
+
+
+def test_a_tag_twice_is_found_among_tags_that_only_share_their_low_bits():
+    # Firing: 5 + 3 * LOW twice, apart, among tags of the same low digit (not firing:
+    # the test above, where none is twice).
+    r = loaded([entry(1)])
+    tags = [5, 5 + 3 * LOW, 5 + LOW, 9, 5 + 2 * LOW, 5 + 3 * LOW, 5 + 4 * LOW]
+    r.begin(len(tags))
+    r.add([entry(t, person=200 + k) for k, t in enumerate(tags)])
+    e = raises(ValueError, r.commit)
+    assert "tag %d appears twice" % (5 + 3 * LOW) in str(e)
+    assert r.find(1) >= 0 and r.find(9) == -1 and not r.loading
+
+
+def _big(n, tag_of, person_of=None, old=None):
+    # A Roster on files with `old` loaded, then a load of n people begun and staged in
+    # chunks of 100, a part per chunk (`r = yield from _big(...)`).
+    r = Roster(flash=FileFlash(fresh_root()))
+    if old is not None:
+        r.begin(len(old))
+        r.add(old)
+        r.commit()
+    r.begin(n)
+    for start in range(0, n, 100):
+        r.add(
+            [
+                entry(tag_of(k), person=None if person_of is None else person_of(k))
+                for k in range(start, min(n, start + 100))
+            ]
+        )
+        yield
+    return r
+
+
+@in_parts
+def test_a_big_roster_in_tag_order_or_in_reverse_commits_over_steps_in_tag_order():
+    # In order and reversed: the inputs on which a quicksort with its pivot at the end
+    # (MicroPython's list.sort) is quadratic; the commit spreads them before sorting.
+    n = 1100
+    for tag_of in (lambda k: 10 + 3 * k, lambda k: 10 + 3 * (n - 1 - k)):
+        r = yield from _big(n, tag_of)
+        steps = 0
+        for _ in r.commit_steps():
+            steps += 1
+            yield
+        assert steps > 4 and r.n == n  # over several steps
+        last = 0
+        for i in range(n):
+            t = r.tag(i)
+            assert t > last and r.person(i) == 1000 + t
+            last = t
+        assert r.find(10) == 0 and r.find(10 + 3 * (n - 1)) == n - 1 and r.find(11) == -1
+        yield
+
+
+@in_parts
+def test_a_person_twice_far_apart_in_a_big_roster_is_refused_naming_both_tags():
+    n = 1100
+    old = [entry(1), entry(2)]
+    # Row 1050 holds the person of row 3 again (tags 13 and 1060).
+    r = yield from _big(n, lambda k: 10 + k, lambda k: 5003 if k == 1050 else 5000 + k, old)
+    e = raises(ValueError, r.commit)
+    assert "person 5003 holds tags 13 and 1060" in str(e) and "R-ID-1" in str(e)
+    assert not r.loading and r.n == 2 and r.find(1) == 0 and r.find(13) == -1
+
+
+def _reopened(r):
+    # The next boot's roster, on the same flash.
+    back = Roster(flash=r._flash)
+    assert back.open()
+    return back
+
+
+@in_parts
+def test_a_cut_at_any_step_of_a_big_commit_leaves_the_old_roster_or_the_new():
+    # A power cut after each step of the commit (the board's RAM gone, the commit's
+    # generator with it): the next boot opens the old roster whole until the last step
+    # has run, then the new one whole. The write's own flash operations are cut one by
+    # one in tests/test_durable_orders.py.
+    n = 1001  # just over one step's people: every phase split
+    old = [entry(1), entry(2), entry(3)]
+    r = yield from _big(n, lambda j: 2000 - j, old=old)
+    steps = 0
+    for _ in r.commit_steps():
+        steps += 1
+        yield
+    back = _reopened(r)
+    assert back.gen == 2 and back.n == n
+    assert back.find(1000) == 0 and back.find(2000) == n - 1 and back.find(1) == -1
+    assert steps >= 6, steps  # one per phase at least
+    for k in range(steps + 1):
+        r = yield from _big(n, lambda j: 2000 - j, old=old)
+        g = r.commit_steps()
+        for _ in range(k):
+            next(g)
+        g.close()  # the cut: no further step runs
+        back = _reopened(r)
+        assert back.gen == 1 and [e[0] for e in back.entries()] == [1, 2, 3], k
+        yield
+
+
 def test_role_names():
     assert roles.name(roles.RESCUE) == "rescue"
     assert roles.code_of("team_leader") == roles.TEAM_LEADER

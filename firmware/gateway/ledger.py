@@ -258,29 +258,3 @@ class Ledger:
         self.overflow = 0  # people who entered while the ledger was full: counted, unnamed
         for c in range(3):
             self.crew_count[c] = 0
-
-
-def _table(n):
-    # An open-addressing table of row + 1 (0 = empty) for n keys, at most half full.
-    size = 1
-    while size < 2 * n:
-        size <<= 1
-    t = array("H", range(size))
-    for i in range(size):
-        t[i] = 0
-    return t
-
-
-def first_twice(keys):
-    # Index of the first key that equals an earlier one, or -1. O(n) by hashing.
-    t = _table(len(keys))
-    mask = len(t) - 1
-    for i in range(len(keys)):
-        k = keys[i]
-        h = (k ^ (k >> 11) ^ (k >> 21)) & mask
-        while t[h]:
-            if keys[t[h] - 1] == k:
-                return i
-            h = (h + 1) & mask
-        t[h] = i + 1
-    return -1

@@ -8,7 +8,6 @@ from binascii import crc32
 from gateway import roles
 from gateway.caps import EPOCH_S
 from gateway.events import ROSTER_LOADED
-from gateway.ledger import _table, first_twice
 from gateway.roster import (
     CHUNK,
     HEAD,
@@ -22,13 +21,28 @@ from gateway.roster import (
     U32_MAX,
 )
 
+try:
+    from micropython import const
+except ImportError:
+
+    def const(__x):
+        return __x
+
+
 _STEP_PEOPLE = 1000  # records a commit phase handles at most (about 0.2 s on a Pico)
-
-
-def _u32s(n):
-    # Built from a range, so no temporary buffer as big as the array itself is made.
-    return array("I", range(n))
-
+# What _scan puts in keys for each staging row.
+_PERSON = const(0)
+_TAG = const(1)
+_LOW = const(2)  # the tag's low 17 bits, then the row's 13
+_ROW_BITS = const(13)  # MAX_PEOPLE < 2**13: a row or a place in an order fits
+_ROW_MASK = const(0x1FFF)
+_LOW_MASK = const(0x1FFFF)
+# A prime above MAX_PEOPLE: row i goes to keys[i * _SPREAD % n], every place once.
+# MicroPython's list.sort is a quicksort with its pivot taken from the end, quadratic on
+# a list already in order: a roster file in tag or person order (2,000 sorted: 16 ms in
+# the WebAssembly VM, about 0.5 s on a Pico, against 1 ms in no order; 8,000 would
+# outlast the watchdog). So no list is sorted in the order it was read.
+_SPREAD = const(8009)
 
 _SEQUENCES = (list, tuple)  # one tuple, not one per isinstance call
 # EPOCH_S's four bytes, little-endian: subtracted byte by byte from a packed cert expiry.
@@ -124,98 +138,152 @@ def commit_steps(r, log=True):
     # per step. Raises ValueError if fewer entries arrived than announced (the load
     # stays open for more) or if a tag or a person appears twice (R-ID-1: one person,
     # one tag; the load is dropped). The old roster stays in use until the last phase
-    # and on any error. The tag order is found by sorting the tags as a list of small
-    # ints (in C), not by moving records around in Python.
+    # and on any error, and nothing is written before every check has passed.
+    #
+    # The heap it needs is one list of n small ints and one array of n u16 (12 KB for
+    # 2,000 people), reused from phase to phase; every sort is list.sort in place (C,
+    # no copy). The tag order is found in two sorts of packed small ints (a tag is 30
+    # bits, a staging row 13, more than a small int holds together): first by the
+    # tag's low 17 bits with the row, then by its high 13 bits with the place in that
+    # first order, which keeps rows of equal high bits in low-bit order (a radix sort
+    # in two digits). A hash table of the tags (the way before) needed 32 KB.
     if r._new_total < 0:
         raise ValueError("no roster load in progress (begin first)")
     n = r._new_total
     if r._new_n != n:
         raise ValueError("roster load has %d of the %d entries announced" % (r._new_n, n))
-    fl = r._flash
-    tags = _u32s(n)
-    people = _u32s(n)
-    _scan_staging(r, tags, people)
-    big = n > _STEP_PEOPLE  # a small roster commits in one step, a big one in about five
-    if big:
+    big = n > _STEP_PEOPLE  # a small roster commits in one step, a big one over several
+    keys = [0] * n
+    # R-ID-1: one person, one tag. Persons sorted: one held twice sits beside itself.
+    for _ in _scan(r, keys, _PERSON):
         yield
-    i = first_twice(people)
-    if i >= 0:
-        j = 0
-        while people[j] != people[i]:
-            j += 1
-        abort(r)
-        a, b = (tags[j], tags[i]) if tags[j] < tags[i] else (tags[i], tags[j])
-        raise ValueError(
-            "roster: person %d holds tags %d and %d (R-ID-1: one person, one tag)"
-            % (people[i], a, b)
-        )
-    people = None
-    order = sorted(tags)
+    keys.sort()
     for k in range(1, n):
-        if order[k] == order[k - 1]:
+        if keys[k] == keys[k - 1]:
+            p = keys[k]
+            keys = None
+            a, b = _tags_of(r, p)
             abort(r)
-            raise ValueError("roster: tag %d appears twice" % order[k])
+            raise ValueError(
+                "roster: person %d holds tags %d and %d (R-ID-1: one person, one tag)" % (p, a, b)
+            )
     if big:
         yield
-    perm = _permutation(tags, order)
-    tags = None
-    order = None
+    for _ in _scan(r, keys, _TAG):
+        yield
+    keys.sort()
+    for k in range(1, n):
+        if keys[k] == keys[k - 1]:
+            abort(r)
+            raise ValueError("roster: tag %d appears twice" % keys[k])
+    if big:
+        yield
+    # First digit: the low 17 bits of each tag with its staging row, sorted.
+    for _ in _scan(r, keys, _LOW):
+        yield
+    keys.sort()
+    rows = array("H", range(n))  # rows[p]: the staging row p-th in low-bit order
+    for p in range(n):
+        rows[p] = keys[p] & _ROW_MASK
+    if big:
+        yield
+    # Second digit: the high 13 bits with the place p in the first order, sorted; then
+    # each entry becomes the staging row it stands for (perm[k]: the k-th smallest tag's
+    # row), in place.
+    for _ in _high_keys(r, keys, rows):
+        yield
+    keys.sort()
+    for k in range(n):
+        keys[k] = rows[keys[k] & _ROW_MASK]
+    rows = None
     if big:
         yield
     slot = 1 - r._slot if r._slot >= 0 else 0
     gen = r.gen + 1
-    for _ in _write_slot(r, ROSTER_SLOTS[slot], gen, perm):
+    for _ in _write_slot(r, ROSTER_SLOTS[slot], gen, keys):
         yield
-    perm = None
+    keys = None
     r._close()
     r._use(slot)
     r._new_total = -1
-    fl.remove(STAGING)
+    r._flash.remove(STAGING)
     if log and r._emit is not None:
         r._emit(ROSTER_LOADED, 0, r.n, 0)
 
 
-def _scan_staging(r, tags, people):
+def _scan(r, keys, what):
+    # Row i's key (what) into keys[i * _SPREAD % n], the staging file read in order.
+    # Yields after every _STEP_PEOPLE rows but the last ones (a step each).
     f = r._flash.reader(STAGING)
     try:
         buf = bytearray(CHUNK * REC)
+        n = len(keys)
+        step = _SPREAD % n if n else 0
+        at = 0  # i * _SPREAD % n, kept by adding
         i = 0
-        n = len(tags)
+        pause = _STEP_PEOPLE
         while i < n:
             k = n - i if n - i < CHUNK else CHUNK
-            if f.readinto(memoryview(buf)[: k * REC]) != k * REC:
+            # A view only for the last, short chunk: one per chunk would be 56 B each.
+            part = buf if k == CHUNK else memoryview(buf)[: k * REC]
+            if f.readinto(part) != k * REC:
                 raise ValueError("roster staging file is short")
-            off = 0
+            off = 0 if what != _PERSON else 4
             for _ in range(k):
-                tags[i] = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | buf[off + 3] << 24
-                people[i] = (
-                    buf[off + 4] | buf[off + 5] << 8 | buf[off + 6] << 16 | buf[off + 7] << 24
-                )
+                v = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | buf[off + 3] << 24
+                if what == _LOW:
+                    v = (v & _LOW_MASK) << _ROW_BITS | i
+                keys[at] = v
+                at += step
+                if at >= n:
+                    at -= n
                 off += REC
                 i += 1
+            if i >= pause and i < n:
+                pause += _STEP_PEOPLE
+                yield
     finally:
         f.close()
 
 
-def _permutation(tags, order):
-    # perm[k] = staging row of the k-th smallest tag, through a tag -> row table.
-    n = len(tags)
-    t = _table(n)
-    mask = len(t) - 1
-    for i in range(n):
-        k = tags[i]
-        h = (k ^ (k >> 11) ^ (k >> 21)) & mask
-        while t[h]:
-            h = (h + 1) & mask
-        t[h] = i + 1
-    perm = array("H", range(n))
-    for j in range(n):
-        k = order[j]
-        h = (k ^ (k >> 11) ^ (k >> 21)) & mask
-        while tags[t[h] - 1] != k:
-            h = (h + 1) & mask
-        perm[j] = t[h] - 1
-    return perm
+def _high_keys(r, keys, rows):
+    # keys[spread place of p] = the high 13 bits of row rows[p]'s tag, then p. The tags
+    # are read where they are in the staging file (the rows in low-bit order). Yields
+    # as _scan does.
+    f = r._flash.reader(STAGING)
+    try:
+        b = bytearray(4)
+        n = len(keys)
+        step = _SPREAD % n if n else 0
+        at = 0
+        for p in range(n):
+            f.seek(rows[p] * REC)
+            if f.readinto(b) != 4:
+                raise ValueError("roster staging file is short")
+            # tag >> 17, from its two high bytes
+            keys[at] = (b[2] | b[3] << 8) >> 1 << _ROW_BITS | p
+            at += step
+            if at >= n:
+                at -= n
+            if (p + 1) % _STEP_PEOPLE == 0 and p + 1 < n:
+                yield
+    finally:
+        f.close()
+
+
+def _tags_of(r, person):
+    # The tags of the first two staging rows that hold person, smaller first.
+    f = r._flash.reader(STAGING)
+    try:
+        b = bytearray(REC)
+        found = []
+        while len(found) < 2 and f.readinto(b) == REC:
+            if b[4] | b[5] << 8 | b[6] << 16 | b[7] << 24 == person:
+                found.append(b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24)
+    finally:
+        f.close()
+    found.sort()
+    return found[0], found[1]
 
 
 def _write_slot(r, name, gen, perm):
