@@ -31,10 +31,10 @@ sys.path.insert(0, str(REPO / "host_tools"))
 from shaftgate.cli import deploy  # noqa: E402
 from shaftgate.cli.deploy import build  # noqa: E402
 
-# main when this round of the board-fit work began (h7-heap; the rounds before began at
-# a607e01, bda9a2d, 7f9cbe0 and 22c9d18); SHAFTGATE_FIT_BEFORE=<commit> compares with
-# another.
-BEFORE = os.environ.get("SHAFTGATE_FIT_BEFORE", "e78c0ef")
+# main when this round of the board-fit work began (h8-heap; the rounds before began at
+# e78c0ef, a607e01, bda9a2d, 7f9cbe0 and 22c9d18); SHAFTGATE_FIT_BEFORE=<commit>
+# compares with another.
+BEFORE = os.environ.get("SHAFTGATE_FIT_BEFORE", "3836457")
 HEAP = 192 * 1024  # a Pico's GC heap
 PREFIX = "@@bench "
 
@@ -133,8 +133,9 @@ def probe(repo, flags=None, permit=False, plain=False):
 # gateway.restore restores the state snapshot and the log after it (the boot's last
 # phases, and config-set), let go once done; gateway.logscan is the event log's recovery,
 # let go once the log is open; gateway.permits and gateway.hotwork are imported while a
-# permit or a fire watch is held (gateway/interlocks.py); gateway.reconfigure is
-# config-set's change to the zone in force, imported by it and let go after.
+# permit or a fire watch is held (gateway/interlocks.py), gateway.permitissue only for a
+# permit's issue, the listing and the book's restore; gateway.reconfigure is config-set's
+# change to the zone in force, imported by it and let go after.
 ON_USE = (
     "gateway.config",
     "gateway.rosterload",
@@ -146,6 +147,7 @@ ON_USE = (
     "gateway.build",
     "gateway.permits",
     "gateway.hotwork",
+    "gateway.permitissue",
 )
 
 
@@ -252,6 +254,7 @@ def _rows(f):
         "status (steps)",
         "roster-load part (steps)",
         "roster-load last part, commit (steps)",
+        "roster-load in tag order, commit (steps)",
         "config-set (steps)",
         "config-set, ledger resized (steps)",
     )
@@ -290,6 +293,16 @@ def _rows(f):
         ),
         "alloc, roster-load commit (largest step)": _kb(
             phase("roster-load last part, commit (steps)")["alloc_max"]
+        ),
+        "  roster-load commit's peak, live + allocated (free of 192 KB)": "%s (%s)"
+        % (
+            _kb(peak("roster-load last part, commit (steps)")),
+            _kb(HEAP - peak("roster-load last part, commit (steps)")),
+        ),
+        "Pico time: roster-load commit, longest step (tags in no order / in tag order)": "%s / %s"
+        % (
+            _ms(phase("roster-load last part, commit (steps)")["pico_ms_max"]),
+            _ms(phase("roster-load in tag order, commit (steps)")["pico_ms_max"]),
         ),
         "alloc, config-set (largest step)": _kb(phase("config-set (steps)")["alloc_max"]),
         "  config-set's peak, live + allocated (free of 192 KB)": "%s (%s)"

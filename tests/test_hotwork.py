@@ -5,7 +5,7 @@ from hostcalls import in_parts
 from interlock_rig import T0_S, ZONE, Log, People
 from mpcheck import raises
 
-from gateway import events
+from gateway import events, permitissue
 from gateway.hotwork import HotWork
 from gateway.permits import HOT, KEY_MAINTENANCE, KEY_MEASUREMENT, PermitBook
 from gateway.reasons import (
@@ -35,9 +35,10 @@ class Site:
 
     def issue(self, permit_id=1, start_off_s=0, length_s=600, flags=HOT, watcher=WATCHER):
         start = self.now_s + start_off_s
-        return self.hw.issue(
-            permit_id, ZONE, 100 + permit_id, "STM-%d" % permit_id, start, start + length_s,
-            watcher, [51, 52], flags, self.now_s,
+        return permitissue.issue(
+            self.book, permit_id, ZONE, 100 + permit_id, "STM-%d" % permit_id, start,
+            start + length_s, watcher, [51, 52], flags, self.now_s,
+            watches_busy=self.hw.watching,
         )  # fmt: skip
 
     def run(self, seconds):
@@ -169,8 +170,8 @@ def test_the_watch_survives_a_reboot_without_counting_the_power_cut():
     assert saved == [[1, WATCHER, 1000, 0, 0, 0]]
     s2 = Site(fire_watch_s=3600)
     s2.people.enter(WATCHER)
-    s2.hw.check_watches(saved, 0)
-    s2.hw.restore_watches(saved, 5)  # ticks restart at boot
+    permitissue.check_watches(s2.hw, saved, 0)
+    permitissue.restore_watches(s2.hw, saved, 5)  # ticks restart at boot
     s2.now_ms = 5
     yield from s2.run_in_parts(2599)
     assert s2.hw.watching == 1
@@ -181,8 +182,8 @@ def test_the_watch_survives_a_reboot_without_counting_the_power_cut():
 def test_a_bad_watch_list_is_refused():
     s = Site(capacity=2)
     for bad in ("x", [[1, 50, 0, 0, 0]], [[0, 50, 0, 0, 0, 0]], [[1, 50, 0, 1000, 0, 0]]):
-        raises(ProtocolError, s.hw.check_watches, bad, 0)
-    raises(ProtocolError, s.hw.check_watches, [[1, 50, 0, 0, 0, 0]] * 2, 1)  # no room
+        raises(ProtocolError, permitissue.check_watches, s.hw, bad, 0)
+    raises(ProtocolError, permitissue.check_watches, s.hw, [[1, 50, 0, 0, 0, 0]] * 2, 1)  # no room
 
 
 def test_a_hot_permit_is_refused_while_fire_watches_fill_the_book():

@@ -537,7 +537,10 @@ def test_the_permit_book_is_held_only_while_it_holds_something():
     assert not il.permit_valid(7)
     assert r.hot_permit(7, length_s=5) == OK
     assert il.hotwork is not None and "gateway.hotwork" in sys.modules
+    # The and the listing's code (gateway/permitissue.py) goes with the call.
+    assert "gateway.permitissue" not in sys.modules
     assert il.permits_active(r.now_s) == 1 and len(il.permit_listing()) == 1
+    assert "gateway.permitissue" not in sys.modules
     r.people.enter(WATCHER, 51)
     r.step()
     assert il.hot_relay
@@ -553,6 +556,16 @@ def test_the_permit_book_is_held_only_while_it_holds_something():
     assert il.hotwork is not None and il.permits.count == 1
     saved = il.snapshot()
     assert saved[1] and il.permit_listing()[0]["permit_id"] == 8
+    # Restored at a boot: the book held, its restore code let go (firing and not: a
+    # refused snapshot lets it go as well).
+    r2 = Rig(fire_watch_s=10)
+    r2.il.restore(saved, 0)
+    assert r2.il.permits.count == 1 and "gateway.permits" in sys.modules
+    assert "gateway.permitissue" not in sys.modules
+    wrong = list(saved)
+    wrong[2] = "x"
+    assert raises(ProtocolError, Rig().il.restore, wrong, 0).field == "watches"
+    assert "gateway.permitissue" not in sys.modules
 
 
 def test_a_snapshot_without_permits_loads_no_book_and_a_bad_list_is_refused():

@@ -1,9 +1,10 @@
 # micropython-test
-# The permit book (R-HOT-1, R-VIDEO-2): gateway/permits.py on its own.
+# The permit book (R-HOT-1, R-VIDEO-2): gateway/permits.py on its own, with its issue and
+# restore code (gateway/permitissue.py).
 from interlock_rig import T0_S, ZONE, Log
 from mpcheck import raises
 
-from gateway import events
+from gateway import events, permitissue
 from gateway.permits import HOT, KEY_MAINTENANCE, KEY_MEASUREMENT, MAX_WORKERS, PermitBook
 from gateway.reasons import (
     OK,
@@ -33,7 +34,7 @@ def _args(permit_id=1, start=NOW, end=NOW + 3600, watcher=50, workers=None, flag
 
 
 def _issue(book, now_s=NOW, watches_busy=0, **kw):
-    return book.issue(*_args(**kw), now_s=now_s, watches_busy=watches_busy)
+    return permitissue.issue(book, *_args(**kw), now_s=now_s, watches_busy=watches_busy)
 
 
 def test_a_valid_hot_work_permit_is_stored_and_logged():
@@ -41,7 +42,7 @@ def test_a_valid_hot_work_permit_is_stored_and_logged():
     book, log = _book()
     assert _issue(book) == OK
     slot = book.find(1)
-    assert slot >= 0 and book.count == 1 and book.hot_count() == 1
+    assert slot >= 0 and book.count == 1 and permitissue.hot_count(book) == 1
     assert book.entries() == [[1, 101, "STM-1", NOW, NOW + 3600, 50, HOT, 0, [51, 52]]]
     assert log.items == [(events.PERMIT_ISSUED, 1, 101, HOT)]
 
@@ -62,7 +63,7 @@ def test_back_to_back_hot_permits_and_key_work_beside_one_are_accepted():
     assert _issue(book, permit_id=2, start=NOW + 3600, end=NOW + 7200) == OK
     assert _issue(book, permit_id=3, flags=KEY_MAINTENANCE, watcher=0) == OK
     assert _issue(book, permit_id=4, flags=KEY_MEASUREMENT, watcher=0, workers=[51]) == OK
-    assert book.count == 4 and book.hot_count() == 2
+    assert book.count == 4 and permitissue.hot_count(book) == 2
 
 
 def test_refusals_say_why_and_change_nothing():
@@ -113,12 +114,12 @@ def test_each_malformed_field_is_named_and_nothing_is_stored():
         assert e.code == E_BAD_FIELD and e.field == field, (kw, e.field)
     args = _args()
     args[2] = -1
-    e = raises(ProtocolError, book.issue, *args, now_s=NOW)
+    e = raises(ProtocolError, permitissue.issue, book, *args, now_s=NOW)
     assert e.field == "job_id"
     for measure in (None, 7, "", "x" * 33):
         args = _args()
         args[3] = measure
-        e = raises(ProtocolError, book.issue, *args, now_s=NOW)
+        e = raises(ProtocolError, permitissue.issue, book, *args, now_s=NOW)
         assert e.field == "measure_ref"
     assert book.count == 0 and not log.items
 
@@ -127,7 +128,7 @@ def test_the_listing_and_the_count_of_open_permits():
     book, _log = _book()
     _issue(book, workers=list(range(51, 51 + MAX_WORKERS)))
     _issue(book, permit_id=2, flags=KEY_MEASUREMENT, watcher=0, start=NOW + 100, end=NOW + 200)
-    listing = book.listing()
+    listing = permitissue.listing(book)
     assert listing[0] == {
         "permit_id": 1,
         "job_id": 101,
@@ -184,7 +185,7 @@ def test_entries_restore_into_a_new_book():
     book.began[book.find(1)] = 1
     saved = book.entries()
     book2, log2 = _book()
-    book2.restore(saved)
+    permitissue.restore(book2, saved)
     assert book2.entries() == saved and book2.count == 2 and not log2.items
 
 
@@ -203,7 +204,7 @@ def test_a_bad_restore_raises_and_changes_nothing():
         [good] * 9,
     )
     for items in bad:
-        raises(ProtocolError, book.restore, items)
+        raises(ProtocolError, permitissue.restore, book, items)
         assert book.entries() == before
 
 
@@ -224,17 +225,21 @@ def test_windows_in_clock_seconds_decide_as_in_unix_seconds_to_2054_and_past_it(
     log = Log()
     book = PermitBook(ZONE, log, 8, 43200, epoch_s=EPOCH_S)
     c = NOW - EPOCH_S
-    assert book.issue(*_args(), now_s=c) == OK
+    assert permitissue.issue(book, *_args(), now_s=c) == OK
     slot = book.find(1)
     assert book.entries()[0][3:5] == [NOW, NOW + 3600]  # unix, as given
     assert not book.in_window(slot, c - 1) and book.in_window(slot, c)
     assert book.in_window(slot, c + 3599) and not book.in_window(slot, c + 3600)
     assert not book.in_window(slot, 0)  # unknown clock: no window is open
-    assert book.issue(*_args(permit_id=2), now_s=0) == REFUSE_CLOCK_UNSET
-    assert book.issue(*_args(permit_id=3, start=NOW - 60, end=NOW), now_s=c) == REFUSE_ENDED
+    assert permitissue.issue(book, *_args(permit_id=2), now_s=0) == REFUSE_CLOCK_UNSET
+    assert (
+        permitissue.issue(book, *_args(permit_id=3, start=NOW - 60, end=NOW), now_s=c)
+        == REFUSE_ENDED
+    )
     t38 = 0x80000000  # 2038-01-19T03:14:08Z
     assert (
-        book.issue(
+        permitissue.issue(
+            book,
             *_args(permit_id=4, start=t38 - 10, end=t38 + 10, flags=KEY_MAINTENANCE, watcher=0),
             now_s=c,
         )
@@ -245,7 +250,8 @@ def test_windows_in_clock_seconds_decide_as_in_unix_seconds_to_2054_and_past_it(
         assert book.in_window(s4, t38 - EPOCH_S + k) == (-10 <= k < 10), k
     end = UNIX_MAX_S + 100  # after the clock's range: its bound keeps it open to the end
     assert (
-        book.issue(
+        permitissue.issue(
+            book,
             *_args(permit_id=5, start=UNIX_MAX_S - 100, end=end, flags=KEY_MAINTENANCE, watcher=0),
             now_s=c,
         )

@@ -7,7 +7,7 @@
 # what has elapsed: after a power cut the watch resumes where it was, so power-off time
 # never counts towards it (a watch is never shorter than fire_watch_s of watching).
 from gateway import events
-from gateway.checks import bad_field, check_int
+from gateway.checks import check_int
 from gateway.elapsed import Stopwatch
 from gateway.permits import HOT, ID_MAX, KEY_WORK
 from gateway.reasons import (
@@ -43,11 +43,6 @@ class HotWork:
         self.slot = -1  # the hot-work permit in its window at the last reasons() call
 
     # ---- commands ----
-
-    def issue(self, *permit):
-        # permit: PermitBook.issue's fields, permit_id to now_s, in its order. The book
-        # also counts the fire watches running now, to keep a watch slot free (R-HOT-2).
-        return self.book.issue(*permit, watches_busy=self.watching)
 
     def revoke(self, permit_id, now_ms):
         check_int("permit_id", permit_id, 1, ID_MAX)
@@ -188,27 +183,3 @@ class HotWork:
                     ]
                 )
         return out
-
-    def check_watches(self, items, hot_permits):
-        if not isinstance(items, list) or len(items) + hot_permits > len(self._w_used):
-            raise bad_field(
-                "watches", "expected a list of at most %d fire watches" % len(self._w_used)
-            )
-        for item in items:
-            if not isinstance(item, list) or len(item) != WATCH_LEN:
-                raise bad_field("watches", "each fire watch is a list of %d fields" % WATCH_LEN)
-            check_int("permit_id", item[0], 1, ID_MAX)
-            check_int("watcher", item[1], 1, ID_MAX)
-            check_int("watch_s", item[2], 0, 0x3FFFFFFF)
-            check_int("watch_ms", item[3], 0, 999)
-            check_int("left", item[4], 0, 0x3FFFFFFF)
-            check_int("away", item[5], 0, 1)
-
-    def restore_watches(self, items, now_ms):
-        for w in range(len(self._w_used)):
-            self._w_used[w] = 0
-            self._w_clock[w].stop()
-        self.watching = 0
-        for item in items:
-            self._start_watch(item[0], item[1], now_ms, item[2], item[3], item[4], item[5], False)
-        self.alarm = False

@@ -220,14 +220,28 @@ class Interlocks:
 
     def permit_listing(self):
         book = self.permits
-        return [] if book is None else book.listing()
+        if book is None:
+            return []
+        from gateway import permitissue
+
+        try:
+            return permitissue.listing(book)
+        finally:
+            store.unload("permitissue")
 
     # ---- commands (authenticated by the app; return reasons.OK or a REFUSE_* code,
     # raise ProtocolError(E_BAD_FIELD) naming a malformed field) ----
 
     def issue_permit(self, *permit):
-        # permit: PermitBook.issue's fields, permit_id to now_s, in its order.
-        return self._hot_work().issue(*permit)
+        # permit: permitissue.issue's fields, permit_id to now_s, in its order. The book
+        # also counts the fire watches running now, to keep a watch slot free (R-HOT-2).
+        hw = self._hot_work()
+        from gateway import permitissue
+
+        try:
+            return permitissue.issue(hw.book, *permit, watches_busy=hw.watching)
+        finally:
+            store.unload("permitissue")
 
     def revoke_permit(self, permit_id, now_ms):
         hw = self.hotwork
@@ -360,13 +374,6 @@ class Interlocks:
         hw = self.hotwork
         if hw is None and (data[1] != [] or data[2] != []):
             hw = self._hot_work()  # permits or watches to restore (or lists to refuse)
-        if hw is not None:
-            hw.book.check_entries(data[1])
-            hot = 0
-            for e in data[1]:
-                if e[6] & _HOT:
-                    hot += 1
-            hw.check_watches(data[2], hot)
         self.evacuation.check(data[3])
         gas = data[4]
         if not isinstance(gas, list) or len(gas) != 2:
@@ -379,8 +386,21 @@ class Interlocks:
                 if type(v) is not int or v < 0 or v > 0x3FFFFFFF or (i == 3 and v > 999):
                     raise bad_field("gas", "exceedance fields are small non-negative integers")
         if hw is not None:
-            hw.book.restore(data[1])
-            hw.restore_watches(data[2], now_ms)
+            # The book's restore code, imported for it (gateway/permitissue.py): its
+            # checks come last of all, and change nothing unless they all pass.
+            from gateway import permitissue as book_io
+
+            try:
+                book_io.check_entries(hw.book, data[1])
+                hot = 0
+                for e in data[1]:
+                    if e[6] & _HOT:
+                        hot += 1
+                book_io.check_watches(hw, data[2], hot)
+                book_io.restore(hw.book, data[1])
+                book_io.restore_watches(hw, data[2], now_ms)
+            finally:
+                store.unload("permitissue")
         self.evacuation.restore(data[3], now_ms)
         self.gas.restore(gas, now_ms)
         self._decide(now_ms, False)
