@@ -51,9 +51,8 @@ LAMP_RED = const(3)
 
 SNAPSHOT_VERSION = const(1)
 
-# gateway/permits.py's HOT, MAX_CAPACITY and ID_MAX, for the checks made without it
+# gateway/permits.py's MAX_CAPACITY and ID_MAX, for the checks made without it
 # (tests/test_interlocks.py holds them equal).
-_HOT = const(1)
 _idle_cbor = None  # snapshot_cbor's encoding with nothing held, made once
 PERMIT_CAPACITY_MAX = const(32)
 _ID_MAX = const(0x3FFFFFFF)
@@ -224,10 +223,9 @@ class Interlocks:
             return []
         from gateway import permitissue
 
-        try:
-            return permitissue.listing(book)
-        finally:
-            store.unload("permitissue")
+        out = permitissue.listing(book)
+        store.unload("permitissue")  # (the listing raises nothing)
+        return out
 
     # ---- commands (authenticated by the app; return reasons.OK or a REFUSE_* code,
     # raise ProtocolError(E_BAD_FIELD) naming a malformed field) ----
@@ -388,17 +386,10 @@ class Interlocks:
         if hw is not None:
             # The book's restore code, imported for it (gateway/permitissue.py): its
             # checks come last of all, and change nothing unless they all pass.
-            from gateway import permitissue as book_io
+            from gateway import permitissue
 
             try:
-                book_io.check_entries(hw.book, data[1])
-                hot = 0
-                for e in data[1]:
-                    if e[6] & _HOT:
-                        hot += 1
-                book_io.check_watches(hw, data[2], hot)
-                book_io.restore(hw.book, data[1])
-                book_io.restore_watches(hw, data[2], now_ms)
+                permitissue.restore_all(hw, data[1], data[2], now_ms)
             finally:
                 store.unload("permitissue")
         self.evacuation.restore(data[3], now_ms)

@@ -210,3 +210,16 @@ def restore_watches(hw, items, now_ms):
     for item in items:
         hw._start_watch(item[0], item[1], now_ms, item[2], item[3], item[4], item[5], False)
     hw.alarm = False
+
+
+def restore_all(hw, permits, watches, now_ms):
+    # A snapshot's book and fire watches (Interlocks.restore): all checked, then put back
+    # (a refused one raises ProtocolError and changes nothing).
+    check_entries(hw.book, permits)
+    hot = 0
+    for e in permits:
+        if e[6] & HOT:
+            hot += 1
+    check_watches(hw, watches, hot)
+    restore(hw.book, permits)
+    restore_watches(hw, watches, now_ms)
