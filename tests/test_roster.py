@@ -8,7 +8,7 @@ from zonekit import NOW_S, Recorder
 
 from gateway import events, roles
 from gateway.caps import EPOCH_S
-from gateway.roster import MAX_ID, Roster
+from gateway.roster import MAX_ID, MAX_PEOPLE, Roster
 from hal.flashfs import FileFlash
 
 YEAR_S = 365 * 86400
@@ -207,6 +207,12 @@ LOW = 1 << 17  # a tag's low digit in the commit's sort: 17 bits; the high one 1
 def _spread(tags):
     # The tags in an order that is neither theirs nor its reverse.
     return [tags[(k * 7) % len(tags)] for k in range(len(tags))] if len(tags) % 7 else tags[::-1]
+
+
+def test_the_commits_packed_keys_hold_every_row_and_tag():
+    # A staging row (or a place in an order) is 13 bits of a packed key and a tag 30
+    # (17 + 13): a larger roster or tag would overflow into the other field.
+    assert MAX_PEOPLE <= 1 << 13 and MAX_ID < 1 << 30
 
 
 def test_tags_that_share_their_low_bits_are_sorted_by_their_high_bits():
