@@ -37,7 +37,6 @@ _BLOCK_LEN = const(64)  # SHA-256 block size, the HMAC pad length
 _KEY_BODY = const(2)
 _KEY_COUNTER = const(3)
 _KEY_TAG = const(4)
-_MSG_KEEP = const(256)  # the longest signed encoding whose buffer a Verifier keeps
 
 
 def _pads(key):
@@ -178,12 +177,7 @@ class Verifier:
             envelope[_KEY_TAG] = tag
         # Not cut to TAG_LEN: _tags_equal compares the first TAG_LEN bytes, and the cut
         # would be another bytes object per command.
-        mac = _hmac_with_pads(self._inner_pad, self._outer_pad, msg)
-        if len(msg) > _MSG_KEEP:
-            # A roster part's buffer (1.7 KB) is let go with it; an ack's (about 40 B)
-            # is kept, so the commands a gateway takes often grow nothing.
-            self._msg = bytearray()
-        return mac
+        return _hmac_with_pads(self._inner_pad, self._outer_pad, msg)
 
 
 _HOST_SIDE = ("Signer", "sign", "hmac_sha256", "mac_input", "initial_counter")
