@@ -32,9 +32,9 @@ from pathlib import Path
 import fit_work
 import gateway_work
 
-from shaftgate.link.client import GatewayClient
+from shaftgate.link.client import GatewayClient, GatewayError
 from shaftgate.link.keystore import MemoryCounter
-from shaftgate.link.transport import SerialTransport
+from shaftgate.link.transport import LinkError, SerialTransport
 from shaftgate.vboard import BoardCrashed, BoardError, VirtualBoard, profiles
 
 PROFILES = ("pico", "esp32", "esp32-frozen")  # loose has no board time to report
@@ -84,7 +84,16 @@ def _command(board, row, name, send):
     """One command's figures: the heaviest step's heap need and the longest step."""
     steps = board.status().get("steps") or 0
     board.mark(name)
-    send()
+    try:
+        send()
+    except (GatewayError, LinkError) as e:
+        # Refused, or no reply: a board that crashed says why (BoardCrashed, in
+        # _measure); otherwise the row says which command went unanswered, and the
+        # commands after it are not measured.
+        if board.crashed is not None:
+            raise BoardCrashed(board.name, board.crashed, board.log_path) from e
+        row["died"] = "%s: %s" % (name, str(e).splitlines()[0][:120])
+        return False
     s = _fresh(board)
     if s["steps"] < steps:
         # The board was reset during the command (a fault resets it): its window holds
@@ -94,6 +103,7 @@ def _command(board, row, name, send):
     # Frozen: less the bytecode imported by then (the command's on-use modules too).
     row[name + "_needed"] = max(row.get(name + "_needed", 0), w["heap_data_peak"])
     row[name + "_ms"] = max(row.get(name + "_ms", 0), w["max_ms"])
+    return True
 
 
 def _commands(board, client, row):
@@ -109,11 +119,17 @@ def _commands(board, client, row):
             total=fit_work.ROSTER,
         )
         name = "roster_commit" if i == parts - 1 else "roster"
-        _command(board, row, name, lambda f=fields: client.request("roster-load", WAIT_S, **f))
-    _command(board, row, "config_set", lambda: client.config_set({"warn_pct": 85}, WAIT_S))
-    _command(
-        board, row, "config_ledger", lambda: client.config_set({"ledger_capacity": 640}, WAIT_S)
-    )
+        if not _command(
+            board, row, name, lambda f=fields: client.request("roster-load", WAIT_S, **f)
+        ):
+            return
+    if _command(board, row, "config_set", lambda: client.config_set({"warn_pct": 85}, WAIT_S)):
+        _command(
+            board,
+            row,
+            "config_ledger",
+            lambda: client.config_set({"ledger_capacity": 640}, WAIT_S),
+        )
 
 
 def _measure(profile, workdir, scenario, repo=None, commands=False):
