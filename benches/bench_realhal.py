@@ -69,7 +69,12 @@ def run():
     # Where it goes, call site by call site (benches/upy_realhal_parts.py), this tree only.
     parts = run_script(HERE / "upy_realhal_parts.py")
     part_rows = []
-    for prefix, what in (("crossing_", "per crossing"), ("ack_", "signed ack, one step")):
+    for prefix, what in (
+        ("crossing_", "per crossing"),
+        ("ack_", "signed ack, one step"),
+        ("append_", "an event's append, each call"),
+        ("check_", "a stored record's crc check"),
+    ):
         for key in sorted(k for k in parts if k.startswith(prefix)):
             name = key[len(prefix) :]
             part_rows.append(("%s: %s" % (what, name), parts[key]))
