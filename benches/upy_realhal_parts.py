@@ -211,6 +211,13 @@ def primitives(shaft, out):
     out["append_sha256_object"] = _alloc(make, prev)
     out["append_sha256_update"] = _alloc(h[0].update, memoryview(bytearray(24)))
     out["append_sha256_digest"] = _alloc(lambda x: h[0].digest(), None)
+    # Why a new object per event: a digested one takes no more data, and none copies.
+    try:
+        h[0].update(b"x")
+        out["append_sha256_refuses_update_after_digest (1: yes)"] = 0
+    except ValueError:
+        out["append_sha256_refuses_update_after_digest (1: yes)"] = 1
+    out["append_sha256_has_copy (1: yes)"] = 1 if hasattr(h[0], "copy") else 0
     log = shaft.gw.log
     shaft.run(64)  # records past the last ack, to read back
     recs = log.since(log.acked, 64)
