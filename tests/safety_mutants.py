@@ -55,7 +55,7 @@ APP_TESTS = (*APP_SPLIT, "tests/test_durable_orders.py")
 DOOR_TESTS = ("tests/test_doorway.py", "tests/test_doorway_noise.py", "tests/test_zone.py")
 IL_TESTS = ("tests/test_interlocks.py", "tests/test_interlocks_props.py")
 RECOUNT_TESTS = ("tests/test_recount.py", "tests/test_recount_app.py")
-# R-ID-4 for the people an order names (gateway/commands.py _certified).
+# R-ID-4 for the people an order names (gateway/certified.py).
 CERT_TESTS = ("tests/test_order_certificates.py",)
 
 
@@ -240,16 +240,16 @@ CATALOGUE = (
     M(
         "order-all-clear-by-anyone",
         "an all-clear from someone who could not order the evacuation",
-        GW + "commands.py",
-        '    gw._order_giver(by, "all-clear")\n',
+        GW + "certified.py",
+        "    gw._order_giver(by, what)\n",
         "",
         (*APP_SPLIT, "tests/test_orders_props.py"),
     ),
     M(
         "order-all-clear-uncertified",
         "a leader's all-clear taken without a valid certificate",
-        GW + "commands.py",
-        '    _certified(gw, by, "all-clear", "by")\n',
+        GW + "certified.py",
+        '    check(gw, by, what, "by")\n',
         "",
         (*CERT_TESTS, *APP_SPLIT),
     ),
@@ -260,8 +260,8 @@ CATALOGUE = (
         '        cause = self._order_giver(by, "evacuate")\n',
         '        cause = self._order_giver(by, "evacuate")\n'
         "        if by:\n"
-        "            from gateway import commands\n\n"
-        '            commands._certified(self, by, "evacuate", "by")\n',
+        "            from gateway import certified\n\n"
+        '            certified.check(self, by, "evacuate", "by")\n',
         (*CERT_TESTS, *APP_SPLIT),
     ),
     M(
@@ -301,7 +301,7 @@ CATALOGUE = (
         "recount-uncertified-giver",
         "a recount from a leader without a valid certificate",
         GW + "commands.py",
-        '        _certified(gw, by, "recount", "by")\n',
+        '        certified.check(gw, by, "recount", "by")\n',
         "        pass\n",
         (*CERT_TESTS, *RECOUNT_TESTS),
     ),
@@ -309,14 +309,14 @@ CATALOGUE = (
         "recount-counter-unchecked",
         "a recount counted by someone not in the roster or uncertified",
         GW + "commands.py",
-        '    _certified(gw, counter, "recount", "counted_by")\n',
+        '    certified.check(gw, counter, "recount", "counted_by")\n',
         "",
         (*CERT_TESTS, *RECOUNT_TESTS),
     ),
     M(
         "order-clock-unset-certifies",
         "with the wall clock unset an order's certificate is read against clock 0",
-        GW + "commands.py",
+        GW + "certified.py",
         "    now = zone._rel_s\n    if now < 0:\n",
         "    now = zone._rel_s\n    if now < 0:\n        now = 0\n    if False:\n",
         (*CERT_TESTS, *RECOUNT_TESTS),

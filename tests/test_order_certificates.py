@@ -1,10 +1,12 @@
 # micropython-test
-# R-ID-4 for the people an order names (gateway/commands.py all_clear, _certified): a
+# R-ID-4 for the people an order names (gateway/certified.py, through gateway/commands.py): a
 # leader who gives an all-clear or a recount, and whoever counted for a recount, must be in
 # the roster with a certificate valid now; while the wall clock is unset no certificate
 # can be checked, so they are refused too. The dispatcher (no `by`) holds no roster
 # certificate. An evacuation is never refused for a certificate: withdrawing people is
 # always allowed (R-EVAC-1). A refusal changes nothing and is evidence.
+import sys
+
 from apprig import NOW_S, of_kind, person_of, rig_in_parts, roster_entry
 from hostcalls import in_parts
 from recountrig import COUNTER, LEADER, excess_rig, recount_events, roster
@@ -63,6 +65,8 @@ def test_r_id_4_an_evacuation_is_never_refused_for_a_certificate_its_all_clear_i
     r = rig.request("all-clear", by=person_of(UNCERTIFIED))
     _refused(r, "by", "expired or none on record")
     yield
+    # The checks' code left the heap with each refusal (gateway/certified.py, commands.py).
+    assert "gateway.certified" not in sys.modules and "gateway.commands" not in sys.modules
     evs = rig.events_after(seq)
     assert of_kind(evs, ev.EVAC_END) == []
     assert [e[3:5] for e in of_kind(evs, ev.COMMAND_REFUSED)] == [
@@ -145,6 +149,7 @@ def test_r_id_4_a_recount_needs_a_certified_giver_and_a_rostered_certified_count
     # Not firing: a certified leader, counted by a certified person.
     body = rig.call("recount", found=9, was=10, counted_by=COUNTER, by=person_of(LEADER))
     assert body == {"before": 10, "after": 9}
+    assert "gateway.certified" not in sys.modules and "gateway.commands" not in sys.modules
 
 
 @in_parts

@@ -211,7 +211,7 @@ def test_a_refusal_in_each_language_keeps_the_firmware_words_in_chinese():
 
 
 def test_an_uncertified_giver_or_counter_is_named_by_their_part_in_the_order():
-    # R-ID-4 (gateway/commands.py _certified): the field that named the person is said
+    # R-ID-4 (gateway/certified.py check): the field that named the person is said
     # as who they are in the order.
     i18n.set_lang("zh")
     texts = (

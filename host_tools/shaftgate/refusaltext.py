@@ -100,7 +100,7 @@ REASONS = (
         r"or the dispatcher may give it \(R-EVAC-1\)",
         "人员 {p} 是{role}；只有班组长、带班矿领导或调度员可下达（R-EVAC-1）",
     ),
-    # gateway/commands.py _certified: a leader's all-clear or recount, who counted (R-ID-4)
+    # gateway/certified.py check: a leader's all-clear or recount, who counted (R-ID-4)
     (
         r"person (?P<p>\d+) \((?P<field>[a-z_]+)\) is not in this gateway's roster "
         r"\(R-ID-4\)",
@@ -214,7 +214,7 @@ _REASON_RES = tuple((re.compile(p + r"\Z"), zh) for p, zh in REASONS)
 _PREFIX = re.compile(r"(?P<what>.+?) refused: (?P<why>.+)\Z", re.S)
 
 
-# The request fields a refusal names a person by (gateway/commands.py _certified).
+# The request fields a refusal names a person by (gateway/certified.py check).
 _FIELDS_ZH = {"by": "下令人", "counted_by": "清点人"}
 
 
