@@ -38,4 +38,4 @@ def _operator_language_put_back():
     before = i18n._state["lang"]
     yield
     i18n._state["lang"] = before
-    argparse._ = gettext.gettext  # argparse's own words too (shaftgate/cli/helpzh.py)
+    argparse.__dict__["_"] = gettext.gettext  # argparse's own words too (shaftgate/cli/helpzh.py)

@@ -425,7 +425,7 @@ def _help_language(parser, argv):
     from shaftgate.langenv import lang_of_argv
 
     lang = lang_of_argv(argv)
-    if lang == "zh" or argparse._ is not gettext.gettext:
+    if lang == "zh" or argparse.__dict__.get("_") is not gettext.gettext:
         from shaftgate.cli import helpzh
 
         helpzh.use(lang)

@@ -330,8 +330,9 @@ def _argparse_zh(message):
 
 
 def use(lang):
-    """argparse's own words in this language: they are looked up when printed."""
-    argparse._ = _argparse_zh if lang == "zh" else gettext.gettext
+    """argparse's own words in this language: argparse looks up its module global `_`
+    (gettext) when it prints, and ships no Chinese catalogue."""
+    argparse.__dict__["_"] = _argparse_zh if lang == "zh" else gettext.gettext
 
 
 def _columns(text):
