@@ -101,7 +101,7 @@ functions and the test module with its helpers, measured per test module on a co
 heap after every firmware module), less the Pico's own HAL beyond fakeboard, the test's
 stand-in for it (12,928 B of hal.clock, gasloop, pulses, readerline, mcu, dmaring and pico,
 less fakeboard's 1,584: 11,344 B). For an app rig the two nearly cancel: test_app_log_full
-is allowed 11,584 B of test code (apprig 7,408, appkit 1,280, the runner 1,360, the module
+is allowed 11,584 B of test code (apprig 7,408, appkit 1,280, the runner 1,216, the module
 1,424, hostcalls 256) for a limit of 192,256; test_app_auth 18,048 (flashtap 2,336, the
 module 5,488): 198,720; test_app_pages 10,640: 191,360, below the board's. So the runner
 had been 11 KB kinder than a Pico in its HAL and as much stricter in its test code; what
