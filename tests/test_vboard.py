@@ -400,7 +400,7 @@ def test_the_scripted_clock_moves_by_advances_and_board_time_never_by_the_host(m
     board = make_board(clock="scripted")
     with open_port(board) as port:
         t0 = _ticks(port)
-        time.sleep(1.0)  # the host falls behind: no time passes in the mine
+        time.sleep(0.6)  # the host falls behind: no time passes in the mine
         t1 = _ticks(port)
         assert 0 <= t1 - t0 < 200, (t0, t1)
         board.advance(3600)
@@ -420,10 +420,9 @@ def test_the_scripted_clock_moves_by_advances_and_board_time_never_by_the_host(m
         t5 = _ticks(port)
         assert abs(t5 - t2 - 10_000) < 200, (t2, t5)
         assert ask(port, b"!settime 1700000000") == b"settime"
-        time.sleep(1.2)
         board.advance(90)
         _, _, rtc = ask(port, b"!time").split()
-        assert 1700000089 <= int(rtc) <= 1700000090, rtc  # not 91: the host's 1.2 s
+        assert 1700000089 <= int(rtc) <= 1700000090, rtc
     assert board.status()["clock"] == "scripted"
 
 
@@ -431,8 +430,8 @@ def test_the_real_clock_counts_the_hosts_time(board):
     # Not firing: the default clock (a board beside a real one, the demo) is the host's.
     with open_port(board) as port:
         t0 = _ticks(port)
-        time.sleep(1.0)
-        assert _ticks(port) - t0 >= 1000
+        time.sleep(0.6)
+        assert _ticks(port) - t0 >= 600
     assert board.status()["clock"] == "real"
 
 
