@@ -14,13 +14,14 @@ from fakeboard import FakeBoard
 from hostcalls import in_parts
 from mpcheck import raises
 
-from gateway import app, restore, roles, roster, snapshot, store
+# gateway.restore and hal.clock are imported by the tests that use them: held by this
+# module they would stay in the heap (4-5 KB) that every staffed rig's roster load needs.
+from gateway import app, roles, roster, snapshot, store
 from gateway import events as ev
 from gateway.caps import EPOCH_S
 from gateway.roster import Roster
 from gatewire import cbor, messages
 from gatewire.errors import E_REFUSED
-from hal import clock
 from hal.flashfs import FileFlash
 
 
@@ -177,11 +178,13 @@ def test_the_log_must_fit_half_the_file_system():
     fs = rig.board.flash.fs_bytes()
     gw = rig.gw
     gw._fs_bytes = 400 * 1024  # a Pico W's littlefs is 848 KB
-    r = rig.request("config-set", changes={"log_capacity": 65536})
+    r = yield from rig.request_in_parts("config-set", changes={"log_capacity": 65536})
     assert r.code != 0 and r.field == "log_capacity", r
     assert "file system" in r.text
     assert gw.cfg["log_capacity"] != 65536
-    rig.call("config-set", changes={"log_capacity": 2048})  # 95 KB: fits
+    r = None
+    yield
+    yield from rig.call_in_parts("config-set", changes={"log_capacity": 2048})  # 95 KB: fits
     assert gw.cfg["log_capacity"] == 2048
     assert fs > 0
 
@@ -209,8 +212,10 @@ def test_a_staged_boot_keeps_outputs_safe_and_feeds_the_watchdog_per_phase():
         rig.cross(t)
         yield
     rig.board.flash.close()
-    rig.gw = None  # the old board's RAM: gone before the new one boots
-    b = FakeBoard(rig.root)
+    root = rig.root
+    rig = None  # the old board's RAM: gone before the new one boots
+    yield
+    b = FakeBoard(root)
     b.rtc = NOW_S
     gw = app.Gateway(b, staged=True)
     yield
@@ -234,8 +239,10 @@ def test_the_boot_code_leaves_the_heap_once_booted():
 
     rig = yield from staffed()
     rig.board.flash.close()
-    rig.gw = None  # the old board's RAM: gone before the new one boots
-    b = FakeBoard(rig.root)
+    root = rig.root
+    rig = None  # the old board's RAM: gone before the new one boots
+    yield
+    b = FakeBoard(root)
     b.rtc = NOW_S
     gw = app.Gateway(b, staged=True)
     assert "gateway.bootseq" in sys.modules  # the boot's phases run from it
@@ -263,9 +270,10 @@ def test_the_boot_code_leaves_the_heap_once_booted():
 def test_an_unstaged_boot_is_done_on_return():
     rig = yield from staffed()
     rig.board.flash.close()
-    rig.gw = None  # the old board's RAM: gone before the new one boots
+    root = rig.root
+    rig = None  # the old board's RAM: gone before the new one boots
     yield
-    b = FakeBoard(rig.root)
+    b = FakeBoard(root)
     gw = app.Gateway(b)
     assert not gw.booting and gw.zone.roster.n == len(roster_entries())
 
@@ -498,6 +506,8 @@ def test_roster_lookups_allocate_nothing():
 def test_the_wall_clock_allocates_nothing_even_when_the_second_changes():
     # Clock seconds (gateway/caps.py): a small int each second, where a unix time was a
     # big int on a 32-bit board.
+    from hal import clock
+
     c = clock.WallClock()
     c.set(NOW_S, 1000)
     now_c = NOW_S - clock.EPOCH_S
@@ -542,13 +552,13 @@ def test_a_signed_command_allocates_no_encoding_per_command():
     # to verify and persist here (384 B of it sha256's floor), 704 B the round before.
     rig = yield from staffed()
     gw = rig.gw
-    envs = []
     objs = []
     for _ in range(21):
         env = rig.envelope("status", signed=True)
-        envs.append(env)
         objs.append(cbor.loads(cbor.dumps(env)))  # as decoded from the wire
-    code = envs[0][messages.KEY_TYPE]
+    code = messages.code_of("status")
+    env = None
+    yield
     left = [0]
 
     def authenticate():
@@ -558,6 +568,8 @@ def test_a_signed_command_allocates_no_encoding_per_command():
     used = _alloc(authenticate, 20)
     assert used <= 500, used
     gw._in_command = False
+    objs = None
+    yield
     from gateway.bootseq import read_counter
 
     assert read_counter(rig.board.flash) == gw.verifier.last_counter
@@ -606,8 +618,10 @@ def test_letting_go_of_the_rare_commands_costs_nothing_when_they_are_not_loaded(
     rig = yield from staffed()
     gw = rig.gw
     rig.call("status")
+    yield
     assert "gateway.commands" not in sys.modules
     assert _alloc(gw._let_commands_go, 20) == 0
+    yield
     gw._job = 1  # a long command under way holds the module: not let go
     sys.modules["gateway.commands"] = sys  # a stand-in: unload() only drops the entry
     gw._let_commands_go()
@@ -615,6 +629,7 @@ def test_letting_go_of_the_rare_commands_costs_nothing_when_they_are_not_loaded(
     gw._job = None
     gw._let_commands_go()  # done: let go
     assert "gateway.commands" not in sys.modules
+    yield
     rig.call("config-get")  # a rare command: imported, answered, let go
     assert "gateway.commands" not in sys.modules
 
@@ -628,15 +643,16 @@ def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     rig.cross(3)  # someone in: the zone keeps running through the commit
 
     # Over 1,000 people: a commit big enough to be spread over steps (a small one is not).
-    # 1,100, tags descending (3000 down to 1901), each part made when it is sent.
+    # 1,100, tags descending (3000 down to 1901), in 22 parts of 50, each made when sent.
     def part_of(p):
-        return [roster_entry(t) for t in range(3000 - 100 * p, 2900 - 100 * p, -1)]
+        return [roster_entry(t) for t in range(3000 - 50 * p, 2950 - 50 * p, -1)]
 
-    for p in range(10):
+    for p in range(21):
         yield from rig.call_in_parts(
-            "roster-load", load_id=9, part=p, parts=11, entries=part_of(p), total=1100
+            "roster-load", load_id=9, part=p, parts=22, entries=part_of(p), total=1100
         )
-    env = rig.envelope("roster-load", load_id=9, part=10, parts=11, entries=part_of(10), total=1100)
+        yield
+    env = rig.envelope("roster-load", load_id=9, part=21, parts=22, entries=part_of(21), total=1100)
     rig.send(env)
     rid = env[1]
     env = None
@@ -804,11 +820,14 @@ def test_a_pushed_crossing_allocates_at_most_64_bytes_beyond_its_log_append():
             gw.step()
 
     crossing()
+    yield
     crossing()
     gw.log.ack(gw.log.last_seq)
+    yield
     history = len(b.history)
     before = gw.log.last_seq
     used = _alloc(crossing, 20)  # 21 crossings: one to warm up, 20 counted
+    yield
     events = (gw.log.last_seq - before) // 21
     assert events >= 1 and gw._pushed == gw.log.last_seq  # every event pushed
     assert history == len(b.history)  # no output changed: FakeBoard's record is quiet
@@ -865,18 +884,24 @@ def test_a_board_counting_clock_seconds_shows_unix_times_at_every_edge():
     gw = rig.gw
     assert b.rtc_s() == b.rtc - EPOCH_S and 0 < gw._now_s < (1 << 30)
     assert rig.call("status")["now_s"] == b.rtc
+    yield
     assert rig.call("hello", min_version=1, max_version=1)["now_s"] == b.rtc
+    yield
     before = rig.last_seq()
     start = b.rtc
-    rig.cross(3)
-    fetched = rig.events_after(before)
+    yield from rig.cross_in_parts(3)
+    fetched = yield from rig.fetch_in_parts(before + 1)
     entries = of_kind(fetched, ev.ENTRY)
     assert entries and start <= entries[0][1] <= b.rtc
     assert all(start <= e[1] <= b.rtc for e in fetched)
     pushed = [e for e in rig.pushed if e[0] > before]
     assert pushed and pushed == fetched[: len(pushed)]  # same unix times, same digests
+    pushed = fetched = None
+    yield
     rows = rig.call("occupants")["occupants"]
     assert [r[2] for r in rows if r[0] == 3] == [entries[0][1]]  # since_s: the entry's time
+    rows = None
+    yield
     rig.call("time-set", time_s=b.rtc + 3600)
     assert b.rtc_s() == b.rtc - EPOCH_S and rig.call("status")["now_s"] == b.rtc
 
@@ -897,7 +922,10 @@ def test_a_restored_snapshot_rebuilds_each_stay_as_the_zone_would():
         z.restore_row(100 + i, 500 + i, starts[i], 1, i % 3, i, 0, now_c)
     z.restore_finish(0, now_c)
     gw._save_state()
+    gw = z = None  # the old board's RAM: gone before the reboot
+    yield
     yield from rig.power_cut_in_parts(rtc_s=now)
+    yield
     ld = rig.gw.zone.ledger
     assert ld.n == len(starts) and not rig.gw.system & app.SYS_STATE_LOST
     now_ms = rig.gw._now_ms
@@ -917,20 +945,28 @@ def test_rarely_used_modules_leave_the_heap_after_use():
     assert "gateway.config" not in sys.modules
     assert "gateway.rosterload" not in sys.modules
     assert "gateway.commands" not in sys.modules
-    rig.call("config-set", changes={"warn_pct": 85})
+    yield from rig.call_in_parts("config-set", changes={"warn_pct": 85})
     assert "gateway.config" not in sys.modules
     assert "gateway.commands" not in sys.modules
     assert "gateway.bootseq" not in sys.modules  # config-set rebuilds without the boot's code
     assert "gateway.restore" not in sys.modules  # and lets the restore's go after
     assert "gateway.build" not in sys.modules
     assert rig.gw.cfg["warn_pct"] == 85
-    r = rig.request("roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2)
+    yield
+    r = yield from rig.request_in_parts(
+        "roster-load", load_id=5, part=0, parts=2, entries=[roster_entry(1)], total=2
+    )
     assert r.ok and "gateway.rosterload" in sys.modules  # a load running keeps it
     assert "gateway.commands" in sys.modules  # and the command's code, between parts
-    rig.request("roster-load", load_id=5, part=1, parts=2, entries=[roster_entry(2)], total=2)
+    r = None
+    yield
+    yield from rig.request_in_parts(
+        "roster-load", load_id=5, part=1, parts=2, entries=[roster_entry(2)], total=2
+    )
     assert "gateway.rosterload" not in sys.modules
     assert "gateway.commands" not in sys.modules  # the commit answered: let go
     assert rig.gw.zone.roster.n == 2
+    yield
     # A refused command lets it go too (a part out of sequence ends no load: none ran).
     r = rig.request("roster-load", load_id=6, part=1, parts=2, entries=[roster_entry(3)], total=2)
     assert not r.ok
@@ -965,18 +1001,29 @@ def _patch_slot(fl, name, at, value):
 
 
 def _load_fresh(rig, **cfg):
+    # A zone as a boot builds it, for restore.load; the gateway's own zone is let go
+    # first (a board holds one zone, and two leave the heap no room for the restore).
     from gateway import build
 
     gw = rig.gw
-    zone = build.both(gw, dict(gw.cfg, **cfg))[0]
+    gw.zone = None
+    zone = build.zone(gw, dict(gw.cfg, **cfg))
     return zone, snapshot.Snapshots(rig.board.flash)
+
+
+def _restore_load(snaps, zone):
+    from gateway import restore
+
+    return restore.load(snaps, zone, 0, NOW_S)
 
 
 @in_parts
 def test_a_whole_snapshot_with_good_rows_restores_them():
     rig, _name = yield from _saved_rows([11, 12, 13])
+    yield
     zone, snaps = _load_fresh(rig)
-    assert restore.load(snaps, zone, 0, NOW_S) is not None
+    yield
+    assert _restore_load(snaps, zone) is not None
     assert zone.ledger.n == 3 and zone.ledger.find(12) >= 0
 
 
@@ -990,10 +1037,13 @@ def test_a_snapshot_row_out_of_range_is_refused_and_the_zone_left_empty():
         (13 * 3 + 0, 3, "row 0: role or crew"),  # crew of row 0 past 2
     ):
         rig, name = yield from _saved_rows([11, 12, 13])
+        yield
         _patch_slot(rig.board.flash, name, at, value)
+        yield
         zone, snaps = _load_fresh(rig)
+        yield
         try:
-            restore.load(snaps, zone, 0, NOW_S)
+            _restore_load(snaps, zone)
         except snapshot.SnapshotError as e:
             assert want in str(e), (want, str(e))
         else:
@@ -1006,9 +1056,12 @@ def test_a_snapshot_row_out_of_range_is_refused_and_the_zone_left_empty():
 @in_parts
 def test_a_snapshot_tag_twice_is_refused_and_the_zone_left_empty():
     rig, name = yield from _saved_rows([11, 12, 13])
+    yield
     _patch_slot(rig.board.flash, name, 4 * 2, 11)  # row 2's tag: 13 -> 11, row 0's
+    yield
     zone, snaps = _load_fresh(rig)
-    e = raises(snapshot.SnapshotError, restore.load, snaps, zone, 0, NOW_S)
+    yield
+    e = raises(snapshot.SnapshotError, _restore_load, snaps, zone)
     assert "tag 11 appears twice" in str(e)
     assert zone.ledger.n == 0 and zone.count == 0
 
@@ -1016,11 +1069,17 @@ def test_a_snapshot_tag_twice_is_refused_and_the_zone_left_empty():
 @in_parts
 def test_rows_past_a_smaller_ledger_are_counted_and_still_checked():
     rig, name = yield from _saved_rows([11, 12, 13])
+    yield
     zone, snaps = _load_fresh(rig, ledger_capacity=2)
-    assert restore.load(snaps, zone, 0, NOW_S) is not None
+    yield
+    assert _restore_load(snaps, zone) is not None
     assert zone.ledger.n == 2 and zone.ledger.overflow == 1 and zone.count == 3
+    zone = snaps = None
+    yield
     _patch_slot(rig.board.flash, name, 13 * 3 + 2, 3)  # row 2 (dropped): crew past 2
+    yield
     zone, snaps = _load_fresh(rig, ledger_capacity=2)
-    e = raises(snapshot.SnapshotError, restore.load, snaps, zone, 0, NOW_S)
+    yield
+    e = raises(snapshot.SnapshotError, _restore_load, snaps, zone)
     assert "row 2: role or crew" in str(e)
     assert zone.ledger.n == 0 and zone.count == 0
