@@ -1,3 +1,6 @@
+import argparse
+import gettext
+
 import pytest
 from mpy_plugin import pytest_collect_file  # noqa: F401  (hook: MicroPython items)
 from mqtt_broker import TestMosquitto
@@ -35,3 +38,4 @@ def _operator_language_put_back():
     before = i18n._state["lang"]
     yield
     i18n._state["lang"] = before
+    argparse.__dict__["_"] = gettext.gettext  # argparse's own words too (shaftgate/cli/helpzh.py)

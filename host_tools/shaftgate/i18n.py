@@ -9,23 +9,13 @@ The language: `--lang zh|en`, else the locale (LC_ALL, LC_MESSAGES, LANG: zh_* -
 else English.
 """
 
-import os
-
 from gateway import events as ev
 from gateway import roles, zone
 from gatewire import messages
+from shaftgate.langenv import lang_from_env
 
 LANGS = ("zh", "en")
 _state: dict[str, str | None] = {"lang": None}
-
-
-def lang_from_env(env=None):
-    env = os.environ if env is None else env
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = env.get(var)
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    return "en"
 
 
 def set_lang(lang):

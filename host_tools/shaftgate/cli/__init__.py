@@ -24,6 +24,7 @@ unknown word, serve and the tests read COMMANDS as a whole, which imports every 
 """
 
 import argparse
+import gettext
 import importlib
 import math
 import sys
@@ -419,6 +420,19 @@ def _collect_defaults(name, parser):
     _DEFAULTS[name] = found
 
 
+def _help_language(parser, argv):
+    # argparse prints usage, help and its errors while parsing: before --lang is read.
+    from shaftgate.langenv import lang_of_argv
+
+    lang = lang_of_argv(argv)
+    if lang == "zh" or argparse.__dict__.get("_") is not gettext.gettext:
+        from shaftgate.cli import helpzh
+
+        helpzh.use(lang)
+        if lang == "zh":
+            helpzh.translate(parser)
+
+
 def main(argv=None, out=None):
     out = out if out is not None else sys.stdout
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -429,6 +443,7 @@ def main(argv=None, out=None):
         parser = build_parser({word})
     else:
         parser = build_parser()  # help, or a word to be refused with the list of them all
+    _help_language(parser, argv)
     args = parser.parse_args(argv)
     command = dict.__getitem__(COMMANDS, args.command_name)
     setup_locale(args)
