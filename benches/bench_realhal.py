@@ -1,10 +1,11 @@
 """Heap on the REAL board HAL path (issue 9 items 7-8): the gateway on hal/pico.py and
 hal/mcu.py under MicroPython, with stand-ins for what the WebAssembly port lacks
-(tests/standin_*.py: machine, rp2, the tick counter), beside the bench's allocation-free
-board, and before/after: the same bench scripts run over the firmware of commit BASE
-(default bda9a2d, the tree the clock-seconds time base began from; 7f9cbe0 was the one
-before; $SHAFTGATE_BENCH_BASE chooses another),
-extracted with git archive into build/bench-before-<BASE>/. Then where the bytes of a
+(tests/standin_*.py: machine, rp2, the tick counter), beside the same on the ESP32's
+hal/esp32.py (benches/upy_realhal_esp32.py) and on the bench's allocation-free board,
+and before/after: the same bench scripts run over the firmware of commit BASE (default
+bda9a2d, the tree the clock-seconds time base began from; 7f9cbe0 was the one before;
+$SHAFTGATE_BENCH_BASE chooses another), extracted with git archive into
+build/bench-before-<BASE>/. Then where the bytes of a
 crossing and of a signed ack go, call by call (benches/upy_realhal_parts.py)."""
 
 import os
@@ -17,7 +18,8 @@ from mpy import REPO, run_script
 BASE = os.environ.get("SHAFTGATE_BENCH_BASE", "bda9a2d")
 HERE = Path(__file__).resolve().parent
 # The bench's side, the same for both trees.
-OURS = ("benches/upy_realhal.py", "benches/realhal_work.py", "tests/standin_machine.py")
+OURS = ("benches/upy_realhal.py", "benches/realhal_work.py", "benches/realhal_figures.py")
+OURS += ("tests/standin_machine.py",)
 OURS += ("tests/standin_rp2.py", "tests/standin_ticks.py", "tests/standin_micropython.py")
 OURS += ("tests/standin_pico.py",)
 
@@ -42,6 +44,7 @@ def before_tree(base=BASE):
 
 def run():
     after = run_script(HERE / "upy_realhal.py")
+    after.update(run_script(HERE / "upy_realhal_esp32.py"))  # the ESP32's own HAL
     tree = before_tree()
     before = run_script(
         tree / "benches" / "upy_realhal.py", runner=tree / "tests" / "mpy_runner.mjs"
@@ -59,21 +62,33 @@ def run():
                 what,
                 before["realhal_" + key],
                 after["realhal_" + key],
+                after["esp32hal_" + key],
                 after["benchboard_" + key],
             )
         )
     # Where it goes, call site by call site (benches/upy_realhal_parts.py), this tree only.
     parts = run_script(HERE / "upy_realhal_parts.py")
     part_rows = []
-    for prefix, what in (("crossing_", "per crossing"), ("ack_", "signed ack, one step")):
+    for prefix, what in (
+        ("crossing_", "per crossing"),
+        ("ack_", "signed ack, one step"),
+        ("append_", "an event's append, each call"),
+        ("check_", "a stored record's crc check"),
+    ):
         for key in sorted(k for k in parts if k.startswith(prefix)):
             name = key[len(prefix) :]
             part_rows.append(("%s: %s" % (what, name), parts[key]))
     return [
         (
-            "Heap on the real HAL path (hal/pico.py + hal/mcu.py over stand-in machine, rp2), "
-            "bytes; shaft, 2,000 in the roster, 300 in",
-            ["allocated by", "before (%s)" % BASE, "after", "after, bench board"],
+            "Heap on the real HAL path (hal/pico.py + hal/mcu.py over stand-in machine, rp2; "
+            "the ESP32's: hal/esp32.py + hal/mcu.py), bytes; shaft, 2,000 in the roster, 300 in",
+            [
+                "allocated by",
+                "before (%s)" % BASE,
+                "after",
+                "after, ESP32's HAL",
+                "after, bench board",
+            ],
             rows,
         ),
         (

@@ -1,9 +1,10 @@
-# The gateway on the REAL board HAL (hal/pico.py over hal/mcu.py), under MicroPython with
-# stand-ins for what the WebAssembly port lacks (tests/standin_*.py: machine, rp2, the tick
-# counter, two functions of micropython): the same shaft as gateway_work.Shaft (2,000 in
-# the roster, 300 underground), but every step reads its readers through ReaderLine and
-# the DMA ring, samples gas through the ADC, keeps its wall clock with hal.clock and
-# drives its outputs through hal.mcu.Outputs. Only the console link is the bench's (the
+# The gateway on the REAL board HAL (hal/pico.py, or hal/esp32.py, over hal/mcu.py), under
+# MicroPython with stand-ins for what the WebAssembly port lacks (tests/standin_*.py:
+# machine, rp2, the tick counter, two functions of micropython): the same shaft as
+# gateway_work.Shaft (2,000 in the roster, 300 underground), but every step reads its
+# readers through ReaderLine and the DMA ring (the Pico) or the UART's receive (the
+# ESP32), samples gas through the ADC, keeps its wall clock with hal.clock and drives its
+# outputs through hal.mcu.Outputs. Only the console link is the bench's (the
 # port's stdin cannot be fed from here): BenchLink has StdioLink's three methods.
 import os
 import sys
@@ -76,11 +77,11 @@ def _board_root():
     return fresh_root()
 
 
-class PicoBench(pico.Board):
-    # The real Pico board, plus the bench's side of the world (BenchBoard's names).
-    def __init__(self):
+class _BenchSide:
+    # The bench's side of the world around a real board (BenchBoard's names).
+    def _bench_init(self, board_class):
         mcu.FLASH_ROOT = _board_root()
-        pico.Board.__init__(self)
+        board_class.__init__(self)
         self._link = BenchLink()
         self._camera = machine.PINS[self.CAMERA_PINS[0]]
         self.set_rtc_s(NOW_S)
@@ -106,16 +107,41 @@ class PicoBench(pico.Board):
         return self._link.tx_bytes
 
 
+class PicoBench(_BenchSide, pico.Board):
+    # The real Pico board: its readers received by DMA (hal/pico.py, rp2 stand-in).
+    def __init__(self):
+        self._bench_init(pico.Board)
+
+
+def esp32_bench():
+    # The real ESP32 board (hal/esp32.py): its readers on the port's UART receive, its
+    # gas loops read in calibrated microvolts. Imported only when asked: a bench run
+    # makes one kind of board (a Pico's DMA channels would take the UART 1 of an ESP32
+    # made after it in the same interpreter: rp2.wire).
+    import standin_esp32
+
+    esp32 = standin_esp32.load()[1]
+
+    class Esp32Bench(_BenchSide, esp32.Board):
+        def __init__(self):
+            self._bench_init(esp32.Board)
+
+    return Esp32Bench()
+
+
 class RealHalShaft(Shaft):
-    # gateway_work.Shaft on PicoBench: reads go on the readers' wires as reader lines.
-    def __init__(self, host=False, staged=False):
+    # gateway_work.Shaft on PicoBench (or the ESP32's board, esp32=True): reads go on the
+    # readers' wires as reader lines.
+    def __init__(self, host=False, staged=False, esp32=False):
         self._lines = {}
         for t in range(1, 301 + POOL + 1):
             self._lines[t] = reader_line(t)
+        board = esp32_bench() if esp32 else PicoBench()
+        self._uarts = (board.OUTER_READER_UART, board.INNER_READER_UART)
         if staged:  # (a tree before staged shafts is benched with this file too)
-            Shaft.__init__(self, host, PicoBench(), True)
+            Shaft.__init__(self, host, board, True)
         else:
-            Shaft.__init__(self, host, PicoBench())
+            Shaft.__init__(self, host, board)
 
     def idle(self, ms):
         self.board.ms += ms
@@ -123,7 +149,8 @@ class RealHalShaft(Shaft):
         self.gw.step()
 
     def _read(self, point, tag):
-        rp2.wire(point, self._lines[tag])  # outer reader on UART0, inner on UART1
+        # Into the reader's DMA ring on a Pico, its UART's receive buffer on an ESP32.
+        rp2.wire(self._uarts[point], self._lines[tag])
 
     def crossing(self, tag, into):
         self._read(0 if into else 1, tag)

@@ -182,6 +182,83 @@ def signed_ack(shaft, out):
     report("signed ack with 300 in, one step", total, 1, out, "ack_")
 
 
+def _alloc(f, x):
+    gc.collect()
+    gc.disable()
+    b = gc.mem_alloc()
+    f(x)
+    n = gc.mem_alloc() - b
+    gc.enable()
+    return n
+
+
+def primitives(shaft, out):
+    # What each call of an event's append makes, one by one (docs/hardware.md, "Heap on
+    # the real HAL path"): the hash object and its digest (the floor), and the crc32 of
+    # the records the crossings above stored, as made (an int: a big one at or above
+    # 2**30) and as checked by the residue (eventlog._crc_ok).
+    import binascii
+    import hashlib
+
+    from gateway import eventlog
+
+    prev = bytearray(16)
+    h = [None]
+
+    def make(x):
+        h[0] = hashlib.sha256(x)
+
+    out["append_sha256_object"] = _alloc(make, prev)
+    out["append_sha256_update"] = _alloc(h[0].update, memoryview(bytearray(24)))
+    out["append_sha256_digest"] = _alloc(lambda x: h[0].digest(), None)
+    # Why a new object per event: a digested one takes no more data, and none copies.
+    try:
+        h[0].update(b"x")
+        out["append_sha256_refuses_update_after_digest (1: yes)"] = 0
+    except ValueError:
+        out["append_sha256_refuses_update_after_digest (1: yes)"] = 1
+    out["append_sha256_has_copy (1: yes)"] = 1 if hasattr(h[0], "copy") else 0
+    log = shaft.gw.log
+    shaft.run(64)  # records past the last ack, to read back
+    recs = log.since(log.acked, 64)
+    made = checked = big = 0
+    buf = bytearray(eventlog.RECORD_SIZE)
+    for r in recs:
+        # The record as stored: read back through the log's own unpacking, re-packed.
+        struct_pack(buf, r)
+        view = memoryview(buf)[:40]
+        made += _alloc(binascii.crc32, view)
+        checked += _alloc(lambda b: eventlog._crc_ok(b, 0), buf)
+        big += binascii.crc32(view) >= 1 << 30
+    n = len(recs)
+    out["append_crc32_made_mean"] = made / n
+    out["append_crc32_big_share"] = big / n
+    out["check_crc_residue_mean"] = checked / n
+    print(
+        "an event's append, call by call: sha256() %d B, update() %d B, digest() %d B; "
+        "crc32 made %.1f B a record (%d of %d at or above 2**30); checked by the residue "
+        "%.1f B a record"
+        % (
+            out["append_sha256_object"],
+            out["append_sha256_update"],
+            out["append_sha256_digest"],
+            made / n,
+            big,
+            n,
+            checked / n,
+        )
+    )
+
+
+def struct_pack(buf, r):
+    # (seq, time_s, kind, tag, a, b, digest) back into the record's bytes, its crc after.
+    import binascii
+    import struct
+
+    struct.pack_into("<IIHHIii16s", buf, 0, r[0], r[1], r[2], 0, r[3], r[4], r[5], r[6])
+    struct.pack_into("<I", buf, 40, binascii.crc32(memoryview(buf)[:40]))
+
+
 def main():
     out = {}
     shaft = RealHalShaft(host=True)
@@ -189,6 +266,7 @@ def main():
     shaft.ack()
     crossings(shaft, out)
     signed_ack(shaft, out)
+    primitives(shaft, out)
     print("@@bench " + json.dumps(out))
 
 

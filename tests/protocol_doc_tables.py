@@ -131,15 +131,18 @@ FIELD_NOTES = {
     (
         "evacuate request",
         "by",
-    ): "a team leader's person id when one orders it (R-EVAC-1; the gateway checks the role in its roster); absent: the dispatcher",
-    ("all-clear request", "by"): "person id of who gives the all-clear; absent: the dispatcher",
+    ): "a team leader's person id when one orders it (R-EVAC-1; the gateway checks the role in its roster, never a certificate: withdrawing people is always allowed); absent: the dispatcher",
+    ("all-clear request", "by"): "person id of who gives the all-clear: in the roster with "
+    "the authority to order people out (R-EVAC-1) and a certificate valid now, so not while "
+    "the wall clock is unset (R-ID-4); absent: the dispatcher",
     ("recount request", "found"): "the headcount a physical count (muster) found in the "
     "zone (R-CAP-11)",
     ("recount request", "was"): "the count the gateway showed when the people were counted; "
     "refused if its count is another now (people crossed since)",
-    ("recount request", "counted_by"): "person id of who counted (recorded, not checked)",
+    ("recount request", "counted_by"): "person id of who counted: in the roster with a "
+    "certificate valid now (R-ID-4)",
     ("recount request", "by"): "person id of who gives the order, checked as for the "
-    "all-clear (R-EVAC-1); absent: the dispatcher",
+    "all-clear (R-EVAC-1, R-ID-4); absent: the dispatcher",
     ("recount reply", "before"): "the count before the recount",
     ("recount reply", "after"): "the count after it: `found`",
     ("cap-override request", "cap"): "temporary cap (R-CAP-9); 0 closes the zone",

@@ -16,20 +16,22 @@ COUNTER = person_of(11)  # who counted (a person id, recorded)
 LEDGER = 8  # the smallest ledger config allows: 8 named, the 9th remembered, the 10th not
 
 
-def roster():
+def roster(extra=()):
+    # extra: more roster entries (tests/test_order_certificates.py's uncertified people).
     out = []
     for t in range(1, 13):
         out.append(roster_entry(t, role=roles.TEAM_LEADER if t == LEADER else roles.MINER))
+    out.extend(extra)
     return out
 
 
-def excess_rig(board_class=FakeBoard):
+def excess_rig(board_class=FakeBoard, extra=()):
     # `rig = yield from excess_rig()`: 10 counted in (8 named, 9 remembered, 10 counted
     # with no tag kept), then 10 leaves and is kept in: the zone counts 10 with 9 inside.
     # A zone's memory holds 32 tags; one here reaches the same state in 10 crossings
     # instead of 41.
     rig = yield from rig_in_parts(config={"ledger_capacity": LEDGER}, board_class=board_class)
-    yield from rig.load_roster_in_parts(roster())
+    yield from rig.load_roster_in_parts(roster(extra))
     yield from rig.ready_in_parts()
     rig.gw.zone.unnamed_tags = array("I", [0])
     for t in range(1, 11):

@@ -1,6 +1,7 @@
-# A stand-in for MicroPython's `machine` on an RP2040 (tests and benches only): just
-# enough of Pin, UART, ADC, WDT, RTC, mem32 and reset_cause for the real hal/pico.py and
-# hal/mcu.py to run under the WebAssembly port, whose build has no `machine`. The bench is
+# A stand-in for MicroPython's `machine` on an RP2040 or an ESP32 (tests and benches
+# only): just enough of Pin, UART, ADC, WDT, RTC, mem32 and reset_cause for the real
+# hal/pico.py or hal/esp32.py and hal/mcu.py to run under the WebAssembly port, whose
+# build has no `machine`. The bench is
 # the world around the board: it pulses pins, puts reader bytes on the wire (straight
 # into a DMA ring once hal/pico.py has set one up: see rp2.py) and reads the outputs.
 # Nothing here allocates per call on the paths the firmware uses each step.
@@ -80,15 +81,24 @@ class UART:
 
 class ADC:
     # A 4-20 mA loop at 4.2 mA (CH4 0.05 %, CO 12 ppm at the default full scales) over
-    # the Pico's 150 ohm shunt, wobbling by one count so the gas rule does not judge the
+    # the Pico's 150 ohm shunt (read_u16) or the ESP32's 100 ohm one (read_uv, calibrated
+    # microvolts, hal/esp32.py), wobbling by one count so the gas rule does not judge the
     # sensor stuck.
-    def __init__(self, pin):
+    ATTN_11DB = 3  # the esp32 port's attenuation for its ~2.45 V range
+
+    def __init__(self, pin, atten=None):
         self.raw = 12511  # 4.2 mA * 150 ohm = 0.63 V of 3.3 V, in 16 bits
+        self.uv = 420000  # 4.2 mA * 100 ohm = 0.42 V
+        self.atten = atten
         self.flip = 0
 
     def read_u16(self):
         self.flip = 1 - self.flip
         return self.raw + self.flip
+
+    def read_uv(self):
+        self.flip = 1 - self.flip
+        return self.uv + 100 * self.flip
 
 
 class WDT:

@@ -691,6 +691,65 @@ def test_unpack_record_reports_crc():
     assert not unpack_record(raw)[1]
 
 
+def _crc_cases():
+    # The records of a real log's first segment: each as stored, with its crc field
+    # changed, and with one byte flipped at every place (fields, digest and crc).
+    flash, log = _new()
+    _fill(log, 6)
+    raw = flash.read(_seg(1))
+    for k in range(len(raw) // RECORD_SIZE):
+        rec = bytearray(raw[k * RECORD_SIZE : (k + 1) * RECORD_SIZE])
+        yield bytes(rec)
+        for crc in (0, 0xFFFFFFFF, 0x2144DF1C, struct.unpack_from("<I", rec, 40)[0] ^ 1 << 31):
+            struct.pack_into("<I", rec, 40, crc)
+            yield bytes(rec)
+        rec = bytearray(raw[k * RECORD_SIZE : (k + 1) * RECORD_SIZE])
+        for i in range(RECORD_SIZE):
+            rec[i] ^= 0x5A
+            yield bytes(rec)
+            rec[i] ^= 0x5A
+
+
+def test_a_records_crc_is_checked_by_its_residue_as_by_its_stored_value():
+    # _crc_ok takes crc32 over the whole record, its crc included, against CRC-32's
+    # residue: true exactly when the stored crc is the crc of the 40 bytes before it.
+    import binascii
+
+    from gateway.eventlog import _crc_ok
+
+    good = bad = 0
+    for rec in _crc_cases():
+        stored = struct.unpack_from("<I", rec, 40)[0]
+        want = binascii.crc32(rec[:40]) == stored
+        assert _crc_ok(rec, 0) == want, rec
+        assert _crc_ok(b"\x00" * 7 + rec, 7) == want  # at an offset in a segment's data
+        good += want
+        bad += not want
+    # The first segment's K records whole; each changed crc and each flipped byte fails.
+    assert good == K and bad == K * (4 + RECORD_SIZE), (good, bad)
+
+
+def test_a_whole_records_crc_check_makes_no_int():
+    # Under MicroPython: the stored crc and the computed one were big ints 3 times in 4
+    # (32 B each) and reading the stored one made a tuple; checking a whole record by
+    # the residue allocates only its views of the record, whatever its crc. (A record
+    # that fails makes a big int 3 times in 4: the rare path, which raises the alarm.)
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return
+    import binascii
+
+    from gateway.eventlog import _crc_ok
+
+    crcs = []
+    for rec in _crc_cases():
+        if binascii.crc32(rec[:40]) == struct.unpack_from("<I", rec, 40)[0]:
+            crcs.append(struct.unpack_from("<I", rec, 40)[0])
+            assert _alloc_once(_crc_ok, rec, 0) <= 32
+    assert len(crcs) == K and max(crcs) >= 1 << 30, crcs  # big crcs among them
+
+
 def test_append_clock_stores_the_unix_time_append_would():
     # The app logs in clock seconds (gateway/caps.py); flash keeps unix u32 as before, so
     # the records and their chain are byte for byte those of append(unix): at both ends

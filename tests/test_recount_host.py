@@ -118,6 +118,48 @@ def test_a_tag_that_came_back_in_is_not_taken_out_by_a_later_recount(mine):
     assert sorted(alarms.in_mine) == [1001, 1002, 1003]
 
 
+def _record(station, gid, events):
+    # As a link thread stores a catch-up: the page, then the commit with its alarms.
+    rec = station.event_record(gid)
+    rec.append(events)
+    rec.flush()
+
+
+@pytest.mark.parametrize("recount", [True, False])
+def test_serve_restarted_before_the_recount_still_knows_the_kept_in_tag(tmp_path, recount):
+    # serve stops between the kept-in exit and the recount (a kill, an upgrade): the new
+    # serve rebuilds its view from the record (history.tracked), as occupants --at does.
+    from shaftgate.station.serve import Station
+
+    (tmp_path / "site.toml").write_text(SITE)
+    site = site_file.load(tmp_path / "site.toml")
+    events = _events(*SHAFT)
+    station = Station(site, publish=False)
+    try:
+        _record(station, "gw-shaft", events[:-1])
+        _record(station, "gw-face1", _events((50, ev.ENTRY, 1001, 501, 1)))
+    finally:
+        station.stop()
+    station = Station(site, publish=False)
+    try:
+        view = station.alarms
+        assert sorted(view.in_mine) == [1001, 1002, 1003]
+        assert view.doubted == {"gw-shaft": {1003: T0 + 100}}
+        assert view.at_face == {1001: ("gw-face1", T0 + 50)}
+        later = _events((400, ev.ENTRY, 1003, 503, 1))
+        later[0]["seq"] = 2
+        if recount:
+            _record(station, "gw-shaft", events[-1:])
+            assert sorted(view.in_mine) == [1001, 1002] and view.out_at[1003] == T0 + 300
+        _record(station, "gw-face1", later)
+        station.shaft_synced(T0 + 500)
+        # Firing: out of the mine by the recount, 1003 at a face is an alarm (R-DATA-4).
+        # Not firing: without a recount it is still counted in the mine.
+        assert ("outside_mine:1003" in view.active) is recount
+    finally:
+        station.stop()
+
+
 def test_who_was_where_follows_the_recount(mine):
     site, store, _alarms = mine
     EventRecord(store, "gw-shaft").append(_events(*SHAFT))

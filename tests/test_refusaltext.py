@@ -210,6 +210,34 @@ def test_a_refusal_in_each_language_keeps_the_firmware_words_in_chinese():
     )
 
 
+def test_an_uncertified_giver_or_counter_is_named_by_their_part_in_the_order():
+    # R-ID-4 (gateway/certified.py check): the field that named the person is said
+    # as who they are in the order.
+    i18n.set_lang("zh")
+    texts = (
+        "recount refused: person 1015 (counted_by) has no valid certificate: expired or none "
+        "on record (R-ID-4)",
+        "all-clear refused: the wall clock is not set: the certificate of person 1012 (by) "
+        "cannot be checked (R-ID-4)",
+        "recount refused: person 4242 (counted_by) is not in this gateway's roster (R-ID-4)",
+    )
+    got = [refusaltext.reason_zh(t, request_zh="清点人数") for t in texts]
+    assert got == [
+        "清点人（人员 1015）无有效资格证：已过期或无记录（R-ID-4）",
+        "解除撤人被拒：网关时钟未校准，无法核验下令人（人员 1012）的资格证（R-ID-4）",
+        "清点人（人员 4242）不在本网关名册中（R-ID-4）",
+    ]
+    e = GatewayError("G1", "recount", E_REFUSED, texts[0], "counted_by")
+    assert refusaltext.exception_text(e).startswith(
+        "网关 G1 拒绝清点人数：清点人（人员 1015）无有效资格证"
+    )
+    i18n.set_lang("en")
+    assert refusaltext.exception_text(e) == (
+        "gateway G1 refused recount: person 1015 (counted_by) has no valid certificate: "
+        "expired or none on record (R-ID-4) (refused, field counted_by)"
+    )
+
+
 def test_a_timeout_on_an_order_says_it_may_have_been_carried_out_in_chinese():
     e = GatewayTimeout("G1", "seal", 5, 2.0, [], None, mutating=True)
     i18n.set_lang("en")

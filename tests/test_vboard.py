@@ -26,6 +26,7 @@ from shaftgate.vboard import (
     VirtualBoard,
     profiles,
 )
+from shaftgate.vboard.image import firmware_image
 from shaftgate.vboard.side import RemoteBoard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -235,6 +236,9 @@ class Echo:
         elif cmd.startswith(b"!keep "):
             _KEPT.append(bytearray(int(cmd[6:]) * 1024))
             b.link_write(b"kept\n")
+        elif cmd.startswith(b"!import "):
+            __import__(cmd[8:].decode())
+            b.link_write(b"imported\n")
         elif cmd.startswith(b"!churn "):
             # Garbage only: N KB made and dropped in 1 KB pieces within this one step.
             for _ in range(int(cmd[7:])):
@@ -759,6 +763,25 @@ def test_the_board_is_charged_the_heap_of_the_picos_own_hal(make_board):
         with pytest.raises(BoardCrashed) as info:
             board.wait_outputs(lambda o: False, HANG_GUARD_S)
     assert "MemoryError (pico profile" in info.value.traceback
+
+
+def test_a_frozen_board_does_not_count_the_bytecode_a_step_imports(make_board):
+    # esp32-frozen: a module imported by a step (a command's on-use code) is bytecode in
+    # the image's flash, as the boot's modules are: its .mpy is off the heap's count once
+    # the step has imported it. A step that imports nothing leaves the count as it was.
+    board = make_board(profile="esp32-frozen")
+    code = report(board)["heap"]["code_bytes"]
+    assert code > 0
+    with open_port(board) as port:
+        assert ask(port, b"!keep 4") == b"kept"
+        board.sync()
+        assert report(board)["heap"]["code_bytes"] == code
+        assert ask(port, b"!import gateway.config") == b"imported"
+        board.sync()
+    image = firmware_image("esp32")
+    size = (image / "gateway" / "config.mpy").stat().st_size
+    # gateway.config and what it imports in turn
+    assert code + size <= report(board)["heap"]["code_bytes"] < code + size + 2048
 
 
 def test_a_board_without_a_heap_limit_is_charged_nothing(make_board):

@@ -965,16 +965,19 @@ class Gateway:
 
     def _cmd_all_clear(self, body):
         by = body.get("by", 0)
-        # Whoever may not order people out may not let them back in, nor confirm a
-        # zone's state after a lost snapshot.
-        self._order_giver(by, "all-clear")
+        if by:
+            # Whoever may not order people out may not let them back in, nor confirm a
+            # zone's state after a lost snapshot (R-EVAC-1), and a leader needs a
+            # certificate valid now (R-ID-4): checked on use (gateway/commands.py), so
+            # the dispatcher's all-clear imports nothing.
+            from gateway import commands
+
+            commands.all_clear(self, body)
         if self.system & SYS_STATE_LOST and not self.il.evacuation.active:
             # Dispatch confirms the zone's state after a lost snapshot (see _WORK_BLOCKERS).
-            self.system &= ~SYS_STATE_LOST
             self.emit(ev.STATE_CONFIRMED, 0, by, 0)
-            self._dirty = True
-            return None
-        self._refused(self.il.all_clear(by, self._now_ms), "all-clear")
+        else:
+            self._refused(self.il.all_clear(by, self._now_ms), "all-clear")
         self.system &= ~SYS_STATE_LOST
         self._dirty = True
         return None

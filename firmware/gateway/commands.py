@@ -4,7 +4,9 @@
 # of the time (issue 9 item 2, docs/hardware.md "Board fit"). What must answer whatever
 # the heap holds (hello, status, ack, evacuate, all-clear, seal, unseal) stays in
 # gateway/app.py: a command here that cannot be imported is refused, which leaves
-# everything as it was (no permit, no new cap, the old clock and settings).
+# everything as it was (no permit, no new cap, the old clock and settings). A leader's
+# all-clear has its checks through here (all_clear): refused if they cannot be loaded,
+# the evacuation stays in force and the dispatcher's all-clear still answers.
 from gateway import events as ev
 from gateway import reasons, store
 from gateway.app import (
@@ -260,9 +262,21 @@ def _clamp_i32(v):
     return v
 
 
+def all_clear(gw, body):
+    # The checks of a leader's all-clear (the command itself is gateway/app.py
+    # Gateway._cmd_all_clear, resident: the dispatcher's imports nothing). Reached
+    # through this module, whose name the resident code holds already; the checks are in
+    # gateway/certified.py, loaded for an order that names people and let go with it, so
+    # that this module stays small through a roster load.
+    from gateway import certified
+
+    certified.leader(gw, body["by"], "all-clear")
+
+
 def recount(gw, body):
     # R-CAP-11: a physical count (muster) of the zone, ordered by whoever may order people
-    # out (R-EVAC-1, as the all-clear). It clears an excess the zone has said (people
+    # out (R-EVAC-1, as the all-clear), with a certificate valid now, and counted by
+    # someone in the roster with one (R-ID-4). It clears an excess the zone has said (people
     # counted without a ledger row and no tag kept: an exit by a tag it does not know is
     # kept in, DOUBTFUL_CROSSING b=256), or adds people found uncounted. Never below the
     # people the zone knows by row or remembered tag, never onto a count that has moved
@@ -273,6 +287,11 @@ def recount(gw, body):
     found = body["found"]
     counter = body["counted_by"]
     gw.emit(ev.RECOUNT_ORDERED, counter, by, found)  # evidence, accepted or refused
+    from gateway import certified  # R-ID-4
+
+    if by:
+        certified.check(gw, by, "recount", "by")
+    certified.check(gw, counter, "recount", "counted_by")
     before = zone.count
     if body["was"] != before:
         raise ProtocolError(

@@ -76,6 +76,8 @@ _FIELDS = "<IIHHIii"
 _FIELDS_HALVES = "<IHHHHIii"  # the same bytes, time_s as its low and high 16-bit halves
 _FIELDS_SIZE = const(24)
 _CRC_AT = const(40)
+# CRC-32 (IEEE) of any data followed by its own crc, little-endian.
+_CRC_RESIDUE = const(0x2144DF1C)
 _META = "<4sII16s"
 _MAGIC = b"SGE1"
 _U32_MAX = 0xFFFFFFFF
@@ -141,9 +143,11 @@ def flash_bytes_max(capacity, segment_records):
 
 
 def _crc_ok(data, offset):
-    mv = memoryview(data)
-    stored = struct.unpack_from("<I", data, offset + _CRC_AT)[0]
-    return binascii.crc32(mv[offset : offset + _CRC_AT]) == stored
+    # The record's crc holds iff the crc32 of the whole record, its stored crc included,
+    # is CRC-32's residue (one 4-byte tail gives it for any 40 bytes before it): no crc
+    # value is made, and the residue is below 2**30, a small int on a 32-bit board,
+    # where the crc itself and the stored value are big ints 3 times in 4 (32 B each).
+    return binascii.crc32(memoryview(data)[offset : offset + RECORD_SIZE]) == _CRC_RESIDUE
 
 
 def _field_error(name, lo, hi):

@@ -100,6 +100,22 @@ REASONS = (
         r"or the dispatcher may give it \(R-EVAC-1\)",
         "人员 {p} 是{role}；只有班组长、带班矿领导或调度员可下达（R-EVAC-1）",
     ),
+    # gateway/certified.py check: a leader's all-clear or recount, who counted (R-ID-4)
+    (
+        r"person (?P<p>\d+) \((?P<field>[a-z_]+)\) is not in this gateway's roster "
+        r"\(R-ID-4\)",
+        "{field}（人员 {p}）不在本网关名册中（R-ID-4）",
+    ),
+    (
+        r"the wall clock is not set: the certificate of person (?P<p>\d+) "
+        r"\((?P<field>[a-z_]+)\) cannot be checked \(R-ID-4\)",
+        "网关时钟未校准，无法核验{field}（人员 {p}）的资格证（R-ID-4）",
+    ),
+    (
+        r"person (?P<p>\d+) \((?P<field>[a-z_]+)\) has no valid certificate: expired or "
+        r"none on record \(R-ID-4\)",
+        "{field}（人员 {p}）无有效资格证：已过期或无记录（R-ID-4）",
+    ),
     # gateway/commands.py recount (R-CAP-11)
     (
         r"the zone counts (?P<n>\d+), not the (?P<was>\d+) the count was taken against: "
@@ -198,7 +214,13 @@ _REASON_RES = tuple((re.compile(p + r"\Z"), zh) for p, zh in REASONS)
 _PREFIX = re.compile(r"(?P<what>.+?) refused: (?P<why>.+)\Z", re.S)
 
 
+# The request fields a refusal names a person by (gateway/certified.py check).
+_FIELDS_ZH = {"by": "下令人", "counted_by": "清点人"}
+
+
 def _word(group, value):
+    if group == "field":
+        return _FIELDS_ZH.get(value, value)
     if group == "role":
         code = i18n.ROLE_WORDS.get(value.lower())
         if code is None and value.startswith("role "):

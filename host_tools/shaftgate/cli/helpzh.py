@@ -243,7 +243,7 @@ HELP = {
     "the count the gateway showed when they were counted (`shaftgate status`); refused if it has moved since: people crossed meanwhile": (
         "清点时网关显示的人数（`shaftgate status`）；此后计数有变（期间有人进出）则拒绝"
     ),
-    "who counted the people in the zone (recorded with the recount)": "清点区域人数的人（随校正记录）",
+    "who counted the people in the zone: in the gateway's roster with a valid certificate (R-ID-4), recorded with the recount": "清点区域人数的人：须在网关名册中且持有效资格证（R-ID-4），随校正记录",
     "generate a new key for a gateway (32 random bytes, mode 0600)": (
         "为网关生成新密钥（32 个随机字节，权限 0600）"
     ),

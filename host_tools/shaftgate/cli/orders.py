@@ -170,7 +170,8 @@ def _recount_args(p):
         required=True,
         type=_positive_int,
         metavar="PERSON_ID",
-        help="who counted the people in the zone (recorded with the recount)",
+        help="who counted the people in the zone: in the gateway's roster with a valid "
+        "certificate (R-ID-4), recorded with the recount",
     )
 
 

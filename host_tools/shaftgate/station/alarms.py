@@ -324,6 +324,28 @@ class Alarms:
             )
         self.pending = keep
 
+    def restore(self, tracked):
+        # At serve's start, before any link runs: what a serve that never stopped would
+        # track, replayed from the record (station/history.py tracked). Without it a restart
+        # forgot the tags a gateway had kept in after they were read leaving, so a later
+        # recount took nobody out (R-CAP-11), and every tag counted without a ledger row,
+        # which the gateways' occupants (seed_occupants) cannot name.
+        latest = {}
+        for gid, (inside, doubted, left) in tracked.items():
+            gw = self.site.gateway(gid)
+            if gw is None:
+                continue
+            if doubted:
+                self.doubted[gid] = dict(doubted)
+            if gw.is_shaft:
+                self.in_mine.update(inside)
+                self.out_at.update(left)
+                continue
+            for tag, t in inside.items():
+                if tag not in latest or latest[tag][1] <= t:
+                    latest[tag] = (gid, t)  # inside two faces: the later entry, as live
+        self.at_face.update(latest)
+
     def seed_occupants(self, gateway_id, occupants):
         # Who a gateway holds inside when serve connects: the starting point of tracking.
         gw = self.site.gateway(gateway_id)

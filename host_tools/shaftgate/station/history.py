@@ -64,6 +64,50 @@ def _gaps_before(store, gateway_id, time_s):
     return [list(r) for r in rows]
 
 
+def _replay(store, gateway_id, time_s=None, first=True):
+    """One gateway's moves replayed from the record, up to and including time_s (None: all
+    of it): (inside {tag: time_s of its entry, the first (first) or the last}, doubted
+    {tag: time_s of its kept-in exit}, left {tag: time_s it last went out}). A recount that
+    lowered the count takes out the tags the gateway had kept in after they were read
+    leaving, oldest first (R-CAP-11), as serve's live view does (station/alarms.py)."""
+    inside = {}
+    doubted = {}
+    left = {}
+    entry_sql, entry_args = _in("kind", _MOVES)
+    until_sql, until_args = ("AND time_s<=? ", [int(time_s)]) if time_s is not None else ("", [])
+    for tag, kind, t, a, b in store.read(
+        "SELECT tag, kind, time_s, a, b FROM events WHERE gateway_id=? %s"
+        "AND ((tag>0 AND %s) OR kind IN (?, ?)) ORDER BY seq" % (until_sql, entry_sql),
+        [gateway_id, *until_args, *entry_args, ev.DOUBTFUL_CROSSING, ev.RECOUNT],
+    ):
+        e = {"kind": kind, "tag": tag, "time_s": t, "a": a, "b": b}
+        if kind == ev.RECOUNT:
+            for out in recounted_out(doubted, e):
+                if inside.pop(out, None) is not None:
+                    left[out] = t
+        elif kind == ev.DOUBTFUL_CROSSING:
+            if tag > 0 and kept_in_unnamed(e):
+                doubted[tag] = t
+        elif kind in ENTRY_KINDS:
+            doubted.pop(tag, None)
+            if first:
+                inside.setdefault(tag, t)  # a missed exit keeps the first entry's time
+            else:
+                inside[tag] = t
+        else:
+            inside.pop(tag, None)
+            left[tag] = t
+    return inside, doubted, left
+
+
+def tracked(store, site):
+    """{gateway_id: (inside, doubted, left)} as serve's live view tracks them
+    (station/alarms.py Alarms.restore: entries by their last time), replayed from the whole
+    record: what a serve that never stopped would hold, so that a restart between a kept-in
+    exit and its recount forgets no tag (R-CAP-11)."""
+    return {g.id: _replay(store, g.id, first=False) for g in site.gateways}
+
+
 def occupants_at(store, site, time_s):
     """{"zones": [{gateway_id, zone, kind, shaft, tags: [{tag, since_s}], incomplete}],
     "underground": the shaft's list or None}: replayed from every entry and exit up to
@@ -71,27 +115,8 @@ def occupants_at(store, site, time_s):
     out the tags the gateway had kept in after they were read leaving)."""
     zones = []
     underground = None
-    entry_sql, entry_args = _in("kind", _MOVES)
     for g in site.gateways:
-        inside = {}
-        doubted = {}
-        for tag, kind, t, a, b in store.read(
-            "SELECT tag, kind, time_s, a, b FROM events WHERE gateway_id=? AND time_s<=? "
-            "AND ((tag>0 AND %s) OR kind IN (?, ?)) ORDER BY seq" % entry_sql,
-            [g.id, int(time_s), *entry_args, ev.DOUBTFUL_CROSSING, ev.RECOUNT],
-        ):
-            e = {"kind": kind, "tag": tag, "time_s": t, "a": a, "b": b}
-            if kind == ev.RECOUNT:
-                for out in recounted_out(doubted, e):
-                    inside.pop(out, None)
-            elif kind == ev.DOUBTFUL_CROSSING:
-                if tag > 0 and kept_in_unnamed(e):
-                    doubted[tag] = t
-            elif kind in ENTRY_KINDS:
-                doubted.pop(tag, None)
-                inside.setdefault(tag, t)  # a missed exit keeps the first entry's time
-            else:
-                inside.pop(tag, None)
+        inside = _replay(store, g.id, time_s)[0]
         recorded = store.read(
             "SELECT MIN(time_s), MAX(time_s) FROM events WHERE gateway_id=?", (g.id,)
         )[0]

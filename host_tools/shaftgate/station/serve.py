@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from shaftgate.link.client import jsonable
+from shaftgate.station import history
 from shaftgate.station import site as site_file
 from shaftgate.station.alarms import Alarms
 from shaftgate.station.links import GatewayLink
@@ -55,6 +56,7 @@ class Station:
         if cut:
             log.warning("serve: %d order(s) cut by the last stop marked as unanswered", cut)
         self.alarms = Alarms(self.store, site, self._alarm_changed)
+        self.alarms.restore(history.tracked(self.store, site))
         self.links = {g.id: GatewayLink(g, self) for g in site.gateways}
         self.publisher = None
         self.broker = None

@@ -782,6 +782,9 @@ def _vb_step():
 def _vb_mem_info():
     micropython.mem_info()
 
+def _vb_n_modules():
+    return len(sys.modules)
+
 def _vb_code_bytes():
     # Bytes of the .mpy files imported so far: what a frozen image keeps in flash.
     import os
@@ -877,6 +880,8 @@ const heapStats = {
   needed_peak: 0,
   needed_in: "",
   code_bytes: 0,
+  // The board's own heap: frozen, the heap less every .mpy byte the image holds.
+  data_limit: heapLimit - (P.frozen_code ? cfg.frozen_code_bytes : 0),
 };
 
 // This port collects between calls only now and then (when a call's allocations pass its
@@ -905,6 +910,8 @@ function readHeapIn() {
   return [Number(G("_vb_total_in")), Number(G("_vb_used_in"))];
 }
 const vbCodeBytes = G("_vb_code_bytes");
+const vbModules = G("_vb_n_modules");
+let modulesSeen = -1; // sys.modules' length when code_bytes was last read
 
 // ---- calibration: the same benchmark the profile's published figure is for ----
 let calibrationVmMs = 0;
@@ -1006,7 +1013,9 @@ function loseToStalls() {
 
 const callStats = { last_ms: 0, max_ms: 0, max_in: "" };
 // Since the supervisor's last {"mark"}: the longest call and the most heap in use.
-let window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0 };
+// heap_data_peak: heap_needed_peak less the frozen code imported by then (frozen: what
+// the board's own heap must hold; others: the same as heap_needed_peak).
+let window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, heap_data_peak: 0, steps: 0 };
 
 function endCall() {
   shared[SH_IN_CALL] = 0;
@@ -1040,7 +1049,16 @@ function endCall() {
       heapStats.used_peak = h.used;
       heapStats.peak_in = callName;
     }
-    if (P.frozen_code && !callName.startsWith("step")) heapStats.code_bytes = vbCodeBytes();
+    // Read again after a step only when it imported or let go a module (a command's
+    // on-use code, gateway.commands and the rest): frozen, their bytecode is in flash
+    // too, and a step that imports nothing need not pay for the reading.
+    if (P.frozen_code) {
+      const mods = Number(vbModules());
+      if (!callName.startsWith("step") || mods !== modulesSeen) {
+        heapStats.code_bytes = vbCodeBytes();
+        modulesSeen = mods;
+      }
+    }
     // Frozen: the heap was made larger by the image's code; code never imported is slack.
     const slack = P.frozen_code ? Math.max(0, cfg.frozen_code_bytes - heapStats.code_bytes) : 0;
     const limit = heapLimit - slack;
@@ -1051,6 +1069,8 @@ function endCall() {
     const needed = Math.max(total > heapLimit ? total : 0, used);
     heapStats.needed_last = needed;
     if (needed > window.heap_needed_peak) window.heap_needed_peak = needed;
+    const data = needed - (P.frozen_code ? heapStats.code_bytes : 0);
+    if (data > window.heap_data_peak) window.heap_data_peak = data;
     if (needed > heapStats.needed_peak) {
       heapStats.needed_peak = needed;
       heapStats.needed_in = callName;
@@ -1145,7 +1165,7 @@ function applyMessage(msg) {
     const n = Number.isInteger(msg.steps) && msg.steps > 0 ? msg.steps : 1;
     syncWaiting.push([msg.sync, tagsQueued, rxQueued, n, null]);
   } else if ("mark" in msg) {
-    window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, steps: 0, mark: msg.mark };
+    window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, heap_data_peak: 0, steps: 0, mark: msg.mark };
   } else {
     log("unknown supervisor message: " + trim(JSON.stringify(msg)));
   }
