@@ -664,15 +664,22 @@ def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     assert rig.gw._job is not None  # the last part taken: its commit has begun
     assert not [o for o in rig.inbox if o[1] == rid]  # and is not answered yet
     assert rig.gw.zone.roster.find(3) >= 0  # the old roster still answers
+    yield
     other = rig.request("roster-load", load_id=10, part=0, parts=1, entries=[], total=0)
     assert other.code == E_REFUSED and "in progress" in other.text
+    other = None
+    yield
     # A config change, a job of its own too, waits for the commit: refused, nothing set.
     warn = rig.gw.cfg["warn_pct"]
     other = rig.request("config-set", changes={"warn_pct": warn - 5})
     assert other.code == E_REFUSED and "in progress" in other.text, other
     assert rig.gw.cfg["warn_pct"] == warn
+    other = None
+    yield
     status = rig.call("status")  # other requests are served meanwhile
     assert status["occupants"] == 1
+    status = None
+    yield
     done = yield from rig.reply_to_in_parts("roster-load", rid)
     assert done.ok and done.body["complete"] and done.body["entries"] == 1100, done
     r = rig.gw.zone.roster
@@ -680,7 +687,10 @@ def test_a_roster_commit_runs_over_steps_and_answers_once_in_force():
     assert r.n == 1100
     for i in range(1, r.n):  # sorted, read in place (a list of 1,100 entries is 50 KB)
         assert r.tag(i - 1) < r.tag(i), i
-    rig.call("config-set", changes={"warn_pct": warn - 5})  # and goes through after it
+    r = done = None
+    yield
+    # and goes through after it
+    yield from rig.call_in_parts("config-set", changes={"warn_pct": warn - 5})
     assert rig.gw.cfg["warn_pct"] == warn - 5
 
 

@@ -393,6 +393,9 @@ def test_clock_advances_and_rtc_resets_on_power_cut(board):
         assert int(ticks2) < 3600_000
 
 
+SLACK_MS = 400
+
+
 def _ticks(port):
     return int(ask(port, b"!time").split()[1])
 
@@ -400,16 +403,17 @@ def _ticks(port):
 def test_the_scripted_clock_moves_by_advances_and_board_time_never_by_the_host(make_board):
     # The HIL bench's clock (hil_tests/hil_bench.py): a host slowed by load must not
     # stretch the mine's time. Slack: a step's own board time (the first steps, cold,
-    # about 0.1 s on a Pico), which the clock holds until the world has passed it.
+    # about 0.1 s on a Pico, more on a loaded host: CPU time x the calibration factor),
+    # which the clock holds until the world has passed it; under the 0.6 s of host time.
     board = make_board(clock="scripted")
     with open_port(board) as port:
         t0 = _ticks(port)
         time.sleep(0.6)  # the host falls behind: no time passes in the mine
         t1 = _ticks(port)
-        assert 0 <= t1 - t0 < 200, (t0, t1)
+        assert 0 <= t1 - t0 < SLACK_MS, (t0, t1)
         board.advance(3600)
         t2 = _ticks(port)
-        assert abs(t2 - t1 - 3600_000) < 200, (t1, t2)
+        assert abs(t2 - t1 - 3600_000) < SLACK_MS, (t1, t2)
         # The board's own work takes its board time: one calibration run is the
         # benchmark's published 2.3 s on an RP2040.
         assert ask(port, b"!queens 1") == b"queens"
@@ -418,11 +422,11 @@ def test_the_scripted_clock_moves_by_advances_and_board_time_never_by_the_host(m
         # The world is still behind the board: its clock holds, it never runs back.
         board.advance(1)
         t4 = _ticks(port)
-        assert t3 <= t4 < t3 + 200, (t3, t4)
+        assert t3 <= t4 < t3 + SLACK_MS, (t3, t4)
         # Past the board, the world's time is the clock again.
         board.advance(9)
         t5 = _ticks(port)
-        assert abs(t5 - t2 - 10_000) < 200, (t2, t5)
+        assert abs(t5 - t2 - 10_000) < SLACK_MS, (t2, t5)
         assert ask(port, b"!settime 1700000000") == b"settime"
         board.advance(90)
         _, _, rtc = ask(port, b"!time").split()
