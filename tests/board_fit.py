@@ -144,6 +144,13 @@ Gone from this list (h8-clock), measured with `pytest FILE --board-profile pico
   (shaftgate.vboard: the mine's time is the scenario's advances plus the board's own
   board time); passed on pico 3 runs of 3 at load 9.5-11.7. Its second test shows a
   stalled host changing nothing on the scripted clock and the exits lost on the real one.
+
+Gone from this list (h8-rest, 2026-12-05), measured with `pytest FILE --board-profile pico
+--board-fit-listed` on main f098a11:
+- tests/test_firmware_fit.py's roster commit with a status request answered mid-commit
+  (part 132: 213,184 bytes by its end with 197,936 in use, limit 210,816, before h8-heap's
+  commit rework): passes since that rework (rosterload.py's commit in 12 KB, not 32 KB);
+  its heaviest part now needs 197,344 bytes of the 210,816.
 """
 
 from pathlib import Path
@@ -217,17 +224,6 @@ NOT_YET = {
         "two gateways live at once on one flash (the twin firmware), in the runner's one "
         "heap: part 22, the twin's boot, needs 246 KB with 174 KB in use (two boards have "
         "two heaps: this one stays loose; the file's other tests run in parts on pico)"
-    ),
-    # test_firmware_fit in parts (h8-clock): each boot phase, roster part, reboot, and the
-    # steps of long commands a call, staffed rigs on a 64-row ledger, gateway.restore and
-    # hal.clock imported only by the tests that use them; with h8-runner's heap account 40
-    # of 41 pass on pico (`pytest tests/test_firmware_fit.py --board-profile pico
-    # --board-fit-listed`, 2026-12-05, main 89a0207 merged).
-    "tests/test_firmware_fit.py::test_a_roster_commit_runs_over_steps_and_answers_once_in_force": (
-        "in parts, part 132 (a status request answered while the 1,100-person commit "
-        "runs: the gateway's steps in that call run the commit too) allocated 213,184 bytes "
-        "by its end with 197,936 in use, over the 210,816-byte limit: the commit's garbage "
-        "with 1,100 people staged (issue 9 item 2)"
     ),
 }
 
