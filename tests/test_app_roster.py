@@ -14,19 +14,29 @@ from gatewire import messages
 from gatewire.errors import E_BAD_FIELD, E_INTERNAL, E_REFUSED
 
 
+def _send_roster_part(rig, p):
+    # Part p of a 250-person roster sent, its id returned: tags 1-250, 100 a part (the
+    # host's chunk, messages.ROSTER_CHUNK_MAX), each part's entries made as it is sent and
+    # let go once on the link (a host reads its roster from disk a part at a time), so
+    # that the test holds none while the gateway decodes and stages them (a board never
+    # holds the host's lists): the send a part of its own, the gateway's steps the next.
+    entries = [roster_entry(t) for t in range(p * 100 + 1, min(p * 100 + 100, 250) + 1)]
+    env = rig.envelope("roster-load", load_id=9, part=p, parts=3, entries=entries, total=250)
+    rig.send(env)
+    return env[messages.KEY_ID]
+
+
 @in_parts
 def test_a_roster_loads_in_parts_and_survives_a_power_cut():
     rig = yield from rig_in_parts()
     bodies = []
     for p in range(3):
-        # tags 1-250, 100 a part, each part's entries made as it is sent (a host reads
-        # its roster from disk a part at a time: a board never holds all 250 lists)
-        entries = [roster_entry(t) for t in range(p * 100 + 1, min(p * 100 + 100, 250) + 1)]
-        body = yield from rig.call_in_parts(
-            "roster-load", load_id=9, part=p, parts=3, entries=entries, total=250
-        )
-        bodies.append(body)
-        entries = body = None
+        rid = _send_roster_part(rig, p)
+        yield
+        r = yield from rig.reply_to_in_parts("roster-load", rid)
+        assert r.ok, r
+        bodies.append(r.body)
+        r = None
         yield
     assert [(b["received"], b["complete"]) for b in bodies] == [(1, False), (2, False), (3, True)]
     assert bodies[2]["entries"] == 250
