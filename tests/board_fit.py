@@ -159,11 +159,15 @@ Gone from this list (h8-rest, 2026-12-05), measured with `pytest FILE --board-pr
   is pushed again after the reboot (the copies were only there to see such an event
   changed). Heaviest part 184,352 bytes of 194,816.
 - test_app_people's ledger after an ack removed old segments (part 51 on f098a11: 194,064
-  bytes with 185,376 in use, limit 193,600): rig.fetch_in_parts kept all 150 events it
-  fetched only for the test to read the last seq. The test now fetches the pages keeping
-  none (each event still checked against the rig's pushed copy, and in order from 1), and
-  after its ack lets the rig's copies go, asserting at the end that no acked event was
-  pushed again. Heaviest part 189,408 bytes of 194,112.
+  bytes with 185,376 in use, limit 193,600) and test_app_events' acked events not pushed
+  again (part 40: 195,632 bytes with 182,432 in use, limit 194,688; the gateway's step
+  answering a page makes about 14 KB of garbage, which fits once the test's heap is
+  free): rig.fetch_in_parts kept all 150 events it fetched only for the test to read the
+  last seq. Both now fetch with apprig's fetch_last_in_parts, which keeps none (each event
+  still checked against the rig's pushed copy, and in order from the first seq); the
+  people test, after its ack, lets the rig's copies go and asserts at the end that no
+  acked event was pushed again. Heaviest parts 189,280 bytes of 193,984 (people) and
+  189,696 of 195,008 (events).
 """
 
 from pathlib import Path
@@ -195,12 +199,6 @@ _APP_PART_BOOT = (
     "the zone built again with the defaults) allocated %s bytes by its end with %s in use, "
     "over the %s-byte limit: the firmware's garbage in one boot phase (issue 9 item 2)"
 )
-_APP_PART_PAGE = (
-    "in parts, part %d (the gateway's step answering one events-since page of 8 events "
-    "while it pushes 4) allocated %s bytes by its end with %s in use, over the %s-byte "
-    "limit: about 14 KB of the firmware's garbage a page, on a heap the test's kept events "
-    "(rig.seen, 150) fill by 1.7 KB a page (issue 9 item 2)"
-)
 _APP_PART_ROSTER = (
     "in parts, part %d (the gateway's step reading the second roster-load part, the "
     "host's 100-entry chunk: decoding it and staging the entries) allocated %s bytes by "
@@ -223,8 +221,6 @@ NOT_YET = {
     # charged): `pytest FILE --board-profile pico --board-fit-listed`.
     "tests/test_app_config.py::test_a_stored_config_the_zone_or_the_interlocks_refuse_at_boot_keeps_work_off": _APP_PART_BOOT
     % (65, "194,768", "166,032", "194,112"),
-    "tests/test_app_events.py::test_events_the_host_acknowledged_are_not_pushed_to_it_again": _APP_PART_PAGE
-    % (40, "195,472", "182,272", "194,496"),
     "tests/test_app_roster.py::test_a_roster_loads_in_parts_and_survives_a_power_cut": _APP_PART_ROSTER
     % (20, "188,416", "174,752", "194,240"),
     "tests/test_app_flash_damage.py::test_two_firmwares_on_one_flash_repeat_seqs_and_boot_finds_it": (

@@ -186,7 +186,7 @@ def test_events_the_host_acknowledged_are_not_pushed_to_it_again():
     yield from bad_reads_in_parts(rig, 150)
     rig.call("hello", min_version=1, max_version=1)
     yield
-    last = (yield from rig.fetch_in_parts(1))[-1][0]
+    last = yield from rig.fetch_last_in_parts(1)
     yield
     n = len(rig.pushed)
     yield

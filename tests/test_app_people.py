@@ -5,13 +5,12 @@
 # gateway), tests/flashtap.py.
 
 from appkit import bad_reads_in_parts, staffed_in_parts
-from apprig import GATEWAY_ID, event_tuple, of_kind, person_of
+from apprig import GATEWAY_ID, of_kind, person_of
 from hostcalls import in_parts
 
 from gateway import app
 from gateway import events as ev
 from gateway.eventlog import genesis_digest, verify_chain
-from gatewire import messages
 
 
 @in_parts
@@ -89,7 +88,7 @@ def test_the_ledger_is_restored_after_an_ack_removed_old_segments():
     yield
     yield from bad_reads_in_parts(rig, 140)  # fill more than one segment (128 records)
     yield
-    last = yield from _fetch_to_the_end_in_parts(rig)
+    last = yield from rig.fetch_last_in_parts(1)
     yield
     rig.ack(last)
     # Acked: none of these events may be pushed again (asserted at the end), so the rig
@@ -111,31 +110,6 @@ def test_the_ledger_is_restored_after_an_ack_removed_old_segments():
     assert [r[0] for r in expect[1]] == [2, 3, 4]
     assert not rig.gw.system & app.SYS_STATE_LOST
     assert all(e[0] > last for e in rig.pushed), [e[0] for e in rig.pushed]
-
-
-def _fetch_to_the_end_in_parts(rig):
-    # Every event from seq 1 fetched a page at a time, as a host catches up; each checked
-    # against the copy the rig has of it (pushed before), none kept: the last seq returned.
-    # (rig.fetch_in_parts keeps them all: 150 events, about 130 B each on a Pico's heap.)
-    from_seq = 1
-    last = 0
-    while True:
-        body = yield from rig.call_in_parts(
-            "events-since", from_seq=from_seq, max_count=messages.EVENTS_MAX
-        )
-        page = body["events"]
-        body = None
-        for raw in page:
-            e = event_tuple(raw)
-            old = rig.seen.get(e[0])
-            assert old is None or old == e, "event %d changed: %r then %r" % (e[0], old, e)
-            assert e[0] == last + 1, (last, e[0])  # in order, none missing
-            last = e[0]
-        if not page:
-            return last
-        page = None
-        from_seq = last + 1
-        yield
 
 
 @in_parts
