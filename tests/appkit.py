@@ -79,8 +79,17 @@ def staffed_in_parts(**kw):
 
 def bad_reads(rig, n, first_tag=1):
     # n READ_POINT_UNKNOWN events (R-DATA-4): reads at a point no zone has.
+    for _ in bad_reads_in_parts(rig, n, first_tag):
+        pass
+
+
+def bad_reads_in_parts(rig, n, first_tag=1):
+    # bad_reads() for a test in parts (tests/hostcalls.py): `yield from
+    # bad_reads_in_parts(rig, n)`, a part per step of the gateway (16 events logged).
     for k in range(n):
         rig.board.reads.append((7, first_tag + k, -70, 0))
         if len(rig.board.reads) >= 16:
             rig.step(10)
+            yield
     rig.step(10)
+    yield

@@ -191,6 +191,23 @@ class Rig:
     def run_s(self, seconds, ms=500):
         self.step(ms, seconds * 1000 // ms)
 
+    def step_in_parts(self, ms=100, n=1, steps=10):
+        # step() for a test in parts: `yield from rig.step_in_parts(10, 60)`, a part per
+        # `steps` steps of the gateway.
+        while n > 0:
+            self.step(ms, min(n, steps))
+            n -= steps
+            yield
+
+    def run_s_in_parts(self, seconds, ms=500, steps=20):
+        # run_s() for a test in parts: `yield from rig.run_s_in_parts(61)`, a part per
+        # `steps` steps of the gateway.
+        n = seconds * 1000 // ms
+        while n > 0:
+            self.step(ms, min(n, steps))
+            n -= steps
+            yield
+
     def ready(self, ch4_ppm=2000, co_ppm=0):
         # Live video and healthy gas, held past the video hold-off: work may go on.
         self.video = True
@@ -351,10 +368,12 @@ class Rig:
 
     def fetch_in_parts(self, from_seq=1):
         # fetch() for a test in parts (tests/hostcalls.py): `evs = yield from
-        # rig.fetch_in_parts(1)`, a part per page.
+        # rig.fetch_in_parts(1)`, a part per step of the gateway and per page.
         out = []
         while True:
-            body = self.call("events-since", from_seq=from_seq, max_count=messages.EVENTS_MAX)
+            body = yield from self.call_in_parts(
+                "events-since", from_seq=from_seq, max_count=messages.EVENTS_MAX
+            )
             page = body["events"]
             body = None
             for ev in page:
@@ -426,16 +445,17 @@ class Rig:
         # same flash folder); check(board) after each phase (e.g. outputs still safe).
         old = self.board
         old.flash.close()
-        if board is None:
-            board = self.board_class(self.root, self.cameras)
-        board.rtc = old.rtc if rtc_s is None else rtc_s
-        self.board = board
-        old = None
-        self.decoder = frame.Decoder(HOST_RX_MAX)
+        rtc = old.rtc if rtc_s is None else rtc_s
+        old = self.board = self.gw = None  # the dead board's RAM: gone before the new one
+        self.decoder = None
         self.inbox = []
         self.last_gas = None
-        self.gw = None  # the dead board's RAM: gone before the new one boots
         yield
+        if board is None:
+            board = self.board_class(self.root, self.cameras)
+        board.rtc = rtc
+        self.board = board
+        self.decoder = frame.Decoder(HOST_RX_MAX)
         self.gw = app.Gateway(self.board, staged=True)
         yield
         while True:

@@ -11,6 +11,7 @@ fails with a MemoryError naming it). A file whose tests do not fit a board yet i
 in tests/board_fit.py and runs loose."""
 
 import ast
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from shaftgate.cli.deploy import DeployError
 from shaftgate.vboard import profiles
-from shaftgate.vboard.image import compiled_tests, firmware_image
+from shaftgate.vboard.image import board_hal_cost, compiled_tests, firmware_image
 
 MARKER = "# micropython-test"
 RESULT_PREFIX = "@@mpy-result "
@@ -72,19 +73,42 @@ def runner_settings(path):
     profile = file_profile(path)
     if not profile["check_heap"]:
         return None
+    image = firmware_image(profile["deploy_board"])
+    tests = compiled_tests(path)
+    hal = profile.get("board_hal") or []
+    hal_cost = board_hal_cost(image, hal)
     return {
         "profile": profile,
-        "image_dir": str(firmware_image(profile["deploy_board"])),
-        "test_dir": str(compiled_tests(path)),
+        "image_dir": str(image),
+        "test_dir": str(tests),
         # Tests of this file that tests/board_fit.py lists: their heap is not checked.
         "loose_tests": board_fit.loose_tests(Path(path)),
+        # The heap account (docs/hardware.md, "Board profiles"): the test code's live heap,
+        # measured once per test module, image and runner, kept in the compiled tests'
+        # folder; the board's own HAL and the test modules that stand in for it.
+        "account_file": str(tests / ("heap-account-%s.json" % _account_key(image, hal))),
+        "board_hal": hal,
+        "board_hal_modules": hal_cost["modules"],
+        "hal_standins": list(HAL_STANDINS),
     }
+
+
+# Test helpers that stand in for the board's own HAL (the application's board in a test).
+HAL_STANDINS = ("fakeboard",)
+
+
+def _account_key(image, hal):
+    h = hashlib.sha256()
+    h.update(str(Path(image).parent.name).encode())
+    h.update(",".join([*hal, *HAL_STANDINS]).encode())
+    h.update(RUNNER.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def run_file(path):
     try:
         settings = runner_settings(path)
-    except (ValueError, DeployError) as e:
+    except (ValueError, DeployError, RuntimeError) as e:
         return {"<run>": {"ok": False, "tb": "board profile: %s" % e}}
     argv = ["node", str(RUNNER), "test", str(path)]
     if settings is not None:

@@ -41,32 +41,9 @@ const abs = path.resolve(target);
 const modName = path.basename(abs, ".py");
 let capture = null;
 
-async function interpreter() {
-  const mp = await loadMicroPython({
-    heapsize: settings ? settings.profile.heap_kb * 1024 : 4 * 1024 * 1024,
-    linebuffer: true,
-    stdout: (line) => {
-      if (capture !== null) capture.push(line);
-      else process.stdout.write(line + "\n");
-    },
-    stderr: (line) => process.stderr.write(line + "\n"),
-  });
-  let paths;
-  if (settings) {
-    copyTree(mp, settings.image_dir, "/board", (n) => n.endsWith(".mpy"));
-    copyTree(mp, settings.test_dir, "/tests", (n) => n.endsWith(".mpy"));
-    paths = ["/board", "/tests"];
-  } else {
-    for (const d of ["protocol", "firmware", "tests", "benches"]) {
-      const keep = (n) => n.endsWith(".py");
-      if (fs.existsSync(path.join(repo, d))) copyTree(mp, path.join(repo, d), "/repo/" + d, keep);
-    }
-    const modDir = "/repo/" + path.relative(repo, path.dirname(abs)).split(path.sep).join("/");
-    mp.FS.mkdirTree(modDir);
-    mp.FS.writeFile(modDir + "/" + modName + ".py", fs.readFileSync(abs));
-    paths = ["/repo/protocol", "/repo/firmware", "/repo/tests", "/repo/benches", modDir];
-  }
-  mp.runPython(`
+// The runner's own Python, the same in a test run and in the measurement of what it holds.
+function runnerCode(paths) {
+  return `
 import sys, io, json, time, gc, micropython
 for p in ${JSON.stringify(paths)}:
     if p not in sys.path:
@@ -132,8 +109,250 @@ def _part():
     return json.dumps(r)
 def _mem_info():
     micropython.mem_info()
-`);
+`;
+}
+
+async function load(heapsize) {
+  return loadMicroPython({
+    heapsize,
+    linebuffer: true,
+    stdout: (line) => {
+      if (capture !== null) capture.push(line);
+      else process.stdout.write(line + "\n");
+    },
+    stderr: (line) => process.stderr.write(line + "\n"),
+  });
+}
+
+function boardFiles(mp) {
+  // The firmware as deploy ships it (/board) and the test module with its helpers (/tests).
+  copyTree(mp, settings.image_dir, "/board", (n) => n.endsWith(".mpy"));
+  copyTree(mp, settings.test_dir, "/tests", (n) => n.endsWith(".mpy"));
+  return ["/board", "/tests"];
+}
+
+// GC heap total (`GC: total` of mem_info) of an instance given `heapsize` bytes: the
+// port's gc_init() takes one allocation-table byte per 4 blocks of 16 bytes and a
+// finaliser bit per block out of it, and keeps whole 64-byte runs: 64 * floor(h * 2 / 131)
+// (checked when the heap is made: heapTotal() must read it back).
+const boardTotal = (heapsize) => 64 * Math.floor((heapsize * 2) / 131);
+// The inverse, with room for the port's alignment of the heap it is given.
+const heapsizeFor = (total) => 16 * Math.ceil(((total / 64) * 65.5 + 16) / 16);
+
+async function interpreter(heapTotalWanted) {
+  let mp;
+  let paths;
+  if (settings) {
+    mp = await load(heapsizeFor(heapTotalWanted));
+    paths = boardFiles(mp);
+  } else {
+    mp = await load(4 * 1024 * 1024);
+    for (const d of ["protocol", "firmware", "tests", "benches"]) {
+      const keep = (n) => n.endsWith(".py");
+      if (fs.existsSync(path.join(repo, d))) copyTree(mp, path.join(repo, d), "/repo/" + d, keep);
+    }
+    const modDir = "/repo/" + path.relative(repo, path.dirname(abs)).split(path.sep).join("/");
+    mp.FS.mkdirTree(modDir);
+    mp.FS.writeFile(modDir + "/" + modName + ".py", fs.readFileSync(abs));
+    paths = ["/repo/protocol", "/repo/firmware", "/repo/tests", "/repo/benches", modDir];
+  }
+  mp.runPython(runnerCode(paths));
   return mp;
+}
+
+// ---- what the board's heap is charged (docs/hardware.md, "Board profiles") ----
+// The test runs in the same heap as the firmware, beside code no board ever holds: the
+// runner's own functions, the test module and its helper modules (tests/*.py, compiled
+// as .mpy). Their live heap, measured per test module, is added to the board's heap (the
+// allowance); the Pico's own HAL, which a board holds and the runner does not, is taken
+// off it as far as the test's stand-in for it (tests/fakeboard.py) costs less. Garbage
+// made by test code and objects the test keeps are never in the allowance: they count.
+
+function liveHeap(mp) {
+  // gc.collect() only asks this port for a collection, which runs when that call returns.
+  mp.runPython("gc.collect()");
+  mp.runPython("gc.collect()");
+  mp.runPython("_live = gc.mem_alloc()");
+  return Number(mp.globals.get("_live"));
+}
+
+function qstrPools(mp) {
+  // Bytes of the interpreter's qstr pools' tables (not the strings): they grow by doubling.
+  capture = [];
+  try {
+    mp.runPython("micropython.qstr_info()");
+  } finally {
+    const m = /n_str_data_bytes=(\d+), n_total_bytes=(\d+)/.exec(capture.join("\n"));
+    capture = null;
+    if (!m) throw new Error("no qstr pool line in micropython.qstr_info()");
+    return Number(m[2]) - Number(m[1]);
+  }
+}
+
+function imageModules(dir, prefix = "") {
+  // Every module of the firmware image, as import names.
+  const out = [];
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (ent.isDirectory()) out.push(...imageModules(path.join(dir, ent.name), prefix + ent.name + "."));
+    else if (ent.name.endsWith(".mpy")) {
+      const stem = ent.name.slice(0, -4);
+      out.push(stem === "__init__" ? prefix.slice(0, -1) : prefix + stem);
+    }
+  }
+  return out.sort((x, y) => x.split(".").length - y.split(".").length || (x < y ? -1 : 1));
+}
+
+function moduleOrigin(mp, name) {
+  // "board" for a firmware module (deploy's image), "tests" for a test module or helper,
+  // null for a module built into the port (no heap of ours).
+  const rel = name.split(".").join("/");
+  for (const [root, origin] of [["/board/", "board"], ["/tests/", "tests"]]) {
+    for (const f of [rel + ".mpy", rel + "/__init__.mpy"]) {
+      if (mp.FS.analyzePath(root + f).exists) return origin;
+    }
+  }
+  return null;
+}
+
+async function importOrder() {
+  // The modules the test module's import loads, each once its own import has finished
+  // (a module after those it imports), in a throwaway interpreter.
+  const mp = await load(4 * 1024 * 1024);
+  boardFiles(mp);
+  mp.runPython(
+    [
+      "import sys, builtins",
+      "sys.path[:0] = ['/board', '/tests']",
+      "_order = []",
+      "_orig = builtins.__import__",
+      "def _done(n):",
+      "    if n in sys.modules and n not in _order:",
+      "        _order.append(n)",
+      "def _hook(*a):",
+      "    m = _orig(*a)",
+      "    # This import's module and its packages, once it has run (its own imports, made",
+      "    # through this hook while it ran, are in already): sys.modules holds a module from",
+      "    # the start of its run, so it is not read for what has finished.",
+      "    parts = a[0].split('.') if a[0] else []",
+      "    for i in range(len(parts)):",
+      "        _done('.'.join(parts[: i + 1]))",
+      "    for sub in (a[3] if len(a) > 3 and isinstance(a[3], (tuple, list)) else ()):",
+      "        _done(a[0] + '.' + sub)",
+      "    return m",
+      "_known = list(sys.modules)",
+      "builtins.__import__ = _hook",
+      "_err = ''",
+      "try:",
+      "    __import__(" + JSON.stringify(modName) + ")",
+      "except BaseException as e:",
+      "    _err = repr(e)",
+      "builtins.__import__ = _orig",
+      "_order.extend(sorted((n for n in sys.modules if n not in _order), key=lambda n: n.count('.')))",
+      "_order = '/'.join(n for n in _order if n not in _known)",
+    ].join("\n"),
+  );
+  const err = String(mp.globals.get("_err"));
+  const order = String(mp.globals.get("_order")).split("/").filter(Boolean);
+  return { err, order: order.map((n) => [n, moduleOrigin(mp, n)]).filter((x) => x[1]) };
+}
+
+async function measureAccount() {
+  // On a collected heap, as halcost.mjs measures the board's HAL, each import its own
+  // call. What a board would hold too is loaded first, so that a test module's import
+  // finds it loaded and adds only what is the test's alone:
+  // 1. every module of the firmware image (one that needs `machine` fails, its names
+  //    interned all the same): the strings the firmware interns are the firmware's,
+  //    whichever loads them first in a test run;
+  // 2. sys.modules grown by as many entries as the test adds, then emptied of them (a
+  //    table that doubles for the test's modules is not counted as theirs);
+  // 3. the test's stand-in for the board's HAL (fakeboard), measured;
+  // 4. the runner's own code, measured (in a test run it is compiled before the rest);
+  // 5. the test's modules (the helpers, then the test module) in the order its import
+  //    loads them, each measured.
+  // Figures 3-5 leave out the growth of the qstr pools' tables, which double: the names
+  // of the test code are charged to the board (stricter, never looser).
+  const { err, order } = await importOrder();
+  const mp = await load(4 * 1024 * 1024);
+  boardFiles(mp);
+  mp.runPython("import gc, sys, micropython\n_live = 0\nsys.path[:0] = ['/board', '/tests']");
+  for (const name of imageModules(settings.image_dir)) {
+    mp.runPython("try:\n    __import__(" + JSON.stringify(name) + ")\nexcept Exception:\n    pass");
+  }
+  // The port's modules the runner imports (no heap: they are the port's). An import that
+  // failed above leaves about 1.4 KB held until the next import: this one lets it go
+  // (measured: else the runner's figure came out 128-224 bytes below nothing).
+  mp.runPython("import sys, io, json, time, gc, micropython");
+  const measure = (code) => {
+    const live0 = liveHeap(mp);
+    const pool0 = qstrPools(mp);
+    mp.runPython(code);
+    const live1 = liveHeap(mp);
+    return live1 - live0 - (qstrPools(mp) - pool0);
+  };
+  const imp = (name) => "__import__(" + JSON.stringify(name) + ")";
+  const standins = settings.hal_standins || [];
+  const testSide = order.filter((x) => x[1] === "tests").map((x) => x[0]);
+  mp.runPython(
+    "for _i in range(" + testSide.length + "):\n    sys.modules['_slot%d' % _i] = None\n" +
+      "for _i in range(" + testSide.length + "):\n    del sys.modules['_slot%d' % _i]",
+  );
+  const tests = {};
+  for (const name of testSide.filter((n) => standins.includes(n))) tests[name] = measure(imp(name));
+  const runner = measure(runnerCode(["/board", "/tests"]));
+  for (const name of testSide.filter((n) => !standins.includes(n))) tests[name] = measure(imp(name));
+  const loaded = order.filter((x) => x[1] === "board").map((x) => x[0]);
+  return { runner, tests, loaded, import_error: err };
+}
+
+async function account() {
+  // Measured once per test module, firmware image and runner (settings.account_file, in
+  // the build cache beside the compiled test), then only read.
+  const file = settings.account_file;
+  let m = null;
+  if (file && fs.existsSync(file)) m = JSON.parse(fs.readFileSync(file, "utf8"));
+  if (m === null) {
+    m = await measureAccount();
+    if (file && !m.import_error) {
+      const temp = file + "." + process.pid;
+      fs.writeFileSync(temp, JSON.stringify(m));
+      fs.renameSync(temp, file); // parallel measurers write the same figures
+    }
+  }
+  const standins = settings.hal_standins || [];
+  let testCode = m.runner;
+  let standin = 0;
+  let standinLoaded = false;
+  for (const [name, bytes] of Object.entries(m.tests)) {
+    if (standins.includes(name)) {
+      standin += bytes;
+      standinLoaded = true;
+    } else testCode += bytes;
+  }
+  // A test that runs the firmware on a stand-in board holds the stand-in where a board
+  // holds its own HAL modules: those the test does not load (the Pico's, all but
+  // hal.flashfs, which fakeboard uses) are charged at their figures (halcost.mjs, measured
+  // after the firmware as they load on the board), less what the stand-in holds, if less.
+  const halModules = settings.board_hal_modules || {};
+  let halUnloaded = 0;
+  for (const [name, bytes] of Object.entries(halModules)) {
+    if (!m.loaded.includes(name)) halUnloaded += bytes;
+  }
+  const halCharge = standinLoaded ? Math.max(0, halUnloaded - standin) : 0;
+  const board = boardTotal(settings.profile.heap_kb * 1024);
+  // The GC heap keeps whole 64-byte runs: the limit is rounded down to one.
+  const limit = board + Math.floor((testCode - halCharge) / 64) * 64;
+  return {
+    name: "<heap>",
+    board,
+    allowance: testCode,
+    runner: m.runner,
+    test_modules: m.tests,
+    board_hal_unloaded: halUnloaded,
+    import_error: m.import_error || undefined,
+    hal_standin: standin,
+    hal_charge: halCharge,
+    limit,
+  };
 }
 
 function heapTotal(mp) {
@@ -147,7 +366,9 @@ function heapTotal(mp) {
       lines.find((l) => l.startsWith("GC:")) || "",
     );
     if (!m) throw new Error("no GC line in micropython.mem_info()");
-    return [Number(m[1]), Number(m[2]), Number(m[3])];
+    // The largest run of free 16-byte blocks: the biggest allocation that fits now.
+    const f = /max free sz: (\d+)/.exec(lines.join("\n"));
+    return [Number(m[1]), Number(m[2]), Number(m[3]), f ? Number(f[1]) * 16 : null];
   }
 }
 
@@ -166,28 +387,41 @@ function overHeap(mp, limit, where, heapIn) {
   const total = Math.max(after, heapIn ? heapIn[0] : 0);
   if (total <= limit) return null;
   const p = settings.profile;
+  const a = heapAccount;
   return (
     "MemoryError (" + p.name + " profile, " + p.heap_kb + " KB heap): the GC heap needed " +
     total + " bytes, over the board's " + limit + ", during " + where + " (" +
     (heapIn ? heapIn[1] + " bytes allocated by its end, garbage included; " : "") + used +
-    " bytes in use when it returned)"
+    " bytes in use when it returned; the board's " + a.board + " + " + a.allowance +
+    " of test code no board holds - " + a.hal_charge + " of the board's HAL beyond " +
+    "the test's stand-in for it, in 64-byte runs)"
   );
 }
 
 async function fresh() {
-  // A new board: interpreter, then the test module imported (one call).
-  const mp = await interpreter();
+  // A new board: interpreter, then the test module imported (one call), then a collection
+  // (the import's garbage is not the first test's).
+  const mp = await interpreter(heapAccount ? heapAccount.limit : 0);
   const [limit, , split] = heapTotal(mp);
+  if (heapAccount && limit !== heapAccount.limit) {
+    throw new Error("heap total " + limit + ", not the " + heapAccount.limit + " asked for");
+  }
   // gc.mem_free() counts the room the heap may still grow by: _heap_in() takes it off.
   mp.runPython("_split = " + split);
   const err = mp.globals.get("_import")();
   const heapIn = JSON.parse(String(mp.globals.get("_import_heap")));
   const over = overHeap(mp, limit, "the import of " + modName, heapIn);
+  mp.pyimport("gc").collect();
   return { mp, limit, err: err || over };
 }
 
 let failed = false;
+let heapAccount = null;
 try {
+  if (settings && settings.profile.check_heap) {
+    heapAccount = await account();
+    report(heapAccount);
+  }
   let b = await fresh();
   if (b.err) {
     report({ name: "<import>", ok: false, tb: b.err });
@@ -215,6 +449,11 @@ try {
         b.mp.pyimport("gc").collect();
         r = JSON.parse(String(b.mp.globals.get("_part")()));
         if (!loose) over = overHeap(b.mp, b.limit, name + ", part " + part, r.heap_in);
+        if (process.env.MPY_RUNNER_PARTS) {
+          // Each part's figures on stderr, to find the part to split (not for CI).
+          process.stderr.write(name + " part " + part + ": " + r.heap_in[1] + " allocated, " +
+            heapTotal(b.mp)[1] + " in use after\n");
+        }
         most = [Math.max(most[0], r.heap_in[0]), Math.max(most[1], r.heap_in[1])];
       }
       r.name = name;
@@ -229,6 +468,9 @@ try {
         report({ name, ok: false, tb: over + (r.ok !== false ? "" : "\n" + r.tb) });
         b = null; // dead: the next test runs on a fresh board
       } else {
+        // The largest allocation that would have fitted when the test ended (its garbage
+        // still in: it is collected after this).
+        r.free_block = heapTotal(b.mp)[3];
         report(r);
         b.mp.pyimport("gc").collect();
       }

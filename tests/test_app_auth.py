@@ -60,15 +60,14 @@ def test_a_gateway_without_a_key_refuses_every_mutating_command_and_logs_each():
     before = rig.last_seq()
     yield
     for name, fields in reqs:
-        r = rig.request(name, **fields)
+        r = yield from rig.request_in_parts(name, **fields)
         assert not r.ok and r.code == E_AUTH_BAD, r
         assert "no key" in r.text
-    yield
+        yield
     # The first few are logged one each; the rest as one pooled event a minute later
     # (gateway/rejects.py), counting every frame (b).
-    rig.run_s(61)
-    yield
-    evs = rig.events_after(before)
+    yield from rig.run_s_in_parts(61)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     rejected = of_kind(evs, ev.AUTH_REJECTED)
     n = rejects.BURST_EVENTS
@@ -97,16 +96,15 @@ def test_a_gateway_without_a_key_refuses_every_mutating_command_and_logs_each():
 @in_parts
 def test_a_provisioned_gateway_accepts_each_signed_mutating_command():
     rig = yield from rig_in_parts()
-    rig.load_roster(roster())
-    yield
+    yield from rig.load_roster_in_parts(roster())
     before = rig.last_seq()
     yield
     reqs = _mutating_requests()
     for name, fields in reqs:
-        r = rig.request(name, **fields)
+        r = yield from rig.request_in_parts(name, **fields)
         assert r.ok, r
-    yield
-    evs = rig.events_after(before)
+        yield
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert not of_kind(evs, ev.AUTH_REJECTED)
     assert [e[3] for e in of_kind(evs, ev.COMMAND)] == [messages.code_of(n) for n, _ in reqs]
@@ -145,7 +143,7 @@ def test_unsigned_wrong_key_and_replayed_commands_are_refused_and_logged():
     assert r.code == E_AUTH_REPLAY
     assert not rig.call("status")["sealed"]
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     rejected = of_kind(evs, ev.AUTH_REJECTED)
     assert [(e[3], e[4]) for e in rejected] == [
@@ -256,6 +254,7 @@ def test_a_command_is_answered_only_after_its_event_is_on_flash():
         )
         assert 0 <= at < i, (seq, at, i)
         pushed += 1
+        yield  # each event's search of the journal a call of its own
     assert pushed >= 2
     # Not firing: a read-only request logs nothing and is answered at once.
     del j[:]
@@ -286,7 +285,7 @@ def test_a_command_whose_counter_cannot_be_stored_is_not_acted_on():
     rig.board.flash = rig.gw.flash = flash
     assert not rig.call("status")["sealed"]
     yield
-    refused = of_kind(rig.fetch(1), ev.COMMAND_REFUSED)
+    refused = of_kind((yield from rig.fetch_in_parts(1)), ev.COMMAND_REFUSED)
     yield
     assert refused[-1][3] == messages.SEAL and refused[-1][4] == E_INTERNAL
 

@@ -38,13 +38,13 @@ def test_r_cap_9_a_temporary_cap_by_signed_command_warns_fills_and_expires():
     yield
     assert b.lamp == 3 and b.refused  # at the cap: red, entry refused
     yield from rig.power_cut_in_parts()
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
     assert rig.call("status")["cap"] == 5
     yield
     rig.cross(7)  # R-CAP-11: counted, and a violation naming the tag
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert [e[3] for e in of_kind(evs, ev.OVER_CAP_ENTRY)] == [7]
     assert of_kind(evs, ev.CAP_WARNING) and of_kind(evs, ev.CAP_FULL)
@@ -52,9 +52,9 @@ def test_r_cap_9_a_temporary_cap_by_signed_command_warns_fills_and_expires():
     yield
     before = rig.last_seq()
     yield
-    rig.run_s(600)
+    yield from rig.run_s_in_parts(600)
     yield
-    assert of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    assert of_kind((yield from rig.fetch_in_parts(before + 1)), ev.CAP_OVERRIDE_ENDED)
     yield
     st = rig.call("status")
     yield
@@ -79,21 +79,23 @@ def test_r_cap_11_a_temporary_cap_below_the_count_needs_below_count_and_is_logge
     st = rig.call("status")
     yield
     assert st["cap"] == 25 and not st["override_active"]
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert [(e[4], e[5]) for e in of_kind(evs, ev.CAP_OVERRIDE_REFUSED)] == [(2, 3)]
     assert not of_kind(evs, ev.CAP_OVERRIDE_SET)
     # Not firing: a cap at the count is no reduction below it.
     rig.call("cap-override", cap=3, expiry_s=now + 600, reason="roof bolting")
     yield
-    assert rig.call("status")["cap"] == 3 and not of_kind(rig.events_after(before), ev.CAP_OVER)
+    assert rig.call("status")["cap"] == 3 and not of_kind(
+        (yield from rig.fetch_in_parts(before + 1)), ev.CAP_OVER
+    )
     yield
     # On the explicit flag it is set, and the zone is over its cap at once.
     before = rig.last_seq()
     yield
     rig.call("cap-override", cap=2, expiry_s=now + 600, reason="roof bolting", below_count=True)
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert [e[4] for e in of_kind(evs, ev.CAP_OVERRIDE_SET)] == [2]
     assert [(e[4], e[5]) for e in of_kind(evs, ev.CAP_OVER)] == [(3, 2)]
@@ -111,7 +113,7 @@ def test_r_cap_9_a_temporary_cap_is_cleared_by_command_and_a_clear_of_none_says_
     r = rig.request("cap-override-clear")
     yield
     assert r.code == E_REFUSED and "no temporary cap" in r.text and "nothing changed" in r.text
-    assert not of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    assert not of_kind((yield from rig.fetch_in_parts(before + 1)), ev.CAP_OVERRIDE_ENDED)
     yield
     # Not firing: a temporary cap in force ends now, and the configured cap is back.
     rig.call("cap-override", cap=5, expiry_s=now + 600, reason="roof bolting")
@@ -123,11 +125,11 @@ def test_r_cap_9_a_temporary_cap_is_cleared_by_command_and_a_clear_of_none_says_
     st = rig.call("status")
     yield
     assert st["cap"] == 25 and not st["override_active"]
-    ended = of_kind(rig.events_after(before), ev.CAP_OVERRIDE_ENDED)
+    ended = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.CAP_OVERRIDE_ENDED)
     yield
     assert [(e[4], e[5]) for e in ended] == [(5, 2)]  # cap 5, b=2 cleared
     yield from rig.power_cut_in_parts()
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
     assert rig.call("status")["cap"] == 25
 

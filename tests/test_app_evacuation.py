@@ -26,7 +26,7 @@ def test_r_evac_1_the_dispatcher_and_a_team_leader_may_evacuate_others_may_not()
     r = rig.request("evacuate", reason=reasons.EVAC_REASON_FIRE, drill=False, by=424242)
     yield
     assert r.code == E_REFUSED and r.field == "by", r
-    assert not of_kind(rig.events_after(before), ev.EVAC_START)
+    assert not of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_START)
     yield
     assert rig.board.work and not rig.call("status")["evacuating"]
     yield
@@ -35,7 +35,7 @@ def test_r_evac_1_the_dispatcher_and_a_team_leader_may_evacuate_others_may_not()
     yield
     rig.step(100)
     yield
-    start = of_kind(rig.events_after(before), ev.EVAC_START)
+    start = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_START)
     yield
     assert [(e[3], e[4], e[5]) for e in start] == [
         (person_of(LEADER), reasons.CAUSE_TEAM_LEADER, reasons.EVAC_REASON_FIRE)
@@ -52,7 +52,7 @@ def test_r_evac_1_the_dispatcher_and_a_team_leader_may_evacuate_others_may_not()
     yield
     rig.call("evacuate", reason=reasons.EVAC_REASON_FLOOD_WARNING, drill=False)
     yield
-    start = of_kind(rig.events_after(before), ev.EVAC_START)
+    start = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_START)
     yield
     assert [(e[3], e[4]) for e in start] == [(0, reasons.CAUSE_DISPATCHER)]
 
@@ -65,7 +65,7 @@ def test_r_evac_1_the_mine_leader_on_duty_may_evacuate_and_give_the_all_clear():
     boss = 11
     people = roster()
     people.append(roster_entry(boss, role=roles.MINE_LEADER))
-    rig.load_roster(people)
+    yield from rig.load_roster_in_parts(people, part_size=100)
     yield
     rig.ready()
     yield
@@ -77,7 +77,7 @@ def test_r_evac_1_the_mine_leader_on_duty_may_evacuate_and_give_the_all_clear():
     yield
     rig.step(100)
     yield
-    start = of_kind(rig.events_after(before), ev.EVAC_START)
+    start = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_START)
     yield
     assert [(e[3], e[4], e[5]) for e in start] == [
         (person_of(boss), reasons.CAUSE_MINE_LEADER, reasons.EVAC_REASON_FIRE)
@@ -114,7 +114,7 @@ def test_r_evac_1_an_all_clear_needs_the_authority_of_an_evacuation():
     yield
     assert r.code == E_REFUSED and r.field == "by", r
     assert "person 999999 is not in this gateway's roster" in r.text, r
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert not of_kind(evs, ev.EVAC_END)
     assert [e[4] for e in of_kind(evs, ev.COMMAND_REFUSED)] == [E_REFUSED, E_REFUSED]
@@ -123,7 +123,7 @@ def test_r_evac_1_an_all_clear_needs_the_authority_of_an_evacuation():
     # Not firing: a team leader may, and is named; so may the dispatcher (by absent).
     rig.call("all-clear", by=person_of(LEADER))
     yield
-    end = of_kind(rig.events_after(before), ev.EVAC_END)
+    end = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_END)
     yield
     assert [e[3] for e in end] == [person_of(LEADER)]
     rig.call("evacuate", reason=reasons.EVAC_REASON_FIRE, drill=True, by=person_of(LEADER))
@@ -132,7 +132,7 @@ def test_r_evac_1_an_all_clear_needs_the_authority_of_an_evacuation():
     yield
     rig.call("all-clear")
     yield
-    assert [e[3] for e in of_kind(rig.events_after(before), ev.EVAC_END)] == [0]
+    assert [e[3] for e in of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_END)] == [0]
     yield
     assert not rig.call("status")["evacuating"]
 
@@ -154,7 +154,7 @@ def test_r_evac_1_only_who_may_order_an_evacuation_may_confirm_a_lost_state():
     yield
     rig.call("all-clear", by=person_of(LEADER))
     yield
-    confirmed = of_kind(rig.events_after(before), ev.STATE_CONFIRMED)
+    confirmed = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.STATE_CONFIRMED)
     yield
     assert [e[4] for e in confirmed] == [person_of(LEADER)]
     assert not rig.gw.system & app.SYS_STATE_LOST
@@ -180,7 +180,7 @@ def test_an_evacuation_holds_across_a_power_cut_until_all_clear():
     yield
     rig.cross(1, into=False)
     yield
-    assert of_kind(rig.events_after(before), ev.ZONE_CLEAR)
+    assert of_kind((yield from rig.fetch_in_parts(before + 1)), ev.ZONE_CLEAR)
     yield
     rig.call("all-clear")
     yield
@@ -219,7 +219,7 @@ def test_a_lost_snapshot_keeps_work_off_and_entry_refused_until_all_clear():
     yield
     rig.step(100, 2)
     yield
-    assert of_kind(rig.events_after(before), ev.STATE_CONFIRMED)
+    assert of_kind((yield from rig.fetch_in_parts(before + 1)), ev.STATE_CONFIRMED)
     yield
     assert not rig.gw.system & app.SYS_STATE_LOST
     assert rig.board.work
@@ -257,7 +257,7 @@ def test_r_evac_3_a_drill_is_marked_and_timed():
     yield
     rig.call("all-clear")
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert of_kind(evs, ev.DRILL_START) and not of_kind(evs, ev.EVAC_START)
     clear = of_kind(evs, ev.ZONE_CLEAR)[0]
@@ -273,7 +273,7 @@ def test_r_gas_1_methane_evacuates_and_all_clear_waits_for_safe_gas():
     rig.gas = (15000, 0, 0)
     rig.step(500, 2)
     yield
-    start = of_kind(rig.events_after(before), ev.EVAC_START)
+    start = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.EVAC_START)
     yield
     assert start and start[0][4] == reasons.CAUSE_GAS
     r = rig.request("all-clear")
@@ -298,7 +298,7 @@ def test_a_rescuer_may_enter_during_an_evacuation_others_are_refused():
     yield
     rig.cross(1)
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert [e[3] for e in of_kind(evs, ev.EVACUATION_ENTRY)] == [1]
     assert rig.occupants()[0] == 2

@@ -5,7 +5,7 @@
 # tests/apprig.py, tests/appkit.py (a staffed face gateway), tests/flashtap.py.
 import struct
 
-from appkit import bad_reads, staffed_in_parts
+from appkit import bad_reads_in_parts, staffed_in_parts
 from apprig import GATEWAY_ID, of_kind, rig_in_parts
 from hostcalls import in_parts
 from mpcheck import raises
@@ -19,30 +19,25 @@ from gatewire.errors import E_BAD_FIELD
 @in_parts
 def test_events_are_pushed_only_after_hello_in_order_within_a_window_until_acked():
     rig = yield from rig_in_parts()
-    bad_reads(rig, 150)
-    yield
-    rig.step(10, 40)
-    yield
+    yield from bad_reads_in_parts(rig, 150)
+    yield from rig.step_in_parts(10, 40)
     assert rig.pushed == []  # not firing: nobody said hello
     last = rig.last_seq()
     yield
     rig.call("hello", min_version=1, max_version=1)
     yield
-    rig.step(10, 60)
-    yield
+    yield from rig.step_in_parts(10, 60, steps=1)  # a step pushes up to 8 events
     seqs = [e[0] for e in rig.pushed]
     assert seqs == list(range(1, 65)), seqs  # the window: 64 beyond the last ack
     assert last > 64
     rig.ack(40)
     yield
-    rig.step(10, 60)
-    yield
+    yield from rig.step_in_parts(10, 60, steps=1)
     seqs = [e[0] for e in rig.pushed]
     assert seqs == list(range(1, 40 + 65)), seqs
     rig.ack(seqs[-1])
     yield
-    rig.step(10, 80)
-    yield
+    yield from rig.step_in_parts(10, 80, steps=1)
     seqs = [e[0] for e in rig.pushed]
     assert seqs == list(range(1, seqs[-1] + 1))
     assert seqs[-1] == rig.gw.log.last_seq
@@ -50,14 +45,12 @@ def test_events_are_pushed_only_after_hello_in_order_within_a_window_until_acked
     yield from rig.power_cut_in_parts()
     n = len(rig.pushed)
     yield
-    rig.step(10, 20)
-    yield
+    yield from rig.step_in_parts(10, 20)
     assert len(rig.pushed) == n
     yield
     rig.call("hello", min_version=1, max_version=1)
     yield
-    rig.step(10, 20)
-    yield
+    yield from rig.step_in_parts(10, 20)
     assert of_kind(rig.pushed[n:], ev.BOOT)
 
 
@@ -82,8 +75,7 @@ def test_an_ack_beyond_the_last_event_is_refused_naming_up_to_seq():
 @in_parts
 def test_events_since_pages_through_the_log():
     rig = yield from rig_in_parts()
-    bad_reads(rig, 120)
-    yield
+    yield from bad_reads_in_parts(rig, 120)
     last = rig.last_seq()
     yield
     # A page is at most what the host asked for and at most the gateway's own page
@@ -100,8 +92,7 @@ def test_events_since_pages_through_the_log():
     page = rig.call("events-since", from_seq=0, max_count=3)["events"]
     yield
     assert [e["seq"] for e in page] == [1, 2, 3]
-    everything = rig.fetch(1)
-    yield
+    everything = yield from rig.fetch_in_parts(1)
     assert [e[0] for e in everything] == list(range(1, last + 1))
     assert rig.call("events-since", from_seq=last + 1, max_count=50)["events"] == []
     yield
@@ -117,7 +108,7 @@ def test_the_hash_chain_of_everything_fetched_verifies_from_the_gateways_genesis
     yield
     rig.cross(1, into=False)
     yield
-    evs = rig.fetch(1)
+    evs = yield from rig.fetch_in_parts(1)
     yield
     verify_chain(evs, genesis_digest(GATEWAY_ID), 0)
     # Not firing... and firing: another gateway's genesis does not verify.
@@ -169,19 +160,17 @@ def test_events_the_host_acknowledged_are_not_pushed_to_it_again():
     # A host catching up with events-since acks far ahead of the push: the push goes on
     # from the ack, not from where it had got to.
     rig = yield from rig_in_parts()
-    bad_reads(rig, 150)
-    yield
+    yield from bad_reads_in_parts(rig, 150)
     rig.call("hello", min_version=1, max_version=1)
     yield
-    last = rig.fetch(1)[-1][0]
+    last = (yield from rig.fetch_in_parts(1))[-1][0]
     yield
     n = len(rig.pushed)
     yield
     assert n <= 64 and rig.pushed[-1][0] < last  # the push window: 64 beyond the ack
     rig.ack(last)  # handled in the very next step, before that step pushes anything
     yield
-    rig.step(10, 60)
-    yield
+    yield from rig.step_in_parts(10, 60)
     again = [e[0] for e in rig.pushed[n:] if e[0] <= last]
     assert again == [], again
     # Not firing: what came after the ack is pushed.

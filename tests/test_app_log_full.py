@@ -4,7 +4,7 @@
 # firing and not firing; rules are named by their IDs. Shared rig: tests/apprig.py,
 # tests/appkit.py (a staffed face gateway), tests/flashtap.py.
 
-from appkit import bad_reads, roster
+from appkit import bad_reads_in_parts, roster
 from apprig import of_kind, rig_in_parts
 from hostcalls import in_parts
 
@@ -15,7 +15,7 @@ from gateway import events as ev
 @in_parts
 def test_a_full_log_refuses_entries_before_dropping_events_and_an_ack_clears_it():
     rig = yield from rig_in_parts(config={"log_capacity": 64})
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
     assert not rig.board.refused and not rig.board.sounder
     fed = 0
@@ -23,10 +23,10 @@ def test_a_full_log_refuses_entries_before_dropping_events_and_an_ack_clears_it(
         rig.board.reads.append((7, 1 + fed, -70, 0))
         fed += 1
         rig.step(10)
-    yield
+        yield
     assert rig.board.refused and rig.board.sounder and rig.board.lamp == 3
     assert rig.gw.system & app.SYS_LOG_FULL
-    evs = rig.fetch(1)
+    evs = yield from rig.fetch_in_parts(1)
     yield
     # Not one event dropped: every read is on record, and the alarm is there too.
     assert len(of_kind(evs, ev.READ_POINT_UNKNOWN)) == fed
@@ -44,11 +44,11 @@ def test_a_full_log_refuses_entries_before_dropping_events_and_an_ack_clears_it(
 def test_a_crossing_the_full_log_could_not_record_still_survives_a_power_cut():
     # R-ID-1, R-CAP-11: someone who walks in regardless is counted, and stays counted.
     rig = yield from rig_in_parts(config={"log_capacity": 64})
-    rig.load_roster(roster())
+    yield from rig.load_roster_in_parts(roster())
     yield
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
-    bad_reads(rig, 70)
+    yield from bad_reads_in_parts(rig, 70)
     yield
     assert rig.gw.lost_events > 0  # the log is full: ordinary events are being dropped
     before = rig.gw.lost_events
@@ -66,8 +66,8 @@ def test_a_crossing_the_full_log_could_not_record_still_survives_a_power_cut():
 @in_parts
 def test_a_log_with_room_refuses_nobody():
     rig = yield from rig_in_parts(config={"log_capacity": 64})
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
-    bad_reads(rig, 20)
+    yield from bad_reads_in_parts(rig, 20)
     yield
     assert not rig.board.refused and not rig.gw.system & app.SYS_LOG_FULL

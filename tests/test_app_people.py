@@ -4,7 +4,7 @@
 # rules are named by their IDs. Shared rig: tests/apprig.py, tests/appkit.py (a staffed face
 # gateway), tests/flashtap.py.
 
-from appkit import bad_reads, staffed_in_parts
+from appkit import bad_reads_in_parts, staffed_in_parts
 from apprig import GATEWAY_ID, of_kind, person_of
 from hostcalls import in_parts
 
@@ -42,7 +42,7 @@ def test_a_crossing_in_then_out_changes_the_count_and_the_occupants():
     yield
     assert rig.occupants()[0] == 1
     yield
-    assert of_kind(rig.events_after(before), ev.MISSED_ENTRY)[0][3] == 7
+    assert of_kind((yield from rig.fetch_in_parts(before + 1)), ev.MISSED_ENTRY)[0][3] == 7
     yield
     # An unknown tag is counted, with person 0 (R-ID-4 evidence).
     rig.cross(99)
@@ -86,9 +86,9 @@ def test_the_ledger_is_restored_after_an_ack_removed_old_segments():
     for t in (1, 2, 3):
         rig.cross(t)
     yield
-    bad_reads(rig, 140)  # fill more than one segment (128 records)
+    yield from bad_reads_in_parts(rig, 140)  # fill more than one segment (128 records)
     yield
-    last = rig.fetch(1)[-1][0]
+    last = (yield from rig.fetch_in_parts(1))[-1][0]
     yield
     rig.ack(last)
     yield
@@ -112,19 +112,19 @@ def test_no_event_is_lost_or_changed_across_power_cuts():
     rig = yield from staffed_in_parts()
     rig.cross(1)
     yield
-    seen = rig.fetch(1)
+    seen = yield from rig.fetch_in_parts(1)
     yield
     rig.ack(seen[len(seen) // 2][0])
     yield
     rig.cross(2)
     yield
-    rig.step(100, 20)
+    yield from rig.step_in_parts(100, 20)
     yield
-    before = rig.fetch(seen[-1][0] + 1)
+    before = yield from rig.fetch_in_parts(seen[-1][0] + 1)
     yield
     last = before[-1][0] if before else seen[-1][0]
     yield from rig.power_cut_in_parts()
-    after = rig.fetch(rig.acked + 1)
+    after = yield from rig.fetch_in_parts(rig.acked + 1)
     yield
     have = {}
     for e in after:
@@ -146,19 +146,21 @@ def test_a_stay_is_timed_from_the_wall_clock_across_a_power_cut():
     rig = yield from staffed_in_parts(config={"max_dwell_s": 600})
     rig.cross(1)
     yield
-    rig.run_s(400)
+    yield from rig.run_s_in_parts(400)
     yield
     yield from rig.power_cut_in_parts()
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
     before = rig.last_seq()
     yield
-    rig.run_s(150)
+    yield from rig.run_s_in_parts(150)
     yield
-    assert not of_kind(rig.events_after(before), ev.OVERSTAY)  # 557 s in: not yet
+    assert not of_kind(
+        (yield from rig.fetch_in_parts(before + 1)), ev.OVERSTAY
+    )  # 557 s in: not yet
     yield
-    rig.run_s(60)
+    yield from rig.run_s_in_parts(60)
     yield
-    over = of_kind(rig.events_after(before), ev.OVERSTAY)
+    over = of_kind((yield from rig.fetch_in_parts(before + 1)), ev.OVERSTAY)
     yield
     assert len(over) == 1 and over[0][3] == 1 and over[0][4] == person_of(1)

@@ -27,14 +27,14 @@ def test_r_seal_1_a_sealed_zone_has_cap_zero_and_every_entry_alarms():
     assert rig.board.refused and not rig.board.work
     rig.cross(1)
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert of_kind(evs, ev.SEALED)
     assert [e[3] for e in of_kind(evs, ev.SEALED_ENTRY)] == [1]
     assert rig.occupants()[0] == 1  # counted all the same (R-CAP-11)
     yield
     yield from rig.power_cut_in_parts()
-    rig.ready()
+    yield from rig.ready_in_parts()
     yield
     assert rig.call("status")["sealed"] and not rig.board.work
     yield
@@ -47,7 +47,7 @@ def test_r_seal_1_a_sealed_zone_has_cap_zero_and_every_entry_alarms():
     yield
     rig.cross(2)
     yield
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert not of_kind(evs, ev.SEALED_ENTRY) and of_kind(evs, ev.ENTRY)
     st = rig.call("status")
@@ -71,7 +71,7 @@ def test_commands_that_change_nothing_are_refused_saying_so():
     r = rig.request("permit-revoke", permit_id=77)
     yield
     assert r.code == E_REFUSED and "permit 77" in r.text and "nothing changed" in r.text, r
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert not of_kind(evs, ev.UNSEALED) and not of_kind(evs, ev.EVAC_END)
     assert not of_kind(evs, ev.PERMIT_REVOKED) and len(of_kind(evs, ev.COMMAND_REFUSED)) == 3
@@ -94,7 +94,7 @@ def test_commands_that_change_nothing_are_refused_saying_so():
     r = rig.request("permit-revoke", permit_id=5)  # revoked already
     yield
     assert r.code == E_REFUSED and "nothing changed" in r.text, r
-    evs = rig.events_after(before)
+    evs = yield from rig.fetch_in_parts(before + 1)
     yield
     assert len(of_kind(evs, ev.SEALED)) == 1 and len(of_kind(evs, ev.UNSEALED)) == 1
     assert [e[3] for e in of_kind(evs, ev.PERMIT_REVOKED)] == [5]

@@ -120,3 +120,112 @@ def test_a_test_in_parts_runs_all_its_parts_in_one_call_under_cpython():
 
     test_x()
     assert seen == [0, 1, 2]
+
+
+# ---- the heap account: test code no board holds, the board's own HAL it does ----
+
+_BULK = "".join(
+    "def helper_%d(x, y=%d):\n    s = [x, y, %d]\n    for k in range(y):\n"
+    "        s.append(k * x + %d)\n    return sum(s) + len('name_%d')\n" % (i, i, i, i, i)
+    for i in range(120)
+)
+
+
+def _keeper(tmp_path, name, helper, room):
+    # A test module that keeps a bytearray of room - 64 bytes, then one of room + 16:
+    # the allocation of a firmware that needs that much beside what the module loads.
+    # room has 6 digits whatever its value, so the module's code is the same size.
+    # Returns the results, the heap account, and what the probe left: the largest free
+    # block and all that was free.
+    assert 100000 <= room < 1000000
+    f = tmp_path / name
+    f.write_text(
+        "# micropython-test\n%sfrom gatewire import cbor\nROOM = %d\nKEEP = []\n"
+        "def test_0_probe():\n    pass\n"
+        "def test_1_under():\n    KEEP.append(bytearray(ROOM - 64))\n"
+        "def test_2_over():\n    KEEP.append(bytearray(ROOM + 16))\n"
+        % ("import bulk\n" if helper else "", room)
+    )
+    results = mpy_plugin.run_file(f)
+    heap = results["<heap>"]
+    # the probe grew nothing: the heap's total is the limit, and what it held is all live
+    assert results["test_0_probe"]["heap_in"][0] == heap["limit"], results
+    probe = results["test_0_probe"]
+    return results, heap, probe["free_block"], heap["limit"] - probe["heap_in"][1]
+
+
+def test_the_allowance_for_test_code_hides_no_firmware_over_the_heap(tmp_path):
+    # A helper of 16 KB of code no board holds (120 functions) beside the same firmware
+    # module: the room left for the firmware's allocations is what it is without the
+    # helper, not 16 KB more; an allocation just over the largest free block dies as on
+    # a board, one just under passes. (Rooms read from a first run of each module.)
+    (tmp_path / "bulk.py").write_text(_BULK)
+    rooms = {}
+    for name, helper in (("test_base.py", False), ("test_bulk.py", True)):
+        _, heap, block, free = _keeper(tmp_path, name, helper, 100000)
+        rooms[name] = (block, free, heap["allowance"])
+    for name, helper in (("test_base.py", False), ("test_bulk.py", True)):
+        block, free, allowance = rooms[name]
+        results, heap, block_again, free_again = _keeper(tmp_path, name, helper, block)
+        assert (block_again, free_again, heap["allowance"]) == (block, free, allowance)
+        assert results["test_1_under"]["ok"] is True, results["test_1_under"]
+        over = results["test_2_over"]
+        assert over["ok"] is False
+        assert "MemoryError (pico profile, 192 KB heap)" in over["tb"], over
+        assert "during test_2_over" in over["tb"]
+        assert "of test code no board holds" in over["tb"]
+    base, bulk = rooms["test_base.py"][1], rooms["test_bulk.py"][1]
+    # The helper's code is allowed for (without it the room would be 16 KB smaller) and
+    # no more than allowed for: its names' share of the qstr pools is the board's.
+    assert base - 4096 < bulk <= base
+
+
+def test_the_allowance_is_the_measured_test_code_and_grows_with_it(tmp_path):
+    small = tmp_path / "test_small.py"
+    small.write_text("# micropython-test\nfrom gatewire import cbor\ndef test_x():\n    pass\n")
+    big = tmp_path / "test_big.py"
+    big.write_text(small.read_text() + _BULK)
+    a = mpy_plugin.run_file(small)["<heap>"]
+    b = mpy_plugin.run_file(big)["<heap>"]
+    for heap, name in ((a, "test_small"), (b, "test_big")):
+        # the runner's own code and the test module, each measured, nothing else
+        assert set(heap["test_modules"]) == {name}
+        assert heap["allowance"] == heap["runner"] + heap["test_modules"][name]
+        assert heap["hal_charge"] == 0  # no stand-in board: no board HAL charged
+        assert heap["limit"] == heap["board"] + heap["allowance"] // 64 * 64
+        assert heap["board"] == 192064  # the pico profile's 192 KB heap
+    assert a["runner"] == b["runner"] > 0
+    # A module of more code: a larger allowance, by exactly what its code measured.
+    extra = b["test_modules"]["test_big"] - a["test_modules"]["test_small"]
+    assert extra > 10000
+    assert b["allowance"] - a["allowance"] == extra
+
+
+def test_a_test_on_a_stand_in_board_is_charged_the_boards_own_hal(tmp_path):
+    from shaftgate.vboard import profiles
+    from shaftgate.vboard.image import board_hal_cost, firmware_image
+
+    (tmp_path / "fakeboard.py").write_text(
+        (mpy_plugin.RUNNER.parent / "fakeboard.py").read_text(encoding="utf-8")
+    )
+    f = tmp_path / "test_on_a_board.py"
+    f.write_text(
+        "# micropython-test\nfrom fakeboard import FakeBoard\n"
+        "def test_x():\n    assert FakeBoard('/tmp').name == 'fake'\n"
+    )
+    results = mpy_plugin.run_file(f)
+    heap = results["<heap>"]
+    assert results["test_x"]["ok"] is True, results
+    pico = profiles.resolve("pico")
+    hal = board_hal_cost(firmware_image("pico"), pico["board_hal"])["modules"]
+    # fakeboard uses the board's hal.flashfs (loaded, so held); every other module of
+    # the Pico's HAL is charged at its measured figure, less what fakeboard holds.
+    unloaded = sum(v for k, v in hal.items() if k != "hal.flashfs")
+    assert heap["board_hal_unloaded"] == unloaded > 8000
+    assert 0 < heap["hal_standin"] == heap["test_modules"]["fakeboard"] < unloaded
+    assert heap["hal_charge"] == unloaded - heap["hal_standin"]
+    # fakeboard stands in for the board's HAL: not in the test code's allowance
+    assert heap["allowance"] == heap["runner"] + heap["test_modules"]["test_on_a_board"]
+    assert heap["limit"] == heap["board"] + (heap["allowance"] - heap["hal_charge"]) // 64 * 64
+    assert heap["limit"] < heap["board"]
+    assert results["test_x"]["heap_in"][0] == heap["limit"]
