@@ -148,6 +148,8 @@ ON_USE = (
     "gateway.permits",
     "gateway.hotwork",
     "gateway.permitissue",
+    "gateway.recount",
+    "gateway.certified",
 )
 
 

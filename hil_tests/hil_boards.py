@@ -149,9 +149,12 @@ class SimBoard(BoardUnderTest):
         ("tags", "beam", "video", "gas", "power", "garbage_to_board", "garbage_to_host")
     )
 
-    def __init__(self, name, workdir, config, key, cameras_on=1, gas=(1000, 0)):
+    def __init__(self, name, workdir, config, key, cameras_on=1, gas=(1000, 0), clock="real"):
+        # clock "scripted" on a bench of virtual boards only: the mine's time is then the
+        # scenario's advances, whatever the host's load (shaftgate.vboard, "Clock"); beside
+        # a real board, whose time is real, its neighbours keep the real clock.
         super().__init__(name)
-        self.vb = VirtualBoard(name, workdir, config=config, key=key)
+        self.vb = VirtualBoard(name, workdir, config=config, key=key, clock=clock)
         self.vb.start()
         # The world around a powered board: cameras beating, a healthy gas sensor.
         for camera in range(cameras_on):

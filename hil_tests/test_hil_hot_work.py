@@ -16,7 +16,14 @@ from gateway.permits import HOT
 from gateway.reasons import WHY_GAS_HOT, WHY_WATCHER_ABSENT
 from shaftgate.link.client import GatewayError
 
-from .hil_bench import VIDEO_HOLDOFF_S, Person, face_config, morning_crew, outputs_text
+from .hil_bench import (
+    GAS_HOLDOFF_S,
+    VIDEO_HOLDOFF_S,
+    Person,
+    face_config,
+    morning_crew,
+    outputs_text,
+)
 
 PERMIT_ID = 501
 JOB_ID = 77
@@ -113,6 +120,8 @@ def test_hot_work_permit_lifecycle_with_fire_watch(board, report):
     )
     face.io.gas(2000, 0)
     report.drive(face.name, "methane back to 0.20 %")
+    # The hold-off's time: the mine's clock is the scenario's (hil_bench.py).
+    board.advance(GAS_HOLDOFF_S + 1, why="methane low for the gas hold-off")
     face.wait_outputs(lambda o: o["hot_relay"], "hot-work relay on again")
 
     face.walk_out([WATCHER.tag], why="watcher steps out during the work")

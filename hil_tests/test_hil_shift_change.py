@@ -7,15 +7,21 @@ The count after each cage is exact, and after the last cage up it is zero.
 
 The noise is tests/doorway_noise.py's. Going up, people are read 2-4 times at the outer
 point: one outer read is never an exit (the person would stay counted, with a
-DOUBTFUL_CROSSING event, as tests/test_doorway_noise.py shows)."""
+DOUBTFUL_CROSSING event, as tests/test_doorway_noise.py shows).
+
+The mine's time is the scenario's (the bench's scripted clock, hil_bench.py): a host
+slowed by load takes longer to play it, and the doorway sees the same crowd. The second
+test shows it with the host stalled mid-crowd, beside a board on the old, real clock."""
 
 import random
+import time
 
 import doorway_noise as noise
+import pytest
 
 from gateway import events as ev
 
-from .hil_bench import face_config, morning_crew
+from .hil_bench import INNER, OUTER, SETTLE_S, face_config, morning_crew
 
 CAGE = 60
 CAGES = 3
@@ -115,4 +121,54 @@ def test_shift_change_three_cages_down_and_up(board, report):
         shaft.name,
         "each reader miss is a doubtful crossing the dispatcher sees (%s)" % sorted(all_missed),
         all_missed <= doubtful,
+    )
+
+
+HOST_STALL_S = 3.0  # the host falls behind this long between a crowd's two read points
+STALL_WINDOW_MS = 2500  # the doorway's window: shorter than the stall, so it would end
+
+
+def test_a_host_slowed_by_load_does_not_stretch_the_mine(board, report):
+    # A small part of the shift change: six people up through the shaft's doorway, read at
+    # the inner point and at once at the outer one (twice), with the host stalled between
+    # the two, as a loaded host is. Two boards take the same crowd: the bench's, on the
+    # scripted clock, counts the six out; one on the real clock (the virtual board as it
+    # was) reads the stall as time in the mine, past the doorway's window, and keeps them
+    # in (fail-safe, but not what happened).
+    if board.kind != "sim":
+        pytest.skip("compares two virtual boards' clocks: a real board has real time only")
+    crew = morning_crew(6)
+    tags = [p.tag for p in crew]
+    gates = [
+        board.gate(
+            face_config(gid, "shaft", mine_cap=200, doorway_window_ms=STALL_WINDOW_MS),
+            crew,
+            clock=clock,
+        )
+        for gid, clock in (("gw-shaft", "scripted"), ("gw-old", "real"))
+    ]
+    scripted, old = gates
+    for g in gates:
+        g.walk_in(tags, why="cage down")
+        g.expect_status(why="everyone counted in on either clock")
+    for g in gates:
+        g._pass(INNER, tags, 1)
+    report.drive("host", "stalls %.1f s (a loaded host), no time in the scenario" % HOST_STALL_S)
+    time.sleep(HOST_STALL_S)
+    for g in gates:
+        g._pass(OUTER, tags, 2)
+    board.advance(SETTLE_S, why="crossings settle")
+    board.advance(STALL_WINDOW_MS / 1000 + 0.2 - SETTLE_S, why="the doorway window ends")
+    scripted.inside.clear()
+    scripted.expect_status(why="all six up: the stall was no time in the mine")
+    scripted.expect_occupants()
+    scripted.catch_up()
+    exits = {e["tag"] for e in scripted.events(ev.EXIT)}
+    report.expect(scripted.name, "six EXIT events logged", exits == set(tags))
+    kept = old.status()["occupants"]
+    report.expect(
+        old.name,
+        "on the real clock the stall read as %.1f s in the mine: %d of 6 kept in"
+        % (HOST_STALL_S, kept),
+        kept == len(tags),
     )

@@ -128,6 +128,22 @@ arithmetic a part per 100 turns; a rig of a loop let go before the next is built
 test_app_boot's first-boot test, which passed, now boots staged (as gateway/boot.py does):
 run after the power-cut test, which passes now, its one-call boot met the modules that test
 had loaded (10 KB more live: a test runs on the heap the tests before it left).
+
+Gone from this list (h8-clock), measured with `pytest FILE --board-profile pico
+--board-fit-listed` on main 3836457, before and after:
+- tests/test_durable_orders.py: its first test allocated 6.2 MB in one call (a staffed
+  rig, a power cut and a reboot at every instant of the sweep). Now in parts (each boot
+  phase, each step of the command, the reboot's phases and its hello each a call), on a
+  16-row ledger (20 KB less live than 512 rows; the 5-person roster needs no more): the
+  most one part needs is 186,064 bytes (the permit sweep), of the 192,064; 186,176 with
+  main merged at 404a648 (h8-recount's and h8-esp32's work in); 185,168 of a 200,448
+  limit with main merged at 89a0207 (h8-runner's heap account).
+- hil_tests/test_hil_shift_change.py: 1 run of 5 at load 7 had ended cage 2 up one over:
+  the virtual board's clock was real time plus the host's advances, so a host slowed by
+  load stretched the world. The HIL bench's virtual boards now run the scripted clock
+  (shaftgate.vboard: the mine's time is the scenario's advances plus the board's own
+  board time); passed on pico 3 runs of 3 at load 9.5-11.7. Its second test shows a
+  stalled host changing nothing on the scripted clock and the exits lost on the real one.
 """
 
 from pathlib import Path
@@ -197,34 +213,21 @@ NOT_YET = {
     % (49, "193,056", "184,080", "193,600", "rig.seen: 150 events"),
     "tests/test_app_roster.py::test_a_roster_loads_in_parts_and_survives_a_power_cut": _APP_PART_ROSTER
     % (19, "195,536", "180,160", "194,048"),
-    "tests/test_durable_orders.py": (
-        _APP
-        % "its first test, test_an_acknowledged_seal_survives_a_power_cut_at_any_instant, allocated 5.5 MB (a staffed rig, a power cut and a reboot at each of 28 instants) in its one call, 182 KB in use when it returned"
-    ),
     "tests/test_app_flash_damage.py::test_two_firmwares_on_one_flash_repeat_seqs_and_boot_finds_it": (
         "two gateways live at once on one flash (the twin firmware), in the runner's one "
         "heap: part 22, the twin's boot, needs 246 KB with 174 KB in use (two boards have "
         "two heaps: this one stays loose; the file's other tests run in parts on pico)"
     ),
-    "tests/test_firmware_fit.py": (
-        _APP
-        % "its first test, test_a_fault_in_step_leaves_outputs_safe_records_it_and_resets, allocated 256 KB in its one call, 157 KB in use when it returned"
-    ),
-    # Measured 2026-12-04 19:50-20:00 UTC (h4-vboard) on main 2639c4f (h4-heap's and
-    # h4-hot's cuts in), with the virtual board reading the heap inside each call and
-    # charging the Pico's own HAL (docs/hardware.md, "Board profiles"):
-    # `pytest FILE --board-profile pico --board-fit-listed`.
-    "hil_tests/test_hil_shift_change.py": (
-        "heap fixed (h6-suite). Cage 3 one short on pico (3 runs of 5 at load 3-7, "
-        "2026-12-05): a doorway bug, fixed (h7-suite, gateway/doorway.py _NEAR_BODY; "
-        "tests/test_doorway.py test_a_single_inner_read_beside_a_taken_body_stays_in_through_a_crowd), "
-        "no reader loss was said or made. Still listed: 1 run of 5 at load 7 ended cage 2 "
-        "up one over (tag 30061 counted out, then back in by a stray inner read 5.5 s "
-        "later, no DOUBTFUL_CROSSING): the virtual board's clock is real time plus the "
-        "host's advances, so a host slowed by load stretches the world (2 s between a "
-        "person's reads read as 2.5 s or more) and the exit was decided between its outer "
-        "reads. Fail-safe (one kept in), from the bench's clock, not a board's; to pass "
-        "under load the scenario needs a clock that excludes host time"
+    # test_firmware_fit in parts (h8-clock): each boot phase, roster part, reboot, and the
+    # steps of long commands a call, staffed rigs on a 64-row ledger, gateway.restore and
+    # hal.clock imported only by the tests that use them; with h8-runner's heap account 40
+    # of 41 pass on pico (`pytest tests/test_firmware_fit.py --board-profile pico
+    # --board-fit-listed`, 2026-12-05, main 89a0207 merged).
+    "tests/test_firmware_fit.py::test_a_roster_commit_runs_over_steps_and_answers_once_in_force": (
+        "in parts, part 132 (a status request answered while the 1,100-person commit "
+        "runs: the gateway's steps in that call run the commit too) allocated 213,184 bytes "
+        "by its end with 197,936 in use, over the 210,816-byte limit: the commit's garbage "
+        "with 1,100 people staged (issue 9 item 2)"
     ),
 }
 

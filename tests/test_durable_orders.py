@@ -4,9 +4,12 @@
 # (part-way through that operation's bytes), and, in the last round, right after the reply
 # left with nothing more written. After the reboot: if an OK reply left the board, the
 # command is in force; if none did, the gateway may hold either state. Never an OK for a
-# command that is gone.
-from apprig import NOW_S, Rig, person_of, roster_entry
+# command that is gone. In parts (tests/hostcalls.py): each boot phase, each step of the
+# command and each reboot a call of its own under the board profile (one call of the
+# whole sweep was charged 5.5 MB: a staffed rig, a cut and a reboot at each instant).
+from apprig import NOW_S, person_of, rig_in_parts, roster_entry
 from fakeboard import FakeBoard
+from hostcalls import in_parts
 from mpcheck import raises
 from tornboard import TornBoard
 from tornflash import PowerCut
@@ -136,13 +139,18 @@ STAGES = {
 
 
 def _staged(name, inside):
-    rig = Rig(board_class=TornBoard)
+    # A ledger of 16 rows, not 512 (the ledger's arrays: about 20 KB less live heap, as
+    # tests/test_config_set_cuts.py): the 5 people of the roster need no more.
+    rig = yield from rig_in_parts(board_class=TornBoard, config={"ledger_capacity": 16})
     rig.call("hello", min_version=1, max_version=1)
-    rig.load_roster(_roster())
-    rig.ready()
+    yield
+    yield from rig.load_roster_in_parts(_roster())
+    yield from rig.ready_in_parts()
     for tag in inside:
         rig.cross(tag)
+        yield
     STAGES[name](rig)
+    yield
     return rig
 
 
@@ -153,32 +161,49 @@ def _ok_sent(rig, rid):
     return False
 
 
+def _drop_job(gw):
+    # The dead board's command, ended now: under CPython its generator (a cycle with the
+    # gateway) would otherwise be collected at some later moment, and its cleanup could
+    # run in the middle of the next boot (tests/test_config_set_cuts.py says so too).
+    job = gw._job
+    gw._job = None
+    if job is not None:
+        job[0].close()
+
+
 def _reboot(rig):
     rig.board_class = FakeBoard
-    rig.power_cut()
+    _drop_job(rig.gw)
+    yield from rig.power_cut_in_parts()
+    yield  # the boot's last phase and the hello: apart, each fits
     rig.call("hello", min_version=1, max_version=1)
+    yield
 
 
 def cut_during(name, op, part, fill=None, inside=()):
     # Cut at the op-th flash operation after the command is sent, `part` bytes into it
     # (fill: what an interrupted append leaves, as tornflash.arm), with `inside` crossed in
-    # first. Returns (whether an OK left before the cut, whether the command is in force).
-    rig = _staged(name, inside)
+    # first. Returns (whether an OK left before the cut, whether the command is in force):
+    # `ok, in_force = yield from cut_during(...)`.
+    rig = yield from _staged(name, inside)
     fields = _fields(name, rig)
     env = rig.envelope(name, **fields)
     rid = env[messages.KEY_ID]
     flash = rig.board.flash
     flash.arm(op, part, fill)
     rig.send(env)
+    env = None
     try:
         for _ in range(20):
             rig.step(10)
             if _ok_sent(rig, rid) and not flash.dead and flash._cut_in is None:
                 break
+            yield
     except PowerCut:
         rig._collect()  # what left the board before the power went
     ok = _ok_sent(rig, rid)
-    _reboot(rig)
+    flash = None
+    yield from _reboot(rig)
     return ok, _in_force(name, rig, fields)
 
 
@@ -186,62 +211,75 @@ def check_every_instant(name):
     answered = 0
     for op in range(MAX_OPS):
         for part in (0, 5):
-            ok, in_force = cut_during(name, op, part)
+            ok, in_force = yield from cut_during(name, op, part)
             assert in_force or not ok, "%s: OK sent, then lost to a cut at flash op %d" % (
                 name,
                 op,
             )
             answered += ok
+            yield
     # Not firing: the late cuts come after the reply, so the command was answered.
     assert answered > 0, name
 
 
+@in_parts
 def test_an_acknowledged_seal_survives_a_power_cut_at_any_instant():
-    check_every_instant("seal")
+    yield from check_every_instant("seal")
 
 
+@in_parts
 def test_an_acknowledged_unseal_survives_a_power_cut_at_any_instant():
-    check_every_instant("unseal")
+    yield from check_every_instant("unseal")
 
 
+@in_parts
 def test_an_acknowledged_evacuation_survives_a_power_cut_at_any_instant():
-    check_every_instant("evacuate")
+    yield from check_every_instant("evacuate")
 
 
+@in_parts
 def test_an_acknowledged_all_clear_survives_a_power_cut_at_any_instant():
-    check_every_instant("all-clear")
+    yield from check_every_instant("all-clear")
 
 
+@in_parts
 def test_an_acknowledged_cap_override_survives_a_power_cut_at_any_instant():
-    check_every_instant("cap-override")
+    yield from check_every_instant("cap-override")
 
 
+@in_parts
 def test_an_acknowledged_cap_override_clear_survives_a_power_cut_at_any_instant():
-    check_every_instant("cap-override-clear")
+    yield from check_every_instant("cap-override-clear")
 
 
+@in_parts
 def test_an_acknowledged_permit_survives_a_power_cut_at_any_instant():
-    check_every_instant("permit-issue")
+    yield from check_every_instant("permit-issue")
 
 
+@in_parts
 def test_an_acknowledged_permit_revocation_survives_a_power_cut_at_any_instant():
-    check_every_instant("permit-revoke")
+    yield from check_every_instant("permit-revoke")
 
 
+@in_parts
 def test_an_acknowledged_config_change_survives_a_power_cut_at_any_instant():
-    check_every_instant("config-set")
+    yield from check_every_instant("config-set")
 
 
+@in_parts
 def test_an_acknowledged_roster_survives_a_power_cut_at_any_instant():
-    check_every_instant("roster-load")
+    yield from check_every_instant("roster-load")
 
 
+@in_parts
 def test_an_acknowledged_time_set_survives_a_power_cut_at_any_instant():
-    check_every_instant("time-set")
+    yield from check_every_instant("time-set")
 
 
+@in_parts
 def test_an_acknowledged_ack_survives_a_power_cut_at_any_instant():
-    check_every_instant("ack")
+    yield from check_every_instant("ack")
 
 
 # Mutating commands whose cuts at every flash operation are tested in a file of their own
@@ -256,20 +294,22 @@ def test_every_mutating_command_is_covered():
     assert names == sorted(list(STAGES) + list(ELSEWHERE)), names
 
 
+@in_parts
 def test_a_cut_with_nothing_yet_written_loses_an_order_that_was_never_answered():
     # Not firing: cut at the first flash operation, before anything of the order is
     # stored: no OK left, and the zone is not sealed after the reboot.
-    ok, in_force = cut_during("seal", 0, 0)
+    ok, in_force = yield from cut_during("seal", 0, 0)
     assert not ok and not in_force
 
 
+@in_parts
 def test_a_snapshot_save_cut_anywhere_leaves_the_older_snapshot_in_force():
     # The slot is rewritten in place (gateway/snapshot.py): a cut at any of the save's
     # flash operations, with nothing or part of it written, leaves a slot whose crc fails, and boot takes the
     # other, whole one; the crossings after it are replayed from the log. A save is 9
     # operations: the header rewritten, the interlocks and 6 columns, the trailer. One
     # rig, cut and rebooted again and again, someone crossing before each save.
-    rig = _staged("evacuate", (1, 3))  # no stage: two people in
+    rig = yield from _staged("evacuate", (1, 3))  # no stage: two people in
     inside = 2
     for op in range(9):
         for part in (0, 5):  # nothing of it, or part of it (all of a 4-byte trailer)
@@ -286,7 +326,8 @@ def test_a_snapshot_save_cut_anywhere_leaves_the_older_snapshot_in_force():
             call, name = flash.history[-1][:2]
             assert len(flash.history) - mark == op + 1
             assert name in ("state.a", "state.b") and call in ("rewrite", "append"), call
-            rig.power_cut()  # on the same files, still a TornBoard
+            gw = flash = None
+            yield from rig.power_cut_in_parts()  # on the same files, still a TornBoard
             rig.call("hello", min_version=1, max_version=1)
             gw = rig.gw
             assert not gw.system & app.SYS_STATE_LOST, "state lost after a cut at op %d" % op
@@ -296,3 +337,5 @@ def test_a_snapshot_save_cut_anywhere_leaves_the_older_snapshot_in_force():
             else:
                 # The older snapshot restored (then saved again by the boot).
                 assert gw.snapshots.gen == gen + 1, (op, part, gw.snapshots.gen, gen)
+            gw = None
+            yield

@@ -393,6 +393,61 @@ def test_clock_advances_and_rtc_resets_on_power_cut(board):
         assert int(ticks2) < 3600_000
 
 
+SLACK_MS = 400
+
+
+def _ticks(port):
+    return int(ask(port, b"!time").split()[1])
+
+
+def test_the_scripted_clock_moves_by_advances_and_board_time_never_by_the_host(make_board):
+    # The HIL bench's clock (hil_tests/hil_bench.py): a host slowed by load must not
+    # stretch the mine's time. Slack: a step's own board time (the first steps, cold,
+    # about 0.1 s on a Pico, more on a loaded host: CPU time x the calibration factor),
+    # which the clock holds until the world has passed it; under the 0.6 s of host time.
+    board = make_board(clock="scripted")
+    with open_port(board) as port:
+        t0 = _ticks(port)
+        time.sleep(0.6)  # the host falls behind: no time passes in the mine
+        t1 = _ticks(port)
+        assert 0 <= t1 - t0 < SLACK_MS, (t0, t1)
+        board.advance(3600)
+        t2 = _ticks(port)
+        assert abs(t2 - t1 - 3600_000) < SLACK_MS, (t1, t2)
+        # The board's own work takes its board time: one calibration run is the
+        # benchmark's published 2.3 s on an RP2040.
+        assert ask(port, b"!queens 1") == b"queens"
+        t3 = _ticks(port)
+        assert 1500 < t3 - t2 < 4900, (t2, t3)
+        # The world is still behind the board: its clock holds, it never runs back.
+        board.advance(1)
+        t4 = _ticks(port)
+        assert t3 <= t4 < t3 + SLACK_MS, (t3, t4)
+        # Past the board, the world's time is the clock again.
+        board.advance(9)
+        t5 = _ticks(port)
+        assert abs(t5 - t2 - 10_000) < SLACK_MS, (t2, t5)
+        assert ask(port, b"!settime 1700000000") == b"settime"
+        board.advance(90)
+        _, _, rtc = ask(port, b"!time").split()
+        assert 1700000089 <= int(rtc) <= 1700000090, rtc
+    assert board.status()["clock"] == "scripted"
+
+
+def test_the_real_clock_counts_the_hosts_time(board):
+    # Not firing: the default clock (a board beside a real one, the demo) is the host's.
+    with open_port(board) as port:
+        t0 = _ticks(port)
+        time.sleep(0.6)
+        assert _ticks(port) - t0 >= 600
+    assert board.status()["clock"] == "real"
+
+
+def test_a_clock_that_is_neither_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="clock must be one of real, scripted"):
+        VirtualBoard("b1", tmp_path, clock="wall")
+
+
 def test_ticks_wrap_like_micropython_and_beats_follow(make_board):
     # Started 1 s before the 2**30 ms wrap: heartbeats and the firmware's ticks_diff must
     # carry on across it.

@@ -15,9 +15,13 @@ is a crash (``BoardCrashed``, its text says during which step or boot phase), a 
 the watchdog is a watchdog reset (``watchdog_events`` says how many board ms went unfed).
 
 Peripherals are driven and observed only through this Python API (the side channel),
-never through the gatewire link. Clock: the board's ticks_ms and RTC run from the host
-clock plus whatever ``advance()`` added; the RTC has no battery, so it reads 0 (unset)
-after every power-on until the firmware's time-set sets it again.
+never through the gatewire link. Clock (``clock``): "real", the board's ticks_ms and RTC
+run from the host clock plus whatever ``advance()`` added (a board beside a real one, the
+demo, tests that wait in real time); "scripted", they move only by ``advance()`` and the
+board's own estimated board time (vboard.mjs ``nowMs``), so time the host spends between
+two stimuli, however loaded it is, is no time in the mine (the HIL bench's virtual
+boards). The RTC has no battery, so it reads 0 (unset) after every power-on until the
+firmware's time-set sets it again.
 """
 
 import atexit
@@ -40,6 +44,7 @@ from shaftgate.vboard.image import board_hal_cost, firmware_image
 from shaftgate.vboard.line import SerialLine
 
 DEFAULT_ENTRY = "gateway.boot"
+CLOCKS = ("real", "scripted")
 KEY_FILE = "gateway.key"
 CONFIG_FILE = "config.cbor"
 KEY_LEN = 32
@@ -126,9 +131,13 @@ class VirtualBoard:
         ticks_origin_ms=0,
         profile=None,
         watchdog_bites=True,
+        clock="real",
         node=None,
         repo=None,
     ):
+        if clock not in CLOCKS:
+            raise ValueError("clock must be one of %s, got %r" % (", ".join(CLOCKS), clock))
+        self.clock = clock
         if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
             raise ValueError("board name must be a plain folder name, got %r" % (name,))
         self.name = name
@@ -184,6 +193,7 @@ class VirtualBoard:
             # False only for a bench that measures a firmware past its watchdog: the
             # longest unfed stretch is reported (status unfed_max_board_ms), no reset.
             "watchdog_bites": bool(watchdog_bites),
+            "clock": clock,
             "image_dir": str(image),
             "profile": self.profile,
             # The heap the board's own HAL modules take beside the firmware: charged at boot
@@ -230,6 +240,7 @@ class VirtualBoard:
         self._video = [False] * self.cameras
         self._gas = None
         self._advanced_ms = 0
+        self._made_s = time.time()
         self._line = None
         self._monitor_thread = None
         self._threads = []
@@ -507,7 +518,10 @@ class VirtualBoard:
 
     def now_s(self):
         """The world's unix time: host clock plus everything advance() added, to give the
-        board a time-set that agrees with its advanced clock."""
+        board a time-set that agrees with its advanced clock. With the scripted clock the
+        host's time is none of the world's: the time the board was made plus the advances."""
+        if self.clock == "scripted":
+            return self._made_s + self._advanced_ms / 1000
         return time.time() + self._advanced_ms / 1000
 
     def sync(self, timeout_s=5.0, steps=1):
@@ -588,6 +602,7 @@ class VirtualBoard:
                 host_bytes_dropped=self.host_bytes_dropped,
                 board_bytes_dropped=self.board_bytes_dropped,
                 advanced_s=self._advanced_ms / 1000,
+                clock=self.clock,
             )
             return s
 

@@ -74,9 +74,28 @@ function trim(text) {
   return lines.slice(0, 60).join("\n");
 }
 
+// The board's clock (ticks_ms, the RTC, camera beats, gas samples). "real": the host's
+// clock since power-on plus what the supervisor advanced, so time the host spends between
+// two stimuli is time in the mine. "scripted" (the HIL bench's virtual boards): the mine's
+// time moves only by the supervisor's advances, so a host slowed by load cannot stretch
+// what a scenario scripted; the board's own work still takes its estimated board time.
+// Boot: the boot calls' board time. After it: the world's time, plus the board time of
+// the call in progress; a call that runs past the world's time holds the clock there
+// (it never runs back) until the world catches up. The steps between two advances add
+// nothing: how many there are depends on the host's speed, not on the board's.
+const SCRIPTED = cfg.clock === "scripted";
+let clockBooted = false;
+let bootClockMs = 0; // board time of the boot, once booted
+let clockFloor = 0; // the latest scripted time the firmware may have read
+let boardClockDeclared = false; // board time's state below exists (a setup error comes first)
+
 function nowMs() {
   // Virtual ms since boot (plus the configured origin), unwrapped; a double is exact here.
-  return cfg.ticks_origin_ms + Math.floor(performance.now() - bootReal) + advancedMs;
+  if (!SCRIPTED) return cfg.ticks_origin_ms + Math.floor(performance.now() - bootReal) + advancedMs;
+  if (!boardClockDeclared) return cfg.ticks_origin_ms;
+  const t = clockBooted ? bootClockMs + advancedMs + (inCall && BOARD_TIME ? inCallMs() : 0) : boardNow();
+  if (t > clockFloor) clockFloor = t;
+  return cfg.ticks_origin_ms + Math.floor(clockFloor);
 }
 
 function log(line) {
@@ -106,6 +125,9 @@ if (!(cfg.cameras >= 0 && cfg.cameras <= MAX_CAMERAS)) {
   fail(EXIT_SETUP, "cameras must be 0.." + MAX_CAMERAS);
 }
 if (!P || typeof P.name !== "string" || !(P.heap_kb > 0)) fail(EXIT_SETUP, "setting profile missing");
+if (cfg.clock !== undefined && cfg.clock !== "real" && !SCRIPTED) {
+  fail(EXIT_SETUP, "setting clock must be real or scripted, got " + JSON.stringify(cfg.clock));
+}
 
 // ---- board time: estimated time on the profile's chip ----
 let factor = 1; // board ms per VM CPU ms, from the calibration at power-on
@@ -135,6 +157,7 @@ function inCallMs() {
 function boardNow() {
   return inCall && BOARD_TIME ? boardNowMs + inCallMs() : boardNowMs;
 }
+boardClockDeclared = true;
 
 function hostWork(fn) {
   // Host-side work done for the board (files, pipes) is not the chip's time.
@@ -997,6 +1020,8 @@ let window = { max_ms: 0, max_in: "", heap_used_peak: 0, heap_needed_peak: 0, he
 function endCall() {
   shared[SH_IN_CALL] = 0;
   const ms = BOARD_TIME ? inCallMs() : 0;
+  // Scripted clock: the whole call's board time has passed, read by the firmware or not.
+  if (SCRIPTED && clockBooted) clockFloor = Math.max(clockFloor, bootClockMs + advancedMs + ms);
   inCall = false;
   if (BOARD_TIME) {
     loseReaderBytes(boardNowMs + ms);
@@ -1246,6 +1271,8 @@ if (mp.globals.get("_vb_has_phases")) {
   bootCall("boot: start()", vbStart);
 }
 const bootBoardMs = boardNowMs;
+bootClockMs = bootBoardMs;
+clockBooted = true;
 shared[SH_STEP] = 0;
 log(
   "booted " + cfg.entry + " on flash " + flashDir + " (" + P.name + " profile" +
