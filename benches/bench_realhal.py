@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 OURS = ("benches/upy_realhal.py", "benches/realhal_work.py", "benches/realhal_figures.py")
 OURS += ("tests/standin_machine.py",)
 OURS += ("tests/standin_rp2.py", "tests/standin_ticks.py", "tests/standin_micropython.py")
-OURS += ("tests/standin_pico.py",)
+OURS += ("tests/standin_pico.py", "tests/standin_import.py")
 
 
 def before_tree(base=BASE):

@@ -3,8 +3,7 @@
 # lacks), as tests/standin_pico.py loads the Pico's, so that the ESP32's own HAL code runs
 # under MicroPython in benches (benches/realhal_work.py). The stand-ins are put in
 # sys.modules while the HAL is imported and taken out again, so nothing else sees them.
-import sys
-
+import standin_import
 import standin_machine
 import standin_micropython
 import standin_ticks
@@ -12,23 +11,9 @@ import standin_ticks
 
 def load():
     """-> (hal.mcu, hal.esp32), imported over the stand-ins."""
-    if "hal.esp32" in sys.modules:
-        return sys.modules["hal.mcu"], sys.modules["hal.esp32"]
     swap = {
         "machine": standin_machine,
         "micropython": standin_micropython,
         "time": standin_ticks,
     }
-    saved = {}
-    for name in swap:
-        saved[name] = sys.modules.get(name)
-        sys.modules[name] = swap[name]
-    try:
-        from hal import esp32, mcu
-    finally:
-        for name in saved:
-            if saved[name] is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved[name]
-    return mcu, esp32
+    return standin_import.over(swap, "esp32")

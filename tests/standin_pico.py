@@ -4,8 +4,7 @@
 # (tests/test_pico_hal.py) and benches (benches/realhal_work.py). MicroPython only: it
 # needs uctypes. The stand-ins are put in sys.modules while the HAL is imported and taken
 # out again, so nothing else sees them.
-import sys
-
+import standin_import
 import standin_machine
 import standin_micropython
 import standin_rp2
@@ -14,24 +13,10 @@ import standin_ticks
 
 def load():
     """-> (hal.mcu, hal.pico), imported over the stand-ins."""
-    if "hal.pico" in sys.modules:
-        return sys.modules["hal.mcu"], sys.modules["hal.pico"]
     swap = {
         "machine": standin_machine,
         "rp2": standin_rp2,
         "micropython": standin_micropython,
         "time": standin_ticks,
     }
-    saved = {}
-    for name in swap:
-        saved[name] = sys.modules.get(name)
-        sys.modules[name] = swap[name]
-    try:
-        from hal import mcu, pico
-    finally:
-        for name in saved:
-            if saved[name] is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved[name]
-    return mcu, pico
+    return standin_import.over(swap, "pico")

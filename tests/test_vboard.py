@@ -254,6 +254,9 @@ class Echo:
         elif cmd.startswith(b"!flashloop "):
             self.flash_bytes = int(cmd[11:])
             b.link_write(b"flashloop\n")
+        elif cmd.startswith(b"!appendu "):
+            b.flash.append_unsynced("grow", bytes(int(cmd[9:])))
+            b.link_write(b"appendu\n")
         else:
             b.link_write(b"unknown " + cmd + b"\n")
 
@@ -849,6 +852,23 @@ def test_a_flash_write_while_a_reader_line_arrives_loses_its_bytes(make_board):
     lost, arrived = _tags_through_flash_work(board)
     assert 3 <= lost <= 10, arrived
     assert len(arrived) == 10 - lost
+
+
+def test_an_unsynced_append_is_charged_an_erase_for_each_fresh_block_it_grows_into(board):
+    # littlefs erases a block when a file grows into it, synced or not: a roster slot
+    # written in unsynced parts (gateway/rosterload.py) is charged those erases in board time.
+    def erases_of(command):
+        with open_port(board) as port:
+            before = report(board)["flash"]["erases"]
+            assert ask(port, command) == b"appendu"
+            board.sync(HANG_GUARD_S)
+            return report(board)["flash"]["erases"] - before
+
+    sector = board.profile["flash"]["sector_bytes"]
+    assert erases_of(b"!appendu %d" % sector) == 1  # a new file's first block
+    assert erases_of(b"!appendu 100") == 1  # past the first block's end
+    assert erases_of(b"!appendu 100") == 0  # within the block it grew into
+    assert erases_of(b"!appendu %d" % (2 * sector)) == 2
 
 
 def test_the_picos_dma_receive_keeps_reader_bytes_through_flash_work(make_board):

@@ -74,13 +74,6 @@ class PermitBook:
                 return slot
         return -1
 
-    def hot_count(self):
-        n = 0
-        for slot in range(self.capacity):
-            if self.ids[slot] and self.flags[slot] & HOT:
-                n += 1
-        return n
-
     def clock(self, now_s):
         # now_s as clock seconds, 0 while the wall clock is unknown.
         return now_clock(now_s, self.epoch_s)

@@ -589,10 +589,12 @@ const io = {
       // littlefs copies a file's partly written last block on an append after a close:
       // one erase, the old tail and the new bytes programmed, one metadata page; a file
       // still inline (512 bytes or less) is one metadata commit. An unsynced append
-      // (append_unsynced: a file written in parts, the last one synced) only programs
-      // its pages as the file's cache fills.
+      // (append_unsynced: a file written in parts, the last one synced) programs its
+      // pages as the file's cache fills, and erases each fresh block the file grows into
+      // (littlefs erases a block when it allocates it).
       const size = created ? 0 : fs.statSync(p).size;
-      if (!sync) flashOp(0, pagesOf(n), n);
+      const S = P.flash.sector_bytes;
+      if (!sync) flashOp(Math.ceil((size + n) / S) - Math.ceil(size / S), pagesOf(n), n);
       else if (size + n <= INLINE_MAX) inlineCommit(n);
       else {
         const tail = size % P.flash.sector_bytes;
