@@ -1,5 +1,5 @@
 # micropython-test
-# R-ID-4 for the people an order names (gateway/certified.py, through gateway/commands.py): a
+# R-ID-4 for the people an order names (gateway/certified.py): a
 # leader who gives an all-clear or a recount, and whoever counted for a recount, must be in
 # the roster with a certificate valid now; while the wall clock is unset no certificate
 # can be checked, so they are refused too. The dispatcher (no `by`) holds no roster

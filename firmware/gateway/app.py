@@ -968,11 +968,12 @@ class Gateway:
         if by:
             # Whoever may not order people out may not let them back in, nor confirm a
             # zone's state after a lost snapshot (R-EVAC-1), and a leader needs a
-            # certificate valid now (R-ID-4): checked on use (gateway/commands.py), so
-            # the dispatcher's all-clear imports nothing.
-            from gateway import commands
+            # certificate valid now (R-ID-4): checked on use (gateway/certified.py, which
+            # lets itself go), so the dispatcher's all-clear imports nothing. Refused if
+            # it cannot be loaded: the evacuation stays in force.
+            from gateway import certified
 
-            commands.all_clear(self, body)
+            certified.leader(self, by, "all-clear")
         if self.system & SYS_STATE_LOST and not self.il.evacuation.active:
             # Dispatch confirms the zone's state after a lost snapshot (see _WORK_BLOCKERS).
             self.emit(ev.STATE_CONFIRMED, 0, by, 0)

@@ -4,8 +4,8 @@
 # certificate valid now. With the wall clock unset no certificate can be read as valid (as
 # zone.REFUSE_CLOCK refuses an entry): refused too. Never asked of an evacuation
 # (gateway/app.py Gateway._cmd_evacuate): withdrawing people is never refused for a
-# certificate. Imported for such an order only (gateway/commands.py all_clear, recount);
-# each call lets the module go as it starts (its caller holds it until it returns), so its
+# certificate. Imported for such an order only (gateway/app.py _cmd_all_clear, commands.py
+# recount); each call lets the module go as it starts (its caller holds it until it returns), so its
 # code is out of a board's heap the rest of the time, refused or not.
 from gateway import store
 from gatewire.errors import E_REFUSED, ProtocolError

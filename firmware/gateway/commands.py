@@ -4,9 +4,7 @@
 # of the time (issue 9 item 2, docs/hardware.md "Board fit"). What must answer whatever
 # the heap holds (hello, status, ack, evacuate, all-clear, seal, unseal) stays in
 # gateway/app.py: a command here that cannot be imported is refused, which leaves
-# everything as it was (no permit, no new cap, the old clock and settings). A leader's
-# all-clear has its checks through here (all_clear): refused if they cannot be loaded,
-# the evacuation stays in force and the dispatcher's all-clear still answers.
+# everything as it was (no permit, no new cap, the old clock and settings).
 from gateway import events as ev
 from gateway import reasons, store
 from gateway.app import (
@@ -260,17 +258,6 @@ def _clamp_i32(v):
     if v < -_I32_MAX:
         return -_I32_MAX
     return v
-
-
-def all_clear(gw, body):
-    # The checks of a leader's all-clear (the command itself is gateway/app.py
-    # Gateway._cmd_all_clear, resident: the dispatcher's imports nothing). Reached
-    # through this module, whose name the resident code holds already; the checks are in
-    # gateway/certified.py, loaded for an order that names people and let go with it, so
-    # that this module stays small through a roster load.
-    from gateway import certified
-
-    certified.leader(gw, body["by"], "all-clear")
 
 
 def recount(gw, body):
