@@ -99,3 +99,13 @@ def test_chinese_help_wraps_by_terminal_columns(width):
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     for word in ("`shaftgate", "status`"):  # Latin words whole, never cut in two
         assert any(word in line for line in lines)
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_no_line_of_the_chinese_help_is_wider_than_the_terminal(columns, capsys, monkeypatch):
+    _, out, _ = _help(["--lang", "zh", "recount", "--help"], capsys, monkeypatch)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with pytest.raises(SystemExit):
+        cli.main(["--lang", "zh", "recount", "--help"])
+    out = capsys.readouterr().out
+    assert max(helpzh._columns(line) for line in out.splitlines()) <= columns, out

@@ -361,6 +361,13 @@ def wrap(text, width):
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
     # Line breaks kept in descriptions and the epilog (as the English root parser's).
+    def __init__(self, prog, **kw):
+        super().__init__(prog, **kw)
+        # argparse wraps the usage line by len(), and its Chinese prefix is three
+        # characters six columns wide: that line would overrun the terminal by three.
+        usage = ARGPARSE["usage: "]
+        self._width -= _columns(usage) - len(usage)
+
     def _split_lines(self, text, width):
         return wrap(text, width)
 
